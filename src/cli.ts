@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+/**
+ * The `bore` command line: `bore local` and `bore server`, a thin layer over the
+ * library API. Usage errors exit with status 2 and say how to fix the call.
+ */
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** Exit code for a usage error. */
+const USAGE_EXIT = 2;
+
+class UsageError extends Error {}
+
+/** An option's value: the flag if given, else its environment variable, else the default. */
+function fromEnv(value: unknown, env: string): string | undefined {
+  if (value !== undefined) return String(value);
+  const v = process.env[env];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function portArg(value: unknown, env: string, name: string, fallback: number, min = 0): number {
+  const text = fromEnv(value, env);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > 65535) {
+    throw new UsageError(`invalid value for ${name}: '${text}' (expected a port number, ${min}-65535)`);
+  }
+  return n;
+}
+
+function secondsArg(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a positive number of seconds)`);
+  return n;
+}
+
+function logOptions<T>(y: Argv<T>) {
+  return y
+    .option('log-level', {
+      describe: 'Least severe log level to print [env: BORE_LOG_LEVEL]',
+      choices: ['error', 'warn', 'info', 'debug'] as const,
+      defaultDescription: 'info',
+    })
+    .option('log-format', {
+      describe: 'Log line format [env: BORE_LOG_FORMAT]',
+      choices: ['human', 'json'] as const,
+      defaultDescription: 'human',
+    });
+}
+
+async function makeLogger(argv: { logLevel?: string; logFormat?: string }) {
+  const { createLogger, LOG_LEVELS, LOG_FORMATS } = await import('./log.js');
+  const level = fromEnv(argv.logLevel, 'BORE_LOG_LEVEL') ?? 'info';
+  const format = fromEnv(argv.logFormat, 'BORE_LOG_FORMAT') ?? 'human';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`invalid BORE_LOG_LEVEL '${level}' (one of ${LOG_LEVELS.join(', ')})`);
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`invalid BORE_LOG_FORMAT '${format}' (one of ${LOG_FORMATS.join(', ')})`);
+  return createLogger({ level: level as never, format: format as never });
+}
+
+/** Exits once the logger has flushed. */
+function exit(code: number): never {
+  process.exitCode = code;
+  setImmediate(() => process.exit(code));
+  return undefined as never;
+}
+
+async function runLocal(argv: Record<string, unknown>): Promise<void> {
+  const localPort = portArg(argv.localPort, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
+  if (localPort < 0) throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
+  const to = fromEnv(argv.to, 'BORE_SERVER');
+  if (!to) throw new UsageError('missing --to <TO>: the address of the bore server, e.g. `--to bore.example.com` (or set BORE_SERVER)');
+  const options = {
+    localPort,
+    to,
+    localHost: (argv.localHost as string | undefined) ?? 'localhost',
+    port: portArg(argv.port, 'BORE_PORT', '--port', 0),
+    secret: fromEnv(argv.secret, 'BORE_SECRET'),
+    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', 7835, 1),
+    heartbeatTimeout: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', 8),
+    maxReconnectDelay: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', 64),
+    drainTimeout: secondsArg(argv.drainTimeout, '--drain-timeout', 2),
+    reconnect: argv.reconnect as boolean,
+    retryFirst: argv.retryFirst as boolean,
+  };
+  const logger = await makeLogger(argv);
+  const { startTunnel } = await import('./client/tunnel.js');
+  const tunnel = startTunnel({ ...options, logger });
+  const onSignal = (signal: string) => {
+    logger.info(`received ${signal}, stopping`);
+    void tunnel.stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const result = await tunnel.done;
+  exit(result.exitCode);
+}
+
+async function runServer(argv: Record<string, unknown>): Promise<void> {
+  const minPort = portArg(argv.minPort, 'BORE_MIN_PORT', '--min-port', 1024, 1);
+  const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', 65535, 1);
+  if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
+  const logger = await makeLogger(argv);
+  const { BoreServer } = await import('./server/server.js');
+  const server = new BoreServer({
+    minPort,
+    maxPort,
+    secret: fromEnv(argv.secret, 'BORE_SECRET'),
+    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', 7835),
+    bindAddr: (argv.bindAddr as string | undefined) ?? '0.0.0.0',
+    bindTunnels: (argv.bindTunnels as string | undefined) ?? '0.0.0.0',
+    clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', 15) * 1000,
+    logger,
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    logger.error(`could not listen: ${(err as Error).message}`);
+    exit(1);
+    return;
+  }
+  const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', 5) * 1000;
+  const onSignal = (signal: string) => {
+    logger.info(`received ${signal}, shutting down`);
+    void server.close(drainMs).then(() => exit(0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+/** Builds the parser; exported for tests of the usage text. */
+export function buildCli(args: string[]) {
+  return yargs(args)
+    .scriptName('bore')
+    .usage('$0 <command> [options]\n\nA TCP tunnel that exposes a local port through a remote server (wire-compatible with the Rust bore).')
+    .command(
+      'local [local-port]',
+      'Expose a local port through a bore server',
+      (y) =>
+        logOptions(
+          y
+            .usage('$0 local <LOCAL_PORT> --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO.')
+            .positional('local-port', { describe: 'Port of the local service to expose [env: BORE_LOCAL_PORT]', type: 'string' })
+            .option('to', { alias: 't', type: 'string', describe: 'Address of the bore server [env: BORE_SERVER] (required)', requiresArg: true })
+            .option('port', { alias: 'p', type: 'string', describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]', defaultDescription: '0' })
+            .option('local-host', { alias: 'l', type: 'string', describe: 'Host of the local service', defaultDescription: 'localhost', requiresArg: true })
+            .option('secret', { alias: 's', type: 'string', describe: 'Secret shared with the server [env: BORE_SECRET]', requiresArg: true })
+            .option('control-port', { type: 'string', describe: "Server's control port [env: BORE_CONTROL_PORT]", defaultDescription: '7835' })
+            .option('heartbeat-timeout', { type: 'number', describe: 'Seconds without a message from the server before the connection counts as lost', defaultDescription: '8' })
+            .option('max-reconnect-delay', { type: 'number', describe: 'Longest wait between reconnect attempts, seconds', defaultDescription: '64' })
+            .option('reconnect', { type: 'boolean', default: true, describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead' })
+            .option('retry-first', { type: 'boolean', default: false, describe: 'Keep retrying when the very first attempt fails (for services started at boot)' })
+            .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish', defaultDescription: '2' })
+            .epilogue(
+              'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
+            ),
+        ),
+      (argv) => runLocal(argv as Record<string, unknown>),
+    )
+    .command(
+      'server',
+      'Run a bore server that clients can expose ports through',
+      (y) =>
+        logOptions(
+          y
+            .option('min-port', { type: 'string', describe: 'Lowest public port clients may get [env: BORE_MIN_PORT]', defaultDescription: '1024' })
+            .option('max-port', { type: 'string', describe: 'Highest public port clients may get [env: BORE_MAX_PORT]', defaultDescription: '65535' })
+            .option('secret', { alias: 's', type: 'string', describe: 'Secret clients must know [env: BORE_SECRET]', requiresArg: true })
+            .option('control-port', { type: 'string', describe: 'Port of the control listener [env: BORE_CONTROL_PORT]', defaultDescription: '7835' })
+            .option('bind-addr', { type: 'string', describe: 'Address of the control listener', defaultDescription: '0.0.0.0', requiresArg: true })
+            .option('bind-tunnels', { type: 'string', describe: 'Address of the public listeners', defaultDescription: '0.0.0.0', requiresArg: true })
+            .option('client-timeout', { type: 'number', describe: 'Seconds before a silently dead client (unacknowledged data) is dropped and its port freed (Linux)', defaultDescription: '15' })
+            .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish', defaultDescription: '5' }),
+        ),
+      (argv) => runServer(argv as Record<string, unknown>),
+    )
+    .demandCommand(1, 'missing command: use `bore local` or `bore server` (see `bore --help`)')
+    .strict()
+    .version(version)
+    .help()
+    .alias('h', 'help')
+    .alias('V', 'version')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+}
+
+async function main(): Promise<void> {
+  await buildCli(hideBin(process.argv)).parseAsync();
+}
+
+await main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    console.error(`error: ${err.message}\n\nRun \`bore --help\` or \`bore <command> --help\` for usage.`);
+    exit(USAGE_EXIT);
+  } else {
+    console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+    exit(1);
+  }
+});

@@ -1,0 +1,166 @@
+/**
+ * The side effects of the client machine as XState actors: TCP connect, handshake
+ * plus `Hello`, the control channel, and one proxy per public connection. Each is a
+ * thin wrapper over a plain function of this folder.
+ */
+import type { Socket } from 'node:net';
+import { fromCallback, fromPromise } from 'xstate';
+import type { Authenticator } from '../protocol/auth.js';
+import type { Logger } from '../log.js';
+import { connectTcp } from './connect.js';
+import { type ErrorCode, TunnelError, classify } from './errors.js';
+import { type ClientFramed, frameClientSocket, requestTunnel } from './handshake.js';
+import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
+import { tuneControlSocket } from '../socket-options.js';
+
+/**
+ * What the machine's actors need that is not data: the logger, the credentials and the
+ * set of open proxied sockets (for the drain on stop). Hidden from JSON so snapshots
+ * stay serializable and the secret never leaks into them.
+ */
+export class ClientRuntime {
+  readonly logger: Logger;
+  readonly auth: Authenticator | undefined;
+  /** Sockets of in-flight proxied connections. */
+  readonly proxied = new Set<Socket>();
+  readonly random: () => number;
+
+  constructor(logger: Logger, auth: Authenticator | undefined, random: () => number = Math.random) {
+    this.logger = logger;
+    this.auth = auth;
+    this.random = random;
+  }
+
+  /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
+  async drain(ms: number): Promise<void> {
+    const open = [...this.proxied].filter((s) => !s.closed);
+    if (open.length === 0) return;
+    this.logger.info('draining connections', { count: open.length, drainMs: ms });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open.map((s) => new Promise((r) => s.once('close', r)))),
+      new Promise((r) => (timer = setTimeout(r, ms))),
+    ]);
+    clearTimeout(timer);
+    for (const s of this.proxied) s.destroy();
+  }
+
+  toJSON(): string {
+    return '[ClientRuntime]';
+  }
+}
+
+/** An open control connection, carried in the machine's context between states. */
+export class ControlConnection {
+  readonly framed: ClientFramed;
+  constructor(socket: Socket) {
+    this.framed = frameClientSocket(socket);
+  }
+  /** Closes the connection (idempotent). */
+  close(): void {
+    this.framed.socket.destroy();
+  }
+  toJSON(): string {
+    return '[ControlConnection]';
+  }
+}
+
+/** Opens the control connection (abortable, 3 s deadline) and tunes its socket. */
+export const connectActor = fromPromise<ControlConnection, { host: string; port: number; runtime: ClientRuntime }>(
+  async ({ input, signal }) => {
+    const socket = await connectTcp({ host: input.host, port: input.port, signal });
+    tuneControlSocket(socket, input.runtime.logger);
+    return new ControlConnection(socket);
+  },
+);
+
+/** Authenticates and asks for a public port; outputs the port the server opened. */
+export const handshakeActor = fromPromise<number, { control: ControlConnection; port: number; runtime: ClientRuntime }>(
+  async ({ input, signal }) => {
+    const onAbort = () => input.control.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await requestTunnel(input.control.framed, input.runtime.auth, input.port);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  },
+);
+
+/** Events the control channel sends to the machine. */
+export type ControlEvent =
+  | { type: 'SERVER.HEARTBEAT' }
+  | { type: 'SERVER.CONNECTION'; id: string }
+  | { type: 'SERVER.ERROR'; message: string }
+  | { type: 'CONTROL.LOST'; code: ErrorCode; message: string };
+
+/**
+ * Turns the server's messages into machine events; any message proves the server is
+ * alive. EOF or a socket error becomes `CONTROL.LOST`. Stopping it closes the socket.
+ */
+export const controlActor = fromCallback<{ type: string }, { control: ControlConnection }>(({ sendBack, input }) => {
+  const { framed } = input.control;
+  const socket = framed.socket;
+  let lost = false;
+  const lose = (err: TunnelError) => {
+    if (lost) return;
+    lost = true;
+    sendBack({ type: 'CONTROL.LOST', code: err.code, message: err.message } satisfies ControlEvent);
+  };
+  socket.on('error', (err) => lose(classify(err)));
+  socket.on('end', () => lose(new TunnelError('server-closed', 'server closed the connection')));
+  socket.on('close', () => lose(new TunnelError('server-closed', 'server closed the connection')));
+  framed.listen((msg) => {
+    switch (msg.type) {
+      case 'Connection':
+        sendBack({ type: 'SERVER.CONNECTION', id: msg.id } satisfies ControlEvent);
+        break;
+      case 'Error':
+        sendBack({ type: 'SERVER.ERROR', message: msg.message } satisfies ControlEvent);
+        break;
+      default:
+        // Heartbeat, or an unexpected Hello or Challenge: ignored like the Rust client does.
+        sendBack({ type: 'SERVER.HEARTBEAT' } satisfies ControlEvent);
+    }
+  });
+  return () => {
+    lost = true;
+    input.control.close();
+  };
+});
+
+/**
+ * Events a proxy sends to the machine. `PROXY.CLOSED` with an `error` means the
+ * connection never opened (no `PROXY.OPENED` came before it).
+ */
+export type ProxyEvent = { type: 'PROXY.OPENED'; id: string } | { type: 'PROXY.CLOSED'; id: string; error?: string };
+
+/**
+ * One public connection: claims it and proxies it to the local service. Reports when
+ * it is open and when it is done. Stopping the actor does not cut the connection:
+ * in-flight bytes survive control reconnects, and a stop drains them via the runtime.
+ */
+export const proxyActor = fromCallback<{ type: string }, { id: string; target: Omit<DataConnectionTarget, 'auth'>; runtime: ClientRuntime }>(
+  ({ sendBack, input }) => {
+    const { id, runtime } = input;
+    let stopped = false;
+    const report = (event: ProxyEvent) => {
+      if (!stopped) sendBack(event);
+    };
+    runDataConnection(id, { ...input.target, auth: runtime.auth }, (remote, local) => {
+      runtime.proxied.add(remote).add(local);
+      remote.once('close', () => runtime.proxied.delete(remote));
+      local.once('close', () => runtime.proxied.delete(local));
+      report({ type: 'PROXY.OPENED', id });
+    }).then(
+      () => report({ type: 'PROXY.CLOSED', id }),
+      (err: Error) => {
+        runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
+        report({ type: 'PROXY.CLOSED', id, error: err.message });
+      },
+    );
+    return () => {
+      stopped = true;
+    };
+  },
+);

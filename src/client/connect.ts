@@ -1,0 +1,50 @@
+/** Opening TCP connections to the server and to the local service. */
+import net, { type Socket } from 'node:net';
+import { TunnelError } from './errors.js';
+
+/** Connect deadline, as in the Rust client. */
+export const CONNECT_TIMEOUT_MS = 3000;
+
+/** Options of {@link connectTcp}. */
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** Aborts the attempt (the socket is destroyed and the promise rejects). */
+  signal?: AbortSignal;
+  /** Gives up after this long (default 3000 ms). */
+  timeoutMs?: number;
+}
+
+/**
+ * Opens a TCP connection, abortable and with a deadline. The socket allows half-open
+ * connections so a peer's FIN can be passed through when proxying.
+ */
+export function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS }: ConnectOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      finish(new TunnelError('connect-timeout', `could not connect to ${host}:${port}: timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onAbort = () => finish(signal!.reason ?? new Error('aborted'));
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', finish);
+      socket.off('connect', onConnect);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else {
+        resolve(socket);
+      }
+    };
+    const onConnect = () => finish();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', finish);
+    socket.once('connect', onConnect);
+  });
+}

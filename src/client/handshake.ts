@@ -1,0 +1,50 @@
+/** The client's side of a control or data connection's opening messages. */
+import type { Socket } from 'node:net';
+import { Authenticator } from '../protocol/auth.js';
+import { FramedSocket } from '../protocol/framed-socket.js';
+import { type ClientMessage, type ServerMessage, clientMessageJson, decodeServerMessage } from '../protocol/messages.js';
+import { TunnelError, serverError } from './errors.js';
+
+/** A connection to a bore server, framed from the client's side. */
+export type ClientFramed = FramedSocket<ServerMessage, ClientMessage>;
+
+/** Wraps a connected socket to the server in bore framing. */
+export function frameClientSocket(socket: Socket): ClientFramed {
+  return new FramedSocket(socket, decodeServerMessage, clientMessageJson);
+}
+
+/**
+ * Answers the server's challenge when we have a secret (a no-op without one), as the
+ * Rust client's `client_handshake`.
+ */
+export async function authenticate(framed: ClientFramed, auth: Authenticator | undefined): Promise<void> {
+  if (!auth) return;
+  const msg = await framed.recv();
+  if (msg?.type === 'Error') throw serverError(msg.message);
+  if (msg?.type !== 'Challenge') {
+    throw new TunnelError('protocol', 'expected authentication challenge, but no secret was required');
+  }
+  framed.send({ type: 'Authenticate', tag: auth.answer(msg.id) });
+}
+
+/**
+ * Authenticates, sends `Hello(port)` and returns the public port the server opened.
+ * Throws a classified {@link TunnelError} for every refusal.
+ */
+export async function requestTunnel(framed: ClientFramed, auth: Authenticator | undefined, port: number): Promise<number> {
+  await authenticate(framed, auth);
+  framed.send({ type: 'Hello', port });
+  const msg = await framed.recv();
+  switch (msg?.type) {
+    case 'Hello':
+      return msg.port;
+    case 'Error':
+      throw serverError(msg.message);
+    case 'Challenge':
+      throw new TunnelError('secret-required', 'server requires authentication, but no client secret was provided');
+    case undefined:
+      throw new TunnelError('server-closed', 'server closed the connection during the handshake');
+    default:
+      throw new TunnelError('protocol', `unexpected initial non-hello message: ${msg!.type}`);
+  }
+}

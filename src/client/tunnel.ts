@@ -1,0 +1,184 @@
+/**
+ * Starting a tunnel from options: the client machine as a running actor, with its
+ * transitions logged and a clean stop. The CLI's `bore local` is a thin layer over
+ * {@link startTunnel}.
+ */
+import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
+import { clientMachine, type ClientContext, type TunnelSettings } from '../../machines/client.js';
+import { Authenticator } from '../protocol/auth.js';
+import { type Logger, silentLogger } from '../log.js';
+import { ClientRuntime } from './actors.js';
+import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
+
+/** Default control port of bore servers. */
+export const DEFAULT_CONTROL_PORT = 7835;
+
+/** Options of {@link startTunnel}; names and defaults are those of `bore local`. */
+export interface TunnelOptions {
+  /** Port of the local service to expose. */
+  localPort: number;
+  /** Address of the bore server. */
+  to: string;
+  /** Host of the local service (default `localhost`). */
+  localHost?: string;
+  /** Public port to ask for (default 0: any). */
+  port?: number;
+  /** Secret shared with the server. */
+  secret?: string;
+  /** Server control port (default 7835). */
+  controlPort?: number;
+  /** Seconds without a server message before the connection counts as lost (default 8). */
+  heartbeatTimeout?: number;
+  /** Cap on the reconnect delay, seconds (default 64). */
+  maxReconnectDelay?: number;
+  /** Reconnect after a loss (default true). */
+  reconnect?: boolean;
+  /** Retry the first attempt too (default false: a first failure ends the tunnel). */
+  retryFirst?: boolean;
+  /** Seconds of uptime after which the backoff schedule starts over (default 10). */
+  stableAfter?: number;
+  /** How long `stop()` lets in-flight connections finish, seconds (default 2). */
+  drainTimeout?: number;
+  /** Where to log (default: nowhere). */
+  logger?: Logger;
+  /** XState inspection hook (the inspector uses it). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+/** A running tunnel. */
+export interface Tunnel {
+  /** The machine's actor: subscribe to snapshots, read its context. */
+  readonly actor: Actor<typeof clientMachine>;
+  /** Resolves with the public port once the tunnel is first listening; rejects if it never is. */
+  readonly ready: Promise<number>;
+  /** Resolves when the machine has stopped (by `stop()` or a fatal error). */
+  readonly done: Promise<TunnelResult>;
+  /** The public port, once known. */
+  readonly publicPort: number | undefined;
+  /** Stops the tunnel: closes the control connection, drains in-flight connections. */
+  stop(): Promise<TunnelResult>;
+}
+
+/** How a tunnel ended. */
+export interface TunnelResult {
+  /** `stopped` by the user, or `fatal`: gave up after an error. */
+  state: 'stopped' | 'fatal';
+  /** The error that ended it, for `fatal`. */
+  error?: ClientContext['lastError'];
+  /** Process exit code the CLI uses: 0 stopped, 3 fatal error, 4 lost or unreachable without retry. */
+  exitCode: number;
+}
+
+/** Exit codes of `bore local`. */
+export const EXIT = { stopped: 0, usage: 2, fatal: 3, gaveUp: 4 } as const;
+
+/** Resolves tunnel options to the machine's settings, applying the CLI's defaults. */
+export function tunnelSettings(options: TunnelOptions): TunnelSettings {
+  return {
+    to: options.to,
+    controlPort: options.controlPort ?? DEFAULT_CONTROL_PORT,
+    localHost: options.localHost ?? 'localhost',
+    localPort: options.localPort,
+    port: options.port ?? 0,
+    heartbeatTimeoutMs: (options.heartbeatTimeout ?? 8) * 1000,
+    maxReconnectDelayMs: options.maxReconnectDelay !== undefined ? options.maxReconnectDelay * 1000 : DEFAULT_MAX_DELAY_MS,
+    reconnect: options.reconnect ?? true,
+    retryFirst: options.retryFirst ?? false,
+    stableAfterMs: (options.stableAfter ?? 10) * 1000,
+  };
+}
+
+/** Starts a tunnel actor and logs its transitions. */
+export function startTunnel(options: TunnelOptions): Tunnel {
+  const logger = options.logger ?? silentLogger;
+  const settings = tunnelSettings(options);
+  const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
+  const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
+  const drainMs = (options.drainTimeout ?? 2) * 1000;
+
+  let resolveReady!: (port: number) => void;
+  let rejectReady!: (err: Error) => void;
+  const ready = new Promise<number>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => {});
+  let resolveDone!: (r: TunnelResult) => void;
+  const done = new Promise<TunnelResult>((res) => (resolveDone = res));
+
+  let previous: string | undefined;
+  actor.subscribe((snapshot) => {
+    const state = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
+    if (state === previous) return;
+    const from = previous;
+    previous = state;
+    logTransition(logger, from, state, snapshot.context);
+    if (state === 'listening') resolveReady(snapshot.context.publicPort!);
+    if (snapshot.status === 'done') {
+      const result: TunnelResult =
+        state === 'stopped'
+          ? { state: 'stopped', exitCode: EXIT.stopped }
+          : {
+              state: 'fatal',
+              error: snapshot.context.lastError,
+              exitCode: snapshot.context.lastError?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp,
+            };
+      rejectReady(new Error(result.error?.message ?? 'tunnel stopped'));
+      void runtime.drain(result.state === 'stopped' ? drainMs : 0).then(() => resolveDone(result));
+    }
+  });
+  actor.start();
+
+  return {
+    actor,
+    ready,
+    done,
+    get publicPort() {
+      return actor.getSnapshot().context.publicPort;
+    },
+    stop() {
+      actor.send({ type: 'STOP' });
+      return done;
+    },
+  };
+}
+
+function logTransition(logger: Logger, from: string | undefined, to: string, ctx: ClientContext): void {
+  const server = `${ctx.settings.to}:${ctx.settings.controlPort}`;
+  switch (to) {
+    case 'connecting':
+      if (ctx.attempt > 1) logger.info(`connecting to ${server}`, { attempt: ctx.attempt, port: ctx.requestedPort });
+      else logger.debug(`connecting to ${server}`, { attempt: ctx.attempt });
+      break;
+    case 'authenticating':
+      logger.debug('connected, authenticating', { server, port: ctx.requestedPort });
+      break;
+    case 'listening':
+      if (ctx.reconnects > 0) logger.info('reconnected', { attempt: ctx.attempt, port: ctx.publicPort });
+      logger.info(`listening at ${ctx.settings.to}:${ctx.publicPort}`, { local: `${ctx.settings.localHost}:${ctx.settings.localPort}` });
+      break;
+    case 'backoff': {
+      const err = ctx.lastError!;
+      const what = from === 'listening' ? 'connection lost' : 'connection failed';
+      logger.warn(`${what}: ${err.message}`, { code: err.code, class: err.class });
+      logger.info(`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${ctx.attempt + 1})`, {
+        delay: ctx.retryDelayMs,
+      });
+      break;
+    }
+    case 'fatal': {
+      const err = ctx.lastError!;
+      const why =
+        err.class === 'fatal'
+          ? 'not retrying'
+          : !ctx.everListened
+            ? 'first attempt failed (use --retry-first to keep trying)'
+            : 'reconnect disabled (--no-reconnect)';
+      logger.error(`${err.message}`, { code: err.code, class: err.class, reason: why });
+      break;
+    }
+    case 'stopped':
+      logger.info('stopped', { state: from });
+      break;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Logging: winston on stderr, human-readable lines by default or one JSON object per
+ * line. Library code takes any {@link Logger}; it never logs on the proxy hot path.
+ */
+import winston from 'winston';
+
+/** The logging surface the tunnel needs; a winston logger satisfies it. */
+export interface Logger {
+  error(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  debug(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+/** Log levels accepted by `--log-level`, most severe first. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+/** Log formats accepted by `--log-format`. */
+export const LOG_FORMATS = ['human', 'json'] as const;
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  level?: (typeof LOG_LEVELS)[number];
+  format?: (typeof LOG_FORMATS)[number];
+}
+
+const SECRET_KEYS = new Set(['secret', 'password', 'tag', 'key']);
+
+/** Drops any field that could carry a secret, whatever a caller passes. */
+const redact = winston.format((info) => {
+  for (const k of Object.keys(info)) if (SECRET_KEYS.has(k)) delete info[k];
+  return info;
+});
+
+const human = winston.format.printf((info) => {
+  const { timestamp, level, message, ...fields } = info;
+  const extra = Object.entries(fields)
+    .filter(([k]) => typeof k === 'string')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+  return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} ${String(message)}${extra ? ` ${extra}` : ''}`;
+});
+
+/** A winston logger writing to stderr in the given level and format. */
+export function createLogger(options: LoggerOptions = {}): winston.Logger {
+  const format =
+    options.format === 'json'
+      ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.json())
+      : winston.format.combine(redact(), winston.format.timestamp(), human);
+  return winston.createLogger({
+    level: options.level ?? 'info',
+    levels: winston.config.npm.levels,
+    format,
+    transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS, 'verbose', 'silly', 'http'] })],
+  });
+}
+
+/** A logger that discards everything (the default for library use). */
+export const silentLogger: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+};

@@ -1,0 +1,141 @@
+/**
+ * The bore messages in both directions, encoded as serde encodes the Rust enums
+ * (externally tagged): `"Heartbeat"`, `{"Hello":20001}`, `{"Accept":"<uuid>"}`.
+ */
+import { ProtocolError } from './framing.js';
+
+/** A message from the client to the server. */
+export type ClientMessage =
+  | { type: 'Authenticate'; tag: string }
+  | { type: 'Hello'; port: number }
+  | { type: 'Accept'; id: string };
+
+/** A message from the server to the client. */
+export type ServerMessage =
+  | { type: 'Challenge'; id: string }
+  | { type: 'Hello'; port: number }
+  | { type: 'Heartbeat' }
+  | { type: 'Connection'; id: string }
+  | { type: 'Error'; message: string };
+
+const UUID_HYPHENATED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_SIMPLE = /^[0-9a-f]{32}$/i;
+
+/** Returns `text` as a lowercase hyphenated UUID, or throws if it is not a UUID. */
+export function parseUuid(text: unknown): string {
+  if (typeof text === 'string') {
+    if (UUID_HYPHENATED.test(text)) return text.toLowerCase();
+    if (UUID_SIMPLE.test(text)) {
+      const t = text.toLowerCase();
+      return `${t.slice(0, 8)}-${t.slice(8, 12)}-${t.slice(12, 16)}-${t.slice(16, 20)}-${t.slice(20)}`;
+    }
+  }
+  throw new ProtocolError(`invalid UUID: ${preview(text)}`);
+}
+
+function parsePort(value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
+  throw new ProtocolError(`invalid port number: ${preview(value)}`);
+}
+
+function parseString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  throw new ProtocolError(`expected a string, got ${preview(value)}`);
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/** Splits an externally tagged enum value into its variant name and payload. */
+function variantOf(text: string): [string, unknown] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError(`frame is not valid JSON: ${preview(text)}`);
+  }
+  if (typeof value === 'string') return [value, undefined];
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1) return [keys[0]!, (value as Record<string, unknown>)[keys[0]!]];
+  }
+  throw new ProtocolError(`not a bore message: ${preview(value)}`);
+}
+
+function unitOrPayload(name: string, payload: unknown, unit: boolean): void {
+  if (unit !== (payload === undefined)) {
+    throw new ProtocolError(unit ? `${name} takes no data` : `${name} needs data`);
+  }
+}
+
+/** Parses the text of one frame sent by a client. Throws a {@link ProtocolError}. */
+export function decodeClientMessage(text: string): ClientMessage {
+  const [name, payload] = variantOf(text);
+  switch (name) {
+    case 'Authenticate':
+      unitOrPayload(name, payload, false);
+      return { type: 'Authenticate', tag: parseString(payload) };
+    case 'Hello':
+      unitOrPayload(name, payload, false);
+      return { type: 'Hello', port: parsePort(payload) };
+    case 'Accept':
+      unitOrPayload(name, payload, false);
+      return { type: 'Accept', id: parseUuid(payload) };
+    default:
+      throw new ProtocolError(`unknown client message: ${preview(name)}`);
+  }
+}
+
+/** Parses the text of one frame sent by a server. Throws a {@link ProtocolError}. */
+export function decodeServerMessage(text: string): ServerMessage {
+  const [name, payload] = variantOf(text);
+  switch (name) {
+    case 'Heartbeat':
+      unitOrPayload(name, payload, true);
+      return { type: 'Heartbeat' };
+    case 'Challenge':
+      unitOrPayload(name, payload, false);
+      return { type: 'Challenge', id: parseUuid(payload) };
+    case 'Hello':
+      unitOrPayload(name, payload, false);
+      return { type: 'Hello', port: parsePort(payload) };
+    case 'Connection':
+      unitOrPayload(name, payload, false);
+      return { type: 'Connection', id: parseUuid(payload) };
+    case 'Error':
+      unitOrPayload(name, payload, false);
+      return { type: 'Error', message: parseString(payload) };
+    default:
+      throw new ProtocolError(`unknown server message: ${preview(name)}`);
+  }
+}
+
+/** The JSON value of a client message, as the Rust client serializes it. */
+export function clientMessageJson(msg: ClientMessage): unknown {
+  switch (msg.type) {
+    case 'Authenticate':
+      return { Authenticate: msg.tag };
+    case 'Hello':
+      return { Hello: msg.port };
+    case 'Accept':
+      return { Accept: msg.id };
+  }
+}
+
+/** The JSON value of a server message, as the Rust server serializes it. */
+export function serverMessageJson(msg: ServerMessage): unknown {
+  switch (msg.type) {
+    case 'Heartbeat':
+      return 'Heartbeat';
+    case 'Challenge':
+      return { Challenge: msg.id };
+    case 'Hello':
+      return { Hello: msg.port };
+    case 'Connection':
+      return { Connection: msg.id };
+    case 'Error':
+      return { Error: msg.message };
+  }
+}
