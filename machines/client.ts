@@ -207,6 +207,7 @@ export const clientMachine = setup({
     connecting: {
       entry: ['closeControl', 'startAttempt'],
       invoke: {
+        id: 'connect',
         src: 'connect',
         input: ({ context }) => ({ host: context.settings.to, port: context.settings.controlPort, runtime: context.runtime }),
         onDone: { target: 'authenticating', actions: assign({ control: ({ event }) => event.output }) },
@@ -218,6 +219,7 @@ export const clientMachine = setup({
     },
     authenticating: {
       invoke: {
+        id: 'handshake',
         src: 'handshake',
         input: ({ context }) => ({ control: context.control!, port: context.requestedPort, runtime: context.runtime }),
         onDone: {
@@ -237,7 +239,7 @@ export const clientMachine = setup({
       },
     },
     listening: {
-      invoke: { src: 'control', input: ({ context }) => ({ control: context.control! }) },
+      invoke: { id: 'control', src: 'control', input: ({ context }) => ({ control: context.control! }) },
       after: { stableAfter: { actions: assign({ failures: 0 }) } },
       on: {
         'CONTROL.LOST': [

@@ -1,0 +1,132 @@
+/**
+ * Test helpers: the real `bore` CLI as child processes, waited on by their log lines
+ * (never by sleeps), plus small loopback services.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** Path of the built CLI (`npm test` builds before running the tests). */
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+/** A running `bore` process with its combined stderr/stdout captured. */
+export class BoreProcess {
+  readonly proc: ChildProcess;
+  output = '';
+  readonly exited: Promise<number | null>;
+  #watchers: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.proc = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const onData = (chunk: Buffer) => {
+      this.output += chunk.toString();
+      this.#check();
+    };
+    this.proc.stdout!.on('data', onData);
+    this.proc.stderr!.on('data', onData);
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
+  }
+
+  #check(): void {
+    this.#watchers = this.#watchers.filter((w) => {
+      const m = this.output.slice(w.from).match(w.re);
+      if (m) w.resolve(m);
+      return !m;
+    });
+  }
+
+  /**
+   * Resolves with the first match of `re` in the output written after character
+   * `from` (default: anywhere). Rejects after `timeoutMs` or if the process exits first.
+   */
+  waitFor(re: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${this.output}`)), timeoutMs);
+      const done = (m: RegExpMatchArray) => {
+        clearTimeout(timer);
+        resolve(m);
+      };
+      this.#watchers.push({ re, from, resolve: done });
+      this.#check();
+      void this.exited.then((code) => {
+        setImmediate(() => {
+          if (this.#watchers.some((w) => w.resolve === done)) {
+            clearTimeout(timer);
+            reject(new Error(`process exited (${code}) before ${re} appeared:\n${this.output}`));
+          }
+        });
+      });
+    });
+  }
+
+  /** Sends a signal and waits for the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Starts `bore server` on a free control port; resolves once it is listening. */
+export async function startServer(args: string[] = [], env: Record<string, string> = {}) {
+  const proc = new BoreProcess(['server', '--control-port', '0', ...args], env);
+  const m = await proc.waitFor(/server listening .*port=(\d+)/);
+  return Object.assign(proc, { controlPort: Number(m[1]) });
+}
+
+/** Starts `bore local`; resolves once it logs `listening at <to>:<port>`. */
+export async function startClient(localPort: number, controlPort: number, args: string[] = [], env: Record<string, string> = {}) {
+  const proc = new BoreProcess(['local', String(localPort), '--to', '127.0.0.1', '--control-port', String(controlPort), ...args], env);
+  const m = await proc.waitFor(/listening at 127\.0\.0\.1:(\d+)/);
+  return Object.assign(proc, { publicPort: Number(m[1]) });
+}
+
+/** An echo service on a free loopback port. */
+export async function startEchoServer(): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    server,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Connects to a loopback port. */
+export async function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
+  const socket = net.connect({ port, host, allowHalfOpen: true });
+  await once(socket, 'connect');
+  return socket;
+}
+
+/**
+ * Sends `data` through `socket`, half-closes, and resolves with everything read back
+ * until the peer closes.
+ */
+export async function roundTrip(socket: net.Socket, data: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const ended = once(socket, 'end');
+  socket.end(data);
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+/** SHA-256 of a buffer, hex. */
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
