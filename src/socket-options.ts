@@ -2,6 +2,13 @@
  * TCP options for control connections: no Nagle delay, keepalive probes (idle 30 s,
  * interval 10 s, 3 probes) and, on Linux, a bound on unacknowledged data
  * (TCP_USER_TIMEOUT), so a silently dead peer is noticed in seconds, not minutes.
+ *
+ * The two cover different cases. A server sends heartbeats every 500 ms, so its control
+ * connections are never idle and keepalive never probes them: there, TCP_USER_TIMEOUT
+ * is what fails the socket once heartbeats stay unacknowledged. Keepalive covers a
+ * connection on which nothing is being sent (and, with a user timeout set, Linux also
+ * applies that timeout to the probes).
+ *
  * The per-socket options come from `net-keepalive`; where it cannot load or the
  * platform lacks an option, the socket keeps the defaults and a debug line says so.
  */
@@ -16,9 +23,24 @@ export const KEEPALIVE_INTERVAL_MS = 10_000;
 /** Unanswered probes before the connection is dropped. */
 export const KEEPALIVE_PROBES = 3;
 
+/** Which of the options {@link tuneControlSocket} could apply. */
+export interface TuneResult {
+  /** Keepalive interval and probe count were set (the idle time always is). */
+  keepaliveProbes: boolean;
+  /** TCP_USER_TIMEOUT was set. */
+  userTimeout: boolean;
+}
+
 type NetKeepalive = typeof import('net-keepalive');
 let netKeepalive: NetKeepalive | null | undefined;
-let warned = false;
+const reported = new Set<string>();
+
+/** Logs `message` at debug level once per process. */
+function debugOnce(logger: Logger, message: string, reason: string): void {
+  if (reported.has(message)) return;
+  reported.add(message);
+  logger.debug(message, { reason });
+}
 
 function loadNetKeepalive(logger: Logger): NetKeepalive | null {
   if (netKeepalive === undefined) {
@@ -26,7 +48,7 @@ function loadNetKeepalive(logger: Logger): NetKeepalive | null {
       netKeepalive = createRequire(import.meta.url)('net-keepalive') as NetKeepalive;
     } catch (err) {
       netKeepalive = null;
-      logger.debug('socket options unavailable, using platform defaults', { reason: (err as Error).message });
+      debugOnce(logger, 'socket options unavailable, using platform defaults', (err as Error).message);
     }
   }
   return netKeepalive;
@@ -35,20 +57,32 @@ function loadNetKeepalive(logger: Logger): NetKeepalive | null {
 /**
  * Applies the control-connection options to a connected socket. `userTimeoutMs`
  * (Linux only) bounds how long written data may stay unacknowledged; 0 leaves it.
+ * Never throws: what cannot be set is left at the platform default (see the result).
  */
-export function tuneControlSocket(socket: Socket, logger: Logger, userTimeoutMs = 0): void {
+export function tuneControlSocket(socket: Socket, logger: Logger, userTimeoutMs = 0): TuneResult {
+  const result: TuneResult = { keepaliveProbes: false, userTimeout: false };
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
   const lib = loadNetKeepalive(logger);
-  if (!lib) return;
+  if (!lib) return result;
   try {
     lib.setKeepAliveInterval(socket, KEEPALIVE_INTERVAL_MS);
     lib.setKeepAliveProbes(socket, KEEPALIVE_PROBES);
-    if (userTimeoutMs > 0 && process.platform === 'linux') lib.setUserTimeout(socket, userTimeoutMs);
+    result.keepaliveProbes = true;
   } catch (err) {
-    if (!warned) {
-      warned = true;
-      logger.debug('could not set TCP keepalive options', { reason: (err as Error).message });
+    debugOnce(logger, 'could not set TCP keepalive interval and probes', (err as Error).message);
+  }
+  if (userTimeoutMs > 0) {
+    if (process.platform !== 'linux') {
+      debugOnce(logger, 'TCP_USER_TIMEOUT unavailable, dead peers are noticed at the kernel retransmission limit', `platform ${process.platform}`);
+    } else {
+      try {
+        lib.setUserTimeout(socket, Math.round(userTimeoutMs));
+        result.userTimeout = true;
+      } catch (err) {
+        debugOnce(logger, 'could not set TCP_USER_TIMEOUT', (err as Error).message);
+      }
     }
   }
+  return result;
 }

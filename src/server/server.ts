@@ -2,17 +2,25 @@
  * The bore server: a control listener that opens a public port per client, announces
  * each public connection with `Connection(id)` and joins it to the data connection
  * that answers with `Accept(id)`. Wire-compatible with bore-cli 0.5 clients.
+ *
+ * Unlike the Rust server it bounds what a peer can cost: the whole handshake must fit
+ * in 3 s, unclaimed public connections are capped per tunnel, and a silently dead
+ * client is dropped within `clientTimeoutMs` (its heartbeats stay unacknowledged and
+ * TCP_USER_TIMEOUT fails the socket), which frees its public port at once.
  */
 import net, { type Server, type Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
-import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
+import { FramedSocket } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
 import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type PendingGroup, PendingConnections } from './pending.js';
+import { ServerErrors, openPublicListener } from './ports.js';
+
+export { PORT_TRIES, ServerErrors } from './ports.js';
 
 /** The control port bore-cli 0.5 uses. */
 export const DEFAULT_CONTROL_PORT = 7835;
@@ -20,8 +28,14 @@ export const DEFAULT_CONTROL_PORT = 7835;
 export const HEARTBEAT_INTERVAL_MS = 500;
 /** How long a public connection waits for its `Accept`. */
 export const ACCEPT_TIMEOUT_MS = 10_000;
-/** Random ports tried for `Hello(0)` before giving up. */
-export const PORT_TRIES = 150;
+/** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`). */
+export const HANDSHAKE_TIMEOUT_MS = 3000;
+/** Default bound on detecting a silently dead client. */
+export const CLIENT_TIMEOUT_MS = 15_000;
+/** Default cap on unclaimed public connections per tunnel. */
+export const MAX_PENDING_PER_TUNNEL = 1024;
+/** Bytes queued for a client that does not read its control connection before it is dropped. */
+export const MAX_CONTROL_BACKLOG = 64 * 1024;
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
 export interface ServerOptions {
@@ -37,53 +51,55 @@ export interface ServerOptions {
   bindAddr?: string;
   /** Address of the public listeners (default 0.0.0.0). */
   bindTunnels?: string;
-  /** Deadline for unacknowledged data on control connections (default 15000 ms, Linux). */
+  /**
+   * Bound on how long a silently dead client keeps its public port (default 15000 ms;
+   * Linux TCP_USER_TIMEOUT, elsewhere the kernel's own retransmission limit).
+   */
   clientTimeoutMs?: number;
-  /** Unclaimed public connections kept per tunnel; the oldest is dropped past it (default 128). */
+  /** Unclaimed public connections kept per tunnel; the oldest is dropped past it (default 1024). */
   maxPendingPerTunnel?: number;
   /** How long an unclaimed public connection waits for its `Accept` (default 10000 ms). */
   acceptTimeoutMs?: number;
+  /** Deadline for a connection's whole handshake (default 3000 ms). */
+  handshakeTimeoutMs?: number;
+  /** Where to log (default: nowhere). */
   logger?: Logger;
 }
 
 type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
 
-/** A public connection waiting for its data connection. */
-interface Pending {
-  socket: Socket;
-  tunnel: Tunnel;
-  timer: NodeJS.Timeout;
-}
-
-/** One client's public listener and the public connections it has not yet handed over. */
+/** One client's control connection, public listener and unclaimed public connections. */
 interface Tunnel {
   port: number;
   listener: Server;
   control: ServerFramed;
-  pending: Set<string>;
+  pending: PendingGroup;
   heartbeat: NodeJS.Timeout;
+  /** Why the control connection failed, if it did. */
+  reason?: string;
 }
 
-/** Error texts the Rust server sends; clients match on some of them. */
-export const ServerErrors = {
-  invalidSecret: 'invalid secret',
-  secretRequired: 'server requires secret, but no secret was provided',
-  portNotAllowed: 'client port number not in allowed range',
-  portInUse: 'port already in use',
-  permissionDenied: 'permission denied',
-  bindFailed: 'failed to bind to port',
-  noFreePort: 'failed to find an available port',
-} as const;
+/** Counts of what a server holds, for tests and benchmarks. */
+export interface ServerStats {
+  tunnels: number;
+  pending: number;
+  handshaking: number;
+  /** Sockets of claimed public connections (two per connection while both are open). */
+  proxiedSockets: number;
+}
 
 /** A running bore server. */
 export class BoreServer {
   readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger'>>;
   readonly #auth: Authenticator | undefined;
   readonly #log: Logger;
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending: PendingConnections;
   readonly #tunnels = new Set<Tunnel>();
   readonly #control: Server;
-  readonly #connections = new Set<Socket>();
+  /** Control-port connections still in their handshake. */
+  readonly #handshaking = new Set<Socket>();
+  /** Both sockets of every proxied (claimed) public connection. */
+  readonly #proxied = new Set<Socket>();
   #closing = false;
 
   constructor(options: ServerOptions = {}) {
@@ -93,15 +109,20 @@ export class BoreServer {
       controlPort: options.controlPort ?? DEFAULT_CONTROL_PORT,
       bindAddr: options.bindAddr ?? '0.0.0.0',
       bindTunnels: options.bindTunnels ?? '0.0.0.0',
-      clientTimeoutMs: options.clientTimeoutMs ?? 15_000,
-      maxPendingPerTunnel: options.maxPendingPerTunnel ?? 128,
+      clientTimeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS,
+      maxPendingPerTunnel: options.maxPendingPerTunnel ?? MAX_PENDING_PER_TUNNEL,
       acceptTimeoutMs: options.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     };
     if (this.#opts.minPort > this.#opts.maxPort) {
       throw new RangeError(`empty port range: --min-port ${this.#opts.minPort} is above --max-port ${this.#opts.maxPort}`);
     }
+    if (!(this.#opts.clientTimeoutMs >= 1000)) {
+      throw new RangeError(`client timeout must be at least 1000 ms, got ${this.#opts.clientTimeoutMs}`);
+    }
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
     this.#log = options.logger ?? silentLogger;
+    this.#pending = new PendingConnections({ maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs }, this.#log);
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
   }
 
@@ -124,25 +145,34 @@ export class BoreServer {
     return this.#tunnels.size;
   }
 
+  /** What the server currently holds. */
+  get stats(): ServerStats {
+    return { tunnels: this.#tunnels.size, pending: this.#pending.size, handshaking: this.#handshaking.size, proxiedSockets: this.#proxied.size };
+  }
+
   /**
-   * Stops accepting, closes control connections and public listeners, and gives the
-   * in-flight proxied connections up to `drainMs` to finish before destroying them.
+   * Stops accepting, closes handshaking and control connections, public listeners and
+   * unclaimed public connections at once, then gives the proxied connections up to
+   * `drainMs` to finish before destroying them.
    */
   async close(drainMs = 5000): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     this.#control.close();
-    for (const tunnel of [...this.#tunnels]) this.#closeTunnel(tunnel);
-    const proxied = [...this.#connections].filter((s) => !s.destroyed);
+    for (const socket of this.#handshaking) socket.destroy();
+    for (const tunnel of [...this.#tunnels]) this.#closeTunnel(tunnel, 'server shutting down');
+    const proxied = [...this.#proxied];
     if (proxied.length > 0) {
-      this.#log.info('draining connections', { count: proxied.length, drainMs });
+      this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
       const closed = Promise.all(proxied.map((s) => (s.closed ? null : once(s, 'close').catch(() => null))));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise((r) => (timer = setTimeout(r, drainMs)));
       await Promise.race([closed, deadline]);
       clearTimeout(timer);
+      const left = [...this.#proxied];
+      if (left.length > 0) this.#log.warn('drain timed out, closing connections', { count: left.length / 2 });
+      for (const s of left) s.destroy();
     }
-    for (const s of this.#connections) s.destroy();
     this.#log.info('server stopped');
   }
 
@@ -151,24 +181,27 @@ export class BoreServer {
       socket.destroy();
       return;
     }
-    this.#connections.add(socket);
-    socket.once('close', () => this.#connections.delete(socket));
+    this.#handshaking.add(socket);
+    socket.once('close', () => this.#handshaking.delete(socket));
     socket.on('error', () => {});
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
-    this.#handshake(framed).catch((err: Error) => {
-      const reason = err instanceof ProtocolError || err instanceof TimeoutError ? err.message : `${err.message}`;
-      this.#log.warn('closing connection', { peer, reason });
-      socket.destroy();
-    });
+    const deadline = Date.now() + this.#opts.handshakeTimeoutMs;
+    this.#handshake(framed, deadline)
+      .catch((err: Error) => {
+        this.#log.warn('closing connection', { peer, reason: err.message });
+        socket.destroy();
+      })
+      .finally(() => this.#handshaking.delete(socket));
   }
 
-  async #handshake(framed: ServerFramed): Promise<void> {
-    const socket = framed.socket;
+  /** Runs the handshake; every `recv` shares one deadline, so the whole of it fits in it. */
+  async #handshake(framed: ServerFramed, deadline: number): Promise<void> {
+    const recv = () => framed.recv(Math.max(1, deadline - Date.now()));
     if (this.#auth) {
       const challenge = Authenticator.challenge();
       framed.send({ type: 'Challenge', id: challenge });
-      const reply = await framed.recv();
+      const reply = await recv();
       if (reply?.type !== 'Authenticate') {
         return this.#refuse(framed, ServerErrors.secretRequired, reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
       }
@@ -176,9 +209,9 @@ export class BoreServer {
         return this.#refuse(framed, ServerErrors.invalidSecret, 'invalid secret');
       }
     }
-    const msg = await framed.recv();
+    const msg = await recv();
     if (msg === undefined) {
-      socket.destroy();
+      framed.socket.destroy();
       return;
     }
     switch (msg.type) {
@@ -191,139 +224,106 @@ export class BoreServer {
     }
   }
 
+  /** Sends `Error(text)`, half-closes, and discards whatever the peer still sends. */
   #refuse(framed: ServerFramed, text: string, reason: string): void {
-    this.#log.warn('refusing client', { peer: `${framed.socket.remoteAddress}:${framed.socket.remotePort}`, reason });
+    const socket = framed.socket;
+    this.#log.warn('refusing client', { peer: `${socket.remoteAddress}:${socket.remotePort}`, reason });
     framed.send({ type: 'Error', message: text });
-    framed.socket.end();
-    framed.socket.resume();
-    framed.socket.setTimeout(1000, () => framed.socket.destroy());
+    framed.detach();
+    socket.end();
+    socket.on('data', () => {});
+    socket.resume();
+    socket.setTimeout(1000, () => socket.destroy());
   }
 
   async #openTunnel(framed: ServerFramed, requested: number): Promise<void> {
     let listener: Server;
     try {
-      listener = await this.#createListener(requested);
+      listener = await openPublicListener(requested, { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels }, this.#log);
     } catch (err) {
       return this.#refuse(framed, (err as Error).message, `port ${requested}: ${(err as Error).message}`);
     }
     const socket = framed.socket;
     if (socket.destroyed || this.#closing) {
       listener.close();
+      socket.destroy();
       return;
     }
-    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs);
+    // Heartbeats go out every HEARTBEAT_INTERVAL_MS, so a dead client's unacknowledged
+    // data is at most that old when the kernel's user timeout starts counting.
+    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - HEARTBEAT_INTERVAL_MS);
     const port = (listener.address() as net.AddressInfo).port;
     const tunnel: Tunnel = {
       port,
       listener,
       control: framed,
       pending: new Set(),
-      heartbeat: setInterval(() => framed.send({ type: 'Heartbeat' }), HEARTBEAT_INTERVAL_MS),
+      heartbeat: setInterval(() => this.#heartbeat(tunnel), HEARTBEAT_INTERVAL_MS),
     };
     this.#tunnels.add(tunnel);
-    this.#connections.delete(socket);
+    this.#handshaking.delete(socket);
     this.#log.info('new client', { peer: `${socket.remoteAddress}:${socket.remotePort}`, port });
     framed.send({ type: 'Hello', port });
     framed.send({ type: 'Heartbeat' });
     listener.on('connection', (conn) => this.#onPublicConnection(tunnel, conn));
-    // A client sends nothing after Hello; reading anyway is how EOF and errors are seen.
+    // A client sends nothing after Hello; reading anyway (and discarding) is how EOF,
+    // resets and the TCP_USER_TIMEOUT failure are seen.
     framed.detach();
     socket.on('data', () => {});
-    socket.on('end', () => socket.destroy());
+    socket.on('error', (err: NodeJS.ErrnoException) => (tunnel.reason ??= err.code ?? err.message));
+    socket.on('end', () => {
+      tunnel.reason ??= 'closed by client';
+      socket.destroy();
+    });
     socket.on('close', () => this.#closeTunnel(tunnel));
     socket.resume();
   }
 
-  #closeTunnel(tunnel: Tunnel): void {
+  /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
+  #heartbeat(tunnel: Tunnel): void {
+    const socket = tunnel.control.socket;
+    if (socket.writableLength === 0) {
+      tunnel.control.send({ type: 'Heartbeat' });
+    } else if (socket.writableLength > MAX_CONTROL_BACKLOG) {
+      this.#closeTunnel(tunnel, 'client does not read its control connection');
+    }
+  }
+
+  #closeTunnel(tunnel: Tunnel, reason?: string): void {
     if (!this.#tunnels.delete(tunnel)) return;
     clearInterval(tunnel.heartbeat);
     tunnel.listener.close();
-    for (const id of tunnel.pending) this.#dropPending(id);
+    this.#pending.dropGroup(tunnel.pending);
     tunnel.control.socket.destroy();
-    this.#log.info('client disconnected', { port: tunnel.port });
+    this.#log.info('client disconnected', { port: tunnel.port, reason: reason ?? tunnel.reason ?? 'connection closed' });
   }
 
   #onPublicConnection(tunnel: Tunnel, conn: Socket): void {
     conn.on('error', () => {});
-    if (tunnel.pending.size >= this.#opts.maxPendingPerTunnel) {
-      const oldest = tunnel.pending.values().next().value as string;
-      this.#log.warn('too many unclaimed connections, dropping the oldest', { port: tunnel.port, id: oldest });
-      this.#dropPending(oldest);
+    if (!this.#tunnels.has(tunnel)) {
+      conn.destroy();
+      return;
     }
-    const id = randomUUID();
-    const timer = setTimeout(() => {
-      if (this.#pending.has(id)) {
-        this.#log.warn('removed stale connection', { port: tunnel.port, id });
-        this.#dropPending(id);
-      }
-    }, this.#opts.acceptTimeoutMs);
-    this.#pending.set(id, { socket: conn, tunnel, timer });
-    tunnel.pending.add(id);
-    conn.once('close', () => this.#forget(id));
+    const id = this.#pending.add(tunnel.pending, tunnel.port, conn);
     this.#log.debug('new connection', { port: tunnel.port, peer: `${conn.remoteAddress}:${conn.remotePort}`, id });
     tunnel.control.send({ type: 'Connection', id });
     tunnel.control.send({ type: 'Heartbeat' });
   }
 
-  #forget(id: string): Pending | undefined {
-    const entry = this.#pending.get(id);
-    if (!entry) return undefined;
-    this.#pending.delete(id);
-    entry.tunnel.pending.delete(id);
-    clearTimeout(entry.timer);
-    return entry;
-  }
-
-  #dropPending(id: string): void {
-    this.#forget(id)?.socket.destroy();
-  }
-
   #accept(framed: ServerFramed, id: string): void {
-    const entry = this.#forget(id);
-    if (!entry || entry.socket.destroyed) {
+    const claimed = this.#pending.claim(id);
+    if (!claimed) {
       this.#log.debug('missing connection', { id });
       framed.socket.destroy();
       return;
     }
-    this.#log.debug('forwarding connection', { port: entry.tunnel.port, id });
+    this.#handshaking.delete(framed.socket);
+    this.#log.debug('forwarding connection', { port: claimed.port, id });
     const head = framed.detach();
-    this.#connections.add(entry.socket);
-    entry.socket.once('close', () => this.#connections.delete(entry.socket));
-    void proxy(framed.socket, entry.socket, head);
-  }
-
-  async #createListener(port: number): Promise<Server> {
-    const { minPort, maxPort } = this.#opts;
-    if (port > 0) {
-      if (port < minPort || port > maxPort) throw new Error(ServerErrors.portNotAllowed);
-      return this.#bind(port);
+    for (const s of [framed.socket, claimed.socket]) {
+      this.#proxied.add(s);
+      s.once('close', () => this.#proxied.delete(s));
     }
-    for (let i = 0; i < PORT_TRIES; i++) {
-      const candidate = minPort + Math.floor(Math.random() * (maxPort - minPort + 1));
-      try {
-        return await this.#bind(candidate);
-      } catch {
-        // try another
-      }
-    }
-    throw new Error(ServerErrors.noFreePort);
-  }
-
-  #bind(port: number): Promise<Server> {
-    return new Promise((resolve, reject) => {
-      const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-      listener.once('error', (err: NodeJS.ErrnoException) => {
-        reject(
-          new Error(
-            err.code === 'EADDRINUSE' ? ServerErrors.portInUse : err.code === 'EACCES' ? ServerErrors.permissionDenied : ServerErrors.bindFailed,
-          ),
-        );
-      });
-      listener.listen({ port, host: this.#opts.bindTunnels, exclusive: true }, () => {
-        listener.removeAllListeners('error');
-        listener.on('error', (err) => this.#log.warn('public listener error', { port, reason: err.message }));
-        resolve(listener);
-      });
-    });
+    void proxy(framed.socket, claimed.socket, head);
   }
 }

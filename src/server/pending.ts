@@ -1,0 +1,96 @@
+/**
+ * Public connections waiting for their data connection (`Accept(id)`), across all
+ * tunnels: each expires after a deadline, and each tunnel keeps at most a fixed number
+ * (past it the oldest is dropped), so a flood of public connections cannot pile up.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+
+/** The unclaimed connections of one tunnel, oldest first. */
+export type PendingGroup = Set<string>;
+
+interface Entry {
+  socket: Socket;
+  group: PendingGroup;
+  port: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Limits of a {@link PendingConnections}. */
+export interface PendingLimits {
+  /** Unclaimed connections kept per tunnel; the oldest is dropped past it. */
+  maxPerTunnel: number;
+  /** How long a connection waits for its `Accept` before it is closed. */
+  expiryMs: number;
+}
+
+/** The registry of unclaimed public connections, keyed by the id sent to the client. */
+export class PendingConnections {
+  readonly #entries = new Map<string, Entry>();
+  readonly #limits: PendingLimits;
+  readonly #log: Logger;
+
+  constructor(limits: PendingLimits, log: Logger) {
+    if (!(limits.maxPerTunnel >= 1)) throw new RangeError(`maxPendingPerTunnel must be at least 1, got ${limits.maxPerTunnel}`);
+    this.#limits = limits;
+    this.#log = log;
+  }
+
+  /** Number of unclaimed connections over all tunnels. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Registers `socket`, a public connection of the tunnel on `port`, and returns its new
+   * id. Drops the group's oldest connection first if the group is full.
+   */
+  add(group: PendingGroup, port: number, socket: Socket): string {
+    if (group.size >= this.#limits.maxPerTunnel) {
+      const oldest = group.values().next().value as string;
+      this.#log.warn('too many unclaimed connections, dropping the oldest', { port, id: oldest, max: this.#limits.maxPerTunnel });
+      this.drop(oldest);
+    }
+    const id = randomUUID();
+    const timer = setTimeout(() => {
+      if (this.#entries.has(id)) {
+        this.#log.warn('removed stale connection', { port, id });
+        this.drop(id);
+      }
+    }, this.#limits.expiryMs);
+    this.#entries.set(id, { socket, group, port, timer });
+    group.add(id);
+    socket.once('close', () => this.#remove(id));
+    return id;
+  }
+
+  /**
+   * Removes connection `id` and hands it over; `undefined` if the id is unknown, expired,
+   * or its socket already closed.
+   */
+  claim(id: string): { socket: Socket; port: number } | undefined {
+    const entry = this.#remove(id);
+    if (!entry || entry.socket.destroyed) return undefined;
+    return { socket: entry.socket, port: entry.port };
+  }
+
+  /** Closes connection `id` if it is still unclaimed. */
+  drop(id: string): void {
+    this.#remove(id)?.socket.destroy();
+  }
+
+  /** Closes every unclaimed connection of a group (its tunnel is gone). */
+  dropGroup(group: PendingGroup): void {
+    for (const id of [...group]) this.drop(id);
+  }
+
+  #remove(id: string): Entry | undefined {
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    this.#entries.delete(id);
+    entry.group.delete(id);
+    clearTimeout(entry.timer);
+    return entry;
+  }
+}
