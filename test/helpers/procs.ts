@@ -8,8 +8,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-/** Path of the built CLI (`npm test` builds before running the tests). */
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+/** Path of the built CLI (`npm test` builds before running the tests); `BORE_CLI` overrides it, e.g. for a bundle. */
+export const CLI = process.env.BORE_CLI ?? fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
 /** A running `bore` process with its combined stderr/stdout captured. */
 export class BoreProcess {
