@@ -86,9 +86,17 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     reconnect: argv.reconnect as boolean,
     retryFirst: argv.retryFirst as boolean,
   };
+  const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
   const logger = await makeLogger(argv);
   const { startTunnel } = await import('./client/tunnel.js');
-  const tunnel = startTunnel({ ...options, logger });
+  const { startInspector } = await import('./inspector/server.js');
+  const inspector =
+    inspectPort === undefined
+      ? undefined
+      : await startInspector({ port: inspectPort, logger }).catch((err: Error) => {
+          throw new UsageError(err.message);
+        });
+  const tunnel = startTunnel({ ...options, logger, inspect: inspector?.inspect });
   const onSignal = (signal: string) => {
     logger.info(`received ${signal}, stopping`);
     void tunnel.stop();
@@ -96,6 +104,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const result = await tunnel.done;
+  await inspector?.close();
   exit(result.exitCode);
 }
 
@@ -154,6 +163,7 @@ export function buildCli(args: string[]) {
             .option('reconnect', { type: 'boolean', default: true, describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead' })
             .option('retry-first', { type: 'boolean', default: false, describe: 'Keep retrying when the very first attempt fails (for services started at boot)' })
             .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish', defaultDescription: '2' })
+            .option('inspect', { type: 'string', describe: 'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)' })
             .epilogue(
               'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
             ),

@@ -1,0 +1,40 @@
+/**
+ * bore-ts as a library: run a tunnel client or a server inside your own Node service.
+ *
+ * ```ts
+ * import { startTunnel } from 'bore-ts';
+ * const tunnel = startTunnel({ localPort: 3000, to: 'bore.example.com' });
+ * tunnel.actor.subscribe((s) => console.log(s.value, s.context.attempt));
+ * console.log('public port', await tunnel.ready);
+ * await tunnel.stop();
+ * ```
+ *
+ * The `bore` CLI is a thin layer over these exports: `bore local` = {@link startTunnel}
+ * (+ {@link startInspector} for `--inspect`), `bore server` = {@link BoreServer}.
+ */
+
+// Client: the machine and the function that runs it from options.
+export { startTunnel, tunnelSettings, EXIT, DEFAULT_CONTROL_PORT } from './client/tunnel.js';
+export type { TunnelOptions, Tunnel, TunnelResult } from './client/tunnel.js';
+export { clientMachine, STICKY_PORT_TRIES } from '../machines/client.js';
+export type { ClientContext, ClientEvent, ClientMachineInput, LastError, TunnelSettings } from '../machines/client.js';
+export { ClientRuntime, ControlConnection } from './client/actors.js';
+export { ERROR_CLASSES, TunnelError } from './client/errors.js';
+export type { ErrorClass, ErrorCode } from './client/errors.js';
+export { backoffDelay, DEFAULT_MAX_DELAY_MS } from './client/backoff.js';
+
+// Server.
+export { BoreServer, ServerErrors } from './server/server.js';
+export type { ServerOptions } from './server/server.js';
+
+// Logging.
+export { createLogger, silentLogger, LOG_LEVELS, LOG_FORMATS } from './log.js';
+export type { Logger, LoggerOptions } from './log.js';
+
+// Inspector (`--inspect`).
+export { startInspector } from './inspector/server.js';
+export type { Inspector, InspectorOptions } from './inspector/server.js';
+export { InspectorHub, publicContext } from './inspector/hub.js';
+export type { LogEntry, PublicSnapshot } from './inspector/hub.js';
+export { machineGraph, activePaths } from './inspector/graph.js';
+export type { MachineGraph, GraphState, GraphTransition } from './inspector/graph.js';

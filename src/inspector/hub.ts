@@ -1,0 +1,162 @@
+/**
+ * The inspection hook: receives XState's inspection events for the tunnel's root actor,
+ * keeps the latest snapshot and a short log of events and transitions, and tells
+ * listeners about them. The hook itself only stores references and counts; all
+ * serialization and delivery happen later on `setImmediate`, batched, so the tunnel
+ * never waits on the inspector (and bytes of the tunnel never pass through it anyway).
+ */
+import type { InspectionEvent } from 'xstate';
+import { activePaths } from './graph.js';
+
+/** One line of the inspector's live log. */
+export interface LogEntry {
+  /** Increasing number; a repeated event updates its entry in place (same `seq`). */
+  seq: number;
+  /** Epoch ms of the (last) occurrence. */
+  time: number;
+  /** `event`: the machine received an event; `transition`: its state changed. */
+  kind: 'event' | 'transition';
+  /** The event type (for a transition: the event that caused it). */
+  event: string;
+  /** How many times in a row the event arrived (heartbeats repeat). */
+  count: number;
+  /** For transitions: the state before and after, as dotted paths. */
+  from?: string;
+  to?: string;
+}
+
+/** The JSON served at `/snapshot` and pushed to pages. */
+export interface PublicSnapshot {
+  /** The machine's state value, e.g. `"backoff"` or `{ "listening": "alive" }`. */
+  value: unknown;
+  /** Active state paths, e.g. `["listening", "listening.alive"]`. */
+  active: string[];
+  /** `active`, `done` or `error`. */
+  status: string;
+  /** The machine's context without its runtime objects (and never a secret). */
+  context: Record<string, unknown>;
+  /** Epoch ms when the snapshot was taken. */
+  time: number;
+}
+
+/** Listener of {@link InspectorHub} updates. */
+export interface HubListener {
+  snapshot(snapshot: PublicSnapshot): void;
+  log(entries: LogEntry[]): void;
+}
+
+const HIDDEN_KEYS = new Set(['runtime', 'secret', 'auth', 'password']);
+
+/** The machine's context as plain data: runtime objects replaced, secrets dropped. */
+export function publicContext(context: unknown): Record<string, unknown> {
+  if (!context || typeof context !== 'object') return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(context)) {
+    if (HIDDEN_KEYS.has(k)) continue;
+    if (k === 'control') out.control = v ? 'open' : null;
+    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = publicContext(v);
+    else out[k] = v === undefined ? null : v;
+  }
+  return out;
+}
+
+function stateKey(value: unknown): string {
+  return activePaths(value).join(',');
+}
+
+/** Collects the tunnel actor's inspection events; see the module comment for the cost model. */
+export class InspectorHub {
+  /** Most recent log entries kept for pages that connect later. */
+  static readonly LOG_SIZE = 200;
+
+  readonly #listeners = new Set<HubListener>();
+  readonly #log: LogEntry[] = [];
+  #seq = 0;
+  #latest: { value: unknown; status: string; context: unknown } | undefined;
+  #latestKey = '';
+  #dirtySnapshot = false;
+  #dirtyLog = new Set<LogEntry>();
+  #scheduled = false;
+
+  /** The XState `inspect` observer to pass to `createActor` / `startTunnel`. */
+  readonly inspect = (ev: InspectionEvent): void => {
+    if (ev.actorRef.sessionId !== ev.rootId) return;
+    if (ev.type === '@xstate.event') {
+      this.#addEvent(ev.event.type);
+    } else if (ev.type === '@xstate.snapshot') {
+      const snap = ev.snapshot as { value?: unknown; status?: string; context?: unknown };
+      const key = stateKey(snap.value);
+      if (key !== this.#latestKey) {
+        const from = this.#latestKey;
+        this.#latestKey = key;
+        this.#push({ kind: 'transition', event: ev.event.type, from: leaf(from), to: leaf(key) });
+      }
+      this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context };
+      this.#dirtySnapshot = true;
+      this.#schedule();
+    }
+  };
+
+  /** The latest snapshot as served to pages, or undefined before the actor started. */
+  snapshot(): PublicSnapshot | undefined {
+    const s = this.#latest;
+    if (!s) return undefined;
+    return { value: s.value, active: activePaths(s.value), status: s.status, context: publicContext(s.context), time: Date.now() };
+  }
+
+  /** The recent log, oldest first. */
+  log(): LogEntry[] {
+    return [...this.#log];
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  listen(listener: HubListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #addEvent(type: string): void {
+    const last = this.#log[this.#log.length - 1];
+    if (last && last.kind === 'event' && last.event === type) {
+      last.count += 1;
+      last.time = Date.now();
+      this.#dirtyLog.add(last);
+    } else {
+      this.#push({ kind: 'event', event: type });
+    }
+    this.#schedule();
+  }
+
+  #push(entry: Omit<LogEntry, 'seq' | 'time' | 'count'>): void {
+    const full: LogEntry = { seq: ++this.#seq, time: Date.now(), count: 1, ...entry };
+    this.#log.push(full);
+    if (this.#log.length > InspectorHub.LOG_SIZE) this.#log.shift();
+    this.#dirtyLog.add(full);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#listeners.size === 0) {
+      if (this.#listeners.size === 0) this.#dirtyLog.clear();
+      return;
+    }
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const entries = [...this.#dirtyLog];
+    this.#dirtyLog.clear();
+    const snap = this.#dirtySnapshot ? this.snapshot() : undefined;
+    this.#dirtySnapshot = false;
+    for (const l of this.#listeners) {
+      if (entries.length > 0) l.log(entries);
+      if (snap) l.snapshot(snap);
+    }
+  }
+}
+
+function leaf(key: string): string {
+  const paths = key.split(',').filter(Boolean);
+  return paths[paths.length - 1] ?? '';
+}

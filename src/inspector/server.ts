@@ -1,0 +1,128 @@
+/**
+ * The `--inspect` HTTP server, on 127.0.0.1 only. Routes:
+ *   GET /            the page (works offline: everything it needs is served here)
+ *   GET /app.js      the page's script;  GET /app.css  its styles
+ *   GET /graph       the statechart as JSON ({@link MachineGraph})
+ *   GET /snapshot    the current state: `{ value, active, status, context, time }`
+ *   GET /events      server-sent events: `hello`, `snapshot`, `log`
+ */
+import http from 'node:http';
+import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import { clientMachine } from '../../machines/client.js';
+import { type Logger, silentLogger } from '../log.js';
+import { machineGraph } from './graph.js';
+import { InspectorHub } from './hub.js';
+import { APP_CSS, APP_JS, PAGE_HTML } from './page.js';
+
+/** Options of {@link startInspector}. */
+export interface InspectorOptions {
+  /** Port on 127.0.0.1 (default 0: a random free port). */
+  port?: number;
+  /** The machine to draw (default: the tunnel client machine). */
+  machine?: AnyStateMachine;
+  /** Where to log `inspector at <url>` (default: nowhere). */
+  logger?: Logger;
+}
+
+/** A running inspector. */
+export interface Inspector {
+  /** The page's address, `http://127.0.0.1:<port>/`. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** The XState inspection observer: pass it as `inspect` to `startTunnel` or `createActor`. */
+  readonly inspect: (event: InspectionEvent) => void;
+  /** Closes the server and every open page stream. */
+  close(): Promise<void>;
+}
+
+/** How long a page waits before reconnecting its event stream (ms). */
+const SSE_RETRY_MS = 1000;
+/** Comment lines keep idle streams from being cut by proxies and detect dead pages. */
+const SSE_PING_MS = 15_000;
+
+/** Starts the inspector's HTTP server on 127.0.0.1 and logs its address. */
+export async function startInspector(options: InspectorOptions = {}): Promise<Inspector> {
+  const hub = new InspectorHub();
+  const graphJson = JSON.stringify(machineGraph(options.machine ?? clientMachine));
+  const bootId = randomUUID();
+  const streams = new Set<http.ServerResponse>();
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    switch (url.pathname) {
+      case '/':
+      case '/index.html':
+        return send(res, 200, 'text/html; charset=utf-8', PAGE_HTML);
+      case '/app.js':
+        return send(res, 200, 'text/javascript; charset=utf-8', APP_JS);
+      case '/app.css':
+        return send(res, 200, 'text/css; charset=utf-8', APP_CSS);
+      case '/graph':
+        return send(res, 200, 'application/json', graphJson);
+      case '/snapshot': {
+        const snap = hub.snapshot();
+        return snap ? send(res, 200, 'application/json', JSON.stringify(snap)) : send(res, 503, 'application/json', '{"error":"not started"}');
+      }
+      case '/events':
+        return openStream(req, res);
+      case '/favicon.ico':
+        res.writeHead(204).end();
+        return;
+      default:
+        return send(res, 404, 'text/plain', 'not found\n');
+    }
+  });
+
+  function openStream(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`retry: ${SSE_RETRY_MS}\n\n`);
+    const write = (event: string, data: unknown) => {
+      // A page that cannot keep up loses updates rather than growing our memory.
+      if (res.writableLength > 1 << 20) return;
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    write('hello', { bootId, log: hub.log() });
+    const snap = hub.snapshot();
+    if (snap) write('snapshot', snap);
+    const unlisten = hub.listen({ snapshot: (s) => write('snapshot', s), log: (entries) => write('log', entries) });
+    const ping = setInterval(() => res.write(': ping\n\n'), SSE_PING_MS);
+    streams.add(res);
+    req.socket.setNoDelay(true);
+    res.on('close', () => {
+      clearInterval(ping);
+      unlisten();
+      streams.delete(res);
+    });
+  }
+
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([err]) => {
+      throw new Error(`inspector could not listen on 127.0.0.1:${options.port ?? 0}: ${(err as Error).message}`);
+    }),
+  ]);
+  const port = (server.address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}/`;
+  (options.logger ?? silentLogger).info(`inspector at ${url}`, { port });
+
+  return {
+    url,
+    port,
+    inspect: hub.inspect,
+    async close() {
+      for (const res of streams) res.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
