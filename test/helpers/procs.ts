@@ -18,8 +18,9 @@ export class BoreProcess {
   readonly exited: Promise<number | null>;
   #watchers: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.proc = spawn(process.execPath, [CLI, ...args], {
+  /** `script` (default: the CLI) lets other Node programs, e.g. the examples, be run the same way. */
+  constructor(args: string[], env: Record<string, string> = {}, script: string[] = [CLI]) {
+    this.proc = spawn(process.execPath, [...script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
