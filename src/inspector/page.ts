@@ -223,7 +223,13 @@ export const APP_JS = String.raw`(function () {
     below.forEach(function (l, i) { l.lane = top + areaH + 16 + i * LANE; l.side = 'bottom'; });
     box.local = local;
     box.init = init;
-    box.w = Math.max(box.w, x + PAD);
+    // labels of arrows from this state's border down to a descendant (e.g. STOP) may stick out on the right
+    var extra = 0;
+    graph.edges.forEach(function (e) {
+      var k = e.source === path && e.target !== path && isAncestor(path, e.target) ? boxes[kidOf(path, e.target)] : null;
+      if (k) extra = Math.max(extra, k.x + k.w / 2 + 6 + textW(e.labels.join('; ') + ' (from any state)') - x + 10);
+    });
+    box.w = Math.max(box.w, x + PAD + extra);
     box.h = top + areaH + (below.length ? below.length * LANE + 20 : 0) + PAD;
     return box;
   }

@@ -100,12 +100,10 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   }
 
   server.listen(options.port ?? 0, '127.0.0.1');
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([err]) => {
-      throw new Error(`inspector could not listen on 127.0.0.1:${options.port ?? 0}: ${(err as Error).message}`);
-    }),
-  ]);
+  // `once` rejects with the listener's 'error' (e.g. EADDRINUSE).
+  await once(server, 'listening').catch((err: Error) => {
+    throw new Error(`inspector could not listen on 127.0.0.1:${options.port ?? 0}: ${err.message}`);
+  });
   const port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}/`;
   (options.logger ?? silentLogger).info(`inspector at ${url}`, { port });

@@ -1,0 +1,275 @@
+/**
+ * `--inspect`: the chart read from the machine definition, the inspection hub, the
+ * HTTP contract (`/snapshot`, `/graph`, `/events`) against the real CLI, and the page
+ * in a real headless Chromium (skipped, with a message, when Chromium cannot start).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { assign, createActor, createMachine, fromPromise, setup } from 'xstate';
+import { clientMachine } from '../machines/client.js';
+import { activePaths, machineGraph } from '../src/inspector/graph.js';
+import { InspectorHub, publicContext } from '../src/inspector/hub.js';
+import { startInspector } from '../src/inspector/server.js';
+import { startClient, startEchoServer, startServer } from './helpers/procs.js';
+
+const SECRET = 'inspector-test-secret-7f3a91';
+const PORTS = ['--min-port', '25300', '--max-port', '25399'];
+/** Fixed inspector port of the browser test, so a restarted client serves the same page. */
+const BROWSER_INSPECT_PORT = 25990;
+
+/** GET on 127.0.0.1; resolves with status and body. */
+function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
+function readEvents(port: number, until: (event: string, data: any) => boolean, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        for (const block of text.split('\n\n')) {
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data && until(event, JSON.parse(data))) {
+            clearTimeout(timer);
+            req.destroy();
+            resolve(text);
+            return;
+          }
+        }
+      });
+    });
+    req.on('error', () => {});
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`timed out waiting on /events; got:\n${text.slice(-2000)}`));
+    }, timeoutMs);
+  });
+}
+
+test('the chart comes from the client machine definition: every state and transition', () => {
+  const g = machineGraph(clientMachine);
+  assert.equal(g.id, 'bore');
+  assert.equal(g.initial, 'connecting');
+  assert.deepEqual(g.states.map((s) => s.path).sort(), ['authenticating', 'backoff', 'connecting', 'fatal', 'listening', 'listening.alive', 'stopped']);
+  const listening = g.states.find((s) => s.path === 'listening')!;
+  assert.equal(listening.type, 'compound');
+  assert.equal(listening.initial, 'listening.alive');
+  assert.deepEqual(listening.invoke, ['control']);
+  assert.equal(g.states.find((s) => s.path === 'fatal')!.type, 'final');
+  const has = (want: Partial<(typeof g.transitions)[number]>) =>
+    assert.ok(
+      g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify((t as any)[k]) === JSON.stringify(v))),
+      `missing transition ${JSON.stringify(want)}`,
+    );
+  has({ source: 'connecting', kind: 'done', trigger: 'connect', targets: ['authenticating'] });
+  has({ source: 'connecting', kind: 'error', trigger: 'connect', guard: 'mustGiveUp', targets: ['fatal'] });
+  has({ source: 'connecting', kind: 'error', trigger: 'connect', targets: ['backoff'], actions: ['recordFailure'] });
+  has({ source: 'authenticating', kind: 'done', trigger: 'handshake', targets: ['listening'] });
+  has({ source: 'listening', kind: 'on', trigger: 'CONTROL.LOST', targets: ['backoff'] });
+  has({ source: 'listening', kind: 'after', trigger: 'stableAfter', targets: [] });
+  has({ source: 'listening.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['backoff'] });
+  has({ source: 'listening.alive', kind: 'on', trigger: 'SERVER.HEARTBEAT', targets: ['listening.alive'], reenter: true });
+  has({ source: 'backoff', kind: 'after', trigger: 'retryDelay', targets: ['connecting'] });
+  has({ source: '', kind: 'on', trigger: 'STOP', targets: ['stopped'] });
+  has({ source: '', kind: 'on', trigger: 'PROXY.CLOSED', targets: [], actions: ['proxyClosed'] });
+  // one graph transition per machine transition (nothing dropped, nothing invented)
+  let count = 0;
+  const walk = (node: any): void => {
+    for (const list of node.transitions.values()) count += list.length;
+    for (const child of Object.values(node.states)) walk(child);
+  };
+  walk(clientMachine.root);
+  assert.equal(g.transitions.length, count);
+});
+
+test('the chart of any machine: numeric delays, always, parallel regions', () => {
+  const m = createMachine({
+    id: 'm',
+    initial: 'a',
+    states: {
+      a: { after: { 250: 'b' } },
+      b: { always: { target: 'c' } },
+      c: { type: 'parallel', states: { x: {}, y: {} } },
+    },
+  });
+  const g = machineGraph(m);
+  assert.deepEqual(
+    g.states.map((s) => [s.path, s.type]),
+    [['a', 'atomic'], ['b', 'atomic'], ['c', 'parallel'], ['c.x', 'atomic'], ['c.y', 'atomic']],
+  );
+  assert.deepEqual(
+    g.transitions.map((t) => [t.source, t.kind, t.trigger, t.targets]),
+    [['a', 'after', '250ms', ['b']], ['b', 'always', 'always', ['c']]],
+  );
+  assert.deepEqual(activePaths({ c: { x: {}, y: {} } }), ['c', 'c.x', 'c.y']);
+  assert.deepEqual(activePaths({ listening: 'alive' }), ['listening', 'listening.alive']);
+});
+
+test('the hub logs events and transitions, folds repeats, and hides runtime objects', async () => {
+  const hub = new InspectorHub();
+  const machine = setup({
+    types: { context: {} as { n: number; runtime: object; secret: string; nested: { password: string; ok: number } } },
+    actors: { work: fromPromise(async () => 7) },
+  }).createMachine({
+    context: { n: 0, runtime: { toJSON: () => 'x' }, secret: 's', nested: { password: 'p', ok: 1 } },
+    initial: 'idle',
+    states: {
+      idle: { on: { TICK: { actions: assign({ n: ({ context }) => context.n + 1 }) }, GO: 'busy' } },
+      busy: { invoke: { src: 'work', onDone: 'idle' } },
+    },
+  });
+  const updates: string[] = [];
+  hub.listen({ snapshot: (s) => updates.push(`snapshot ${s.active.join()}`), log: (e) => updates.push(...e.map((x) => `log ${x.seq}`)) });
+  const actor = createActor(machine, { inspect: hub.inspect }).start();
+  for (let i = 0; i < 5; i++) actor.send({ type: 'TICK' });
+  actor.send({ type: 'GO' });
+  await new Promise((r) => actor.subscribe((s) => s.matches('idle') && r(null)));
+  await new Promise((r) => setImmediate(r));
+  const log = hub.log().map((e) => (e.kind === 'event' ? `${e.event}×${e.count}` : `${e.from}->${e.to}`));
+  assert.deepEqual(log, ['xstate.init×1', '->idle', 'TICK×5', 'GO×1', 'idle->busy', 'xstate.done.actor.0.(machine).busy×1', 'busy->idle']);
+  const snap = hub.snapshot()!;
+  assert.deepEqual(snap.value, 'idle');
+  assert.deepEqual(snap.context, { n: 5, nested: { ok: 1 } });
+  assert.ok(updates.some((u) => u.startsWith('snapshot idle')), 'listeners get snapshots');
+  assert.deepEqual(publicContext({ control: {}, runtime: {}, a: undefined }), { control: 'open', a: null });
+  actor.stop();
+});
+
+test('the inspector only listens on 127.0.0.1 and reports a taken port clearly', async () => {
+  const a = await startInspector();
+  try {
+    assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    await assert.rejects(startInspector({ port: a.port }), /inspector could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    assert.equal((await get(a.port, '/snapshot')).status, 503);
+    assert.equal((await get(a.port, '/nope')).status, 404);
+  } finally {
+    await a.close();
+  }
+});
+
+test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no secret, no CDN', async (t) => {
+  const server = await startServer([...PORTS, '--secret', SECRET]);
+  const echo = await startEchoServer();
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const client = await startClient(echo.port, server.controlPort, ['--inspect', '--secret', SECRET]);
+  t.after(() => client.stop());
+  const port = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+
+  const snap = await get(port, '/snapshot');
+  assert.equal(snap.status, 200);
+  assert.match(snap.type, /application\/json/);
+  const body = JSON.parse(snap.body);
+  assert.deepEqual(body.value, { listening: 'alive' });
+  assert.equal(body.context.publicPort, client.publicPort);
+  assert.equal(body.context.attempt, 1);
+  assert.equal(body.context.control, 'open');
+  assert.equal(body.context.runtime, undefined);
+
+  const page = await get(port, '/');
+  assert.match(page.type, /text\/html/);
+  // offline: every resource the page loads is ours
+  const refs = [...page.body.matchAll(/(?:src|href)="([^"]*)"/g)].map((m) => m[1]!);
+  assert.deepEqual(refs.sort(), ['/app.css', '/app.js']);
+  for (const asset of ['/app.js', '/app.css']) {
+    const r = await get(port, asset);
+    assert.equal(r.status, 200);
+    assert.doesNotMatch(r.body, /https?:\/\/(?!127\.0\.0\.1|www\.w3\.org\/2000\/svg)[a-z]/i, `${asset} must not load anything from the internet`);
+  }
+  const graph = JSON.parse((await get(port, '/graph')).body);
+  assert.deepEqual(graph, JSON.parse(JSON.stringify(machineGraph(clientMachine))));
+
+  // the server dies: the stream shows the loss and the retry schedule
+  const stream = readEvents(port, (event, data) => event === 'snapshot' && data.value === 'backoff');
+  await server.stop('SIGKILL');
+  const text = await stream;
+  const backoff = JSON.parse((await get(port, '/snapshot')).body);
+  assert.ok(['backoff', 'connecting'].includes(backoff.value), `state after the loss: ${JSON.stringify(backoff.value)}`);
+  assert.equal(backoff.context.lastError.class, 'retriable');
+  assert.match(text, /"kind":"transition"[^}]*"to":"backoff"/);
+  for (const out of [snap.body, text, JSON.stringify(backoff), client.output]) assert.ok(!out.includes(SECRET), 'the secret never leaves the process');
+});
+
+test('bore local --inspect rejects a bad port with a usage error', async () => {
+  const { BoreProcess } = await import('./helpers/procs.js');
+  const p = new BoreProcess(['local', '3000', '--to', '127.0.0.1', '--inspect=99999']);
+  assert.equal(await p.exited, 2);
+  assert.match(p.output, /invalid value for --inspect: '99999'/);
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+test('the page in a real browser: statechart, live state, survives a tunnel restart', async (t) => {
+  const { chromium } = await import('playwright-core');
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  } catch (err) {
+    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  t.after(() => browser.close());
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  let server = await startServer(PORTS);
+  t.after(() => server.stop('SIGKILL'));
+  const inspect = `--inspect=${BROWSER_INSPECT_PORT}`;
+  let client = await startClient(echo.port, server.controlPort, [inspect]);
+  t.after(() => client.stop());
+  await client.waitFor(new RegExp(`inspector at http://127\\.0\\.0\\.1:${BROWSER_INSPECT_PORT}/`));
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 820 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+  await page.goto(`http://127.0.0.1:${BROWSER_INSPECT_PORT}/`);
+
+  // every state of the machine is drawn, and exactly the active ones are marked
+  await page.waitForSelector('[data-state="listening"][data-active="true"]', { timeout: 10_000 });
+  const drawn = await page.$$eval('[data-state]', (els) => els.map((e) => e.getAttribute('data-state')));
+  assert.deepEqual(drawn.sort(), machineGraph(clientMachine).states.map((s) => s.path).sort());
+  const active = await page.$$eval('[data-active="true"]', (els) => els.map((e) => e.getAttribute('data-state')));
+  assert.deepEqual(active.sort(), ['listening', 'listening.alive']);
+  assert.equal(await page.locator('path.edge').count() > 10, true, 'transitions are drawn');
+  assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
+
+  // the server dies: the page follows the machine into backoff/connecting
+  await server.stop('SIGKILL');
+  await page.waitForSelector('[data-state="backoff"][data-active="true"], [data-state="connecting"][data-active="true"]', { timeout: 5000 });
+  await page.waitForSelector('#log li.transition >> text=backoff', { timeout: 5000 });
+  assert.match((await page.textContent('#context'))!, /server closed the connection|ECONNREFUSED/);
+  const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: `${artifacts}inspector.png`, fullPage: true });
+
+  // the tunnel process restarts on the same inspector port: the page reconnects by itself
+  await client.stop();
+  await page.waitForSelector('#conn.conn-wait', { timeout: 5000 });
+  server = await startServer(PORTS);
+  client = await startClient(echo.port, server.controlPort, [inspect]);
+  await page.waitForSelector('#conn.conn-live', { timeout: 10_000 });
+  await page.waitForSelector('[data-state="listening"][data-active="true"]', { timeout: 10_000 });
+  await page.waitForSelector('#log li.restart', { timeout: 5000 });
+  assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
+  await page.screenshot({ path: `${artifacts}inspector-listening.png`, fullPage: true });
+  assert.deepEqual(errors.filter((e) => !e.includes('/events')), [], 'no script errors, no failed requests');
+});
