@@ -1,0 +1,139 @@
+/**
+ * The library API (`import ... from 'bore-ts'`): a tunnel and a server run in-process,
+ * the defaults match the CLI's, and the example under `examples/` works end to end
+ * against a real `bore server` and type-checks against the published types.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as bore from 'bore-ts';
+import { BoreProcess, CLI, connect, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+function httpGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+test('the package entry exports the client machine, startTunnel, the server and the inspector', () => {
+  for (const name of ['startTunnel', 'tunnelSettings', 'startInspector', 'createLogger', 'machineGraph'] as const) {
+    assert.equal(typeof bore[name], 'function', name);
+  }
+  assert.equal(typeof bore.BoreServer, 'function');
+  assert.equal(bore.clientMachine.id, 'bore');
+  assert.equal(bore.DEFAULT_CONTROL_PORT, 7835);
+  assert.deepEqual(bore.EXIT, { stopped: 0, usage: 2, fatal: 3, gaveUp: 4 });
+});
+
+test('startTunnel defaults are the CLI defaults (read from `bore local --help`)', async () => {
+  const { stdout } = await run(process.execPath, [CLI, 'local', '--help']);
+  // one block per option (yargs wraps long descriptions onto the next lines)
+  const blocks = stdout.split(/\n(?=\s+(?:-\w, )?--)/);
+  const dflt = (flag: string) => {
+    const block = blocks.find((b) => new RegExp(`^\\s+(?:-\\w, )?--${flag}\\s`).test(b));
+    const m = block && /\[default: ([^\]]+)\]/.exec(block);
+    assert.ok(m, `no default shown for --${flag} in:\n${stdout}`);
+    return m[1]!;
+  };
+  const s = bore.tunnelSettings({ localPort: 3000, to: 'example.com' });
+  assert.equal(s.controlPort, Number(dflt('control-port')));
+  assert.equal(s.localHost, dflt('local-host'));
+  assert.equal(s.port, Number(dflt('port')));
+  assert.equal(s.heartbeatTimeoutMs, Number(dflt('heartbeat-timeout')) * 1000);
+  assert.equal(s.maxReconnectDelayMs, Number(dflt('max-reconnect-delay')) * 1000);
+  assert.equal(s.reconnect, dflt('reconnect') === 'true');
+  assert.equal(s.retryFirst, dflt('retry-first') === 'true');
+});
+
+test('an embedded server and tunnel: snapshots, public port, bytes through, clean stop', async (t) => {
+  const server = new bore.BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort: 25100, maxPort: 25199 });
+  const controlPort = await server.listen();
+  t.after(() => server.close(0));
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+
+  const tunnel = bore.startTunnel({ localPort: echo.port, localHost: '127.0.0.1', to: '127.0.0.1', controlPort });
+  const states: unknown[] = [tunnel.actor.getSnapshot().value];
+  tunnel.actor.subscribe((s) => {
+    if (JSON.stringify(s.value) !== JSON.stringify(states[states.length - 1])) states.push(s.value);
+  });
+  const publicPort = await tunnel.ready;
+  assert.ok(publicPort >= 25100 && publicPort <= 25199, `public port ${publicPort} in the server's range`);
+  assert.equal(tunnel.publicPort, publicPort);
+  assert.equal(tunnel.actor.getSnapshot().context.publicPort, publicPort);
+  assert.deepEqual(states, ['connecting', 'authenticating', { listening: 'alive' }]);
+  assert.equal(server.tunnelCount, 1);
+
+  const data = randomBytes(256 * 1024);
+  const back = await roundTrip(await connect(publicPort), data);
+  assert.equal(sha256(back), sha256(data));
+
+  const result = await tunnel.stop();
+  assert.deepEqual(result, { state: 'stopped', exitCode: 0 });
+  assert.equal(tunnel.actor.getSnapshot().status, 'done');
+  assert.equal(states[states.length - 1], 'stopped');
+  // the server notices the closed control connection and frees the public port
+  for (const deadline = Date.now() + 5000; server.tunnelCount > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(server.tunnelCount, 0);
+  await assert.rejects(connect(publicPort), /ECONNREFUSED/);
+});
+
+test('a tunnel that cannot reach its server ends with the fatal result, not a hang', async () => {
+  const echo = await startEchoServer();
+  const closed = await startEchoServer();
+  const deadPort = closed.port;
+  await closed.close();
+  try {
+    const tunnel = bore.startTunnel({ localPort: echo.port, to: '127.0.0.1', controlPort: deadPort });
+    await assert.rejects(tunnel.ready);
+    const result = await tunnel.done;
+    assert.equal(result.state, 'fatal');
+    assert.equal(result.exitCode, bore.EXIT.gaveUp);
+    assert.equal(result.error?.class, 'retriable');
+  } finally {
+    await echo.close();
+  }
+});
+
+test('examples/http-service.ts: a service exposes itself through a real bore server', async (t) => {
+  const server = await startServer(['--min-port', '25200', '--max-port', '25299']);
+  t.after(() => server.stop('SIGKILL'));
+  const example = new BoreProcess([], { BORE_SERVER: '127.0.0.1', BORE_CONTROL_PORT: String(server.controlPort) }, [
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('../examples/http-service.ts', import.meta.url)),
+  ]);
+  t.after(() => example.stop('SIGKILL'));
+  const port = Number((await example.waitFor(/service public at 127\.0\.0\.1:(\d+)/, 20_000))[1]);
+  assert.match(example.output, /tunnel state: "connecting"[\s\S]*tunnel state: "authenticating"[\s\S]*tunnel state: \{"listening":"alive"\}/);
+
+  assert.equal(await httpGet(port, '/'), 'hello from a service that tunnels itself\n');
+  const status = JSON.parse(await httpGet(port, '/status'));
+  assert.deepEqual(status, { state: { listening: 'alive' }, publicPort: port, attempt: 1, lastError: null });
+
+  assert.equal(await example.stop('SIGTERM'), 0);
+  assert.match(example.output, /tunnel state: "stopped"[\s\S]*stopped \(stopped\)/);
+  await server.waitFor(/client disconnected/);
+});
+
+test('examples type-check against the package types', { timeout: 60_000 }, async () => {
+  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  const { stdout } = await run(process.execPath, [tsc, '-p', 'examples'], { cwd: ROOT }).catch((err) => {
+    throw new Error(`tsc -p examples failed:\n${err.stdout}${err.stderr}`);
+  });
+  assert.equal(stdout.trim(), '');
+});
