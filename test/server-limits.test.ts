@@ -1,0 +1,177 @@
+/**
+ * The server's resource bounds and its reactions to a dying control connection, on
+ * real loopback sockets: the 3 s whole-handshake deadline, the per-tunnel cap on
+ * unclaimed connections, quiet refusal of unknown `Accept`s, no unauthenticated path
+ * to a tunnel's connections, and a public port freed the moment its client is gone.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { BoreServer, HANDSHAKE_TIMEOUT_MS, ServerErrors } from '../src/server/server.js';
+import { Authenticator } from '../src/protocol/auth.js';
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES, tuneControlSocket } from '../src/socket-options.js';
+import { CaptureLogger, closed, nextData, portIsFree, rawAccept, rawConnect, rawTunnel, readAll } from './helpers/raw-peer.js';
+import { connect } from './helpers/procs.js';
+
+const RANGE = { minPort: 22000, maxPort: 22199 };
+const servers: BoreServer[] = [];
+
+async function startServer(opts: ConstructorParameters<typeof BoreServer>[0] = {}) {
+  const logger = new CaptureLogger();
+  const server = new BoreServer({ ...RANGE, controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', logger, ...opts });
+  servers.push(server);
+  await server.listen();
+  return { server, logger };
+}
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.close(0)));
+});
+
+test('a handshake that takes longer than 3 s in total is cut at 3 s, even if each message is on time', async () => {
+  const secret = 'limits-secret';
+  const { server } = await startServer({ secret });
+  const framed = await rawConnect(server.port);
+  const start = Date.now();
+  const challenge = await framed.recv();
+  assert.equal(challenge?.type, 'Challenge');
+  // Answer correctly but late (each message alone would meet a per-message 3 s deadline).
+  setTimeout(() => {
+    if (challenge?.type === 'Challenge') framed.send({ type: 'Authenticate', tag: new Authenticator(secret).answer(challenge.id) });
+  }, 2000);
+  framed.detach();
+  await readAll(framed.socket);
+  const elapsed = Date.now() - start;
+  assert.ok(elapsed >= HANDSHAKE_TIMEOUT_MS - 100, `closed after ${elapsed} ms, not before the deadline`);
+  assert.ok(elapsed < HANDSHAKE_TIMEOUT_MS + 1500, `closed after ${elapsed} ms: the deadline covers the whole handshake`);
+  assert.equal(server.stats.handshaking, 0);
+});
+
+test('unclaimed public connections are capped per tunnel: the oldest is dropped with a log line', async () => {
+  const { server, logger } = await startServer({ maxPendingPerTunnel: 3 });
+  const tunnel = await rawTunnel(server.port);
+  const publics: net.Socket[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const s = await connect(tunnel.port);
+    s.on('error', () => {});
+    s.resume();
+    publics.push(s);
+    ids.push(await tunnel.nextConnection());
+  }
+  // The two oldest are closed by the server; the three newest are kept.
+  await closed(publics[0]!);
+  await closed(publics[1]!);
+  assert.equal(server.stats.pending, 3);
+  assert.deepEqual(
+    logger.find('too many unclaimed connections, dropping the oldest').map((l) => l.meta.id),
+    [ids[0], ids[1]],
+  );
+  // A dropped id cannot be claimed any more; a kept one can, and carries data both ways.
+  const late = await rawAccept(server.port, ids[0]!);
+  assert.equal((await readAll(late)).length, 0);
+  const data = await rawAccept(server.port, ids[4]!);
+  const payload = randomBytes(4096);
+  publics[4]!.write(payload);
+  const got = await nextData(data);
+  assert.deepEqual(got, payload.subarray(0, got.length));
+  for (const s of publics) s.destroy();
+  data.destroy();
+  tunnel.framed.socket.destroy();
+});
+
+test('an Accept for an unknown id is closed quietly, without an Error message, and the server carries on', async () => {
+  const { server, logger } = await startServer();
+  const sock = await rawAccept(server.port, randomUUID());
+  assert.equal((await readAll(sock)).length, 0, 'nothing is sent back');
+  assert.equal(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error').length, 0);
+  const tunnel = await rawTunnel(server.port);
+  assert.ok(tunnel.port >= RANGE.minPort && tunnel.port <= RANGE.maxPort);
+  tunnel.framed.socket.destroy();
+});
+
+test('with a secret, an unauthenticated or wrongly authenticated Accept never reaches the connection', async () => {
+  const secret = 'only-the-owner-knows';
+  const { server, logger } = await startServer({ secret });
+  const tunnel = await rawTunnel(server.port, { secret });
+  const pub = await connect(tunnel.port);
+  const id = await tunnel.nextConnection();
+
+  // Accept without authenticating: refused with the Rust error text.
+  const noAuth = await rawConnect(server.port);
+  assert.equal((await noAuth.recv())?.type, 'Challenge');
+  noAuth.send({ type: 'Accept', id });
+  assert.deepEqual(await noAuth.recv(), { type: 'Error', message: ServerErrors.secretRequired });
+  // Accept after a wrong answer: refused too.
+  const wrong = await rawConnect(server.port);
+  const ch = await wrong.recv();
+  assert.equal(ch?.type, 'Challenge');
+  if (ch?.type === 'Challenge') wrong.send({ type: 'Authenticate', tag: new Authenticator('guess').answer(ch.id) });
+  wrong.send({ type: 'Accept', id });
+  assert.deepEqual(await wrong.recv(), { type: 'Error', message: ServerErrors.invalidSecret });
+  await Promise.all([closed(noAuth.socket), closed(wrong.socket)]);
+
+  // The connection is still waiting for its owner, who can claim it.
+  assert.equal(server.stats.pending, 1);
+  const data = await rawAccept(server.port, id, secret);
+  pub.write('hello owner');
+  const got = await nextData(data);
+  assert.equal(got.toString(), 'hello owner');
+  assert.ok(!logger.lines.some((l) => JSON.stringify(l).includes(secret)), 'the secret is never logged');
+  pub.destroy();
+  data.destroy();
+  tunnel.framed.socket.destroy();
+});
+
+test('when the control connection closes, its public port is free and its unclaimed connections are closed at once', async () => {
+  const { server, logger } = await startServer();
+  const tunnel = await rawTunnel(server.port);
+  const pub = await connect(tunnel.port);
+  pub.on('error', () => {});
+  pub.resume();
+  await tunnel.nextConnection();
+  assert.equal(await portIsFree(tunnel.port, '127.0.0.1'), false);
+  tunnel.framed.socket.destroy();
+  await logger.waitFor('client disconnected');
+  await closed(pub);
+  assert.equal(await portIsFree(tunnel.port, '127.0.0.1'), true, 'the public port can be bound again');
+  assert.equal(server.stats.tunnels, 0);
+  assert.equal(server.stats.pending, 0);
+});
+
+test('the server keeps reading after Hello, so a client half-close ends the tunnel', async () => {
+  const { server, logger } = await startServer();
+  const tunnel = await rawTunnel(server.port);
+  tunnel.framed.detach();
+  tunnel.framed.socket.resume();
+  tunnel.framed.socket.end();
+  await logger.waitFor('client disconnected');
+  assert.equal(logger.find('client disconnected')[0]?.meta.reason, 'closed by client');
+  await closed(tunnel.framed.socket);
+  assert.equal(await portIsFree(tunnel.port, '127.0.0.1'), true);
+});
+
+test('control sockets get keepalive 10 s x 3 probes and a TCP_USER_TIMEOUT (Linux)', { skip: process.platform !== 'linux' && 'TCP_USER_TIMEOUT is Linux-only' }, async () => {
+  const { getKeepAliveInterval, getKeepAliveProbes, getUserTimeout } = await import('net-keepalive');
+  const listener = net.createServer();
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const [client, [accepted]] = await Promise.all([connect((listener.address() as net.AddressInfo).port), once(listener, 'connection') as Promise<[net.Socket]>]);
+  const logger = new CaptureLogger();
+  const result = tuneControlSocket(accepted, logger, 14_500);
+  assert.deepEqual(result, { keepaliveProbes: true, userTimeout: true });
+  assert.equal(getKeepAliveInterval(accepted), KEEPALIVE_INTERVAL_MS);
+  assert.equal(getKeepAliveProbes(accepted), KEEPALIVE_PROBES);
+  assert.equal(getUserTimeout(accepted), 14_500);
+  client.destroy();
+  accepted.destroy();
+  listener.close();
+});
+
+test('bad options are refused with a clear error', () => {
+  assert.throws(() => new BoreServer({ minPort: 30000, maxPort: 20000 }), /empty port range/);
+  assert.throws(() => new BoreServer({ clientTimeoutMs: 10 }), /client timeout must be at least 1000 ms/);
+  assert.throws(() => new BoreServer({ maxPendingPerTunnel: 0 }), /maxPendingPerTunnel must be at least 1/);
+});
