@@ -18,9 +18,13 @@ export class BoreProcess {
   readonly exited: Promise<number | null>;
   #watchers: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
 
-  /** `script` (default: the CLI) lets other Node programs, e.g. the examples, be run the same way. */
-  constructor(args: string[], env: Record<string, string> = {}, script: string[] = [CLI]) {
-    this.proc = spawn(process.execPath, [...script, ...args], {
+  /**
+   * `script` (default: the CLI) lets other Node programs, e.g. the examples, be run the same way.
+   * `launcher`, if given, is a command that runs node for us, e.g. `['ip', 'netns', 'exec', 'ns1']`.
+   */
+  constructor(args: string[], env: Record<string, string> = {}, script: string[] = [CLI], launcher: string[] = []) {
+    const [cmd, ...pre] = [...launcher, process.execPath];
+    this.proc = spawn(cmd!, [...pre, ...script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
