@@ -21,7 +21,7 @@ import {
   proxyActor,
 } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
-import { ERROR_CLASSES, type ErrorClass, type ErrorCode } from '../src/client/errors.js';
+import { ERROR_CLASSES, type ErrorClass, type ErrorCode, classify } from '../src/client/errors.js';
 
 /** Settings of one tunnel; the names and defaults match the CLI's flags. */
 export interface TunnelSettings {
@@ -103,9 +103,8 @@ function failureOf(event: { type: string; error?: unknown; code?: ErrorCode; mes
   if (event.type.startsWith('xstate.after.')) {
     return { code: 'heartbeat-timeout', class: 'retriable', message: 'heartbeat timeout' };
   }
-  const err = event.error as { code?: ErrorCode; message?: string } | undefined;
-  const code: ErrorCode = err?.code && err.code in ERROR_CLASSES ? err.code : 'network';
-  return { code, class: ERROR_CLASSES[code], message: err?.message ?? String(event.error) };
+  const err = classify(event.error);
+  return { code: err.code, class: err.class, message: err.message };
 }
 
 /** The tunnel client's connection manager. */

@@ -61,6 +61,18 @@ async function makeLogger(argv: { logLevel?: string; logFormat?: string }) {
   return createLogger({ level: level as never, format: format as never });
 }
 
+/**
+ * Routes SIGINT/SIGTERM to `stop` (replaceable as start-up proceeds), installed first
+ * thing so a signal that arrives during start-up is never lost.
+ */
+function onStopSignal(stop: (signal: string) => void): { set(fn: (signal: string) => void): void } {
+  let current = stop;
+  const handler = (signal: string) => current(signal);
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return { set: (fn) => (current = fn) };
+}
+
 /** Exits once the logger has flushed. */
 function exit(code: number): never {
   process.exitCode = code;
@@ -69,6 +81,7 @@ function exit(code: number): never {
 }
 
 async function runLocal(argv: Record<string, unknown>): Promise<void> {
+  const signals = onStopSignal(() => exit(0));
   const localPort = portArg(argv.localPort, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
   if (localPort < 0) throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
   const to = fromEnv(argv.to, 'BORE_SERVER');
@@ -89,20 +102,17 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
   const logger = await makeLogger(argv);
   const { startTunnel } = await import('./client/tunnel.js');
-  const { startInspector } = await import('./inspector/server.js');
   const inspector =
     inspectPort === undefined
       ? undefined
-      : await startInspector({ port: inspectPort, logger }).catch((err: Error) => {
+      : await (await import('./inspector/server.js')).startInspector({ port: inspectPort, logger }).catch((err: Error) => {
           throw new UsageError(err.message);
         });
   const tunnel = startTunnel({ ...options, logger, inspect: inspector?.inspect });
-  const onSignal = (signal: string) => {
+  signals.set((signal) => {
     logger.info(`received ${signal}, stopping`);
     void tunnel.stop();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   const result = await tunnel.done;
   await inspector?.close();
   exit(result.exitCode);
@@ -112,6 +122,8 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const minPort = portArg(argv.minPort, 'BORE_MIN_PORT', '--min-port', 1024, 1);
   const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', 65535, 1);
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
+  const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', 5) * 1000;
+  const signals = onStopSignal(() => exit(0));
   const logger = await makeLogger(argv);
   const { BoreServer } = await import('./server/server.js');
   const server = new BoreServer({
@@ -124,26 +136,23 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', 15) * 1000,
     logger,
   });
+  signals.set((signal) => {
+    logger.info(`received ${signal}, shutting down`);
+    void server.close(drainMs).then(() => exit(0));
+  });
   try {
     await server.listen();
   } catch (err) {
     logger.error(`could not listen: ${(err as Error).message}`);
     exit(1);
-    return;
   }
-  const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', 5) * 1000;
-  const onSignal = (signal: string) => {
-    logger.info(`received ${signal}, shutting down`);
-    void server.close(drainMs).then(() => exit(0));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 }
 
 /** Builds the parser; exported for tests of the usage text. */
 export function buildCli(args: string[]) {
   return yargs(args)
     .scriptName('bore')
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .usage('$0 <command> [options]\n\nA TCP tunnel that exposes a local port through a remote server (wire-compatible with the Rust bore).')
     .command(
       'local [local-port]',

@@ -31,21 +31,27 @@ const redact = winston.format((info) => {
   return info;
 });
 
+/** Stamps each line with `time` (ISO 8601). */
+const stamp = winston.format((info) => {
+  info.time = new Date().toISOString();
+  return info;
+});
+
 const human = winston.format.printf((info) => {
-  const { timestamp, level, message, ...fields } = info;
+  const { time, level, message, ...fields } = info;
   const extra = Object.entries(fields)
     .filter(([k]) => typeof k === 'string')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} ${String(message)}${extra ? ` ${extra}` : ''}`;
+  return `${String(time)} ${level.toUpperCase().padEnd(5)} ${String(message)}${extra ? ` ${extra}` : ''}`;
 });
 
 /** A winston logger writing to stderr in the given level and format. */
 export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const format =
     options.format === 'json'
-      ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.json())
-      : winston.format.combine(redact(), winston.format.timestamp(), human);
+      ? winston.format.combine(redact(), stamp(), winston.format.json())
+      : winston.format.combine(redact(), stamp(), human);
   return winston.createLogger({
     level: options.level ?? 'info',
     levels: winston.config.npm.levels,

@@ -143,25 +143,32 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   };
 }
 
-function logTransition(logger: Logger, from: string | undefined, to: string, ctx: ClientContext): void {
+function logTransition(logger: Logger, from: string | undefined, state: string, ctx: ClientContext): void {
   const server = `${ctx.settings.to}:${ctx.settings.controlPort}`;
-  switch (to) {
+  const attempt = ctx.attempt;
+  switch (state) {
     case 'connecting':
-      if (ctx.attempt > 1) logger.info(`connecting to ${server}`, { attempt: ctx.attempt, port: ctx.requestedPort });
-      else logger.debug(`connecting to ${server}`, { attempt: ctx.attempt });
+      if (attempt > 1) logger.info(`connecting to ${server}`, { state, attempt, port: ctx.requestedPort });
+      else logger.debug(`connecting to ${server}`, { state, attempt });
       break;
     case 'authenticating':
-      logger.debug('connected, authenticating', { server, port: ctx.requestedPort });
+      logger.debug('connected, authenticating', { state, attempt, server, port: ctx.requestedPort });
       break;
     case 'listening':
-      if (ctx.reconnects > 0) logger.info('reconnected', { attempt: ctx.attempt, port: ctx.publicPort });
-      logger.info(`listening at ${ctx.settings.to}:${ctx.publicPort}`, { local: `${ctx.settings.localHost}:${ctx.settings.localPort}` });
+      if (ctx.reconnects > 0) logger.info('reconnected', { state, attempt, port: ctx.publicPort });
+      logger.info(`listening at ${ctx.settings.to}:${ctx.publicPort}`, {
+        state,
+        port: ctx.publicPort,
+        local: `${ctx.settings.localHost}:${ctx.settings.localPort}`,
+      });
       break;
     case 'backoff': {
       const err = ctx.lastError!;
       const what = from === 'listening' ? 'connection lost' : 'connection failed';
-      logger.warn(`${what}: ${err.message}`, { code: err.code, class: err.class });
-      logger.info(`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${ctx.attempt + 1})`, {
+      logger.warn(`${what}: ${err.message}`, { state, attempt, code: err.code, class: err.class });
+      logger.info(`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${attempt + 1})`, {
+        state,
+        attempt: attempt + 1,
         delay: ctx.retryDelayMs,
       });
       break;
@@ -174,11 +181,11 @@ function logTransition(logger: Logger, from: string | undefined, to: string, ctx
           : !ctx.everListened
             ? 'first attempt failed (use --retry-first to keep trying)'
             : 'reconnect disabled (--no-reconnect)';
-      logger.error(`${err.message}`, { code: err.code, class: err.class, reason: why });
+      logger.error(err.message, { state, attempt, code: err.code, class: err.class, reason: why });
       break;
     }
     case 'stopped':
-      logger.info('stopped', { state: from });
+      logger.info('stopped', { state, from });
       break;
   }
 }

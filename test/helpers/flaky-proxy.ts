@@ -1,0 +1,103 @@
+/**
+ * A TCP relay that can fail like a real network: `blackhole()` silently drops every
+ * byte both ways without closing anything (a dead Wi-Fi, a pulled cable), `restore()`
+ * brings the network back (connections that lived through the outage are reset, as
+ * the peer's kernel would do), and `cut(i)` closes one relayed connection.
+ */
+import net from 'node:net';
+import { once } from 'node:events';
+
+interface Relay {
+  client: net.Socket;
+  server: net.Socket;
+  bytes: number;
+  blackholed: boolean;
+}
+
+/** A relay from a loopback port to `targetPort`. */
+export class FlakyProxy {
+  readonly relays: Relay[] = [];
+  #dropping = false;
+  #server = net.createServer({ allowHalfOpen: true }, (client) => this.#relay(client));
+  #targetPort: number;
+
+  constructor(targetPort: number) {
+    this.#targetPort = targetPort;
+  }
+
+  /** Starts listening; resolves with the port. */
+  async listen(port = 0): Promise<number> {
+    this.#server.listen(port, '127.0.0.1');
+    await once(this.#server, 'listening');
+    return this.port;
+  }
+
+  get port(): number {
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  #relay(client: net.Socket): void {
+    const server = net.connect({ port: this.#targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    const relay: Relay = { client, server, bytes: 0, blackholed: this.#dropping };
+    this.relays.push(relay);
+    const forward = (from: net.Socket, to: net.Socket) => {
+      from.on('data', (chunk: Buffer) => {
+        if (this.#dropping || relay.blackholed) return;
+        relay.bytes += chunk.length;
+        if (!to.write(chunk)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      });
+      from.on('end', () => {
+        if (!relay.blackholed) to.end();
+      });
+    };
+    forward(client, server);
+    forward(server, client);
+    for (const s of [client, server]) {
+      s.on('error', () => {
+        client.destroy();
+        server.destroy();
+      });
+      s.on('close', () => {
+        if (!relay.blackholed) {
+          client.destroy();
+          server.destroy();
+        }
+      });
+    }
+  }
+
+  /** The network goes silent: nothing passes, nothing is closed. */
+  blackhole(): void {
+    this.#dropping = true;
+    for (const r of this.relays) if (!r.client.destroyed) r.blackholed = true;
+  }
+
+  /** The network is back: connections that lived through the outage are reset. */
+  restore(): void {
+    this.#dropping = false;
+    for (const r of this.relays) {
+      if (r.blackholed) {
+        r.client.resetAndDestroy();
+        r.server.resetAndDestroy();
+      }
+    }
+  }
+
+  /** Closes relayed connection number `i` (in order of arrival) on both sides. */
+  cut(i: number): void {
+    const r = this.relays[i]!;
+    r.client.destroy();
+    r.server.destroy();
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.relays) {
+      r.client.destroy();
+      r.server.destroy();
+    }
+    await new Promise((r) => this.#server.close(() => r(null)));
+  }
+}
