@@ -120,7 +120,7 @@ test('human lines are the default: time, level, message, key=value fields', () =
     for (const line of lines) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARN |INFO |DEBUG) \S/);
   }
   assert.match(human.client, /INFO  listening at 127\.0\.0\.1:\d+ .*local=/);
-  assert.match(human.client, /reconnecting in \d+\.\ds \(attempt 2\) delay=\d+/);
+  assert.match(human.client, /reconnecting in \d+\.\ds \(attempt 2\) .*delay=\d+/);
 });
 
 test('the secret appears in no log line, in either format', () => {
