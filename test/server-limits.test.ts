@@ -172,6 +172,6 @@ test('control sockets get keepalive 10 s x 3 probes and a TCP_USER_TIMEOUT (Linu
 
 test('bad options are refused with a clear error', () => {
   assert.throws(() => new BoreServer({ minPort: 30000, maxPort: 20000 }), /empty port range/);
-  assert.throws(() => new BoreServer({ clientTimeoutMs: 10 }), /client timeout must be at least 1000 ms/);
+  assert.throws(() => new BoreServer({ clientTimeoutMs: 10 }), /client timeout must be at least 2000 ms/);
   assert.throws(() => new BoreServer({ maxPendingPerTunnel: 0 }), /maxPendingPerTunnel must be at least 1/);
 });

@@ -32,6 +32,8 @@ export const ACCEPT_TIMEOUT_MS = 10_000;
 export const HANDSHAKE_TIMEOUT_MS = 3000;
 /** Default bound on detecting a silently dead client. */
 export const CLIENT_TIMEOUT_MS = 15_000;
+/** Part of the client timeout kept for the heartbeat interval and timer granularity. */
+export const CLIENT_TIMEOUT_SLACK_MS = 1000;
 /** Default cap on unclaimed public connections per tunnel. */
 export const MAX_PENDING_PER_TUNNEL = 1024;
 /** Bytes queued for a client that does not read its control connection before it is dropped. */
@@ -117,8 +119,8 @@ export class BoreServer {
     if (this.#opts.minPort > this.#opts.maxPort) {
       throw new RangeError(`empty port range: --min-port ${this.#opts.minPort} is above --max-port ${this.#opts.maxPort}`);
     }
-    if (!(this.#opts.clientTimeoutMs >= 1000)) {
-      throw new RangeError(`client timeout must be at least 1000 ms, got ${this.#opts.clientTimeoutMs}`);
+    if (!(this.#opts.clientTimeoutMs >= 2 * CLIENT_TIMEOUT_SLACK_MS)) {
+      throw new RangeError(`client timeout must be at least ${2 * CLIENT_TIMEOUT_SLACK_MS} ms, got ${this.#opts.clientTimeoutMs}`);
     }
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
     this.#log = options.logger ?? silentLogger;
@@ -249,9 +251,10 @@ export class BoreServer {
       socket.destroy();
       return;
     }
-    // Heartbeats go out every HEARTBEAT_INTERVAL_MS, so a dead client's unacknowledged
-    // data is at most that old when the kernel's user timeout starts counting.
-    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - HEARTBEAT_INTERVAL_MS);
+    // The kernel starts counting at the first unacknowledged heartbeat (up to one
+    // interval after the client dies) and fails the socket on a retransmission timer
+    // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
+    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
     const port = (listener.address() as net.AddressInfo).port;
     const tunnel: Tunnel = {
       port,
