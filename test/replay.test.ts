@@ -69,8 +69,10 @@ function cliClient(o: ClientOptions): ClientUnderTest {
   const ready = proc.waitFor(/listening at 127\.0\.0\.1:(\d+)/).then((m) => Number(m[1]));
   ready.catch(() => {});
   const done = proc.exited.then((exitCode) => {
-    const m = proc.output.match(/ERROR (.*) code=(\S+) class=(\S+)/);
-    return { exitCode, code: m?.[2], class: m?.[3], message: m?.[1] ?? '' };
+    // The human log line: `<time> ERROR <message> key=value ...`.
+    const line = proc.output.match(/ ERROR +(.*)$/m)?.[1] ?? '';
+    const field = (k: string) => line.match(new RegExp(` ${k}=(\\S+)`))?.[1];
+    return { exitCode, code: field('code'), class: field('class'), message: line.split(/ [a-zA-Z]+=/)[0]! };
   });
   return { ready, done, stop: () => proc.stop().then(() => done), output: () => proc.output };
 }
