@@ -90,8 +90,8 @@ export async function startClient(localPort: number, controlPort: number, args: 
   return Object.assign(proc, { publicPort: Number(m[1]) });
 }
 
-/** An echo service on a free loopback port. */
-export async function startEchoServer(): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
+/** An echo service on a loopback port: a free one, or `port` if given. */
+export async function startEchoServer(port = 0): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
@@ -99,7 +99,7 @@ export async function startEchoServer(): Promise<{ port: number; server: net.Ser
     s.on('error', () => {});
     s.pipe(s);
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   return {
     port: (server.address() as net.AddressInfo).port,
