@@ -13,7 +13,7 @@ import { BoreServer, HANDSHAKE_TIMEOUT_MS, ServerErrors } from '../src/server/se
 import { Authenticator } from '../src/protocol/auth.js';
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES, tuneControlSocket } from '../src/socket-options.js';
 import { CaptureLogger, closed, nextData, portIsFree, rawAccept, rawConnect, rawTunnel, readAll } from './helpers/raw-peer.js';
-import { connect } from './helpers/procs.js';
+import { BoreProcess, connect, startServer as startCliServer } from './helpers/procs.js';
 
 const RANGE = { minPort: 22000, maxPort: 22199 };
 const servers: BoreServer[] = [];
@@ -174,4 +174,27 @@ test('bad options are refused with a clear error', () => {
   assert.throws(() => new BoreServer({ minPort: 30000, maxPort: 20000 }), /empty port range/);
   assert.throws(() => new BoreServer({ clientTimeoutMs: 10 }), /client timeout must be at least 2000 ms/);
   assert.throws(() => new BoreServer({ maxPendingPerTunnel: 0 }), /maxPendingPerTunnel must be at least 1/);
+});
+
+test('the CLI server never prints its secret: not in --help, not in its logs, even at debug level', { timeout: 20_000 }, async () => {
+  const secret = 'cli-secret-must-not-leak';
+  const help = new BoreProcess(['server', '--help'], { BORE_SECRET: secret });
+  assert.equal(await help.exited, 0);
+  assert.match(help.output, /--secret/);
+  assert.doesNotMatch(help.output, new RegExp(secret));
+
+  const server = await startCliServer(['--min-port', '22000', '--max-port', '22199', '--log-level', 'debug'], { BORE_SECRET: secret });
+  try {
+    const good = await rawTunnel(server.controlPort, { secret });
+    const bad = await rawConnect(server.controlPort);
+    const ch = await bad.recv();
+    if (ch?.type === 'Challenge') bad.send({ type: 'Authenticate', tag: new Authenticator(secret.toUpperCase()).answer(ch.id) });
+    assert.deepEqual(await bad.recv(), { type: 'Error', message: ServerErrors.invalidSecret });
+    good.framed.socket.destroy();
+    await server.waitFor(/client disconnected/);
+    assert.match(server.output, /refusing client/);
+    assert.doesNotMatch(server.output, new RegExp(secret, 'i'));
+  } finally {
+    await server.stop();
+  }
 });
