@@ -65,7 +65,7 @@ for (const how of ['--secret', 'BORE_SECRET'] as const) {
   test(`a tunnel with a shared secret (${how}) works and the secret is never printed`, { timeout: 30_000 }, async () => {
     const secret = `e2e-${how}-${randomBytes(8).toString('hex')}`;
     const args = how === '--secret' ? ['--secret', secret, '--log-level', 'debug'] : ['--log-level', 'debug'];
-    const env = how === 'BORE_SECRET' ? { BORE_SECRET: secret } : {};
+    const env: Record<string, string> = how === 'BORE_SECRET' ? { BORE_SECRET: secret } : {};
     const srv = await server(args, env);
     await srv.waitFor(/server listening .*auth=true/);
     const svc = await echo();
@@ -78,7 +78,7 @@ for (const how of ['--secret', 'BORE_SECRET'] as const) {
     assert.match(bare.output, /server requires authentication, but no client secret was provided/);
     assert.equal(await cli.stop(), 0);
     assert.equal(await srv.stop(), 0);
-    for (const [who, out] of [['server', srv.output], ['client', cli.output]]) {
+    for (const [who, out] of [['server', srv.output], ['client', cli.output]] as const) {
       assert.ok(out.length > 0, `${who} wrote a log`);
       assert.ok(!out.includes(secret), `${who} output contains the secret:\n${out}`);
     }
