@@ -4,7 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
 import { FrameDecoder, MAX_FRAME_LENGTH, ProtocolError, encodeFrame } from '../src/protocol/framing.js';
+import { FramedSocket, TimeoutError } from '../src/protocol/framed-socket.js';
+import { type ServerMessage, decodeServerMessage } from '../src/protocol/messages.js';
 
 const NUL = Buffer.from([0]);
 
@@ -167,5 +171,96 @@ test('invalid UTF-8 in a frame is a ProtocolError', () => {
       (err: unknown) => err instanceof ProtocolError && /UTF-8/.test(err.message),
       `bytes ${bytes.map((b) => b.toString(16)).join(' ')}`,
     );
+  }
+});
+
+// FramedSocket: the same framing over a real loopback connection.
+
+/** A connected loopback pair: `peer` writes, `framed` reads server messages. */
+async function framedPair(): Promise<{ peer: net.Socket; framed: FramedSocket<ServerMessage, unknown>; close(): void }> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(socket, 'connect');
+  const [peer] = (await accepted) as [net.Socket];
+  peer.on('error', () => {});
+  const framed = new FramedSocket<ServerMessage, unknown>(socket, decodeServerMessage, (m) => m);
+  return {
+    peer,
+    framed,
+    close() {
+      peer.destroy();
+      socket.destroy();
+      server.close();
+    },
+  };
+}
+
+test('FramedSocket: frames merged in one segment come out one recv at a time, then clean EOF', async () => {
+  const { peer, framed, close } = await framedPair();
+  try {
+    peer.end('{"Hello":20001}\0"Heartbeat"\0');
+    assert.deepEqual(await framed.recv(), { type: 'Hello', port: 20001 });
+    assert.deepEqual(await framed.recv(), { type: 'Heartbeat' });
+    assert.equal(await framed.recv(), undefined);
+    assert.equal(await framed.recv(), undefined, 'EOF stays EOF');
+  } finally {
+    close();
+  }
+});
+
+test('FramedSocket: EOF in the middle of a frame is a ProtocolError, pending recv or not', async () => {
+  for (const pending of [true, false]) {
+    const { peer, framed, close } = await framedPair();
+    try {
+      peer.end('"Heartbeat"\0{"Hello":2');
+      assert.deepEqual(await framed.recv(), { type: 'Heartbeat' });
+      if (!pending) await once(framed.socket, 'end'); // EOF arrives while nobody waits
+      await assert.rejects(framed.recv(), (err: unknown) => err instanceof ProtocolError && /middle of a frame/.test(err.message));
+    } finally {
+      close();
+    }
+  }
+});
+
+test('FramedSocket: a reset is reported as an error, not as EOF, even after the fact', async () => {
+  const { peer, framed, close } = await framedPair();
+  try {
+    const closed = new Promise((resolve) => framed.socket.once('close', resolve));
+    peer.resetAndDestroy();
+    await closed;
+    await assert.rejects(framed.recv(), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET');
+  } finally {
+    close();
+  }
+});
+
+test('FramedSocket: recv times out with a TimeoutError; a malformed frame is a ProtocolError', async () => {
+  const { peer, framed, close } = await framedPair();
+  try {
+    await assert.rejects(framed.recv(50), (err: unknown) => err instanceof TimeoutError && err.message === 'timed out waiting for initial message');
+    peer.write('{"Hello":"x"}\0');
+    await assert.rejects(framed.recv(), ProtocolError);
+  } finally {
+    close();
+  }
+});
+
+test('FramedSocket: detach hands over the raw bytes read past the last frame', async () => {
+  const { peer, framed, close } = await framedPair();
+  try {
+    const raw = Buffer.from([0x70, 0x69, 0x6e, 0x67, 0x00, 0xff, 0x0a]);
+    peer.write(Buffer.concat([Buffer.from('{"Connection":"518fa307-c86d-4b48-9356-20a0fa30e064"}\0'), raw]));
+    assert.deepEqual(await framed.recv(), { type: 'Connection', id: '518fa307-c86d-4b48-9356-20a0fa30e064' });
+    assert.deepEqual(framed.detach(), raw);
+    // The socket is ours again: later bytes come as plain data events.
+    const more = once(framed.socket, 'data');
+    framed.socket.resume();
+    peer.write('more');
+    assert.equal(String((await more)[0]), 'more');
+  } finally {
+    close();
   }
 });

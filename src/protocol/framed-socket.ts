@@ -60,11 +60,16 @@ export class FramedSocket<In, Out> {
     if (this.#waiter) return Promise.reject(new Error('recv already pending'));
     try {
       const ready = this.#poll();
-      if (ready !== undefined || this.#ended) return Promise.resolve(ready);
+      if (ready !== undefined) return Promise.resolve(ready);
     } catch (err) {
       return Promise.reject(err);
     }
+    // The stream already stopped (its events may come while no recv is pending).
     if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#ended) {
+      if (this.#decoder.buffered > 0) return Promise.reject(new ProtocolError('connection closed in the middle of a frame'));
+      return Promise.resolve(undefined);
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter<In> = { resolve, reject };
       if (timeoutMs > 0) {
