@@ -1,0 +1,322 @@
+/**
+ * `npm run bench`: measures the tunnel against the physical limit. Runs `bore server`,
+ * `bore local`, the target service (`bench/services.ts`) and the load generator
+ * (`bench/loadgen.ts`) as separate processes on loopback, and measures every figure
+ * both through the tunnel and directly against the same service with the same
+ * generator. Prints a markdown table and writes the figures, with machine info, to
+ * `bench/results/latest.json` (or `--out <file>`).
+ *
+ * Flags: `--quick` (smaller sizes, about 20 s), `--out <file>`, `--only <a,b>` (a subset
+ * of: memory, concurrency, slow, throughput, setup, rtt, startup).
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { CLI, startClient, startServer } from '../test/helpers/procs.js';
+import type { Job } from './loadgen.js';
+import { cpuMs, median, peakRssMb, percentile, resetPeakRss, rssMb } from './proc-stats.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const outIdx = argv.indexOf('--out');
+const OUT = outIdx >= 0 ? argv[outIdx + 1]! : join(HERE, 'results', quick ? 'quick.json' : 'latest.json');
+const onlyIdx = argv.indexOf('--only');
+const only = onlyIdx >= 0 ? new Set(argv[onlyIdx + 1]!.split(',')) : undefined;
+const wants = (name: string) => !only || only.has(name);
+
+const GiB = 1 << 30;
+const SIZES = quick
+  ? { bulk: 256 << 20, bulkRuns: 1, slow: 128 << 20, slowRate: 200, setup: 50, rtt: 1000, conns: 1000, messages: 10, startupRuns: 5 }
+  : { bulk: GiB, bulkRuns: 3, slow: GiB, slowRate: 200, setup: 200, rtt: 5000, conns: 1000, messages: 10, startupRuns: 9 };
+
+/** Targets of issue 6 on the reference machine class. */
+const TARGETS = {
+  throughputRatio: 0.25,
+  setupP50Ratio: 2.5,
+  rttP50Ratio: 3,
+  concurrencyMs: 1500,
+  clientIdleRssMb: 55,
+  helpMs: 200,
+};
+
+/** Starts a node script with tsx; resolves with the child and a line reader of its stdout. */
+function startNode(script: string, args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, script), ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return { child, lines };
+}
+
+async function nextJson<T>(lines: AsyncIterableIterator<string>, what: string): Promise<T> {
+  const r = await lines.next();
+  if (r.done) throw new Error(`${what} exited without a result`);
+  return JSON.parse(r.value) as T;
+}
+
+/** Runs one load-generator job to completion and returns its result line. */
+async function loadgen<T>(job: Job): Promise<T> {
+  const { child, lines } = startNode('loadgen.ts', [JSON.stringify(job)]);
+  const result = await nextJson<T>(lines, `loadgen ${job.kind}`);
+  child.kill();
+  return result;
+}
+
+function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function timeCommand(cmd: string, args: string[], runs: number): number {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  }
+  return median(samples);
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = {};
+  const services = startNode('services.ts', ['--slow-rate', String(SIZES.slowRate)]);
+  const { port: direct } = await nextJson<{ port: number }>(services.lines, 'services');
+  const server = await startServer(['--min-port', '23000', '--max-port', '23999']);
+  const client = await startClient(direct, server.controlPort, ['--local-host', '127.0.0.1']);
+  const tunnel = client.publicPort;
+  const pids = { server: server.proc.pid!, client: client.proc.pid! };
+  const targets = [
+    ['direct', direct],
+    ['tunnel', tunnel],
+  ] as const;
+  log(`service 127.0.0.1:${direct}, tunnel 127.0.0.1:${tunnel} (server pid ${pids.server}, client pid ${pids.client})`);
+
+  try {
+    if (wants('memory')) {
+      // Idle means settled: let start-up garbage be collected before reading.
+      await new Promise((r) => setTimeout(r, 2000));
+      results.idleRssMb = { server: round(rssMb(pids.server), 1), client: round(rssMb(pids.client), 1) };
+      log(`idle RSS ${JSON.stringify(results.idleRssMb)}`);
+    }
+
+    if (wants('concurrency')) {
+      const conc: Record<string, unknown> = {};
+      for (const [name, port] of targets) {
+        for (const pid of Object.values(pids)) resetPeakRss(pid);
+        const job: Job = { kind: 'concurrency', port, conns: SIZES.conns, messages: SIZES.messages, size: 1024, timeoutMs: 30_000 };
+        const { child, lines } = startNode('loadgen.ts', [JSON.stringify(job)]);
+        const held = await nextJson<{ ms: number; failures: number; open: number; errors: Record<string, number> }>(lines, 'loadgen concurrency');
+        const entry: Record<string, unknown> = { ms: round(held.ms, 1), failures: held.failures, open: held.open, errors: held.errors };
+        if (name === 'tunnel') {
+          entry.rssMb = { server: round(rssMb(pids.server), 1), client: round(rssMb(pids.client), 1) };
+          entry.peakRssMb = { server: round(peakRssMb(pids.server), 1), client: round(peakRssMb(pids.client), 1) };
+        }
+        if (held.failures > 0) {
+          const warnings = (p: { output: string }) => p.output.split('\n').filter((l) => /WARN|ERROR/.test(l)).slice(0, 5).join('\n');
+          log(`concurrency ${name}: ${held.failures} failures; server says:\n${warnings(server)}\nclient says:\n${warnings(client)}`);
+        }
+        child.stdin!.write('release\n');
+        await nextJson(lines, 'loadgen concurrency release');
+        child.kill();
+        conc[name] = entry;
+        log(`concurrency ${name}: ${JSON.stringify(entry)}`);
+      }
+      results.concurrency = conc;
+    }
+
+    if (wants('slow')) {
+      // A reader at slowRate MB/s behind a writer that can do several times that:
+      // without backpressure the proxies' memory would grow by the difference.
+      for (const pid of Object.values(pids)) resetPeakRss(pid);
+      const before = { server: rssMb(pids.server), client: rssMb(pids.client) };
+      const r = await loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', port: tunnel, bytes: SIZES.slow, slow: true });
+      results.slowReader = {
+        bytes: SIZES.slow,
+        readerMBps: SIZES.slowRate,
+        mbps: round(r.mbps, 1),
+        rssBeforeMb: { server: round(before.server, 1), client: round(before.client, 1) },
+        peakRssMb: { server: round(peakRssMb(pids.server), 1), client: round(peakRssMb(pids.client), 1) },
+      };
+      log(`slow reader: ${JSON.stringify(results.slowReader)}`);
+    }
+
+    if (wants('throughput')) {
+      const tp: Record<string, unknown> = {};
+      for (const [name, port] of targets) {
+        const runs: number[] = [];
+        const cpu: { server: number; client: number }[] = [];
+        for (let i = 0; i < SIZES.bulkRuns; i++) {
+          const c0 = { server: cpuMs(pids.server), client: cpuMs(pids.client) };
+          const r = await loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', port, bytes: SIZES.bulk });
+          runs.push(r.mbps);
+          cpu.push({ server: cpuMs(pids.server) - c0.server, client: cpuMs(pids.client) - c0.client });
+          log(`throughput ${name} run ${i + 1}: ${r.mbps.toFixed(0)} MB/s`);
+        }
+        tp[name] = { bytes: SIZES.bulk, mbps: round(median(runs), 1), runs: runs.map((x) => round(x, 1)) };
+        if (name === 'tunnel') {
+          const gb = SIZES.bulk / 1e9;
+          (tp[name] as Record<string, unknown>).cpuMsPerGB = {
+            server: round(median(cpu.map((c) => c.server)) / gb, 0),
+            client: round(median(cpu.map((c) => c.client)) / gb, 0),
+          };
+        }
+      }
+      results.throughput = tp;
+    }
+
+    if (wants('setup')) {
+      const s: Record<string, unknown> = {};
+      for (const [name, port] of targets) {
+        const r = await loadgen<{ samples: number[] }>({ kind: 'setup', port, count: SIZES.setup });
+        s[name] = { count: SIZES.setup, p50Ms: round(percentile(r.samples, 50)), p99Ms: round(percentile(r.samples, 99)) };
+        log(`setup ${name}: ${JSON.stringify(s[name])}`);
+      }
+      results.setup = s;
+    }
+
+    if (wants('rtt')) {
+      const s: Record<string, unknown> = {};
+      for (const [name, port] of targets) {
+        const r = await loadgen<{ samples: number[] }>({ kind: 'rtt', port, count: SIZES.rtt });
+        s[name] = { count: SIZES.rtt, p50Ms: round(percentile(r.samples, 50), 4), p99Ms: round(percentile(r.samples, 99), 4) };
+        log(`rtt ${name}: ${JSON.stringify(s[name])}`);
+      }
+      results.rtt = s;
+    }
+  } finally {
+    await Promise.all([client.stop(), server.stop()]);
+    services.child.kill();
+  }
+
+  if (wants('startup')) {
+    const bundle = join(ROOT, 'dist', 'bore.mjs');
+    results.startup = {
+      runs: SIZES.startupRuns,
+      nodeEmptyMs: round(timeCommand(process.execPath, ['-e', '0'], SIZES.startupRuns), 1),
+      helpMs: round(timeCommand(process.execPath, [CLI, '--help'], SIZES.startupRuns), 1),
+      ...(existsSync(bundle) ? { bundleHelpMs: round(timeCommand(process.execPath, [bundle, '--help'], SIZES.startupRuns), 1) } : {}),
+    };
+    log(`startup: ${JSON.stringify(results.startup)}`);
+  }
+
+  const report = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    quick,
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.cpus().length,
+      memGB: round(os.totalmem() / GiB, 1),
+      kernel: os.release(),
+      platform: `${os.platform()} ${os.arch()}`,
+      node: process.version,
+    },
+    sizes: SIZES,
+    targets: TARGETS,
+    results,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${table(report.results as Results)}\n`);
+  log(`wrote ${OUT}`);
+}
+
+type Pair<T> = { direct?: T; tunnel?: T };
+interface Results {
+  idleRssMb?: { server: number; client: number };
+  concurrency?: Pair<{ ms: number; failures: number; rssMb?: { server: number; client: number }; peakRssMb?: { server: number; client: number } }>;
+  slowReader?: { bytes: number; readerMBps: number; mbps: number; peakRssMb: { server: number; client: number } };
+  throughput?: Pair<{ mbps: number; bytes: number; cpuMsPerGB?: { server: number; client: number } }>;
+  setup?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
+  rtt?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
+  startup?: { nodeEmptyMs: number; helpMs: number; bundleHelpMs?: number; runs: number };
+}
+
+/** The results as a markdown table: figure, direct, tunnel, ratio, target. */
+export function table(r: Results): string {
+  const rows: string[][] = [['Figure', 'Direct (physical limit)', 'Through the tunnel', 'Tunnel / direct', 'Target']];
+  const ok = (pass: boolean) => (pass ? 'met' : '**missed**');
+  const mib = (b: number) => (b >= GiB ? `${b / GiB} GiB` : `${b / (1 << 20)} MiB`);
+  if (r.throughput?.direct && r.throughput.tunnel) {
+    const ratio = r.throughput.tunnel.mbps / r.throughput.direct.mbps;
+    rows.push([
+      `Bulk throughput, ${mib(r.throughput.tunnel.bytes)} one way, 1 connection`,
+      `${r.throughput.direct.mbps.toFixed(0)} MB/s`,
+      `${r.throughput.tunnel.mbps.toFixed(0)} MB/s`,
+      `${(ratio * 100).toFixed(0)}%`,
+      `>= ${TARGETS.throughputRatio * 100}%: ${ok(ratio >= TARGETS.throughputRatio)}`,
+    ]);
+  }
+  for (const [key, label, target] of [
+    ['setup', 'Connection setup (connect + first echoed byte)', TARGETS.setupP50Ratio],
+    ['rtt', 'Round trip, 1-byte ping-pong on one connection', TARGETS.rttP50Ratio],
+  ] as const) {
+    const p = r[key];
+    if (!p?.direct || !p.tunnel) continue;
+    const ratio = p.tunnel.p50Ms / p.direct.p50Ms;
+    rows.push([
+      `${label}, p50 / p99 over ${p.tunnel.count}`,
+      `${p.direct.p50Ms.toFixed(3)} / ${p.direct.p99Ms.toFixed(3)} ms`,
+      `${p.tunnel.p50Ms.toFixed(3)} / ${p.tunnel.p99Ms.toFixed(3)} ms`,
+      `${ratio.toFixed(2)}x (p50)`,
+      `p50 <= ${target}x: ${ok(ratio <= target)}`,
+    ]);
+  }
+  const c = r.concurrency;
+  if (c?.direct && c.tunnel) {
+    rows.push([
+      `${SIZES.conns} simultaneous connections x ${SIZES.messages} x 1 KiB echoed: wall time (failures)`,
+      `${c.direct.ms.toFixed(0)} ms (${c.direct.failures})`,
+      `${c.tunnel.ms.toFixed(0)} ms (${c.tunnel.failures})`,
+      `${(c.tunnel.ms / c.direct.ms).toFixed(2)}x`,
+      `0 failures, <= ${TARGETS.concurrencyMs} ms: ${ok(c.tunnel.failures === 0 && c.tunnel.ms <= TARGETS.concurrencyMs)}`,
+    ]);
+  }
+  if (r.idleRssMb) {
+    rows.push(['RSS idle: server / client', '', `${r.idleRssMb.server} / ${r.idleRssMb.client} MB`, '', `client <= ${TARGETS.clientIdleRssMb} MB: ${ok(r.idleRssMb.client <= TARGETS.clientIdleRssMb)}`]);
+  }
+  if (c?.tunnel?.rssMb) {
+    rows.push([`RSS at ${SIZES.conns} open connections: server / client (peak)`, '', `${c.tunnel.rssMb.server} / ${c.tunnel.rssMb.client} MB (${c.tunnel.peakRssMb?.server} / ${c.tunnel.peakRssMb?.client})`, '', '']);
+  }
+  if (r.slowReader) {
+    const s = r.slowReader;
+    rows.push([`Peak RSS, ${mib(s.bytes)} to a reader at ${s.readerMBps} MB/s: server / client`, '', `${s.peakRssMb.server} / ${s.peakRssMb.client} MB (${s.mbps.toFixed(0)} MB/s)`, '', 'bounded']);
+  }
+  if (r.startup) {
+    const best = Math.min(r.startup.helpMs, r.startup.bundleHelpMs ?? Infinity);
+    rows.push([
+      `Start-up: \`bore --help\`, median of ${r.startup.runs}${r.startup.bundleHelpMs !== undefined ? ' (bundled / unbundled)' : ''}`,
+      `${r.startup.nodeEmptyMs.toFixed(0)} ms (\`node -e 0\`)`,
+      r.startup.bundleHelpMs !== undefined ? `${r.startup.bundleHelpMs.toFixed(0)} / ${r.startup.helpMs.toFixed(0)} ms` : `${r.startup.helpMs.toFixed(0)} ms`,
+      `${(best / r.startup.nodeEmptyMs).toFixed(2)}x`,
+      `<= ${TARGETS.helpMs} ms: ${ok(best <= TARGETS.helpMs)}`,
+    ]);
+  }
+  const lines = rows.map((row) => `| ${row.join(' | ')} |`);
+  lines.splice(1, 0, `|${rows[0]!.map(() => '---').join('|')}|`);
+  return lines.join('\n');
+}
+
+main().catch((err: Error) => {
+  log(`bench failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

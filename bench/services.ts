@@ -1,0 +1,49 @@
+/**
+ * The benchmark's target service, run as its own process: one loopback port whose
+ * first byte picks what a connection gets. `S` is a sink (counts bytes until EOF,
+ * then answers the count as a decimal line), `L` a slow sink (the same, but reads at
+ * `--slow-rate` MB/s), `E` an echo (everything, the mode byte included, comes back;
+ * EOF is passed back). Prints `{"port":N}` once listening.
+ *
+ * Usage: node --import tsx bench/services.ts [--slow-rate 200]
+ */
+import net, { type Socket } from 'node:net';
+
+const rateArg = process.argv.indexOf('--slow-rate');
+/** Bytes per millisecond the slow sink accepts. */
+const slowBytesPerMs = (rateArg > 0 ? Number(process.argv[rateArg + 1]) : 200) * 1000;
+
+function sink(socket: Socket, first: Buffer, slow: boolean): void {
+  let count = first.length;
+  const start = performance.now();
+  socket.on('data', (chunk: Buffer) => {
+    count += chunk.length;
+    if (!slow) return;
+    const ahead = count / slowBytesPerMs - (performance.now() - start);
+    if (ahead > 1) {
+      socket.pause();
+      setTimeout(() => socket.resume(), ahead);
+    }
+  });
+  socket.on('end', () => socket.end(`${count}\n`));
+}
+
+function echo(socket: Socket, first: Buffer): void {
+  socket.write(first);
+  socket.pipe(socket);
+}
+
+const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  socket.on('error', () => socket.destroy());
+  socket.once('data', (chunk: Buffer) => {
+    const mode = chunk[0];
+    if (mode === 0x53 /* S */) sink(socket, chunk.subarray(1), false);
+    else if (mode === 0x4c /* L */) sink(socket, chunk.subarray(1), true);
+    else if (mode === 0x45 /* E */) echo(socket, chunk);
+    else socket.destroy();
+  });
+});
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as net.AddressInfo).port })}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
