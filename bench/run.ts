@@ -7,7 +7,9 @@
  * `bench/results/latest.json` (or `--out <file>`).
  *
  * Flags: `--quick` (smaller sizes, about 20 s), `--out <file>`, `--only <a,b>` (a subset
- * of: memory, concurrency, slow, throughput, setup, rtt, startup).
+ * of: memory, concurrency, slow, throughput, setup, rtt, startup). `BORE_CLI=<file>`
+ * runs another build of the CLI (e.g. the bundle of `bench/bundle.ts`); start-up is
+ * timed for `dist/src/cli.js` and, when it exists, `dist/bundle/cli.mjs`.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -208,11 +210,11 @@ async function main(): Promise<void> {
   }
 
   if (wants('startup')) {
-    const bundle = join(ROOT, 'dist', 'bore.mjs');
+    const bundle = join(ROOT, 'dist', 'bundle', 'cli.mjs');
     results.startup = {
       runs: SIZES.startupRuns,
       nodeEmptyMs: round(timeCommand(process.execPath, ['-e', '0'], SIZES.startupRuns), 1),
-      helpMs: round(timeCommand(process.execPath, [CLI, '--help'], SIZES.startupRuns), 1),
+      helpMs: round(timeCommand(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), '--help'], SIZES.startupRuns), 1),
       ...(existsSync(bundle) ? { bundleHelpMs: round(timeCommand(process.execPath, [bundle, '--help'], SIZES.startupRuns), 1) } : {}),
     };
     log(`startup: ${JSON.stringify(results.startup)}`);
@@ -222,6 +224,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: gitCommit(),
     quick,
+    cli: CLI,
     machine: {
       cpu: os.cpus()[0]?.model,
       cores: os.cpus().length,

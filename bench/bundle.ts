@@ -1,0 +1,38 @@
+/**
+ * Bundles the CLI with esbuild into `dist/bundle/cli.mjs` plus chunks loaded on demand:
+ * a few files instead of some 200 modules (yargs, winston, xstate and ours), and
+ * `--help` never loads the server, the client or the logger. The native
+ * `net-keepalive` stays external. The bundle sits two levels below the package root
+ * like `dist/src/cli.js`, so the CLI's `../../package.json` lookup still works.
+ *
+ * Usage: node --import tsx bench/bundle.ts   (the benchmark times the bundle when present)
+ */
+import { build } from 'esbuild';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Where the bundle is written (its entry point; `chunk-*.mjs` files sit next to it). */
+export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.mjs');
+
+await build({
+  entryPoints: [join(ROOT, 'src', 'cli.ts')],
+  outdir: dirname(BUNDLE),
+  outExtension: { '.js': '.mjs' },
+  entryNames: 'cli',
+  chunkNames: 'chunk-[hash]',
+  // The server, the client and the logger are imported on demand: `--help` loads neither.
+  splitting: true,
+  minify: true,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['net-keepalive'],
+  // CommonJS dependencies (winston, logform) call require() for Node built-ins.
+  banner: { js: "import { createRequire as __boreCreateRequire } from 'node:module';\nconst require = __boreCreateRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);
