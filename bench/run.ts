@@ -247,7 +247,7 @@ type Pair<T> = { direct?: T; tunnel?: T };
 interface Results {
   idleRssMb?: { server: number; client: number };
   concurrency?: Pair<{ ms: number; failures: number; rssMb?: { server: number; client: number }; peakRssMb?: { server: number; client: number } }>;
-  slowReader?: { bytes: number; readerMBps: number; mbps: number; peakRssMb: { server: number; client: number } };
+  slowReader?: { bytes: number; readerMBps: number; mbps: number; rssBeforeMb: { server: number; client: number }; peakRssMb: { server: number; client: number } };
   throughput?: Pair<{ mbps: number; bytes: number; cpuMsPerGB?: { server: number; client: number } }>;
   setup?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
   rtt?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
@@ -302,7 +302,14 @@ export function table(r: Results): string {
   }
   if (r.slowReader) {
     const s = r.slowReader;
-    rows.push([`Peak RSS, ${mib(s.bytes)} to a reader at ${s.readerMBps} MB/s: server / client`, '', `${s.peakRssMb.server} / ${s.peakRssMb.client} MB (${s.mbps.toFixed(0)} MB/s)`, '', 'bounded']);
+    const growth = (k: 'server' | 'client') => `+${Math.max(0, s.peakRssMb[k] - s.rssBeforeMb[k]).toFixed(1)}`;
+    rows.push([
+      `Peak RSS, ${mib(s.bytes)} to a reader at ${s.readerMBps} MB/s: server / client (growth)`,
+      '',
+      `${s.peakRssMb.server} / ${s.peakRssMb.client} MB (${growth('server')} / ${growth('client')})`,
+      '',
+      'bounded',
+    ]);
   }
   if (r.startup) {
     const best = Math.min(r.startup.helpMs, r.startup.bundleHelpMs ?? Infinity);
