@@ -5,13 +5,15 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 
 /**
- * Where the transcripts live: `$BORE_WIRE_DIR`, else the shared protocol folder.
- * A missing folder is an error, never a silent skip.
+ * Where the transcripts live: `$BORE_WIRE_DIR`, else `shared/wire` beside the
+ * repository (where CI and every checkout have it). A missing folder is an error,
+ * never a silent skip.
  */
-export const WIRE_DIR = process.env.BORE_WIRE_DIR ?? '/work/shared/wire';
+export const WIRE_DIR = process.env.BORE_WIRE_DIR ?? fileURLToPath(new URL('../../../shared/wire', import.meta.url));
 
 /** One step of a recorded connection: frames (text without the NUL) or raw bytes. */
 export type Step =
