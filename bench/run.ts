@@ -34,7 +34,7 @@ const wants = (name: string) => !only || only.has(name);
 const GiB = 1 << 30;
 const SIZES = quick
   ? { bulk: 256 << 20, bulkRuns: 1, slow: 128 << 20, slowRate: 200, setup: 50, rtt: 1000, conns: 1000, messages: 10, startupRuns: 5 }
-  : { bulk: GiB, bulkRuns: 3, slow: GiB, slowRate: 200, setup: 200, rtt: 5000, conns: 1000, messages: 10, startupRuns: 9 };
+  : { bulk: GiB, bulkRuns: 5, slow: GiB, slowRate: 200, setup: 200, rtt: 5000, conns: 1000, messages: 10, startupRuns: 9 };
 
 /** Targets of issue 6 on the reference machine class. */
 const TARGETS = {
@@ -162,27 +162,27 @@ async function main(): Promise<void> {
     }
 
     if (wants('throughput')) {
-      const tp: Record<string, unknown> = {};
-      for (const [name, port] of targets) {
-        const runs: number[] = [];
-        const cpu: { server: number; client: number }[] = [];
-        for (let i = 0; i < SIZES.bulkRuns; i++) {
+      // Direct and tunnel runs alternate, so a burst of load elsewhere hits both alike.
+      const runs: Record<string, number[]> = { direct: [], tunnel: [] };
+      const cpu: { server: number; client: number }[] = [];
+      for (let i = 0; i < SIZES.bulkRuns; i++) {
+        for (const [name, port] of targets) {
           const c0 = { server: cpuMs(pids.server), client: cpuMs(pids.client) };
           const r = await loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', port, bytes: SIZES.bulk });
-          runs.push(r.mbps);
-          cpu.push({ server: cpuMs(pids.server) - c0.server, client: cpuMs(pids.client) - c0.client });
+          runs[name]!.push(r.mbps);
+          if (name === 'tunnel') cpu.push({ server: cpuMs(pids.server) - c0.server, client: cpuMs(pids.client) - c0.client });
           log(`throughput ${name} run ${i + 1}: ${r.mbps.toFixed(0)} MB/s`);
         }
-        tp[name] = { bytes: SIZES.bulk, mbps: round(median(runs), 1), runs: runs.map((x) => round(x, 1)) };
-        if (name === 'tunnel') {
-          const gb = SIZES.bulk / 1e9;
-          (tp[name] as Record<string, unknown>).cpuMsPerGB = {
-            server: round(median(cpu.map((c) => c.server)) / gb, 0),
-            client: round(median(cpu.map((c) => c.client)) / gb, 0),
-          };
-        }
       }
-      results.throughput = tp;
+      const gb = SIZES.bulk / 1e9;
+      const summary = (xs: number[]) => ({ bytes: SIZES.bulk, mbps: round(median(xs), 1), best: round(Math.max(...xs), 1), runs: xs.map((x) => round(x, 1)) });
+      results.throughput = {
+        direct: summary(runs.direct!),
+        tunnel: {
+          ...summary(runs.tunnel!),
+          cpuMsPerGB: { server: round(median(cpu.map((c) => c.server)) / gb, 0), client: round(median(cpu.map((c) => c.client)) / gb, 0) },
+        },
+      };
     }
 
     if (wants('setup')) {
@@ -248,7 +248,7 @@ interface Results {
   idleRssMb?: { server: number; client: number };
   concurrency?: Pair<{ ms: number; failures: number; rssMb?: { server: number; client: number }; peakRssMb?: { server: number; client: number } }>;
   slowReader?: { bytes: number; readerMBps: number; mbps: number; rssBeforeMb: { server: number; client: number }; peakRssMb: { server: number; client: number } };
-  throughput?: Pair<{ mbps: number; bytes: number; cpuMsPerGB?: { server: number; client: number } }>;
+  throughput?: Pair<{ mbps: number; best: number; bytes: number; cpuMsPerGB?: { server: number; client: number } }>;
   setup?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
   rtt?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
   startup?: { nodeEmptyMs: number; helpMs: number; bundleHelpMs?: number; runs: number };
@@ -262,9 +262,9 @@ export function table(r: Results): string {
   if (r.throughput?.direct && r.throughput.tunnel) {
     const ratio = r.throughput.tunnel.mbps / r.throughput.direct.mbps;
     rows.push([
-      `Bulk throughput, ${mib(r.throughput.tunnel.bytes)} one way, 1 connection`,
-      `${r.throughput.direct.mbps.toFixed(0)} MB/s`,
-      `${r.throughput.tunnel.mbps.toFixed(0)} MB/s`,
+      `Bulk throughput, ${mib(r.throughput.tunnel.bytes)} one way, 1 connection, median of ${SIZES.bulkRuns} (best)`,
+      `${r.throughput.direct.mbps.toFixed(0)} MB/s (${r.throughput.direct.best.toFixed(0)})`,
+      `${r.throughput.tunnel.mbps.toFixed(0)} MB/s (${r.throughput.tunnel.best.toFixed(0)})`,
       `${(ratio * 100).toFixed(0)}%`,
       `>= ${TARGETS.throughputRatio * 100}%: ${ok(ratio >= TARGETS.throughputRatio)}`,
     ]);

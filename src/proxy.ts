@@ -49,39 +49,52 @@ function findSymbols(socket: Socket): { buffer: symbol; callback: symbol } | nul
 }
 
 /**
- * Forwards `src` to `dst` reading into one reused buffer. Returns false (and does
- * nothing) if this Node lacks the internals it needs.
+ * Makes every read of `src` go into `buffer` and calls `onRead` with the bytes read (a
+ * view of `buffer`, valid only during the call); `onRead` returning false stops reading
+ * until the returned `restart()` is called. Bytes the stream had already queued are
+ * passed first. The socket is resumed. Returns null, and changes nothing, where this
+ * Node lacks the internals it needs (or the socket was created with `onread`).
  */
-function forwardReusingBuffer(src: Socket, dst: Socket): boolean {
+export function readIntoBuffer(src: Socket, buffer: Buffer, onRead: (chunk: Buffer) => boolean): (() => void) | null {
   const symbols = findSymbols(src);
   const socket = src as InternalSocket;
   const handle = socket._handle;
-  if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || typeof handle.readStart !== 'function') return false;
-  if (socket[symbols.buffer] != null || socket[symbols.callback] != null) return false; // created with `onread`
+  if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || typeof handle.readStart !== 'function') return null;
+  if (socket[symbols.buffer] != null || socket[symbols.callback] != null) return null;
 
-  // Bytes Node already read into the stream's own queue go first.
-  for (let chunk = src.read() as Buffer | null; chunk !== null; chunk = src.read() as Buffer | null) dst.write(chunk);
-
-  const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
-  let stalled = false;
-  const written = (): void => {
-    if (!stalled) return;
-    stalled = false;
+  for (let chunk = src.read() as Buffer | null; chunk !== null; chunk = src.read() as Buffer | null) onRead(chunk);
+  // Called by Node for every read; returning false stops reading (readStop).
+  socket[symbols.callback] = (nread: number): boolean => onRead(nread === buffer.length ? buffer : buffer.subarray(0, nread));
+  socket[symbols.buffer] = buffer;
+  handle.useUserBuffer(buffer);
+  src.resume();
+  return () => {
     if (src.destroyed || socket._handle !== handle) return;
     handle.reading = true;
     handle.readStart!();
   };
-  // Called by Node for every read; returning false stops reading (readStop).
-  socket[symbols.callback] = (nread: number): boolean => {
-    dst.write(nread === READ_BUFFER_SIZE ? buffer : buffer.subarray(0, nread), written);
+}
+
+/**
+ * Forwards `src` to `dst` reading into one reused buffer. Returns false (and does
+ * nothing) if this Node lacks the internals it needs.
+ */
+function forwardReusingBuffer(src: Socket, dst: Socket): boolean {
+  let stalled = false;
+  const written = (): void => {
+    // Only once every write is done: an earlier write's callback must not restart reading.
+    if (!stalled || dst.writableLength > 0) return;
+    stalled = false;
+    restart!();
+  };
+  const restart = readIntoBuffer(src, Buffer.allocUnsafeSlow(READ_BUFFER_SIZE), (chunk) => {
+    dst.write(chunk, written);
     if (dst.writableLength === 0) return true; // the kernel took it all: the buffer is free again
     stalled = true;
     return false;
-  };
-  socket[symbols.buffer] = buffer;
-  handle.useUserBuffer(buffer);
+  });
+  if (!restart) return false;
   src.on('end', () => dst.end());
-  src.resume();
   return true;
 }
 
