@@ -8,21 +8,12 @@
  *   (target: 0).
  * Run: `npm run build && node --import tsx bench/reconnect.ts [--quick]`.
  */
-import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { connect, startClient, startEchoServer, startServer } from '../test/helpers/procs.js';
 import { FlakyProxy } from '../test/helpers/flaky-proxy.js';
+import { freePort, startHeldSink } from '../test/helpers/held-sink.js';
 
 const RANGE = ['--min-port', '23900', '--max-port', '23999'];
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -87,42 +78,18 @@ async function inFlight(size: number): Promise<{ lost: number; intact: boolean }
   const relay = new FlakyProxy(server.controlPort);
   const relayPort = await relay.listen();
   const data = randomBytes(size);
-  let received = 0;
-  const hash = createHash('sha256');
-  let held: net.Socket | undefined;
-  let quarter!: () => void;
-  const reachedQuarter = new Promise<void>((r) => (quarter = r));
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  const sink = net.createServer((s) => {
-    s.on('data', (c: Buffer) => {
-      received += c.length;
-      hash.update(c);
-      if (!held && received >= size / 4) {
-        held = s;
-        s.pause();
-        quarter();
-      }
-    });
-    s.on('end', () => {
-      done();
-      s.end();
-    });
-  });
-  sink.listen(0, '127.0.0.1');
-  await once(sink, 'listening');
-  const client = await startClient((sink.address() as net.AddressInfo).port, relayPort);
+  const sink = await startHeldSink(size);
+  const client = await startClient(sink.port, relayPort);
   try {
     const sender = await connect(client.publicPort);
     sender.end(data);
-    await reachedQuarter;
+    await sink.quarter;
     const mark = client.output.length;
     relay.cut(0);
     await client.waitFor(/reconnected/, 15_000, mark);
-    held!.resume();
-    await finished;
-    const intact = hash.digest('hex') === createHash('sha256').update(data).digest('hex');
-    return { lost: size - received, intact };
+    sink.release();
+    const digest = await sink.finished;
+    return { lost: size - sink.received, intact: digest === createHash('sha256').update(data).digest('hex') };
   } finally {
     await client.stop();
     await server.stop();

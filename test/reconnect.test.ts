@@ -5,24 +5,14 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { FlakyProxy } from './helpers/flaky-proxy.js';
+import { freePort, startHeldSink } from './helpers/held-sink.js';
 
 const RANGE = ['--min-port', '24000', '--max-port', '24999'];
 const echo = await startEchoServer();
 after(() => echo.close());
-
-/** A free loopback port (for a server that must come back on the same port). */
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function echoes(port: number, text: string): Promise<void> {
   const reply = await roundTrip(await connect(port), Buffer.from(text));
@@ -137,47 +127,21 @@ test('a 32 MiB transfer in flight during a control reconnect arrives intact', as
   const relayPort = await relay.listen();
   const total = 32 * 1024 * 1024;
   const data = randomBytes(total);
-  let received = 0;
-  const hash = createHash('sha256');
-  let halfway!: () => void;
-  const reachedHalf = new Promise<void>((r) => (halfway = r));
-  let done!: (digest: string) => void;
-  const finished = new Promise<string>((r) => (done = r));
-  let receivedAtReconnect = -1;
-  // The local service: a sink that hashes what it gets, and stops reading at a quarter
-  // until the control connection is back, so the transfer is in flight all along.
-  let held: net.Socket | undefined;
-  const sink = net.createServer((s) => {
-    s.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      hash.update(chunk);
-      if (received >= total / 4 && receivedAtReconnect < 0 && !held) {
-        held = s;
-        s.pause();
-        halfway();
-      }
-    });
-    s.on('end', () => {
-      done(hash.digest('hex'));
-      s.end();
-    });
-  });
-  sink.listen(0, '127.0.0.1');
-  await once(sink, 'listening');
-  const client = await startClient((sink.address() as net.AddressInfo).port, relayPort);
+  const sink = await startHeldSink(total);
+  const client = await startClient(sink.port, relayPort);
   try {
     const sender = await connect(client.publicPort);
     sender.end(data);
-    await reachedHalf;
+    await sink.quarter;
     const mark = client.output.length;
     relay.cut(0); // the control connection only
     await client.waitFor(/connection lost/, 5000, mark);
     await client.waitFor(/reconnected/, 10_000, mark);
-    receivedAtReconnect = received;
-    held!.resume();
-    const digest = await finished;
+    const receivedAtReconnect = sink.received;
+    sink.release();
+    const digest = await sink.finished;
     assert.ok(receivedAtReconnect < total, `transfer was still in flight at the reconnect (${receivedAtReconnect} of ${total})`);
-    assert.equal(received, total);
+    assert.equal(sink.received, total);
     assert.equal(digest, createHash('sha256').update(data).digest('hex'));
   } finally {
     await client.stop();
