@@ -9,16 +9,17 @@
  * `machine.provide({ actors })`. All timers (heartbeat deadline, backoff delay, the
  * stable-uptime reset) are XState delays, so a `SimulatedClock` drives them.
  */
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, sendTo, setup } from 'xstate';
 import {
   type ClientRuntime,
   type ControlConnection,
   type ControlEvent,
   type ProxyEvent,
+  type ProxyRequest,
   connectActor,
   controlActor,
   handshakeActor,
-  proxyActor,
+  proxiesActor,
 } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { ERROR_CLASSES, type ErrorClass, type ErrorCode, classify } from '../src/client/errors.js';
@@ -118,7 +119,7 @@ export const clientMachine = setup({
     connect: connectActor,
     handshake: handshakeActor,
     control: controlActor,
-    proxy: proxyActor,
+    proxies: proxiesActor,
   },
   delays: {
     heartbeatTimeout: ({ context }) => context.settings.heartbeatTimeoutMs,
@@ -164,18 +165,12 @@ export const clientMachine = setup({
         requestedPort: context.settings.port || (sticky ? context.publicPort! : 0),
       };
     }),
-    spawnProxy: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'SERVER.CONNECTION') return;
-      const { to, controlPort, localHost, localPort } = context.settings;
-      enqueue.spawnChild('proxy', {
-        id: `proxy-${event.id}`,
-        input: { id: event.id, target: { to, controlPort, localHost, localPort }, runtime: context.runtime },
-      });
-    }),
-    proxyClosed: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'PROXY.CLOSED') return;
-      enqueue.stopChild(`proxy-${event.id}`);
-      if (!event.error) enqueue.assign({ activeConnections: Math.max(0, context.activeConnections - 1) });
+    forwardConnection: sendTo('proxies', ({ event }) => event as ProxyRequest),
+    connectionOpened: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }),
+    /** A connection that never opened (it carries an error) was never counted. */
+    connectionClosed: assign({
+      activeConnections: ({ context, event }) =>
+        event.type === 'PROXY.CLOSED' && event.error ? context.activeConnections : Math.max(0, context.activeConnections - 1),
     }),
   },
 }).createMachine({
@@ -197,10 +192,19 @@ export const clientMachine = setup({
     reconnects: 0,
   }),
   initial: 'connecting',
+  // Public connections outlive control reconnects, so their actor lives at the root.
+  invoke: {
+    id: 'proxies',
+    src: 'proxies',
+    input: ({ context }) => {
+      const { to, controlPort, localHost, localPort } = context.settings;
+      return { target: { to, controlPort, localHost, localPort }, runtime: context.runtime };
+    },
+  },
   on: {
     STOP: '.stopped',
-    'PROXY.OPENED': { actions: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }) },
-    'PROXY.CLOSED': { actions: 'proxyClosed' },
+    'PROXY.OPENED': { actions: 'connectionOpened' },
+    'PROXY.CLOSED': { actions: 'connectionClosed' },
   },
   states: {
     connecting: {
@@ -258,7 +262,7 @@ export const clientMachine = setup({
           on: {
             'SERVER.HEARTBEAT': { target: 'alive', reenter: true },
             'SERVER.ERROR': { target: 'alive', reenter: true },
-            'SERVER.CONNECTION': { target: 'alive', reenter: true, actions: 'spawnProxy' },
+            'SERVER.CONNECTION': { target: 'alive', reenter: true, actions: 'forwardConnection' },
           },
         },
       },

@@ -8,7 +8,7 @@ import { type AnyEventObject, createActor } from 'xstate';
 import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { ERROR_CLASSES, type ErrorCode } from '../src/client/errors.js';
 import { STICKY_PORT_TRIES } from '../machines/client.js';
-import { FakeControl, ev, inertMachine, startSimulated, testInput } from './helpers/machine.js';
+import { FakeControl, ev, inertMachine, proxyRequests, startSimulated, testInput } from './helpers/machine.js';
 
 describe('heartbeat deadline', () => {
   test('any server message resets it; silence for the timeout is a loss', () => {
@@ -209,20 +209,22 @@ describe('same public port', () => {
 });
 
 describe('connections and stop', () => {
-  test('counts open proxies; they outlive a control reconnect', () => {
+  test('each public connection goes to the proxies actor, which outlives control reconnects', () => {
     const m = startSimulated();
+    const id = '11111111-1111-4111-8111-111111111111';
+    const proxies = m.actor.getSnapshot().children.proxies;
+    assert.ok(proxies, 'proxies actor runs from the start');
     m.openTunnel();
-    m.send(ev.connection('11111111-1111-4111-8111-111111111111'));
-    assert.ok(m.actor.getSnapshot().children['proxy-11111111-1111-4111-8111-111111111111'], 'proxy spawned');
-    m.send({ type: 'PROXY.OPENED', id: '11111111-1111-4111-8111-111111111111' });
+    m.send(ev.connection(id));
+    assert.equal(proxyRequests.at(-1), id, 'connection forwarded to the proxies actor');
+    m.send({ type: 'PROXY.OPENED', id });
     assert.equal(m.ctx().activeConnections, 1);
     m.send(ev.lost());
     m.clock.increment(1000);
     assert.equal(m.state(), 'connecting');
-    assert.ok(m.actor.getSnapshot().children['proxy-11111111-1111-4111-8111-111111111111'], 'proxy survives the reconnect');
-    m.send({ type: 'PROXY.CLOSED', id: '11111111-1111-4111-8111-111111111111' });
+    assert.equal(m.actor.getSnapshot().children.proxies, proxies, 'the same proxies actor after the reconnect');
+    m.send({ type: 'PROXY.CLOSED', id });
     assert.equal(m.ctx().activeConnections, 0);
-    assert.equal(m.actor.getSnapshot().children['proxy-11111111-1111-4111-8111-111111111111'], undefined, 'finished proxy is removed');
   });
 
   test('a proxy that never opened does not change the count', () => {

@@ -130,35 +130,44 @@ export const controlActor = fromCallback<{ type: string }, { control: ControlCon
 });
 
 /**
- * Events a proxy sends to the machine. `PROXY.CLOSED` with an `error` means the
- * connection never opened (no `PROXY.OPENED` came before it).
+ * Events the proxies actor sends to the machine. `PROXY.CLOSED` with an `error` means
+ * the connection never opened (no `PROXY.OPENED` came before it).
  */
 export type ProxyEvent = { type: 'PROXY.OPENED'; id: string } | { type: 'PROXY.CLOSED'; id: string; error?: string };
 
+/** Asks the proxies actor to serve public connection `id`. */
+export type ProxyRequest = { type: 'SERVER.CONNECTION'; id: string };
+
 /**
- * One public connection: claims it and proxies it to the local service. Reports when
- * it is open and when it is done. Stopping the actor does not cut the connection:
- * in-flight bytes survive control reconnects, and a stop drains them via the runtime.
+ * Every public connection of the tunnel: for each `SERVER.CONNECTION` it receives, it
+ * claims the connection and proxies it to the local service, and reports when it is
+ * open and when it is done. One long-lived actor for all of them (not an actor per
+ * connection, whose spawn and stop cost grows with the number open). Stopping it does
+ * not cut connections: in-flight bytes survive control reconnects, and a stop drains
+ * them via the runtime.
  */
-export const proxyActor = fromCallback<{ type: string }, { id: string; target: Omit<DataConnectionTarget, 'auth'>; runtime: ClientRuntime }>(
-  ({ sendBack, input }) => {
-    const { id, runtime } = input;
+export const proxiesActor = fromCallback<ProxyRequest, { target: Omit<DataConnectionTarget, 'auth'>; runtime: ClientRuntime }>(
+  ({ sendBack, receive, input }) => {
+    const { runtime } = input;
+    const target = { ...input.target, auth: runtime.auth };
     let stopped = false;
     const report = (event: ProxyEvent) => {
       if (!stopped) sendBack(event);
     };
-    runDataConnection(id, { ...input.target, auth: runtime.auth }, (remote, local) => {
-      runtime.proxied.add(remote).add(local);
-      remote.once('close', () => runtime.proxied.delete(remote));
-      local.once('close', () => runtime.proxied.delete(local));
-      report({ type: 'PROXY.OPENED', id });
-    }).then(
-      () => report({ type: 'PROXY.CLOSED', id }),
-      (err: Error) => {
-        runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
-        report({ type: 'PROXY.CLOSED', id, error: err.message });
-      },
-    );
+    receive(({ id }) => {
+      runDataConnection(id, target, (remote, local) => {
+        runtime.proxied.add(remote).add(local);
+        remote.once('close', () => runtime.proxied.delete(remote));
+        local.once('close', () => runtime.proxied.delete(local));
+        report({ type: 'PROXY.OPENED', id });
+      }).then(
+        () => report({ type: 'PROXY.CLOSED', id }),
+        (err: Error) => {
+          runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
+          report({ type: 'PROXY.CLOSED', id, error: err.message });
+        },
+      );
+    });
     return () => {
       stopped = true;
     };

@@ -36,13 +36,18 @@ export class FakeControl {
   }
 }
 
+/** Connection ids the inert proxies actor was asked to serve, across all test actors. */
+export const proxyRequests: string[] = [];
+
 /** The machine with inert actors: outcomes come only from the events a test sends. */
 export const inertMachine = clientMachine.provide({
   actors: {
     connect: fromPromise(() => new Promise<never>(() => {})) as never,
     handshake: fromPromise(() => new Promise<never>(() => {})) as never,
     control: fromCallback(() => () => {}) as never,
-    proxy: fromCallback(() => () => {}) as never,
+    proxies: fromCallback(({ receive }) => {
+      receive((e: { id: string }) => proxyRequests.push(e.id));
+    }) as never,
   },
 });
 
