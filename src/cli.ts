@@ -31,10 +31,19 @@ function portArg(value: unknown, env: string, name: string, fallback: number, mi
   return n;
 }
 
-function secondsArg(value: unknown, name: string, fallback: number): number {
+function secondsArg(value: unknown, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a positive number of seconds)`);
+  if (!Number.isFinite(n) || n <= 0 || n < min) {
+    throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a number of seconds${min > 0 ? ` of at least ${min}` : ' above 0'})`);
+  }
+  return n;
+}
+
+function countArg(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a whole number of at least 1)`);
   return n;
 }
 
@@ -67,9 +76,19 @@ async function makeLogger(argv: { logLevel?: string; logFormat?: string }) {
  */
 function onStopSignal(stop: (signal: string) => void): { set(fn: (signal: string) => void): void } {
   let current = stop;
-  const handler = (signal: string) => current(signal);
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      // A second signal: the user does not want to wait for the drain.
+      process.stderr.write(`received ${signal} again, exiting without waiting for open connections\n`);
+      exit(0);
+      return;
+    }
+    stopping = true;
+    current(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   return { set: (fn) => (current = fn) };
 }
 
@@ -133,7 +152,8 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', 7835),
     bindAddr: (argv.bindAddr as string | undefined) ?? '0.0.0.0',
     bindTunnels: (argv.bindTunnels as string | undefined) ?? '0.0.0.0',
-    clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', 15) * 1000,
+    clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', 15, 2) * 1000,
+    maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', 1024),
     logger,
   });
   signals.set((signal) => {
@@ -171,7 +191,7 @@ export function buildCli(args: string[]) {
             .option('max-reconnect-delay', { type: 'number', describe: 'Longest wait between reconnect attempts, seconds', defaultDescription: '64' })
             .option('reconnect', { type: 'boolean', default: true, describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead' })
             .option('retry-first', { type: 'boolean', default: false, describe: 'Keep retrying when the very first attempt fails (for services started at boot)' })
-            .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish', defaultDescription: '2' })
+            .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: '2' })
             .option('inspect', { type: 'string', describe: 'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)' })
             .epilogue(
               'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
@@ -191,8 +211,9 @@ export function buildCli(args: string[]) {
             .option('control-port', { type: 'string', describe: 'Port of the control listener [env: BORE_CONTROL_PORT]', defaultDescription: '7835' })
             .option('bind-addr', { type: 'string', describe: 'Address of the control listener', defaultDescription: '0.0.0.0', requiresArg: true })
             .option('bind-tunnels', { type: 'string', describe: 'Address of the public listeners', defaultDescription: '0.0.0.0', requiresArg: true })
-            .option('client-timeout', { type: 'number', describe: 'Seconds before a silently dead client (unacknowledged data) is dropped and its port freed (Linux)', defaultDescription: '15' })
-            .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish', defaultDescription: '5' }),
+            .option('client-timeout', { type: 'number', describe: 'Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least 2', defaultDescription: '15' })
+            .option('max-pending', { type: 'number', describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped', defaultDescription: '1024' })
+            .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: '5' }),
         ),
       (argv) => runServer(argv as Record<string, unknown>),
     )

@@ -59,7 +59,7 @@ export function bindPublicListener(port: number, host: string, log: Logger): Pro
       const text = err.code === 'EADDRINUSE' ? ServerErrors.portInUse : err.code === 'EACCES' ? ServerErrors.permissionDenied : ServerErrors.bindFailed;
       reject(new Error(text));
     });
-    listener.listen({ port, host, exclusive: true }, () => {
+    listener.listen({ port, host, exclusive: true, backlog: 4096 }, () => {
       listener.removeAllListeners('error');
       listener.on('error', (err) => log.warn('public listener error', { port, reason: err.message }));
       resolve(listener);

@@ -28,6 +28,12 @@ export const DEFAULT_CONTROL_PORT = 7835;
 export const HEARTBEAT_INTERVAL_MS = 500;
 /** How long a public connection waits for its `Accept`. */
 export const ACCEPT_TIMEOUT_MS = 10_000;
+/**
+ * Listen backlog of the control and public listeners: Node's default (511) overflows
+ * in a burst of 1,000 connections, and each dropped SYN costs a 1 s retransmission.
+ * The kernel caps it at `net.core.somaxconn`.
+ */
+export const LISTEN_BACKLOG = 4096;
 /** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`). */
 export const HANDSHAKE_TIMEOUT_MS = 3000;
 /** Default bound on detecting a silently dead client. */
@@ -130,7 +136,7 @@ export class BoreServer {
 
   /** Starts listening on the control port. Resolves with the port actually bound. */
   async listen(): Promise<number> {
-    this.#control.listen(this.#opts.controlPort, this.#opts.bindAddr);
+    this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
     const port = this.port;
     this.#log.info('server listening', { addr: this.#opts.bindAddr, port, minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, auth: Boolean(this.#auth) });

@@ -7,9 +7,15 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 
-/** Path of the built CLI (`npm test` builds before running the tests); `BORE_CLI` overrides it, e.g. for a bundle. */
-export const CLI = process.env.BORE_CLI ?? fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+/**
+ * Path of the built CLI: the package's `bin.bore` (the bundle users run; `npm test`
+ * builds it first). `BORE_CLI` overrides it, e.g. `dist/src/cli.js` for readable traces.
+ */
+export const CLI =
+  process.env.BORE_CLI ??
+  fileURLToPath(new URL(`../../${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: { bore: string } }).bin.bore}`, import.meta.url));
 
 /** A running `bore` process with its combined stderr/stdout captured. */
 export class BoreProcess {

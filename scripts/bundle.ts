@@ -5,10 +5,10 @@
  * `net-keepalive` stays external. The bundle sits two levels below the package root
  * like `dist/src/cli.js`, so the CLI's `../../package.json` lookup still works.
  *
- * Usage: node --import tsx bench/bundle.ts   (the benchmark times the bundle when present)
+ * Run by `npm run build` (after tsc); `bin.bore` points at the bundle.
  */
 import { build } from 'esbuild';
-import { statSync } from 'node:fs';
+import { chmodSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the bundle is written (its entry point; `chunk-*.mjs` files sit next to it). */
 export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.mjs');
 
+rmSync(dirname(BUNDLE), { recursive: true, force: true });
 await build({
   entryPoints: [join(ROOT, 'src', 'cli.ts')],
   outdir: dirname(BUNDLE),
@@ -35,4 +36,5 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+chmodSync(BUNDLE, 0o755);
 process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);
