@@ -32,7 +32,7 @@ async function lossDetection(heartbeatTimeout: number, runs: number): Promise<nu
       await client.waitFor(/connection lost: heartbeat timeout/, (heartbeatTimeout + 5) * 1000, mark);
       results.push((performance.now() - t0) / 1000);
       relay.restore();
-      await client.waitFor(/listening at/, 20_000, mark);
+      await client.waitFor(/listening at 127\.0\.0\.1:\d+/, 20_000, mark);
     }
   } finally {
     await client.stop();

@@ -1,0 +1,59 @@
+/**
+ * `npm run bench`: every benchmark in one run. The tunnel-against-direct harness
+ * (`bench/run.ts`, issue 6) runs as its own process; then the server figures
+ * (`bench/server.ts`, issue 4) and the connection manager's (`bench/reconnect.ts`,
+ * issue 3). Prints markdown tables and writes `bench/results/{latest,quick}.json` and
+ * `bench/results/{server-reconnect,server-reconnect-quick}.json`.
+ * Flags are passed to `bench/run.ts`; `--quick` also shortens the reconnect runs.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { runServerBench } from './server.js';
+import { runReconnectBench } from './reconnect.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+
+const main = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'run.ts'), ...args], { stdio: 'inherit' });
+if (main.status !== 0) process.exit(main.status ?? 1);
+
+const server = await runServerBench();
+const reconnect = await runReconnectBench(quick);
+const f = (x: number) => x.toFixed(2);
+const rows = [
+  ['Figure', 'Result', 'Target'],
+  [
+    'Port of a silently dead client free (real packet loss, netns)',
+    'skipped' in server.deadClient ? `skipped: ${server.deadClient.skipped}` : `${server.deadClient.seconds} s (${server.deadClient.method})`,
+    '<= 15 s',
+  ],
+  [`${server.concurrency.conns} concurrent connections through one tunnel`, `${server.concurrency.failures} failures, ${server.concurrency.ms} ms`, '0 failures'],
+  [`${server.tunnels.count} tunnels on one server`, `opened in ${server.tunnels.openMs} ms, ${server.tunnels.failures} failed round trips`, '100, 0 failures'],
+  ['Server RSS: idle / 1,000 connections / 100 tunnels', `${server.concurrency.serverRssIdleMb} / ${server.concurrency.serverRssOpenMb} / ${server.tunnels.serverRssMb} MB`, ''],
+  [`Server RSS with ${server.idleHandshakes.count} silent handshakes; a tunnel round trip meanwhile`, `${server.idleHandshakes.serverRssMb} MB; ${server.idleHandshakes.roundTripMs} ms`, ''],
+  [
+    `Client: loss detected after the network goes silent (heartbeat timeout ${reconnect.lossDetection.heartbeatTimeoutS} s)`,
+    `max ${f(reconnect.lossDetection.maxS)} s over ${reconnect.lossDetection.runsS.length}`,
+    `<= ${reconnect.lossDetection.targetS} s`,
+  ],
+  [
+    'Client: tunnel back after the restarted server listens',
+    `median ${f(reconnect.recovery.medianS)} s, max ${f(reconnect.recovery.maxS)} s over ${reconnect.recovery.runsS.length}; same port: ${reconnect.recovery.samePort}`,
+    `<= ${reconnect.recovery.targetS} s`,
+  ],
+  [
+    'Client: bytes lost from a 32 MiB transfer across a control reconnect',
+    `${reconnect.inFlight.lostBytes} (sha256 ${reconnect.inFlight.sha256Intact ? 'intact' : 'MISMATCH'})`,
+    '0',
+  ],
+];
+const lines = rows.map((r) => `| ${r.join(' | ')} |`);
+lines.splice(1, 0, '|---|---|---|');
+process.stdout.write(`\n${lines.join('\n')}\n`);
+mkdirSync(join(HERE, 'results'), { recursive: true });
+const out = join(HERE, 'results', quick ? 'server-reconnect-quick.json' : 'server-reconnect.json');
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), quick, server, reconnect }, null, 2)}\n`);
+process.stderr.write(`wrote ${out}\n`);
