@@ -13,26 +13,14 @@ import { clientMachine } from '../machines/client.js';
 import { activePaths, machineGraph } from '../src/inspector/graph.js';
 import { InspectorHub, publicContext } from '../src/inspector/hub.js';
 import { startInspector } from '../src/inspector/server.js';
-import { startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
 
 const SECRET = 'inspector-test-secret-7f3a91';
 const PORTS = ['--min-port', '25300', '--max-port', '25399'];
 /** Fixed inspector port of the browser test, so a restarted client serves the same page. */
 const BROWSER_INSPECT_PORT = 25990;
 
-/** GET on 127.0.0.1; resolves with status and body. */
-function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-      })
-      .on('error', reject);
-  });
-}
+const get = httpGet;
 
 /** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
 function readEvents(port: number, until: (event: string, data: any) => boolean, timeoutMs = 10_000): Promise<string> {

@@ -5,29 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as bore from 'bore-ts';
-import { BoreProcess, CLI, connect, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
+import { BoreProcess, CLI, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
-
-function httpGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
 
 test('the package entry exports the client machine, startTunnel, the server and the inspector', () => {
   for (const name of ['startTunnel', 'tunnelSettings', 'startInspector', 'createLogger', 'machineGraph'] as const) {
@@ -121,8 +107,8 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
   const port = Number((await example.waitFor(/service public at 127\.0\.0\.1:(\d+)/, 20_000))[1]);
   assert.match(example.output, /tunnel state: "connecting"[\s\S]*tunnel state: "authenticating"[\s\S]*tunnel state: \{"listening":"alive"\}/);
 
-  assert.equal(await httpGet(port, '/'), 'hello from a service that tunnels itself\n');
-  const status = JSON.parse(await httpGet(port, '/status'));
+  assert.equal((await httpGet(port, '/')).body, 'hello from a service that tunnels itself\n');
+  const status = JSON.parse((await httpGet(port, '/status')).body);
   assert.deepEqual(status, { state: { listening: 'alive' }, publicPort: port, attempt: 1, lastError: null });
 
   assert.equal(await example.stop('SIGTERM'), 0);

@@ -46,7 +46,7 @@ export const inertMachine = clientMachine.provide({
     handshake: fromPromise(() => new Promise<never>(() => {})) as never,
     control: fromCallback(() => () => {}) as never,
     proxies: fromCallback(({ receive }) => {
-      receive((e: { id: string }) => proxyRequests.push(e.id));
+      receive((e) => proxyRequests.push((e as unknown as { id: string }).id));
     }) as never,
   },
 });

@@ -156,15 +156,20 @@ export class ByteReader {
         throw new Error(`connection ${this.#error ? `failed (${this.#error.message})` : 'closed'} while waiting for ${what}; ${state}`);
       }
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${state}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#sleep(left);
     }
+  }
+
+  /** Waits until more bytes, EOF or an error arrive, or `ms` pass. */
+  async #sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 
   /** Takes exactly `n` bytes. */
@@ -202,14 +207,7 @@ export class ByteReader {
     while (!this.#ended && !this.#error) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for the peer to close`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#sleep(left);
     }
   }
 }
