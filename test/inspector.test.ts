@@ -147,6 +147,14 @@ test('the inspector only listens on 127.0.0.1 and reports a taken port clearly',
     await assert.rejects(startInspector({ port: a.port }), /inspector could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     assert.equal((await get(a.port, '/snapshot')).status, 503);
     assert.equal((await get(a.port, '/nope')).status, 404);
+    // A rebound DNS name pointing at 127.0.0.1 is refused (no reading the inspector from a web page).
+    const rebound = await new Promise<number>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: a.port, path: '/snapshot', headers: { host: `evil.example:${a.port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject),
+    );
+    assert.equal(rebound, 403);
   } finally {
     await a.close();
   }

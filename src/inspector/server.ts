@@ -43,6 +43,13 @@ const SSE_RETRY_MS = 1000;
 /** Comment lines keep idle streams from being cut by proxies and detect dead pages. */
 const SSE_PING_MS = 15_000;
 
+/** Whether a request's Host header names this machine's loopback (any port). */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.replace(/:\d+$/, '');
+  return name === '127.0.0.1' || name === 'localhost' || name === '[::1]';
+}
+
 /** Starts the inspector's HTTP server on 127.0.0.1 and logs its address. */
 export async function startInspector(options: InspectorOptions = {}): Promise<Inspector> {
   const hub = new InspectorHub();
@@ -51,6 +58,8 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   const streams = new Set<http.ServerResponse>();
 
   const server = http.createServer((req, res) => {
+    // Refuse other Host names: a web page cannot read the inspector through DNS rebinding.
+    if (!isLoopbackHost(req.headers.host)) return send(res, 403, 'text/plain', 'forbidden: use http://127.0.0.1:<port>/\n');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     switch (url.pathname) {
