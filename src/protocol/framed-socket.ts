@@ -46,9 +46,13 @@ export class FramedSocket<In, Out> {
     socket.on('close', this.#onClose);
   }
 
-  /** Sends one message. Returns the socket's `write` result (false: buffer full). */
-  send(msg: Out): boolean {
-    return this.socket.write(encodeFrame(this.#encode(msg)));
+  /**
+   * Sends messages in one write (one segment on the wire for a few small frames).
+   * Returns the socket's `write` result (false: buffer full).
+   */
+  send(...msgs: Out[]): boolean {
+    const frames = msgs.map((m) => encodeFrame(this.#encode(m)));
+    return this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
   /**

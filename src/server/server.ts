@@ -272,8 +272,7 @@ export class BoreServer {
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
     this.#log.info('new client', { peer: `${socket.remoteAddress}:${socket.remotePort}`, port });
-    framed.send({ type: 'Hello', port });
-    framed.send({ type: 'Heartbeat' });
+    framed.send({ type: 'Hello', port }, { type: 'Heartbeat' });
     listener.on('connection', (conn) => this.#onPublicConnection(tunnel, conn));
     // A client sends nothing after Hello; reading anyway (and discarding) is how EOF,
     // resets and the TCP_USER_TIMEOUT failure are seen.
@@ -314,9 +313,9 @@ export class BoreServer {
       return;
     }
     const id = this.#pending.add(tunnel.pending, tunnel.port, conn);
-    this.#log.debug('new connection', { port: tunnel.port, peer: `${conn.remoteAddress}:${conn.remotePort}`, id });
-    tunnel.control.send({ type: 'Connection', id });
-    tunnel.control.send({ type: 'Heartbeat' });
+    this.#log.debug('new connection', { port: tunnel.port, id });
+    // A heartbeat follows every Connection, as the Rust server does.
+    tunnel.control.send({ type: 'Connection', id }, { type: 'Heartbeat' });
   }
 
   #accept(framed: ServerFramed, id: string): void {
