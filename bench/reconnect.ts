@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, startClient, startEchoServer, startServer } from '../test/helpers/procs.js';
 import { FlakyProxy } from '../test/helpers/flaky-proxy.js';
-import { freePort, startHeldSink } from '../test/helpers/held-sink.js';
+import { freePort, sendAcrossControlCut, startHeldSink } from '../test/helpers/held-sink.js';
 
 const RANGE = ['--min-port', '23900', '--max-port', '23999'];
 
@@ -81,14 +81,7 @@ async function inFlight(size: number): Promise<{ lost: number; intact: boolean }
   const sink = await startHeldSink(size);
   const client = await startClient(sink.port, relayPort);
   try {
-    const sender = await connect(client.publicPort);
-    sender.end(data);
-    await sink.quarter;
-    const mark = client.output.length;
-    relay.cut(0);
-    await client.waitFor(/reconnected/, 15_000, mark);
-    sink.release();
-    const digest = await sink.finished;
+    const { digest } = await sendAcrossControlCut(client, client.publicPort, relay, sink, data);
     return { lost: size - sink.received, intact: digest === createHash('sha256').update(data).digest('hex') };
   } finally {
     await client.stop();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { FlakyProxy } from './helpers/flaky-proxy.js';
-import { freePort, startHeldSink } from './helpers/held-sink.js';
+import { freePort, sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
 
 const RANGE = ['--min-port', '24000', '--max-port', '24999'];
 const echo = await startEchoServer();
@@ -130,16 +130,7 @@ test('a 32 MiB transfer in flight during a control reconnect arrives intact', as
   const sink = await startHeldSink(total);
   const client = await startClient(sink.port, relayPort);
   try {
-    const sender = await connect(client.publicPort);
-    sender.end(data);
-    await sink.quarter;
-    const mark = client.output.length;
-    relay.cut(0); // the control connection only
-    await client.waitFor(/connection lost/, 5000, mark);
-    await client.waitFor(/reconnected/, 10_000, mark);
-    const receivedAtReconnect = sink.received;
-    sink.release();
-    const digest = await sink.finished;
+    const { receivedAtReconnect, digest } = await sendAcrossControlCut(client, client.publicPort, relay, sink, data);
     assert.ok(receivedAtReconnect < total, `transfer was still in flight at the reconnect (${receivedAtReconnect} of ${total})`);
     assert.equal(sink.received, total);
     assert.equal(digest, createHash('sha256').update(data).digest('hex'));

@@ -18,7 +18,7 @@ import { startTunnel } from '../src/client/tunnel.js';
 import { BoreServer } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
 import { BoreProcess, startEchoServer } from './helpers/procs.js';
-import { ByteReader, type Transcript, deferred, loadTranscripts, stepBytes } from './helpers/replay.js';
+import { ByteReader, type Transcript, deferred, loadTranscripts, openReader, stepBytes } from './helpers/replay.js';
 
 const transcripts = loadTranscripts();
 
@@ -246,13 +246,7 @@ async function replayClientSide(t: Transcript): Promise<void> {
   let pendingPublic: ByteReader | undefined;
   let heartbeatWatch: ByteReader | undefined;
 
-  const open = async (port: number) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    opened.push(s);
-    const reader = new ByteReader(s);
-    await once(s, 'connect');
-    return reader;
-  };
+  const open = (port: number) => openReader(port, opened);
 
   try {
     for (const [i, conn] of t.connections.entries()) {
@@ -375,13 +369,7 @@ test('our server forwards raw bytes that arrive in the same read as Authenticate
   const controlPort = await server.listen();
   const key = new Authenticator(t.client_secret!);
   const opened: net.Socket[] = [];
-  const open = async (port: number) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    opened.push(s);
-    const reader = new ByteReader(s);
-    await once(s, 'connect');
-    return reader;
-  };
+  const open = (port: number) => openReader(port, opened);
   const answer = async (r: ByteReader) => {
     const challenge = (await r.frame()).match(/^\{"Challenge":"(.*)"\}$/)![1]!;
     return `{"Authenticate":"${key.answer(challenge)}"}\0`;

@@ -6,6 +6,8 @@
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { type BoreProcess, connect } from './procs.js';
+import type { FlakyProxy } from './flaky-proxy.js';
 
 /** Starts the sink on a free loopback port, expecting `total` bytes on one connection. */
 export async function startHeldSink(total: number) {
@@ -56,4 +58,29 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/**
+ * Sends `data` through the tunnel of `client` (public port `publicPort`) into `sink`,
+ * cuts the control connection (relayed connection 0) once a quarter is in flight, and
+ * lets the sink read on only once the client has reconnected. Resolves with the bytes
+ * the sink had at the reconnect and the sha256 of all it received.
+ */
+export async function sendAcrossControlCut(
+  client: BoreProcess,
+  publicPort: number,
+  relay: FlakyProxy,
+  sink: Awaited<ReturnType<typeof startHeldSink>>,
+  data: Buffer,
+): Promise<{ receivedAtReconnect: number; digest: string }> {
+  const sender = await connect(publicPort);
+  sender.end(data);
+  await sink.quarter;
+  const mark = client.output.length;
+  relay.cut(0); // the control connection only
+  await client.waitFor(/connection lost/, 5000, mark);
+  await client.waitFor(/reconnected/, 15_000, mark);
+  const receivedAtReconnect = sink.received;
+  sink.release();
+  return { receivedAtReconnect, digest: await sink.finished };
 }

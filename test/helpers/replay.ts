@@ -6,7 +6,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
+import { once } from 'node:events';
 
 /**
  * Where the transcripts live: `$BORE_WIRE_DIR`, else `shared/wire` beside the
@@ -222,4 +223,16 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   });
   promise.catch(() => {});
   return { promise, resolve, reject };
+}
+
+/**
+ * Connects to a loopback port and wraps the socket in a {@link ByteReader}; the socket
+ * is added to `opened` so the test can close everything at the end.
+ */
+export async function openReader(port: number, opened: Socket[]): Promise<ByteReader> {
+  const s = net.connect({ port, host: '127.0.0.1' });
+  opened.push(s);
+  const reader = new ByteReader(s);
+  await once(s, 'connect');
+  return reader;
 }
