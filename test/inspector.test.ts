@@ -59,6 +59,7 @@ test('the chart comes from the client machine definition: every state and transi
   assert.equal(listening.type, 'compound');
   assert.equal(listening.initial, 'listening.alive');
   assert.deepEqual(listening.invoke, ['control']);
+  assert.deepEqual(g.invoke, ['proxies'], 'the root invokes the proxies actor');
   assert.equal(g.states.find((s) => s.path === 'fatal')!.type, 'final');
   const has = (want: Partial<(typeof g.transitions)[number]>) =>
     assert.ok(

@@ -48,6 +48,8 @@ export interface MachineGraph {
   id: string;
   /** Path of the root's initial state. */
   initial?: string;
+  /** Sources of the actors the root invokes (they live as long as the machine). */
+  invoke: string[];
   states: GraphState[];
   transitions: GraphTransition[];
 }
@@ -126,6 +128,7 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
   return {
     id: root.id,
     initial: root.initial?.target[0] ? pathOf(root.initial.target[0]) : undefined,
+    invoke: root.invoke.map((inv) => nameOf(inv.src)),
     states,
     transitions,
   };

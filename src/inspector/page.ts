@@ -121,7 +121,7 @@ export const APP_JS = String.raw`(function () {
       var exit = s.exit.filter(function (a) { return !hiddenAction(a); }).map(actionName);
       if (exit.length) s.notes.push('exit / ' + exit.join(', '));
     });
-    g.rootNotes = [];
+    g.rootNotes = (g.invoke || []).length ? ['invoke: ' + g.invoke.join(', ')] : [];
     g.edges = [];
     g.transitions.forEach(function (t) {
       var label = trigger(t);
