@@ -46,7 +46,11 @@ test('startTunnel defaults are the CLI defaults (read from `bore local --help`)'
 });
 
 test('an embedded server and tunnel: snapshots, public port, bytes through, clean stop', async (t) => {
-  const server = new bore.BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort: 25100, maxPort: 25199 });
+  // The server's own log line tells when it has noticed the closed control connection.
+  let disconnected!: () => void;
+  const clientGone = new Promise<void>((r) => (disconnected = r));
+  const logger = { ...bore.silentLogger, info: (message: string) => message === 'client disconnected' && disconnected() };
+  const server = new bore.BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort: 25100, maxPort: 25199, logger });
   const controlPort = await server.listen();
   t.after(() => server.close(0));
   const echo = await startEchoServer();
@@ -73,7 +77,7 @@ test('an embedded server and tunnel: snapshots, public port, bytes through, clea
   assert.equal(tunnel.actor.getSnapshot().status, 'done');
   assert.equal(states[states.length - 1], 'stopped');
   // the server notices the closed control connection and frees the public port
-  for (const deadline = Date.now() + 5000; server.tunnelCount > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  await clientGone;
   assert.equal(server.tunnelCount, 0);
   await assert.rejects(connect(publicPort), /ECONNREFUSED/);
 });
