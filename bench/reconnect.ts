@@ -9,7 +9,7 @@
  * Run: `npm run build && node --import tsx bench/reconnect.ts [--quick]`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, startClient, startEchoServer, startServer } from '../test/helpers/procs.js';
+import { startClient, startEchoServer, startServer } from '../test/helpers/procs.js';
 import { FlakyProxy } from '../test/helpers/flaky-proxy.js';
 import { freePort, sendAcrossControlCut, startHeldSink } from '../test/helpers/held-sink.js';
 
