@@ -55,14 +55,29 @@ function loadNetKeepalive(logger: Logger): NetKeepalive | null {
 }
 
 /**
+ * What Node sets without native help: no Nagle delay, keepalive after
+ * {@link KEEPALIVE_IDLE_MS} idle (interval and probe count stay the platform's).
+ *
+ * Enough for the client's control connection, which is why the client never loads
+ * `net-keepalive` (loading it costs about 6 MB of resident memory for the life of
+ * the process): the server heartbeats every 500 ms and the client machine's
+ * heartbeat deadline notices silence within seconds, long before a keepalive probe
+ * would, and after the handshake the client writes nothing that TCP_USER_TIMEOUT
+ * could bound.
+ */
+export function setControlSocketBasics(socket: Socket): void {
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
+}
+
+/**
  * Applies the control-connection options to a connected socket. `userTimeoutMs`
  * (Linux only) bounds how long written data may stay unacknowledged; 0 leaves it.
  * Never throws: what cannot be set is left at the platform default (see the result).
  */
 export function tuneControlSocket(socket: Socket, logger: Logger, userTimeoutMs = 0): TuneResult {
   const result: TuneResult = { keepaliveProbes: false, userTimeout: false };
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
+  setControlSocketBasics(socket);
   const lib = loadNetKeepalive(logger);
   if (!lib) return result;
   try {

@@ -11,7 +11,7 @@ import { connectTcp } from './connect.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, frameClientSocket, requestTunnel } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
-import { tuneControlSocket } from '../socket-options.js';
+import { setControlSocketBasics } from '../socket-options.js';
 
 /**
  * What the machine's actors need that is not data: the logger, the credentials and the
@@ -69,7 +69,7 @@ export class ControlConnection {
 export const connectActor = fromPromise<ControlConnection, { host: string; port: number; runtime: ClientRuntime }>(
   async ({ input, signal }) => {
     const socket = await connectTcp({ host: input.host, port: input.port, signal });
-    tuneControlSocket(socket, input.runtime.logger);
+    setControlSocketBasics(socket);
     return new ControlConnection(socket);
   },
 );
