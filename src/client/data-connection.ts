@@ -28,23 +28,36 @@ export async function runDataConnection(
   target: DataConnectionTarget,
   onSockets?: (remote: Socket, local: Socket) => void,
 ): Promise<void> {
-  const remote = await connectTcp({ host: target.to, port: target.controlPort });
-  let local: Socket;
-  let head: Buffer;
-  // Errors before the proxy owns the socket end up in the catch below via the reads.
-  remote.on('error', () => {});
-  try {
-    remote.setNoDelay(true);
-    const framed = frameClientSocket(remote);
-    await authenticate(framed, target.auth);
-    framed.send({ type: 'Accept', id });
-    head = framed.detach();
-    local = await connectTcp({ host: target.localHost, port: target.localPort });
-  } catch (err) {
-    remote.destroy();
-    throw err;
+  // Both connections are opened at once: on the critical path of a new public
+  // connection, the local connect no longer waits for the server's.
+  const remoteOpening = connectTcp({ host: target.to, port: target.controlPort });
+  const localOpening = connectTcp({ host: target.localHost, port: target.localPort });
+  const [remoteResult, localResult] = await Promise.allSettled([
+    remoteOpening.then(async (remote) => {
+      // Errors before the proxy owns the socket end up in the catch below via the reads.
+      remote.on('error', () => {});
+      try {
+        remote.setNoDelay(true);
+        const framed = frameClientSocket(remote);
+        await authenticate(framed, target.auth);
+        framed.send({ type: 'Accept', id });
+        return { remote, head: framed.detach() };
+      } catch (err) {
+        remote.destroy();
+        throw err;
+      }
+    }),
+    localOpening,
+  ]);
+  if (remoteResult.status === 'rejected' || localResult.status === 'rejected') {
+    if (remoteResult.status === 'fulfilled') remoteResult.value.remote.destroy();
+    if (localResult.status === 'fulfilled') localResult.value.destroy();
+    throw remoteResult.status === 'rejected' ? remoteResult.reason : (localResult as PromiseRejectedResult).reason;
   }
+  const { remote, head } = remoteResult.value;
+  const local = localResult.value;
   local.setNoDelay(true);
+  const done = proxy(remote, local, head);
   onSockets?.(remote, local);
-  await proxy(remote, local, head);
+  await done;
 }
