@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { proxy } from '../src/proxy.js';
+import { BULK_READ_BUFFER_SIZE, READ_BUFFER_SIZE, proxy, readIntoBuffer } from '../src/proxy.js';
 import { connect, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { rssMb, sampleRss } from './helpers/memory.js';
 
@@ -53,6 +53,57 @@ function readSlowly(socket: Socket, mbPerS: number): Promise<number> {
   });
   return once(socket, 'end').then(() => count);
 }
+
+/** A connected pair of loopback sockets. */
+async function socketPair(): Promise<{ a: Socket; b: Socket; close(): void }> {
+  const server = net.createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const a = await connect((server.address() as net.AddressInfo).port);
+  const [b] = await accepted;
+  return { a, b, close: () => server.close() };
+}
+
+test('a read buffer grows to 256 KiB on a bulk transfer, stays at 64 KiB for small exchanges, and loses no byte', async () => {
+  const { a, b, close } = await socketPair();
+  try {
+    const seen: { size: number; bytes: number }[] = [];
+    const got: Buffer[] = [];
+    const restart = readIntoBuffer(
+      b,
+      Buffer.allocUnsafeSlow(READ_BUFFER_SIZE),
+      (chunk) => {
+        seen.push({ size: chunk.buffer.byteLength, bytes: chunk.length });
+        got.push(Buffer.from(chunk));
+        return true;
+      },
+      BULK_READ_BUFFER_SIZE,
+    );
+    assert.ok(restart, 'this Node has the internals the proxy uses');
+    // Small exchanges: 1 KiB at a time, each read before the next is sent.
+    const small = randomBytes(1024);
+    for (let i = 0; i < 10; i++) {
+      const before = seen.length;
+      a.write(small);
+      while (seen.reduce((n, s) => n + s.bytes, 0) < (i + 1) * small.length) await new Promise((r) => setImmediate(r));
+      assert.ok(seen.length > before);
+    }
+    assert.deepEqual(new Set(seen.map((s) => s.size)), new Set([READ_BUFFER_SIZE]));
+    // Bulk: 32 MiB as fast as the socket takes it.
+    const bulk = randomBytes(32 * MiB);
+    const ended = once(b, 'end');
+    await writeFast(a, bulk, bulk.length);
+    await ended;
+    assert.equal(sha256(Buffer.concat(got)), sha256(Buffer.concat([...Array(10).fill(small), bulk])));
+    assert.ok(seen.some((s) => s.size === BULK_READ_BUFFER_SIZE), 'some read went into the 256 KiB buffer');
+    assert.ok(seen.every((s) => s.bytes <= BULK_READ_BUFFER_SIZE));
+  } finally {
+    a.destroy();
+    b.destroy();
+    close();
+  }
+});
 
 for (const reuseBuffers of [true, false]) {
   const mode = reuseBuffers ? 'reused read buffers' : 'pipe fallback';
