@@ -220,7 +220,10 @@ function common<T>(y: Argv<T>) {
     .alias('V', 'version')
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      // yargs reports its own validation failures (e.g. a flag without its value) as a
+      // YError: those are usage errors too. Anything else came from a command's handler.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
     });
 }
 

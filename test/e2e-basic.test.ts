@@ -184,3 +184,20 @@ test('an unknown flag is a usage error: exit code 2 and a message naming it', { 
     assert.match(r.output, new RegExp(`Unknown argument: ${args.at(-1)!.replace(/^--/, '')}`), r.output);
   }
 });
+
+test('a flag without its value, or a bad value, is a usage error: exit code 2, the fix, no stack trace', { timeout: 30_000 }, async () => {
+  for (const [args, message] of [
+    [['local', '3000', '--to'], /Not enough arguments following: to/],
+    [['local', '3000', '--to', '127.0.0.1', '--secret'], /Not enough arguments following: secret/],
+    [['server', '--bind-addr'], /Not enough arguments following: bind-addr/],
+    [['local', '3000'], /missing --to <TO>/],
+    [['local', '3000', '--to', '127.0.0.1', '--port', 'abc'], /invalid value for --port: 'abc'/],
+    [['server', '--max-pending', '0'], /invalid value for --max-pending: '0'/],
+  ] as const) {
+    const r = await run([...args]);
+    assert.equal(r.code, 2, `bore ${args.join(' ')}: ${r.output}`);
+    assert.match(r.output, message, r.output);
+    assert.match(r.output, /Run `bore --help`/, r.output);
+    assert.doesNotMatch(r.output, /\n\s+at /, `bore ${args.join(' ')} printed a stack trace:\n${r.output}`);
+  }
+});
