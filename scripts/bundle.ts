@@ -7,7 +7,7 @@
  *
  * Run by `npm run build` (after tsc); `bin.bore` points at the bundle.
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { chmodSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,27 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the bundle is written (its entry point; `chunk-*.mjs` files sit next to it). */
 export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.mjs');
+
+/**
+ * yargs imports cliui and string-width at load, and their modules build Intl.Segmenter
+ * objects and Unicode-property regexes at once: ICU data that then stays resident, 2.6 MB
+ * for the life of a tunnel. Only help and error output uses them, so yargs gets a stub
+ * of each whose first call `require`s the real module; esbuild bundles that module
+ * wrapped so it is evaluated then, not at start-up (`test/bundle.test.ts` checks it).
+ */
+const lazyHelpRendering: Plugin = {
+  name: 'lazy-help-rendering',
+  setup(b) {
+    b.onResolve({ filter: /^(cliui|string-width)$/ }, (args) =>
+      /yargs[\\/]lib[\\/]platform-shims/.test(args.importer) ? { path: args.path, namespace: 'lazy', pluginData: dirname(args.importer) } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+      contents: `let m; export default function lazy(...a) { m ??= require(${JSON.stringify(args.path)}); return m.default(...a); }`,
+      resolveDir: args.pluginData as string,
+      loader: 'js',
+    }));
+  },
+};
 
 rmSync(dirname(BUNDLE), { recursive: true, force: true });
 await build({
@@ -34,6 +55,7 @@ await build({
   // CommonJS dependencies (winston, logform) call require() for Node built-ins.
   banner: { js: "import { createRequire as __boreCreateRequire } from 'node:module';\nconst require = __boreCreateRequire(import.meta.url);" },
   legalComments: 'none',
+  plugins: [lazyHelpRendering],
   logLevel: 'warning',
 });
 chmodSync(BUNDLE, 0o755);

@@ -1,0 +1,51 @@
+/**
+ * Properties of the bundled CLI (`scripts/bundle.ts`) that no other test sees: yargs's
+ * help rendering (cliui, string-width) is evaluated only when help or an error is
+ * printed, so a running tunnel never loads the ICU data behind it (about 2.6 MB of
+ * resident memory for the life of the process).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { once } from 'node:events';
+import { CLI } from './helpers/procs.js';
+
+const COUNTER = fileURLToPath(new URL('./helpers/count-segmenters.mjs', import.meta.url));
+
+/** Runs the CLI with the Intl.Segmenter counter preloaded; resolves with the count it printed. */
+function segmentersBuilt(args: string[]): Promise<{ count: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', COUNTER, CLI, ...args], { timeout: 20_000 }, (_err, stdout, stderr) => {
+      const output = `${stdout}${stderr}`;
+      const m = output.match(/Intl\.Segmenter objects built: (\d+)/);
+      resolve({ count: m ? Number(m[1]) : -1, output });
+    });
+  });
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const bundled = /[\\/]dist[\\/]bundle[\\/]/.test(CLI);
+
+test('help output renders with cliui; a client that runs never builds its Intl.Segmenter objects', {
+  timeout: 30_000,
+  skip: bundled ? false : `checks the bundle, and BORE_CLI points at ${CLI}`,
+}, async () => {
+  const help = await segmentersBuilt(['local', '--help']);
+  assert.match(help.output, /--heartbeat-timeout/, help.output);
+  assert.ok(help.count > 0, `help should render through string-width: ${help.output}`);
+
+  // A client whose server is unreachable: parses, logs, connects, fails, exits 4.
+  const run = await segmentersBuilt(['local', '3000', '--to', '127.0.0.1', '--control-port', String(await closedPort())]);
+  assert.match(run.output, /ECONNREFUSED/, run.output);
+  assert.equal(run.count, 0, run.output);
+});
