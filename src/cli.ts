@@ -233,7 +233,7 @@ function common<T>(y: Argv<T>) {
  * `bore local ...` and `bore server ...` get a parser of their own in which the command
  * is the default one: yargs renders and caches a command's whole help text right after
  * starting its handler (not for a default command), and that rendering (string widths of
- * every word) made V8 optimize it, which kept some 8 MB more resident for the life of a
+ * every word) made V8 optimize it, which kept about 4 MB more resident for the life of a
  * tunnel or server (see bench/README.md).
  */
 export function buildCli(args: string[]) {

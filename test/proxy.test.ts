@@ -70,12 +70,18 @@ test('a read buffer grows to 512 KiB on a bulk transfer, stays at 64 KiB for sma
   try {
     const seen: { size: number; bytes: number }[] = [];
     const got: Buffer[] = [];
+    let total = 0;
+    let waiter: { bytes: number; resolve: () => void } | undefined;
+    /** Resolves once `bytes` have been read in all. */
+    const readUpTo = (bytes: number) => new Promise<void>((resolve) => (total >= bytes ? resolve() : (waiter = { bytes, resolve })));
     const restart = readIntoBuffer(
       b,
       Buffer.allocUnsafeSlow(READ_BUFFER_SIZE),
       (chunk) => {
         seen.push({ size: chunk.buffer.byteLength, bytes: chunk.length });
         got.push(Buffer.from(chunk));
+        total += chunk.length;
+        if (waiter && total >= waiter.bytes) waiter.resolve();
         return true;
       },
       BULK_READ_BUFFER_SIZE,
@@ -83,11 +89,9 @@ test('a read buffer grows to 512 KiB on a bulk transfer, stays at 64 KiB for sma
     assert.ok(restart, 'this Node has the internals the proxy uses');
     // Small exchanges: 1 KiB at a time, each read before the next is sent.
     const small = randomBytes(1024);
-    for (let i = 0; i < 10; i++) {
-      const before = seen.length;
+    for (let i = 1; i <= 10; i++) {
       a.write(small);
-      while (seen.reduce((n, s) => n + s.bytes, 0) < (i + 1) * small.length) await new Promise((r) => setImmediate(r));
-      assert.ok(seen.length > before);
+      await readUpTo(i * small.length);
     }
     assert.deepEqual(new Set(seen.map((s) => s.size)), new Set([READ_BUFFER_SIZE]));
     // Bulk: 32 MiB as fast as the socket takes it.
