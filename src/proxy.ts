@@ -22,6 +22,7 @@
  * buffer per direction is ever in flight, whatever the reader's pace.
  */
 import type { Socket } from 'node:net';
+import { onClose, onEnd } from './socket-events.js';
 
 /** Size of the read buffer of each direction at first (Node's own read size). */
 export const READ_BUFFER_SIZE = 64 * 1024;
@@ -127,7 +128,7 @@ function forwardReusingBuffer(src: Socket, dst: Socket): boolean {
     BULK_READ_BUFFER_SIZE,
   );
   if (!restart) return false;
-  src.on('end', () => dst.end());
+  onEnd(src, () => dst.end());
   return true;
 }
 
@@ -138,16 +139,17 @@ function forwardReusingBuffer(src: Socket, dst: Socket): boolean {
 export function proxy(a: Socket, b: Socket, head?: Buffer, options: ProxyOptions = {}): Promise<void> {
   return new Promise((resolve) => {
     let open = 2;
-    const onClose = () => {
+    const closed = () => {
       if (--open === 0) resolve();
     };
     const fail = () => {
       a.destroy();
       b.destroy();
     };
+    // Either socket may already have ended, failed or closed before it was handed
+    // over (a FIN read while it waited for its peer): onEnd/onClose see that too.
     for (const s of [a, b]) {
-      if (s.closed) onClose();
-      else s.on('close', onClose);
+      onClose(s, closed);
       s.on('error', fail);
     }
     if (a.destroyed || b.destroyed) {

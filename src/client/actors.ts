@@ -12,6 +12,7 @@ import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, frameClientSocket, requestTunnel } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { setControlSocketBasics } from '../socket-options.js';
+import { onClose, onEnd } from '../socket-events.js';
 
 /**
  * What the machine's actors need that is not data: the logger, the credentials and the
@@ -38,7 +39,7 @@ export class ClientRuntime {
     this.logger.info('draining connections', { count: open.length, drainMs: ms });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(open.map((s) => new Promise((r) => s.once('close', r)))),
+      Promise.all(open.map((s) => new Promise<void>((r) => onClose(s, r)))),
       new Promise((r) => (timer = setTimeout(r, ms))),
     ]);
     clearTimeout(timer);
@@ -108,8 +109,8 @@ export const controlActor = fromCallback<{ type: string }, { control: ControlCon
     sendBack({ type: 'CONTROL.LOST', code: err.code, message: err.message } satisfies ControlEvent);
   };
   socket.on('error', (err) => lose(classify(err)));
-  socket.on('end', () => lose(new TunnelError('server-closed', 'server closed the connection')));
-  socket.on('close', () => lose(new TunnelError('server-closed', 'server closed the connection')));
+  onEnd(socket, () => lose(new TunnelError('server-closed', 'server closed the connection')));
+  onClose(socket, () => lose(new TunnelError('server-closed', 'server closed the connection')));
   framed.listen((msg) => {
     switch (msg.type) {
       case 'Connection':
@@ -157,8 +158,8 @@ export const proxiesActor = fromCallback<ProxyRequest, { target: Omit<DataConnec
     receive(({ id }) => {
       runDataConnection(id, target, (remote, local) => {
         runtime.proxied.add(remote).add(local);
-        remote.once('close', () => runtime.proxied.delete(remote));
-        local.once('close', () => runtime.proxied.delete(local));
+        onClose(remote, () => runtime.proxied.delete(remote));
+        onClose(local, () => runtime.proxied.delete(local));
         report({ type: 'PROXY.OPENED', id });
       }).then(
         () => report({ type: 'PROXY.CLOSED', id }),

@@ -101,7 +101,7 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     const ping = setInterval(() => res.write(': ping\n\n'), SSE_PING_MS);
     streams.add(res);
     req.socket.setNoDelay(true);
-    res.on('close', () => {
+    res.on('close', () => { // state checked: the response was opened just above
       clearInterval(ping);
       unlisten();
       streams.delete(res);

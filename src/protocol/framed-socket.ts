@@ -40,10 +40,15 @@ export class FramedSocket<In, Out> {
     this.#decode = decode;
     this.#encode = encode;
     socket.pause();
+    // The socket may have ended, failed or closed before it was framed: start from
+    // that state, since its events will not come again. The listeners stay removable
+    // (detach) rather than going through socket-events.ts.
+    if (socket.errored) this.#failure = socket.errored;
+    this.#ended = socket.readableEnded || socket.closed;
     socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
+    socket.on('end', this.#onEnd); // state checked above
     socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
+    socket.on('close', this.#onClose); // state checked above
   }
 
   /**

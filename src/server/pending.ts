@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
+import { onClose } from '../socket-events.js';
 
 /** The unclaimed connections of one tunnel, oldest first. */
 export type PendingGroup = Set<string>;
@@ -61,7 +62,7 @@ export class PendingConnections {
     }, this.#limits.expiryMs);
     this.#entries.set(id, { socket, group, port, timer });
     group.add(id);
-    socket.once('close', () => this.#remove(id));
+    onClose(socket, () => this.#remove(id));
     return id;
   }
 

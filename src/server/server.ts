@@ -15,6 +15,7 @@ import { FramedSocket } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
 import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
+import { onClose, onEnd } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
@@ -172,7 +173,7 @@ export class BoreServer {
     const proxied = [...this.#proxied];
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
-      const closed = Promise.all(proxied.map((s) => (s.closed ? null : once(s, 'close').catch(() => null))));
+      const closed = Promise.all(proxied.map((s) => new Promise<void>((r) => onClose(s, r))));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise((r) => (timer = setTimeout(r, drainMs)));
       await Promise.race([closed, deadline]);
@@ -190,7 +191,7 @@ export class BoreServer {
       return;
     }
     this.#handshaking.add(socket);
-    socket.once('close', () => this.#handshaking.delete(socket));
+    onClose(socket, () => this.#handshaking.delete(socket));
     socket.on('error', () => {});
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
@@ -279,11 +280,11 @@ export class BoreServer {
     framed.detach();
     socket.on('data', () => {});
     socket.on('error', (err: NodeJS.ErrnoException) => (tunnel.reason ??= err.code ?? err.message));
-    socket.on('end', () => {
+    onEnd(socket, () => {
       tunnel.reason ??= 'closed by client';
       socket.destroy();
     });
-    socket.on('close', () => this.#closeTunnel(tunnel));
+    onClose(socket, () => this.#closeTunnel(tunnel));
     socket.resume();
   }
 
@@ -330,7 +331,7 @@ export class BoreServer {
     const head = framed.detach();
     for (const s of [framed.socket, claimed.socket]) {
       this.#proxied.add(s);
-      s.once('close', () => this.#proxied.delete(s));
+      onClose(s, () => this.#proxied.delete(s));
     }
     void proxy(framed.socket, claimed.socket, head);
   }

@@ -1,0 +1,24 @@
+/**
+ * Socket lifecycle events that cannot be missed. A socket's `'end'` and `'close'` are
+ * emitted once; a listener attached after that moment never runs. That moment can come
+ * earlier than it looks: a paused socket still reads, and Node emits `'end'` as soon as
+ * it reads the FIN (net's `onStreamRead` calls `read(0)` at EOF), so a socket handed
+ * from one owner to the next (framed handshake → proxy) may have ended in between.
+ *
+ * Every `'end'` or `'close'` listener in `src/` goes through these two functions
+ * (`test/socket-events.test.ts` fails on a bare one): each runs its callback on the
+ * next tick if the event already happened, else once when it does.
+ */
+import type { Socket } from 'node:net';
+
+/** Calls `fn` once `socket`'s readable side has ended (the peer's FIN was read). */
+export function onEnd(socket: Socket, fn: () => void): void {
+  if (socket.readableEnded) process.nextTick(fn);
+  else socket.once('end', fn);
+}
+
+/** Calls `fn` once `socket` is closed (destroyed and its handle released). */
+export function onClose(socket: Socket, fn: () => void): void {
+  if (socket.closed) process.nextTick(fn);
+  else socket.once('close', fn);
+}
