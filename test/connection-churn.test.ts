@@ -1,0 +1,135 @@
+/**
+ * Public connections that end early must leave nothing behind (issue 10): a health
+ * check's connect-and-close, a reset, a FIN without data, data then close. After 1,000
+ * of each, the client's and the server's open file descriptors, counted from outside
+ * in /proc, are back to where they were; and a client limited to 128 descriptors is
+ * still serving once a burst of them is over.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
+import { BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
+
+const EACH = 1000;
+const IN_FLIGHT = 16;
+
+/** Open file descriptors of a process. */
+function fds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Resolves once every socket of `visit` is closed; errors are part of the game. */
+function closed(socket: net.Socket): Promise<void> {
+  socket.on('error', () => {});
+  return socket.closed ? Promise.resolve() : once(socket, 'close').then(() => undefined);
+}
+
+/** The ways a visitor can leave early, each resolving once its socket is closed. */
+const visits: Record<string, (port: number) => Promise<void>> = {
+  'connect-and-close': async (port) => {
+    const s = await connect(port);
+    s.destroy();
+    await closed(s);
+  },
+  'connect-and-RST': async (port) => {
+    const s = await connect(port);
+    s.resetAndDestroy();
+    await closed(s);
+  },
+  'FIN without data': async (port) => {
+    const s = await connect(port);
+    s.resume();
+    s.end(); // the tunnel passes the FIN on; the echo service ends in turn
+    await closed(s);
+  },
+  'data then close': async (port) => {
+    const s = await connect(port);
+    s.end(Buffer.alloc(100, 1));
+    s.destroy();
+    await closed(s);
+  },
+};
+
+/** Runs `count` visits, `IN_FLIGHT` at a time. */
+async function churn(count: number, visit: () => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next++ < count) await visit();
+    }),
+  );
+}
+
+/** Waits until `read()` is at most `target` (sockets close asynchronously) or `ms` have passed; returns it. */
+async function settlesTo(read: () => number, target: number, ms = 15_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  let now = read();
+  while (now > target && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    now = read();
+  }
+  return now;
+}
+
+for (const secret of [undefined, 'churn-secret']) {
+  for (const localHost of ['localhost', '127.0.0.1']) {
+    test(`early-ending public connections leak no descriptors (local host ${localHost}, ${secret ? 'with' : 'without'} a secret)`, async () => {
+      const echo = await startEchoServer();
+      const env: Record<string, string> = secret ? { BORE_SECRET: secret } : {};
+      const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], env);
+      const client = await startClient(echo.port, server.controlPort, ['--local-host', localHost], env);
+      try {
+        const pids = { client: client.proc.pid!, server: server.proc.pid! };
+        // One full round trip first, so lazily opened descriptors are in the baseline
+        // (and its own sockets are not).
+        const before = { client: fds(pids.client), server: fds(pids.server) };
+        assert.equal((await roundTrip(await connect(client.publicPort), Buffer.from('warm'))).toString(), 'warm');
+        const baseline = {
+          client: await settlesTo(() => fds(pids.client), before.client, 2000),
+          server: await settlesTo(() => fds(pids.server), before.server, 2000),
+        };
+        for (const [kind, visit] of Object.entries(visits)) {
+          await churn(EACH, () => visit(client.publicPort));
+          for (const side of ['client', 'server'] as const) {
+            const left = await settlesTo(() => fds(pids[side]), baseline[side]);
+            assert.equal(left, baseline[side], `${side}: ${baseline[side]} fds before ${EACH} × ${kind}, ${left} after`);
+          }
+        }
+        assert.equal((await roundTrip(await connect(client.publicPort), Buffer.from('still here'))).toString(), 'still here');
+      } finally {
+        await client.stop();
+        await server.stop();
+        await echo.close();
+      }
+    });
+  }
+}
+
+test('a client limited to 128 descriptors serves again once a burst of connect-and-close is over', async () => {
+  const echo = await startEchoServer();
+  const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1']);
+  const client = new BoreProcess(
+    ['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort)],
+    {},
+    undefined,
+    ['prlimit', '--nofile=128:128', '--'],
+  );
+  try {
+    const publicPort = Number((await client.waitFor(/listening at 127\.0\.0\.1:(\d+)/))[1]);
+    const baseline = fds(client.proc.pid!);
+    // Far more than the client could hold if a few in a hundred left two sockets behind.
+    await churn(EACH * 2, () => visits['connect-and-close']!(publicPort));
+    // Recovered: its descriptors come back (with the leak they stayed at the limit) ...
+    const left = await settlesTo(() => fds(client.proc.pid!), baseline);
+    assert.equal(left, baseline, `client: ${baseline} fds before the burst, ${left} after`);
+    // ... and a normal round trip goes through.
+    const data = Buffer.from('after the burst');
+    assert.equal((await roundTrip(await connect(publicPort), data)).toString(), data.toString());
+  } finally {
+    await client.stop();
+    await server.stop();
+    await echo.close();
+  }
+});
