@@ -16,6 +16,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { machineGraph } from './graph.js';
 import { InspectorHub } from './hub.js';
 import { APP_CSS, APP_JS, PAGE_HTML } from './page.js';
+import { formatHostPort } from '../address.js';
 
 /** Options of {@link startInspector}. */
 export interface InspectorOptions {
@@ -52,6 +53,8 @@ export interface Inspector {
   close(): Promise<void>;
 }
 
+/** The only address the inspector listens on. */
+const HOST = '127.0.0.1';
 /** How long a page waits before reconnecting its event stream (ms). */
 const SSE_RETRY_MS = 1000;
 /** Comment lines keep idle streams from being cut by proxies and detect dead pages. */
@@ -128,13 +131,13 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     });
   }
 
-  server.listen(options.port ?? 0, '127.0.0.1');
+  server.listen(options.port ?? 0, HOST);
   // `once` rejects with the listener's 'error' (e.g. EADDRINUSE).
   await once(server, 'listening').catch((err: Error) => {
-    throw new Error(`inspector could not listen on 127.0.0.1:${options.port ?? 0}: ${err.message}`);
+    throw new Error(`inspector could not listen on ${formatHostPort(HOST, options.port ?? 0)}: ${err.message}`);
   });
   const port = (server.address() as { port: number }).port;
-  const url = `http://127.0.0.1:${port}/`;
+  const url = `http://${formatHostPort(HOST, port)}/`;
   (options.logger ?? silentLogger).info(`inspector at ${url}`, { port });
 
   return {
