@@ -32,7 +32,7 @@ export { createLogger, silentLogger, LOG_LEVELS, LOG_FORMATS } from './log.js';
 export type { Logger, LoggerOptions } from './log.js';
 
 // Inspector (`--inspect`).
-export { startInspector } from './inspector/server.js';
+export { startInspector, INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES } from './inspector/server.js';
 export type { Inspector, InspectorOptions } from './inspector/server.js';
 export { InspectorHub, publicContext } from './inspector/hub.js';
 export type { LogEntry, PublicSnapshot } from './inspector/hub.js';

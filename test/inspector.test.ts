@@ -6,13 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { assign, createActor, createMachine, fromPromise, setup } from 'xstate';
 import { clientMachine } from '../machines/client.js';
 import { activePaths, machineGraph } from '../src/inspector/graph.js';
 import { InspectorHub, publicContext } from '../src/inspector/hub.js';
-import { startInspector } from '../src/inspector/server.js';
+import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
 import { httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
 
 const SECRET = 'inspector-test-secret-7f3a91';
@@ -159,6 +161,92 @@ test('the inspector only listens on 127.0.0.1 and reports a taken port clearly',
   } finally {
     await a.close();
   }
+});
+
+/** Opens `/events` on its own connection; resolves once the response head arrives. */
+function openEvents(port: number): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/events', agent: false }, (res) => resolve({ req, res }));
+    req.on('error', reject);
+  });
+}
+
+/** Status of a fresh `/events` request; the stream is closed right away. */
+async function eventsStatus(port: number): Promise<number> {
+  const { req, res } = await openEvents(port);
+  req.destroy();
+  return res.statusCode ?? 0;
+}
+
+test('the inspector serves at most maxStreams page streams; a closed one frees its place', async (t) => {
+  const insp = await startInspector();
+  t.after(() => insp.close());
+  const open = await Promise.all(Array.from({ length: INSPECTOR_MAX_STREAMS }, () => openEvents(insp.port)));
+  t.after(() => open.forEach((s) => s.req.destroy()));
+  assert.deepEqual(new Set(open.map((s) => s.res.statusCode)), new Set([200]));
+
+  const refused = await openEvents(insp.port);
+  assert.equal(refused.res.statusCode, 503);
+  assert.equal(refused.res.headers['retry-after'], '1');
+  let body = '';
+  refused.res.setEncoding('utf8').on('data', (c: string) => (body += c));
+  await once(refused.res, 'end');
+  assert.match(body, new RegExp(`too many inspector pages open \\(at most ${INSPECTOR_MAX_STREAMS}\\)`));
+
+  // A page goes away: its place is given to the next one (once the server has seen the close).
+  open.shift()!.req.destroy();
+  let status = 503;
+  for (let tries = 0; status === 503 && tries < 100; tries++) {
+    const s = await openEvents(insp.port);
+    status = s.res.statusCode ?? 0;
+    if (status === 200) open.push(s);
+    else s.req.destroy();
+  }
+  assert.equal(status, 200, 'a closed stream frees its place');
+  assert.equal(await eventsStatus(insp.port), 503, 'and the cap still holds');
+});
+
+test('a page stream that stops reading is closed once its queue passes the bound', async (t) => {
+  const insp = await startInspector({ maxStreams: 1 });
+  t.after(() => insp.close());
+  // A page that reads the head and the hello, then stops reading.
+  const page = net.connect(insp.port, '127.0.0.1');
+  page.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${insp.port}\r\n\r\n`);
+  const head = await new Promise<string>((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (!text.includes('event: hello')) return;
+      page.off('data', onData).pause();
+      resolve(text);
+    };
+    page.on('data', onData);
+  });
+  assert.match(head, /^HTTP\/1\.1 200/);
+  t.after(() => page.destroy());
+  assert.equal(await eventsStatus(insp.port), 503, 'the stalled page holds the only place');
+
+  // Big snapshots (256 KiB of context each) fill the kernel's buffers, then the queue.
+  const blob = 'x'.repeat(INSPECTOR_STREAM_QUEUE_BYTES);
+  const machine = createMachine({
+    types: {} as { context: { blob: string; n: number } },
+    context: { blob: '', n: 0 },
+    on: { GROW: { actions: assign({ blob, n: ({ context }) => context.n + 1 }) } },
+  });
+  const actor = createActor(machine, { inspect: insp.inspect }).start();
+  t.after(() => actor.stop());
+  let freed = false;
+  let sent = 0;
+  // 400 updates are 100 MiB: far more than loopback buffers hold.
+  for (; !freed && sent < 400; sent++) {
+    actor.send({ type: 'GROW' });
+    await new Promise((r) => setImmediate(r)); // the hub delivers on setImmediate
+    freed = (await eventsStatus(insp.port)) === 200;
+  }
+  assert.ok(freed, `the stalled stream was still open after ${sent} updates of ${blob.length} bytes`);
+  // The server closed the connection: reading again reaches its end.
+  page.resume();
+  await once(page, 'close');
 });
 
 test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no secret, no CDN', async (t) => {

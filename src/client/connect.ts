@@ -1,6 +1,7 @@
 /** Opening TCP connections to the server and to the local service. */
 import net, { type Socket } from 'node:net';
 import { TunnelError } from './errors.js';
+import { formatHostPort } from '../address.js';
 
 /** Connect deadline, as in the Rust client. */
 export const CONNECT_TIMEOUT_MS = 3000;
@@ -27,7 +28,7 @@ export function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS 
     }
     const socket = net.connect({ host, port, allowHalfOpen: true });
     const timer = setTimeout(() => {
-      finish(new TunnelError('connect-timeout', `could not connect to ${host}:${port}: timed out after ${timeoutMs} ms`));
+      finish(new TunnelError('connect-timeout', `could not connect to ${formatHostPort(host, port)}: timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     const onAbort = () => finish(signal!.reason ?? new Error('aborted'));
     const finish = (err?: Error) => {

@@ -9,6 +9,7 @@ import { Authenticator } from '../protocol/auth.js';
 import { type Logger, silentLogger } from '../log.js';
 import { ClientRuntime } from './actors.js';
 import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
+import { formatHostPort } from '../address.js';
 
 /** Default control port of bore servers. */
 export const DEFAULT_CONTROL_PORT = 7835;
@@ -144,7 +145,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
 }
 
 function logTransition(logger: Logger, from: string | undefined, state: string, ctx: ClientContext): void {
-  const server = `${ctx.settings.to}:${ctx.settings.controlPort}`;
+  const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
   const attempt = ctx.attempt;
   switch (state) {
     case 'connecting':
@@ -156,10 +157,10 @@ function logTransition(logger: Logger, from: string | undefined, state: string, 
       break;
     case 'listening':
       if (ctx.reconnects > 0) logger.info('reconnected', { state, attempt, port: ctx.publicPort });
-      logger.info(`listening at ${ctx.settings.to}:${ctx.publicPort}`, {
+      logger.info(`listening at ${formatHostPort(ctx.settings.to, ctx.publicPort!)}`, {
         state,
         port: ctx.publicPort,
-        local: `${ctx.settings.localHost}:${ctx.settings.localPort}`,
+        local: formatHostPort(ctx.settings.localHost, ctx.settings.localPort),
       });
       break;
     case 'backoff': {

@@ -4,7 +4,8 @@
  *   GET /app.js      the page's script;  GET /app.css  its styles
  *   GET /graph       the statechart as JSON ({@link MachineGraph})
  *   GET /snapshot    the current state: `{ value, active, status, context, time }`
- *   GET /events      server-sent events: `hello`, `snapshot`, `log`
+ *   GET /events      server-sent events: `hello`, `snapshot`, `log` (at most
+ *                    `maxStreams` at once; beyond that `503` with `retry-after`)
  */
 import http from 'node:http';
 import { once } from 'node:events';
@@ -15,6 +16,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { machineGraph } from './graph.js';
 import { InspectorHub } from './hub.js';
 import { APP_CSS, APP_JS, PAGE_HTML } from './page.js';
+import { formatHostPort } from '../address.js';
 
 /** Options of {@link startInspector}. */
 export interface InspectorOptions {
@@ -24,7 +26,20 @@ export interface InspectorOptions {
   machine?: AnyStateMachine;
   /** Where to log `inspector at <url>` (default: nowhere). */
   logger?: Logger;
+  /** Concurrent `/events` streams served; more get `503` (default {@link INSPECTOR_MAX_STREAMS}). */
+  maxStreams?: number;
 }
+
+/** Default cap on concurrent `/events` streams (open pages): each costs a socket and its queue. */
+export const INSPECTOR_MAX_STREAMS = 16;
+
+/**
+ * Bytes an `/events` stream may have queued (written but not yet taken by the kernel).
+ * A stream found over it when an update comes is closed at once rather than kept: the
+ * page stopped reading. A live page's EventSource reconnects and starts over from
+ * `hello` and the latest snapshot, so a slow page costs at most this much memory.
+ */
+export const INSPECTOR_STREAM_QUEUE_BYTES = 256 * 1024;
 
 /** A running inspector. */
 export interface Inspector {
@@ -38,6 +53,8 @@ export interface Inspector {
   close(): Promise<void>;
 }
 
+/** The only address the inspector listens on. */
+const HOST = '127.0.0.1';
 /** How long a page waits before reconnecting its event stream (ms). */
 const SSE_RETRY_MS = 1000;
 /** Comment lines keep idle streams from being cut by proxies and detect dead pages. */
@@ -56,6 +73,7 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   const graphJson = JSON.stringify(machineGraph(options.machine ?? clientMachine));
   const bootId = randomUUID();
   const streams = new Set<http.ServerResponse>();
+  const maxStreams = options.maxStreams ?? INSPECTOR_MAX_STREAMS;
 
   const server = http.createServer((req, res) => {
     // Refuse other Host names: a web page cannot read the inspector through DNS rebinding.
@@ -87,18 +105,23 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   });
 
   function openStream(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (streams.size >= maxStreams) {
+      const body = `too many inspector pages open (at most ${maxStreams}); retry later\n`;
+      return send(res, 503, 'text/plain', body, { 'retry-after': String(Math.ceil(SSE_RETRY_MS / 1000)) });
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(`retry: ${SSE_RETRY_MS}\n\n`);
-    const write = (event: string, data: unknown) => {
-      // A page that cannot keep up loses updates rather than growing our memory.
-      if (res.writableLength > 1 << 20) return;
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    // A page that stopped reading is dropped rather than growing our memory.
+    const writeBounded = (text: string) => {
+      if (res.writableLength > INSPECTOR_STREAM_QUEUE_BYTES) res.destroy();
+      else if (!res.destroyed) res.write(text);
     };
+    const write = (event: string, data: unknown) => writeBounded(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     write('hello', { bootId, log: hub.log() });
     const snap = hub.snapshot();
     if (snap) write('snapshot', snap);
     const unlisten = hub.listen({ snapshot: (s) => write('snapshot', s), log: (entries) => write('log', entries) });
-    const ping = setInterval(() => res.write(': ping\n\n'), SSE_PING_MS);
+    const ping = setInterval(() => writeBounded(': ping\n\n'), SSE_PING_MS);
     streams.add(res);
     req.socket.setNoDelay(true);
     res.on('close', () => { // state checked: the response was opened just above
@@ -108,13 +131,13 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     });
   }
 
-  server.listen(options.port ?? 0, '127.0.0.1');
+  server.listen(options.port ?? 0, HOST);
   // `once` rejects with the listener's 'error' (e.g. EADDRINUSE).
   await once(server, 'listening').catch((err: Error) => {
-    throw new Error(`inspector could not listen on 127.0.0.1:${options.port ?? 0}: ${err.message}`);
+    throw new Error(`inspector could not listen on ${formatHostPort(HOST, options.port ?? 0)}: ${err.message}`);
   });
   const port = (server.address() as { port: number }).port;
-  const url = `http://127.0.0.1:${port}/`;
+  const url = `http://${formatHostPort(HOST, port)}/`;
   (options.logger ?? silentLogger).info(`inspector at ${url}`, { port });
 
   return {
@@ -129,7 +152,7 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
   };
 }
 
-function send(res: http.ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+function send(res: http.ServerResponse, status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

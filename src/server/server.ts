@@ -20,6 +20,7 @@ import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
 import { ServerErrors, openPublicListener } from './ports.js';
+import { formatPeer } from '../address.js';
 
 export { PORT_TRIES, ServerErrors } from './ports.js';
 
@@ -193,7 +194,7 @@ export class BoreServer {
     this.#handshaking.add(socket);
     onClose(socket, () => this.#handshaking.delete(socket));
     socket.on('error', () => {});
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = formatPeer(socket);
     const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
     const deadline = Date.now() + this.#opts.handshakeTimeoutMs;
     this.#handshake(framed, deadline)
@@ -236,7 +237,7 @@ export class BoreServer {
   /** Sends `Error(text)`, half-closes, and discards whatever the peer still sends. */
   #refuse(framed: ServerFramed, text: string, reason: string): void {
     const socket = framed.socket;
-    this.#log.warn('refusing client', { peer: `${socket.remoteAddress}:${socket.remotePort}`, reason });
+    this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
     framed.send({ type: 'Error', message: text });
     framed.detach();
     socket.end();
@@ -272,7 +273,7 @@ export class BoreServer {
     };
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
-    this.#log.info('new client', { peer: `${socket.remoteAddress}:${socket.remotePort}`, port });
+    this.#log.info('new client', { peer: formatPeer(socket), port });
     framed.send({ type: 'Hello', port }, { type: 'Heartbeat' });
     listener.on('connection', (conn) => this.#onPublicConnection(tunnel, conn));
     // A client sends nothing after Hello; reading anyway (and discarding) is how EOF,

@@ -1,0 +1,15 @@
+/** Host and port pairs as people read them in logs and error messages. */
+import net from 'node:net';
+
+/**
+ * `host:port`, with an IPv6 address in brackets (`[::1]:7835`) so the port stays
+ * readable; IPv4 addresses and host names are printed as they are.
+ */
+export function formatHostPort(host: string, port: number | string): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A socket's peer as `host:port` (see {@link formatHostPort}); `?` for what the socket no longer knows. */
+export function formatPeer(socket: net.Socket): string {
+  return formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? '?');
+}
