@@ -96,7 +96,8 @@ async function concurrency(conns: number): Promise<ServerBenchResults['concurren
 /** Opens `count` tunnels (library clients in this process) on one CLI server. */
 async function tunnels(count: number): Promise<ServerBenchResults['tunnels']> {
   const echo = await startEchoServer();
-  const server = await startServer(RANGE);
+  // All from 127.0.0.1: past the default per-address cap.
+  const server = await startServer([...RANGE, '--max-tunnels-per-addr', '0']);
   const opened = Array.from({ length: count }, () => startTunnel({ localPort: echo.port, localHost: '127.0.0.1', to: '127.0.0.1', controlPort: server.controlPort }));
   try {
     const t0 = Date.now();
@@ -125,7 +126,8 @@ async function tunnels(count: number): Promise<ServerBenchResults['tunnels']> {
 /** Holds `count` silent connections on the control port and times a tunnel round trip meanwhile. */
 async function idleHandshakes(count: number): Promise<ServerBenchResults['idleHandshakes']> {
   const echo = await startEchoServer();
-  const server = await startServer(RANGE);
+  // Each silent connection is a failed handshake from 127.0.0.1 once it times out.
+  const server = await startServer([...RANGE, '--max-auth-failures', '0']);
   const client = await startClient(echo.port, server.controlPort);
   const idle: net.Socket[] = [];
   try {

@@ -40,10 +40,10 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
   return n;
 }
 
-function countArg(value: unknown, name: string, fallback: number): number {
+function countArg(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a whole number of at least 1)`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a whole number of at least ${min})`);
   return n;
 }
 
@@ -154,6 +154,9 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     bindTunnels: (argv.bindTunnels as string | undefined) ?? '0.0.0.0',
     clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', 15, 2) * 1000,
     maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', 1024),
+    maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', 16, 0),
+    maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', 10, 0),
+    authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', 60) * 1000,
     logger,
   });
   signals.set((signal) => {
@@ -205,6 +208,13 @@ function serverOptions<T>(y: Argv<T>) {
       .option('bind-tunnels', { type: 'string', describe: 'Address of the public listeners', defaultDescription: '0.0.0.0', requiresArg: true })
       .option('client-timeout', { type: 'number', describe: 'Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least 2', defaultDescription: '15' })
       .option('max-pending', { type: 'number', describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped', defaultDescription: '1024' })
+      .option('max-tunnels-per-addr', { type: 'number', describe: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)', defaultDescription: '16' })
+      .option('max-auth-failures', {
+        type: 'number',
+        describe: 'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which its connections are closed unanswered for as long (0: never)',
+        defaultDescription: '10',
+      })
+      .option('auth-failure-window', { type: 'number', describe: 'Seconds in which failed handshakes are counted, and length of the cool-down', defaultDescription: '60' })
       .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: '5' }),
   );
 }

@@ -162,7 +162,7 @@ test('--help lists every flag of bore, bore local and bore server', { timeout: 3
     ],
     [
       ['server', '--help'],
-      ['--min-port', '--max-port', '--secret', '--control-port', '--bind-addr', '--bind-tunnels', '--client-timeout', '--drain-timeout', '--log-level', '--log-format', '--help', '--version'],
+      ['--min-port', '--max-port', '--secret', '--control-port', '--bind-addr', '--bind-tunnels', '--client-timeout', '--max-pending', '--max-tunnels-per-addr', '--max-auth-failures', '--auth-failure-window', '--drain-timeout', '--log-level', '--log-format', '--help', '--version'],
     ],
   ];
   for (const [args, flags] of expected) {
@@ -193,6 +193,9 @@ test('a flag without its value, or a bad value, is a usage error: exit code 2, t
     [['local', '3000'], /missing --to <TO>/],
     [['local', '3000', '--to', '127.0.0.1', '--port', 'abc'], /invalid value for --port: 'abc'/],
     [['server', '--max-pending', '0'], /invalid value for --max-pending: '0'/],
+    [['server', '--max-tunnels-per-addr', '1.5'], /invalid value for --max-tunnels-per-addr: '1.5' \(expected a whole number of at least 0\)/],
+    [['server', '--max-auth-failures', '-5'], /invalid value for --max-auth-failures: '-5'/],
+    [['server', '--auth-failure-window', '0'], /invalid value for --auth-failure-window: '0'/],
   ] as const) {
     const r = await run([...args]);
     assert.equal(r.code, 2, `bore ${args.join(' ')}: ${r.output}`);

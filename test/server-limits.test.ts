@@ -2,7 +2,8 @@
  * The server's resource bounds and its reactions to a dying control connection, on
  * real loopback sockets: the 3 s whole-handshake deadline, the per-tunnel cap on
  * unclaimed connections, quiet refusal of unknown `Accept`s, no unauthenticated path
- * to a tunnel's connections, and a public port freed the moment its client is gone.
+ * to a tunnel's connections, a public port freed the moment its client is gone, and
+ * the per-address caps on tunnels and failed handshakes.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -170,10 +171,112 @@ test('control sockets get keepalive 10 s x 3 probes and a TCP_USER_TIMEOUT (Linu
   listener.close();
 });
 
+test('one address gets at most maxTunnelsPerAddr tunnels: the next Hello gets an Error and a warn line, and a slot frees when a tunnel closes', async () => {
+  const { server, logger } = await startServer({ maxTunnelsPerAddr: 3 });
+  const tunnels = [await rawTunnel(server.port), await rawTunnel(server.port), await rawTunnel(server.port)];
+  const extra = await rawConnect(server.port);
+  extra.send({ type: 'Hello', port: 0 });
+  assert.deepEqual(await extra.recv(), { type: 'Error', message: ServerErrors.tooManyTunnels });
+  extra.socket.destroy();
+  const refusals = logger.find('refusing client');
+  assert.equal(refusals.length, 1);
+  assert.equal(refusals[0]!.meta.reason, 'too many tunnels from this address (limit 3)');
+  assert.equal(server.stats.tunnels, 3);
+
+  // Data connections are not tunnels: at the cap, a public connection is still claimed.
+  const pub = await connect(tunnels[1]!.port);
+  const data = await rawAccept(server.port, await tunnels[1]!.nextConnection());
+  pub.write('still served');
+  assert.equal((await nextData(data)).toString(), 'still served');
+  pub.destroy();
+  data.destroy();
+
+  tunnels[0]!.framed.socket.destroy();
+  await logger.waitFor('client disconnected');
+  tunnels.push(await rawTunnel(server.port));
+  assert.equal(server.stats.tunnels, 3);
+  for (const t of tunnels) t.framed.socket.destroy();
+});
+
+/**
+ * Opens a plain connection to `port`, writes `bytes` (and with `end`, half-closes), and
+ * resolves with all it reads until the server closes it.
+ */
+function dialAndRead(port: number, bytes = '', end = false): Promise<Buffer> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  socket.write(bytes);
+  if (end) socket.end();
+  return readAll(socket);
+}
+
+test('after maxAuthFailures wrong secrets an address is closed unanswered (one warn line) until the window has passed', async () => {
+  const secret = 'peer-limits-secret';
+  const WINDOW_MS = 1500;
+  const { server, logger } = await startServer({ secret, maxAuthFailures: 3, authFailureWindowMs: WINDOW_MS });
+  // Closing after the Challenge without answering tries no secret: not a failure.
+  for (let i = 0; i < 3; i++) {
+    const framed = await rawConnect(server.port);
+    assert.equal((await framed.recv())?.type, 'Challenge');
+    framed.socket.end();
+    await readAll(framed.socket);
+  }
+  for (let i = 0; i < 3; i++) {
+    const framed = await rawConnect(server.port);
+    const ch = await framed.recv();
+    if (ch?.type === 'Challenge') framed.send({ type: 'Authenticate', tag: new Authenticator(`guess ${i}`).answer(ch.id) });
+    assert.deepEqual(await framed.recv(), { type: 'Error', message: ServerErrors.invalidSecret });
+    framed.socket.destroy();
+  }
+  await logger.waitFor('too many failed handshakes, refusing address');
+  const blockedAt = Date.now();
+  // Closed before a Challenge is sent, even with the right secret at hand.
+  for (let i = 0; i < 3; i++) assert.equal((await dialAndRead(server.port)).length, 0, 'nothing is sent during the cool-down');
+  const blocked = logger.find('too many failed handshakes, refusing address');
+  assert.equal(blocked.length, 1, 'one line when the cool-down starts, none per refused connection');
+  assert.equal(blocked[0]!.meta.addr, '127.0.0.1');
+  // Accepted again once the window has passed: poll until a Challenge arrives.
+  for (;;) {
+    const framed = await rawConnect(server.port);
+    const msg = await framed.recv(1000).catch(() => undefined);
+    framed.socket.destroy();
+    if (msg?.type === 'Challenge') break;
+    assert.ok(Date.now() - blockedAt < WINDOW_MS + 2000, 'the cool-down ends');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(Date.now() - blockedAt >= WINDOW_MS - 50, `accepted again after ${Date.now() - blockedAt} ms, not before the window`);
+  const tunnel = await rawTunnel(server.port, { secret });
+  tunnel.framed.socket.destroy();
+});
+
+test('garbage and handshake timeouts count as failed handshakes; a silent close, an unknown Accept and a port refusal do not', async () => {
+  const { server, logger } = await startServer({ maxAuthFailures: 2, handshakeTimeoutMs: 300 });
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await dialAndRead(server.port, '', true)).length, 0);
+    assert.equal((await readAll(await rawAccept(server.port, randomUUID()))).length, 0);
+    const framed = await rawConnect(server.port);
+    framed.send({ type: 'Hello', port: 1 });
+    assert.deepEqual(await framed.recv(), { type: 'Error', message: ServerErrors.portNotAllowed });
+    framed.socket.destroy();
+  }
+  const tunnel = await rawTunnel(server.port);
+  tunnel.framed.socket.destroy();
+  assert.equal(logger.find('too many failed handshakes, refusing address').length, 0);
+
+  await dialAndRead(server.port, 'not a frame\0');
+  await dialAndRead(server.port); // silent: closed at the 300 ms deadline
+  await logger.waitFor('too many failed handshakes, refusing address');
+  assert.equal((await dialAndRead(server.port, '{"Hello":0}\0')).length, 0, 'a Hello gets no answer during the cool-down');
+  assert.equal(server.stats.tunnels, 0);
+});
+
 test('bad options are refused with a clear error', () => {
   assert.throws(() => new BoreServer({ minPort: 30000, maxPort: 20000 }), /empty port range/);
   assert.throws(() => new BoreServer({ clientTimeoutMs: 10 }), /client timeout must be at least 2000 ms/);
   assert.throws(() => new BoreServer({ maxPendingPerTunnel: 0 }), /maxPendingPerTunnel must be at least 1/);
+  assert.throws(() => new BoreServer({ maxTunnelsPerAddr: -1 }), /maxTunnelsPerAddr must be a whole number of at least 0/);
+  assert.throws(() => new BoreServer({ maxAuthFailures: 2.5 }), /maxAuthFailures must be a whole number of at least 0/);
+  assert.throws(() => new BoreServer({ authFailureWindowMs: 0 }), /authFailureWindowMs must be above 0/);
 });
 
 test('the CLI server never prints its secret: not in --help, not in its logs, even at debug level', { timeout: 20_000 }, async () => {

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'port-in-use'
   | 'no-free-port'
   | 'bind-failed'
+  | 'too-many-tunnels'
   | 'protocol'
   | 'network';
 
@@ -42,6 +43,8 @@ export const ERROR_CLASSES: Record<ErrorCode, ErrorClass> = {
   'port-in-use': 'retriable',
   'no-free-port': 'retriable',
   'bind-failed': 'retriable',
+  // The server's per-address cap frees up as the address's other tunnels close.
+  'too-many-tunnels': 'retriable',
   protocol: 'retriable',
   network: 'retriable',
 };
@@ -71,6 +74,7 @@ const SERVER_ERRORS: Record<string, ErrorCode> = {
   'permission denied': 'permission-denied',
   'failed to bind to port': 'bind-failed',
   'failed to find an available port': 'no-free-port',
+  'too many tunnels from this address': 'too-many-tunnels',
 };
 
 /** The error for an `Error(text)` reply from the server. */

@@ -8,7 +8,10 @@ import type { Logger } from '../log.js';
 /** Random ports tried for `Hello(0)` before giving up. */
 export const PORT_TRIES = 150;
 
-/** Error texts the Rust server sends; clients match on some of them. */
+/**
+ * Error texts the server sends: the Rust server's (clients match on some of them),
+ * and `tooManyTunnels`, which only this server sends.
+ */
 export const ServerErrors = {
   invalidSecret: 'invalid secret',
   secretRequired: 'server requires secret, but no secret was provided',
@@ -17,6 +20,7 @@ export const ServerErrors = {
   permissionDenied: 'permission denied',
   bindFailed: 'failed to bind to port',
   noFreePort: 'failed to find an available port',
+  tooManyTunnels: 'too many tunnels from this address',
 } as const;
 
 /** Where public listeners may be opened. */

@@ -6,7 +6,9 @@
  * Unlike the Rust server it bounds what a peer can cost: the whole handshake must fit
  * in 3 s, unclaimed public connections are capped per tunnel, and a silently dead
  * client is dropped within `clientTimeoutMs` (its heartbeats stay unacknowledged and
- * TCP_USER_TIMEOUT fails the socket), which frees its public port at once.
+ * TCP_USER_TIMEOUT fails the socket), which frees its public port at once. Per peer
+ * address it caps the tunnels, and after too many failed handshakes closes the
+ * address's connections unanswered for a cool-down (see `peer-limits.ts`).
  */
 import net, { type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -21,6 +23,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
 import { ServerErrors, openPublicListener } from './ports.js';
 import { formatPeer } from '../address.js';
+import { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR, PeerLimits, peerKey } from './peer-limits.js';
 
 export { PORT_TRIES, ServerErrors } from './ports.js';
 
@@ -72,6 +75,19 @@ export interface ServerOptions {
   acceptTimeoutMs?: number;
   /** Deadline for a connection's whole handshake (default 3000 ms). */
   handshakeTimeoutMs?: number;
+  /**
+   * Tunnels one peer address may hold at once; past it `Hello` is refused with an
+   * `Error` (default 16; 0 for no limit). IPv4-mapped IPv6 counts as the IPv4 address.
+   */
+  maxTunnelsPerAddr?: number;
+  /**
+   * Failed handshakes (wrong or missing secret, garbage, timeout) from one address
+   * within `authFailureWindowMs` after which its connections are closed unanswered
+   * for `authFailureWindowMs` (default 10; 0 disables).
+   */
+  maxAuthFailures?: number;
+  /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
+  authFailureWindowMs?: number;
   /** Where to log (default: nowhere). */
   logger?: Logger;
 }
@@ -87,6 +103,8 @@ interface Tunnel {
   heartbeat: NodeJS.Timeout;
   /** Why the control connection failed, if it did. */
   reason?: string;
+  /** Gives back the tunnel's slot in its address's cap. */
+  release: () => void;
 }
 
 /** Counts of what a server holds, for tests and benchmarks. */
@@ -110,6 +128,7 @@ export class BoreServer {
   readonly #handshaking = new Set<Socket>();
   /** Both sockets of every proxied (claimed) public connection. */
   readonly #proxied = new Set<Socket>();
+  readonly #limits: PeerLimits;
   #closing = false;
 
   constructor(options: ServerOptions = {}) {
@@ -123,6 +142,9 @@ export class BoreServer {
       maxPendingPerTunnel: options.maxPendingPerTunnel ?? MAX_PENDING_PER_TUNNEL,
       acceptTimeoutMs: options.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      maxTunnelsPerAddr: options.maxTunnelsPerAddr ?? MAX_TUNNELS_PER_ADDR,
+      maxAuthFailures: options.maxAuthFailures ?? MAX_AUTH_FAILURES,
+      authFailureWindowMs: options.authFailureWindowMs ?? AUTH_FAILURE_WINDOW_MS,
     };
     if (this.#opts.minPort > this.#opts.maxPort) {
       throw new RangeError(`empty port range: --min-port ${this.#opts.minPort} is above --max-port ${this.#opts.maxPort}`);
@@ -130,6 +152,7 @@ export class BoreServer {
     if (!(this.#opts.clientTimeoutMs >= 2 * CLIENT_TIMEOUT_SLACK_MS)) {
       throw new RangeError(`client timeout must be at least ${2 * CLIENT_TIMEOUT_SLACK_MS} ms, got ${this.#opts.clientTimeoutMs}`);
     }
+    this.#limits = new PeerLimits({ maxTunnels: this.#opts.maxTunnelsPerAddr, maxFailures: this.#opts.maxAuthFailures, windowMs: this.#opts.authFailureWindowMs });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
     this.#log = options.logger ?? silentLogger;
     this.#pending = new PendingConnections({ maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs }, this.#log);
@@ -187,7 +210,10 @@ export class BoreServer {
   }
 
   #onConnection(socket: Socket): void {
-    if (this.#closing) {
+    const addr = socket.remoteAddress;
+    // An address in its cool-down is closed before anything is sent (and one whose
+    // address is unknown has already gone).
+    if (this.#closing || addr === undefined || this.#limits.isBlocked(addr)) {
       socket.destroy();
       return;
     }
@@ -197,25 +223,29 @@ export class BoreServer {
     const peer = formatPeer(socket);
     const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
     const deadline = Date.now() + this.#opts.handshakeTimeoutMs;
-    this.#handshake(framed, deadline)
+    this.#handshake(framed, deadline, addr)
       .catch((err: Error) => {
         this.#log.warn('closing connection', { peer, reason: err.message });
+        this.#failed(addr);
         socket.destroy();
       })
       .finally(() => this.#handshaking.delete(socket));
   }
 
   /** Runs the handshake; every `recv` shares one deadline, so the whole of it fits in it. */
-  async #handshake(framed: ServerFramed, deadline: number): Promise<void> {
+  async #handshake(framed: ServerFramed, deadline: number, addr: string): Promise<void> {
     const recv = () => framed.recv(Math.max(1, deadline - Date.now()));
     if (this.#auth) {
       const challenge = Authenticator.challenge();
       framed.send({ type: 'Challenge', id: challenge });
       const reply = await recv();
       if (reply?.type !== 'Authenticate') {
+        // A peer that closed without a word has tried nothing: not a failure.
+        if (reply) this.#failed(addr);
         return this.#refuse(framed, ServerErrors.secretRequired, reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
       }
       if (!this.#auth.validate(challenge, reply.tag)) {
+        this.#failed(addr);
         return this.#refuse(framed, ServerErrors.invalidSecret, 'invalid secret');
       }
     }
@@ -228,10 +258,18 @@ export class BoreServer {
       case 'Authenticate':
         throw new ProtocolError('unexpected Authenticate');
       case 'Hello':
-        return this.#openTunnel(framed, msg.port);
+        return this.#openTunnel(framed, msg.port, addr);
       case 'Accept':
         return this.#accept(framed, msg.id);
     }
+  }
+
+  /** Counts a failed handshake from `addr`; logs once when that starts its cool-down. */
+  #failed(addr: string): void {
+    if (this.#closing || !this.#limits.recordFailure(addr)) return;
+    const { maxAuthFailures, authFailureWindowMs } = this.#opts;
+    const seconds = authFailureWindowMs / 1000;
+    this.#log.warn('too many failed handshakes, refusing address', { addr: peerKey(addr), failures: maxAuthFailures, withinSeconds: seconds, cooldownSeconds: seconds });
   }
 
   /** Sends `Error(text)`, half-closes, and discards whatever the peer still sends. */
@@ -246,15 +284,21 @@ export class BoreServer {
     socket.setTimeout(1000, () => socket.destroy());
   }
 
-  async #openTunnel(framed: ServerFramed, requested: number): Promise<void> {
+  async #openTunnel(framed: ServerFramed, requested: number, addr: string): Promise<void> {
+    const release = this.#limits.reserveTunnel(addr);
+    if (!release) {
+      return this.#refuse(framed, ServerErrors.tooManyTunnels, `too many tunnels from this address (limit ${this.#opts.maxTunnelsPerAddr})`);
+    }
     let listener: Server;
     try {
       listener = await openPublicListener(requested, { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels }, this.#log);
     } catch (err) {
+      release();
       return this.#refuse(framed, (err as Error).message, `port ${requested}: ${(err as Error).message}`);
     }
     const socket = framed.socket;
     if (socket.destroyed || this.#closing) {
+      release();
       listener.close();
       socket.destroy();
       return;
@@ -270,6 +314,7 @@ export class BoreServer {
       control: framed,
       pending: new Set(),
       heartbeat: setInterval(() => this.#heartbeat(tunnel), HEARTBEAT_INTERVAL_MS),
+      release,
     };
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
@@ -302,6 +347,7 @@ export class BoreServer {
   #closeTunnel(tunnel: Tunnel, reason?: string): void {
     if (!this.#tunnels.delete(tunnel)) return;
     clearInterval(tunnel.heartbeat);
+    tunnel.release();
     tunnel.listener.close();
     this.#pending.dropGroup(tunnel.pending);
     tunnel.control.socket.destroy();

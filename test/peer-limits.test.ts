@@ -1,0 +1,105 @@
+/**
+ * The server's per-address bookkeeping (src/server/peer-limits.ts) on an injected
+ * clock: the tunnel cap, the failed-handshake cool-down, IPv4-mapped addresses, and
+ * bounded memory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PeerLimits, peerKey } from '../src/server/peer-limits.js';
+import { ServerErrors } from '../src/server/ports.js';
+import { serverError } from '../src/client/errors.js';
+
+function limits(opts: { maxTunnels?: number; maxFailures?: number; windowMs?: number; maxTracked?: number } = {}) {
+  const clock = { t: 1_000_000 };
+  const l = new PeerLimits({ maxTunnels: 2, maxFailures: 3, windowMs: 60_000, ...opts, now: () => clock.t });
+  return { l, clock };
+}
+
+test('the tunnel cap counts per address and frees a slot when a tunnel is released', () => {
+  const { l } = limits();
+  const a = l.reserveTunnel('10.0.0.1');
+  const b = l.reserveTunnel('::ffff:10.0.0.1');
+  assert.ok(a && b);
+  assert.equal(l.reserveTunnel('10.0.0.1'), undefined, 'a third tunnel is refused');
+  assert.ok(l.reserveTunnel('10.0.0.2'), 'another address has its own count');
+  a();
+  a(); // releasing twice gives back one slot only
+  assert.equal(l.tunnels('10.0.0.1'), 1);
+  assert.ok(l.reserveTunnel('10.0.0.1'));
+  assert.equal(l.reserveTunnel('10.0.0.1'), undefined);
+});
+
+test('maxTunnels 0 means no cap', () => {
+  const { l } = limits({ maxTunnels: 0 });
+  for (let i = 0; i < 1000; i++) assert.ok(l.reserveTunnel('10.0.0.1'));
+});
+
+test('the failure that reaches the limit within the window starts one cool-down, which ends after the window', () => {
+  const { l, clock } = limits();
+  assert.equal(l.recordFailure('10.0.0.1'), false);
+  clock.t += 30_000;
+  assert.equal(l.recordFailure('10.0.0.1'), false);
+  assert.equal(l.isBlocked('10.0.0.1'), false);
+  clock.t += 29_000;
+  assert.equal(l.recordFailure('::ffff:10.0.0.1'), true, 'the third within 60 s, from the mapped form of the same address');
+  assert.equal(l.isBlocked('10.0.0.1'), true);
+  assert.equal(l.isBlocked('::FFFF:10.0.0.1'), true);
+  assert.equal(l.isBlocked('10.0.0.2'), false);
+  assert.equal(l.recordFailure('10.0.0.1'), false, 'failures during the cool-down neither log again nor extend it');
+  clock.t += 59_999;
+  assert.equal(l.isBlocked('10.0.0.1'), true);
+  clock.t += 1;
+  assert.equal(l.isBlocked('10.0.0.1'), false);
+  // After the cool-down the count starts afresh.
+  assert.equal(l.recordFailure('10.0.0.1'), false);
+  assert.equal(l.recordFailure('10.0.0.1'), false);
+  assert.equal(l.recordFailure('10.0.0.1'), true);
+});
+
+test('failures older than the window do not count', () => {
+  const { l, clock } = limits();
+  for (let i = 0; i < 10; i++) {
+    assert.equal(l.recordFailure('10.0.0.1'), false, `failure ${i}`);
+    clock.t += 30_001; // never three within 60 s
+  }
+  assert.equal(l.isBlocked('10.0.0.1'), false);
+});
+
+test('maxFailures 0 disables the cool-down and keeps no entries', () => {
+  const { l } = limits({ maxFailures: 0 });
+  for (let i = 0; i < 100; i++) assert.equal(l.recordFailure('10.0.0.1'), false);
+  assert.equal(l.isBlocked('10.0.0.1'), false);
+  assert.equal(l.trackedAddresses, 0);
+});
+
+test('entries expire, and a scan from many addresses keeps at most maxTracked of them', () => {
+  const { l, clock } = limits({ maxTracked: 100 });
+  for (let i = 0; i < 10_000; i++) {
+    l.recordFailure(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+    assert.ok(l.trackedAddresses <= 100);
+  }
+  assert.equal(l.trackedAddresses, 100);
+  clock.t += 60_000;
+  l.recordFailure('192.0.2.1');
+  assert.equal(l.trackedAddresses, 1, 'the expired entries are gone');
+});
+
+test('IPv4-mapped IPv6 addresses count as their IPv4 address; other IPv6 addresses are kept as they are', () => {
+  assert.equal(peerKey('::ffff:1.2.3.4'), '1.2.3.4');
+  assert.equal(peerKey('1.2.3.4'), '1.2.3.4');
+  assert.equal(peerKey('2001:db8::1'), '2001:db8::1');
+  assert.equal(peerKey('::1'), '::1');
+});
+
+test('bad limits are refused', () => {
+  assert.throws(() => new PeerLimits({ maxTunnels: -1, maxFailures: 1, windowMs: 1 }), /maxTunnelsPerAddr/);
+  assert.throws(() => new PeerLimits({ maxTunnels: 1, maxFailures: 1.5, windowMs: 1 }), /maxAuthFailures/);
+  assert.throws(() => new PeerLimits({ maxTunnels: 1, maxFailures: 1, windowMs: 0 }), /authFailureWindowMs/);
+});
+
+test("a client classifies the server's tunnel-cap refusal as retriable", () => {
+  const err = serverError(ServerErrors.tooManyTunnels);
+  assert.equal(err.code, 'too-many-tunnels');
+  assert.equal(err.class, 'retriable');
+  assert.equal(err.message, 'server error: too many tunnels from this address');
+});
