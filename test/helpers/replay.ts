@@ -10,11 +10,10 @@ import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 
 /**
- * Where the transcripts live: `$BORE_WIRE_DIR`, else `shared/wire` beside the
- * repository (where CI and every checkout have it). A missing folder is an error,
- * never a silent skip.
+ * Where the transcripts live: `$BORE_WIRE_DIR`, else `test/fixtures/wire` (the
+ * repository's copy; see its README). A missing folder is an error, never a silent skip.
  */
-export const WIRE_DIR = process.env.BORE_WIRE_DIR ?? fileURLToPath(new URL('../../../shared/wire', import.meta.url));
+export const WIRE_DIR = process.env.BORE_WIRE_DIR ?? fileURLToPath(new URL('../fixtures/wire', import.meta.url));
 
 /** One step of a recorded connection: frames (text without the NUL) or raw bytes. */
 export type Step =
