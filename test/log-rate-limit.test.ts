@@ -2,14 +2,21 @@
  * The rate limit on repeated warnings, with a fake clock: the first lines in full, then
  * one summary per window with the count; independent per message; info and debug
  * untouched; no timer or key left behind; a proper JSON line in `--log-format json`.
+ * Then wired in: a real `bore server` flooded with garbage connections, and an embedded
+ * tunnel whose local service is down.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { LOG_BURST, LOG_WINDOW_MS, rateLimited } from '../src/log-rate-limit.js';
 import { createLogger } from '../src/log.js';
+import { BoreServer } from '../src/server/server.js';
+import { startTunnel } from '../src/client/tunnel.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
+import { connect, startServer } from './helpers/procs.js';
 
 /** A scheduler whose timers fire only when the test advances time. */
 function fakeClock() {
@@ -205,4 +212,72 @@ test('human format: the summary line reads as one', () => {
     last,
     /^\S+Z WARN  removed stale connection … 1 more like this in the last 0\.25 s original=removed stale connection suppressed=1 intervalMs=250$/,
   );
+});
+
+test('bore server: 200 garbage connections log at most burst + 1 lines, the summary counting the rest', async () => {
+  const server = await startServer();
+  try {
+    const garbage = async () => {
+      const s = await connect(server.controlPort);
+      s.on('error', () => {});
+      s.resume();
+      const closed = once(s, 'close');
+      s.end('garbage\0');
+      await closed;
+    };
+    await Promise.all(Array.from({ length: 200 }, garbage));
+    // Each was closed after its line was written (or counted); the summary of the
+    // open window is flushed on shutdown, so no need to wait 10 s for it.
+    const outputRead = once(server.proc, 'close');
+    assert.equal(await server.stop('SIGTERM'), 0);
+    await outputRead;
+  } finally {
+    await server.stop('SIGKILL');
+  }
+  const full = server.output.match(/WARN  closing connection peer=/g) ?? [];
+  const summaries = [...server.output.matchAll(/WARN  closing connection … ([\d,]+) more like this in the last 10 s original=closing connection suppressed=(\d+)/g)];
+  assert.ok(full.length + summaries.length <= LOG_BURST + 1, `${full.length} full lines and ${summaries.length} summaries in:\n${server.output}`);
+  assert.equal(full.length + summaries.reduce((n, m) => n + Number(m[2]), 0), 200, server.output);
+  assert.ok(server.output.length < 10_000, `${server.output.length} bytes of log`);
+});
+
+test('startTunnel: public connections to a dead local service log at most burst lines, then a summary (flushed on stop)', async () => {
+  const logger = new CaptureLogger();
+  const server = new BoreServer({ minPort: 25600, maxPort: 25699, controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1' });
+  const dead = net.createServer();
+  dead.listen(0, '127.0.0.1');
+  await once(dead, 'listening');
+  const deadPort = (dead.address() as net.AddressInfo).port;
+  await new Promise((r) => dead.close(r));
+  const N = 30;
+  let failed = 0;
+  let allFailed!: () => void;
+  const done = new Promise<void>((r) => (allFailed = r));
+  try {
+    const controlPort = await server.listen();
+    const tunnel = startTunnel({
+      localPort: deadPort,
+      localHost: '127.0.0.1',
+      to: '127.0.0.1',
+      controlPort,
+      logger,
+      logRateLimit: { burst: 5 },
+      inspect: (ev) => {
+        if (ev.type === '@xstate.event' && ev.event.type === 'PROXY.CLOSED' && 'error' in ev.event && ++failed === N) allFailed();
+      },
+    });
+    const port = await tunnel.ready;
+    const publics = await Promise.all(Array.from({ length: N }, () => connect(port)));
+    for (const s of publics) s.on('error', () => {});
+    await done;
+    await tunnel.stop();
+    for (const s of publics) s.destroy();
+  } finally {
+    await server.close(0);
+  }
+  const message = 'public connection closed: could not reach the local service or the server';
+  assert.equal(logger.find(message).length, 5);
+  assert.deepEqual(logger.find(`${message} … 25 more like this in the last 10 s`).map((l) => l.meta), [
+    { original: message, suppressed: 25, intervalMs: 10_000 },
+  ]);
 });

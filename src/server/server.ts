@@ -18,6 +18,7 @@ import { proxy } from '../proxy.js';
 import { onClose, onEnd } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
 import { ServerErrors, openPublicListener } from './ports.js';
 
@@ -71,8 +72,10 @@ export interface ServerOptions {
   acceptTimeoutMs?: number;
   /** Deadline for a connection's whole handshake (default 3000 ms). */
   handshakeTimeoutMs?: number;
-  /** Where to log (default: nowhere). */
+  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger?: Logger;
+  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
+  logRateLimit?: RateLimitOptions;
 }
 
 type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
@@ -99,9 +102,9 @@ export interface ServerStats {
 
 /** A running bore server. */
 export class BoreServer {
-  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger'>>;
+  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit'>>;
   readonly #auth: Authenticator | undefined;
-  readonly #log: Logger;
+  readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
   readonly #tunnels = new Set<Tunnel>();
   readonly #control: Server;
@@ -130,7 +133,7 @@ export class BoreServer {
       throw new RangeError(`client timeout must be at least ${2 * CLIENT_TIMEOUT_SLACK_MS} ms, got ${this.#opts.clientTimeoutMs}`);
     }
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
     this.#pending = new PendingConnections({ maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs }, this.#log);
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
   }
@@ -182,6 +185,7 @@ export class BoreServer {
       if (left.length > 0) this.#log.warn('drain timed out, closing connections', { count: left.length / 2 });
       for (const s of left) s.destroy();
     }
+    this.#log.flush();
     this.#log.info('server stopped');
   }
 
