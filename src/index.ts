@@ -30,6 +30,8 @@ export type { ServerOptions } from './server/server.js';
 // Logging.
 export { createLogger, silentLogger, LOG_LEVELS, LOG_FORMATS } from './log.js';
 export type { Logger, LoggerOptions } from './log.js';
+export { rateLimited, LOG_BURST, LOG_WINDOW_MS, LOG_MAX_KEYS } from './log-rate-limit.js';
+export type { RateLimitOptions, RateLimitedLogger } from './log-rate-limit.js';
 
 // Inspector (`--inspect`).
 export { startInspector, INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES } from './inspector/server.js';

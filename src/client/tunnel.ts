@@ -7,6 +7,7 @@ import { type Actor, type InspectionEvent, type Observer, createActor } from 'xs
 import { clientMachine, type ClientContext, type TunnelSettings } from '../../machines/client.js';
 import { Authenticator } from '../protocol/auth.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type RateLimitOptions, rateLimited } from '../log-rate-limit.js';
 import { ClientRuntime } from './actors.js';
 import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
 import { formatHostPort } from '../address.js';
@@ -40,8 +41,10 @@ export interface TunnelOptions {
   stableAfter?: number;
   /** How long `stop()` lets in-flight connections finish, seconds (default 2). */
   drainTimeout?: number;
-  /** Where to log (default: nowhere). */
+  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger?: Logger;
+  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
+  logRateLimit?: RateLimitOptions;
   /** XState inspection hook (the inspector uses it). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -91,7 +94,7 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
 
 /** Starts a tunnel actor and logs its transitions. */
 export function startTunnel(options: TunnelOptions): Tunnel {
-  const logger = options.logger ?? silentLogger;
+  const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
   const settings = tunnelSettings(options);
   const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
   const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
@@ -125,7 +128,10 @@ export function startTunnel(options: TunnelOptions): Tunnel {
               exitCode: snapshot.context.lastError?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp,
             };
       rejectReady(new Error(result.error?.message ?? 'tunnel stopped'));
-      void runtime.drain(result.state === 'stopped' ? drainMs : 0).then(() => resolveDone(result));
+      void runtime.drain(result.state === 'stopped' ? drainMs : 0).then(() => {
+        logger.flush();
+        resolveDone(result);
+      });
     }
   });
   actor.start();

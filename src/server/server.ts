@@ -20,6 +20,7 @@ import { proxy } from '../proxy.js';
 import { onClose, onEnd } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
 import { ServerErrors, openPublicListener } from './ports.js';
 import { formatPeer } from '../address.js';
@@ -88,8 +89,10 @@ export interface ServerOptions {
   maxAuthFailures?: number;
   /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
   authFailureWindowMs?: number;
-  /** Where to log (default: nowhere). */
+  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger?: Logger;
+  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
+  logRateLimit?: RateLimitOptions;
 }
 
 type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
@@ -118,9 +121,9 @@ export interface ServerStats {
 
 /** A running bore server. */
 export class BoreServer {
-  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger'>>;
+  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit'>>;
   readonly #auth: Authenticator | undefined;
-  readonly #log: Logger;
+  readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
   readonly #tunnels = new Set<Tunnel>();
   readonly #control: Server;
@@ -154,7 +157,7 @@ export class BoreServer {
     }
     this.#limits = new PeerLimits({ maxTunnels: this.#opts.maxTunnelsPerAddr, maxFailures: this.#opts.maxAuthFailures, windowMs: this.#opts.authFailureWindowMs });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
     this.#pending = new PendingConnections({ maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs }, this.#log);
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
   }
@@ -206,6 +209,7 @@ export class BoreServer {
       if (left.length > 0) this.#log.warn('drain timed out, closing connections', { count: left.length / 2 });
       for (const s of left) s.destroy();
     }
+    this.#log.flush();
     this.#log.info('server stopped');
   }
 
