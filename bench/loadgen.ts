@@ -152,7 +152,7 @@ async function concurrency(job: Extract<Job, { kind: 'concurrency' }>): Promise<
   await once(process.stdin, 'data');
   await Promise.all(
     sockets.map((s) => {
-      if (s.closed) return null;
+      if (s.closed) return Promise.resolve();
       const closed = once(s, 'close');
       s.end();
       return closed;

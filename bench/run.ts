@@ -57,7 +57,7 @@ function startNode(script: string, args: string[]): { child: ChildProcess; lines
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return { child, lines };
 }
 
@@ -86,7 +86,7 @@ function timeCommand(cmd: string, args: string[], runs: number): number {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`);
   }
   return median(samples);
 }
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${table(report.results as Results)}\n`);
+  process.stdout.write(`${table(report.results)}\n`);
   log(`wrote ${OUT}`);
 }
 

@@ -80,7 +80,7 @@ async function bareClient(controlPort: number, dataPort: number, localPort: numb
 
 function startNode(args: string[]): { child: ChildProcess; next: () => Promise<Record<string, number>> } {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return { child, next: async () => JSON.parse(((await lines.next()).value as string | undefined) ?? 'null') as Record<string, number> };
 }
 

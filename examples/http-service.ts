@@ -17,6 +17,8 @@ const to = process.env.BORE_SERVER ?? 'localhost';
 const controlPort = Number(process.env.BORE_CONTROL_PORT ?? 7835);
 const logger = createLogger({ level: 'info' });
 
+// Assigned once the service listens; its handler reads it from then on.
+// eslint-disable-next-line prefer-const
 let tunnel: Tunnel | undefined;
 
 // The service itself: it knows its own public address through the tunnel.
@@ -72,11 +74,12 @@ try {
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, async () => {
-    const result = await tunnel.stop();
-    await inspector?.close();
-    service.close();
-    console.log(`stopped (${result.state})`);
-    process.exitCode = result.exitCode;
+  process.once(signal, () => {
+    void tunnel.stop().then(async (result) => {
+      await inspector?.close();
+      service.close();
+      console.log(`stopped (${result.state})`);
+      process.exitCode = result.exitCode;
+    });
   });
 }

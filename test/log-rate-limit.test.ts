@@ -154,7 +154,7 @@ test('the default timer does not keep the process alive', async () => {
     log.warn('x'); log.warn('x');`;
   const start = Date.now();
   await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], (err) => (err ? reject(err) : resolve())),
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], (err) => (err ? reject(new Error(err.message, { cause: err })) : resolve())),
   );
   assert.ok(Date.now() - start < 30_000, 'the process exited without waiting for the window');
 });

@@ -56,7 +56,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
         assert.ok(v && typeof v === 'object' && !Array.isArray(v), `not an object: ${line}`);
         return v as Record<string, unknown>;
       } catch (err) {
-        throw new Error(`not a JSON line: ${line} (${(err as Error).message})`);
+        throw new Error(`not a JSON line: ${line} (${(err as Error).message})`, { cause: err });
       }
     });
 }

@@ -31,7 +31,7 @@ export class BoreProcess {
    */
   constructor(args: string[], env: Record<string, string> = {}, script: string[] = [CLI], launcher: string[] = []) {
     const [cmd, ...pre] = [...launcher, process.execPath];
-    this.proc = spawn(cmd!, [...pre, ...script, ...args], {
+    this.proc = spawn(cmd, [...pre, ...script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
