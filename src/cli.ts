@@ -121,10 +121,11 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
   const logger = await makeLogger(argv);
   const { startTunnel } = await import('./client/tunnel.js');
+  const { clientMachine } = await import('../machines/client.js');
   const inspector =
     inspectPort === undefined
       ? undefined
-      : await (await import('./inspector/server.js')).startInspector({ port: inspectPort, logger }).catch((err: Error) => {
+      : await (await import('./inspector/server.js')).startInspector({ machine: clientMachine, port: inspectPort, logger }).catch((err: Error) => {
           throw new UsageError(err.message);
         });
   const tunnel = startTunnel({ ...options, logger, inspect: inspector?.inspect });

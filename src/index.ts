@@ -13,6 +13,9 @@
  * (+ {@link startInspector} for `--inspect`), `bore server` = {@link BoreServer}.
  */
 
+import { clientMachine } from '../machines/client.js';
+import { type Inspector, type InspectorOptions, startInspector as serveInspector } from './inspector/server.js';
+
 // Client: the machine and the function that runs it from options.
 export { startTunnel, tunnelSettings, EXIT, DEFAULT_CONTROL_PORT } from './client/tunnel.js';
 export type { TunnelOptions, Tunnel, TunnelResult } from './client/tunnel.js';
@@ -34,8 +37,16 @@ export { rateLimited, LOG_BURST, LOG_WINDOW_MS, LOG_MAX_KEYS } from './log-rate-
 export type { RateLimitOptions, RateLimitedLogger } from './log-rate-limit.js';
 
 // Inspector (`--inspect`).
-export { startInspector, INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES } from './inspector/server.js';
+export { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES } from './inspector/server.js';
 export type { Inspector, InspectorOptions } from './inspector/server.js';
+
+/**
+ * Serves the `--inspect` page on 127.0.0.1: pass its `inspect` to {@link startTunnel}.
+ * It draws the tunnel's client machine unless `options.machine` names another.
+ */
+export function startInspector(options: Partial<InspectorOptions> = {}): Promise<Inspector> {
+  return serveInspector({ ...options, machine: options.machine ?? clientMachine });
+}
 export { InspectorHub, publicContext } from './inspector/hub.js';
 export type { LogEntry, PublicSnapshot } from './inspector/hub.js';
 export { machineGraph, activePaths } from './inspector/graph.js';

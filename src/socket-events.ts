@@ -5,8 +5,8 @@
  * it reads the FIN (net's `onStreamRead` calls `read(0)` at EOF), so a socket handed
  * from one owner to the next (framed handshake → proxy) may have ended in between.
  *
- * Every `'end'` or `'close'` listener in `src/` goes through these two functions
- * (`test/socket-events.test.ts` fails on a bare one): each runs its callback on the
+ * Every `'end'` or `'close'` listener in `src/` goes through these two functions (a
+ * lint rule in eslint.config.js fails on a bare one): each runs its callback on the
  * next tick if the event already happened, else once when it does.
  */
 import type { Socket } from 'node:net';
@@ -14,11 +14,13 @@ import type { Socket } from 'node:net';
 /** Calls `fn` once `socket`'s readable side has ended (the peer's FIN was read). */
 export function onEnd(socket: Socket, fn: () => void): void {
   if (socket.readableEnded) process.nextTick(fn);
+  // eslint-disable-next-line no-restricted-syntax -- the one place that checks first
   else socket.once('end', fn);
 }
 
 /** Calls `fn` once `socket` is closed (destroyed and its handle released). */
 export function onClose(socket: Socket, fn: () => void): void {
   if (socket.closed) process.nextTick(fn);
+  // eslint-disable-next-line no-restricted-syntax -- the one place that checks first
   else socket.once('close', fn);
 }

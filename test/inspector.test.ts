@@ -144,10 +144,10 @@ test('the hub logs events and transitions, folds repeats, and hides runtime obje
 });
 
 test('the inspector only listens on 127.0.0.1 and reports a taken port clearly', async () => {
-  const a = await startInspector();
+  const a = await startInspector({ machine: clientMachine });
   try {
     assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-    await assert.rejects(startInspector({ port: a.port }), /inspector could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    await assert.rejects(startInspector({ machine: clientMachine, port: a.port }), /inspector could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     assert.equal((await get(a.port, '/snapshot')).status, 503);
     assert.equal((await get(a.port, '/nope')).status, 404);
     // A rebound DNS name pointing at 127.0.0.1 is refused (no reading the inspector from a web page).
@@ -179,7 +179,7 @@ async function eventsStatus(port: number): Promise<number> {
 }
 
 test('the inspector serves at most maxStreams page streams; a closed one frees its place', async (t) => {
-  const insp = await startInspector();
+  const insp = await startInspector({ machine: clientMachine });
   t.after(() => insp.close());
   const open = await Promise.all(Array.from({ length: INSPECTOR_MAX_STREAMS }, () => openEvents(insp.port)));
   t.after(() => open.forEach((s) => s.req.destroy()));
@@ -207,7 +207,7 @@ test('the inspector serves at most maxStreams page streams; a closed one frees i
 });
 
 test('a page stream that stops reading is closed once its queue passes the bound', async (t) => {
-  const insp = await startInspector({ maxStreams: 1 });
+  const insp = await startInspector({ machine: clientMachine, maxStreams: 1 });
   t.after(() => insp.close());
   // A page that reads the head and the hello, then stops reading.
   const page = net.connect(insp.port, '127.0.0.1');

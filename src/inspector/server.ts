@@ -11,7 +11,6 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
-import { clientMachine } from '../../machines/client.js';
 import { type Logger, silentLogger } from '../log.js';
 import { machineGraph } from './graph.js';
 import { InspectorHub } from './hub.js';
@@ -22,8 +21,8 @@ import { formatHostPort } from '../address.js';
 export interface InspectorOptions {
   /** Port on 127.0.0.1 (default 0: a random free port). */
   port?: number;
-  /** The machine to draw (default: the tunnel client machine). */
-  machine?: AnyStateMachine;
+  /** The machine to draw (the tunnel's client machine for `--inspect`). */
+  machine: AnyStateMachine;
   /** Where to log `inspector at <url>` (default: nowhere). */
   logger?: Logger;
   /** Concurrent `/events` streams served; more get `503` (default {@link INSPECTOR_MAX_STREAMS}). */
@@ -68,9 +67,9 @@ function isLoopbackHost(host: string | undefined): boolean {
 }
 
 /** Starts the inspector's HTTP server on 127.0.0.1 and logs its address. */
-export async function startInspector(options: InspectorOptions = {}): Promise<Inspector> {
+export async function startInspector(options: InspectorOptions): Promise<Inspector> {
   const hub = new InspectorHub();
-  const graphJson = JSON.stringify(machineGraph(options.machine ?? clientMachine));
+  const graphJson = JSON.stringify(machineGraph(options.machine));
   const bootId = randomUUID();
   const streams = new Set<http.ServerResponse>();
   const maxStreams = options.maxStreams ?? INSPECTOR_MAX_STREAMS;
@@ -124,7 +123,8 @@ export async function startInspector(options: InspectorOptions = {}): Promise<In
     const ping = setInterval(() => writeBounded(': ping\n\n'), SSE_PING_MS);
     streams.add(res);
     req.socket.setNoDelay(true);
-    res.on('close', () => { // state checked: the response was opened just above
+    // eslint-disable-next-line no-restricted-syntax -- the response was opened just above
+    res.on('close', () => {
       clearInterval(ping);
       unlisten();
       streams.delete(res);
