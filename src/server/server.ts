@@ -15,20 +15,21 @@ import { once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
+import { CONTROL_PORT, NETWORK_TIMEOUT_MS, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
 import { onClose, onEnd } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
-import { ServerErrors, openPublicListener } from './ports.js';
+import { PortRefusal, openPublicListener } from './ports.js';
 import { formatPeer } from '../address.js';
 import { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR, PeerLimits, peerKey } from './peer-limits.js';
 
 export { PORT_TRIES, ServerErrors } from './ports.js';
 
-/** The control port bore-cli 0.5 uses. */
-export const DEFAULT_CONTROL_PORT = 7835;
+/** The control port bore-cli 0.5 uses (the protocol's). */
+export const DEFAULT_CONTROL_PORT = CONTROL_PORT;
 /** Interval between heartbeats on a control connection. */
 export const HEARTBEAT_INTERVAL_MS = 500;
 /** How long a public connection waits for its `Accept`. */
@@ -39,8 +40,8 @@ export const ACCEPT_TIMEOUT_MS = 10_000;
  * The kernel caps it at `net.core.somaxconn`.
  */
 export const LISTEN_BACKLOG = 4096;
-/** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`). */
-export const HANDSHAKE_TIMEOUT_MS = 3000;
+/** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`): the network timeout. */
+export const HANDSHAKE_TIMEOUT_MS = NETWORK_TIMEOUT_MS;
 /** Default bound on detecting a silently dead client. */
 export const CLIENT_TIMEOUT_MS = 15_000;
 /** Part of the client timeout kept for the heartbeat interval and timer granularity. */
@@ -242,11 +243,11 @@ export class BoreServer {
       if (reply?.type !== 'Authenticate') {
         // A peer that closed without a word has tried nothing: not a failure.
         if (reply) this.#failed(addr);
-        return this.#refuse(framed, ServerErrors.secretRequired, reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
+        return this.#refuse(framed, 'secret-required', reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
       }
       if (!this.#auth.validate(challenge, reply.tag)) {
         this.#failed(addr);
-        return this.#refuse(framed, ServerErrors.invalidSecret, 'invalid secret');
+        return this.#refuse(framed, 'invalid-secret', 'invalid secret');
       }
     }
     const msg = await recv();
@@ -272,11 +273,11 @@ export class BoreServer {
     this.#log.warn('too many failed handshakes, refusing address', { addr: peerKey(addr), failures: maxAuthFailures, withinSeconds: seconds, cooldownSeconds: seconds });
   }
 
-  /** Sends `Error(text)`, half-closes, and discards whatever the peer still sends. */
-  #refuse(framed: ServerFramed, text: string, reason: string): void {
+  /** Sends `Error` with the text of `code`, half-closes, and discards whatever the peer still sends. */
+  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string): void {
     const socket = framed.socket;
     this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
-    framed.send({ type: 'Error', message: text });
+    framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
     framed.detach();
     socket.end();
     socket.on('data', () => {});
@@ -287,14 +288,15 @@ export class BoreServer {
   async #openTunnel(framed: ServerFramed, requested: number, addr: string): Promise<void> {
     const release = this.#limits.reserveTunnel(addr);
     if (!release) {
-      return this.#refuse(framed, ServerErrors.tooManyTunnels, `too many tunnels from this address (limit ${this.#opts.maxTunnelsPerAddr})`);
+      return this.#refuse(framed, 'too-many-tunnels', `too many tunnels from this address (limit ${this.#opts.maxTunnelsPerAddr})`);
     }
     let listener: Server;
     try {
       listener = await openPublicListener(requested, { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels }, this.#log);
     } catch (err) {
       release();
-      return this.#refuse(framed, (err as Error).message, `port ${requested}: ${(err as Error).message}`);
+      const code = err instanceof PortRefusal ? err.code : 'bind-failed';
+      return this.#refuse(framed, code, `port ${requested}: ${SERVER_ERROR_TEXTS[code]}`);
     }
     const socket = framed.socket;
     if (socket.destroyed || this.#closing) {
