@@ -22,11 +22,12 @@ import { onClose, onEnd } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type PendingGroup, PendingConnections } from './pending.js';
-import { PortRefusal, openPublicListener } from './ports.js';
+import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { formatPeer } from '../address.js';
 import { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR, PeerLimits, peerKey } from './peer-limits.js';
 
-export { PORT_TRIES, ServerErrors } from './ports.js';
+/** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
+export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
 
 /** The control port bore-cli 0.5 uses (the protocol's). */
 export const DEFAULT_CONTROL_PORT = CONTROL_PORT;
@@ -34,12 +35,6 @@ export const DEFAULT_CONTROL_PORT = CONTROL_PORT;
 export const HEARTBEAT_INTERVAL_MS = 500;
 /** How long a public connection waits for its `Accept`. */
 export const ACCEPT_TIMEOUT_MS = 10_000;
-/**
- * Listen backlog of the control and public listeners: Node's default (511) overflows
- * in a burst of 1,000 connections, and each dropped SYN costs a 1 s retransmission.
- * The kernel caps it at `net.core.somaxconn`.
- */
-export const LISTEN_BACKLOG = 4096;
 /** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`): the network timeout. */
 export const HANDSHAKE_TIMEOUT_MS = NETWORK_TIMEOUT_MS;
 /** Default bound on detecting a silently dead client. */
