@@ -18,6 +18,7 @@ import { ProtocolError } from '../protocol/framing.js';
 import { CONTROL_PORT, NETWORK_TIMEOUT_MS, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
+import { drainSockets } from '../drain.js';
 import { onClose, onEnd } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -193,14 +194,8 @@ export class BoreServer {
     const proxied = [...this.#proxied];
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
-      const closed = Promise.all(proxied.map((s) => new Promise<void>((r) => onClose(s, r))));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise((r) => (timer = setTimeout(r, drainMs)));
-      await Promise.race([closed, deadline]);
-      clearTimeout(timer);
-      const left = [...this.#proxied];
-      if (left.length > 0) this.#log.warn('drain timed out, closing connections', { count: left.length / 2 });
-      for (const s of left) s.destroy();
+      const cut = await drainSockets(proxied, drainMs);
+      if (cut > 0) this.#log.warn('drain timed out, closing connections', { count: cut / 2 });
     }
     this.#log.info('server stopped');
   }
