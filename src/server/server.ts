@@ -16,24 +16,25 @@ import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
 import { CONTROL_PORT, NETWORK_TIMEOUT_MS, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
-import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
+import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
 import { drainSockets } from '../drain.js';
-import { onClose, onEnd } from '../socket-events.js';
+import { onClose } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type PendingGroup, PendingConnections } from './pending.js';
+import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
+import { type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
 import { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR, PeerLimits, peerKey } from './peer-limits.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
 export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
+/** The heartbeat and the control connection's backlog limit (defined in `tunnel.ts`). */
+export { HEARTBEAT_INTERVAL_MS, MAX_CONTROL_BACKLOG } from './tunnel.js';
 
 /** The control port bore-cli 0.5 uses (the protocol's). */
 export const DEFAULT_CONTROL_PORT = CONTROL_PORT;
-/** Interval between heartbeats on a control connection. */
-export const HEARTBEAT_INTERVAL_MS = 500;
 /** How long a public connection waits for its `Accept`. */
 export const ACCEPT_TIMEOUT_MS = 10_000;
 /** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`): the network timeout. */
@@ -44,8 +45,6 @@ export const CLIENT_TIMEOUT_MS = 15_000;
 export const CLIENT_TIMEOUT_SLACK_MS = 1000;
 /** Default cap on unclaimed public connections per tunnel. */
 export const MAX_PENDING_PER_TUNNEL = 1024;
-/** Bytes queued for a client that does not read its control connection before it is dropped. */
-export const MAX_CONTROL_BACKLOG = 64 * 1024;
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
 export interface ServerOptions {
@@ -89,21 +88,6 @@ export interface ServerOptions {
   logger?: Logger;
 }
 
-type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
-
-/** One client's control connection, public listener and unclaimed public connections. */
-interface Tunnel {
-  port: number;
-  listener: Server;
-  control: ServerFramed;
-  pending: PendingGroup;
-  heartbeat: NodeJS.Timeout;
-  /** Why the control connection failed, if it did. */
-  reason?: string;
-  /** Gives back the tunnel's slot in its address's cap. */
-  release: () => void;
-}
-
 /** Counts of what a server holds, for tests and benchmarks. */
 export interface ServerStats {
   tunnels: number;
@@ -119,7 +103,7 @@ export class BoreServer {
   readonly #auth: Authenticator | undefined;
   readonly #log: Logger;
   readonly #pending: PendingConnections;
-  readonly #tunnels = new Set<Tunnel>();
+  readonly #tunnels = new Set<ServerTunnel>();
   readonly #control: Server;
   /** Control-port connections still in their handshake. */
   readonly #handshaking = new Set<Socket>();
@@ -190,7 +174,7 @@ export class BoreServer {
     this.#closing = true;
     this.#control.close();
     for (const socket of this.#handshaking) socket.destroy();
-    for (const tunnel of [...this.#tunnels]) this.#closeTunnel(tunnel, 'server shutting down');
+    for (const tunnel of [...this.#tunnels]) tunnel.close('server shutting down');
     const proxied = [...this.#proxied];
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
@@ -299,63 +283,11 @@ export class BoreServer {
     // interval after the client dies) and fails the socket on a retransmission timer
     // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
     tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
-    const port = (listener.address() as net.AddressInfo).port;
-    const tunnel: Tunnel = {
-      port,
-      listener,
-      control: framed,
-      pending: new Set(),
-      heartbeat: setInterval(() => this.#heartbeat(tunnel), HEARTBEAT_INTERVAL_MS),
-      release,
-    };
+    const tunnel = new ServerTunnel({ control: framed, listener, pending: this.#pending, release, onClosed: (t) => this.#tunnels.delete(t), log: this.#log });
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
-    this.#log.info('new client', { peer: formatPeer(socket), port });
-    framed.send({ type: 'Hello', port }, { type: 'Heartbeat' });
-    listener.on('connection', (conn) => this.#onPublicConnection(tunnel, conn));
-    // A client sends nothing after Hello; reading anyway (and discarding) is how EOF,
-    // resets and the TCP_USER_TIMEOUT failure are seen.
-    framed.detach();
-    socket.on('data', () => {});
-    socket.on('error', (err: NodeJS.ErrnoException) => (tunnel.reason ??= err.code ?? err.message));
-    onEnd(socket, () => {
-      tunnel.reason ??= 'closed by client';
-      socket.destroy();
-    });
-    onClose(socket, () => this.#closeTunnel(tunnel));
-    socket.resume();
-  }
-
-  /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
-  #heartbeat(tunnel: Tunnel): void {
-    const socket = tunnel.control.socket;
-    if (socket.writableLength === 0) {
-      tunnel.control.send({ type: 'Heartbeat' });
-    } else if (socket.writableLength > MAX_CONTROL_BACKLOG) {
-      this.#closeTunnel(tunnel, 'client does not read its control connection');
-    }
-  }
-
-  #closeTunnel(tunnel: Tunnel, reason?: string): void {
-    if (!this.#tunnels.delete(tunnel)) return;
-    clearInterval(tunnel.heartbeat);
-    tunnel.release();
-    tunnel.listener.close();
-    this.#pending.dropGroup(tunnel.pending);
-    tunnel.control.socket.destroy();
-    this.#log.info('client disconnected', { port: tunnel.port, reason: reason ?? tunnel.reason ?? 'connection closed' });
-  }
-
-  #onPublicConnection(tunnel: Tunnel, conn: Socket): void {
-    conn.on('error', () => {});
-    if (!this.#tunnels.has(tunnel)) {
-      conn.destroy();
-      return;
-    }
-    const id = this.#pending.add(tunnel.pending, tunnel.port, conn);
-    this.#log.debug('new connection', { port: tunnel.port, id });
-    // A heartbeat follows every Connection, as the Rust server does.
-    tunnel.control.send({ type: 'Connection', id }, { type: 'Heartbeat' });
+    this.#log.info('new client', { peer: formatPeer(socket), port: tunnel.port });
+    tunnel.start();
   }
 
   #accept(framed: ServerFramed, id: string): void {
