@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
-import { CONTROL_PORT, NETWORK_TIMEOUT_MS, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
+import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
 import { drainSockets } from '../drain.js';
@@ -26,25 +26,38 @@ import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
-import { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR, PeerLimits, peerKey } from './peer-limits.js';
+import { PeerLimits, peerKey } from './peer-limits.js';
+import {
+  ACCEPT_TIMEOUT_MS,
+  AUTH_FAILURE_WINDOW_MS,
+  CLIENT_TIMEOUT_MS,
+  CLIENT_TIMEOUT_SLACK_MS,
+  DEFAULT_BIND_ADDR,
+  DEFAULT_CONTROL_PORT,
+  DEFAULT_MAX_PORT,
+  DEFAULT_MIN_PORT,
+  DRAIN_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_AUTH_FAILURES,
+  MAX_PENDING_PER_TUNNEL,
+  MAX_TUNNELS_PER_ADDR,
+  MIN_CLIENT_TIMEOUT_MS,
+} from './defaults.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
 export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
 /** The heartbeat and the control connection's backlog limit (defined in `tunnel.ts`). */
 export { HEARTBEAT_INTERVAL_MS, MAX_CONTROL_BACKLOG } from './tunnel.js';
-
-/** The control port bore-cli 0.5 uses (the protocol's). */
-export const DEFAULT_CONTROL_PORT = CONTROL_PORT;
-/** How long a public connection waits for its `Accept`. */
-export const ACCEPT_TIMEOUT_MS = 10_000;
-/** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`): the network timeout. */
-export const HANDSHAKE_TIMEOUT_MS = NETWORK_TIMEOUT_MS;
-/** Default bound on detecting a silently dead client. */
-export const CLIENT_TIMEOUT_MS = 15_000;
-/** Part of the client timeout kept for the heartbeat interval and timer granularity. */
-export const CLIENT_TIMEOUT_SLACK_MS = 1000;
-/** Default cap on unclaimed public connections per tunnel. */
-export const MAX_PENDING_PER_TUNNEL = 1024;
+/** The defaults of {@link ServerOptions} (defined in `defaults.ts`). */
+export {
+  ACCEPT_TIMEOUT_MS,
+  CLIENT_TIMEOUT_MS,
+  CLIENT_TIMEOUT_SLACK_MS,
+  DEFAULT_CONTROL_PORT,
+  DRAIN_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_PENDING_PER_TUNNEL,
+} from './defaults.js';
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
 export interface ServerOptions {
@@ -114,11 +127,11 @@ export class BoreServer {
 
   constructor(options: ServerOptions = {}) {
     this.#opts = {
-      minPort: options.minPort ?? 1024,
-      maxPort: options.maxPort ?? 65535,
+      minPort: options.minPort ?? DEFAULT_MIN_PORT,
+      maxPort: options.maxPort ?? DEFAULT_MAX_PORT,
       controlPort: options.controlPort ?? DEFAULT_CONTROL_PORT,
-      bindAddr: options.bindAddr ?? '0.0.0.0',
-      bindTunnels: options.bindTunnels ?? '0.0.0.0',
+      bindAddr: options.bindAddr ?? DEFAULT_BIND_ADDR,
+      bindTunnels: options.bindTunnels ?? DEFAULT_BIND_ADDR,
       clientTimeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS,
       maxPendingPerTunnel: options.maxPendingPerTunnel ?? MAX_PENDING_PER_TUNNEL,
       acceptTimeoutMs: options.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
@@ -130,8 +143,8 @@ export class BoreServer {
     if (this.#opts.minPort > this.#opts.maxPort) {
       throw new RangeError(`empty port range: --min-port ${this.#opts.minPort} is above --max-port ${this.#opts.maxPort}`);
     }
-    if (!(this.#opts.clientTimeoutMs >= 2 * CLIENT_TIMEOUT_SLACK_MS)) {
-      throw new RangeError(`client timeout must be at least ${2 * CLIENT_TIMEOUT_SLACK_MS} ms, got ${this.#opts.clientTimeoutMs}`);
+    if (!(this.#opts.clientTimeoutMs >= MIN_CLIENT_TIMEOUT_MS)) {
+      throw new RangeError(`client timeout must be at least ${MIN_CLIENT_TIMEOUT_MS} ms, got ${this.#opts.clientTimeoutMs}`);
     }
     this.#limits = new PeerLimits({ maxTunnels: this.#opts.maxTunnelsPerAddr, maxFailures: this.#opts.maxAuthFailures, windowMs: this.#opts.authFailureWindowMs });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
@@ -169,7 +182,7 @@ export class BoreServer {
    * unclaimed public connections at once, then gives the proxied connections up to
    * `drainMs` to finish before destroying them.
    */
-  async close(drainMs = 5000): Promise<void> {
+  async close(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     this.#control.close();
