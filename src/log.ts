@@ -3,6 +3,7 @@
  * line. Library code takes any {@link Logger}; it never logs on the proxy hot path.
  */
 import winston from 'winston';
+import { SECRET_KEYS } from './redact.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogFormat, type LogLevel } from './log-levels.js';
 
 /** The levels and formats, defined in `log-levels.ts`. */
@@ -22,9 +23,7 @@ export interface LoggerOptions {
   format?: LogFormat;
 }
 
-const SECRET_KEYS = new Set(['secret', 'password', 'tag', 'key']);
-
-/** Drops any field that could carry a secret, whatever a caller passes. */
+/** Drops any field that could carry a secret ({@link SECRET_KEYS}), whatever a caller passes. */
 const redact = winston.format((info) => {
   for (const k of Object.keys(info)) if (SECRET_KEYS.has(k)) delete info[k];
   return info;
