@@ -6,6 +6,22 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
+// Plain values only (the help never loads the client, the server or the logger).
+import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from './log-levels.js';
+import { TUNNEL_DEFAULTS } from './client/defaults.js';
+import {
+  AUTH_FAILURE_WINDOW_MS,
+  CLIENT_TIMEOUT_MS,
+  DEFAULT_BIND_ADDR,
+  DEFAULT_CONTROL_PORT,
+  DEFAULT_MAX_PORT,
+  DEFAULT_MIN_PORT,
+  DRAIN_TIMEOUT_MS,
+  MAX_AUTH_FAILURES,
+  MAX_PENDING_PER_TUNNEL,
+  MAX_TUNNELS_PER_ADDR,
+  MIN_CLIENT_TIMEOUT_MS,
+} from './server/defaults.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -51,23 +67,23 @@ function logOptions<T>(y: Argv<T>) {
   return y
     .option('log-level', {
       describe: 'Least severe log level to print [env: BORE_LOG_LEVEL]',
-      choices: ['error', 'warn', 'info', 'debug'] as const,
-      defaultDescription: 'info',
+      choices: LOG_LEVELS,
+      defaultDescription: DEFAULT_LOG_LEVEL,
     })
     .option('log-format', {
       describe: 'Log line format [env: BORE_LOG_FORMAT]',
-      choices: ['human', 'json'] as const,
-      defaultDescription: 'human',
+      choices: LOG_FORMATS,
+      defaultDescription: DEFAULT_LOG_FORMAT,
     });
 }
 
 async function makeLogger(argv: { logLevel?: string; logFormat?: string }) {
-  const { createLogger, LOG_LEVELS, LOG_FORMATS } = await import('./log.js');
-  const level = fromEnv(argv.logLevel, 'BORE_LOG_LEVEL') ?? 'info';
-  const format = fromEnv(argv.logFormat, 'BORE_LOG_FORMAT') ?? 'human';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`invalid BORE_LOG_LEVEL '${level}' (one of ${LOG_LEVELS.join(', ')})`);
-  if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`invalid BORE_LOG_FORMAT '${format}' (one of ${LOG_FORMATS.join(', ')})`);
-  return createLogger({ level: level as never, format: format as never });
+  const { createLogger } = await import('./log.js');
+  const level = fromEnv(argv.logLevel, 'BORE_LOG_LEVEL') ?? DEFAULT_LOG_LEVEL;
+  const format = fromEnv(argv.logFormat, 'BORE_LOG_FORMAT') ?? DEFAULT_LOG_FORMAT;
+  if (!isLogLevel(level)) throw new UsageError(`invalid BORE_LOG_LEVEL '${level}' (one of ${LOG_LEVELS.join(', ')})`);
+  if (!isLogFormat(format)) throw new UsageError(`invalid BORE_LOG_FORMAT '${format}' (one of ${LOG_FORMATS.join(', ')})`);
+  return createLogger({ level, format });
 }
 
 /**
@@ -108,13 +124,13 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const options = {
     localPort,
     to,
-    localHost: (argv.localHost as string | undefined) ?? 'localhost',
-    port: portArg(argv.port, 'BORE_PORT', '--port', 0),
+    localHost: (argv.localHost as string | undefined) ?? TUNNEL_DEFAULTS.localHost,
+    port: portArg(argv.port, 'BORE_PORT', '--port', TUNNEL_DEFAULTS.port),
     secret: fromEnv(argv.secret, 'BORE_SECRET'),
-    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', 7835, 1),
-    heartbeatTimeout: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', 8),
-    maxReconnectDelay: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', 64),
-    drainTimeout: secondsArg(argv.drainTimeout, '--drain-timeout', 2),
+    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', TUNNEL_DEFAULTS.controlPort, 1),
+    heartbeatTimeout: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', TUNNEL_DEFAULTS.heartbeatTimeout),
+    maxReconnectDelay: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', TUNNEL_DEFAULTS.maxReconnectDelay),
+    drainTimeout: secondsArg(argv.drainTimeout, '--drain-timeout', TUNNEL_DEFAULTS.drainTimeout),
     reconnect: argv.reconnect as boolean,
     retryFirst: argv.retryFirst as boolean,
   };
@@ -139,10 +155,10 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
-  const minPort = portArg(argv.minPort, 'BORE_MIN_PORT', '--min-port', 1024, 1);
-  const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', 65535, 1);
+  const minPort = portArg(argv.minPort, 'BORE_MIN_PORT', '--min-port', DEFAULT_MIN_PORT, 1);
+  const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', DEFAULT_MAX_PORT, 1);
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
-  const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', 5) * 1000;
+  const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
   const signals = onStopSignal(() => exit(0));
   const logger = await makeLogger(argv);
   const { BoreServer } = await import('./server/server.js');
@@ -150,14 +166,14 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     minPort,
     maxPort,
     secret: fromEnv(argv.secret, 'BORE_SECRET'),
-    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', 7835),
-    bindAddr: (argv.bindAddr as string | undefined) ?? '0.0.0.0',
-    bindTunnels: (argv.bindTunnels as string | undefined) ?? '0.0.0.0',
-    clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', 15, 2) * 1000,
-    maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', 1024),
-    maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', 16, 0),
-    maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', 10, 0),
-    authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', 60) * 1000,
+    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', DEFAULT_CONTROL_PORT),
+    bindAddr: (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR,
+    bindTunnels: (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR,
+    clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', CLIENT_TIMEOUT_MS / 1000, MIN_CLIENT_TIMEOUT_MS / 1000) * 1000,
+    maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', MAX_PENDING_PER_TUNNEL),
+    maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
+    maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', MAX_AUTH_FAILURES, 0),
+    authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', AUTH_FAILURE_WINDOW_MS / 1000) * 1000,
     logger,
   });
   signals.set((signal) => {
@@ -182,15 +198,15 @@ function localOptions<T>(y: Argv<T>) {
     y
       .positional('local-port', { describe: 'Port of the local service to expose [env: BORE_LOCAL_PORT]', type: 'string' })
       .option('to', { alias: 't', type: 'string', describe: 'Address of the bore server [env: BORE_SERVER] (required)', requiresArg: true })
-      .option('port', { alias: 'p', type: 'string', describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]', defaultDescription: '0' })
-      .option('local-host', { alias: 'l', type: 'string', describe: 'Host of the local service', defaultDescription: 'localhost', requiresArg: true })
+      .option('port', { alias: 'p', type: 'string', describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]', defaultDescription: String(TUNNEL_DEFAULTS.port) })
+      .option('local-host', { alias: 'l', type: 'string', describe: 'Host of the local service', defaultDescription: TUNNEL_DEFAULTS.localHost, requiresArg: true })
       .option('secret', { alias: 's', type: 'string', describe: 'Secret shared with the server [env: BORE_SECRET]', requiresArg: true })
-      .option('control-port', { type: 'string', describe: "Server's control port [env: BORE_CONTROL_PORT]", defaultDescription: '7835' })
-      .option('heartbeat-timeout', { type: 'number', describe: 'Seconds without a message from the server before the connection counts as lost', defaultDescription: '8' })
-      .option('max-reconnect-delay', { type: 'number', describe: 'Longest wait between reconnect attempts, seconds', defaultDescription: '64' })
-      .option('reconnect', { type: 'boolean', default: true, describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead' })
-      .option('retry-first', { type: 'boolean', default: false, describe: 'Keep retrying when the very first attempt fails (for services started at boot)' })
-      .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: '2' })
+      .option('control-port', { type: 'string', describe: "Server's control port [env: BORE_CONTROL_PORT]", defaultDescription: String(TUNNEL_DEFAULTS.controlPort) })
+      .option('heartbeat-timeout', { type: 'number', describe: 'Seconds without a message from the server before the connection counts as lost', defaultDescription: String(TUNNEL_DEFAULTS.heartbeatTimeout) })
+      .option('max-reconnect-delay', { type: 'number', describe: 'Longest wait between reconnect attempts, seconds', defaultDescription: String(TUNNEL_DEFAULTS.maxReconnectDelay) })
+      .option('reconnect', { type: 'boolean', default: TUNNEL_DEFAULTS.reconnect, describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead' })
+      .option('retry-first', { type: 'boolean', default: TUNNEL_DEFAULTS.retryFirst, describe: 'Keep retrying when the very first attempt fails (for services started at boot)' })
+      .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: String(TUNNEL_DEFAULTS.drainTimeout) })
       .option('inspect', { type: 'string', describe: 'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)' })
       .epilogue(
         'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
@@ -201,22 +217,26 @@ function localOptions<T>(y: Argv<T>) {
 function serverOptions<T>(y: Argv<T>) {
   return logOptions(
     y
-      .option('min-port', { type: 'string', describe: 'Lowest public port clients may get [env: BORE_MIN_PORT]', defaultDescription: '1024' })
-      .option('max-port', { type: 'string', describe: 'Highest public port clients may get [env: BORE_MAX_PORT]', defaultDescription: '65535' })
+      .option('min-port', { type: 'string', describe: 'Lowest public port clients may get [env: BORE_MIN_PORT]', defaultDescription: String(DEFAULT_MIN_PORT) })
+      .option('max-port', { type: 'string', describe: 'Highest public port clients may get [env: BORE_MAX_PORT]', defaultDescription: String(DEFAULT_MAX_PORT) })
       .option('secret', { alias: 's', type: 'string', describe: 'Secret clients must know [env: BORE_SECRET]', requiresArg: true })
-      .option('control-port', { type: 'string', describe: 'Port of the control listener [env: BORE_CONTROL_PORT]', defaultDescription: '7835' })
-      .option('bind-addr', { type: 'string', describe: 'Address of the control listener', defaultDescription: '0.0.0.0', requiresArg: true })
-      .option('bind-tunnels', { type: 'string', describe: 'Address of the public listeners', defaultDescription: '0.0.0.0', requiresArg: true })
-      .option('client-timeout', { type: 'number', describe: 'Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least 2', defaultDescription: '15' })
-      .option('max-pending', { type: 'number', describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped', defaultDescription: '1024' })
-      .option('max-tunnels-per-addr', { type: 'number', describe: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)', defaultDescription: '16' })
+      .option('control-port', { type: 'string', describe: 'Port of the control listener [env: BORE_CONTROL_PORT]', defaultDescription: String(DEFAULT_CONTROL_PORT) })
+      .option('bind-addr', { type: 'string', describe: 'Address of the control listener', defaultDescription: DEFAULT_BIND_ADDR, requiresArg: true })
+      .option('bind-tunnels', { type: 'string', describe: 'Address of the public listeners', defaultDescription: DEFAULT_BIND_ADDR, requiresArg: true })
+      .option('client-timeout', {
+        type: 'number',
+        describe: `Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least ${MIN_CLIENT_TIMEOUT_MS / 1000}`,
+        defaultDescription: String(CLIENT_TIMEOUT_MS / 1000),
+      })
+      .option('max-pending', { type: 'number', describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped', defaultDescription: String(MAX_PENDING_PER_TUNNEL) })
+      .option('max-tunnels-per-addr', { type: 'number', describe: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)', defaultDescription: String(MAX_TUNNELS_PER_ADDR) })
       .option('max-auth-failures', {
         type: 'number',
         describe: 'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which its connections are closed unanswered for as long (0: never)',
-        defaultDescription: '10',
+        defaultDescription: String(MAX_AUTH_FAILURES),
       })
-      .option('auth-failure-window', { type: 'number', describe: 'Seconds in which failed handshakes are counted, and length of the cool-down', defaultDescription: '60' })
-      .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: '5' }),
+      .option('auth-failure-window', { type: 'number', describe: 'Seconds in which failed handshakes are counted, and length of the cool-down', defaultDescription: String(AUTH_FAILURE_WINDOW_MS / 1000) })
+      .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: String(DRAIN_TIMEOUT_MS / 1000) }),
   );
 }
 

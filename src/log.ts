@@ -3,6 +3,11 @@
  * line. Library code takes any {@link Logger}; it never logs on the proxy hot path.
  */
 import winston from 'winston';
+import { SECRET_KEYS } from './redact.js';
+import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogFormat, type LogLevel } from './log-levels.js';
+
+/** The levels and formats, defined in `log-levels.ts`. */
+export { LOG_FORMATS, LOG_LEVELS } from './log-levels.js';
 
 /** The logging surface the tunnel needs; a winston logger satisfies it. */
 export interface Logger {
@@ -12,20 +17,13 @@ export interface Logger {
   debug(message: string, meta?: Record<string, unknown>): unknown;
 }
 
-/** Log levels accepted by `--log-level`, most severe first. */
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-/** Log formats accepted by `--log-format`. */
-export const LOG_FORMATS = ['human', 'json'] as const;
-
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
-  level?: (typeof LOG_LEVELS)[number];
-  format?: (typeof LOG_FORMATS)[number];
+  level?: LogLevel;
+  format?: LogFormat;
 }
 
-const SECRET_KEYS = new Set(['secret', 'password', 'tag', 'key']);
-
-/** Drops any field that could carry a secret, whatever a caller passes. */
+/** Drops any field that could carry a secret ({@link SECRET_KEYS}), whatever a caller passes. */
 const redact = winston.format((info) => {
   for (const k of Object.keys(info)) if (SECRET_KEYS.has(k)) delete info[k];
   return info;
@@ -49,11 +47,11 @@ const human = winston.format.printf((info) => {
 /** A winston logger writing to stderr in the given level and format. */
 export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const format =
-    options.format === 'json'
+    (options.format ?? DEFAULT_LOG_FORMAT) === 'json'
       ? winston.format.combine(redact(), stamp(), winston.format.json())
       : winston.format.combine(redact(), stamp(), human);
   const logger = winston.createLogger({
-    level: options.level ?? 'info',
+    level: options.level ?? DEFAULT_LOG_LEVEL,
     levels: winston.config.npm.levels,
     format,
     transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS, 'verbose', 'silly', 'http'] })],

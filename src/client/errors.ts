@@ -3,25 +3,22 @@
  * {@link ErrorCode}, and each code has one class. *Fatal* errors are never retried (the
  * user must change something); *retriable* ones go through the backoff schedule.
  */
+import { type ServerErrorCode, serverErrorCode } from '../protocol/constants.js';
 import { TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
 
-/** Every reason the client stops or retries a tunnel. */
+/**
+ * Every reason the client stops or retries a tunnel: one per error text a server sends
+ * ({@link ServerErrorCode}, from the shared table) and the client's own.
+ */
 export type ErrorCode =
-  | 'invalid-secret'
-  | 'secret-required'
-  | 'port-not-allowed'
-  | 'permission-denied'
+  | ServerErrorCode
   | 'connect-refused'
   | 'connect-timeout'
   | 'dns'
   | 'handshake-timeout'
   | 'heartbeat-timeout'
   | 'server-closed'
-  | 'port-in-use'
-  | 'no-free-port'
-  | 'bind-failed'
-  | 'too-many-tunnels'
   | 'protocol'
   | 'network';
 
@@ -65,21 +62,9 @@ export class TunnelError extends Error {
   }
 }
 
-/** Error texts a bore server sends, mapped to codes. */
-const SERVER_ERRORS: Record<string, ErrorCode> = {
-  'invalid secret': 'invalid-secret',
-  'server requires secret, but no secret was provided': 'secret-required',
-  'client port number not in allowed range': 'port-not-allowed',
-  'port already in use': 'port-in-use',
-  'permission denied': 'permission-denied',
-  'failed to bind to port': 'bind-failed',
-  'failed to find an available port': 'no-free-port',
-  'too many tunnels from this address': 'too-many-tunnels',
-};
-
-/** The error for an `Error(text)` reply from the server. */
+/** The error for an `Error(text)` reply from the server; a text not in the shared table is `protocol`. */
 export function serverError(text: string): TunnelError {
-  return new TunnelError(SERVER_ERRORS[text] ?? 'protocol', `server error: ${text}`);
+  return new TunnelError(serverErrorCode(text) ?? 'protocol', `server error: ${text}`);
 }
 
 const SOCKET_ERRORS: Record<string, ErrorCode> = {

@@ -9,11 +9,11 @@ import { Authenticator } from '../protocol/auth.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type RateLimitOptions, rateLimited } from '../log-rate-limit.js';
 import { ClientRuntime } from './actors.js';
-import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
+import { TUNNEL_DEFAULTS } from './defaults.js';
 import { formatHostPort } from '../address.js';
 
-/** Default control port of bore servers. */
-export const DEFAULT_CONTROL_PORT = 7835;
+/** Default control port of bore servers (the protocol's `CONTROL_PORT`). */
+export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from '../protocol/constants.js';
 
 /** Options of {@link startTunnel}; names and defaults are those of `bore local`. */
 export interface TunnelOptions {
@@ -80,15 +80,15 @@ export const EXIT = { stopped: 0, usage: 2, fatal: 3, gaveUp: 4 } as const;
 export function tunnelSettings(options: TunnelOptions): TunnelSettings {
   return {
     to: options.to,
-    controlPort: options.controlPort ?? DEFAULT_CONTROL_PORT,
-    localHost: options.localHost ?? 'localhost',
+    controlPort: options.controlPort ?? TUNNEL_DEFAULTS.controlPort,
+    localHost: options.localHost ?? TUNNEL_DEFAULTS.localHost,
     localPort: options.localPort,
-    port: options.port ?? 0,
-    heartbeatTimeoutMs: (options.heartbeatTimeout ?? 8) * 1000,
-    maxReconnectDelayMs: options.maxReconnectDelay !== undefined ? options.maxReconnectDelay * 1000 : DEFAULT_MAX_DELAY_MS,
-    reconnect: options.reconnect ?? true,
-    retryFirst: options.retryFirst ?? false,
-    stableAfterMs: (options.stableAfter ?? 10) * 1000,
+    port: options.port ?? TUNNEL_DEFAULTS.port,
+    heartbeatTimeoutMs: (options.heartbeatTimeout ?? TUNNEL_DEFAULTS.heartbeatTimeout) * 1000,
+    maxReconnectDelayMs: (options.maxReconnectDelay ?? TUNNEL_DEFAULTS.maxReconnectDelay) * 1000,
+    reconnect: options.reconnect ?? TUNNEL_DEFAULTS.reconnect,
+    retryFirst: options.retryFirst ?? TUNNEL_DEFAULTS.retryFirst,
+    stableAfterMs: (options.stableAfter ?? TUNNEL_DEFAULTS.stableAfter) * 1000,
   };
 }
 
@@ -98,7 +98,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const settings = tunnelSettings(options);
   const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
   const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
-  const drainMs = (options.drainTimeout ?? 2) * 1000;
+  const drainMs = (options.drainTimeout ?? TUNNEL_DEFAULTS.drainTimeout) * 1000;
 
   let resolveReady!: (port: number) => void;
   let rejectReady!: (err: Error) => void;

@@ -4,9 +4,10 @@
  * A frame is the JSON text of one message followed by a single 0x00 byte; a frame
  * longer than {@link MAX_FRAME_LENGTH} bytes is a protocol error.
  */
+import { MAX_FRAME_LENGTH } from './constants.js';
 
-/** The longest frame (JSON text, without its NUL) a bore peer accepts. */
-export const MAX_FRAME_LENGTH = 256;
+/** The frame limit, defined in `constants.ts`; re-exported for the framing's users. */
+export { MAX_FRAME_LENGTH };
 
 const EMPTY = Buffer.alloc(0);
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -1,27 +1,53 @@
 /**
  * Public listeners: binding the port a client asks for, or a random free one in the
- * server's range, with the error texts the Rust server sends back.
+ * server's range, refusing with the error codes of the shared table.
  */
 import net, { type Server } from 'node:net';
+import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import type { Logger } from '../log.js';
 
-/** Random ports tried for `Hello(0)` before giving up. */
+/**
+ * Random ports tried for `Hello(0)` before giving up, as the Rust server. Its reasoning
+ * (bore's `server.rs`): to find a free port with probability at least 1-δ when a
+ * fraction ε of the ports is free, about -2 ln(δ) / ε independent, uniformly chosen
+ * ports suffice (up to a second-order term in ε). 150 tries give 99.999% success
+ * (δ = 0.00001) with 85% of the range in use (ε = 0.15).
+ */
 export const PORT_TRIES = 150;
 
 /**
- * Error texts the server sends: the Rust server's (clients match on some of them),
- * and `tooManyTunnels`, which only this server sends.
+ * Listen backlog of the control and public listeners: Node's default (511) overflows
+ * in a burst of 1,000 connections, and each dropped SYN costs a 1 s retransmission.
+ * The kernel caps it at `net.core.somaxconn`.
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/**
+ * The error texts the server sends, by name (the values of {@link SERVER_ERROR_TEXTS},
+ * kept for callers and tests that name them).
  */
 export const ServerErrors = {
-  invalidSecret: 'invalid secret',
-  secretRequired: 'server requires secret, but no secret was provided',
-  portNotAllowed: 'client port number not in allowed range',
-  portInUse: 'port already in use',
-  permissionDenied: 'permission denied',
-  bindFailed: 'failed to bind to port',
-  noFreePort: 'failed to find an available port',
-  tooManyTunnels: 'too many tunnels from this address',
+  invalidSecret: SERVER_ERROR_TEXTS['invalid-secret'],
+  secretRequired: SERVER_ERROR_TEXTS['secret-required'],
+  portNotAllowed: SERVER_ERROR_TEXTS['port-not-allowed'],
+  portInUse: SERVER_ERROR_TEXTS['port-in-use'],
+  permissionDenied: SERVER_ERROR_TEXTS['permission-denied'],
+  bindFailed: SERVER_ERROR_TEXTS['bind-failed'],
+  noFreePort: SERVER_ERROR_TEXTS['no-free-port'],
+  tooManyTunnels: SERVER_ERROR_TEXTS['too-many-tunnels'],
 } as const;
+
+/** Why a public listener could not be opened; its message is the text the client is sent. */
+export class PortRefusal extends Error {
+  override name = 'PortRefusal';
+  /** The refusal's code in the shared table. */
+  readonly code: ServerErrorCode;
+
+  constructor(code: ServerErrorCode) {
+    super(SERVER_ERROR_TEXTS[code]);
+    this.code = code;
+  }
+}
 
 /** Where public listeners may be opened. */
 export interface PortRange {
@@ -33,12 +59,12 @@ export interface PortRange {
 
 /**
  * Opens the public listener for `Hello(requested)`: that exact port, or for 0 a random
- * free port in the range. Rejects with one of the {@link ServerErrors} texts.
+ * free port in the range. Rejects with a {@link PortRefusal}.
  */
 export async function openPublicListener(requested: number, range: PortRange, log: Logger): Promise<Server> {
   const { minPort, maxPort } = range;
   if (requested > 0) {
-    if (requested < minPort || requested > maxPort) throw new Error(ServerErrors.portNotAllowed);
+    if (requested < minPort || requested > maxPort) throw new PortRefusal('port-not-allowed');
     return bindPublicListener(requested, range.host, log);
   }
   for (let i = 0; i < PORT_TRIES; i++) {
@@ -49,21 +75,20 @@ export async function openPublicListener(requested: number, range: PortRange, lo
       // taken: try another
     }
   }
-  throw new Error(ServerErrors.noFreePort);
+  throw new PortRefusal('no-free-port');
 }
 
 /**
  * Binds one public listener. New connections start paused (nothing is read before the
- * client claims them). Rejects with a {@link ServerErrors} text.
+ * client claims them). Rejects with a {@link PortRefusal}.
  */
 export function bindPublicListener(port: number, host: string, log: Logger): Promise<Server> {
   return new Promise((resolve, reject) => {
     const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     listener.once('error', (err: NodeJS.ErrnoException) => {
-      const text = err.code === 'EADDRINUSE' ? ServerErrors.portInUse : err.code === 'EACCES' ? ServerErrors.permissionDenied : ServerErrors.bindFailed;
-      reject(new Error(text));
+      reject(new PortRefusal(err.code === 'EADDRINUSE' ? 'port-in-use' : err.code === 'EACCES' ? 'permission-denied' : 'bind-failed'));
     });
-    listener.listen({ port, host, exclusive: true, backlog: 4096 }, () => {
+    listener.listen({ port, host, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
       listener.removeAllListeners('error');
       listener.on('error', (err) => log.warn('public listener error', { port, reason: err.message }));
       resolve(listener);

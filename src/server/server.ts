@@ -15,41 +15,50 @@ import { once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
-import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
+import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
+import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
-import { onClose, onEnd } from '../socket-events.js';
+import { drainSockets } from '../drain.js';
+import { onClose } from '../socket-events.js';
 import { tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
-import { type PendingGroup, PendingConnections } from './pending.js';
-import { ServerErrors, openPublicListener } from './ports.js';
+import { PendingConnections } from './pending.js';
+import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
+import { type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
-import { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR, PeerLimits, peerKey } from './peer-limits.js';
+import { PeerLimits, peerKey } from './peer-limits.js';
+import {
+  ACCEPT_TIMEOUT_MS,
+  AUTH_FAILURE_WINDOW_MS,
+  CLIENT_TIMEOUT_MS,
+  CLIENT_TIMEOUT_SLACK_MS,
+  DEFAULT_BIND_ADDR,
+  DEFAULT_CONTROL_PORT,
+  DEFAULT_MAX_PORT,
+  DEFAULT_MIN_PORT,
+  DRAIN_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_AUTH_FAILURES,
+  MAX_PENDING_PER_TUNNEL,
+  MAX_TUNNELS_PER_ADDR,
+  MIN_CLIENT_TIMEOUT_MS,
+} from './defaults.js';
 
-export { PORT_TRIES, ServerErrors } from './ports.js';
-
-/** The control port bore-cli 0.5 uses. */
-export const DEFAULT_CONTROL_PORT = 7835;
-/** Interval between heartbeats on a control connection. */
-export const HEARTBEAT_INTERVAL_MS = 500;
-/** How long a public connection waits for its `Accept`. */
-export const ACCEPT_TIMEOUT_MS = 10_000;
-/**
- * Listen backlog of the control and public listeners: Node's default (511) overflows
- * in a burst of 1,000 connections, and each dropped SYN costs a 1 s retransmission.
- * The kernel caps it at `net.core.somaxconn`.
- */
-export const LISTEN_BACKLOG = 4096;
-/** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`). */
-export const HANDSHAKE_TIMEOUT_MS = 3000;
-/** Default bound on detecting a silently dead client. */
-export const CLIENT_TIMEOUT_MS = 15_000;
-/** Part of the client timeout kept for the heartbeat interval and timer granularity. */
-export const CLIENT_TIMEOUT_SLACK_MS = 1000;
-/** Default cap on unclaimed public connections per tunnel. */
-export const MAX_PENDING_PER_TUNNEL = 1024;
-/** Bytes queued for a client that does not read its control connection before it is dropped. */
-export const MAX_CONTROL_BACKLOG = 64 * 1024;
+/** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
+export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
+/** The heartbeat and the control connection's backlog limit (defined in `tunnel.ts`). */
+export { HEARTBEAT_INTERVAL_MS, MAX_CONTROL_BACKLOG } from './tunnel.js';
+/** The defaults of {@link ServerOptions} (defined in `defaults.ts`). */
+export {
+  ACCEPT_TIMEOUT_MS,
+  CLIENT_TIMEOUT_MS,
+  CLIENT_TIMEOUT_SLACK_MS,
+  DEFAULT_CONTROL_PORT,
+  DRAIN_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_PENDING_PER_TUNNEL,
+} from './defaults.js';
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
 export interface ServerOptions {
@@ -95,21 +104,6 @@ export interface ServerOptions {
   logRateLimit?: RateLimitOptions;
 }
 
-type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
-
-/** One client's control connection, public listener and unclaimed public connections. */
-interface Tunnel {
-  port: number;
-  listener: Server;
-  control: ServerFramed;
-  pending: PendingGroup;
-  heartbeat: NodeJS.Timeout;
-  /** Why the control connection failed, if it did. */
-  reason?: string;
-  /** Gives back the tunnel's slot in its address's cap. */
-  release: () => void;
-}
-
 /** Counts of what a server holds, for tests and benchmarks. */
 export interface ServerStats {
   tunnels: number;
@@ -125,7 +119,7 @@ export class BoreServer {
   readonly #auth: Authenticator | undefined;
   readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
-  readonly #tunnels = new Set<Tunnel>();
+  readonly #tunnels = new Set<ServerTunnel>();
   readonly #control: Server;
   /** Control-port connections still in their handshake. */
   readonly #handshaking = new Set<Socket>();
@@ -136,11 +130,11 @@ export class BoreServer {
 
   constructor(options: ServerOptions = {}) {
     this.#opts = {
-      minPort: options.minPort ?? 1024,
-      maxPort: options.maxPort ?? 65535,
+      minPort: options.minPort ?? DEFAULT_MIN_PORT,
+      maxPort: options.maxPort ?? DEFAULT_MAX_PORT,
       controlPort: options.controlPort ?? DEFAULT_CONTROL_PORT,
-      bindAddr: options.bindAddr ?? '0.0.0.0',
-      bindTunnels: options.bindTunnels ?? '0.0.0.0',
+      bindAddr: options.bindAddr ?? DEFAULT_BIND_ADDR,
+      bindTunnels: options.bindTunnels ?? DEFAULT_BIND_ADDR,
       clientTimeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS,
       maxPendingPerTunnel: options.maxPendingPerTunnel ?? MAX_PENDING_PER_TUNNEL,
       acceptTimeoutMs: options.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
@@ -152,8 +146,8 @@ export class BoreServer {
     if (this.#opts.minPort > this.#opts.maxPort) {
       throw new RangeError(`empty port range: --min-port ${this.#opts.minPort} is above --max-port ${this.#opts.maxPort}`);
     }
-    if (!(this.#opts.clientTimeoutMs >= 2 * CLIENT_TIMEOUT_SLACK_MS)) {
-      throw new RangeError(`client timeout must be at least ${2 * CLIENT_TIMEOUT_SLACK_MS} ms, got ${this.#opts.clientTimeoutMs}`);
+    if (!(this.#opts.clientTimeoutMs >= MIN_CLIENT_TIMEOUT_MS)) {
+      throw new RangeError(`client timeout must be at least ${MIN_CLIENT_TIMEOUT_MS} ms, got ${this.#opts.clientTimeoutMs}`);
     }
     this.#limits = new PeerLimits({ maxTunnels: this.#opts.maxTunnelsPerAddr, maxFailures: this.#opts.maxAuthFailures, windowMs: this.#opts.authFailureWindowMs });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
@@ -191,23 +185,17 @@ export class BoreServer {
    * unclaimed public connections at once, then gives the proxied connections up to
    * `drainMs` to finish before destroying them.
    */
-  async close(drainMs = 5000): Promise<void> {
+  async close(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     this.#control.close();
     for (const socket of this.#handshaking) socket.destroy();
-    for (const tunnel of [...this.#tunnels]) this.#closeTunnel(tunnel, 'server shutting down');
+    for (const tunnel of [...this.#tunnels]) tunnel.close('server shutting down');
     const proxied = [...this.#proxied];
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
-      const closed = Promise.all(proxied.map((s) => new Promise<void>((r) => onClose(s, r))));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise((r) => (timer = setTimeout(r, drainMs)));
-      await Promise.race([closed, deadline]);
-      clearTimeout(timer);
-      const left = [...this.#proxied];
-      if (left.length > 0) this.#log.warn('drain timed out, closing connections', { count: left.length / 2 });
-      for (const s of left) s.destroy();
+      const cut = await drainSockets(proxied, drainMs);
+      if (cut > 0) this.#log.warn('drain timed out, closing connections', { count: cut / 2 });
     }
     this.#log.flush();
     this.#log.info('server stopped');
@@ -246,11 +234,11 @@ export class BoreServer {
       if (reply?.type !== 'Authenticate') {
         // A peer that closed without a word has tried nothing: not a failure.
         if (reply) this.#failed(addr);
-        return this.#refuse(framed, ServerErrors.secretRequired, reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
+        return this.#refuse(framed, 'secret-required', reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
       }
       if (!this.#auth.validate(challenge, reply.tag)) {
         this.#failed(addr);
-        return this.#refuse(framed, ServerErrors.invalidSecret, 'invalid secret');
+        return this.#refuse(framed, 'invalid-secret', 'invalid secret');
       }
     }
     const msg = await recv();
@@ -276,11 +264,11 @@ export class BoreServer {
     this.#log.warn('too many failed handshakes, refusing address', { addr: peerKey(addr), failures: maxAuthFailures, withinSeconds: seconds, cooldownSeconds: seconds });
   }
 
-  /** Sends `Error(text)`, half-closes, and discards whatever the peer still sends. */
-  #refuse(framed: ServerFramed, text: string, reason: string): void {
+  /** Sends `Error` with the text of `code`, half-closes, and discards whatever the peer still sends. */
+  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string): void {
     const socket = framed.socket;
     this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
-    framed.send({ type: 'Error', message: text });
+    framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
     framed.detach();
     socket.end();
     socket.on('data', () => {});
@@ -291,14 +279,15 @@ export class BoreServer {
   async #openTunnel(framed: ServerFramed, requested: number, addr: string): Promise<void> {
     const release = this.#limits.reserveTunnel(addr);
     if (!release) {
-      return this.#refuse(framed, ServerErrors.tooManyTunnels, `too many tunnels from this address (limit ${this.#opts.maxTunnelsPerAddr})`);
+      return this.#refuse(framed, 'too-many-tunnels', `too many tunnels from this address (limit ${this.#opts.maxTunnelsPerAddr})`);
     }
     let listener: Server;
     try {
       listener = await openPublicListener(requested, { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels }, this.#log);
     } catch (err) {
       release();
-      return this.#refuse(framed, (err as Error).message, `port ${requested}: ${(err as Error).message}`);
+      const code = err instanceof PortRefusal ? err.code : 'bind-failed';
+      return this.#refuse(framed, code, `port ${requested}: ${SERVER_ERROR_TEXTS[code]}`);
     }
     const socket = framed.socket;
     if (socket.destroyed || this.#closing) {
@@ -311,63 +300,11 @@ export class BoreServer {
     // interval after the client dies) and fails the socket on a retransmission timer
     // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
     tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
-    const port = (listener.address() as net.AddressInfo).port;
-    const tunnel: Tunnel = {
-      port,
-      listener,
-      control: framed,
-      pending: new Set(),
-      heartbeat: setInterval(() => this.#heartbeat(tunnel), HEARTBEAT_INTERVAL_MS),
-      release,
-    };
+    const tunnel = new ServerTunnel({ control: framed, listener, pending: this.#pending, release, onClosed: (t) => this.#tunnels.delete(t), log: this.#log });
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
-    this.#log.info('new client', { peer: formatPeer(socket), port });
-    framed.send({ type: 'Hello', port }, { type: 'Heartbeat' });
-    listener.on('connection', (conn) => this.#onPublicConnection(tunnel, conn));
-    // A client sends nothing after Hello; reading anyway (and discarding) is how EOF,
-    // resets and the TCP_USER_TIMEOUT failure are seen.
-    framed.detach();
-    socket.on('data', () => {});
-    socket.on('error', (err: NodeJS.ErrnoException) => (tunnel.reason ??= err.code ?? err.message));
-    onEnd(socket, () => {
-      tunnel.reason ??= 'closed by client';
-      socket.destroy();
-    });
-    onClose(socket, () => this.#closeTunnel(tunnel));
-    socket.resume();
-  }
-
-  /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
-  #heartbeat(tunnel: Tunnel): void {
-    const socket = tunnel.control.socket;
-    if (socket.writableLength === 0) {
-      tunnel.control.send({ type: 'Heartbeat' });
-    } else if (socket.writableLength > MAX_CONTROL_BACKLOG) {
-      this.#closeTunnel(tunnel, 'client does not read its control connection');
-    }
-  }
-
-  #closeTunnel(tunnel: Tunnel, reason?: string): void {
-    if (!this.#tunnels.delete(tunnel)) return;
-    clearInterval(tunnel.heartbeat);
-    tunnel.release();
-    tunnel.listener.close();
-    this.#pending.dropGroup(tunnel.pending);
-    tunnel.control.socket.destroy();
-    this.#log.info('client disconnected', { port: tunnel.port, reason: reason ?? tunnel.reason ?? 'connection closed' });
-  }
-
-  #onPublicConnection(tunnel: Tunnel, conn: Socket): void {
-    conn.on('error', () => {});
-    if (!this.#tunnels.has(tunnel)) {
-      conn.destroy();
-      return;
-    }
-    const id = this.#pending.add(tunnel.pending, tunnel.port, conn);
-    this.#log.debug('new connection', { port: tunnel.port, id });
-    // A heartbeat follows every Connection, as the Rust server does.
-    tunnel.control.send({ type: 'Connection', id }, { type: 'Heartbeat' });
+    this.#log.info('new client', { peer: formatPeer(socket), port: tunnel.port });
+    tunnel.start();
   }
 
   #accept(framed: ServerFramed, id: string): void {

@@ -1,0 +1,8 @@
+/**
+ * The one list of field names whose values are never shown: the logger drops them
+ * from every line, and the inspector from the snapshots it serves. Plain data, so the
+ * inspector can use it without loading the logger.
+ */
+
+/** Field names that can carry a secret (the secret itself, a password, an auth tag, a key). */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'password', 'tag', 'key']);
