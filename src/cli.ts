@@ -30,9 +30,16 @@ const USAGE_EXIT = 2;
 
 class UsageError extends Error {}
 
+/** A flag's value as the user typed it (yargs hands over strings, numbers or booleans). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${value}`;
+  return JSON.stringify(value) ?? 'undefined';
+}
+
 /** An option's value: the flag if given, else its environment variable, else the default. */
 function fromEnv(value: unknown, env: string): string | undefined {
-  if (value !== undefined) return String(value);
+  if (value !== undefined) return shown(value);
   const v = process.env[env];
   return v === undefined || v === '' ? undefined : v;
 }
@@ -51,7 +58,7 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n < min) {
-    throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a number of seconds${min > 0 ? ` of at least ${min}` : ' above 0'})`);
+    throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a number of seconds${min > 0 ? ` of at least ${min}` : ' above 0'})`);
   }
   return n;
 }
@@ -59,7 +66,7 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
 function countArg(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid value for ${name}: '${String(value)}' (expected a whole number of at least ${min})`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a whole number of at least ${min})`);
   return n;
 }
 
