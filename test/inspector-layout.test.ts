@@ -23,9 +23,17 @@ const boxOf = (layout: ChartLayout, path: string): Box => layout.boxes.get(path)
 
 test('client machine: notes in the boxes, one arrow per source and target', () => {
   const model = chartModel(machineGraph(clientMachine));
-  assert.deepEqual(model.notes.get(''), ['invoke: proxies', '\u2022 PROXY.OPENED / connectionOpened', '\u2022 PROXY.CLOSED / connectionClosed']);
+  assert.deepEqual(model.notes.get(''), [
+    'invoke: proxies',
+    '\u2022 PROXY.OPENED / connectionOpened',
+    '\u2022 PROXY.CLOSED / connectionClosed',
+  ]);
   assert.deepEqual(model.notes.get('listening'), ['invoke: control', '\u2022 after stableAfter / assign']);
-  assert.deepEqual(model.notes.get('listening.alive'), ['\u21bb SERVER.HEARTBEAT', '\u21bb SERVER.ERROR', '\u21bb SERVER.CONNECTION / forwardConnection']);
+  assert.deepEqual(model.notes.get('listening.alive'), [
+    '\u21bb SERVER.HEARTBEAT',
+    '\u21bb SERVER.ERROR',
+    '\u21bb SERVER.CONNECTION / forwardConnection',
+  ]);
   assert.deepEqual(model.children.get(''), ['connecting', 'authenticating', 'listening', 'backoff', 'fatal', 'stopped']);
   assert.deepEqual(
     model.edges.map((e) => `${e.source}->${e.target}: ${e.labels.join('; ')}`),
@@ -59,7 +67,10 @@ test('client machine: columns follow the lifecycle; only the retry closes a cycl
   // The heartbeat timeout leaves from `alive` but is laid out between the root's children.
   assert.deepEqual(
     root.local.filter((l) => l.edge.source === 'listening.alive').map((l) => [l.from, l.to, l.span]),
-    [['listening', 'fatal', 1], ['listening', 'backoff', 1]],
+    [
+      ['listening', 'fatal', 1],
+      ['listening', 'backoff', 1],
+    ],
   );
   assert.deepEqual(boxOf(layout, 'listening').local, [], 'nothing is drawn inside listening');
 });
@@ -76,20 +87,28 @@ test('client machine: long and backward edges each get a lane of their own, outs
     'listening.alive->fatal',
     'listening.alive->backoff',
   ]);
-  assert.ok(root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined), 'neighbouring columns: no lane');
+  assert.ok(
+    root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined),
+    'neighbouring columns: no lane',
+  );
   assert.deepEqual(lanes('top').map(name), ['connecting->fatal', 'authenticating->fatal']);
   assert.deepEqual(lanes('bottom').map(name), ['connecting->backoff', 'authenticating->backoff', 'backoff->connecting']);
 
   for (const box of layout.boxes.values()) {
     const ys = box.local.flatMap((l) => (l.lane ? [l.lane.y] : []));
-    assert.equal(new Set(ys).size, ys.length, `two edges share a lane in ${JSON.stringify(box.path)}: ${ys}`);
+    assert.equal(new Set(ys).size, ys.length, `two edges share a lane in ${JSON.stringify(box.path)}: ${ys.join(', ')}`);
     if (!box.kids.length) continue;
     const columnsTop = Math.min(...box.kids.map((k) => k.y));
     const columnsBottom = Math.max(...box.kids.map((k) => k.y + k.height));
     for (const l of box.local) {
       if (!l.lane) continue;
-      if (l.lane.side === 'top') assert.ok(l.lane.y > box.head && l.lane.y < columnsTop, `${name(l)}: lane ${l.lane.y} is not between the title and the columns`);
-      else assert.ok(l.lane.y > columnsBottom && l.lane.y < box.height, `${name(l)}: lane ${l.lane.y} is not between the columns and the bottom`);
+      if (l.lane.side === 'top')
+        assert.ok(l.lane.y > box.head && l.lane.y < columnsTop, `${name(l)}: lane ${l.lane.y} is not between the title and the columns`);
+      else
+        assert.ok(
+          l.lane.y > columnsBottom && l.lane.y < box.height,
+          `${name(l)}: lane ${l.lane.y} is not between the columns and the bottom`,
+        );
     }
   }
   // Neighbouring lanes are one lane apart, counted from the columns outwards.
@@ -107,14 +126,18 @@ test('client machine: boxes stand in their columns, inside their parent, none ov
     for (const k of box.kids) {
       assert.equal(k.ax, box.ax + k.x);
       assert.equal(k.ay, box.ay + k.y);
-      assert.ok(k.x > 0 && k.y >= box.head && k.x + k.width < box.width && k.y + k.height < box.height, `${k.path} sticks out of ${JSON.stringify(box.path)}`);
+      assert.ok(
+        k.x > 0 && k.y >= box.head && k.x + k.width < box.width && k.y + k.height < box.height,
+        `${k.path} sticks out of ${JSON.stringify(box.path)}`,
+      );
     }
     let right = -Infinity;
     for (const column of box.columns) {
       const kids = column.map((p) => boxOf(layout, p));
-      assert.ok(Math.min(...kids.map((k) => k.x)) > right, `column ${column} overlaps the one before`);
+      assert.ok(Math.min(...kids.map((k) => k.x)) > right, `column ${column.join()} overlaps the one before`);
       right = Math.max(...kids.map((k) => k.x + k.width));
-      for (let i = 1; i < kids.length; i++) assert.equal(kids[i]!.y, kids[i - 1]!.y + kids[i - 1]!.height + SIZE.rowGap, `${column}: rows`);
+      for (let i = 1; i < kids.length; i++)
+        assert.equal(kids[i]!.y, kids[i - 1]!.y + kids[i - 1]!.height + SIZE.rowGap, `${column.join()}: rows`);
     }
   }
 });
@@ -122,7 +145,7 @@ test('client machine: boxes stand in their columns, inside their parent, none ov
 /** The first and last points of a path: `M x,y ... x,y`. */
 function endsOf(route: EdgeRoute): { start: string; end: string } {
   const points = route.d.match(/-?[\d.]+,-?[\d.]+/g)!;
-  return { start: points[0]!, end: points[points.length - 1]! };
+  return { start: points[0], end: points[points.length - 1]! };
 }
 
 test('client machine: every arrow is drawn once, from its own point to its own point', () => {
@@ -139,7 +162,10 @@ test('client machine: every arrow is drawn once, from its own point to its own p
     const t = boxOf(layout, r.edge.target);
     const onX = x === t.ax || x === t.ax + t.width;
     const onY = y === t.ay || y === t.ay + t.height;
-    assert.ok((onX && y >= t.ay && y <= t.ay + t.height) || (onY && x >= t.ax && x <= t.ax + t.width), `${drawn[i]} ends at ${x},${y}, off ${r.edge.target}`);
+    assert.ok(
+      (onX && y >= t.ay && y <= t.ay + t.height) || (onY && x >= t.ax && x <= t.ax + t.width),
+      `${drawn[i]} ends at ${x},${y}, off ${r.edge.target}`,
+    );
   }
   const stop = routes.find((r) => r.edge.source === '')!;
   assert.equal(stop.label?.text, 'STOP (from any state)');
@@ -153,7 +179,10 @@ test('client machine: every arrow is drawn once, from its own point to its own p
 
 test('rankColumns: longest paths, back edges, searches from unreached children, and the rest last', () => {
   const links = (...pairs: string[]) => pairs.map((p) => ({ from: p[0]!, to: p[1]! }));
-  assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ab', 'bc', 'ca')), { columns: [['a'], ['b'], ['c']], back: [false, false, true] });
+  assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ab', 'bc', 'ca')), {
+    columns: [['a'], ['b'], ['c']],
+    back: [false, false, true],
+  });
   assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ac', 'ab', 'bc')).columns, [['a'], ['b'], ['c']], 'c after its longest path');
   // x is not reachable from the initial a: a search starts from it; z has no links at all.
   assert.deepEqual(rankColumns(['z', 'a', 'b', 'x', 'y'], 'a', links('ab', 'xy')).columns, [['a', 'x'], ['b', 'y'], ['z']]);
@@ -167,16 +196,42 @@ test('separate: a label close to the previous one moves below it', () => {
     { x: 100, y: 40, text: 'a' },
     { x: 300, y: 40, text: 'far' },
   ]);
-  assert.deepEqual(out.map((l) => [l.text, l.y]), [['a', 40], ['b', 55], ['far', 40]]);
+  assert.deepEqual(
+    out.map((l) => [l.text, l.y]),
+    [
+      ['a', 40],
+      ['b', 55],
+      ['far', 40],
+    ],
+  );
 });
 
 test('texts: transition labels, log lines and the context table, from what the hub sends', () => {
-  assert.equal(transitionLabel({ source: 'a', targets: ['b'], kind: 'error', trigger: 'connect', guard: 'g', actions: ['xstate.raise', 'xstate.assign', 'log'], reenter: false }), 'error: connect [g] / assign, log');
-  assert.equal(transitionLabel({ source: 'a', targets: [], kind: 'after', trigger: '250ms', actions: ['xstate.cancel'], reenter: false }), 'after 250ms');
+  assert.equal(
+    transitionLabel({
+      source: 'a',
+      targets: ['b'],
+      kind: 'error',
+      trigger: 'connect',
+      guard: 'g',
+      actions: ['xstate.raise', 'xstate.assign', 'log'],
+      reenter: false,
+    }),
+    'error: connect [g] / assign, log',
+  );
+  assert.equal(
+    transitionLabel({ source: 'a', targets: [], kind: 'after', trigger: '250ms', actions: ['xstate.cancel'], reenter: false }),
+    'after 250ms',
+  );
   assert.match(formatTime(Date.UTC(2024, 0, 1, 0, 0, 5, 7)), /^\d\d:\d\d:05\.007$/);
 
   const hub = new InspectorHub();
-  const machine = createMachine({ id: 'm', initial: 'a', context: { attempt: 2, publicPort: 4000, settings: { to: 'bore.pub', controlPort: 7835, localHost: 'localhost', localPort: 3000 } }, states: { a: { on: { GO: 'b' } }, b: { on: { TICK: {} } } } });
+  const machine = createMachine({
+    id: 'm',
+    initial: 'a',
+    context: { attempt: 2, publicPort: 4000, settings: { to: 'bore.pub', controlPort: 7835, localHost: 'localhost', localPort: 3000 } },
+    states: { a: { on: { GO: 'b' } }, b: { on: { TICK: {} } } },
+  });
   const actor = createActor(machine, { inspect: hub.inspect }).start();
   actor.send({ type: 'GO' });
   actor.send({ type: 'TICK' });
@@ -188,9 +243,32 @@ test('texts: transition labels, log lines and the context table, from what the h
   actor.stop();
   assert.deepEqual(log.map(logText), ['xstate.init', '(start) \u2192 a   (xstate.init)', 'GO', 'a \u2192 b   (GO)', 'TICK  \u00d72']);
   const rows = contextRows(snapshot, 0);
-  assert.deepEqual(rows.slice(0, 5).map((r) => [r.label, r.value]), [['state', '"b"'], ['attempt', '2'], ['public port', 'bore.pub:4000'], ['active connections', '\u2014'], ['last error', '\u2014']]);
-  assert.deepEqual(rows.slice(8).map((r) => r.value), ['closed', 'bore.pub:7835', 'localhost:3000']);
-  const failed = contextRows({ ...snapshot, context: { ...snapshot.context, lastError: { message: 'refused', code: 'connect-refused', class: 'retriable' }, nextRetryAt: 2500, retryDelayMs: 2000 } }, 1000);
+  assert.deepEqual(
+    rows.slice(0, 5).map((r) => [r.label, r.value]),
+    [
+      ['state', '"b"'],
+      ['attempt', '2'],
+      ['public port', 'bore.pub:4000'],
+      ['active connections', '\u2014'],
+      ['last error', '\u2014'],
+    ],
+  );
+  assert.deepEqual(
+    rows.slice(8).map((r) => r.value),
+    ['closed', 'bore.pub:7835', 'localhost:3000'],
+  );
+  const failed = contextRows(
+    {
+      ...snapshot,
+      context: {
+        ...snapshot.context,
+        lastError: { message: 'refused', code: 'connect-refused', class: 'retriable' },
+        nextRetryAt: 2500,
+        retryDelayMs: 2000,
+      },
+    },
+    1000,
+  );
   assert.deepEqual(failed[4], { label: 'last error', value: 'refused (connect-refused, retriable)', className: 'err' });
   assert.equal(failed[5]!.value, `${formatTime(2500)} (in 1.5s, delay 2.0s)`);
 });

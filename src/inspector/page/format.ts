@@ -60,7 +60,7 @@ export function contextRows(snapshot: SnapshotView, now: number): ContextRow[] {
   const c = snapshot.context;
   const st = c.settings || {};
   const err = c.lastError;
-  const show = (value: unknown) => (value === undefined ? NONE : String(value));
+  const show = (value: string | number | null | undefined) => (value === undefined ? NONE : String(value));
   let retry = NONE;
   if (c.nextRetryAt) {
     const left = Math.max(0, c.nextRetryAt - now) / 1000;
@@ -71,7 +71,9 @@ export function contextRows(snapshot: SnapshotView, now: number): ContextRow[] {
     { label: 'attempt', value: show(c.attempt) },
     { label: 'public port', value: c.publicPort == null ? NONE : `${st.to}:${c.publicPort}` },
     { label: 'active connections', value: show(c.activeConnections) },
-    err ? { label: 'last error', value: `${err.message} (${err.code}, ${err.class})`, className: 'err' } : { label: 'last error', value: NONE },
+    err
+      ? { label: 'last error', value: `${err.message} (${err.code}, ${err.class})`, className: 'err' }
+      : { label: 'last error', value: NONE },
     { label: 'next retry', value: retry },
     { label: 'failures', value: show(c.failures) },
     { label: 'reconnects', value: show(c.reconnects) },

@@ -187,7 +187,8 @@ function measure(model: ChartModel, path: string, boxes: Map<string, Box>): Box 
   for (const edge of model.edges) {
     const from = childOf(model, path, edge.source);
     const to = childOf(model, path, edge.target);
-    if (from !== undefined && to !== undefined && from !== to && isInside(edge.source, path) && isInside(edge.target, path)) links.push({ edge, from, to });
+    if (from !== undefined && to !== undefined && from !== to && isInside(edge.source, path) && isInside(edge.target, path))
+      links.push({ edge, from, to });
   }
   const { columns } = rankColumns(children, initial, links);
   for (const c of children) measure(model, c, boxes);
@@ -241,7 +242,12 @@ function measure(model: ChartModel, path: string, boxes: Map<string, Box>): Box 
  * run below (any other: backward edges, edges within a column). Each gets a lane of its
  * own, numbered from the columns outwards in this order.
  */
-function laneSides(local: readonly LocalEdge[], columns: readonly string[][], boxes: ReadonlyMap<string, Box>, areaHeight: number): { above: LocalEdge[]; below: LocalEdge[] } {
+function laneSides(
+  local: readonly LocalEdge[],
+  columns: readonly string[][],
+  boxes: ReadonlyMap<string, Box>,
+  areaHeight: number,
+): { above: LocalEdge[]; below: LocalEdge[] } {
   const above: LocalEdge[] = [];
   const below: LocalEdge[] = [];
   for (const l of local) {

@@ -124,9 +124,11 @@ function connect(): void {
   source?.close();
   const events = new EventSource('/events');
   source = events;
-  events.addEventListener('hello', (m) => onHello(JSON.parse(m.data) as HelloView));
-  events.addEventListener('snapshot', (m) => showSnapshot(JSON.parse(m.data) as SnapshotView));
-  events.addEventListener('log', (m) => addLog(JSON.parse(m.data) as LogEntryView[]));
+  const on = <T>(type: string, handle: (data: T) => void) =>
+    events.addEventListener(type, (m: MessageEvent<string>) => handle(JSON.parse(m.data) as T));
+  on<HelloView>('hello', onHello);
+  on<SnapshotView>('snapshot', showSnapshot);
+  on<LogEntryView[]>('log', addLog);
   events.onerror = () => {
     setConn(false, 'tunnel process unreachable, reconnecting\u2026');
     if (events.readyState === EventSource.CLOSED) setTimeout(connect, 1000);

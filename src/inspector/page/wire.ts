@@ -32,14 +32,14 @@ export interface LastErrorView {
 /** The fields of the client machine's public context that the page shows (all may be missing). */
 export interface ContextView {
   settings?: { to?: string; controlPort?: number; localHost?: string; localPort?: number } | null;
-  attempt?: unknown;
+  attempt?: number | null;
   publicPort?: number | null;
-  activeConnections?: unknown;
+  activeConnections?: number | null;
   lastError?: LastErrorView | null;
   nextRetryAt?: number | null;
   retryDelayMs?: number | null;
-  failures?: unknown;
-  reconnects?: unknown;
+  failures?: number | null;
+  reconnects?: number | null;
   control?: string | null;
 }
 
