@@ -19,7 +19,7 @@ const ABOVE_PROTOCOL = ['**/client/*', '**/server/*', '**/inspector/*', '**/mach
 const RUNNER_AND_UP = ['**/tunnel.js', '**/cli.js', '**/index.js', '**/inspector/*'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bench/results/', 'src/inspector/page/app.generated.ts'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -43,6 +43,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The inspector page is browser code with its own project (DOM types, no Node types).
+    files: ['src/inspector/page/**'],
+    languageOptions: { parserOptions: { project: './src/inspector/page/tsconfig.json' } },
   },
   forbid(['src/protocol/**'], ABOVE_PROTOCOL, 'src/protocol is the bottom layer: it imports nothing above it.'),
   forbid(['src/client/**', 'src/server/**', 'src/proxy.ts', 'src/socket-*.ts', 'src/address.ts', 'src/log.ts'], ['**/machines/*', ...RUNNER_AND_UP], 'side effects sit below the machines, the runner, the inspector and the CLI.'),

@@ -1,0 +1,84 @@
+/**
+ * The page's texts, as pure functions (no DOM): transition labels, times, log lines and
+ * the rows of the context table.
+ */
+import type { GraphTransition } from '../graph.js';
+import type { LogEntryView, SnapshotView } from './wire.js';
+
+/** Whether an action is XState plumbing not worth showing (`xstate.raise`, `xstate.cancel`). */
+export function isHiddenAction(name: string): boolean {
+  return /^xstate\.(raise|cancel)/.test(name);
+}
+
+/** The actions worth showing, by name (`xstate.assign` shown as `assign`). */
+export function shownActions(names: readonly string[]): string[] {
+  return names.filter((a) => !isHiddenAction(a)).map((a) => (a === 'xstate.assign' ? 'assign' : a));
+}
+
+/** A transition's label: `EVENT`, `after delay` or `kind: actor`, then `[guard]` and `/ actions`. */
+export function transitionLabel(t: GraphTransition): string {
+  let label = t.kind === 'on' ? t.trigger : t.kind === 'after' ? `after ${t.trigger}` : `${t.kind}: ${t.trigger}`;
+  if (t.guard) label += ` [${t.guard}]`;
+  const actions = shownActions(t.actions);
+  if (actions.length) label += ` / ${actions.join(', ')}`;
+  return label;
+}
+
+/** `hh:mm:ss.mmm` in local time. */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+  return `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** The state shown in the header: the deepest active state, `(done)` once the machine is. */
+export function stateTitle(snapshot: SnapshotView): string {
+  const { active } = snapshot;
+  return (active.length ? active[active.length - 1] : '?') + (snapshot.status === 'done' ? ' (done)' : '');
+}
+
+/** A log line without its time: `from → to   (event)` or `EVENT  ×count`. */
+export function logText(entry: LogEntryView): string {
+  return entry.kind === 'transition'
+    ? `${entry.from || '(start)'} \u2192 ${entry.to}   (${entry.event})`
+    : entry.event + (entry.count > 1 ? `  \u00d7${entry.count}` : '');
+}
+
+/** One row of the context table. */
+export interface ContextRow {
+  label: string;
+  value: string;
+  /** Class of the value cell (`err` for a failure), if any. */
+  className?: string;
+}
+
+/** What a missing value shows. */
+const NONE = '\u2014';
+
+/** The context table of a snapshot; `now` (epoch ms) counts down to the next retry. */
+export function contextRows(snapshot: SnapshotView, now: number): ContextRow[] {
+  const c = snapshot.context;
+  const st = c.settings || {};
+  const err = c.lastError;
+  const show = (value: string | number | null | undefined) => (value === undefined ? NONE : String(value));
+  let retry = NONE;
+  if (c.nextRetryAt) {
+    const left = Math.max(0, c.nextRetryAt - now) / 1000;
+    retry = `${formatTime(c.nextRetryAt)} (in ${left.toFixed(1)}s, delay ${((c.retryDelayMs || 0) / 1000).toFixed(1)}s)`;
+  }
+  return [
+    { label: 'state', value: show(JSON.stringify(snapshot.value)) },
+    { label: 'attempt', value: show(c.attempt) },
+    { label: 'public port', value: c.publicPort == null ? NONE : `${st.to}:${c.publicPort}` },
+    { label: 'active connections', value: show(c.activeConnections) },
+    err
+      ? { label: 'last error', value: `${err.message} (${err.code}, ${err.class})`, className: 'err' }
+      : { label: 'last error', value: NONE },
+    { label: 'next retry', value: retry },
+    { label: 'failures', value: show(c.failures) },
+    { label: 'reconnects', value: show(c.reconnects) },
+    { label: 'control connection', value: c.control || 'closed' },
+    { label: 'server', value: `${st.to}:${st.controlPort}` },
+    { label: 'local service', value: `${st.localHost}:${st.localPort}` },
+  ];
+}

@@ -1,0 +1,279 @@
+/**
+ * The inspector page's pure modules (`src/inspector/page/`: model, layout, edges,
+ * format) run here in Node, without a DOM, on the real client machine's graph; and the
+ * script served at `/app.js` is the current bundle of those modules.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createActor, createMachine } from 'xstate';
+import { clientMachine } from '../machines/client.js';
+import { bundlePage } from '../scripts/bundle.js';
+import { machineGraph } from '../src/inspector/graph.js';
+import { InspectorHub } from '../src/inspector/hub.js';
+import { APP_JS } from '../src/inspector/page.js';
+import { type EdgeRoute, routeEdges, separate } from '../src/inspector/page/edges.js';
+import { contextRows, formatTime, logText, transitionLabel } from '../src/inspector/page/format.js';
+import { type Box, type ChartLayout, type LocalEdge, SIZE, layoutChart, rankColumns } from '../src/inspector/page/layout.js';
+import { chartModel } from '../src/inspector/page/model.js';
+import type { LogEntryView, SnapshotView } from '../src/inspector/page/wire.js';
+
+const clientLayout = (): ChartLayout => layoutChart(chartModel(machineGraph(clientMachine)));
+const name = (l: LocalEdge) => `${l.edge.source}->${l.edge.target}`;
+const boxOf = (layout: ChartLayout, path: string): Box => layout.boxes.get(path)!;
+
+test('client machine: notes in the boxes, one arrow per source and target', () => {
+  const model = chartModel(machineGraph(clientMachine));
+  assert.deepEqual(model.notes.get(''), [
+    'invoke: proxies',
+    '\u2022 PROXY.OPENED / connectionOpened',
+    '\u2022 PROXY.CLOSED / connectionClosed',
+  ]);
+  assert.deepEqual(model.notes.get('listening'), ['invoke: control', '\u2022 after stableAfter / assign']);
+  assert.deepEqual(model.notes.get('listening.alive'), [
+    '\u21bb SERVER.HEARTBEAT',
+    '\u21bb SERVER.ERROR',
+    '\u21bb SERVER.CONNECTION / forwardConnection',
+  ]);
+  assert.deepEqual(model.children.get(''), ['connecting', 'authenticating', 'listening', 'backoff', 'fatal', 'stopped']);
+  assert.deepEqual(
+    model.edges.map((e) => `${e.source}->${e.target}: ${e.labels.join('; ')}`),
+    [
+      '->stopped: STOP',
+      'connecting->authenticating: done: connect / assign',
+      'connecting->fatal: error: connect [mustGiveUp] / recordFatal',
+      'connecting->backoff: error: connect / recordFailure',
+      'authenticating->listening: done: handshake / assign',
+      'authenticating->fatal: error: handshake [mustGiveUp] / recordFatal',
+      'authenticating->backoff: error: handshake / recordFailure',
+      'listening->fatal: CONTROL.LOST [mustGiveUp] / recordFatal',
+      'listening->backoff: CONTROL.LOST / recordFailure',
+      'listening.alive->fatal: after heartbeatTimeout [mustGiveUp] / recordFatal',
+      'listening.alive->backoff: after heartbeatTimeout / recordFailure',
+      'backoff->connecting: after retryDelay',
+    ],
+  );
+});
+
+test('client machine: columns follow the lifecycle; only the retry closes a cycle', () => {
+  const layout = clientLayout();
+  assert.deepEqual(boxOf(layout, '').columns, [['connecting'], ['authenticating'], ['listening'], ['fatal', 'backoff'], ['stopped']]);
+  assert.deepEqual(boxOf(layout, 'listening').columns, [['listening.alive']]);
+  assert.equal(boxOf(layout, '').initial, 'connecting');
+  assert.equal(boxOf(layout, 'listening').initial, 'listening.alive');
+
+  const root = boxOf(layout, '');
+  const { back } = rankColumns(layout.model.children.get('')!, 'connecting', root.local);
+  assert.deepEqual(root.local.filter((_, i) => back[i]).map(name), ['backoff->connecting']);
+  // The heartbeat timeout leaves from `alive` but is laid out between the root's children.
+  assert.deepEqual(
+    root.local.filter((l) => l.edge.source === 'listening.alive').map((l) => [l.from, l.to, l.span]),
+    [
+      ['listening', 'fatal', 1],
+      ['listening', 'backoff', 1],
+    ],
+  );
+  assert.deepEqual(boxOf(layout, 'listening').local, [], 'nothing is drawn inside listening');
+});
+
+test('client machine: long and backward edges each get a lane of their own, outside the columns', () => {
+  const layout = clientLayout();
+  const root = boxOf(layout, '');
+  const lanes = (side: 'top' | 'bottom') => root.local.filter((l) => l.lane?.side === side);
+  assert.deepEqual(root.local.filter((l) => l.span === 1).map(name), [
+    'connecting->authenticating',
+    'authenticating->listening',
+    'listening->fatal',
+    'listening->backoff',
+    'listening.alive->fatal',
+    'listening.alive->backoff',
+  ]);
+  assert.ok(
+    root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined),
+    'neighbouring columns: no lane',
+  );
+  assert.deepEqual(lanes('top').map(name), ['connecting->fatal', 'authenticating->fatal']);
+  assert.deepEqual(lanes('bottom').map(name), ['connecting->backoff', 'authenticating->backoff', 'backoff->connecting']);
+
+  for (const box of layout.boxes.values()) {
+    const ys = box.local.flatMap((l) => (l.lane ? [l.lane.y] : []));
+    assert.equal(new Set(ys).size, ys.length, `two edges share a lane in ${JSON.stringify(box.path)}: ${ys.join(', ')}`);
+    if (!box.kids.length) continue;
+    const columnsTop = Math.min(...box.kids.map((k) => k.y));
+    const columnsBottom = Math.max(...box.kids.map((k) => k.y + k.height));
+    for (const l of box.local) {
+      if (!l.lane) continue;
+      if (l.lane.side === 'top')
+        assert.ok(l.lane.y > box.head && l.lane.y < columnsTop, `${name(l)}: lane ${l.lane.y} is not between the title and the columns`);
+      else
+        assert.ok(
+          l.lane.y > columnsBottom && l.lane.y < box.height,
+          `${name(l)}: lane ${l.lane.y} is not between the columns and the bottom`,
+        );
+    }
+  }
+  // Neighbouring lanes are one lane apart, counted from the columns outwards.
+  const tops = lanes('top').map((l) => l.lane!.y);
+  assert.deepEqual(tops, [tops[0]!, tops[0]! - SIZE.lane]);
+  const bottoms = lanes('bottom').map((l) => l.lane!.y);
+  assert.deepEqual(bottoms, [bottoms[0]!, bottoms[0]! + SIZE.lane, bottoms[0]! + 2 * SIZE.lane]);
+});
+
+test('client machine: boxes stand in their columns, inside their parent, none overlapping', () => {
+  const layout = clientLayout();
+  assert.deepEqual([layout.root.ax, layout.root.ay], [10, 10]);
+  assert.deepEqual([layout.width, layout.height], [layout.root.width + 20, layout.root.height + 20]);
+  for (const box of layout.boxes.values()) {
+    for (const k of box.kids) {
+      assert.equal(k.ax, box.ax + k.x);
+      assert.equal(k.ay, box.ay + k.y);
+      assert.ok(
+        k.x > 0 && k.y >= box.head && k.x + k.width < box.width && k.y + k.height < box.height,
+        `${k.path} sticks out of ${JSON.stringify(box.path)}`,
+      );
+    }
+    let right = -Infinity;
+    for (const column of box.columns) {
+      const kids = column.map((p) => boxOf(layout, p));
+      assert.ok(Math.min(...kids.map((k) => k.x)) > right, `column ${column.join()} overlaps the one before`);
+      right = Math.max(...kids.map((k) => k.x + k.width));
+      for (let i = 1; i < kids.length; i++)
+        assert.equal(kids[i]!.y, kids[i - 1]!.y + kids[i - 1]!.height + SIZE.rowGap, `${column.join()}: rows`);
+    }
+  }
+});
+
+/** The first and last points of a path: `M x,y ... x,y`. */
+function endsOf(route: EdgeRoute): { start: string; end: string } {
+  const points = route.d.match(/-?[\d.]+,-?[\d.]+/g)!;
+  return { start: points[0], end: points[points.length - 1]! };
+}
+
+test('client machine: every arrow is drawn once, from its own point to its own point', () => {
+  const layout = clientLayout();
+  const { routes, gapLabels } = routeEdges(layout);
+  const drawn = routes.map((r) => `${r.edge.source}->${r.edge.target}`);
+  assert.deepEqual([...drawn].sort(), layout.model.edges.map((e) => `${e.source}->${e.target}`).sort());
+  const ends = routes.map(endsOf);
+  assert.equal(new Set(ends.map((e) => e.start)).size, routes.length, 'two arrows leave from one point');
+  assert.equal(new Set(ends.map((e) => e.end)).size, routes.length, 'two arrows end at one point');
+  // Each arrow ends on its target's border.
+  for (const [i, r] of routes.entries()) {
+    const [x, y] = ends[i]!.end.split(',').map(Number) as [number, number];
+    const t = boxOf(layout, r.edge.target);
+    const onX = x === t.ax || x === t.ax + t.width;
+    const onY = y === t.ay || y === t.ay + t.height;
+    assert.ok(
+      (onX && y >= t.ay && y <= t.ay + t.height) || (onY && x >= t.ax && x <= t.ax + t.width),
+      `${drawn[i]} ends at ${x},${y}, off ${r.edge.target}`,
+    );
+  }
+  const stop = routes.find((r) => r.edge.source === '')!;
+  assert.equal(stop.label?.text, 'STOP (from any state)');
+  assert.ok(stop.dot, 'STOP starts at a dot under the root title');
+  assert.equal(gapLabels.length, 6, 'one label per edge between neighbouring columns');
+  for (let i = 1; i < gapLabels.length; i++) {
+    const [a, b] = [gapLabels[i - 1]!, gapLabels[i]!];
+    assert.ok(Math.abs(b.x - a.x) >= 120 || b.y - a.y >= 15, `labels overlap: ${JSON.stringify([a, b])}`);
+  }
+});
+
+test('rankColumns: longest paths, back edges, searches from unreached children, and the rest last', () => {
+  const links = (...pairs: string[]) => pairs.map((p) => ({ from: p[0]!, to: p[1]! }));
+  assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ab', 'bc', 'ca')), {
+    columns: [['a'], ['b'], ['c']],
+    back: [false, false, true],
+  });
+  assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ac', 'ab', 'bc')).columns, [['a'], ['b'], ['c']], 'c after its longest path');
+  // x is not reachable from the initial a: a search starts from it; z has no links at all.
+  assert.deepEqual(rankColumns(['z', 'a', 'b', 'x', 'y'], 'a', links('ab', 'xy')).columns, [['a', 'x'], ['b', 'y'], ['z']]);
+  assert.deepEqual(rankColumns(['p', 'q'], undefined, []).columns, [['p', 'q']], 'no initial state and no links: one column');
+  assert.deepEqual(rankColumns(['a', 'b'], 'a', links('aa', 'ab')).back, [true, false], 'a self-loop is a back edge');
+});
+
+test('separate: a label close to the previous one moves below it', () => {
+  const out = separate([
+    { x: 100, y: 50, text: 'b' },
+    { x: 100, y: 40, text: 'a' },
+    { x: 300, y: 40, text: 'far' },
+  ]);
+  assert.deepEqual(
+    out.map((l) => [l.text, l.y]),
+    [
+      ['a', 40],
+      ['b', 55],
+      ['far', 40],
+    ],
+  );
+});
+
+test('texts: transition labels, log lines and the context table, from what the hub sends', () => {
+  assert.equal(
+    transitionLabel({
+      source: 'a',
+      targets: ['b'],
+      kind: 'error',
+      trigger: 'connect',
+      guard: 'g',
+      actions: ['xstate.raise', 'xstate.assign', 'log'],
+      reenter: false,
+    }),
+    'error: connect [g] / assign, log',
+  );
+  assert.equal(
+    transitionLabel({ source: 'a', targets: [], kind: 'after', trigger: '250ms', actions: ['xstate.cancel'], reenter: false }),
+    'after 250ms',
+  );
+  assert.match(formatTime(Date.UTC(2024, 0, 1, 0, 0, 5, 7)), /^\d\d:\d\d:05\.007$/);
+
+  const hub = new InspectorHub();
+  const machine = createMachine({
+    id: 'm',
+    initial: 'a',
+    context: { attempt: 2, publicPort: 4000, settings: { to: 'bore.pub', controlPort: 7835, localHost: 'localhost', localPort: 3000 } },
+    states: { a: { on: { GO: 'b' } }, b: { on: { TICK: {} } } },
+  });
+  const actor = createActor(machine, { inspect: hub.inspect }).start();
+  actor.send({ type: 'GO' });
+  actor.send({ type: 'TICK' });
+  actor.send({ type: 'TICK' });
+  // The page's wire types accept the hub's values (a drift fails to compile here).
+  const log: LogEntryView[] = hub.log();
+  const { context, ...rest } = hub.snapshot()!;
+  const snapshot: SnapshotView = { ...rest, context };
+  actor.stop();
+  assert.deepEqual(log.map(logText), ['xstate.init', '(start) \u2192 a   (xstate.init)', 'GO', 'a \u2192 b   (GO)', 'TICK  \u00d72']);
+  const rows = contextRows(snapshot, 0);
+  assert.deepEqual(
+    rows.slice(0, 5).map((r) => [r.label, r.value]),
+    [
+      ['state', '"b"'],
+      ['attempt', '2'],
+      ['public port', 'bore.pub:4000'],
+      ['active connections', '\u2014'],
+      ['last error', '\u2014'],
+    ],
+  );
+  assert.deepEqual(
+    rows.slice(8).map((r) => r.value),
+    ['closed', 'bore.pub:7835', 'localhost:3000'],
+  );
+  const failed = contextRows(
+    {
+      ...snapshot,
+      context: {
+        ...snapshot.context,
+        lastError: { message: 'refused', code: 'connect-refused', class: 'retriable' },
+        nextRetryAt: 2500,
+        retryDelayMs: 2000,
+      },
+    },
+    1000,
+  );
+  assert.deepEqual(failed[4], { label: 'last error', value: 'refused (connect-refused, retriable)', className: 'err' });
+  assert.equal(failed[5]!.value, `${formatTime(2500)} (in 1.5s, delay 2.0s)`);
+});
+
+test('the script served at /app.js is the current bundle of src/inspector/page (else: npm run build)', async () => {
+  assert.equal(APP_JS, await bundlePage());
+  assert.doesNotMatch(APP_JS, /\bimport\b|\brequire\(/, 'one self-contained script');
+});
