@@ -112,7 +112,7 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
   assert.match(example.output, /tunnel state: "connecting"[\s\S]*tunnel state: "authenticating"[\s\S]*tunnel state: \{"listening":"alive"\}/);
 
   assert.equal((await httpGet(port, '/')).body, 'hello from a service that tunnels itself\n');
-  const status = JSON.parse((await httpGet(port, '/status')).body);
+  const status = JSON.parse((await httpGet(port, '/status')).body) as unknown;
   assert.deepEqual(status, { state: { listening: 'alive' }, publicPort: port, attempt: 1, lastError: null });
 
   assert.equal(await example.stop('SIGTERM'), 0);
@@ -122,7 +122,7 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
 
 test('examples type-check against the package types', { timeout: 60_000 }, async () => {
   const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
-  const { stdout } = await run(process.execPath, [tsc, '-p', 'examples'], { cwd: ROOT }).catch((err) => {
+  const { stdout } = await run(process.execPath, [tsc, '-p', 'examples'], { cwd: ROOT }).catch((err: { stdout: string; stderr: string }) => {
     throw new Error(`tsc -p examples failed:\n${err.stdout}${err.stderr}`);
   });
   assert.equal(stdout.trim(), '');
