@@ -150,7 +150,7 @@ export const clientMachine = setup({
         lastError: failure,
         failures,
         retryDelayMs,
-        nextRetryAt: Date.now() + retryDelayMs,
+        nextRetryAt: context.runtime.now() + retryDelayMs,
         stickyRefusals: context.stickyRefusals + (isStickyRequest(context) && failure.code === 'port-in-use' ? 1 : 0),
         publicPort: stickyPortRefusal(context, failure.code) ? undefined : context.publicPort,
       };

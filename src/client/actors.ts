@@ -9,27 +9,32 @@ import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log.js';
 import { connectTcp } from './connect.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
-import { type ClientFramed, frameClientSocket, requestTunnel } from './handshake.js';
+import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { setControlSocketBasics } from '../socket-options.js';
 import { onClose, onEnd } from '../socket-events.js';
 
 /**
- * What the machine's actors need that is not data: the logger, the credentials and the
- * set of open proxied sockets (for the drain on stop). Hidden from JSON so snapshots
- * stay serializable and the secret never leaks into them.
+ * What the machine's actors need that is not data: the logger, the credentials, the
+ * set of open proxied sockets (for the drain on stop), and the sources of randomness
+ * and time (injected, so tests fix them). Hidden from JSON so snapshots stay
+ * serializable and the secret never leaks into them.
  */
 export class ClientRuntime {
   readonly logger: Logger;
   readonly auth: Authenticator | undefined;
   /** Sockets of in-flight proxied connections. */
   readonly proxied = new Set<Socket>();
+  /** Returns a number in [0, 1): the backoff jitter. */
   readonly random: () => number;
+  /** Returns the time in epoch ms: when the next retry starts. */
+  readonly now: () => number;
 
-  constructor(logger: Logger, auth: Authenticator | undefined, random: () => number = Math.random) {
+  constructor(logger: Logger, auth: Authenticator | undefined, random: () => number = Math.random, now: () => number = Date.now) {
     this.logger = logger;
     this.auth = auth;
     this.random = random;
+    this.now = now;
   }
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
@@ -81,7 +86,8 @@ export const handshakeActor = fromPromise<number, { control: ControlConnection; 
     const onAbort = () => input.control.close();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await requestTunnel(input.control.framed, input.runtime.auth, input.port);
+      await authenticate(input.control.framed, input.runtime.auth);
+      return await requestPort(input.control.framed, input.port);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
