@@ -393,7 +393,7 @@ export const APP_JS = String.raw`(function () {
     rows.push(['next retry', retry]);
     rows.push(['failures', c.failures]);
     rows.push(['reconnects', c.reconnects]);
-    rows.push(['control connection', c.control || 'closed']);
+    rows.push(['control connection', s.active.indexOf('authenticating') >= 0 || s.active.indexOf('listening') >= 0 ? 'open' : 'closed']);
     rows.push(['server', st.to + ':' + st.controlPort]);
     rows.push(['local service', st.localHost + ':' + st.localPort]);
     var table = $('context');
