@@ -109,7 +109,7 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     if (runtime.auth) report({ type: 'CHALLENGE.ANSWERED' });
     const port = await requestPort(framed, input.requestedPort, 0);
     report({ type: 'OPENED', port });
-    listen(framed, (event) => {
+    listen(framed, runtime.logger, (event) => {
       report(event);
       if (event.type === 'CONTROL.LOST') over = true;
     });
@@ -127,7 +127,7 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
 });
 
 /** Reports every message of an open control connection, then its loss (once). */
-function listen(framed: ClientFramed, report: (event: SessionEvent) => void): void {
+function listen(framed: ClientFramed, logger: Logger, report: (event: SessionEvent) => void): void {
   const socket = framed.socket;
   let lost = false;
   const lose = (err: TunnelError) => {
@@ -144,11 +144,19 @@ function listen(framed: ClientFramed, report: (event: SessionEvent) => void): vo
         report({ type: 'SERVER.CONNECTION', id: msg.id });
         break;
       case 'Error':
+        // As the Rust client: logged at error level, the connection stays open.
+        logger.error(`server error: ${msg.message}`);
         report({ type: 'SERVER.ERROR', message: msg.message });
         break;
-      default:
-        // Heartbeat, or an unexpected Hello or Challenge: any message proves the server alive.
+      case 'Hello':
+      case 'Challenge':
+        // The Rust client warns and goes on; any message still proves the server alive.
+        logger.warn(`unexpected ${msg.type.toLowerCase()}`);
         report({ type: 'SERVER.HEARTBEAT' });
+        break;
+      case 'Heartbeat':
+        report({ type: 'SERVER.HEARTBEAT' });
+        break;
     }
   });
 }
