@@ -1,28 +1,26 @@
 /**
  * The client's connection manager: an XState v5 machine that owns the control
- * connection, the heartbeat deadline and the retry schedule.
+ * connection's lifetime, every deadline and the retry schedule.
  *
  *   connecting → authenticating → listening ⇄ backoff → connecting ...
- *   any failure that must not be retried → fatal;   STOP from anywhere → stopped
+ *   any failure → failed (transient) → backoff, or fatal when it must not be retried
+ *   STOP from anywhere → stopped
  *
- * Side effects are the named actors of `src/client/actors.ts`; tests swap them with
- * `machine.provide({ actors })`. All timers (heartbeat deadline, backoff delay, the
- * stable-uptime reset) are XState delays, so a `SimulatedClock` drives them.
+ * The control connection belongs to one `session` actor, spawned on entering
+ * `connecting` and stopped on entering `failed` or `stopped`; it reports `CONNECTED`,
+ * `OPENED`, `SERVER.*` and `FAILED`/`CONTROL.LOST` and destroys its socket when
+ * stopped. Side effects are the named actors of `src/client/actors.ts`; tests swap them
+ * with `machine.provide({ actors })`. All timers (connect and handshake deadlines,
+ * heartbeat deadline, backoff delay, the stable-uptime reset) are XState delays, so a
+ * `SimulatedClock` drives them, and the time and randomness the context records come
+ * from the runtime.
  */
-import { assign, sendTo, setup } from 'xstate';
-import {
-  type ClientRuntime,
-  type ControlConnection,
-  type ControlEvent,
-  type ProxyEvent,
-  type ProxyRequest,
-  connectActor,
-  controlActor,
-  handshakeActor,
-  proxiesActor,
-} from '../src/client/actors.js';
+import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
+import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
-import { ERROR_CLASSES, type ErrorClass, type ErrorCode, classify } from '../src/client/errors.js';
+import { CONNECT_TIMEOUT_MS, connectTimeoutError } from '../src/client/connect.js';
+import { ERROR_CLASSES, type ErrorClass, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
+import { NETWORK_TIMEOUT_MS } from '../src/protocol/framed-socket.js';
 
 /** Settings of one tunnel; the names and defaults match the CLI's flags. */
 export interface TunnelSettings {
@@ -64,12 +62,10 @@ export interface LastError {
 /** Times the old public port is asked for again before the client takes any port. */
 export const STICKY_PORT_TRIES = 3;
 
-/** What the machine knows; everything but `control` and `runtime` is plain data. */
+/** What the machine knows; everything but `runtime` is plain data. */
 export interface ClientContext {
   settings: TunnelSettings;
   runtime: ClientRuntime;
-  /** The open control connection, while there is one. */
-  control: ControlConnection | undefined;
   /** Number of the current attempt to open the tunnel (1 for the first). */
   attempt: number;
   /** Failures since the tunnel was last stable: drives the backoff schedule. */
@@ -95,17 +91,12 @@ export interface ClientContext {
 }
 
 /** Every event the machine accepts. */
-export type ClientEvent = ControlEvent | ProxyEvent | { type: 'STOP' };
+export type ClientEvent = SessionEvent | ProxyEvent | { type: 'STOP' };
 
-function failureOf(event: { type: string; error?: unknown; code?: ErrorCode; message?: string }): LastError {
-  if (event.type === 'CONTROL.LOST') {
-    return { code: event.code!, class: ERROR_CLASSES[event.code!], message: event.message! };
-  }
-  if (event.type.startsWith('xstate.after.')) {
-    return { code: 'heartbeat-timeout', class: 'retriable', message: 'heartbeat timeout' };
-  }
-  const err = classify(event.error);
-  return { code: err.code, class: err.class, message: err.message };
+/** A failure as reported, before it is classified: the `params` of `recordFailure`. */
+export interface Failure {
+  code: ErrorCode;
+  message: string;
 }
 
 /** The tunnel client's connection manager. */
@@ -116,61 +107,74 @@ export const clientMachine = setup({
     input: {} as ClientMachineInput,
   },
   actors: {
-    connect: connectActor,
-    handshake: handshakeActor,
-    control: controlActor,
+    session: sessionActor,
     proxies: proxiesActor,
   },
   delays: {
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    handshakeTimeout: NETWORK_TIMEOUT_MS,
     heartbeatTimeout: ({ context }) => context.settings.heartbeatTimeoutMs,
     retryDelay: ({ context }) => context.retryDelayMs ?? 0,
     stableAfter: ({ context }) => context.settings.stableAfterMs,
   },
   guards: {
     /** Give up: a fatal error, a first attempt without `--retry-first`, or a loss with `--no-reconnect`. */
-    mustGiveUp: ({ context, event }) => {
-      const failure = failureOf(event as never);
-      if (failure.class === 'fatal' && !stickyPortRefusal(context, failure.code)) return true;
+    mustGiveUp: ({ context }) => {
+      const failure = context.lastError;
+      if (failure?.class === 'fatal' && !stickyPortRefusal(context, failure.code)) return true;
       if (!context.everListened) return !context.settings.retryFirst;
       return !context.settings.reconnect;
     },
   },
   actions: {
-    closeControl: assign({
-      control: ({ context }) => {
-        context.control?.close();
-        return undefined;
-      },
+    openSession: spawnChild('session', {
+      id: 'session',
+      input: ({ context }) => ({
+        host: context.settings.to,
+        port: context.settings.controlPort,
+        requestedPort: context.requestedPort,
+        runtime: context.runtime,
+      }),
     }),
-    recordFailure: assign(({ context, event }) => {
-      const failure = failureOf(event as never);
+    /** Stopping the session actor closes the control connection (deferred: a pure transition closes nothing). */
+    closeSession: stopChild('session'),
+    recordFailure: assign((_, failure: Failure) => ({
+      lastError: { code: failure.code, class: ERROR_CLASSES[failure.code], message: failure.message },
+    })),
+    scheduleRetry: assign(({ context }) => {
+      const code = context.lastError?.code;
       const failures = context.failures + 1;
       const retryDelayMs = backoffDelay(failures, context.settings.maxReconnectDelayMs, context.runtime.random);
       return {
-        lastError: failure,
         failures,
         retryDelayMs,
-        nextRetryAt: Date.now() + retryDelayMs,
-        stickyRefusals: context.stickyRefusals + (isStickyRequest(context) && failure.code === 'port-in-use' ? 1 : 0),
-        publicPort: stickyPortRefusal(context, failure.code) ? undefined : context.publicPort,
+        nextRetryAt: context.runtime.now() + retryDelayMs,
+        stickyRefusals: context.stickyRefusals + (isStickyRequest(context) && code === 'port-in-use' ? 1 : 0),
+        publicPort: code && stickyPortRefusal(context, code) ? undefined : context.publicPort,
       };
     }),
-    recordFatal: assign(({ event }) => ({ lastError: failureOf(event as never), nextRetryAt: undefined })),
     startAttempt: assign(({ context }) => {
-      const sticky = context.settings.port === 0 && context.publicPort !== undefined && context.stickyRefusals < STICKY_PORT_TRIES;
+      const old = context.publicPort;
+      const sticky = context.settings.port === 0 && old !== undefined && context.stickyRefusals < STICKY_PORT_TRIES;
       return {
         attempt: context.attempt + 1,
         retryDelayMs: undefined,
         nextRetryAt: undefined,
-        requestedPort: context.settings.port || (sticky ? context.publicPort! : 0),
+        requestedPort: context.settings.port || (sticky ? old : 0),
       };
     }),
-    forwardConnection: sendTo('proxies', ({ event }) => event as ProxyRequest),
+    opened: assign(({ context }, { port }: { port: number }) => ({
+      publicPort: port,
+      lastError: undefined,
+      stickyRefusals: 0,
+      reconnects: context.everListened ? context.reconnects + 1 : context.reconnects,
+      everListened: true,
+    })),
+    forwardConnection: sendTo('proxies', (_, { id }: { id: string }) => ({ type: 'SERVER.CONNECTION' as const, id })),
     connectionOpened: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }),
     /** A connection that never opened (it carries an error) was never counted. */
     connectionClosed: assign({
-      activeConnections: ({ context, event }) =>
-        event.type === 'PROXY.CLOSED' && event.error ? context.activeConnections : Math.max(0, context.activeConnections - 1),
+      activeConnections: ({ context }, { failed }: { failed: boolean }) => (failed ? context.activeConnections : Math.max(0, context.activeConnections - 1)),
     }),
   },
 }).createMachine({
@@ -178,7 +182,6 @@ export const clientMachine = setup({
   context: ({ input }) => ({
     settings: input.settings,
     runtime: input.runtime,
-    control: undefined,
     attempt: 0,
     failures: 0,
     lastError: undefined,
@@ -204,80 +207,72 @@ export const clientMachine = setup({
   on: {
     STOP: '.stopped',
     'PROXY.OPENED': { actions: 'connectionOpened' },
-    'PROXY.CLOSED': { actions: 'connectionClosed' },
+    'PROXY.CLOSED': { actions: { type: 'connectionClosed', params: ({ event }) => ({ failed: event.error !== undefined }) } },
   },
   states: {
     connecting: {
-      entry: ['closeControl', 'startAttempt'],
-      invoke: {
-        id: 'connect',
-        src: 'connect',
-        input: ({ context }) => ({ host: context.settings.to, port: context.settings.controlPort, runtime: context.runtime }),
-        onDone: { target: 'authenticating', actions: assign({ control: ({ event }) => event.output }) },
-        onError: [
-          { guard: 'mustGiveUp', target: 'fatal', actions: 'recordFatal' },
-          { target: 'backoff', actions: 'recordFailure' },
-        ],
+      entry: ['startAttempt', 'openSession'],
+      after: {
+        connectTimeout: {
+          target: 'failed',
+          actions: {
+            type: 'recordFailure',
+            params: ({ context }) => connectTimeoutError(context.settings.to, context.settings.controlPort, CONNECT_TIMEOUT_MS),
+          },
+        },
+      },
+      on: {
+        CONNECTED: 'authenticating',
+        FAILED: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
     },
     authenticating: {
-      invoke: {
-        id: 'handshake',
-        src: 'handshake',
-        input: ({ context }) => ({ control: context.control!, port: context.requestedPort, runtime: context.runtime }),
-        onDone: {
-          target: 'listening',
-          actions: assign(({ context, event }) => ({
-            publicPort: event.output,
-            lastError: undefined,
-            stickyRefusals: 0,
-            reconnects: context.everListened ? context.reconnects + 1 : context.reconnects,
-            everListened: true,
-          })),
-        },
-        onError: [
-          { guard: 'mustGiveUp', target: 'fatal', actions: 'recordFatal' },
-          { target: 'backoff', actions: 'recordFailure' },
-        ],
+      // Each message of the handshake has its own deadline, as in the Rust client.
+      after: { handshakeTimeout: { target: 'failed', actions: { type: 'recordFailure', params: () => handshakeTimeoutError() } } },
+      on: {
+        'CHALLENGE.ANSWERED': { target: 'authenticating', reenter: true },
+        OPENED: { target: 'listening', actions: { type: 'opened', params: ({ event }) => event } },
+        FAILED: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
     },
     listening: {
-      invoke: { id: 'control', src: 'control', input: ({ context }) => ({ control: context.control! }) },
       after: { stableAfter: { actions: assign({ failures: 0 }) } },
       on: {
-        'CONTROL.LOST': [
-          { guard: 'mustGiveUp', target: 'fatal', actions: 'recordFatal' },
-          { target: 'backoff', actions: 'recordFailure' },
-        ],
+        'CONTROL.LOST': { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
       initial: 'alive',
       states: {
+        // A child state so that re-entering it restarts only the heartbeat deadline, not `stableAfter`.
         alive: {
           after: {
-            heartbeatTimeout: [
-              { guard: 'mustGiveUp', target: '#bore.fatal', actions: 'recordFatal' },
-              { target: '#bore.backoff', actions: 'recordFailure' },
-            ],
+            heartbeatTimeout: {
+              target: '#bore.failed',
+              actions: { type: 'recordFailure', params: { code: 'heartbeat-timeout', message: 'heartbeat timeout' } },
+            },
           },
           on: {
             'SERVER.HEARTBEAT': { target: 'alive', reenter: true },
             'SERVER.ERROR': { target: 'alive', reenter: true },
-            'SERVER.CONNECTION': { target: 'alive', reenter: true, actions: 'forwardConnection' },
+            'SERVER.CONNECTION': { target: 'alive', reenter: true, actions: { type: 'forwardConnection', params: ({ event }) => event } },
           },
         },
       },
     },
+    // Every failure comes through here, recorded: one decision, from the context alone.
+    failed: {
+      entry: 'closeSession',
+      always: [{ guard: 'mustGiveUp', target: 'fatal' }, { target: 'backoff' }],
+    },
     backoff: {
-      entry: 'closeControl',
+      entry: 'scheduleRetry',
       after: { retryDelay: 'connecting' },
     },
     fatal: {
       type: 'final',
-      entry: 'closeControl',
     },
     stopped: {
       type: 'final',
-      entry: 'closeControl',
+      entry: 'closeSession',
     },
   },
 });

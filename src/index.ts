@@ -21,7 +21,7 @@ export { startTunnel, tunnelSettings, EXIT, DEFAULT_CONTROL_PORT } from './clien
 export type { TunnelOptions, Tunnel, TunnelResult } from './client/tunnel.js';
 export { clientMachine, STICKY_PORT_TRIES } from '../machines/client.js';
 export type { ClientContext, ClientEvent, ClientMachineInput, LastError, TunnelSettings } from '../machines/client.js';
-export { ClientRuntime, ControlConnection } from './client/actors.js';
+export { ClientRuntime } from './client/actors.js';
 export { ERROR_CLASSES, TunnelError } from './client/errors.js';
 export type { ErrorClass, ErrorCode } from './client/errors.js';
 export { backoffDelay, DEFAULT_MAX_DELAY_MS } from './client/backoff.js';

@@ -28,27 +28,27 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
     '\u2022 PROXY.OPENED / connectionOpened',
     '\u2022 PROXY.CLOSED / connectionClosed',
   ]);
-  assert.deepEqual(model.notes.get('listening'), ['invoke: control', '\u2022 after stableAfter / assign']);
+  assert.deepEqual(model.notes.get('connecting'), ['entry / startAttempt, openSession']);
+  assert.deepEqual(model.notes.get('failed'), ['entry / closeSession']);
+  assert.deepEqual(model.notes.get('listening'), ['\u2022 after stableAfter / assign']);
   assert.deepEqual(model.notes.get('listening.alive'), [
     '\u21bb SERVER.HEARTBEAT',
     '\u21bb SERVER.ERROR',
     '\u21bb SERVER.CONNECTION / forwardConnection',
   ]);
-  assert.deepEqual(model.children.get(''), ['connecting', 'authenticating', 'listening', 'backoff', 'fatal', 'stopped']);
+  assert.deepEqual(model.children.get(''), ['connecting', 'authenticating', 'listening', 'failed', 'backoff', 'fatal', 'stopped']);
   assert.deepEqual(
     model.edges.map((e) => `${e.source}->${e.target}: ${e.labels.join('; ')}`),
     [
       '->stopped: STOP',
-      'connecting->authenticating: done: connect / assign',
-      'connecting->fatal: error: connect [mustGiveUp] / recordFatal',
-      'connecting->backoff: error: connect / recordFailure',
-      'authenticating->listening: done: handshake / assign',
-      'authenticating->fatal: error: handshake [mustGiveUp] / recordFatal',
-      'authenticating->backoff: error: handshake / recordFailure',
-      'listening->fatal: CONTROL.LOST [mustGiveUp] / recordFatal',
-      'listening->backoff: CONTROL.LOST / recordFailure',
-      'listening.alive->fatal: after heartbeatTimeout [mustGiveUp] / recordFatal',
-      'listening.alive->backoff: after heartbeatTimeout / recordFailure',
+      'connecting->authenticating: CONNECTED',
+      'connecting->failed: FAILED / recordFailure; after connectTimeout / recordFailure',
+      'authenticating->listening: OPENED / opened',
+      'authenticating->failed: FAILED / recordFailure; after handshakeTimeout / recordFailure',
+      'listening->failed: CONTROL.LOST / recordFailure',
+      'listening.alive->failed: after heartbeatTimeout / recordFailure',
+      'failed->fatal: always [mustGiveUp]',
+      'failed->backoff: always',
       'backoff->connecting: after retryDelay',
     ],
   );
@@ -56,7 +56,7 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
 
 test('client machine: columns follow the lifecycle; only the retry closes a cycle', () => {
   const layout = clientLayout();
-  assert.deepEqual(boxOf(layout, '').columns, [['connecting'], ['authenticating'], ['listening'], ['fatal', 'backoff'], ['stopped']]);
+  assert.deepEqual(boxOf(layout, '').columns, [['connecting'], ['authenticating'], ['listening'], ['failed'], ['fatal', 'backoff'], ['stopped']]);
   assert.deepEqual(boxOf(layout, 'listening').columns, [['listening.alive']]);
   assert.equal(boxOf(layout, '').initial, 'connecting');
   assert.equal(boxOf(layout, 'listening').initial, 'listening.alive');
@@ -67,10 +67,7 @@ test('client machine: columns follow the lifecycle; only the retry closes a cycl
   // The heartbeat timeout leaves from `alive` but is laid out between the root's children.
   assert.deepEqual(
     root.local.filter((l) => l.edge.source === 'listening.alive').map((l) => [l.from, l.to, l.span]),
-    [
-      ['listening', 'fatal', 1],
-      ['listening', 'backoff', 1],
-    ],
+    [['listening', 'failed', 1]],
   );
   assert.deepEqual(boxOf(layout, 'listening').local, [], 'nothing is drawn inside listening');
 });
@@ -82,17 +79,18 @@ test('client machine: long and backward edges each get a lane of their own, outs
   assert.deepEqual(root.local.filter((l) => l.span === 1).map(name), [
     'connecting->authenticating',
     'authenticating->listening',
-    'listening->fatal',
-    'listening->backoff',
-    'listening.alive->fatal',
-    'listening.alive->backoff',
+    'listening->failed',
+    'listening.alive->failed',
+    'failed->fatal',
+    'failed->backoff',
   ]);
   assert.ok(
     root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined),
     'neighbouring columns: no lane',
   );
-  assert.deepEqual(lanes('top').map(name), ['connecting->fatal', 'authenticating->fatal']);
-  assert.deepEqual(lanes('bottom').map(name), ['connecting->backoff', 'authenticating->backoff', 'backoff->connecting']);
+  // Every failure goes through `failed`, so the long edges all run below the columns.
+  assert.deepEqual(lanes('top').map(name), []);
+  assert.deepEqual(lanes('bottom').map(name), ['connecting->failed', 'authenticating->failed', 'backoff->connecting']);
 
   for (const box of layout.boxes.values()) {
     const ys = box.local.flatMap((l) => (l.lane ? [l.lane.y] : []));
@@ -112,8 +110,6 @@ test('client machine: long and backward edges each get a lane of their own, outs
     }
   }
   // Neighbouring lanes are one lane apart, counted from the columns outwards.
-  const tops = lanes('top').map((l) => l.lane!.y);
-  assert.deepEqual(tops, [tops[0]!, tops[0]! - SIZE.lane]);
   const bottoms = lanes('bottom').map((l) => l.lane!.y);
   assert.deepEqual(bottoms, [bottoms[0]!, bottoms[0]! + SIZE.lane, bottoms[0]! + 2 * SIZE.lane]);
 });

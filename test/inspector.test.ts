@@ -56,25 +56,32 @@ test('the chart comes from the client machine definition: every state and transi
   const g = machineGraph(clientMachine);
   assert.equal(g.id, 'bore');
   assert.equal(g.initial, 'connecting');
-  assert.deepEqual(g.states.map((s) => s.path).sort(), ['authenticating', 'backoff', 'connecting', 'fatal', 'listening', 'listening.alive', 'stopped']);
+  assert.deepEqual(g.states.map((s) => s.path).sort(), ['authenticating', 'backoff', 'connecting', 'failed', 'fatal', 'listening', 'listening.alive', 'stopped']);
   const listening = g.states.find((s) => s.path === 'listening')!;
   assert.equal(listening.type, 'compound');
   assert.equal(listening.initial, 'listening.alive');
-  assert.deepEqual(listening.invoke, ['control']);
   assert.deepEqual(g.invoke, ['proxies'], 'the root invokes the proxies actor');
+  const entry = (path: string) => g.states.find((s) => s.path === path)!.entry.filter((a) => !a.startsWith('xstate.'));
+  assert.deepEqual(entry('connecting'), ['startAttempt', 'openSession'], 'the session starts with the attempt');
+  assert.deepEqual(entry('failed'), ['closeSession']);
+  assert.deepEqual(entry('stopped'), ['closeSession']);
   assert.equal(g.states.find((s) => s.path === 'fatal')!.type, 'final');
   const has = (want: Partial<(typeof g.transitions)[number]>) =>
     assert.ok(
       g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify((t as any)[k]) === JSON.stringify(v))),
       `missing transition ${JSON.stringify(want)}`,
     );
-  has({ source: 'connecting', kind: 'done', trigger: 'connect', targets: ['authenticating'] });
-  has({ source: 'connecting', kind: 'error', trigger: 'connect', guard: 'mustGiveUp', targets: ['fatal'] });
-  has({ source: 'connecting', kind: 'error', trigger: 'connect', targets: ['backoff'], actions: ['recordFailure'] });
-  has({ source: 'authenticating', kind: 'done', trigger: 'handshake', targets: ['listening'] });
-  has({ source: 'listening', kind: 'on', trigger: 'CONTROL.LOST', targets: ['backoff'] });
+  has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', targets: ['authenticating'] });
+  has({ source: 'connecting', kind: 'on', trigger: 'FAILED', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'connecting', kind: 'after', trigger: 'connectTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'authenticating', kind: 'on', trigger: 'OPENED', targets: ['listening'] });
+  has({ source: 'authenticating', kind: 'after', trigger: 'handshakeTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'authenticating', kind: 'on', trigger: 'CHALLENGE.ANSWERED', targets: ['authenticating'], reenter: true });
+  has({ source: 'listening', kind: 'on', trigger: 'CONTROL.LOST', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'listening', kind: 'after', trigger: 'stableAfter', targets: [] });
-  has({ source: 'listening.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['backoff'] });
+  has({ source: 'listening.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'failed', kind: 'always', guard: 'mustGiveUp', targets: ['fatal'], actions: [] });
+  has({ source: 'failed', kind: 'always', targets: ['backoff'], actions: [] });
   has({ source: 'listening.alive', kind: 'on', trigger: 'SERVER.HEARTBEAT', targets: ['listening.alive'], reenter: true });
   has({ source: 'backoff', kind: 'after', trigger: 'retryDelay', targets: ['connecting'] });
   has({ source: '', kind: 'on', trigger: 'STOP', targets: ['stopped'] });
@@ -84,6 +91,7 @@ test('the chart comes from the client machine definition: every state and transi
   let count = 0;
   const walk = (node: any): void => {
     for (const list of node.transitions.values()) count += list.length;
+    count += node.always?.length ?? 0;
     for (const child of Object.values(node.states)) walk(child);
   };
   walk(clientMachine.root);
@@ -139,7 +147,7 @@ test('the hub logs events and transitions, folds repeats, and hides runtime obje
   assert.deepEqual(snap.value, 'idle');
   assert.deepEqual(snap.context, { n: 5, nested: { ok: 1 } });
   assert.ok(updates.some((u) => u.startsWith('snapshot idle')), 'listeners get snapshots');
-  assert.deepEqual(publicContext({ control: {}, runtime: {}, a: undefined }), { control: 'open', a: null });
+  assert.deepEqual(publicContext({ runtime: {}, a: undefined }), { a: null });
   actor.stop();
 });
 
@@ -267,7 +275,7 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
   assert.deepEqual(body.value, { listening: 'alive' });
   assert.equal(body.context.publicPort, client.publicPort);
   assert.equal(body.context.attempt, 1);
-  assert.equal(body.context.control, 'open');
+  assert.equal(body.context.control, undefined, 'no connection objects in the context');
   assert.equal(body.context.runtime, undefined);
 
   const page = await get(port, '/');

@@ -4,11 +4,13 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { type AnyEventObject, createActor } from 'xstate';
-import { getAdjacencyMap, getShortestPaths } from 'xstate/graph';
+import { SimulatedClock, createActor, fromTransition, transition } from 'xstate';
+import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { ERROR_CLASSES, type ErrorCode } from '../src/client/errors.js';
-import { STICKY_PORT_TRIES } from '../machines/client.js';
-import { FakeControl, ev, inertMachine, proxyRequests, startSimulated, testInput } from './helpers/machine.js';
+import { CONNECT_TIMEOUT_MS } from '../src/client/connect.js';
+import { NETWORK_TIMEOUT_MS } from '../src/protocol/framed-socket.js';
+import { type ClientContext, type ClientEvent, STICKY_PORT_TRIES, type TunnelSettings } from '../machines/client.js';
+import { ev, inertMachine, newProbe, startSimulated, testInput, topState } from './helpers/machine.js';
 
 describe('heartbeat deadline', () => {
   test('any server message resets it; silence for the timeout is a loss', () => {
@@ -45,14 +47,70 @@ describe('heartbeat deadline', () => {
   });
 });
 
+describe('connect and handshake deadlines', () => {
+  test('no connection within 3 s is a connect timeout, with the text of a timed-out connect', () => {
+    const m = startSimulated({ retryFirst: true });
+    m.clock.increment(CONNECT_TIMEOUT_MS - 1);
+    assert.equal(m.state(), 'connecting');
+    m.clock.increment(1);
+    assert.equal(m.state(), 'backoff');
+    assert.deepEqual(m.ctx().lastError, {
+      code: 'connect-timeout',
+      class: 'retriable',
+      message: 'could not connect to bore.test:7835: timed out after 3000 ms',
+    });
+    assert.equal(m.probe.closedSessions, 1, 'the pending connect is abandoned');
+  });
+
+  test('a connect timeout on the first attempt fails fast', () => {
+    const m = startSimulated();
+    m.clock.increment(CONNECT_TIMEOUT_MS);
+    assert.equal(m.state(), 'fatal');
+    assert.equal(m.ctx().lastError?.code, 'connect-timeout');
+  });
+
+  test('connected: the server has 3 s for its reply, counted from the connect', () => {
+    const m = startSimulated({ retryFirst: true });
+    m.clock.increment(2000);
+    m.send(ev.connected());
+    m.clock.increment(NETWORK_TIMEOUT_MS - 1);
+    assert.equal(m.state(), 'authenticating');
+    m.clock.increment(1);
+    assert.equal(m.state(), 'backoff');
+    assert.deepEqual(m.ctx().lastError, { code: 'handshake-timeout', class: 'retriable', message: 'timed out waiting for initial message' });
+  });
+
+  test('with a secret, each message of the handshake has its own 3 s, as in the Rust client', () => {
+    const m = startSimulated({ retryFirst: true });
+    m.send(ev.connected());
+    m.clock.increment(2500);
+    m.send(ev.answered());
+    m.clock.increment(NETWORK_TIMEOUT_MS - 1);
+    assert.equal(m.state(), 'authenticating', 'the challenge answered restarts the deadline');
+    m.send(ev.hello());
+    assert.equal(m.state(), 'listening');
+    m.clock.increment(NETWORK_TIMEOUT_MS);
+    assert.equal(m.state(), 'listening', 'no handshake deadline once listening');
+  });
+
+  test('a server error on an open connection keeps it open and proves the server alive', () => {
+    const m = startSimulated({ heartbeatTimeoutMs: 8000 });
+    m.openTunnel();
+    m.clock.increment(7000);
+    m.send(ev.serverError());
+    m.clock.increment(7000);
+    assert.equal(m.state(), 'listening');
+    assert.equal(m.probe.closedSessions, 0);
+  });
+});
+
 describe('backoff', () => {
   test('1 s doubling to the cap, then a retry; the control connection is closed', () => {
     const m = startSimulated({ maxReconnectDelayMs: 8000 });
-    const control = new FakeControl();
-    m.send(ev.connected(control));
-    m.send(ev.hello());
+    m.openTunnel();
     m.send(ev.lost());
-    assert.ok(control.closed, 'control connection closed on loss');
+    assert.equal(m.probe.closedSessions, 1, 'control connection closed on loss');
+    assert.equal(m.actor.getSnapshot().children.session, undefined);
     const delays: number[] = [];
     for (let i = 0; i < 6; i++) {
       assert.equal(m.state(), 'backoff');
@@ -66,6 +124,8 @@ describe('backoff', () => {
     }
     assert.deepEqual(delays, [1000, 2000, 4000, 8000, 8000, 8000]);
     assert.equal(m.ctx().attempt, 7);
+    assert.equal(m.probe.sessions.length, 7, 'one session per attempt');
+    assert.equal(m.probe.closedSessions, 7, 'each closed by its failure');
   });
 
   test('the schedule starts over once the tunnel was up for the stable time', () => {
@@ -105,12 +165,16 @@ describe('backoff', () => {
     assert.deepEqual(delays, [1000, 2000, 4000, 8000]);
   });
 
-  test('jitter comes from the runtime random source', () => {
+  test('jitter comes from the runtime random source, the retry time from its clock', () => {
     const m = startSimulated({}, () => 0);
     m.openTunnel();
+    m.clock.increment(4321);
     m.send(ev.lost());
     assert.equal(m.ctx().retryDelayMs, 750);
-    assert.ok(m.ctx().nextRetryAt! > Date.now() - 1000);
+    assert.equal(m.ctx().nextRetryAt, 4321 + 750);
+    m.clock.increment(750);
+    assert.equal(m.state(), 'connecting');
+    assert.equal(m.ctx().nextRetryAt, undefined);
   });
 });
 
@@ -216,7 +280,7 @@ describe('connections and stop', () => {
     assert.ok(proxies, 'proxies actor runs from the start');
     m.openTunnel();
     m.send(ev.connection(id));
-    assert.equal(proxyRequests.at(-1), id, 'connection forwarded to the proxies actor');
+    assert.deepEqual(m.probe.proxyRequests, [id], 'connection forwarded to the proxies actor');
     m.send({ type: 'PROXY.OPENED', id });
     assert.equal(m.ctx().activeConnections, 1);
     m.send(ev.lost());
@@ -249,61 +313,155 @@ describe('connections and stop', () => {
       const m = startSimulated();
       go(m);
       assert.equal(m.state(), name);
-      const control = m.ctx().control as FakeControl | undefined;
+      const open = m.probe.sessions.length - m.probe.closedSessions;
+      assert.equal(open, name === 'backoff' ? 0 : 1, 'a session runs from connecting to the failure');
       m.send(ev.stop());
       assert.equal(m.state(), 'stopped');
       assert.equal(m.actor.getSnapshot().status, 'done');
-      assert.equal(m.ctx().control, undefined);
-      if (control) assert.ok(control.closed);
+      assert.equal(m.probe.sessions.length - m.probe.closedSessions, 0, 'no session left open');
+      assert.equal(m.actor.getSnapshot().children.session, undefined);
     });
   }
+
+  test('a pure transition on STOP closes nothing; the live one does', () => {
+    const m = startSimulated();
+    m.openTunnel();
+    const before = m.actor.getSnapshot();
+    const [next, actions] = transition(m.machine, before, ev.stop());
+    assert.equal(next.value, 'stopped');
+    const types: string[] = actions.map((a) => a.type);
+    assert.ok(types.includes('xstate.stopChild'), 'the stop is an action to execute, not done in passing');
+    assert.equal(m.probe.closedSessions, 0, 'the pure transition closed the control connection');
+    assert.equal(m.state(), 'listening');
+    m.send(ev.stop());
+    assert.equal(m.probe.closedSessions, 1);
+  });
+
+  test('each session asks for the port of its attempt', () => {
+    const m = startSimulated({ port: 0 });
+    m.openTunnel(20042);
+    m.send(ev.lost());
+    m.clock.increment(1000);
+    assert.deepEqual(
+      m.probe.sessions.map(({ host, port, requestedPort }) => ({ host, port, requestedPort })),
+      [
+        { host: 'bore.test', port: 7835, requestedPort: 0 },
+        { host: 'bore.test', port: 7835, requestedPort: 20042 },
+      ],
+    );
+  });
 });
 
-/** Model-based: every transition the graph finds, replayed on a live actor. */
+/**
+ * Model-based: the model is the machine itself, running on a simulated clock; a step is
+ * an event the session actor or the user sends, or time passing up to a deadline (no
+ * XState-internal event names). `xstate/graph` finds every state and edge; each edge
+ * is a fresh actor replaying the shortest path and then the step.
+ */
 describe('model: every state and transition', () => {
-  const serializeState = (s: { value: unknown; context: { everListened: boolean } }) =>
-    JSON.stringify([s.value, s.context.everListened]);
-  // The events each state can meet: actors' outcomes only where the actor runs.
-  const events = (s: { value: unknown }): AnyEventObject[] => {
-    const state = typeof s.value === 'string' ? s.value : Object.keys(s.value as object)[0];
-    const byState: Record<string, AnyEventObject[]> = {
-      connecting: [ev.connected(), ev.connectFailed('connect-refused'), ev.connectFailed('dns')],
-      authenticating: [ev.hello(), ev.refused('invalid-secret'), ev.refused('port-in-use')],
-      listening: [ev.heartbeat(), ev.connection(), ev.lost('server-closed'), { type: 'xstate.after.heartbeatTimeout.bore.listening.alive' }],
-      backoff: [{ type: 'xstate.after.retryDelay.bore.backoff' }],
+  type Step = ClientEvent | { type: 'WAIT'; ms: number };
+  interface Live {
+    steps: Step[];
+    value: string | object;
+    status: string;
+    context: ClientContext;
+    /** Sessions running after the steps. */
+    openSessions: number;
+    /** The clock after the steps. */
+    now: number;
+    /** For an event step: the state a pure `transition()` gave from the state before it. */
+    pureValue?: unknown;
+  }
+
+  const replay = (variant: Partial<TunnelSettings>, steps: Step[]): Live => {
+    const probe = newProbe();
+    const machine = inertMachine(probe);
+    const clock = new SimulatedClock();
+    const actor = createActor(machine, { input: testInput(variant, () => 0.5, () => clock.now()), clock });
+    actor.start();
+    let pureValue: unknown;
+    for (const [i, step] of steps.entries()) {
+      if (step.type === 'WAIT') {
+        clock.increment(step.ms);
+        pureValue = undefined;
+      } else {
+        if (i === steps.length - 1) pureValue = transition(machine, actor.getSnapshot(), step)[0].value;
+        actor.send(step);
+      }
+    }
+    const snap = actor.getSnapshot();
+    const live = {
+      steps,
+      value: snap.value,
+      status: snap.status,
+      context: snap.context,
+      openSessions: probe.sessions.length - probe.closedSessions,
+      now: clock.now(),
+      pureValue,
     };
-    return [...(byState[state!] ?? []), ...(state === 'fatal' || state === 'stopped' ? [] : [ev.stop()])];
+    actor.stop();
+    return live;
   };
-  const variants = [{}, { reconnect: false }, { retryFirst: true }];
+
+  // What can happen in each state: the session's reports where a session runs, time up to
+  // the state's deadline (and just short of it), and STOP.
+  const deadline = (live: Live): number | undefined => {
+    const { settings, retryDelayMs } = live.context;
+    const byState: Record<string, number | undefined> = {
+      connecting: CONNECT_TIMEOUT_MS,
+      authenticating: NETWORK_TIMEOUT_MS,
+      listening: settings.heartbeatTimeoutMs,
+      backoff: retryDelayMs,
+    };
+    return byState[topState(live.value)];
+  };
+  const steps = (live: Live): Step[] => {
+    const byState: Record<string, Step[]> = {
+      connecting: [ev.connected(), ev.connectFailed('connect-refused'), ev.connectFailed('dns')],
+      authenticating: [ev.answered(), ev.hello(), ev.refused('invalid-secret'), ev.refused('port-in-use')],
+      listening: [ev.heartbeat(), ev.serverError(), ev.connection(), ev.lost('server-closed')],
+    };
+    const ms = deadline(live);
+    const waits: Step[] = ms === undefined ? [] : [{ type: 'WAIT', ms: ms - 1 }, { type: 'WAIT', ms }];
+    return [...(byState[topState(live.value)] ?? []), ...waits, ...(live.status === 'done' ? [] : [ev.stop()])];
+  };
+  const serializeState = (s: { context: Live }) => JSON.stringify([s.context.value, s.context.context.everListened]);
+  const serializeEvent = (e: Step) => JSON.stringify(e);
+
+  const variants: Partial<TunnelSettings>[] = [{}, { reconnect: false }, { retryFirst: true }];
   const covered = new Set<string>();
   const statesSeen = new Set<string>();
+  const deadlinesMet = new Set<string>();
 
   for (const variant of variants) {
-    const input = testInput(variant);
-    const options = { input, events, serializeState: serializeState as never, serializeEvent: (e: AnyEventObject) => e.type + ('code' in e ? String(e.code) : '') + ('error' in e ? (e.error as { code: string }).code : '') };
-    const paths = getShortestPaths(inertMachine, options as never);
-    const adjacency = getAdjacencyMap(inertMachine, options as never) as unknown as Record<string, { transitions: Record<string, { event: AnyEventObject; state: { value: unknown } }> }>;
-    test(`variant ${JSON.stringify(variant)}: ${paths.length} paths`, () => {
+    const model = fromTransition((live: Live, step: Step) => replay(variant, [...live.steps, step]), replay(variant, []));
+    const options = { events: (s: { context: Live }) => steps(s.context), serializeState, serializeEvent };
+    const paths = getShortestPaths(model, options);
+    const adjacency = getAdjacencyMap(model, options);
+    test(`variant ${JSON.stringify(variant)}: ${paths.length} states, every edge checked`, () => {
       assert.ok(paths.length >= 5);
-      for (const path of paths) {
-        const key = serializeState(path.state as never);
-        const edges = adjacency[key]?.transitions ?? {};
-        for (const { event, state: expected } of Object.values(edges)) {
-          // Replay the path, then the edge, on a live actor.
-          const actor = createActor(inertMachine, { input: testInput(variant) });
-          actor.start();
-          for (const step of path.steps.slice(1)) actor.send(step.event as never);
-          const before = JSON.stringify(actor.getSnapshot().value);
-          assert.equal(before, JSON.stringify(path.state.value), `path to ${key}`);
-          actor.send(event as never);
-          const after = actor.getSnapshot();
-          assert.equal(JSON.stringify(after.value), JSON.stringify(expected.value), `${key} --${event.type}-->`);
-          const from = typeof path.state.value === 'string' ? path.state.value : Object.keys(path.state.value)[0];
-          const to = typeof after.value === 'string' ? after.value : Object.keys(after.value)[0];
-          statesSeen.add(to!);
-          if (from !== to) covered.add(`${from}->${to}`);
-          actor.stop();
-        }
+      const edges = adjacencyMapToArray(adjacency);
+      assert.ok(edges.length >= 20);
+      for (const { state: from, event, nextState: to } of edges) {
+        const before = from.context;
+        const after = to.context;
+        const label = `${JSON.stringify(before.value)} --${serializeEvent(event)}-->`;
+        const a = topState(before.value);
+        const b = topState(after.value);
+        statesSeen.add(b);
+        if (a !== b) covered.add(`${a}->${b}`);
+        // The live actor and the pure transition function agree.
+        if (event.type !== 'WAIT') assert.deepEqual(after.pureValue, after.value, `${label} pure`);
+        // One session from connecting until the failure or the stop, never two.
+        const running = ['connecting', 'authenticating', 'listening'].includes(b);
+        assert.equal(after.openSessions, running ? 1 : 0, `${label} ${b}: sessions open`);
+        // Every way into backoff or fatal records the failure; backoff knows when it retries.
+        if (b === 'backoff' || b === 'fatal') assert.ok(after.context.lastError, `${label} records the failure`);
+        if (b === 'backoff' && a !== 'backoff') assert.equal(after.context.nextRetryAt, after.now + after.context.retryDelayMs!, label);
+        // Time short of a deadline changes nothing.
+        const ms = deadline(before);
+        if (event.type === 'WAIT' && ms !== undefined && event.ms < ms) assert.deepEqual(after.value, before.value, label);
+        if (event.type === 'WAIT' && event.ms === ms && a !== b) deadlinesMet.add(a);
       }
     });
   }
@@ -325,6 +483,7 @@ describe('model: every state and transition', () => {
       'backoff->connecting',
       'backoff->stopped',
     ];
-    for (const t of expected) assert.ok(covered.has(t), `transition ${t} covered`);
+    assert.deepEqual([...covered].sort(), expected.sort());
+    assert.deepEqual([...deadlinesMet].sort(), ['authenticating', 'backoff', 'connecting', 'listening'], 'every deadline fires');
   });
 });

@@ -1,35 +1,40 @@
 /**
- * The side effects of the client machine as XState actors: TCP connect, handshake
- * plus `Hello`, the control channel, and one proxy per public connection. Each is a
- * thin wrapper over a plain function of this folder.
+ * The side effects of the client machine as XState actors: the session (the control
+ * connection from connect to close) and one proxy per public connection. Each is a thin
+ * wrapper over plain functions of this folder.
  */
 import type { Socket } from 'node:net';
-import { fromCallback, fromPromise } from 'xstate';
+import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log.js';
 import { connectTcp } from './connect.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
-import { type ClientFramed, frameClientSocket, requestTunnel } from './handshake.js';
+import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { setControlSocketBasics } from '../socket-options.js';
 import { onClose, onEnd } from '../socket-events.js';
 
 /**
- * What the machine's actors need that is not data: the logger, the credentials and the
- * set of open proxied sockets (for the drain on stop). Hidden from JSON so snapshots
- * stay serializable and the secret never leaks into them.
+ * What the machine's actors need that is not data: the logger, the credentials, the
+ * set of open proxied sockets (for the drain on stop), and the sources of randomness
+ * and time (injected, so tests fix them). Hidden from JSON so snapshots stay
+ * serializable and the secret never leaks into them.
  */
 export class ClientRuntime {
   readonly logger: Logger;
   readonly auth: Authenticator | undefined;
   /** Sockets of in-flight proxied connections. */
   readonly proxied = new Set<Socket>();
+  /** Returns a number in [0, 1): the backoff jitter. */
   readonly random: () => number;
+  /** Returns the time in epoch ms: when the next retry starts. */
+  readonly now: () => number;
 
-  constructor(logger: Logger, auth: Authenticator | undefined, random: () => number = Math.random) {
+  constructor(logger: Logger, auth: Authenticator | undefined, random: () => number = Math.random, now: () => number = Date.now) {
     this.logger = logger;
     this.auth = auth;
     this.random = random;
+    this.now = now;
   }
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
@@ -51,62 +56,84 @@ export class ClientRuntime {
   }
 }
 
-/** An open control connection, carried in the machine's context between states. */
-export class ControlConnection {
-  readonly framed: ClientFramed;
-  constructor(socket: Socket) {
-    this.framed = frameClientSocket(socket);
-  }
-  /** Closes the connection (idempotent). */
-  close(): void {
-    this.framed.socket.destroy();
-  }
-  toJSON(): string {
-    return '[ControlConnection]';
-  }
+/** Input of {@link sessionActor}: where to connect and which public port to ask for. */
+export interface SessionInput {
+  host: string;
+  port: number;
+  /** The public port to ask for in `Hello` (0: any). */
+  requestedPort: number;
+  runtime: ClientRuntime;
 }
 
-/** Opens the control connection (abortable, 3 s deadline) and tunes its socket. */
-export const connectActor = fromPromise<ControlConnection, { host: string; port: number; runtime: ClientRuntime }>(
-  async ({ input, signal }) => {
-    const socket = await connectTcp({ host: input.host, port: input.port, signal });
-    setControlSocketBasics(socket);
-    return new ControlConnection(socket);
-  },
-);
-
-/** Authenticates and asks for a public port; outputs the port the server opened. */
-export const handshakeActor = fromPromise<number, { control: ControlConnection; port: number; runtime: ClientRuntime }>(
-  async ({ input, signal }) => {
-    const onAbort = () => input.control.close();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await requestTunnel(input.control.framed, input.runtime.auth, input.port);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  },
-);
-
-/** Events the control channel sends to the machine. */
-export type ControlEvent =
+/**
+ * Events the session actor sends to the machine, in this order: `CONNECTED`, then
+ * `CHALLENGE.ANSWERED` (with a secret), then `OPENED` or `FAILED`; once open, the
+ * server's messages as `SERVER.*` until `CONTROL.LOST`.
+ */
+export type SessionEvent =
+  | { type: 'CONNECTED' }
+  | { type: 'CHALLENGE.ANSWERED' }
+  | { type: 'OPENED'; port: number }
+  | { type: 'FAILED'; code: ErrorCode; message: string }
   | { type: 'SERVER.HEARTBEAT' }
   | { type: 'SERVER.CONNECTION'; id: string }
   | { type: 'SERVER.ERROR'; message: string }
   | { type: 'CONTROL.LOST'; code: ErrorCode; message: string };
 
 /**
- * Turns the server's messages into machine events; any message proves the server is
- * alive. EOF or a socket error becomes `CONTROL.LOST`. Stopping it closes the socket.
+ * One control connection, from connect to close, and its only owner: connects, tunes
+ * the socket, authenticates, sends `Hello` and then turns the server's messages into
+ * machine events (any message proves the server alive; EOF or a socket error is
+ * `CONTROL.LOST`). It keeps no deadline: the machine's states do. Stopping it aborts
+ * the connect or destroys the socket.
  */
-export const controlActor = fromCallback<{ type: string }, { control: ControlConnection }>(({ sendBack, input }) => {
-  const { framed } = input.control;
+export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack, input }) => {
+  const { runtime } = input;
+  const abort = new AbortController();
+  let socket: Socket | undefined;
+  let over = false;
+  const report = (event: SessionEvent) => {
+    if (!over) sendBack(event);
+  };
+  const run = async () => {
+    const connected = await connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0 });
+    if (over) {
+      connected.destroy();
+      return;
+    }
+    socket = connected;
+    setControlSocketBasics(socket);
+    const framed = frameClientSocket(socket);
+    report({ type: 'CONNECTED' });
+    await authenticate(framed, runtime.auth, 0);
+    if (runtime.auth) report({ type: 'CHALLENGE.ANSWERED' });
+    const port = await requestPort(framed, input.requestedPort, 0);
+    report({ type: 'OPENED', port });
+    listen(framed, runtime.logger, (event) => {
+      report(event);
+      if (event.type === 'CONTROL.LOST') over = true;
+    });
+  };
+  run().catch((err: unknown) => {
+    const { code, message } = classify(err);
+    report({ type: 'FAILED', code, message });
+    over = true;
+  });
+  return () => {
+    over = true;
+    abort.abort();
+    socket?.destroy();
+  };
+});
+
+/** Reports every message of an open control connection, then its loss (once). */
+function listen(framed: ClientFramed, logger: Logger, report: (event: SessionEvent) => void): void {
   const socket = framed.socket;
   let lost = false;
   const lose = (err: TunnelError) => {
     if (lost) return;
     lost = true;
-    sendBack({ type: 'CONTROL.LOST', code: err.code, message: err.message } satisfies ControlEvent);
+    report({ type: 'CONTROL.LOST', code: err.code, message: err.message });
   };
   socket.on('error', (err) => lose(classify(err)));
   onEnd(socket, () => lose(new TunnelError('server-closed', 'server closed the connection')));
@@ -114,27 +141,37 @@ export const controlActor = fromCallback<{ type: string }, { control: ControlCon
   framed.listen((msg) => {
     switch (msg.type) {
       case 'Connection':
-        sendBack({ type: 'SERVER.CONNECTION', id: msg.id } satisfies ControlEvent);
+        report({ type: 'SERVER.CONNECTION', id: msg.id });
         break;
       case 'Error':
-        sendBack({ type: 'SERVER.ERROR', message: msg.message } satisfies ControlEvent);
+        // As the Rust client: logged at error level, the connection stays open.
+        logger.error(`server error: ${msg.message}`);
+        report({ type: 'SERVER.ERROR', message: msg.message });
         break;
-      default:
-        // Heartbeat, or an unexpected Hello or Challenge: ignored like the Rust client does.
-        sendBack({ type: 'SERVER.HEARTBEAT' } satisfies ControlEvent);
+      case 'Hello':
+      case 'Challenge':
+        // The Rust client warns and goes on; any message still proves the server alive.
+        logger.warn(`unexpected ${msg.type.toLowerCase()}`);
+        report({ type: 'SERVER.HEARTBEAT' });
+        break;
+      case 'Heartbeat':
+        report({ type: 'SERVER.HEARTBEAT' });
+        break;
     }
   });
-  return () => {
-    lost = true;
-    input.control.close();
-  };
-});
+}
 
 /**
  * Events the proxies actor sends to the machine. `PROXY.CLOSED` with an `error` means
  * the connection never opened (no `PROXY.OPENED` came before it).
  */
 export type ProxyEvent = { type: 'PROXY.OPENED'; id: string } | { type: 'PROXY.CLOSED'; id: string; error?: string };
+
+/** Input of {@link proxiesActor}: where data connections go (the secret comes from the runtime). */
+export interface ProxiesInput {
+  target: Omit<DataConnectionTarget, 'auth'>;
+  runtime: ClientRuntime;
+}
 
 /** Asks the proxies actor to serve public connection `id`. */
 export type ProxyRequest = { type: 'SERVER.CONNECTION'; id: string };
@@ -147,7 +184,7 @@ export type ProxyRequest = { type: 'SERVER.CONNECTION'; id: string };
  * not cut connections: in-flight bytes survive control reconnects, and a stop drains
  * them via the runtime.
  */
-export const proxiesActor = fromCallback<ProxyRequest, { target: Omit<DataConnectionTarget, 'auth'>; runtime: ClientRuntime }>(
+export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(
   ({ sendBack, receive, input }) => {
     const { runtime } = input;
     const target = { ...input.target, auth: runtime.auth };

@@ -6,13 +6,18 @@ import { formatHostPort } from '../address.js';
 /** Connect deadline, as in the Rust client. */
 export const CONNECT_TIMEOUT_MS = 3000;
 
+/** The failure of a connect attempt that did not finish within `timeoutMs`. */
+export function connectTimeoutError(host: string, port: number, timeoutMs: number): TunnelError {
+  return new TunnelError('connect-timeout', `could not connect to ${formatHostPort(host, port)}: timed out after ${timeoutMs} ms`);
+}
+
 /** Options of {@link connectTcp}. */
 export interface ConnectOptions {
   host: string;
   port: number;
   /** Aborts the attempt (the socket is destroyed and the promise rejects). */
   signal?: AbortSignal;
-  /** Gives up after this long (default 3000 ms). */
+  /** Gives up after this long (default 3000 ms; 0 for no deadline of its own, when the caller keeps one). */
   timeoutMs?: number;
 }
 
@@ -27,9 +32,7 @@ export function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS 
       return;
     }
     const socket = net.connect({ host, port, allowHalfOpen: true });
-    const timer = setTimeout(() => {
-      finish(new TunnelError('connect-timeout', `could not connect to ${formatHostPort(host, port)}: timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+    const timer = timeoutMs > 0 ? setTimeout(() => finish(connectTimeoutError(host, port, timeoutMs)), timeoutMs) : undefined;
     const onAbort = () => finish(signal!.reason ?? new Error('aborted'));
     const finish = (err?: Error) => {
       clearTimeout(timer);

@@ -76,6 +76,11 @@ const SOCKET_ERRORS: Record<string, ErrorCode> = {
   EACCES: 'permission-denied',
 };
 
+/** The failure of a server that did not send its next handshake message in time. */
+export function handshakeTimeoutError(): TunnelError {
+  return classify(new TimeoutError());
+}
+
 /** Classifies any error thrown while connecting or talking to the server. */
 export function classify(err: unknown): TunnelError {
   if (err instanceof TunnelError) return err;

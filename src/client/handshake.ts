@@ -1,7 +1,7 @@
 /** The client's side of a control or data connection's opening messages. */
 import type { Socket } from 'node:net';
 import { Authenticator } from '../protocol/auth.js';
-import { FramedSocket } from '../protocol/framed-socket.js';
+import { FramedSocket, NETWORK_TIMEOUT_MS } from '../protocol/framed-socket.js';
 import { type ClientMessage, type ServerMessage, clientMessageJson, decodeServerMessage } from '../protocol/messages.js';
 import { TunnelError, serverError } from './errors.js';
 
@@ -15,11 +15,12 @@ export function frameClientSocket(socket: Socket): ClientFramed {
 
 /**
  * Answers the server's challenge when we have a secret (a no-op without one), as the
- * Rust client's `client_handshake`.
+ * Rust client's `client_handshake`. `timeoutMs` bounds the wait for the challenge
+ * (0: none, when the caller keeps the deadline).
  */
-export async function authenticate(framed: ClientFramed, auth: Authenticator | undefined): Promise<void> {
+export async function authenticate(framed: ClientFramed, auth: Authenticator | undefined, timeoutMs = NETWORK_TIMEOUT_MS): Promise<void> {
   if (!auth) return;
-  const msg = await framed.recv();
+  const msg = await framed.recv(timeoutMs);
   if (msg?.type === 'Error') throw serverError(msg.message);
   if (msg?.type !== 'Challenge') {
     throw new TunnelError('protocol', 'expected authentication challenge, but no secret was required');
@@ -28,23 +29,22 @@ export async function authenticate(framed: ClientFramed, auth: Authenticator | u
 }
 
 /**
- * Authenticates, sends `Hello(port)` and returns the public port the server opened.
- * Throws a classified {@link TunnelError} for every refusal.
+ * Sends `Hello(port)` and returns the public port the server opened; call it after
+ * {@link authenticate}. `timeoutMs` bounds the wait for the reply (0: none). Throws a
+ * classified {@link TunnelError} for every refusal.
  */
-export async function requestTunnel(framed: ClientFramed, auth: Authenticator | undefined, port: number): Promise<number> {
-  await authenticate(framed, auth);
+export async function requestPort(framed: ClientFramed, port: number, timeoutMs = NETWORK_TIMEOUT_MS): Promise<number> {
   framed.send({ type: 'Hello', port });
-  const msg = await framed.recv();
-  switch (msg?.type) {
+  const msg = await framed.recv(timeoutMs);
+  if (msg === undefined) throw new TunnelError('server-closed', 'server closed the connection during the handshake');
+  switch (msg.type) {
     case 'Hello':
       return msg.port;
     case 'Error':
       throw serverError(msg.message);
     case 'Challenge':
       throw new TunnelError('secret-required', 'server requires authentication, but no client secret was provided');
-    case undefined:
-      throw new TunnelError('server-closed', 'server closed the connection during the handshake');
     default:
-      throw new TunnelError('protocol', `unexpected initial non-hello message: ${msg!.type}`);
+      throw new TunnelError('protocol', `unexpected initial non-hello message: ${msg.type}`);
   }
 }

@@ -53,8 +53,7 @@ export function publicContext(context: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(context)) {
     if (HIDDEN_KEYS.has(k)) continue;
-    if (k === 'control') out.control = v ? 'open' : null;
-    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = publicContext(v);
+    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = publicContext(v);
     else out[k] = v === undefined ? null : v;
   }
   return out;

@@ -1,11 +1,12 @@
 /**
  * Test doubles for the client machine: actors that do nothing on their own, so a test
- * drives every outcome with events, and a `SimulatedClock` drives every timer.
+ * drives every outcome with the events they would send, and a `SimulatedClock` drives
+ * every timer. Each started machine records into a probe of its own.
  */
-import { type AnyEventObject, SimulatedClock, createActor, fromCallback, fromPromise } from 'xstate';
-import { clientMachine, type TunnelSettings } from '../../machines/client.js';
-import { ClientRuntime } from '../../src/client/actors.js';
-import { TunnelError, type ErrorCode } from '../../src/client/errors.js';
+import { type EventObject, SimulatedClock, createActor, fromCallback } from 'xstate';
+import { type ClientEvent, type ClientMachineInput, clientMachine, type TunnelSettings } from '../../machines/client.js';
+import { ClientRuntime, type ProxiesInput, type ProxyRequest, type SessionInput } from '../../src/client/actors.js';
+import type { ErrorCode } from '../../src/client/errors.js';
 import { silentLogger } from '../../src/log.js';
 
 /** Settings with the CLI's defaults, against a server that is never contacted. */
@@ -25,64 +26,76 @@ export function testSettings(overrides: Partial<TunnelSettings> = {}): TunnelSet
   };
 }
 
-/** A stand-in control connection that records whether it was closed. */
-export class FakeControl {
-  closed = false;
-  close(): void {
-    this.closed = true;
-  }
-  toJSON(): string {
-    return '[FakeControl]';
-  }
+/** What the stand-in actors of one machine saw. */
+export interface Probe {
+  /** Input of every session started, in order. */
+  sessions: SessionInput[];
+  /** Sessions stopped (each would have closed its control connection). */
+  closedSessions: number;
+  /** Connection ids the proxies actor was asked to serve. */
+  proxyRequests: string[];
 }
 
-/** Connection ids the inert proxies actor was asked to serve, across all test actors. */
-export const proxyRequests: string[] = [];
-
-/** The machine with inert actors: outcomes come only from the events a test sends. */
-export const inertMachine = clientMachine.provide({
-  actors: {
-    connect: fromPromise(() => new Promise<never>(() => {})) as never,
-    handshake: fromPromise(() => new Promise<never>(() => {})) as never,
-    control: fromCallback(() => () => {}) as never,
-    proxies: fromCallback(({ receive }) => {
-      receive((e) => proxyRequests.push((e as unknown as { id: string }).id));
-    }) as never,
-  },
-});
-
-/** Input for {@link inertMachine}; `random` 0.5 means no jitter. */
-export function testInput(settings: Partial<TunnelSettings> = {}, random = () => 0.5) {
-  return { settings: testSettings(settings), runtime: new ClientRuntime(silentLogger, undefined, random) };
+/** A probe with nothing recorded yet. */
+export function newProbe(): Probe {
+  return { sessions: [], closedSessions: 0, proxyRequests: [] };
 }
 
-/** Events that stand for the actors' outcomes. */
+/** The machine with inert actors (outcomes come only from the events a test sends), recording into `probe`. */
+export function inertMachine(probe: Probe = newProbe()) {
+  return clientMachine.provide({
+    actors: {
+      session: fromCallback<EventObject, SessionInput>(({ input }) => {
+        probe.sessions.push(input);
+        return () => {
+          probe.closedSessions += 1;
+        };
+      }),
+      proxies: fromCallback<ProxyRequest, ProxiesInput>(({ receive }) => {
+        receive((e) => probe.proxyRequests.push(e.id));
+      }),
+    },
+  });
+}
+
+/** Input for {@link inertMachine}; `random` 0.5 means no jitter, `now` is the time recorded in `nextRetryAt`. */
+export function testInput(settings: Partial<TunnelSettings> = {}, random = () => 0.5, now = () => 0): ClientMachineInput {
+  return { settings: testSettings(settings), runtime: new ClientRuntime(silentLogger, undefined, random, now) };
+}
+
+/** The events the session actor would send. */
 export const ev = {
-  connected: (control = new FakeControl()) => ({ type: 'xstate.done.actor.connect', output: control }),
-  connectFailed: (code: ErrorCode = 'connect-refused') => ({ type: 'xstate.error.actor.connect', error: new TunnelError(code, code) }),
-  hello: (port = 20001) => ({ type: 'xstate.done.actor.handshake', output: port }),
-  refused: (code: ErrorCode) => ({ type: 'xstate.error.actor.handshake', error: new TunnelError(code, code) }),
+  connected: () => ({ type: 'CONNECTED' }),
+  connectFailed: (code: ErrorCode = 'connect-refused') => ({ type: 'FAILED', code, message: code }),
+  answered: () => ({ type: 'CHALLENGE.ANSWERED' }),
+  hello: (port = 20001) => ({ type: 'OPENED', port }),
+  refused: (code: ErrorCode) => ({ type: 'FAILED', code, message: code }),
   heartbeat: () => ({ type: 'SERVER.HEARTBEAT' }),
+  serverError: (message = 'something went wrong') => ({ type: 'SERVER.ERROR', message }),
   connection: (id = '00000000-0000-4000-8000-000000000000') => ({ type: 'SERVER.CONNECTION', id }),
   lost: (code: ErrorCode = 'server-closed') => ({ type: 'CONTROL.LOST', code, message: code }),
   stop: () => ({ type: 'STOP' }),
-} satisfies Record<string, (...args: never[]) => AnyEventObject>;
+} satisfies Record<string, (...args: never[]) => ClientEvent>;
 
-/** A started actor of {@link inertMachine} on a simulated clock. */
+/** The top-level state of a state value: `connecting`, or `listening` for `{ listening: 'alive' }`. */
+export function topState(value: string | object): string {
+  return typeof value === 'string' ? value : Object.keys(value)[0]!;
+}
+
+/** A started actor of {@link inertMachine} on a simulated clock, with its own probe. */
 export function startSimulated(settings: Partial<TunnelSettings> = {}, random?: () => number) {
   const clock = new SimulatedClock();
-  const actor = createActor(inertMachine, { input: testInput(settings, random), clock });
+  const probe = newProbe();
+  const machine = inertMachine(probe);
+  const actor = createActor(machine, { input: testInput(settings, random, () => clock.now()), clock });
   actor.start();
-  const send = (e: AnyEventObject) => actor.send(e as never);
-  const state = () => {
-    const v = actor.getSnapshot().value;
-    return typeof v === 'string' ? v : Object.keys(v)[0]!;
-  };
+  const send = (e: ClientEvent) => actor.send(e);
+  const state = () => topState(actor.getSnapshot().value);
   const ctx = () => actor.getSnapshot().context;
   /** Connects and completes the handshake: the tunnel is listening. */
   const openTunnel = (port = 20001) => {
     send(ev.connected());
     send(ev.hello(port));
   };
-  return { clock, actor, send, state, ctx, openTunnel };
+  return { clock, probe, machine, actor, send, state, ctx, openTunnel };
 }

@@ -40,7 +40,6 @@ export interface ContextView {
   retryDelayMs?: number | null;
   failures?: number | null;
   reconnects?: number | null;
-  control?: string | null;
 }
 
 /** A snapshot pushed on `/events` (the hub's `PublicSnapshot`). */

@@ -1,0 +1,146 @@
+/**
+ * The session actor against a scripted server on loopback: the events it reports, what
+ * it logs of the server's messages after the handshake (as the Rust client does), and
+ * that stopping it closes the control connection.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { type EventObject, createActor, setup } from 'xstate';
+import { ClientRuntime, type SessionEvent, sessionActor } from '../src/client/actors.js';
+import { Authenticator } from '../src/protocol/auth.js';
+import { FramedSocket } from '../src/protocol/framed-socket.js';
+import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../src/protocol/messages.js';
+import { CaptureLogger } from './helpers/raw-peer.js';
+
+type ServerSide = FramedSocket<ClientMessage, ServerMessage>;
+
+/** A one-connection server on loopback that runs `script` on the connection it accepts. */
+async function scriptedServer(script: (framed: ServerSide) => Promise<void>) {
+  const done: Promise<void>[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    done.push(script(new FramedSocket(socket, decodeClientMessage, serverMessageJson)));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const close = () => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((r) => server.close(r));
+  };
+  return { port, done: () => Promise.all(done), close };
+}
+
+/** Runs the session actor under a parent that records what it reports. */
+function runSession(port: number, runtime: ClientRuntime) {
+  const events: SessionEvent[] = [];
+  const waiters: { type: string; resolve: () => void }[] = [];
+  const parent = setup({ actors: { session: sessionActor } }).createMachine({
+    invoke: { id: 'session', src: 'session', input: { host: '127.0.0.1', port, requestedPort: 0, runtime } },
+    on: {
+      '*': {
+        actions: ({ event }: { event: EventObject }) => {
+          events.push(event as SessionEvent);
+          for (const w of waiters.filter((x) => x.type === event.type)) w.resolve();
+        },
+      },
+    },
+  });
+  const actor = createActor(parent).start();
+  const next = (type: SessionEvent['type']) =>
+    events.some((e) => e.type === type) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ type, resolve }));
+  return { actor, events, next };
+}
+
+const ID = '518fa307-c86d-4b48-9356-20a0fa30e064';
+
+test('reports the handshake and every message; logs a server error and an unexpected hello or challenge', async (t) => {
+  const server = await scriptedServer(async (framed) => {
+    assert.deepEqual(await framed.recv(), { type: 'Hello', port: 0 });
+    framed.send({ type: 'Hello', port: 20001 });
+    framed.send({ type: 'Error', message: 'something broke' });
+    framed.send({ type: 'Hello', port: 20002 }, { type: 'Challenge', id: ID }, { type: 'Heartbeat' }, { type: 'Connection', id: ID });
+    framed.socket.end();
+  });
+  t.after(() => server.close());
+  const logger = new CaptureLogger();
+  const session = runSession(server.port, new ClientRuntime(logger, undefined));
+  await session.next('CONTROL.LOST');
+  session.actor.stop();
+  assert.deepEqual(session.events, [
+    { type: 'CONNECTED' },
+    { type: 'OPENED', port: 20001 },
+    { type: 'SERVER.ERROR', message: 'something broke' },
+    { type: 'SERVER.HEARTBEAT' },
+    { type: 'SERVER.HEARTBEAT' },
+    { type: 'SERVER.HEARTBEAT' },
+    { type: 'SERVER.CONNECTION', id: ID },
+    { type: 'CONTROL.LOST', code: 'server-closed', message: 'server closed the connection' },
+  ]);
+  assert.deepEqual(
+    logger.lines.map(({ level, message }) => [level, message]),
+    [
+      ['error', 'server error: something broke'],
+      ['warn', 'unexpected hello'],
+      ['warn', 'unexpected challenge'],
+    ],
+  );
+  await server.done();
+});
+
+test('with a secret: answers the challenge, says so, then asks for the port', async (t) => {
+  const auth = new Authenticator('session-test-secret');
+  const server = await scriptedServer(async (framed) => {
+    framed.send({ type: 'Challenge', id: ID });
+    const answer = await framed.recv();
+    assert.ok(answer?.type === 'Authenticate' && auth.validate(ID, answer.tag), 'a valid answer');
+    assert.deepEqual(await framed.recv(), { type: 'Hello', port: 0 });
+    framed.send({ type: 'Hello', port: 20003 });
+  });
+  t.after(() => server.close());
+  const session = runSession(server.port, new ClientRuntime(new CaptureLogger(), auth));
+  await session.next('OPENED');
+  session.actor.stop();
+  assert.deepEqual(
+    session.events.map((e) => e.type),
+    ['CONNECTED', 'CHALLENGE.ANSWERED', 'OPENED'],
+  );
+  await server.done();
+});
+
+test('a refusal is one FAILED event, classified', async (t) => {
+  const server = await scriptedServer(async (framed) => {
+    await framed.recv();
+    framed.send({ type: 'Error', message: 'port already in use' });
+  });
+  t.after(() => server.close());
+  const session = runSession(server.port, new ClientRuntime(new CaptureLogger(), undefined));
+  await session.next('FAILED');
+  session.actor.stop();
+  assert.deepEqual(session.events.at(-1), { type: 'FAILED', code: 'port-in-use', message: 'server error: port already in use' });
+  await server.done();
+});
+
+test('stopping the session closes the control connection, and it reports nothing more', async (t) => {
+  let closed!: () => void;
+  const serverSawClose = new Promise<void>((r) => (closed = r));
+  const server = await scriptedServer(async (framed) => {
+    await framed.recv();
+    framed.send({ type: 'Hello', port: 20004 });
+    assert.equal(await framed.recv(0), undefined, 'EOF from the client');
+    closed();
+  });
+  t.after(() => server.close());
+  const session = runSession(server.port, new ClientRuntime(new CaptureLogger(), undefined));
+  await session.next('OPENED');
+  const count = session.events.length;
+  session.actor.stop();
+  await serverSawClose;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(session.events.length, count, 'no CONTROL.LOST after the stop');
+  await server.done();
+});
