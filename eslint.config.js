@@ -61,6 +61,12 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'off',
       // Tests pass methods around as values (assert.throws(fn)) and match padded log levels.
       '@typescript-eslint/unbound-method': 'off',
+      // Tests read JSON bodies and page values and assert on their shape field by field.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
       'no-regex-spaces': 'off',
     },
   },

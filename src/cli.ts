@@ -143,7 +143,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   };
   const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
   const logger = await makeLogger(argv);
-  const { startTunnel } = await import('./client/tunnel.js');
+  const { startTunnel } = await import('./tunnel.js');
   const { clientMachine } = await import('../machines/client.js');
   const inspector =
     inspectPort === undefined

@@ -17,8 +17,8 @@ import { clientMachine } from '../machines/client.js';
 import { type Inspector, type InspectorOptions, startInspector as serveInspector } from './inspector/server.js';
 
 // Client: the machine and the function that runs it from options.
-export { startTunnel, tunnelSettings, EXIT, DEFAULT_CONTROL_PORT } from './client/tunnel.js';
-export type { TunnelOptions, Tunnel, TunnelResult } from './client/tunnel.js';
+export { startTunnel, tunnelSettings, EXIT, DEFAULT_CONTROL_PORT } from './tunnel.js';
+export type { TunnelOptions, Tunnel, TunnelResult } from './tunnel.js';
 export { clientMachine, STICKY_PORT_TRIES } from '../machines/client.js';
 export type { ClientContext, ClientEvent, ClientMachineInput, LastError, TunnelSettings } from '../machines/client.js';
 export { ClientRuntime } from './client/actors.js';

@@ -25,7 +25,7 @@ const BROWSER_INSPECT_PORT = 25990;
 const get = httpGet;
 
 /** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
-function readEvents(port: number, until: (event: string, data: any) => boolean, timeoutMs = 10_000): Promise<string> {
+function readEvents(port: number, until: (event: string, data: { value?: unknown }) => boolean, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
@@ -68,7 +68,7 @@ test('the chart comes from the client machine definition: every state and transi
   assert.equal(g.states.find((s) => s.path === 'fatal')!.type, 'final');
   const has = (want: Partial<(typeof g.transitions)[number]>) =>
     assert.ok(
-      g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify((t as any)[k]) === JSON.stringify(v))),
+      g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify(t[k as keyof typeof t]) === JSON.stringify(v))),
       `missing transition ${JSON.stringify(want)}`,
     );
   has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', targets: ['authenticating'] });
@@ -89,7 +89,8 @@ test('the chart comes from the client machine definition: every state and transi
   has({ source: '', kind: 'on', trigger: 'PROXY.OPENED', targets: [], actions: ['connectionOpened'] });
   // one graph transition per machine transition (nothing dropped, nothing invented)
   let count = 0;
-  const walk = (node: any): void => {
+  type Node = { transitions: Map<string, unknown[]>; always?: unknown[]; states: Record<string, Node> };
+  const walk = (node: Node): void => {
     for (const list of node.transitions.values()) count += list.length;
     count += node.always?.length ?? 0;
     for (const child of Object.values(node.states)) walk(child);
@@ -125,7 +126,7 @@ test('the hub logs events and transitions, folds repeats, and hides runtime obje
   const hub = new InspectorHub();
   const machine = setup({
     types: { context: {} as { n: number; runtime: object; secret: string; nested: { password: string; ok: number } } },
-    actors: { work: fromPromise(async () => 7) },
+    actors: { work: fromPromise(() => Promise.resolve(7)) },
   }).createMachine({
     context: { n: 0, runtime: { toJSON: () => 'x' }, secret: 's', nested: { password: 'p', ok: 1 } },
     initial: 'idle',

@@ -14,7 +14,7 @@ import winston from 'winston';
 import { LOG_BURST, LOG_WINDOW_MS, rateLimited } from '../src/log-rate-limit.js';
 import { createLogger } from '../src/log.js';
 import { BoreServer } from '../src/server/server.js';
-import { startTunnel } from '../src/client/tunnel.js';
+import { startTunnel } from '../src/tunnel.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 import { connect, startServer } from './helpers/procs.js';
 

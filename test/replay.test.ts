@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startTunnel } from '../src/client/tunnel.js';
+import { startTunnel } from '../src/tunnel.js';
 import { BoreServer } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
 import { BoreProcess, startEchoServer } from './helpers/procs.js';

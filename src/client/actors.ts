@@ -3,6 +3,7 @@
  * connection from connect to close) and one proxy per public connection. Each is a thin
  * wrapper over plain functions of this folder.
  */
+import { drainSockets } from '../drain.js';
 import type { Socket } from 'node:net';
 import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
@@ -42,12 +43,8 @@ export class ClientRuntime {
     const open = [...this.proxied].filter((s) => !s.closed);
     if (open.length === 0) return;
     this.logger.info('draining connections', { count: open.length, drainMs: ms });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(open.map((s) => new Promise<void>((r) => onClose(s, r)))),
-      new Promise((r) => (timer = setTimeout(r, ms))),
-    ]);
-    clearTimeout(timer);
+    await drainSockets(open, ms);
+    // Connections that opened during the drain are cut too.
     for (const s of this.proxied) s.destroy();
   }
 

@@ -28,12 +28,12 @@ export interface ConnectOptions {
 export function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS }: ConnectOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(abortReason(signal));
       return;
     }
     const socket = net.connect({ host, port, allowHalfOpen: true });
     const timer = timeoutMs > 0 ? setTimeout(() => finish(connectTimeoutError(host, port, timeoutMs)), timeoutMs) : undefined;
-    const onAbort = () => finish(signal!.reason ?? new Error('aborted'));
+    const onAbort = () => finish(abortReason(signal!));
     const finish = (err?: Error) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -51,4 +51,10 @@ export function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS 
     socket.once('error', finish);
     socket.once('connect', onConnect);
   });
+}
+
+/** Why `signal` aborted, as an Error. */
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('aborted', { cause: reason });
 }

@@ -5,6 +5,7 @@
  * serialization and delivery happen later on `setImmediate`, batched, so the tunnel
  * never waits on the inspector (and bytes of the tunnel never pass through it anyway).
  */
+import { SECRET_KEYS } from '../redact.js';
 import type { InspectionEvent } from 'xstate';
 import { activePaths } from './graph.js';
 
@@ -45,7 +46,8 @@ export interface HubListener {
   log(entries: LogEntry[]): void;
 }
 
-const HIDDEN_KEYS = new Set(['runtime', 'secret', 'auth', 'password']);
+/** Context fields never served: the runtime objects, and every field that can carry a secret. */
+const HIDDEN_KEYS = new Set(['runtime', 'auth', ...SECRET_KEYS]);
 
 /** The machine's context as plain data: runtime objects replaced, secrets dropped. */
 export function publicContext(context: unknown): Record<string, unknown> {

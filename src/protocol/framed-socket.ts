@@ -46,9 +46,11 @@ export class FramedSocket<In, Out> {
     if (socket.errored) this.#failure = socket.errored;
     this.#ended = socket.readableEnded || socket.closed;
     socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd); // state checked above
+    // eslint-disable-next-line no-restricted-syntax -- state checked above
+    socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
-    socket.on('close', this.#onClose); // state checked above
+    // eslint-disable-next-line no-restricted-syntax -- state checked above
+    socket.on('close', this.#onClose);
   }
 
   /**
@@ -71,7 +73,8 @@ export class FramedSocket<In, Out> {
       const ready = this.#poll();
       if (ready !== undefined) return Promise.resolve(ready);
     } catch (err) {
-      return Promise.reject(err);
+      const malformed = err as ProtocolError;
+      return Promise.reject(malformed);
     }
     // The stream already stopped (its events may come while no recv is pending).
     if (this.#failure) return Promise.reject(this.#failure);

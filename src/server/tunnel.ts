@@ -1,7 +1,7 @@
 /**
  * One tunnel as the server holds it: a client's control connection, the public
  * listener opened for it, its heartbeat and its unclaimed public connections. (The
- * client's running tunnel is another thing: `Tunnel` of `src/client/tunnel.ts`.)
+ * client's running tunnel is another thing: `Tunnel` of `src/tunnel.ts`.)
  */
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { FramedSocket } from '../protocol/framed-socket.js';

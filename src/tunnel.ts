@@ -4,16 +4,16 @@
  * {@link startTunnel}.
  */
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
-import { clientMachine, type ClientContext, type TunnelSettings } from '../../machines/client.js';
-import { Authenticator } from '../protocol/auth.js';
-import { type Logger, silentLogger } from '../log.js';
-import { type RateLimitOptions, rateLimited } from '../log-rate-limit.js';
-import { ClientRuntime } from './actors.js';
-import { TUNNEL_DEFAULTS } from './defaults.js';
-import { formatHostPort } from '../address.js';
+import { clientMachine, type ClientContext, type TunnelSettings } from '../machines/client.js';
+import { Authenticator } from './protocol/auth.js';
+import { type Logger, silentLogger } from './log.js';
+import { type RateLimitOptions, rateLimited } from './log-rate-limit.js';
+import { ClientRuntime } from './client/actors.js';
+import { TUNNEL_DEFAULTS } from './client/defaults.js';
+import { formatHostPort } from './address.js';
 
 /** Default control port of bore servers (the protocol's `CONTROL_PORT`). */
-export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from '../protocol/constants.js';
+export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from './protocol/constants.js';
 
 /** Options of {@link startTunnel}; names and defaults are those of `bore local`. */
 export interface TunnelOptions {
