@@ -10,19 +10,33 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as bore from 'bore-ts';
+import { tunnelSettings } from '../src/tunnel.js';
 import { BoreProcess, CLI, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
 test('the package entry exports the client machine, startTunnel, the server and the inspector', () => {
-  for (const name of ['startTunnel', 'tunnelSettings', 'startInspector', 'createLogger', 'machineGraph'] as const) {
+  for (const name of ['startTunnel', 'startInspector', 'createLogger'] as const) {
     assert.equal(typeof bore[name], 'function', name);
   }
   assert.equal(typeof bore.BoreServer, 'function');
   assert.equal(bore.clientMachine.id, 'bore');
   assert.equal(bore.DEFAULT_CONTROL_PORT, 7835);
   assert.deepEqual(bore.EXIT, { stopped: 0, usage: 2, fatal: 3, gaveUp: 4 });
+  // Only what the README documents: internals (the runtime, the inspector's parts,
+  // backoff and port-retry tuning) stay internal.
+  assert.deepEqual(Object.keys(bore).sort(), [
+    'BoreServer',
+    'DEFAULT_CONTROL_PORT',
+    'EXIT',
+    'TunnelError',
+    'clientMachine',
+    'createLogger',
+    'silentLogger',
+    'startInspector',
+    'startTunnel',
+  ]);
 });
 
 test('startTunnel defaults are the CLI defaults (read from `bore local --help`)', async () => {
@@ -35,7 +49,7 @@ test('startTunnel defaults are the CLI defaults (read from `bore local --help`)'
     assert.ok(m, `no default shown for --${flag} in:\n${stdout}`);
     return m[1]!;
   };
-  const s = bore.tunnelSettings({ localPort: 3000, to: 'example.com' });
+  const s = tunnelSettings({ localPort: 3000, to: 'example.com' });
   assert.equal(s.controlPort, Number(dflt('control-port')));
   assert.equal(s.localHost, dflt('local-host'));
   assert.equal(s.port, Number(dflt('port')));
