@@ -15,7 +15,16 @@ function forbid(files, groups, why) {
   };
 }
 
-const ABOVE_PROTOCOL = ['**/client/*', '**/server/*', '**/inspector/*', '**/machines/*', '**/tunnel.js', '**/cli.js', '**/index.js', '**/log.js'];
+const ABOVE_PROTOCOL = [
+  '**/client/*',
+  '**/server/*',
+  '**/inspector/*',
+  '**/machines/*',
+  '**/tunnel.js',
+  '**/cli.js',
+  '**/index.js',
+  '**/log.js',
+];
 const RUNNER_AND_UP = ['**/tunnel.js', '**/cli.js', '**/index.js', '**/inspector/*'];
 
 export default tseslint.config(
@@ -34,8 +43,10 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "CallExpression[callee.property.name=/^(on|once|addListener|prependListener|prependOnceListener)$/][arguments.0.value=/^(end|close)$/]",
-          message: "A late 'end'/'close' listener never runs: use onEnd/onClose from src/socket-events.ts (or check the state first and disable this rule on the line, saying why).",
+          selector:
+            'CallExpression[callee.property.name=/^(on|once|addListener|prependListener|prependOnceListener)$/][arguments.0.value=/^(end|close)$/]',
+          message:
+            "A late 'end'/'close' listener never runs: use onEnd/onClose from src/socket-events.ts (or check the state first and disable this rule on the line, saying why).",
         },
         {
           selector: "CallExpression[callee.name='once'][arguments.1.value=/^(end|close)$/]",
@@ -50,10 +61,18 @@ export default tseslint.config(
     languageOptions: { parserOptions: { project: './src/inspector/page/tsconfig.json' } },
   },
   forbid(['src/protocol/**'], ABOVE_PROTOCOL, 'src/protocol is the bottom layer: it imports nothing above it.'),
-  forbid(['src/client/**', 'src/server/**', 'src/proxy.ts', 'src/socket-*.ts', 'src/address.ts', 'src/log.ts'], ['**/machines/*', ...RUNNER_AND_UP], 'side effects sit below the machines, the runner, the inspector and the CLI.'),
+  forbid(
+    ['src/client/**', 'src/server/**', 'src/proxy.ts', 'src/socket-*.ts', 'src/address.ts', 'src/log.ts'],
+    ['**/machines/*', ...RUNNER_AND_UP],
+    'side effects sit below the machines, the runner, the inspector and the CLI.',
+  ),
   forbid(['src/server/**'], ['**/client/*'], 'the server does not depend on the client.'),
   forbid(['machines/**'], RUNNER_AND_UP, 'machines import the actors below them, never the runner, inspector or CLI.'),
-  forbid(['src/inspector/**'], ['**/machines/*', '**/client/*', '**/server/*', '**/tunnel.js', '**/cli.js', '**/index.js'], 'the inspector draws whatever machine it is given.'),
+  forbid(
+    ['src/inspector/**'],
+    ['**/machines/*', '**/client/*', '**/server/*', '**/tunnel.js', '**/cli.js', '**/index.js'],
+    'the inspector draws whatever machine it is given.',
+  ),
   {
     files: ['test/**', 'bench/**', 'scripts/**', 'examples/**'],
     rules: {

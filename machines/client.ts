@@ -174,7 +174,8 @@ export const clientMachine = setup({
     connectionOpened: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }),
     /** A connection that never opened (it carries an error) was never counted. */
     connectionClosed: assign({
-      activeConnections: ({ context }, { failed }: { failed: boolean }) => (failed ? context.activeConnections : Math.max(0, context.activeConnections - 1)),
+      activeConnections: ({ context }, { failed }: { failed: boolean }) =>
+        failed ? context.activeConnections : Math.max(0, context.activeConnections - 1),
     }),
   },
 }).createMachine({

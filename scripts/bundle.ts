@@ -68,7 +68,9 @@ const lazyHelpRendering: Plugin = {
   name: 'lazy-help-rendering',
   setup(b) {
     b.onResolve({ filter: /^(cliui|string-width)$/ }, (args) =>
-      /yargs[\\/]lib[\\/]platform-shims/.test(args.importer) ? { path: args.path, namespace: 'lazy', pluginData: dirname(args.importer) } : undefined,
+      /yargs[\\/]lib[\\/]platform-shims/.test(args.importer)
+        ? { path: args.path, namespace: 'lazy', pluginData: dirname(args.importer) }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
       contents: `let m; export default function lazy(...a) { m ??= require(${JSON.stringify(args.path)}); return m.default(...a); }`,
@@ -96,7 +98,9 @@ async function bundleCli(): Promise<void> {
     target: 'node20',
     external: ['net-keepalive'],
     // CommonJS dependencies (winston, logform) call require() for Node built-ins.
-    banner: { js: "import { createRequire as __boreCreateRequire } from 'node:module';\nconst require = __boreCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __boreCreateRequire } from 'node:module';\nconst require = __boreCreateRequire(import.meta.url);",
+    },
     legalComments: 'none',
     plugins: [lazyHelpRendering],
     logLevel: 'warning',

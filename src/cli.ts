@@ -58,7 +58,9 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n < min) {
-    throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a number of seconds${min > 0 ? ` of at least ${min}` : ' above 0'})`);
+    throw new UsageError(
+      `invalid value for ${name}: '${shown(value)}' (expected a number of seconds${min > 0 ? ` of at least ${min}` : ' above 0'})`,
+    );
   }
   return n;
 }
@@ -66,7 +68,8 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
 function countArg(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a whole number of at least ${min})`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a whole number of at least ${min})`);
   return n;
 }
 
@@ -125,7 +128,8 @@ function exit(code: number): never {
 async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const signals = onStopSignal(() => exit(0));
   const localPort = portArg(argv.localPort, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
-  if (localPort < 0) throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
+  if (localPort < 0)
+    throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
   const to = fromEnv(argv.to, 'BORE_SERVER');
   if (!to) throw new UsageError('missing --to <TO>: the address of the bore server, e.g. `--to bore.example.com` (or set BORE_SERVER)');
   const options = {
@@ -148,9 +152,13 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const inspector =
     inspectPort === undefined
       ? undefined
-      : await (await import('./inspector/server.js')).startInspector({ machine: clientMachine, port: inspectPort, logger }).catch((err: Error) => {
-          throw new UsageError(err.message);
-        });
+      : await (
+          await import('./inspector/server.js')
+        )
+          .startInspector({ machine: clientMachine, port: inspectPort, logger })
+          .catch((err: Error) => {
+            throw new UsageError(err.message);
+          });
   const tunnel = startTunnel({ ...options, logger, inspect: inspector?.inspect });
   signals.set((signal) => {
     logger.info(`received ${signal}, stopping`);
@@ -197,7 +205,8 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
 
 const LOCAL_DESCRIBE = 'Expose a local port through a bore server';
 const SERVER_DESCRIBE = 'Run a bore server that clients can expose ports through';
-const LOCAL_USAGE = '$0 <LOCAL_PORT> --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO.';
+const LOCAL_USAGE =
+  '$0 <LOCAL_PORT> --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO.';
 const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}`;
 
 function localOptions<T>(y: Argv<T>) {
@@ -205,16 +214,55 @@ function localOptions<T>(y: Argv<T>) {
     y
       .positional('local-port', { describe: 'Port of the local service to expose [env: BORE_LOCAL_PORT]', type: 'string' })
       .option('to', { alias: 't', type: 'string', describe: 'Address of the bore server [env: BORE_SERVER] (required)', requiresArg: true })
-      .option('port', { alias: 'p', type: 'string', describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]', defaultDescription: String(TUNNEL_DEFAULTS.port) })
-      .option('local-host', { alias: 'l', type: 'string', describe: 'Host of the local service', defaultDescription: TUNNEL_DEFAULTS.localHost, requiresArg: true })
+      .option('port', {
+        alias: 'p',
+        type: 'string',
+        describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]',
+        defaultDescription: String(TUNNEL_DEFAULTS.port),
+      })
+      .option('local-host', {
+        alias: 'l',
+        type: 'string',
+        describe: 'Host of the local service',
+        defaultDescription: TUNNEL_DEFAULTS.localHost,
+        requiresArg: true,
+      })
       .option('secret', { alias: 's', type: 'string', describe: 'Secret shared with the server [env: BORE_SECRET]', requiresArg: true })
-      .option('control-port', { type: 'string', describe: "Server's control port [env: BORE_CONTROL_PORT]", defaultDescription: String(TUNNEL_DEFAULTS.controlPort) })
-      .option('heartbeat-timeout', { type: 'number', describe: 'Seconds without a message from the server before the connection counts as lost', defaultDescription: String(TUNNEL_DEFAULTS.heartbeatTimeout) })
-      .option('max-reconnect-delay', { type: 'number', describe: 'Longest wait between reconnect attempts, seconds', defaultDescription: String(TUNNEL_DEFAULTS.maxReconnectDelay) })
-      .option('reconnect', { type: 'boolean', default: TUNNEL_DEFAULTS.reconnect, describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead' })
-      .option('retry-first', { type: 'boolean', default: TUNNEL_DEFAULTS.retryFirst, describe: 'Keep retrying when the very first attempt fails (for services started at boot)' })
-      .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: String(TUNNEL_DEFAULTS.drainTimeout) })
-      .option('inspect', { type: 'string', describe: 'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)' })
+      .option('control-port', {
+        type: 'string',
+        describe: "Server's control port [env: BORE_CONTROL_PORT]",
+        defaultDescription: String(TUNNEL_DEFAULTS.controlPort),
+      })
+      .option('heartbeat-timeout', {
+        type: 'number',
+        describe: 'Seconds without a message from the server before the connection counts as lost',
+        defaultDescription: String(TUNNEL_DEFAULTS.heartbeatTimeout),
+      })
+      .option('max-reconnect-delay', {
+        type: 'number',
+        describe: 'Longest wait between reconnect attempts, seconds',
+        defaultDescription: String(TUNNEL_DEFAULTS.maxReconnectDelay),
+      })
+      .option('reconnect', {
+        type: 'boolean',
+        default: TUNNEL_DEFAULTS.reconnect,
+        describe: 'Reconnect after a loss; --no-reconnect exits with status 4 instead',
+      })
+      .option('retry-first', {
+        type: 'boolean',
+        default: TUNNEL_DEFAULTS.retryFirst,
+        describe: 'Keep retrying when the very first attempt fails (for services started at boot)',
+      })
+      .option('drain-timeout', {
+        type: 'number',
+        describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
+        defaultDescription: String(TUNNEL_DEFAULTS.drainTimeout),
+      })
+      .option('inspect', {
+        type: 'string',
+        describe:
+          'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)',
+      })
       .epilogue(
         'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
       ),
@@ -224,26 +272,65 @@ function localOptions<T>(y: Argv<T>) {
 function serverOptions<T>(y: Argv<T>) {
   return logOptions(
     y
-      .option('min-port', { type: 'string', describe: 'Lowest public port clients may get [env: BORE_MIN_PORT]', defaultDescription: String(DEFAULT_MIN_PORT) })
-      .option('max-port', { type: 'string', describe: 'Highest public port clients may get [env: BORE_MAX_PORT]', defaultDescription: String(DEFAULT_MAX_PORT) })
+      .option('min-port', {
+        type: 'string',
+        describe: 'Lowest public port clients may get [env: BORE_MIN_PORT]',
+        defaultDescription: String(DEFAULT_MIN_PORT),
+      })
+      .option('max-port', {
+        type: 'string',
+        describe: 'Highest public port clients may get [env: BORE_MAX_PORT]',
+        defaultDescription: String(DEFAULT_MAX_PORT),
+      })
       .option('secret', { alias: 's', type: 'string', describe: 'Secret clients must know [env: BORE_SECRET]', requiresArg: true })
-      .option('control-port', { type: 'string', describe: 'Port of the control listener [env: BORE_CONTROL_PORT]', defaultDescription: String(DEFAULT_CONTROL_PORT) })
-      .option('bind-addr', { type: 'string', describe: 'Address of the control listener', defaultDescription: DEFAULT_BIND_ADDR, requiresArg: true })
-      .option('bind-tunnels', { type: 'string', describe: 'Address of the public listeners', defaultDescription: DEFAULT_BIND_ADDR, requiresArg: true })
+      .option('control-port', {
+        type: 'string',
+        describe: 'Port of the control listener [env: BORE_CONTROL_PORT]',
+        defaultDescription: String(DEFAULT_CONTROL_PORT),
+      })
+      .option('bind-addr', {
+        type: 'string',
+        describe: 'Address of the control listener',
+        defaultDescription: DEFAULT_BIND_ADDR,
+        requiresArg: true,
+      })
+      .option('bind-tunnels', {
+        type: 'string',
+        describe: 'Address of the public listeners',
+        defaultDescription: DEFAULT_BIND_ADDR,
+        requiresArg: true,
+      })
       .option('client-timeout', {
         type: 'number',
         describe: `Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least ${MIN_CLIENT_TIMEOUT_MS / 1000}`,
         defaultDescription: String(CLIENT_TIMEOUT_MS / 1000),
       })
-      .option('max-pending', { type: 'number', describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped', defaultDescription: String(MAX_PENDING_PER_TUNNEL) })
-      .option('max-tunnels-per-addr', { type: 'number', describe: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)', defaultDescription: String(MAX_TUNNELS_PER_ADDR) })
+      .option('max-pending', {
+        type: 'number',
+        describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped',
+        defaultDescription: String(MAX_PENDING_PER_TUNNEL),
+      })
+      .option('max-tunnels-per-addr', {
+        type: 'number',
+        describe: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)',
+        defaultDescription: String(MAX_TUNNELS_PER_ADDR),
+      })
       .option('max-auth-failures', {
         type: 'number',
-        describe: 'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which its connections are closed unanswered for as long (0: never)',
+        describe:
+          'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which its connections are closed unanswered for as long (0: never)',
         defaultDescription: String(MAX_AUTH_FAILURES),
       })
-      .option('auth-failure-window', { type: 'number', describe: 'Seconds in which failed handshakes are counted, and length of the cool-down', defaultDescription: String(AUTH_FAILURE_WINDOW_MS / 1000) })
-      .option('drain-timeout', { type: 'number', describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)', defaultDescription: String(DRAIN_TIMEOUT_MS / 1000) }),
+      .option('auth-failure-window', {
+        type: 'number',
+        describe: 'Seconds in which failed handshakes are counted, and length of the cool-down',
+        defaultDescription: String(AUTH_FAILURE_WINDOW_MS / 1000),
+      })
+      .option('drain-timeout', {
+        type: 'number',
+        describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
+        defaultDescription: String(DRAIN_TIMEOUT_MS / 1000),
+      }),
   );
 }
 
@@ -282,12 +369,16 @@ export function buildCli(args: string[]) {
     );
   }
   if (command === 'server') {
-    return common(yargs(rest).scriptName('bore server').usage(SERVER_USAGE)).command('$0', false, serverOptions, (argv) => runServer(argv as Record<string, unknown>));
+    return common(yargs(rest).scriptName('bore server').usage(SERVER_USAGE)).command('$0', false, serverOptions, (argv) =>
+      runServer(argv as Record<string, unknown>),
+    );
   }
   return common(
     yargs(args)
       .scriptName('bore')
-      .usage('$0 <command> [options]\n\nA TCP tunnel that exposes a local port through a remote server (wire-compatible with the Rust bore).')
+      .usage(
+        '$0 <command> [options]\n\nA TCP tunnel that exposes a local port through a remote server (wire-compatible with the Rust bore).',
+      )
       .command('local [local-port]', LOCAL_DESCRIBE)
       .command('server', SERVER_DESCRIBE)
       .demandCommand(1, 'missing command: use `bore local` or `bore server` (see `bore --help`)'),

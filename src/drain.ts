@@ -14,7 +14,10 @@ export async function drainSockets(sockets: Iterable<Socket>, ms: number): Promi
   const open = [...sockets].filter((s) => !s.closed);
   if (open.length === 0) return 0;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(open.map((s) => new Promise<void>((r) => onClose(s, r)))), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  await Promise.race([
+    Promise.all(open.map((s) => new Promise<void>((r) => onClose(s, r)))),
+    new Promise((r) => (timer = setTimeout(r, ms))),
+  ]);
   clearTimeout(timer);
   const left = open.filter((s) => !s.destroyed);
   for (const s of left) s.destroy();

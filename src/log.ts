@@ -60,7 +60,8 @@ export function createLogger(options: LoggerOptions = {}): winston.Logger {
   // for each debug line of a server's new connection. Check the level first (it stays
   // changeable at run time).
   const debug = logger.debug.bind(logger);
-  logger.debug = ((...args: Parameters<winston.LeveledLogMethod>) => (logger.isDebugEnabled() ? debug(...args) : logger)) as winston.LeveledLogMethod;
+  logger.debug = ((...args: Parameters<winston.LeveledLogMethod>) =>
+    logger.isDebugEnabled() ? debug(...args) : logger) as winston.LeveledLogMethod;
   return logger;
 }
 

@@ -89,7 +89,11 @@ export function tuneControlSocket(socket: Socket, logger: Logger, userTimeoutMs 
   }
   if (userTimeoutMs > 0) {
     if (process.platform !== 'linux') {
-      debugOnce(logger, 'TCP_USER_TIMEOUT unavailable, dead peers are noticed at the kernel retransmission limit', `platform ${process.platform}`);
+      debugOnce(
+        logger,
+        'TCP_USER_TIMEOUT unavailable, dead peers are noticed at the kernel retransmission limit',
+        `platform ${process.platform}`,
+      );
     } else {
       try {
         lib.setUserTimeout(socket, Math.round(userTimeoutMs));

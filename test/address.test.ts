@@ -46,7 +46,18 @@ test('over ::1 the client and the server log addresses in brackets', async (t) =
   t.after(() => echo.close());
   const server = await startServer([...PORTS, '--bind-addr', '::1', '--bind-tunnels', '::1']);
   t.after(() => server.stop('SIGKILL'));
-  const args = ['local', String(echo.port), '--local-host', '127.0.0.1', '--to', '::1', '--control-port', String(server.controlPort), '--log-level', 'debug'];
+  const args = [
+    'local',
+    String(echo.port),
+    '--local-host',
+    '127.0.0.1',
+    '--to',
+    '::1',
+    '--control-port',
+    String(server.controlPort),
+    '--log-level',
+    'debug',
+  ];
   const client = new BoreProcess(args);
   t.after(() => client.stop());
   const publicPort = Number((await client.waitFor(/listening at \[::1\]:(\d+)/))[1]);

@@ -22,11 +22,16 @@ test('is capped by the maximum delay, also far out', () => {
 
 test('jitter stays within ±25% of the base and never exceeds the cap', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1000, max: 600_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, max, r) => {
-      const base = Math.min(1000 * 2 ** Math.min(n - 1, 30), max);
-      const d = backoffDelay(n, max, () => r);
-      return d >= Math.floor(base * (1 - JITTER)) && d <= Math.ceil(base * (1 + JITTER)) && d <= max;
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 60 }),
+      fc.integer({ min: 1000, max: 600_000 }),
+      fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      (n, max, r) => {
+        const base = Math.min(1000 * 2 ** Math.min(n - 1, 30), max);
+        const d = backoffDelay(n, max, () => r);
+        return d >= Math.floor(base * (1 - JITTER)) && d <= Math.ceil(base * (1 + JITTER)) && d <= max;
+      },
+    ),
   );
 });
 

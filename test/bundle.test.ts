@@ -36,16 +36,20 @@ async function closedPort(): Promise<number> {
 
 const bundled = /[\\/]dist[\\/]bundle[\\/]/.test(CLI);
 
-test('help output renders with cliui; a client that runs never builds its Intl.Segmenter objects', {
-  timeout: 30_000,
-  skip: bundled ? false : `checks the bundle, and BORE_CLI points at ${CLI}`,
-}, async () => {
-  const help = await segmentersBuilt(['local', '--help']);
-  assert.match(help.output, /--heartbeat-timeout/, help.output);
-  assert.ok(help.count > 0, `help should render through string-width: ${help.output}`);
+test(
+  'help output renders with cliui; a client that runs never builds its Intl.Segmenter objects',
+  {
+    timeout: 30_000,
+    skip: bundled ? false : `checks the bundle, and BORE_CLI points at ${CLI}`,
+  },
+  async () => {
+    const help = await segmentersBuilt(['local', '--help']);
+    assert.match(help.output, /--heartbeat-timeout/, help.output);
+    assert.ok(help.count > 0, `help should render through string-width: ${help.output}`);
 
-  // A client whose server is unreachable: parses, logs, connects, fails, exits 4.
-  const run = await segmentersBuilt(['local', '3000', '--to', '127.0.0.1', '--control-port', String(await closedPort())]);
-  assert.match(run.output, /ECONNREFUSED/, run.output);
-  assert.equal(run.count, 0, run.output);
-});
+    // A client whose server is unreachable: parses, logs, connects, fails, exits 4.
+    const run = await segmentersBuilt(['local', '3000', '--to', '127.0.0.1', '--control-port', String(await closedPort())]);
+    assert.match(run.output, /ECONNREFUSED/, run.output);
+    assert.equal(run.count, 0, run.output);
+  },
+);

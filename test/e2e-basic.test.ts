@@ -73,12 +73,17 @@ for (const how of ['--secret', 'BORE_SECRET'] as const) {
     const data = randomBytes(4096);
     assert.deepEqual(await through(cli.publicPort, data), data);
     // Without the secret the same server refuses (so the secret really is in force).
-    const bare = await run(['local', String(svc.port), '--to', '127.0.0.1', '--control-port', String(srv.controlPort)], { BORE_SECRET: '' });
+    const bare = await run(['local', String(svc.port), '--to', '127.0.0.1', '--control-port', String(srv.controlPort)], {
+      BORE_SECRET: '',
+    });
     assert.equal(bare.code, 3, bare.output);
     assert.match(bare.output, /server requires authentication, but no client secret was provided/);
     assert.equal(await cli.stop(), 0);
     assert.equal(await srv.stop(), 0);
-    for (const [who, out] of [['server', srv.output], ['client', cli.output]] as const) {
+    for (const [who, out] of [
+      ['server', srv.output],
+      ['client', cli.output],
+    ] as const) {
       assert.ok(out.length > 0, `${who} wrote a log`);
       assert.ok(!out.includes(secret), `${who} output contains the secret:\n${out}`);
     }
@@ -102,7 +107,8 @@ test('50 concurrent connections each get their own data back', { timeout: 60_000
   const payloads = Array.from({ length: 50 }, (_, i) => Buffer.concat([Buffer.from(`connection ${i}:`), randomBytes(16 * 1024 + i)]));
   const sockets = await Promise.all(payloads.map(() => connect(cli.publicPort)));
   const results = await Promise.all(sockets.map((s, i) => roundTrip(s, payloads[i]!)));
-  for (const [i, r] of results.entries()) assert.ok(r.equals(payloads[i]!), `connection ${i} got ${r.length} bytes, not its own ${payloads[i]!.length}`);
+  for (const [i, r] of results.entries())
+    assert.ok(r.equals(payloads[i]!), `connection ${i} got ${r.length} bytes, not its own ${payloads[i]!.length}`);
 });
 
 test('a wrong secret is refused: "invalid secret", exit code 3, and the server keeps serving', { timeout: 30_000 }, async () => {
@@ -158,11 +164,44 @@ test('--help lists every flag of bore, bore local and bore server', { timeout: 3
     [['--help'], ['local', 'server', '--help', '--version']],
     [
       ['local', '--help'],
-      ['--to', '--port', '--local-host', '--secret', '--control-port', '--heartbeat-timeout', '--max-reconnect-delay', '--reconnect', '--retry-first', '--drain-timeout', '--log-level', '--log-format', '--help', '--version', 'LOCAL_PORT'],
+      [
+        '--to',
+        '--port',
+        '--local-host',
+        '--secret',
+        '--control-port',
+        '--heartbeat-timeout',
+        '--max-reconnect-delay',
+        '--reconnect',
+        '--retry-first',
+        '--drain-timeout',
+        '--log-level',
+        '--log-format',
+        '--help',
+        '--version',
+        'LOCAL_PORT',
+      ],
     ],
     [
       ['server', '--help'],
-      ['--min-port', '--max-port', '--secret', '--control-port', '--bind-addr', '--bind-tunnels', '--client-timeout', '--max-pending', '--max-tunnels-per-addr', '--max-auth-failures', '--auth-failure-window', '--drain-timeout', '--log-level', '--log-format', '--help', '--version'],
+      [
+        '--min-port',
+        '--max-port',
+        '--secret',
+        '--control-port',
+        '--bind-addr',
+        '--bind-tunnels',
+        '--client-timeout',
+        '--max-pending',
+        '--max-tunnels-per-addr',
+        '--max-auth-failures',
+        '--auth-failure-window',
+        '--drain-timeout',
+        '--log-level',
+        '--log-format',
+        '--help',
+        '--version',
+      ],
     ],
   ];
   for (const [args, flags] of expected) {
@@ -193,7 +232,10 @@ test('a flag without its value, or a bad value, is a usage error: exit code 2, t
     [['local', '3000'], /missing --to <TO>/],
     [['local', '3000', '--to', '127.0.0.1', '--port', 'abc'], /invalid value for --port: 'abc'/],
     [['server', '--max-pending', '0'], /invalid value for --max-pending: '0'/],
-    [['server', '--max-tunnels-per-addr', '1.5'], /invalid value for --max-tunnels-per-addr: '1.5' \(expected a whole number of at least 0\)/],
+    [
+      ['server', '--max-tunnels-per-addr', '1.5'],
+      /invalid value for --max-tunnels-per-addr: '1.5' \(expected a whole number of at least 0\)/,
+    ],
     [['server', '--max-auth-failures', '-5'], /invalid value for --max-auth-failures: '-5'/],
     [['server', '--auth-failure-window', '0'], /invalid value for --auth-failure-window: '0'/],
   ] as const) {

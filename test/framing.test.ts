@@ -98,7 +98,10 @@ test('a frame of 257 bytes is a ProtocolError, whether or not its NUL has arrive
   const text = jsonOfLength(257);
   const withNul = new FrameDecoder();
   withNul.push(Buffer.from(`${text}\0`));
-  assert.throws(() => withNul.next(), (err: unknown) => err instanceof ProtocolError && /longer than 256 bytes/.test(err.message));
+  assert.throws(
+    () => withNul.next(),
+    (err: unknown) => err instanceof ProtocolError && /longer than 256 bytes/.test(err.message),
+  );
 
   const splitWithNul = new FrameDecoder();
   splitWithNul.push(Buffer.from(text.slice(0, 100)));
@@ -240,7 +243,10 @@ test('FramedSocket: a reset is reported as an error, not as EOF, even after the 
 test('FramedSocket: recv times out with a TimeoutError; a malformed frame is a ProtocolError', async () => {
   const { peer, framed, close } = await framedPair();
   try {
-    await assert.rejects(framed.recv(50), (err: unknown) => err instanceof TimeoutError && err.message === 'timed out waiting for initial message');
+    await assert.rejects(
+      framed.recv(50),
+      (err: unknown) => err instanceof TimeoutError && err.message === 'timed out waiting for initial message',
+    );
     peer.write('{"Hello":"x"}\0');
     await assert.rejects(framed.recv(), ProtocolError);
   } finally {

@@ -56,7 +56,14 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
 
 test('client machine: columns follow the lifecycle; only the retry closes a cycle', () => {
   const layout = clientLayout();
-  assert.deepEqual(boxOf(layout, '').columns, [['connecting'], ['authenticating'], ['listening'], ['failed'], ['fatal', 'backoff'], ['stopped']]);
+  assert.deepEqual(boxOf(layout, '').columns, [
+    ['connecting'],
+    ['authenticating'],
+    ['listening'],
+    ['failed'],
+    ['fatal', 'backoff'],
+    ['stopped'],
+  ]);
   assert.deepEqual(boxOf(layout, 'listening').columns, [['listening.alive']]);
   assert.equal(boxOf(layout, '').initial, 'connecting');
   assert.equal(boxOf(layout, 'listening').initial, 'listening.alive');

@@ -56,7 +56,16 @@ test('the chart comes from the client machine definition: every state and transi
   const g = machineGraph(clientMachine);
   assert.equal(g.id, 'bore');
   assert.equal(g.initial, 'connecting');
-  assert.deepEqual(g.states.map((s) => s.path).sort(), ['authenticating', 'backoff', 'connecting', 'failed', 'fatal', 'listening', 'listening.alive', 'stopped']);
+  assert.deepEqual(g.states.map((s) => s.path).sort(), [
+    'authenticating',
+    'backoff',
+    'connecting',
+    'failed',
+    'fatal',
+    'listening',
+    'listening.alive',
+    'stopped',
+  ]);
   const listening = g.states.find((s) => s.path === 'listening')!;
   assert.equal(listening.type, 'compound');
   assert.equal(listening.initial, 'listening.alive');
@@ -112,11 +121,20 @@ test('the chart of any machine: numeric delays, always, parallel regions', () =>
   const g = machineGraph(m);
   assert.deepEqual(
     g.states.map((s) => [s.path, s.type]),
-    [['a', 'atomic'], ['b', 'atomic'], ['c', 'parallel'], ['c.x', 'atomic'], ['c.y', 'atomic']],
+    [
+      ['a', 'atomic'],
+      ['b', 'atomic'],
+      ['c', 'parallel'],
+      ['c.x', 'atomic'],
+      ['c.y', 'atomic'],
+    ],
   );
   assert.deepEqual(
     g.transitions.map((t) => [t.source, t.kind, t.trigger, t.targets]),
-    [['a', 'after', '250ms', ['b']], ['b', 'always', 'always', ['c']]],
+    [
+      ['a', 'after', '250ms', ['b']],
+      ['b', 'always', 'always', ['c']],
+    ],
   );
   assert.deepEqual(activePaths({ c: { x: {}, y: {} } }), ['c', 'c.x', 'c.y']);
   assert.deepEqual(activePaths({ listening: 'alive' }), ['listening', 'listening.alive']);
@@ -147,7 +165,10 @@ test('the hub logs events and transitions, folds repeats, and hides runtime obje
   const snap = hub.snapshot()!;
   assert.deepEqual(snap.value, 'idle');
   assert.deepEqual(snap.context, { n: 5, nested: { ok: 1 } });
-  assert.ok(updates.some((u) => u.startsWith('snapshot idle')), 'listeners get snapshots');
+  assert.ok(
+    updates.some((u) => u.startsWith('snapshot idle')),
+    'listeners get snapshots',
+  );
   assert.deepEqual(publicContext({ runtime: {}, a: undefined }), { a: null });
   actor.stop();
 });
@@ -156,15 +177,20 @@ test('the inspector only listens on 127.0.0.1 and reports a taken port clearly',
   const a = await startInspector({ machine: clientMachine });
   try {
     assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-    await assert.rejects(startInspector({ machine: clientMachine, port: a.port }), /inspector could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    await assert.rejects(
+      startInspector({ machine: clientMachine, port: a.port }),
+      /inspector could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/,
+    );
     assert.equal((await get(a.port, '/snapshot')).status, 503);
     assert.equal((await get(a.port, '/nope')).status, 404);
     // A rebound DNS name pointing at 127.0.0.1 is refused (no reading the inspector from a web page).
     const rebound = await new Promise<number>((resolve, reject) =>
-      http.get({ host: '127.0.0.1', port: a.port, path: '/snapshot', headers: { host: `evil.example:${a.port}` } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject),
+      http
+        .get({ host: '127.0.0.1', port: a.port, path: '/snapshot', headers: { host: `evil.example:${a.port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject),
     );
     assert.equal(rebound, 403);
   } finally {
@@ -287,7 +313,11 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
   for (const asset of ['/app.js', '/app.css']) {
     const r = await get(port, asset);
     assert.equal(r.status, 200);
-    assert.doesNotMatch(r.body, /https?:\/\/(?!127\.0\.0\.1|www\.w3\.org\/2000\/svg)[a-z]/i, `${asset} must not load anything from the internet`);
+    assert.doesNotMatch(
+      r.body,
+      /https?:\/\/(?!127\.0\.0\.1|www\.w3\.org\/2000\/svg)[a-z]/i,
+      `${asset} must not load anything from the internet`,
+    );
   }
   const graph = JSON.parse((await get(port, '/graph')).body);
   assert.deepEqual(graph, JSON.parse(JSON.stringify(machineGraph(clientMachine))));
@@ -300,7 +330,8 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
   assert.ok(['backoff', 'connecting'].includes(backoff.value), `state after the loss: ${JSON.stringify(backoff.value)}`);
   assert.equal(backoff.context.lastError.class, 'retriable');
   assert.match(text, /"kind":"transition"[^}]*"to":"backoff"/);
-  for (const out of [snap.body, text, JSON.stringify(backoff), client.output]) assert.ok(!out.includes(SECRET), 'the secret never leaves the process');
+  for (const out of [snap.body, text, JSON.stringify(backoff), client.output])
+    assert.ok(!out.includes(SECRET), 'the secret never leaves the process');
 });
 
 test('bore local --inspect rejects a bad port with a usage error', async () => {
@@ -311,7 +342,14 @@ test('bore local --inspect rejects a bad port with a usage error', async () => {
 });
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
 test('the page in a real browser: statechart, live state, survives a tunnel restart', async (t) => {
   const { chromium } = await import('playwright-core');
@@ -341,15 +379,22 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
   // every state of the machine is drawn, and exactly the active ones are marked
   await page.waitForSelector('[data-state="listening"][data-active="true"]', { timeout: 10_000 });
   const drawn = await page.$$eval('[data-state]', (els) => els.map((e) => e.getAttribute('data-state')));
-  assert.deepEqual(drawn.sort(), machineGraph(clientMachine).states.map((s) => s.path).sort());
+  assert.deepEqual(
+    drawn.sort(),
+    machineGraph(clientMachine)
+      .states.map((s) => s.path)
+      .sort(),
+  );
   const active = await page.$$eval('[data-active="true"]', (els) => els.map((e) => e.getAttribute('data-state')));
   assert.deepEqual(active.sort(), ['listening', 'listening.alive']);
-  assert.equal(await page.locator('path.edge').count() > 10, true, 'transitions are drawn');
+  assert.equal((await page.locator('path.edge').count()) > 10, true, 'transitions are drawn');
   assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
 
   // the server dies: the page follows the machine into backoff/connecting
   await server.stop('SIGKILL');
-  await page.waitForSelector('[data-state="backoff"][data-active="true"], [data-state="connecting"][data-active="true"]', { timeout: 5000 });
+  await page.waitForSelector('[data-state="backoff"][data-active="true"], [data-state="connecting"][data-active="true"]', {
+    timeout: 5000,
+  });
   await page.waitForSelector('#log li.transition >> text=backoff', { timeout: 5000 });
   assert.match((await page.textContent('#context'))!, /server closed the connection|ECONNREFUSED/);
   const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -366,5 +411,9 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
   await page.waitForSelector('#log li.restart', { timeout: 5000 });
   assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
   await page.screenshot({ path: `${artifacts}inspector-listening.png`, fullPage: true });
-  assert.deepEqual(errors.filter((e) => !e.includes('/events')), [], 'no script errors, no failed requests');
+  assert.deepEqual(
+    errors.filter((e) => !e.includes('/events')),
+    [],
+    'no script errors, no failed requests',
+  );
 });

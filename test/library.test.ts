@@ -64,7 +64,14 @@ test('an embedded server and tunnel: snapshots, public port, bytes through, clea
   let disconnected!: () => void;
   const clientGone = new Promise<void>((r) => (disconnected = r));
   const logger = { ...bore.silentLogger, info: (message: string) => message === 'client disconnected' && disconnected() };
-  const server = new bore.BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort: 25100, maxPort: 25199, logger });
+  const server = new bore.BoreServer({
+    controlPort: 0,
+    bindAddr: '127.0.0.1',
+    bindTunnels: '127.0.0.1',
+    minPort: 25100,
+    maxPort: 25199,
+    logger,
+  });
   const controlPort = await server.listen();
   t.after(() => server.close(0));
   const echo = await startEchoServer();
@@ -123,7 +130,10 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
   ]);
   t.after(() => example.stop('SIGKILL'));
   const port = Number((await example.waitFor(/service public at 127\.0\.0\.1:(\d+)/, 20_000))[1]);
-  assert.match(example.output, /tunnel state: "connecting"[\s\S]*tunnel state: "authenticating"[\s\S]*tunnel state: \{"listening":"alive"\}/);
+  assert.match(
+    example.output,
+    /tunnel state: "connecting"[\s\S]*tunnel state: "authenticating"[\s\S]*tunnel state: \{"listening":"alive"\}/,
+  );
 
   assert.equal((await httpGet(port, '/')).body, 'hello from a service that tunnels itself\n');
   const status = JSON.parse((await httpGet(port, '/status')).body) as unknown;
@@ -136,8 +146,10 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
 
 test('examples type-check against the package types', { timeout: 60_000 }, async () => {
   const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
-  const { stdout } = await run(process.execPath, [tsc, '-p', 'examples'], { cwd: ROOT }).catch((err: { stdout: string; stderr: string }) => {
-    throw new Error(`tsc -p examples failed:\n${err.stdout}${err.stderr}`);
-  });
+  const { stdout } = await run(process.execPath, [tsc, '-p', 'examples'], { cwd: ROOT }).catch(
+    (err: { stdout: string; stderr: string }) => {
+      throw new Error(`tsc -p examples failed:\n${err.stdout}${err.stderr}`);
+    },
+  );
   assert.equal(stdout.trim(), '');
 });

@@ -154,7 +154,9 @@ test('the default timer does not keep the process alive', async () => {
     log.warn('x'); log.warn('x');`;
   const start = Date.now();
   await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], (err) => (err ? reject(new Error(err.message, { cause: err })) : resolve())),
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], (err) =>
+      err ? reject(new Error(err.message, { cause: err })) : resolve(),
+    ),
   );
   assert.ok(Date.now() - start < 30_000, 'the process exited without waiting for the window');
 });
@@ -235,8 +237,15 @@ test('bore server: 200 garbage connections log at most burst + 1 lines, the summ
     await server.stop('SIGKILL');
   }
   const full = server.output.match(/WARN  closing connection peer=/g) ?? [];
-  const summaries = [...server.output.matchAll(/WARN  closing connection … ([\d,]+) more like this in the last 10 s original=closing connection suppressed=(\d+)/g)];
-  assert.ok(full.length + summaries.length <= LOG_BURST + 1, `${full.length} full lines and ${summaries.length} summaries in:\n${server.output}`);
+  const summaries = [
+    ...server.output.matchAll(
+      /WARN  closing connection … ([\d,]+) more like this in the last 10 s original=closing connection suppressed=(\d+)/g,
+    ),
+  ];
+  assert.ok(
+    full.length + summaries.length <= LOG_BURST + 1,
+    `${full.length} full lines and ${summaries.length} summaries in:\n${server.output}`,
+  );
   assert.equal(full.length + summaries.reduce((n, m) => n + Number(m[2]), 0), 200, server.output);
   assert.ok(server.output.length < 10_000, `${server.output.length} bytes of log`);
 });
@@ -277,7 +286,8 @@ test('startTunnel: public connections to a dead local service log at most burst 
   }
   const message = 'public connection closed: could not reach the local service or the server';
   assert.equal(logger.find(message).length, 5);
-  assert.deepEqual(logger.find(`${message} … 25 more like this in the last 10 s`).map((l) => l.meta), [
-    { original: message, suppressed: 25, intervalMs: 10_000 },
-  ]);
+  assert.deepEqual(
+    logger.find(`${message} … 25 more like this in the last 10 s`).map((l) => l.meta),
+    [{ original: message, suppressed: 25, intervalMs: 10_000 }],
+  );
 });

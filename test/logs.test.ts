@@ -24,10 +24,26 @@ async function tunnelLife(format: 'json' | 'human' | undefined, via: 'flag' | 'e
   const flag = format && via === 'flag' ? ['--log-format', format] : [];
   const env: Record<string, string> = format && via === 'env' ? { BORE_LOG_FORMAT: format } : {};
   const echo = await startEchoServer();
-  const server = format === 'json' ? await startJsonServer([...PORTS, '--secret', SECRET, ...flag], env) : await startServer([...PORTS, '--secret', SECRET, ...flag], env);
+  const server =
+    format === 'json'
+      ? await startJsonServer([...PORTS, '--secret', SECRET, ...flag], env)
+      : await startServer([...PORTS, '--secret', SECRET, ...flag], env);
   try {
     const client = await startClient(echo.port, server.controlPort, [...flag, '--log-level', 'debug'], { ...env, BORE_SECRET: SECRET });
-    const wrong = new BoreProcess(['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--secret', `${SECRET}-wrong`, ...flag], env);
+    const wrong = new BoreProcess(
+      [
+        'local',
+        String(echo.port),
+        '--to',
+        '127.0.0.1',
+        '--control-port',
+        String(server.controlPort),
+        '--secret',
+        `${SECRET}-wrong`,
+        ...flag,
+      ],
+      env,
+    );
     assert.equal(await wrong.exited, 3);
     await server.stop('SIGKILL');
     await client.waitFor(/connection failed/); // the loss, then a refused reconnect attempt
@@ -102,7 +118,7 @@ test('json lines carry the fields of what happened: attempt, delay, port, reason
   assert.equal(typeof server.find((l) => l.message === 'server listening')!.port, 'number');
 });
 
-test('json lines use the issue\'s field names: time, and state/attempt/port on transitions', () => {
+test("json lines use the issue's field names: time, and state/attempt/port on transitions", () => {
   const lines = jsonLines(json.client);
   for (const l of lines) assert.equal(typeof l.time, 'string', `no "time" in ${JSON.stringify(l)}`);
   const listening = lines.find((l) => /^listening at /.test(l.message as string))!;

@@ -77,7 +77,11 @@ describe('connect and handshake deadlines', () => {
     assert.equal(m.state(), 'authenticating');
     m.clock.increment(1);
     assert.equal(m.state(), 'backoff');
-    assert.deepEqual(m.ctx().lastError, { code: 'handshake-timeout', class: 'retriable', message: 'timed out waiting for initial message' });
+    assert.deepEqual(m.ctx().lastError, {
+      code: 'handshake-timeout',
+      class: 'retriable',
+      message: 'timed out waiting for initial message',
+    });
   });
 
   test('with a secret, each message of the handshake has its own 3 s, as in the Rust client', () => {
@@ -377,7 +381,14 @@ describe('model: every state and transition', () => {
     const probe = newProbe();
     const machine = inertMachine(probe);
     const clock = new SimulatedClock();
-    const actor = createActor(machine, { input: testInput(variant, () => 0.5, () => clock.now()), clock });
+    const actor = createActor(machine, {
+      input: testInput(
+        variant,
+        () => 0.5,
+        () => clock.now(),
+      ),
+      clock,
+    });
     actor.start();
     let pureValue: unknown;
     for (const [i, step] of steps.entries()) {
@@ -422,7 +433,13 @@ describe('model: every state and transition', () => {
       listening: [ev.heartbeat(), ev.serverError(), ev.connection(), ev.lost('server-closed')],
     };
     const ms = deadline(live);
-    const waits: Step[] = ms === undefined ? [] : [{ type: 'WAIT', ms: ms - 1 }, { type: 'WAIT', ms }];
+    const waits: Step[] =
+      ms === undefined
+        ? []
+        : [
+            { type: 'WAIT', ms: ms - 1 },
+            { type: 'WAIT', ms },
+          ];
     return [...(byState[topState(live.value)] ?? []), ...waits, ...(live.status === 'done' ? [] : [ev.stop()])];
   };
   const serializeState = (s: { context: Live }) => JSON.stringify([s.context.value, s.context.context.everListened]);

@@ -80,14 +80,26 @@ function run(chunks: Buffer[]): Outcome {
 const streams = fc.oneof(
   fc.uint8Array({ maxLength: 2000 }),
   // Mostly printable with sparse NULs: frames of every length around the limit.
-  fc.array(fc.oneof({ weight: 30, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) }, { weight: 1, arbitrary: fc.constant(0) }), { maxLength: 2000 }).map(
-    (a) => Uint8Array.from(a),
-  ),
+  fc
+    .array(fc.oneof({ weight: 30, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) }, { weight: 1, arbitrary: fc.constant(0) }), {
+      maxLength: 2000,
+    })
+    .map((a) => Uint8Array.from(a)),
   // Valid frames of arbitrary text, some with stray invalid bytes mixed in.
   fc
-    .array(fc.tuple(fc.string({ unit: 'binary', maxLength: 300 }), fc.option(fc.constantFrom(0xff, 0xc3, 0x80, 0xed), { freq: 8 })), { maxLength: 20 })
+    .array(fc.tuple(fc.string({ unit: 'binary', maxLength: 300 }), fc.option(fc.constantFrom(0xff, 0xc3, 0x80, 0xed), { freq: 8 })), {
+      maxLength: 20,
+    })
     .map((parts) =>
-      Buffer.concat(parts.map(([text, junk]) => Buffer.concat([Buffer.from(text.replace(/\0/g, ''), 'utf8'), junk === null ? Buffer.alloc(0) : Buffer.from([junk]), Buffer.from([0])]))),
+      Buffer.concat(
+        parts.map(([text, junk]) =>
+          Buffer.concat([
+            Buffer.from(text.replace(/\0/g, ''), 'utf8'),
+            junk === null ? Buffer.alloc(0) : Buffer.from([junk]),
+            Buffer.from([0]),
+          ]),
+        ),
+      ),
     ),
 );
 
@@ -119,28 +131,33 @@ test('valid frames come out intact and in order whatever the splits, byte by byt
 
 test('an oversized frame is refused before more than one frame of it is held, however it arrives', () => {
   fc.assert(
-    fc.property(fc.integer({ min: MAX_FRAME_LENGTH + 1, max: 100_000 }), fc.integer({ min: 1, max: 4096 }), fc.boolean(), (length, chunkSize, terminated) => {
-      const bytes = Buffer.alloc(length + (terminated ? 1 : 0), 0x61);
-      if (terminated) bytes[length] = 0;
-      const decoder = new FrameDecoder();
-      let refused = false;
-      let fed = 0;
-      for (let at = 0; at < bytes.length && !refused; at += chunkSize) {
-        decoder.push(bytes.subarray(at, at + chunkSize));
-        fed = Math.min(bytes.length, at + chunkSize);
-        try {
-          while (decoder.next() !== undefined);
-          assert.ok(decoder.buffered <= MAX_FRAME_LENGTH);
-        } catch (err) {
-          assert.ok(err instanceof ProtocolError);
-          assert.match(err.message, /longer than 256 bytes/);
-          refused = true;
+    fc.property(
+      fc.integer({ min: MAX_FRAME_LENGTH + 1, max: 100_000 }),
+      fc.integer({ min: 1, max: 4096 }),
+      fc.boolean(),
+      (length, chunkSize, terminated) => {
+        const bytes = Buffer.alloc(length + (terminated ? 1 : 0), 0x61);
+        if (terminated) bytes[length] = 0;
+        const decoder = new FrameDecoder();
+        let refused = false;
+        let fed = 0;
+        for (let at = 0; at < bytes.length && !refused; at += chunkSize) {
+          decoder.push(bytes.subarray(at, at + chunkSize));
+          fed = Math.min(bytes.length, at + chunkSize);
+          try {
+            while (decoder.next() !== undefined);
+            assert.ok(decoder.buffered <= MAX_FRAME_LENGTH);
+          } catch (err) {
+            assert.ok(err instanceof ProtocolError);
+            assert.match(err.message, /longer than 256 bytes/);
+            refused = true;
+          }
         }
-      }
-      assert.ok(refused, 'the oversized frame was refused');
-      // Refused within the chunk that crossed the limit, not after buffering it all.
-      assert.ok(fed <= MAX_FRAME_LENGTH + chunkSize + 1, `refused only after ${fed} bytes`);
-    }),
+        assert.ok(refused, 'the oversized frame was refused');
+        // Refused within the chunk that crossed the limit, not after buffering it all.
+        assert.ok(fed <= MAX_FRAME_LENGTH + chunkSize + 1, `refused only after ${fed} bytes`);
+      },
+    ),
     RUNS,
   );
 });
@@ -156,7 +173,20 @@ const payloads = fc.oneof(
   fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: 64, maxLength: 64 }),
 );
 const variants = fc.oneof(
-  fc.constantFrom('Hello', 'Accept', 'Authenticate', 'Heartbeat', 'Challenge', 'Connection', 'Error', 'hello', 'HELLO', '', '__proto__', 'constructor'),
+  fc.constantFrom(
+    'Hello',
+    'Accept',
+    'Authenticate',
+    'Heartbeat',
+    'Challenge',
+    'Connection',
+    'Error',
+    'hello',
+    'HELLO',
+    '',
+    '__proto__',
+    'constructor',
+  ),
   fc.string({ maxLength: 20 }),
 );
 /** Frame texts: arbitrary strings, arbitrary JSON, and message-shaped JSON with arbitrary parts. */

@@ -65,7 +65,16 @@ test('silent network death: loss detected by the heartbeat deadline, tunnel rest
 test('wrong secret: exits at once with the fatal status, no retry', async () => {
   const server = await startServer([...RANGE, '--secret', 'right one']);
   try {
-    const client = new BoreProcess(['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--secret', 'wrong one']);
+    const client = new BoreProcess([
+      'local',
+      String(echo.port),
+      '--to',
+      '127.0.0.1',
+      '--control-port',
+      String(server.controlPort),
+      '--secret',
+      'wrong one',
+    ]);
     const code = await client.exited;
     assert.equal(code, 3);
     assert.match(client.output, /server error: invalid secret/);
@@ -108,7 +117,15 @@ test('first attempt against a server that is not there fails fast with status 4;
   assert.match(fast.output, /ECONNREFUSED/);
   assert.match(fast.output, /--retry-first/);
 
-  const patient = new BoreProcess(['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(controlPort), '--retry-first']);
+  const patient = new BoreProcess([
+    'local',
+    String(echo.port),
+    '--to',
+    '127.0.0.1',
+    '--control-port',
+    String(controlPort),
+    '--retry-first',
+  ]);
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     await patient.waitFor(/reconnecting in/);

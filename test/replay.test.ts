@@ -23,7 +23,14 @@ import { ByteReader, type Transcript, deferred, loadTranscripts, openReader, ste
 const transcripts = loadTranscripts();
 
 test('all six recorded scenarios are present', () => {
-  assert.deepEqual(transcripts.map((t) => t.scenario).sort(), ['auth', 'missing_secret', 'noauth', 'out_of_range', 'port_in_use', 'wrong_secret']);
+  assert.deepEqual(transcripts.map((t) => t.scenario).sort(), [
+    'auth',
+    'missing_secret',
+    'noauth',
+    'out_of_range',
+    'port_in_use',
+    'wrong_secret',
+  ]);
 });
 
 // ---------------------------------------------------------------------------------
@@ -81,7 +88,12 @@ function cliClient(o: ClientOptions): ClientUnderTest {
 function expectedFailure(t: Transcript, errorText: string | undefined): { code: string; class: string; exitCode: number; message: string } {
   if (t.client_secret === null && t.server_secret !== null) {
     // The Rust server's Challenge arrives where the client expects the Hello reply.
-    return { code: 'secret-required', class: 'fatal', exitCode: 3, message: 'server requires authentication, but no client secret was provided' };
+    return {
+      code: 'secret-required',
+      class: 'fatal',
+      exitCode: 3,
+      message: 'server requires authentication, but no client secret was provided',
+    };
   }
   const codes: Record<string, [string, string]> = {
     'invalid secret': ['invalid-secret', 'fatal'],
@@ -103,7 +115,9 @@ async function replayServerSide(t: Transcript, mode: 'library' | 'cli'): Promise
 
   /** The index of the data connection that claims connection `id`. */
   const dataIndexOf = (id: string) =>
-    conns.findIndex((c) => c.kind === 'data' && c.steps.some((s) => s.dir === 'c2s' && s.kind === 'frames' && s.frames.includes(`{"Accept":"${id}"}`)));
+    conns.findIndex(
+      (c) => c.kind === 'data' && c.steps.some((s) => s.dir === 'c2s' && s.kind === 'frames' && s.frames.includes(`{"Accept":"${id}"}`)),
+    );
 
   /** Plays the recorded server side of connection `i`. */
   async function play(i: number, socket: net.Socket, reader: ByteReader): Promise<void> {
@@ -179,7 +193,11 @@ async function replayServerSide(t: Transcript, mode: 'library' | 'cli'): Promise
       const orFail = <T>(p: Promise<T>) => Promise.race([p, finished[i]!.promise.then(() => p), unexpected.promise.then(() => p)]);
       if (s2c.some((f) => f.startsWith('{"Hello":'))) {
         const port = await orFail(client.ready);
-        assert.equal(port, Number(s2c.find((f) => f.startsWith('{"Hello":'))!.match(/\d+/)![0]), 'our client reports the port the server opened');
+        assert.equal(
+          port,
+          Number(s2c.find((f) => f.startsWith('{"Hello":'))!.match(/\d+/)![0]),
+          'our client reports the port the server opened',
+        );
       } else {
         const outcome = await orFail(client.done);
         const want = expectedFailure(t, errorText);
@@ -190,7 +208,8 @@ async function replayServerSide(t: Transcript, mode: 'library' | 'cli'): Promise
     }
     await Promise.race([Promise.all(finished.map((f) => f.promise)), unexpected.promise]);
     assert.equal(sockets.length, conns.length, 'our client opened exactly the recorded connections');
-    for (const [i, r] of readers.entries()) assert.equal(r.buffered.length, 0, `connection ${i}: unexpected extra bytes ${JSON.stringify(r.buffered.toString('latin1'))}`);
+    for (const [i, r] of readers.entries())
+      assert.equal(r.buffered.length, 0, `connection ${i}: unexpected extra bytes ${JSON.stringify(r.buffered.toString('latin1'))}`);
     for (const client of running) {
       if (t.client_secret) assert.ok(!client.output().includes(t.client_secret), 'the secret is never printed');
     }
@@ -202,7 +221,8 @@ async function replayServerSide(t: Transcript, mode: 'library' | 'cli'): Promise
     server.close();
     await echo.close();
     // A client that was listening stops cleanly (0) when asked to.
-    for (const [k, o] of outcomes.entries()) if (o.code === undefined) assert.equal(o.exitCode, 0, `client ${k} stopped with ${o.exitCode}`);
+    for (const [k, o] of outcomes.entries())
+      if (o.code === undefined) assert.equal(o.exitCode, 0, `client ${k} stopped with ${o.exitCode}`);
   }
 }
 
@@ -365,7 +385,14 @@ test('our server forwards raw bytes that arrive in the same read as Authenticate
   // The auth session again, but the Rust client's data-connection frames and the first
   // tunneled bytes arrive in one segment (the server must forward what it read past Accept).
   const t = transcripts.find((x) => x.scenario === 'auth')!;
-  const server = new BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort: OUR_MIN, maxPort: OUR_MAX, secret: t.server_secret! });
+  const server = new BoreServer({
+    controlPort: 0,
+    bindAddr: '127.0.0.1',
+    bindTunnels: '127.0.0.1',
+    minPort: OUR_MIN,
+    maxPort: OUR_MAX,
+    secret: t.server_secret!,
+  });
   const controlPort = await server.listen();
   const key = new Authenticator(t.client_secret!);
   const opened: net.Socket[] = [];

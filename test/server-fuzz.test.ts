@@ -55,11 +55,15 @@ const garbage: fc.Arbitrary<Buffer[]> = fc
     fc.uint8Array({ minLength: 1, maxLength: 4000 }).map((a) => Buffer.from(a)),
     fc.string({ unit: 'binary', maxLength: 300 }).map(frame),
     fc.jsonValue({ maxDepth: 3 }).map((v) => frame(JSON.stringify(v))),
-    fc.constantFrom('"Heartbeat"', '{"Authenticate":"00"}', '{"Hello":70000}', '{"Hello":-1}', '{"Accept":42}', '{"Hello":1,"Accept":2}').map(frame),
+    fc
+      .constantFrom('"Heartbeat"', '{"Authenticate":"00"}', '{"Hello":70000}', '{"Hello":-1}', '{"Accept":42}', '{"Hello":1,"Accept":2}')
+      .map(frame),
     fc.constant(null).map(() => frame(JSON.stringify({ Accept: randomUUID() }))),
     fc.integer({ min: 257, max: 5000 }).map((n) => Buffer.alloc(n, 0x7b)),
     fc.constant(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d, 0])),
-    fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 })).map(([a, b]) => Buffer.concat([frame('{"Accept":"'), a, b])),
+    fc
+      .tuple(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }))
+      .map(([a, b]) => Buffer.concat([frame('{"Accept":"'), a, b])),
   )
   .chain((bytes) => fc.array(fc.nat(bytes.length), { maxLength: 5 }).map((cuts) => splitAt(bytes, cuts)));
 
@@ -105,50 +109,54 @@ test('random bytes on the control port never take the server down or disturb a l
   await tunnelRoundTrip(1 << 20);
 });
 
-test('2,000 silent connections (and some that drip bytes) do not delay the tunnel and are all closed at the deadline', { timeout: 60_000 }, async () => {
-  const IDLE = 2000;
-  const DRIP = 20;
-  const idle: { socket: net.Socket; openedAt: number; closedAt?: number }[] = [];
-  for (let i = 0; i < IDLE; i += 250) {
-    // Timed from before the dial: the server's clock for a connection cannot start earlier.
-    const openedAt = Date.now();
-    const batch = Array.from({ length: Math.min(250, IDLE - i) }, () => dial(server.controlPort));
-    await Promise.all(batch.map((b) => b.connected));
-    for (const b of batch) idle.push({ socket: b.socket, openedAt });
-  }
-  const drips = Array.from({ length: DRIP }, () => dial(server.controlPort));
-  await Promise.all(drips.map((d) => d.connected));
-  const dripStart = Date.now();
-  // One byte of a plausible Hello every 400 ms: each byte on time, the whole far too slow.
-  const text = frame('{"Hello":0}');
-  let at = 0;
-  const dripTimer = setInterval(() => {
-    for (const d of drips) if (!d.socket.destroyed) d.socket.write(text.subarray(at, at + 1));
-    at++;
-  }, 400);
-  let firstClose = Infinity;
-  const allClosed = Promise.all(
-    idle.map(async (c) => {
-      await closed(c.socket);
-      c.closedAt = Date.now();
-      firstClose = Math.min(firstClose, c.closedAt);
-    }),
-  );
+test(
+  '2,000 silent connections (and some that drip bytes) do not delay the tunnel and are all closed at the deadline',
+  { timeout: 60_000 },
+  async () => {
+    const IDLE = 2000;
+    const DRIP = 20;
+    const idle: { socket: net.Socket; openedAt: number; closedAt?: number }[] = [];
+    for (let i = 0; i < IDLE; i += 250) {
+      // Timed from before the dial: the server's clock for a connection cannot start earlier.
+      const openedAt = Date.now();
+      const batch = Array.from({ length: Math.min(250, IDLE - i) }, () => dial(server.controlPort));
+      await Promise.all(batch.map((b) => b.connected));
+      for (const b of batch) idle.push({ socket: b.socket, openedAt });
+    }
+    const drips = Array.from({ length: DRIP }, () => dial(server.controlPort));
+    await Promise.all(drips.map((d) => d.connected));
+    const dripStart = Date.now();
+    // One byte of a plausible Hello every 400 ms: each byte on time, the whole far too slow.
+    const text = frame('{"Hello":0}');
+    let at = 0;
+    const dripTimer = setInterval(() => {
+      for (const d of drips) if (!d.socket.destroyed) d.socket.write(text.subarray(at, at + 1));
+      at++;
+    }, 400);
+    let firstClose = Infinity;
+    const allClosed = Promise.all(
+      idle.map(async (c) => {
+        await closed(c.socket);
+        c.closedAt = Date.now();
+        firstClose = Math.min(firstClose, c.closedAt);
+      }),
+    );
 
-  // While all of them are pending, the tunnel takes new connections as usual.
-  await Promise.all([tunnelRoundTrip(256 * 1024), tunnelRoundTrip(256 * 1024), tunnelRoundTrip(256 * 1024)]);
-  const servedAt = Date.now();
-  assert.ok(servedAt < firstClose, 'served while every idle connection was still open');
+    // While all of them are pending, the tunnel takes new connections as usual.
+    await Promise.all([tunnelRoundTrip(256 * 1024), tunnelRoundTrip(256 * 1024), tunnelRoundTrip(256 * 1024)]);
+    const servedAt = Date.now();
+    assert.ok(servedAt < firstClose, 'served while every idle connection was still open');
 
-  await allClosed;
-  await Promise.all(drips.map((d) => closed(d.socket)));
-  clearInterval(dripTimer);
-  const dripElapsed = Date.now() - dripStart;
-  for (const c of idle) {
-    const lived = c.closedAt! - c.openedAt;
-    assert.ok(lived >= 2950, `an idle connection was closed after ${lived} ms, before the 3 s deadline`);
-  }
-  assert.ok(at < text.length, `drippers were cut off after ${at} bytes (${dripElapsed} ms), before completing Hello`);
-  assert.equal(server.proc.exitCode, null, 'the server is still running');
-  await tunnelRoundTrip(64 * 1024);
-});
+    await allClosed;
+    await Promise.all(drips.map((d) => closed(d.socket)));
+    clearInterval(dripTimer);
+    const dripElapsed = Date.now() - dripStart;
+    for (const c of idle) {
+      const lived = c.closedAt! - c.openedAt;
+      assert.ok(lived >= 2950, `an idle connection was closed after ${lived} ms, before the 3 s deadline`);
+    }
+    assert.ok(at < text.length, `drippers were cut off after ${at} bytes (${dripElapsed} ms), before completing Hello`);
+    assert.equal(server.proc.exitCode, null, 'the server is still running');
+    await tunnelRoundTrip(64 * 1024);
+  },
+);

@@ -154,22 +154,29 @@ test('the server keeps reading after Hello, so a client half-close ends the tunn
   assert.equal(await portIsFree(tunnel.port, '127.0.0.1'), true);
 });
 
-test('control sockets get keepalive 10 s x 3 probes and a TCP_USER_TIMEOUT (Linux)', { skip: process.platform !== 'linux' && 'TCP_USER_TIMEOUT is Linux-only' }, async () => {
-  const { getKeepAliveInterval, getKeepAliveProbes, getUserTimeout } = await import('net-keepalive');
-  const listener = net.createServer();
-  listener.listen(0, '127.0.0.1');
-  await once(listener, 'listening');
-  const [client, [accepted]] = await Promise.all([connect((listener.address() as net.AddressInfo).port), once(listener, 'connection') as Promise<[net.Socket]>]);
-  const logger = new CaptureLogger();
-  const result = tuneControlSocket(accepted, logger, 14_500);
-  assert.deepEqual(result, { keepaliveProbes: true, userTimeout: true });
-  assert.equal(getKeepAliveInterval(accepted), KEEPALIVE_INTERVAL_MS);
-  assert.equal(getKeepAliveProbes(accepted), KEEPALIVE_PROBES);
-  assert.equal(getUserTimeout(accepted), 14_500);
-  client.destroy();
-  accepted.destroy();
-  listener.close();
-});
+test(
+  'control sockets get keepalive 10 s x 3 probes and a TCP_USER_TIMEOUT (Linux)',
+  { skip: process.platform !== 'linux' && 'TCP_USER_TIMEOUT is Linux-only' },
+  async () => {
+    const { getKeepAliveInterval, getKeepAliveProbes, getUserTimeout } = await import('net-keepalive');
+    const listener = net.createServer();
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    const [client, [accepted]] = await Promise.all([
+      connect((listener.address() as net.AddressInfo).port),
+      once(listener, 'connection') as Promise<[net.Socket]>,
+    ]);
+    const logger = new CaptureLogger();
+    const result = tuneControlSocket(accepted, logger, 14_500);
+    assert.deepEqual(result, { keepaliveProbes: true, userTimeout: true });
+    assert.equal(getKeepAliveInterval(accepted), KEEPALIVE_INTERVAL_MS);
+    assert.equal(getKeepAliveProbes(accepted), KEEPALIVE_PROBES);
+    assert.equal(getUserTimeout(accepted), 14_500);
+    client.destroy();
+    accepted.destroy();
+    listener.close();
+  },
+);
 
 test('one address gets at most maxTunnelsPerAddr tunnels: the next Hello gets an Error and a warn line, and a slot frees when a tunnel closes', async () => {
   const { server, logger } = await startServer({ maxTunnelsPerAddr: 3 });

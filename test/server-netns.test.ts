@@ -44,7 +44,12 @@ test(`a silently dead client's public port is free within ${TARGET_S} s (real pa
   procs.push(server);
   const controlPort = Number((await server.waitFor(/server listening .*port=(\d+)/))[1]);
   // Nothing listens on the local port: the control connection is all this test needs.
-  const client = new BoreProcess(['local', '9', '--to', SERVER_IP, '--control-port', String(controlPort)], {}, [CLI], ns.launcher(ns.client));
+  const client = new BoreProcess(
+    ['local', '9', '--to', SERVER_IP, '--control-port', String(controlPort)],
+    {},
+    [CLI],
+    ns.launcher(ns.client),
+  );
   procs.push(client);
   const publicPort = Number((await client.waitFor(new RegExp(`listening at ${SERVER_IP.replace(/\./g, '\\.')}:(\\d+)`)))[1]);
   await server.waitFor(/new client/);

@@ -54,7 +54,10 @@ async function refused(port: number): Promise<boolean> {
 async function tunnel(localPort: number, serverArgs: string[]) {
   const server = await startServer([...RANGE, ...serverArgs]);
   const client = await startClient(localPort, server.controlPort);
-  cleanup.push(() => server.stop('SIGKILL'), () => client.stop('SIGKILL'));
+  cleanup.push(
+    () => server.stop('SIGKILL'),
+    () => client.stop('SIGKILL'),
+  );
   return { server, client };
 }
 

@@ -37,27 +37,31 @@ async function socketPair(): Promise<{ near: Socket; far: Socket }> {
 }
 
 for (const reuseBuffers of [true, false]) {
-  test(`proxy passes on a FIN that was read before it started (${reuseBuffers ? 'reused buffers' : 'pipe'})`, { timeout: 5000 }, async () => {
-    const one = await socketPair();
-    const two = await socketPair();
-    // `one.near` ends (its 'end' is emitted and over) before the proxy gets it.
-    const ended = once(one.near, 'end');
-    one.far.end();
-    await ended;
-    assert.equal(one.near.readableEnded, true);
-    const done = proxy(one.near, two.near, undefined, { reuseBuffers });
-    // The FIN must reach the other side, and the answer flow back until both close.
-    const farEnd = once(two.far, 'end');
-    two.far.resume();
-    await farEnd;
-    const reply: Buffer[] = [];
-    one.far.on('data', (c: Buffer) => reply.push(c));
-    two.far.end('bye');
-    await once(one.far, 'end');
-    assert.equal(Buffer.concat(reply).toString(), 'bye');
-    await done;
-    assert.ok(one.near.destroyed && two.near.destroyed, 'both proxied sockets are closed');
-  });
+  test(
+    `proxy passes on a FIN that was read before it started (${reuseBuffers ? 'reused buffers' : 'pipe'})`,
+    { timeout: 5000 },
+    async () => {
+      const one = await socketPair();
+      const two = await socketPair();
+      // `one.near` ends (its 'end' is emitted and over) before the proxy gets it.
+      const ended = once(one.near, 'end');
+      one.far.end();
+      await ended;
+      assert.equal(one.near.readableEnded, true);
+      const done = proxy(one.near, two.near, undefined, { reuseBuffers });
+      // The FIN must reach the other side, and the answer flow back until both close.
+      const farEnd = once(two.far, 'end');
+      two.far.resume();
+      await farEnd;
+      const reply: Buffer[] = [];
+      one.far.on('data', (c: Buffer) => reply.push(c));
+      two.far.end('bye');
+      await once(one.far, 'end');
+      assert.equal(Buffer.concat(reply).toString(), 'bye');
+      await done;
+      assert.ok(one.near.destroyed && two.near.destroyed, 'both proxied sockets are closed');
+    },
+  );
 }
 
 test('proxy resolves and closes the other socket when one closed before it started', { timeout: 5000 }, async () => {

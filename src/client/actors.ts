@@ -181,30 +181,28 @@ export type ProxyRequest = { type: 'SERVER.CONNECTION'; id: string };
  * not cut connections: in-flight bytes survive control reconnects, and a stop drains
  * them via the runtime.
  */
-export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(
-  ({ sendBack, receive, input }) => {
-    const { runtime } = input;
-    const target = { ...input.target, auth: runtime.auth };
-    let stopped = false;
-    const report = (event: ProxyEvent) => {
-      if (!stopped) sendBack(event);
-    };
-    receive(({ id }) => {
-      runDataConnection(id, target, (remote, local) => {
-        runtime.proxied.add(remote).add(local);
-        onClose(remote, () => runtime.proxied.delete(remote));
-        onClose(local, () => runtime.proxied.delete(local));
-        report({ type: 'PROXY.OPENED', id });
-      }).then(
-        () => report({ type: 'PROXY.CLOSED', id }),
-        (err: Error) => {
-          runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
-          report({ type: 'PROXY.CLOSED', id, error: err.message });
-        },
-      );
-    });
-    return () => {
-      stopped = true;
-    };
-  },
-);
+export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack, receive, input }) => {
+  const { runtime } = input;
+  const target = { ...input.target, auth: runtime.auth };
+  let stopped = false;
+  const report = (event: ProxyEvent) => {
+    if (!stopped) sendBack(event);
+  };
+  receive(({ id }) => {
+    runDataConnection(id, target, (remote, local) => {
+      runtime.proxied.add(remote).add(local);
+      onClose(remote, () => runtime.proxied.delete(remote));
+      onClose(local, () => runtime.proxied.delete(local));
+      report({ type: 'PROXY.OPENED', id });
+    }).then(
+      () => report({ type: 'PROXY.CLOSED', id }),
+      (err: Error) => {
+        runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
+        report({ type: 'PROXY.CLOSED', id, error: err.message });
+      },
+    );
+  });
+  return () => {
+    stopped = true;
+  };
+});

@@ -91,7 +91,9 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
         return send(res, 200, 'application/json', graphJson);
       case '/snapshot': {
         const snap = hub.snapshot();
-        return snap ? send(res, 200, 'application/json', JSON.stringify(snap)) : send(res, 503, 'application/json', '{"error":"not started"}');
+        return snap
+          ? send(res, 200, 'application/json', JSON.stringify(snap))
+          : send(res, 503, 'application/json', '{"error":"not started"}');
       }
       case '/events':
         return openStream(req, res);

@@ -5,10 +5,7 @@
 import { ProtocolError } from './framing.js';
 
 /** A message from the client to the server. */
-export type ClientMessage =
-  | { type: 'Authenticate'; tag: string }
-  | { type: 'Hello'; port: number }
-  | { type: 'Accept'; id: string };
+export type ClientMessage = { type: 'Authenticate'; tag: string } | { type: 'Hello'; port: number } | { type: 'Accept'; id: string };
 
 /** A message from the server to the client. */
 export type ServerMessage =

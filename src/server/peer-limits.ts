@@ -52,8 +52,10 @@ export class PeerLimits {
 
   constructor(options: PeerLimitOptions) {
     const { maxTunnels, maxFailures, windowMs } = options;
-    if (!(Number.isInteger(maxTunnels) && maxTunnels >= 0)) throw new RangeError(`maxTunnelsPerAddr must be a whole number of at least 0, got ${maxTunnels}`);
-    if (!(Number.isInteger(maxFailures) && maxFailures >= 0)) throw new RangeError(`maxAuthFailures must be a whole number of at least 0, got ${maxFailures}`);
+    if (!(Number.isInteger(maxTunnels) && maxTunnels >= 0))
+      throw new RangeError(`maxTunnelsPerAddr must be a whole number of at least 0, got ${maxTunnels}`);
+    if (!(Number.isInteger(maxFailures) && maxFailures >= 0))
+      throw new RangeError(`maxAuthFailures must be a whole number of at least 0, got ${maxFailures}`);
     if (!(windowMs > 0)) throw new RangeError(`authFailureWindowMs must be above 0, got ${windowMs}`);
     this.#opts = { maxTracked: MAX_TRACKED_ADDRESSES, now: () => performance.now(), ...options };
   }

@@ -149,10 +149,17 @@ export class BoreServer {
     if (!(this.#opts.clientTimeoutMs >= MIN_CLIENT_TIMEOUT_MS)) {
       throw new RangeError(`client timeout must be at least ${MIN_CLIENT_TIMEOUT_MS} ms, got ${this.#opts.clientTimeoutMs}`);
     }
-    this.#limits = new PeerLimits({ maxTunnels: this.#opts.maxTunnelsPerAddr, maxFailures: this.#opts.maxAuthFailures, windowMs: this.#opts.authFailureWindowMs });
+    this.#limits = new PeerLimits({
+      maxTunnels: this.#opts.maxTunnelsPerAddr,
+      maxFailures: this.#opts.maxAuthFailures,
+      windowMs: this.#opts.authFailureWindowMs,
+    });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
     this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
-    this.#pending = new PendingConnections({ maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs }, this.#log);
+    this.#pending = new PendingConnections(
+      { maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs },
+      this.#log,
+    );
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
   }
 
@@ -161,7 +168,13 @@ export class BoreServer {
     this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
     const port = this.port;
-    this.#log.info('server listening', { addr: this.#opts.bindAddr, port, minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, auth: Boolean(this.#auth) });
+    this.#log.info('server listening', {
+      addr: this.#opts.bindAddr,
+      port,
+      minPort: this.#opts.minPort,
+      maxPort: this.#opts.maxPort,
+      auth: Boolean(this.#auth),
+    });
     return port;
   }
 
@@ -177,7 +190,12 @@ export class BoreServer {
 
   /** What the server currently holds. */
   get stats(): ServerStats {
-    return { tunnels: this.#tunnels.size, pending: this.#pending.size, handshaking: this.#handshaking.size, proxiedSockets: this.#proxied.size };
+    return {
+      tunnels: this.#tunnels.size,
+      pending: this.#pending.size,
+      handshaking: this.#handshaking.size,
+      proxiedSockets: this.#proxied.size,
+    };
   }
 
   /**
@@ -261,7 +279,12 @@ export class BoreServer {
     if (this.#closing || !this.#limits.recordFailure(addr)) return;
     const { maxAuthFailures, authFailureWindowMs } = this.#opts;
     const seconds = authFailureWindowMs / 1000;
-    this.#log.warn('too many failed handshakes, refusing address', { addr: peerKey(addr), failures: maxAuthFailures, withinSeconds: seconds, cooldownSeconds: seconds });
+    this.#log.warn('too many failed handshakes, refusing address', {
+      addr: peerKey(addr),
+      failures: maxAuthFailures,
+      withinSeconds: seconds,
+      cooldownSeconds: seconds,
+    });
   }
 
   /** Sends `Error` with the text of `code`, half-closes, and discards whatever the peer still sends. */
@@ -283,7 +306,11 @@ export class BoreServer {
     }
     let listener: Server;
     try {
-      listener = await openPublicListener(requested, { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels }, this.#log);
+      listener = await openPublicListener(
+        requested,
+        { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels },
+        this.#log,
+      );
     } catch (err) {
       release();
       const code = err instanceof PortRefusal ? err.code : 'bind-failed';
@@ -300,7 +327,14 @@ export class BoreServer {
     // interval after the client dies) and fails the socket on a retransmission timer
     // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
     tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
-    const tunnel = new ServerTunnel({ control: framed, listener, pending: this.#pending, release, onClosed: (t) => this.#tunnels.delete(t), log: this.#log });
+    const tunnel = new ServerTunnel({
+      control: framed,
+      listener,
+      pending: this.#pending,
+      release,
+      onClosed: (t) => this.#tunnels.delete(t),
+      log: this.#log,
+    });
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
     this.#log.info('new client', { peer: formatPeer(socket), port: tunnel.port });

@@ -16,7 +16,12 @@ import { readFileSync } from 'node:fs';
  */
 export const CLI =
   process.env.BORE_CLI ??
-  fileURLToPath(new URL(`../../${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: { bore: string } }).bin.bore}`, import.meta.url));
+  fileURLToPath(
+    new URL(
+      `../../${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: { bore: string } }).bin.bore}`,
+      import.meta.url,
+    ),
+  );
 
 /** A running `bore` process with its combined stderr/stdout captured. */
 export class BoreProcess {

@@ -16,9 +16,7 @@ import { once } from 'node:events';
 export const WIRE_DIR = process.env.BORE_WIRE_DIR ?? fileURLToPath(new URL('../fixtures/wire', import.meta.url));
 
 /** One step of a recorded connection: frames (text without the NUL) or raw bytes. */
-export type Step =
-  | { dir: 'c2s' | 's2c'; kind: 'frames'; frames: string[] }
-  | { dir: 'c2s' | 's2c'; kind: 'raw'; data: Buffer };
+export type Step = { dir: 'c2s' | 's2c'; kind: 'frames'; frames: string[] } | { dir: 'c2s' | 's2c'; kind: 'raw'; data: Buffer };
 
 /** One TCP connection to the control port, as recorded. */
 export interface RecordedConnection {

@@ -17,8 +17,7 @@ export function shownActions(names: readonly string[]): string[] {
 
 /** A transition's label: `EVENT`, `after delay` or `kind: actor`, then `[guard]` and `/ actions`. */
 export function transitionLabel(t: GraphTransition): string {
-  let label =
-    t.kind === 'on' || t.kind === 'always' ? t.trigger : t.kind === 'after' ? `after ${t.trigger}` : `${t.kind}: ${t.trigger}`;
+  let label = t.kind === 'on' || t.kind === 'always' ? t.trigger : t.kind === 'after' ? `after ${t.trigger}` : `${t.kind}: ${t.trigger}`;
   if (t.guard) label += ` [${t.guard}]`;
   const actions = shownActions(t.actions);
   if (actions.length) label += ` / ${actions.join(', ')}`;
@@ -79,7 +78,10 @@ export function contextRows(snapshot: SnapshotView, now: number): ContextRow[] {
     { label: 'failures', value: show(c.failures) },
     { label: 'reconnects', value: show(c.reconnects) },
     // The session actor owns the socket; it is open while connected (authenticating or listening).
-    { label: 'control connection', value: snapshot.active.includes('authenticating') || snapshot.active.includes('listening') ? 'open' : 'closed' },
+    {
+      label: 'control connection',
+      value: snapshot.active.includes('authenticating') || snapshot.active.includes('listening') ? 'open' : 'closed',
+    },
     { label: 'server', value: `${st.to}:${st.controlPort}` },
     { label: 'local service', value: `${st.localHost}:${st.localPort}` },
   ];
