@@ -14,9 +14,14 @@
  *    `--help` never loads the server, the client or the logger. The native
  *    `net-keepalive` stays external. The bundle sits two levels below the package root
  *    like `dist/src/cli.js`, so the CLI's `../../package.json` lookup still works.
+ *    Each file gets a linked source map (line mappings only, no source text: the
+ *    maps stay small and parse fast at start-up).
+ * 3. The executable, `dist/bundle/bore.mjs`, from `src/bin.ts`: the Node.js version
+ *    check, compiled for old Node so that it parses there, which then enables source
+ *    maps and imports `./cli.mjs`.
  *
- * Run by `npm run build`; `bin.bore` points at the bundle. Importing this module runs
- * nothing: `test/inspector-layout.test.ts` rebuilds the page script to compare.
+ * Run by `npm run build`; `bin.bore` points at the executable. Importing this module
+ * runs nothing: `test/inspector-layout.test.ts` rebuilds the page script to compare.
  */
 import { build, type Plugin } from 'esbuild';
 import { chmodSync, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -26,6 +31,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the bundle is written (its entry point; `chunk-*.mjs` files sit next to it). */
 export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.mjs');
+/** The executable (`bin.bore`): the version check, then `import('./cli.mjs')`. */
+export const BIN = join(ROOT, 'dist', 'bundle', 'bore.mjs');
+/**
+ * What the executable is compiled for: old enough that Node 14.8 and later (top-level
+ * await in modules) parse it and print the version message rather than a syntax error.
+ */
+export const BIN_TARGET = 'node14.8';
 /** The inspector page script's entry point. */
 export const PAGE_ENTRY = join(ROOT, 'src', 'inspector', 'page', 'main.ts');
 /** The generated module that holds the bundled page script (`export const APP_JS`). */
@@ -102,11 +114,36 @@ async function bundleCli(): Promise<void> {
       js: "import { createRequire as __boreCreateRequire } from 'node:module';\nconst require = __boreCreateRequire(import.meta.url);",
     },
     legalComments: 'none',
+    sourcemap: 'linked',
+    sourcesContent: false,
     plugins: [lazyHelpRendering],
     logLevel: 'warning',
   });
-  chmodSync(BUNDLE, 0o755);
   process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);
+}
+
+/** The executable loads the CLI bundle by its file name, left as it is. */
+const cliExternal: Plugin = {
+  name: 'cli-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/cli\.js$/ }, () => ({ path: './cli.mjs', external: true }));
+  },
+};
+
+/** Bundles the executable (see the module comment). */
+async function bundleBin(): Promise<void> {
+  await build({
+    entryPoints: [join(ROOT, 'src', 'bin.ts')],
+    outfile: BIN,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: BIN_TARGET,
+    plugins: [cliExternal],
+    logLevel: 'warning',
+  });
+  chmodSync(BIN, 0o755);
+  process.stdout.write(`wrote ${BIN} (${statSync(BIN).size} bytes)\n`);
 }
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -115,4 +152,5 @@ if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLTo
   if (!existsSync(PAGE_MODULE) || readFileSync(PAGE_MODULE, 'utf8') !== page) writeFileSync(PAGE_MODULE, page);
   process.stdout.write(`wrote ${PAGE_MODULE} (${(page.length / 1024).toFixed(0)} KiB)\n`);
   await bundleCli();
+  await bundleBin();
 }
