@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 // Plain values only (the help never loads the client, the server or the logger).
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from './log-levels.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
+import { didYouMean } from './suggest.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -39,17 +40,22 @@ function shown(value: unknown): string {
 
 /** An option's value: the flag if given, else its environment variable, else the default. */
 function fromEnv(value: unknown, env: string): string | undefined {
-  if (value !== undefined) return shown(value);
-  const v = process.env[env];
-  return v === undefined || v === '' ? undefined : v;
+  return given(value, env, '')?.text;
+}
+
+/** An option's value as text and the name to report it under: the flag if given, else its environment variable. */
+function given(value: unknown, env: string, flag: string): { text: string; name: string } | undefined {
+  if (value !== undefined) return { text: shown(value), name: flag };
+  const v = env === '' ? undefined : process.env[env];
+  return v === undefined || v === '' ? undefined : { text: v, name: env };
 }
 
 function portArg(value: unknown, env: string, name: string, fallback: number, min = 0): number {
-  const text = fromEnv(value, env);
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > 65535) {
-    throw new UsageError(`invalid value for ${name}: '${text}' (expected a port number, ${min}-65535)`);
+  const arg = given(value, env, name);
+  if (arg === undefined) return fallback;
+  const n = Number(arg.text);
+  if (arg.text.trim() === '' || !Number.isInteger(n) || n < min || n > 65535) {
+    throw new UsageError(`invalid value for ${arg.name}: '${arg.text}' (expected a port number, ${min}-65535)`);
   }
   return n;
 }
@@ -57,7 +63,7 @@ function portArg(value: unknown, env: string, name: string, fallback: number, mi
 function secondsArg(value: unknown, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n < min) {
+  if (shown(value).trim() === '' || !Number.isFinite(n) || n <= 0 || n < min) {
     throw new UsageError(
       `invalid value for ${name}: '${shown(value)}' (expected a number of seconds${min > 0 ? ` of at least ${min}` : ' above 0'})`,
     );
@@ -68,7 +74,7 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
 function countArg(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
+  if (shown(value).trim() === '' || !Number.isInteger(n) || n < min)
     throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a whole number of at least ${min})`);
   return n;
 }
@@ -130,11 +136,18 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const localPort = portArg(argv.localPort, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
   if (localPort < 0)
     throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
-  const to = fromEnv(argv.to, 'BORE_SERVER');
+  const to = given(argv.to, 'BORE_SERVER', '--to');
   if (!to) throw new UsageError('missing --to <TO>: the address of the bore server, e.g. `--to bore.example.com` (or set BORE_SERVER)');
+  // host:port (one colon, or a bracketed IPv6 address): the port goes in --control-port.
+  const withPort = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(to.text);
+  if (withPort) {
+    const [, host, port] = withPort;
+    const fix = to.name === '--to' ? `use \`--to ${host} --control-port ${port}\`` : `set ${to.name}=${host} and BORE_CONTROL_PORT=${port}`;
+    throw new UsageError(`invalid value for ${to.name}: '${to.text}' (the server's host without a port: ${fix})`);
+  }
   const options = {
     localPort,
-    to,
+    to: to.text,
     localHost: (argv.localHost as string | undefined) ?? TUNNEL_DEFAULTS.localHost,
     port: portArg(argv.port, 'BORE_PORT', '--port', TUNNEL_DEFAULTS.port),
     secret: fromEnv(argv.secret, 'BORE_SECRET'),
@@ -234,12 +247,14 @@ function localOptions<T>(y: Argv<T>) {
         defaultDescription: String(TUNNEL_DEFAULTS.controlPort),
       })
       .option('heartbeat-timeout', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'Seconds without a message from the server before the connection counts as lost',
         defaultDescription: String(TUNNEL_DEFAULTS.heartbeatTimeout),
       })
       .option('max-reconnect-delay', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'Longest wait between reconnect attempts, seconds',
         defaultDescription: String(TUNNEL_DEFAULTS.maxReconnectDelay),
       })
@@ -254,7 +269,8 @@ function localOptions<T>(y: Argv<T>) {
         describe: 'Keep retrying when the very first attempt fails (for services started at boot)',
       })
       .option('drain-timeout', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
         defaultDescription: String(TUNNEL_DEFAULTS.drainTimeout),
       })
@@ -301,41 +317,94 @@ function serverOptions<T>(y: Argv<T>) {
         requiresArg: true,
       })
       .option('client-timeout', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: `Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least ${MIN_CLIENT_TIMEOUT_MS / 1000}`,
         defaultDescription: String(CLIENT_TIMEOUT_MS / 1000),
       })
       .option('max-pending', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped',
         defaultDescription: String(MAX_PENDING_PER_TUNNEL),
       })
       .option('max-tunnels-per-addr', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)',
         defaultDescription: String(MAX_TUNNELS_PER_ADDR),
       })
       .option('max-auth-failures', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe:
           'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which its connections are closed unanswered for as long (0: never)',
         defaultDescription: String(MAX_AUTH_FAILURES),
       })
       .option('auth-failure-window', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'Seconds in which failed handshakes are counted, and length of the cool-down',
         defaultDescription: String(AUTH_FAILURE_WINDOW_MS / 1000),
       })
       .option('drain-timeout', {
-        type: 'number',
+        type: 'string',
+        requiresArg: true,
         describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
         defaultDescription: String(DRAIN_TIMEOUT_MS / 1000),
       }),
   );
 }
 
+/** The commands of `bore`. */
+const COMMANDS = ['local', 'server'];
+
+/**
+ * yargs's "Unknown argument(s): too, z" rewritten to name each one as it was typed,
+ * with a suggestion where one is close: `unknown option --too. Did you mean --to?`,
+ * `unknown command lcoal. Did you mean local?`. `args` are the parser's arguments;
+ * `options` lists the parser's options (called only when there is an error to report).
+ */
+function unknownArguments(msg: string, args: string[], options: () => string[]): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (!m) return msg;
+  const names = m[1]!.split(', ');
+  const longOptions = () => options().filter((o) => o.length > 1);
+  return (
+    names
+      // yargs adds the camelCase twin of a dashed name (too-much, tooMuch): report the one typed.
+      .filter((name) => !names.some((other) => other !== name && other.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) === name))
+      .map((name) => {
+        const typed = args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `-${name}` || a.startsWith(`-${name}=`));
+        if (typed !== undefined) {
+          const flag = typed.startsWith('--') ? `--${name}` : `-${name}`;
+          const near = flag.startsWith('--') ? didYouMean(name, longOptions()) : undefined;
+          return `unknown option ${flag}${near ? `. Did you mean --${near}?` : ''}`;
+        }
+        if (args[0] === name && options === topLevelOptions) {
+          const near = didYouMean(name, COMMANDS);
+          return `unknown command ${name}${near ? `. Did you mean ${near}?` : ': use `bore local` or `bore server` (see `bore --help`)'}`;
+        }
+        return `unexpected argument '${name}'`;
+      })
+      .join('\n')
+  );
+}
+
+/** The top-level parser's options (no command given). */
+function topLevelOptions(): string[] {
+  return ['help', 'version'];
+}
+
+/** The option names `builder` defines, read from a parser of its own. */
+function optionsOf(builder: (y: Argv) => Argv<unknown>): () => string[] {
+  // getOptions() is yargs's own (its types, @types/yargs 17, do not declare it).
+  type WithOptions = { getOptions(): { key: Record<string, unknown> } };
+  return () => Object.keys((builder(yargs([]).help().version(version)) as unknown as WithOptions).getOptions().key);
+}
+
 /** What every parser shares: strict flags, --help/--version, usage errors thrown as {@link UsageError}. */
-function common<T>(y: Argv<T>) {
+function common<T>(y: Argv<T>, args: string[], options: () => string[]) {
   return y
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .strict()
@@ -348,7 +417,7 @@ function common<T>(y: Argv<T>) {
       // yargs reports its own validation failures (e.g. a flag without its value) as a
       // YError: those are usage errors too. Anything else came from a command's handler.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
+      throw new UsageError(unknownArguments(msg ?? err?.message ?? 'invalid arguments', args, options));
     });
 }
 
@@ -364,13 +433,19 @@ function common<T>(y: Argv<T>) {
 export function buildCli(args: string[]) {
   const [command, ...rest] = args;
   if (command === 'local') {
-    return common(yargs(rest).scriptName('bore local').usage(LOCAL_USAGE)).command('$0 [local-port]', false, localOptions, (argv) =>
-      runLocal(argv as Record<string, unknown>),
+    return common(yargs(rest).scriptName('bore local').usage(LOCAL_USAGE), rest, optionsOf(localOptions)).command(
+      '$0 [local-port]',
+      false,
+      localOptions,
+      (argv) => runLocal(argv as Record<string, unknown>),
     );
   }
   if (command === 'server') {
-    return common(yargs(rest).scriptName('bore server').usage(SERVER_USAGE)).command('$0', false, serverOptions, (argv) =>
-      runServer(argv as Record<string, unknown>),
+    return common(yargs(rest).scriptName('bore server').usage(SERVER_USAGE), rest, optionsOf(serverOptions)).command(
+      '$0',
+      false,
+      serverOptions,
+      (argv) => runServer(argv as Record<string, unknown>),
     );
   }
   return common(
@@ -382,6 +457,8 @@ export function buildCli(args: string[]) {
       .command('local [local-port]', LOCAL_DESCRIBE)
       .command('server', SERVER_DESCRIBE)
       .demandCommand(1, 'missing command: use `bore local` or `bore server` (see `bore --help`)'),
+    args,
+    topLevelOptions,
   );
 }
 
