@@ -20,7 +20,7 @@ import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, s
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, connectTimeoutError } from '../src/client/connect.js';
 import { ERROR_CLASSES, type ErrorClass, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
-import { NETWORK_TIMEOUT_MS } from '../src/protocol/framed-socket.js';
+import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 
 /** Settings of one tunnel; the names and defaults match the CLI's flags. */
 export interface TunnelSettings {

@@ -8,7 +8,7 @@ import { SimulatedClock, createActor, fromTransition, transition } from 'xstate'
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { ERROR_CLASSES, type ErrorCode } from '../src/client/errors.js';
 import { CONNECT_TIMEOUT_MS } from '../src/client/connect.js';
-import { NETWORK_TIMEOUT_MS } from '../src/protocol/framed-socket.js';
+import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 import { type ClientContext, type ClientEvent, STICKY_PORT_TRIES, type TunnelSettings } from '../machines/client.js';
 import { ev, inertMachine, newProbe, startSimulated, testInput, topState } from './helpers/machine.js';
 

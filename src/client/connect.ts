@@ -1,10 +1,11 @@
 /** Opening TCP connections to the server and to the local service. */
+import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
 import { TunnelError } from './errors.js';
 import { formatHostPort } from '../address.js';
 
 /** Connect deadline, as in the Rust client. */
-export const CONNECT_TIMEOUT_MS = 3000;
+export const CONNECT_TIMEOUT_MS = NETWORK_TIMEOUT_MS;
 
 /** The failure of a connect attempt that did not finish within `timeoutMs`. */
 export function connectTimeoutError(host: string, port: number, timeoutMs: number): TunnelError {

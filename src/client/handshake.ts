@@ -1,7 +1,8 @@
 /** The client's side of a control or data connection's opening messages. */
 import type { Socket } from 'node:net';
 import { Authenticator } from '../protocol/auth.js';
-import { FramedSocket, NETWORK_TIMEOUT_MS } from '../protocol/framed-socket.js';
+import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
+import { FramedSocket } from '../protocol/framed-socket.js';
 import { type ClientMessage, type ServerMessage, clientMessageJson, decodeServerMessage } from '../protocol/messages.js';
 import { TunnelError, serverError } from './errors.js';
 

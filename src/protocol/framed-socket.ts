@@ -5,10 +5,8 @@
  * proxying.
  */
 import type { Socket } from 'node:net';
+import { NETWORK_TIMEOUT_MS } from './constants.js';
 import { FrameDecoder, ProtocolError, encodeFrame } from './framing.js';
-
-/** Deadline on every initial message of a connection, as in the Rust peers. */
-export const NETWORK_TIMEOUT_MS = 3000;
 
 /** The peer did not send the next message in time. */
 export class TimeoutError extends Error {
