@@ -11,6 +11,7 @@ import { type RateLimitOptions, rateLimited } from './log-rate-limit.js';
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { formatHostPort } from './address.js';
+import { type Rules, boolean, checkOptions, duration, func, functionOrObject, integer, nested, string, withMethods } from './options.js';
 
 /** Default control port of bore servers (the protocol's `CONTROL_PORT`). */
 export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from './protocol/constants.js';
@@ -48,6 +49,30 @@ export interface TunnelOptions {
   /** XState inspection hook (the inspector uses it). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
+
+/** The rules of {@link TunnelOptions}, checked by {@link startTunnel} (see `options.ts`). */
+const TUNNEL_RULES: Rules<TunnelOptions> = {
+  localPort: integer(1, 65535),
+  to: string('a host name or address'),
+  localHost: string('a host name or address'),
+  port: integer(0, 65535),
+  secret: string(undefined, true),
+  controlPort: integer(1, 65535),
+  heartbeatTimeout: duration('seconds'),
+  maxReconnectDelay: duration('seconds'),
+  reconnect: boolean,
+  retryFirst: boolean,
+  stableAfter: duration('seconds', 0, true),
+  drainTimeout: duration('seconds', 0, true),
+  logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
+  logRateLimit: nested<RateLimitOptions>({
+    burst: integer(1),
+    windowMs: duration('ms'),
+    maxKeys: integer(1),
+    schedule: func,
+  }),
+  inspect: functionOrObject,
+};
 
 /** A running tunnel. */
 export interface Tunnel {
@@ -92,8 +117,12 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
   };
 }
 
-/** Starts a tunnel actor and logs its transitions. */
+/**
+ * Starts a tunnel actor and logs its transitions. Throws a `TypeError` or `RangeError`
+ * (naming the option and its value) if an option is invalid.
+ */
 export function startTunnel(options: TunnelOptions): Tunnel {
+  checkOptions(TUNNEL_RULES, options, 'startTunnel', ['localPort', 'to']);
   const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
   const settings = tunnelSettings(options);
   const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
