@@ -42,6 +42,7 @@ const TUNNEL_CASES: Case[] = [
   [{ logRateLimit: 10 }, TypeError, 'logRateLimit must be an object, got 10'],
   [{ logRateLimit: { burst: 0 } }, RangeError, 'logRateLimit.burst must be a whole number of at least 1, got 0'],
   [{ logRateLimit: { window: 5 } }, TypeError, 'unknown option logRateLimit.window (known: burst, windowMs, maxKeys, schedule)'],
+  [{ signal: {} }, TypeError, 'signal must be an AbortSignal, got {}'],
   [{ inspect: 'yes' }, TypeError, "inspect must be a function or an object, got 'yes'"],
   [{ locaPort: 3000 }, TypeError, 'unknown option locaPort (known: localPort, to, localHost, port, secret, controlPort,'],
 ];
