@@ -54,14 +54,12 @@ tunnel = startTunnel({
   inspect: inspector?.inspect,
 });
 
-// Follow the machine: print every change of state.
-let last = '';
-const showState = (snapshot: ReturnType<Tunnel['actor']['getSnapshot']>) => {
-  const state = JSON.stringify(snapshot.value);
-  if (state !== last) console.log(`tunnel state: ${(last = state)}`);
-};
-showState(tunnel.actor.getSnapshot());
-tunnel.actor.subscribe(showState);
+// Print every change of state, port, attempt or error (once each: heartbeats are not
+// changes), starting with the current one, `connecting`.
+tunnel.onChange(({ state, publicPort, attempt, lastError }) => {
+  const port = publicPort === undefined ? '' : ` port ${publicPort}`;
+  console.log(`tunnel state: ${state} (attempt ${attempt}${port}${lastError ? `, last error: ${lastError.message}` : ''})`);
+});
 
 try {
   const publicPort = await tunnel.ready;

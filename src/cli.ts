@@ -31,6 +31,21 @@ const USAGE_EXIT = 2;
 
 class UsageError extends Error {}
 
+/**
+ * Runs `start` (a library call given options the flags were checked into), turning the
+ * library's own option errors (`OPTION_ERROR` of `options.ts`, not imported: `--help`
+ * loads nothing it does not need) into usage errors: the few values the flags accept
+ * but the library does not, such as an empty `--local-host`.
+ */
+function asUsage<T>(start: () => T): T {
+  try {
+    return start();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_BORE_INVALID_OPTION') throw new UsageError((err as Error).message);
+    throw err;
+  }
+}
+
 /** A flag's value as the user typed it (yargs hands over strings, numbers or booleans). */
 function shown(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -172,7 +187,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
           .catch((err: Error) => {
             throw new UsageError(err.message);
           });
-  const tunnel = startTunnel({ ...options, logger, inspect: inspector?.inspect });
+  const tunnel = asUsage(() => startTunnel({ ...options, logger, inspect: inspector?.inspect }));
   signals.set((signal) => {
     logger.info(`received ${signal}, stopping`);
     void tunnel.stop();
@@ -190,20 +205,23 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const signals = onStopSignal(() => exit(0));
   const logger = await makeLogger(argv);
   const { BoreServer } = await import('./server/server.js');
-  const server = new BoreServer({
-    minPort,
-    maxPort,
-    secret: fromEnv(argv.secret, 'BORE_SECRET'),
-    controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', DEFAULT_CONTROL_PORT),
-    bindAddr: (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR,
-    bindTunnels: (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR,
-    clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', CLIENT_TIMEOUT_MS / 1000, MIN_CLIENT_TIMEOUT_MS / 1000) * 1000,
-    maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', MAX_PENDING_PER_TUNNEL),
-    maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
-    maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', MAX_AUTH_FAILURES, 0),
-    authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', AUTH_FAILURE_WINDOW_MS / 1000) * 1000,
-    logger,
-  });
+  const server = asUsage(
+    () =>
+      new BoreServer({
+        minPort,
+        maxPort,
+        secret: fromEnv(argv.secret, 'BORE_SECRET'),
+        controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', DEFAULT_CONTROL_PORT),
+        bindAddr: (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR,
+        bindTunnels: (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR,
+        clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', CLIENT_TIMEOUT_MS / 1000, MIN_CLIENT_TIMEOUT_MS / 1000) * 1000,
+        maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', MAX_PENDING_PER_TUNNEL),
+        maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
+        maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', MAX_AUTH_FAILURES, 0),
+        authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', AUTH_FAILURE_WINDOW_MS / 1000) * 1000,
+        logger,
+      }),
+  );
   signals.set((signal) => {
     logger.info(`received ${signal}, shutting down`);
     void server.close(drainMs).then(() => exit(0));

@@ -4,7 +4,7 @@
  * ```ts
  * import { startTunnel } from 'bore-ts';
  * const tunnel = startTunnel({ localPort: 3000, to: 'bore.example.com' });
- * tunnel.actor.subscribe((s) => console.log(s.value, s.context.attempt));
+ * tunnel.onChange((c) => console.log(c.state, c.attempt, c.publicPort, c.lastError?.message));
  * console.log('public port', await tunnel.ready);
  * await tunnel.stop();
  * ```
@@ -20,7 +20,7 @@ import { type Inspector, type InspectorOptions, startInspector as serveInspector
 
 // Client: run a tunnel from options; the machine behind it, for `provide` and types.
 export { startTunnel, EXIT, DEFAULT_CONTROL_PORT } from './tunnel.js';
-export type { TunnelOptions, Tunnel, TunnelResult } from './tunnel.js';
+export type { TunnelOptions, Tunnel, TunnelResult, TunnelChange, TunnelState } from './tunnel.js';
 export { clientMachine } from '../machines/client.js';
 export type { ClientContext, ClientEvent, LastError, TunnelSettings } from '../machines/client.js';
 export { TunnelError } from './client/errors.js';

@@ -3,14 +3,27 @@
  * transitions logged and a clean stop. The CLI's `bore local` is a thin layer over
  * {@link startTunnel}.
  */
-import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
-import { clientMachine, type ClientContext, type TunnelSettings } from '../machines/client.js';
+import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
+import { clientMachine, type ClientContext, type LastError, type TunnelSettings } from '../machines/client.js';
 import { Authenticator } from './protocol/auth.js';
 import { type Logger, silentLogger } from './log.js';
 import { type RateLimitOptions, rateLimited } from './log-rate-limit.js';
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { formatHostPort } from './address.js';
+import {
+  type Rules,
+  abortSignal,
+  boolean,
+  checkOptions,
+  duration,
+  func,
+  functionOrObject,
+  integer,
+  nested,
+  string,
+  withMethods,
+} from './options.js';
 
 /** Default control port of bore servers (the protocol's `CONTROL_PORT`). */
 export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from './protocol/constants.js';
@@ -47,6 +60,50 @@ export interface TunnelOptions {
   logRateLimit?: RateLimitOptions;
   /** XState inspection hook (the inspector uses it). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Aborting it stops the tunnel as `stop()` does; an already-aborted signal stops it at once. */
+  signal?: AbortSignal;
+}
+
+/** The rules of {@link TunnelOptions}, checked by {@link startTunnel} (see `options.ts`). */
+const TUNNEL_RULES: Rules<TunnelOptions> = {
+  localPort: integer(1, 65535),
+  to: string('a host name or address'),
+  localHost: string('a host name or address'),
+  port: integer(0, 65535),
+  secret: string(undefined, true),
+  controlPort: integer(1, 65535),
+  heartbeatTimeout: duration('seconds'),
+  maxReconnectDelay: duration('seconds'),
+  reconnect: boolean,
+  retryFirst: boolean,
+  stableAfter: duration('seconds', 0, true),
+  drainTimeout: duration('seconds', 0, true),
+  logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
+  logRateLimit: nested<RateLimitOptions>({
+    burst: integer(1),
+    windowMs: duration('ms'),
+    maxKeys: integer(1),
+    schedule: func,
+  }),
+  inspect: functionOrObject,
+  signal: abortSignal,
+};
+
+/** A state of the tunnel as {@link Tunnel.onChange} reports it. */
+export type TunnelState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
+
+/** What a user sees of a tunnel; {@link Tunnel.onChange} reports each change of it. */
+export interface TunnelChange {
+  /** The machine's state (top level: `listening`, not `{ listening: 'alive' }`). */
+  readonly state: TunnelState;
+  /** The public port, once known (kept while reconnecting: the client asks for it again). */
+  readonly publicPort: number | undefined;
+  /** Number of the current attempt to open the tunnel (1 for the first). */
+  readonly attempt: number;
+  /** The last failure; cleared once the tunnel listens again. */
+  readonly lastError: LastError | undefined;
+  /** In `backoff`, the wait before the next attempt (ms). */
+  readonly retryDelayMs: number | undefined;
 }
 
 /** A running tunnel. */
@@ -59,6 +116,19 @@ export interface Tunnel {
   readonly done: Promise<TunnelResult>;
   /** The public port, once known. */
   readonly publicPort: number | undefined;
+  /**
+   * Calls `listener` with the current {@link TunnelChange} at once, then once per change
+   * of it (not on heartbeats, which re-enter the machine's state but change nothing a
+   * user sees), up to the final `stopped` or `fatal`. Returns a function that
+   * unsubscribes. An error thrown by the listener is rethrown asynchronously.
+   */
+  onChange(listener: (change: TunnelChange) => void): () => void;
+  /**
+   * The same changes as an async iterator: the current one first, then each change;
+   * it ends after the final `stopped` or `fatal`. Subscribes at the call, so no change
+   * is missed before the first `next()`; leaving a `for await` loop unsubscribes.
+   */
+  changes(): AsyncIterableIterator<TunnelChange>;
   /** Stops the tunnel: closes the control connection, drains in-flight connections. */
   stop(): Promise<TunnelResult>;
 }
@@ -92,8 +162,30 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
   };
 }
 
-/** Starts a tunnel actor and logs its transitions. */
+/** What a user sees in `snapshot`. */
+function changeOf(snapshot: SnapshotFrom<typeof clientMachine>): TunnelChange {
+  const { publicPort, attempt, lastError, retryDelayMs } = snapshot.context;
+  const state = (typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!) as TunnelState;
+  return { state, publicPort, attempt, lastError, retryDelayMs };
+}
+
+function sameChange(a: TunnelChange, b: TunnelChange): boolean {
+  return (
+    a.state === b.state &&
+    a.publicPort === b.publicPort &&
+    a.attempt === b.attempt &&
+    a.retryDelayMs === b.retryDelayMs &&
+    a.lastError?.code === b.lastError?.code &&
+    a.lastError?.message === b.lastError?.message
+  );
+}
+
+/**
+ * Starts a tunnel actor and logs its transitions. Throws a `TypeError` or `RangeError`
+ * (naming the option and its value) if an option is invalid.
+ */
 export function startTunnel(options: TunnelOptions): Tunnel {
+  checkOptions(TUNNEL_RULES, options, 'startTunnel', ['localPort', 'to']);
   const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
   const settings = tunnelSettings(options);
   const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
@@ -110,9 +202,36 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   let resolveDone!: (r: TunnelResult) => void;
   const done = new Promise<TunnelResult>((res) => (resolveDone = res));
 
+  // What a user sees, and who is told of its changes (until the final one).
+  let current = changeOf(actor.getSnapshot());
+  const listeners = new Set<(change: TunnelChange) => void>();
+  const tell = (listener: (change: TunnelChange) => void, change: TunnelChange) => {
+    try {
+      listener(change);
+    } catch (err) {
+      setImmediate(() => {
+        throw err;
+      });
+    }
+  };
+  const onChange = (listener: (change: TunnelChange) => void) => {
+    tell(listener, current);
+    if (actor.getSnapshot().status === 'done') return () => {};
+    // A wrapper of its own, so the same function subscribed twice is told twice and unsubscribes once.
+    const entry = (change: TunnelChange) => tell(listener, change);
+    listeners.add(entry);
+    return () => void listeners.delete(entry);
+  };
+
   let previous: string | undefined;
   actor.subscribe((snapshot) => {
-    const state = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
+    const change = changeOf(snapshot);
+    if (!sameChange(change, current)) {
+      current = change;
+      for (const listener of [...listeners]) listener(change);
+    }
+    if (snapshot.status === 'done') listeners.clear();
+    const state = change.state;
     if (state === previous) return;
     const from = previous;
     previous = state;
@@ -136,6 +255,19 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   });
   actor.start();
 
+  const stop = () => {
+    actor.send({ type: 'STOP' });
+    return done;
+  };
+  const { signal } = options;
+  if (signal?.aborted) void stop();
+  else if (signal) {
+    const onAbort = () => void stop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Only until the tunnel ends: a long-lived signal must not keep it.
+    void done.then(() => signal.removeEventListener('abort', onAbort));
+  }
+
   return {
     actor,
     ready,
@@ -143,11 +275,37 @@ export function startTunnel(options: TunnelOptions): Tunnel {
     get publicPort() {
       return actor.getSnapshot().context.publicPort;
     },
-    stop() {
-      actor.send({ type: 'STOP' });
-      return done;
-    },
+    onChange,
+    changes: () => changes(onChange),
+    stop,
   };
+}
+
+/** {@link Tunnel.changes} over {@link Tunnel.onChange}: subscribed now, iterated later. */
+function changes(onChange: Tunnel['onChange']): AsyncIterableIterator<TunnelChange> {
+  const queue: TunnelChange[] = [];
+  let wake: (() => void) | undefined;
+  const unsubscribe = onChange((change) => {
+    queue.push(change);
+    wake?.();
+  });
+  async function* iterate(): AsyncGenerator<TunnelChange, void, undefined> {
+    try {
+      for (;;) {
+        const change = queue.shift();
+        if (!change) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        yield change;
+        if (change.state === 'stopped' || change.state === 'fatal') return;
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+  return iterate();
 }
 
 function logTransition(logger: Logger, from: string | undefined, state: string, ctx: ClientContext): void {

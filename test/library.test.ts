@@ -132,7 +132,9 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
   const port = Number((await example.waitFor(/service public at 127\.0\.0\.1:(\d+)/, 20_000))[1]);
   assert.match(
     example.output,
-    /tunnel state: "connecting"[\s\S]*tunnel state: "authenticating"[\s\S]*tunnel state: \{"listening":"alive"\}/,
+    new RegExp(
+      `tunnel state: connecting \\(attempt 1\\)\n[\\s\\S]*tunnel state: authenticating \\(attempt 1\\)\n[\\s\\S]*tunnel state: listening \\(attempt 1 port ${port}\\)\n`,
+    ),
   );
 
   assert.equal((await httpGet(port, '/')).body, 'hello from a service that tunnels itself\n');
@@ -140,7 +142,9 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
   assert.deepEqual(status, { state: { listening: 'alive' }, publicPort: port, attempt: 1, lastError: null });
 
   assert.equal(await example.stop('SIGTERM'), 0);
-  assert.match(example.output, /tunnel state: "stopped"[\s\S]*stopped \(stopped\)/);
+  assert.match(example.output, /tunnel state: stopped \(attempt 1 port \d+\)\n[\s\S]*stopped \(stopped\)/);
+  // one line per change, none for the heartbeats in between
+  assert.equal(example.output.match(/^tunnel state: /gm)?.length, 4, example.output);
   await server.waitFor(/client disconnected/);
 });
 

@@ -27,6 +27,7 @@ import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
+import { OPTION_ERROR, type Rules, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
 import { PeerLimits, peerKey } from './peer-limits.js';
 import {
   ACCEPT_TIMEOUT_MS,
@@ -104,10 +105,32 @@ export interface ServerOptions {
   logRateLimit?: RateLimitOptions;
 }
 
+/** The rules of {@link ServerOptions}, checked by the {@link BoreServer} constructor (see `options.ts`). */
+const SERVER_RULES: Rules<ServerOptions> = {
+  minPort: integer(1, 65535),
+  maxPort: integer(1, 65535),
+  secret: string(undefined, true),
+  controlPort: integer(0, 65535),
+  bindAddr: string('a host name or address'),
+  bindTunnels: string('a host name or address'),
+  clientTimeoutMs: duration('ms', MIN_CLIENT_TIMEOUT_MS, true),
+  maxPendingPerTunnel: integer(1),
+  acceptTimeoutMs: duration('ms'),
+  handshakeTimeoutMs: duration('ms'),
+  maxTunnelsPerAddr: integer(0),
+  maxAuthFailures: integer(0),
+  authFailureWindowMs: duration('ms'),
+  logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
+  logRateLimit: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration('ms'), maxKeys: integer(1), schedule: func }),
+};
+
 /** Counts of what a server holds, for tests and benchmarks. */
 export interface ServerStats {
+  /** Tunnels (clients with a public port) open. */
   tunnels: number;
+  /** Public connections waiting for their client's `Accept`. */
   pending: number;
+  /** Control-port connections still in their handshake. */
   handshaking: number;
   /** Sockets of claimed public connections (two per connection while both are open). */
   proxiedSockets: number;
@@ -128,7 +151,9 @@ export class BoreServer {
   readonly #limits: PeerLimits;
   #closing = false;
 
+  /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
   constructor(options: ServerOptions = {}) {
+    checkOptions(SERVER_RULES, options, 'BoreServer');
     this.#opts = {
       minPort: options.minPort ?? DEFAULT_MIN_PORT,
       maxPort: options.maxPort ?? DEFAULT_MAX_PORT,
@@ -144,10 +169,8 @@ export class BoreServer {
       authFailureWindowMs: options.authFailureWindowMs ?? AUTH_FAILURE_WINDOW_MS,
     };
     if (this.#opts.minPort > this.#opts.maxPort) {
-      throw new RangeError(`empty port range: --min-port ${this.#opts.minPort} is above --max-port ${this.#opts.maxPort}`);
-    }
-    if (!(this.#opts.clientTimeoutMs >= MIN_CLIENT_TIMEOUT_MS)) {
-      throw new RangeError(`client timeout must be at least ${MIN_CLIENT_TIMEOUT_MS} ms, got ${this.#opts.clientTimeoutMs}`);
+      const message = `empty port range: minPort ${this.#opts.minPort} is above maxPort ${this.#opts.maxPort}`;
+      throw Object.assign(new RangeError(message), { code: OPTION_ERROR });
     }
     this.#limits = new PeerLimits({
       maxTunnels: this.#opts.maxTunnelsPerAddr,
