@@ -126,7 +126,8 @@ function readToEnd(socket: Socket, onBytes?: (count: number) => void, slowMBps =
       }
     });
     socket.once('end', () => resolve(hash.digest('hex')));
-    socket.once('error', reject);
+    // Whether anything came back tells a connection cut while it waited for the client from one cut later.
+    socket.once('error', (err) => reject(new Error(`${err.message} after ${count === 0 ? 'no' : 'some'} bytes back`)));
     socket.once('close', () => reject(new Error(`closed without EOF after ${count} bytes`)));
   });
 }
