@@ -5,6 +5,9 @@
  * issue 3). Prints markdown tables and writes `bench/results/{latest,quick}.json` and
  * `bench/results/{server-reconnect,server-reconnect-quick}.json`.
  * Flags are passed to `bench/run.ts`; `--quick` also shortens the reconnect runs.
+ * `--only <a,b>` runs only the named figures of `bench/run.ts` and, with `churn`, the
+ * churn soak (`bench/churn.ts`, issue 10, never part of the full run); it skips the
+ * server and reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,9 +19,19 @@ import { runReconnectBench } from './reconnect.js';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? args[onlyIdx + 1]!.split(',') : undefined;
+const RUN_FIGURES = ['memory', 'concurrency', 'slow', 'throughput', 'setup', 'rtt', 'startup'];
 
-const main = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'run.ts'), ...args], { stdio: 'inherit' });
-if (main.status !== 0) process.exit(main.status ?? 1);
+/** Runs a bench script as its own process; exits if it fails. */
+function runScript(script: string, scriptArgs: string[]): void {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, script), ...scriptArgs], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+if (!only || only.some((name) => RUN_FIGURES.includes(name))) runScript('run.ts', args);
+if (only?.includes('churn')) runScript('churn.ts', quick ? ['--quick'] : []);
+if (only) process.exit(0);
 
 const server = await runServerBench();
 const reconnect = await runReconnectBench(quick);

@@ -3,7 +3,9 @@
  * first byte picks what a connection gets. `S` is a sink (counts bytes until EOF,
  * then answers the count as a decimal line), `L` a slow sink (the same, but reads at
  * `--slow-rate` MB/s), `E` an echo (everything, the mode byte included, comes back;
- * EOF is passed back). Prints `{"port":N}` once listening.
+ * EOF is passed back), `H` a service that hangs (reads and never answers; closes only
+ * after EOF). A connection that ends before its first byte is closed. Prints
+ * `{"port":N}` once listening.
  *
  * Usage: node --import tsx bench/services.ts [--slow-rate 200]
  */
@@ -45,13 +47,23 @@ function echo(socket: Socket, first: Buffer): void {
   socket.pipe(socket);
 }
 
+/** Reads and discards everything, never answers; closes once the peer has half-closed. */
+function hang(socket: Socket): void {
+  socket.on('data', () => {});
+  socket.on('end', () => socket.end());
+}
+
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
   socket.on('error', () => socket.destroy());
+  const endedEmpty = () => socket.end();
+  socket.once('end', endedEmpty);
   socket.once('data', (chunk: Buffer) => {
+    socket.off('end', endedEmpty);
     const mode = chunk[0];
     if (mode === 0x53 /* S */) sink(socket, chunk.subarray(1), false);
     else if (mode === 0x4c /* L */) sink(socket, chunk.subarray(1), true);
     else if (mode === 0x45 /* E */) echo(socket, chunk);
+    else if (mode === 0x48 /* H */) hang(socket);
     else socket.destroy();
   });
 });

@@ -84,7 +84,7 @@ test('a read buffer grows to 512 KiB on a bulk transfer, stays at 64 KiB for sma
         if (waiter && total >= waiter.bytes) waiter.resolve();
         return true;
       },
-      BULK_READ_BUFFER_SIZE,
+      () => Buffer.allocUnsafeSlow(BULK_READ_BUFFER_SIZE),
     );
     assert.ok(restart, 'this Node has the internals the proxy uses');
     // Small exchanges: 1 KiB at a time, each read before the next is sent.
