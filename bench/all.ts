@@ -40,13 +40,31 @@ const rows = [
   ['Figure', 'Result', 'Target'],
   [
     'Port of a silently dead client free (real packet loss, netns)',
-    'skipped' in server.deadClient ? `skipped: ${server.deadClient.skipped}` : `${server.deadClient.seconds} s (${server.deadClient.method})`,
+    'skipped' in server.deadClient
+      ? `skipped: ${server.deadClient.skipped}`
+      : `${server.deadClient.seconds} s (${server.deadClient.method})`,
     '<= 15 s',
   ],
-  [`${server.concurrency.conns} concurrent connections through one tunnel`, `${server.concurrency.failures} failures, ${server.concurrency.ms} ms`, '0 failures'],
-  [`${server.tunnels.count} tunnels on one server`, `opened in ${server.tunnels.openMs} ms, ${server.tunnels.failures} failed round trips`, '100, 0 failures'],
-  ['Server RSS: idle / 1,000 connections / 100 tunnels', `${server.concurrency.serverRssIdleMb} / ${server.concurrency.serverRssOpenMb} / ${server.tunnels.serverRssMb} MB`, ''],
-  [`Server RSS with ${server.idleHandshakes.count} silent handshakes; a tunnel round trip meanwhile`, `${server.idleHandshakes.serverRssMb} MB; ${server.idleHandshakes.roundTripMs} ms`, ''],
+  [
+    `${server.concurrency.conns} concurrent connections through one tunnel`,
+    `${server.concurrency.failures} failures, ${server.concurrency.ms} ms`,
+    '0 failures',
+  ],
+  [
+    `${server.tunnels.count} tunnels on one server`,
+    `opened in ${server.tunnels.openMs} ms, ${server.tunnels.failures} failed round trips`,
+    '100, 0 failures',
+  ],
+  [
+    'Server RSS: idle / 1,000 connections / 100 tunnels',
+    `${server.concurrency.serverRssIdleMb} / ${server.concurrency.serverRssOpenMb} / ${server.tunnels.serverRssMb} MB`,
+    '',
+  ],
+  [
+    `Server RSS with ${server.idleHandshakes.count} silent handshakes; a tunnel round trip meanwhile`,
+    `${server.idleHandshakes.serverRssMb} MB; ${server.idleHandshakes.roundTripMs} ms`,
+    '',
+  ],
   [
     `Client: loss detected after the network goes silent (heartbeat timeout ${reconnect.lossDetection.heartbeatTimeoutS} s)`,
     `max ${f(reconnect.lossDetection.maxS)} s over ${reconnect.lossDetection.runsS.length}`,

@@ -32,7 +32,16 @@ export interface ChurnJob {
 export type Kind = 'echo' | 'halfClose' | 'sink' | 'slowReader' | 'connectClose' | 'reset' | 'refused' | 'hang';
 
 /** How many of every 100 connections are of each kind. */
-export const MIX: Record<Kind, number> = { echo: 40, halfClose: 14, sink: 8, slowReader: 2, connectClose: 20, reset: 12, refused: 2, hang: 2 };
+export const MIX: Record<Kind, number> = {
+  echo: 40,
+  halfClose: 14,
+  sink: 8,
+  slowReader: 2,
+  connectClose: 20,
+  reset: 12,
+  refused: 2,
+  hang: 2,
+};
 
 /** Outcomes of one kind: `expected` is a refused or hanging service given up on after {@link GIVE_UP_MS}. */
 export interface KindStats {
@@ -243,14 +252,22 @@ function kindOrder(): Kind[] {
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '') as ChurnJob;
   const order = kindOrder();
-  const stats = Object.fromEntries(Object.keys(MIX).map((k) => [k, { ok: 0, expected: 0, failed: 0, failedDuringCut: 0 }])) as Record<Kind, KindStats>;
+  const stats = Object.fromEntries(Object.keys(MIX).map((k) => [k, { ok: 0, expected: 0, failed: 0, failedDuringCut: 0 }])) as Record<
+    Kind,
+    KindStats
+  >;
   const failures: Record<string, number> = {};
   const t0 = performance.now();
   const out = (line: ChurnMessage) => process.stdout.write(`${JSON.stringify(line)}\n`);
   const totals = (): ChurnTotals => {
     const all = Object.values(stats);
     const sum = (k: keyof KindStats) => all.reduce((s, x) => s + x[k], 0);
-    return { elapsedS: Math.round(performance.now() - t0) / 1000, failed: sum('failed'), failedDuringCut: sum('failedDuringCut'), expected: sum('expected') };
+    return {
+      elapsedS: Math.round(performance.now() - t0) / 1000,
+      failed: sum('failed'),
+      failedDuringCut: sum('failedDuringCut'),
+      expected: sum('expected'),
+    };
   };
 
   let cutting = false;

@@ -109,7 +109,13 @@ async function sample(p: BoreProcess): Promise<ProcSample> {
   p.proc.kill('SIGUSR2');
   const m = await p.waitFor(/mem-probe (\{.*\})/, 5000, mark);
   const { before, after } = JSON.parse(m[1]!) as Record<'before' | 'after', NodeJS.MemoryUsage>;
-  return { fds: fdCount, rssMb: rss, heapTotalMb: mb(before.heapTotal), heapUsedMb: mb(after.heapUsed), arrayBuffersMb: mb(before.arrayBuffers) };
+  return {
+    fds: fdCount,
+    rssMb: rss,
+    heapTotalMb: mb(before.heapTotal),
+    heapUsedMb: mb(after.heapUsed),
+    arrayBuffersMb: mb(before.arrayBuffers),
+  };
 }
 
 /** Waits (up to `maxMs`) until no process has more fds than at its baseline; returns the ms waited. */
@@ -130,7 +136,7 @@ async function sampleAll(procs: Record<string, BoreProcess>): Promise<Record<str
 /** Starts a bench script with tsx; returns the child and a line reader of its stdout. */
 function startNode(script: string, args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  return { child, lines: createInterface({ input: child.stdout! })[Symbol.asyncIterator]() };
+  return { child, lines: createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
 }
 
 function log(line: string): void {
@@ -199,7 +205,15 @@ export async function runChurnBench() {
       } else if ('checkpoint' in msg) {
         const settleMs = await settle(procs, baseline, 3000);
         const { elapsedS, failed, failedDuringCut } = msg;
-        points.push({ label: `after ${msg.checkpoint}`, connections: msg.checkpoint, elapsedS, failed, failedDuringCut, settleMs, procs: await sampleAll(procs) });
+        points.push({
+          label: `after ${msg.checkpoint}`,
+          connections: msg.checkpoint,
+          elapsedS,
+          failed,
+          failedDuringCut,
+          settleMs,
+          procs: await sampleAll(procs),
+        });
         log(`churn: ${JSON.stringify(points.at(-1))}`);
         load.child.stdin!.write('go\n');
       } else {
@@ -274,6 +288,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const out = join(HERE, 'results', quick ? 'churn-quick.json' : 'churn.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\n${churnTable(report)}\n\n${JSON.stringify(report.targets.met)}; cuts: ${report.cuts.map((c) => `${c.backMs} ms`).join(', ')}\n`);
+  process.stdout.write(
+    `\n${churnTable(report)}\n\n${JSON.stringify(report.targets.met)}; cuts: ${report.cuts.map((c) => `${c.backMs} ms`).join(', ')}\n`,
+  );
   log(`wrote ${out}`);
 }

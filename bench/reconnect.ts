@@ -99,7 +99,13 @@ export async function runReconnectBench(quick = false) {
   const transfer = await inFlight(32 * 1024 * 1024);
   return {
     lossDetection: { heartbeatTimeoutS: heartbeatTimeout, runsS: detection, maxS: Math.max(...detection), targetS: heartbeatTimeout + 0.5 },
-    recovery: { runsS: back.seconds, medianS: median(back.seconds), maxS: Math.max(...back.seconds), samePort: back.samePort, targetS: 1.5 },
+    recovery: {
+      runsS: back.seconds,
+      medianS: median(back.seconds),
+      maxS: Math.max(...back.seconds),
+      samePort: back.samePort,
+      targetS: 1.5,
+    },
     inFlight: { bytes: 32 * 1024 * 1024, lostBytes: transfer.lost, sha256Intact: transfer.intact },
   };
 }
@@ -109,8 +115,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const f = (x: number) => x.toFixed(2);
   console.log('| figure | result | target |');
   console.log('|---|---|---|');
-  console.log(`| loss detected after a silent network (heartbeat timeout ${r.lossDetection.heartbeatTimeoutS} s) | max ${f(r.lossDetection.maxS)} s (${r.lossDetection.runsS.map(f).join(', ')}) | ≤ ${r.lossDetection.targetS} s |`);
-  console.log(`| tunnel back after the restarted server listens | median ${f(r.recovery.medianS)} s, max ${f(r.recovery.maxS)} s, same port: ${r.recovery.samePort} | ≤ ${r.recovery.targetS} s |`);
-  console.log(`| bytes lost from a 32 MiB transfer across a control reconnect | ${r.inFlight.lostBytes} (sha256 ${r.inFlight.sha256Intact ? 'intact' : 'MISMATCH'}) | 0 |`);
+  console.log(
+    `| loss detected after a silent network (heartbeat timeout ${r.lossDetection.heartbeatTimeoutS} s) | max ${f(r.lossDetection.maxS)} s (${r.lossDetection.runsS.map(f).join(', ')}) | ≤ ${r.lossDetection.targetS} s |`,
+  );
+  console.log(
+    `| tunnel back after the restarted server listens | median ${f(r.recovery.medianS)} s, max ${f(r.recovery.maxS)} s, same port: ${r.recovery.samePort} | ≤ ${r.recovery.targetS} s |`,
+  );
+  console.log(
+    `| bytes lost from a 32 MiB transfer across a control reconnect | ${r.inFlight.lostBytes} (sha256 ${r.inFlight.sha256Intact ? 'intact' : 'MISMATCH'}) | 0 |`,
+  );
   console.log(JSON.stringify(r));
 }

@@ -134,7 +134,13 @@ async function main(): Promise<void> {
         samples.push({ s: t, server: round(rssMb(pids.server), 1), client: round(rssMb(pids.client), 1) });
       }
       const last = samples.at(-1)!;
-      const steady = { minutes: idleMinutes, server: last.server, client: last.client, maxClient: Math.max(...samples.map((x) => x.client)), samples };
+      const steady = {
+        minutes: idleMinutes,
+        server: last.server,
+        client: last.client,
+        maxClient: Math.max(...samples.map((x) => x.client)),
+        samples,
+      };
       results.steadyIdleRssMb = steady;
       log(`idle RSS after ${idleMinutes} min: server ${last.server} MB, client ${last.client} MB (client max ${steady.maxClient})`);
     }
@@ -145,14 +151,22 @@ async function main(): Promise<void> {
         for (const pid of Object.values(pids)) resetPeakRss(pid);
         const job: Job = { kind: 'concurrency', port, conns: SIZES.conns, messages: SIZES.messages, size: 1024, timeoutMs: 30_000 };
         const { child, lines } = startNode('loadgen.ts', [JSON.stringify(job)]);
-        const held = await nextJson<{ ms: number; failures: number; open: number; errors: Record<string, number> }>(lines, 'loadgen concurrency');
+        const held = await nextJson<{ ms: number; failures: number; open: number; errors: Record<string, number> }>(
+          lines,
+          'loadgen concurrency',
+        );
         const entry: Record<string, unknown> = { ms: round(held.ms, 1), failures: held.failures, open: held.open, errors: held.errors };
         if (name === 'tunnel') {
           entry.rssMb = { server: round(rssMb(pids.server), 1), client: round(rssMb(pids.client), 1) };
           entry.peakRssMb = { server: round(peakRssMb(pids.server), 1), client: round(peakRssMb(pids.client), 1) };
         }
         if (held.failures > 0) {
-          const warnings = (p: { output: string }) => p.output.split('\n').filter((l) => /WARN|ERROR/.test(l)).slice(0, 5).join('\n');
+          const warnings = (p: { output: string }) =>
+            p.output
+              .split('\n')
+              .filter((l) => /WARN|ERROR/.test(l))
+              .slice(0, 5)
+              .join('\n');
           log(`concurrency ${name}: ${held.failures} failures; server says:\n${warnings(server)}\nclient says:\n${warnings(client)}`);
         }
         child.stdin!.write('release\n');
@@ -194,7 +208,12 @@ async function main(): Promise<void> {
         }
       }
       const gb = SIZES.bulk / 1e9;
-      const summary = (xs: number[]) => ({ bytes: SIZES.bulk, mbps: round(median(xs), 1), best: round(Math.max(...xs), 1), runs: xs.map((x) => round(x, 1)) });
+      const summary = (xs: number[]) => ({
+        bytes: SIZES.bulk,
+        mbps: round(median(xs), 1),
+        best: round(Math.max(...xs), 1),
+        runs: xs.map((x) => round(x, 1)),
+      });
       results.throughput = {
         direct: summary(runs.direct!),
         tunnel: {
@@ -266,8 +285,19 @@ type Pair<T> = { direct?: T; tunnel?: T };
 interface Results {
   idleRssMb?: { server: number; client: number };
   steadyIdleRssMb?: { minutes: number; server: number; client: number; maxClient: number };
-  concurrency?: Pair<{ ms: number; failures: number; rssMb?: { server: number; client: number }; peakRssMb?: { server: number; client: number } }>;
-  slowReader?: { bytes: number; readerMBps: number; mbps: number; rssBeforeMb: { server: number; client: number }; peakRssMb: { server: number; client: number } };
+  concurrency?: Pair<{
+    ms: number;
+    failures: number;
+    rssMb?: { server: number; client: number };
+    peakRssMb?: { server: number; client: number };
+  }>;
+  slowReader?: {
+    bytes: number;
+    readerMBps: number;
+    mbps: number;
+    rssBeforeMb: { server: number; client: number };
+    peakRssMb: { server: number; client: number };
+  };
   throughput?: Pair<{ mbps: number; best: number; bytes: number; cpuMsPerGB?: { server: number; client: number } }>;
   setup?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
   rtt?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
@@ -315,7 +345,13 @@ export function table(r: Results): string {
     ]);
   }
   if (r.idleRssMb) {
-    rows.push(['RSS idle: server / client', '', `${r.idleRssMb.server} / ${r.idleRssMb.client} MB`, '', `client <= ${TARGETS.clientIdleRssMb} MB: ${ok(r.idleRssMb.client <= TARGETS.clientIdleRssMb)}`]);
+    rows.push([
+      'RSS idle: server / client',
+      '',
+      `${r.idleRssMb.server} / ${r.idleRssMb.client} MB`,
+      '',
+      `client <= ${TARGETS.clientIdleRssMb} MB: ${ok(r.idleRssMb.client <= TARGETS.clientIdleRssMb)}`,
+    ]);
   }
   if (r.steadyIdleRssMb) {
     const st = r.steadyIdleRssMb;
@@ -328,7 +364,13 @@ export function table(r: Results): string {
     ]);
   }
   if (c?.tunnel?.rssMb) {
-    rows.push([`RSS at ${SIZES.conns} open connections: server / client (peak)`, '', `${c.tunnel.rssMb.server} / ${c.tunnel.rssMb.client} MB (${c.tunnel.peakRssMb?.server} / ${c.tunnel.peakRssMb?.client})`, '', '']);
+    rows.push([
+      `RSS at ${SIZES.conns} open connections: server / client (peak)`,
+      '',
+      `${c.tunnel.rssMb.server} / ${c.tunnel.rssMb.client} MB (${c.tunnel.peakRssMb?.server} / ${c.tunnel.peakRssMb?.client})`,
+      '',
+      '',
+    ]);
   }
   if (r.slowReader) {
     const s = r.slowReader;
@@ -346,7 +388,9 @@ export function table(r: Results): string {
     rows.push([
       `Start-up: \`bore --help\`, median of ${r.startup.runs}${r.startup.bundleHelpMs !== undefined ? ' (bundled / unbundled)' : ''}`,
       `${r.startup.nodeEmptyMs.toFixed(0)} ms (\`node -e 0\`)`,
-      r.startup.bundleHelpMs !== undefined ? `${r.startup.bundleHelpMs.toFixed(0)} / ${r.startup.helpMs.toFixed(0)} ms` : `${r.startup.helpMs.toFixed(0)} ms`,
+      r.startup.bundleHelpMs !== undefined
+        ? `${r.startup.bundleHelpMs.toFixed(0)} / ${r.startup.helpMs.toFixed(0)} ms`
+        : `${r.startup.helpMs.toFixed(0)} ms`,
       `${(best / r.startup.nodeEmptyMs).toFixed(2)}x`,
       `<= ${TARGETS.helpMs} ms: ${ok(best <= TARGETS.helpMs)}`,
     ]);

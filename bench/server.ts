@@ -36,10 +36,20 @@ async function deadClient(): Promise<ServerBenchResults['deadClient']> {
   if (typeof pair === 'string') return { skipped: pair };
   const procs: BoreProcess[] = [];
   try {
-    const server = new BoreProcess(['server', '--control-port', '0', '--bind-addr', SERVER_IP, '--bind-tunnels', SERVER_IP, ...RANGE], {}, [CLI], pair.launcher(pair.server));
+    const server = new BoreProcess(
+      ['server', '--control-port', '0', '--bind-addr', SERVER_IP, '--bind-tunnels', SERVER_IP, ...RANGE],
+      {},
+      [CLI],
+      pair.launcher(pair.server),
+    );
     procs.push(server);
     const controlPort = Number((await server.waitFor(/server listening .*port=(\d+)/))[1]);
-    const client = new BoreProcess(['local', '9', '--to', SERVER_IP, '--control-port', String(controlPort)], {}, [CLI], pair.launcher(pair.client));
+    const client = new BoreProcess(
+      ['local', '9', '--to', SERVER_IP, '--control-port', String(controlPort)],
+      {},
+      [CLI],
+      pair.launcher(pair.client),
+    );
     procs.push(client);
     const port = Number((await client.waitFor(/listening at [\d.]+:(\d+)/))[1]);
     const from = server.output.length;
@@ -85,7 +95,13 @@ async function concurrency(conns: number): Promise<ServerBenchResults['concurren
     const ms = Date.now() - t0;
     const serverRssOpenMb = rssMb(server.proc.pid!);
     for (const s of sockets) s.destroy();
-    return { conns, failures: results.filter((r) => r.status === 'rejected').length, ms, serverRssIdleMb: round(serverRssIdleMb), serverRssOpenMb: round(serverRssOpenMb) };
+    return {
+      conns,
+      failures: results.filter((r) => r.status === 'rejected').length,
+      ms,
+      serverRssIdleMb: round(serverRssIdleMb),
+      serverRssOpenMb: round(serverRssOpenMb),
+    };
   } finally {
     await client.stop();
     await server.stop();
@@ -98,7 +114,9 @@ async function tunnels(count: number): Promise<ServerBenchResults['tunnels']> {
   const echo = await startEchoServer();
   // All from 127.0.0.1: past the default per-address cap.
   const server = await startServer([...RANGE, '--max-tunnels-per-addr', '0']);
-  const opened = Array.from({ length: count }, () => startTunnel({ localPort: echo.port, localHost: '127.0.0.1', to: '127.0.0.1', controlPort: server.controlPort }));
+  const opened = Array.from({ length: count }, () =>
+    startTunnel({ localPort: echo.port, localHost: '127.0.0.1', to: '127.0.0.1', controlPort: server.controlPort }),
+  );
   try {
     const t0 = Date.now();
     const ports = await Promise.all(opened.map((t) => t.ready));
@@ -132,7 +150,9 @@ async function idleHandshakes(count: number): Promise<ServerBenchResults['idleHa
   const idle: net.Socket[] = [];
   try {
     for (let i = 0; i < count; i += 250) {
-      const batch = Array.from({ length: Math.min(250, count - i) }, () => net.connect({ port: server.controlPort, host: '127.0.0.1' }).on('error', () => {}));
+      const batch = Array.from({ length: Math.min(250, count - i) }, () =>
+        net.connect({ port: server.controlPort, host: '127.0.0.1' }).on('error', () => {}),
+      );
       await Promise.all(batch.map((s) => once(s, 'connect')));
       idle.push(...batch);
     }

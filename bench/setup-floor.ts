@@ -97,7 +97,17 @@ async function main(): Promise<void> {
   const { port: direct } = await service.next();
   const bare = startNode([fileURLToPath(import.meta.url), '--role', 'server']);
   const ports = await bare.next();
-  const bareCli = startNode([fileURLToPath(import.meta.url), '--role', 'client', '--control', String(ports.control), '--data', String(ports.data), '--local', String(direct)]);
+  const bareCli = startNode([
+    fileURLToPath(import.meta.url),
+    '--role',
+    'client',
+    '--control',
+    String(ports.control),
+    '--data',
+    String(ports.data),
+    '--local',
+    String(direct),
+  ]);
   await bareCli.next();
   const server = await startServer(['--min-port', '23000', '--max-port', '23999']);
   const client = await startClient(direct!, server.controlPort, ['--local-host', HOST]);

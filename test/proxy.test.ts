@@ -100,7 +100,10 @@ test('a read buffer grows to 512 KiB on a bulk transfer, stays at 64 KiB for sma
     await writeFast(a, bulk, bulk.length);
     await ended;
     assert.equal(sha256(Buffer.concat(got)), sha256(Buffer.concat([...Array(10).fill(small), bulk])));
-    assert.ok(seen.some((s) => s.size === BULK_READ_BUFFER_SIZE), 'some read went into the bulk buffer');
+    assert.ok(
+      seen.some((s) => s.size === BULK_READ_BUFFER_SIZE),
+      'some read went into the bulk buffer',
+    );
     assert.ok(seen.every((s) => s.bytes <= BULK_READ_BUFFER_SIZE));
   } finally {
     a.destroy();
