@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { onClose } from '../socket-events.js';
+import { formatPeer } from '../address.js';
 
 /** The unclaimed connections of one tunnel, oldest first. */
 export type PendingGroup = Set<string>;
@@ -16,7 +17,14 @@ interface Entry {
   group: PendingGroup;
   port: number;
   timer: NodeJS.Timeout;
+  /** When the connection was accepted (`Date.now()`). */
+  since: number;
+  /** The visitor's address, kept only for `onUnclaimed` (a closed socket no longer knows it). */
+  peer: string;
 }
+
+/** Called, when set, for each public connection that ends without being claimed. */
+export type OnUnclaimed = (socket: Socket, peer: string, port: number, since: number) => void;
 
 /** Limits of a {@link PendingConnections}. */
 export interface PendingLimits {
@@ -31,11 +39,17 @@ export class PendingConnections {
   readonly #entries = new Map<string, Entry>();
   readonly #limits: PendingLimits;
   readonly #log: Logger;
+  readonly #onUnclaimed: OnUnclaimed | undefined;
+  /** Public connections that ended without being claimed (dropped, expired or closed by the visitor). */
+  unclaimed = 0;
+  /** Public connections ever registered (every public connection a tunnel accepted). */
+  added = 0;
 
-  constructor(limits: PendingLimits, log: Logger) {
+  constructor(limits: PendingLimits, log: Logger, onUnclaimed?: OnUnclaimed) {
     if (!(limits.maxPerTunnel >= 1)) throw new RangeError(`maxPendingPerTunnel must be at least 1, got ${limits.maxPerTunnel}`);
     this.#limits = limits;
     this.#log = log;
+    this.#onUnclaimed = onUnclaimed;
   }
 
   /** Number of unclaimed connections over all tunnels. */
@@ -54,15 +68,19 @@ export class PendingConnections {
       this.drop(oldest);
     }
     const id = randomUUID();
+    this.added++;
     const timer = setTimeout(() => {
       if (this.#entries.has(id)) {
         this.#log.warn('removed stale connection', { port, id });
         this.drop(id);
       }
     }, this.#limits.expiryMs);
-    this.#entries.set(id, { socket, group, port, timer });
+    this.#entries.set(id, { socket, group, port, timer, since: Date.now(), peer: this.#onUnclaimed ? formatPeer(socket) : '' });
     group.add(id);
-    onClose(socket, () => this.#remove(id));
+    onClose(socket, () => {
+      const entry = this.#remove(id);
+      if (entry) this.#ended(entry);
+    });
     return id;
   }
 
@@ -70,15 +88,28 @@ export class PendingConnections {
    * Removes connection `id` and hands it over; `undefined` if the id is unknown, expired,
    * or its socket already closed.
    */
-  claim(id: string): { socket: Socket; port: number } | undefined {
+  claim(id: string): { socket: Socket; port: number; since: number } | undefined {
     const entry = this.#remove(id);
-    if (!entry || entry.socket.destroyed) return undefined;
-    return { socket: entry.socket, port: entry.port };
+    if (!entry) return undefined;
+    if (entry.socket.destroyed) {
+      this.#ended(entry);
+      return undefined;
+    }
+    return { socket: entry.socket, port: entry.port, since: entry.since };
   }
 
   /** Closes connection `id` if it is still unclaimed. */
   drop(id: string): void {
-    this.#remove(id)?.socket.destroy();
+    const entry = this.#remove(id);
+    if (!entry) return;
+    entry.socket.destroy();
+    this.#ended(entry);
+  }
+
+  /** Counts (and reports, if asked to) a connection that ended unclaimed. */
+  #ended(entry: Entry): void {
+    this.unclaimed++;
+    this.#onUnclaimed?.(entry.socket, entry.peer, entry.port, entry.since);
   }
 
   /** Closes every unclaimed connection of a group (its tunnel is gone). */

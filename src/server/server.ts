@@ -13,7 +13,7 @@
 import net, { type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
-import { FramedSocket } from '../protocol/framed-socket.js';
+import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
 import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
@@ -27,7 +27,7 @@ import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
-import { OPTION_ERROR, type Rules, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
+import { OPTION_ERROR, type Rules, boolean, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
 import { PeerLimits, peerKey } from './peer-limits.js';
 import {
   ACCEPT_TIMEOUT_MS,
@@ -103,6 +103,11 @@ export interface ServerOptions {
   logger?: Logger;
   /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
   logRateLimit?: RateLimitOptions;
+  /**
+   * Logs one info line per public connection when it ends: visitor, public port, bytes
+   * each way, duration and how it ended (default false).
+   */
+  accessLog?: boolean;
 }
 
 /** The rules of {@link ServerOptions}, checked by the {@link BoreServer} constructor (see `options.ts`). */
@@ -122,6 +127,7 @@ const SERVER_RULES: Rules<ServerOptions> = {
   authFailureWindowMs: duration('ms'),
   logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
   logRateLimit: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration('ms'), maxKeys: integer(1), schedule: func }),
+  accessLog: boolean,
 };
 
 /** Counts of what a server holds, for tests and benchmarks. */
@@ -136,9 +142,32 @@ export interface ServerStats {
   proxiedSockets: number;
 }
 
+/** Running totals since the server started, read at scrape time by `metrics.ts`. */
+export interface ServerCounters {
+  /** Public connections accepted on a tunnel's port. */
+  publicAccepted: number;
+  /** Claimed public connections still open. */
+  publicActive: number;
+  /** Public connections that ended without being claimed by their client. */
+  publicFailed: number;
+  /** Bytes read from visitors on closed proxied public connections. */
+  bytesIn: number;
+  /** Bytes written to visitors on closed proxied public connections. */
+  bytesOut: number;
+  /** Failed handshakes by reason (`timeout`, `protocol`, `invalid-secret`, `blocked`, ...). */
+  handshakeFailures: ReadonlyMap<string, number>;
+}
+
+/** How a public connection ended, from the error its socket had, if any. */
+function howEnded(socket: Socket): string {
+  const err = socket.errored as NodeJS.ErrnoException | null;
+  if (!err) return 'closed';
+  return err.code === 'ECONNRESET' ? 'reset' : (err.code ?? 'error');
+}
+
 /** A running bore server. */
 export class BoreServer {
-  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit'>>;
+  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
   readonly #auth: Authenticator | undefined;
   readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
@@ -149,6 +178,11 @@ export class BoreServer {
   /** Both sockets of every proxied (claimed) public connection. */
   readonly #proxied = new Set<Socket>();
   readonly #limits: PeerLimits;
+  readonly #accessLog: boolean;
+  readonly #handshakeFailures = new Map<string, number>();
+  #publicActive = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
   #closing = false;
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
@@ -179,9 +213,11 @@ export class BoreServer {
     });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
     this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
+    this.#accessLog = options.accessLog ?? false;
     this.#pending = new PendingConnections(
       { maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs },
       this.#log,
+      this.#accessLog ? (socket, peer, port, since) => this.#logAccess(socket, peer, port, since, 'unclaimed') : undefined,
     );
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
   }
@@ -221,6 +257,28 @@ export class BoreServer {
     };
   }
 
+  /** Running totals since start (connections, bytes, failed handshakes by reason). */
+  get counters(): ServerCounters {
+    return {
+      publicAccepted: this.#pending.added,
+      publicActive: this.#publicActive,
+      publicFailed: this.#pending.unclaimed,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      handshakeFailures: this.#handshakeFailures,
+    };
+  }
+
+  /** Whether the control listener is up and the server is not shutting down. */
+  get listening(): boolean {
+    return this.#control.listening && !this.#closing;
+  }
+
+  /** The port range clients get ports from. */
+  get portRange(): { minPort: number; maxPort: number } {
+    return { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort };
+  }
+
   /**
    * Stops accepting, closes handshaking and control connections, public listeners and
    * unclaimed public connections at once, then gives the proxied connections up to
@@ -247,6 +305,7 @@ export class BoreServer {
     // An address in its cool-down is closed before anything is sent (and one whose
     // address is unknown has already gone).
     if (this.#closing || addr === undefined || this.#limits.isBlocked(addr)) {
+      if (!this.#closing && addr !== undefined) this.#countFailure('blocked');
       socket.destroy();
       return;
     }
@@ -259,6 +318,7 @@ export class BoreServer {
     this.#handshake(framed, deadline, addr)
       .catch((err: Error) => {
         this.#log.warn('closing connection', { peer, reason: err.message });
+        this.#countFailure(err instanceof TimeoutError ? 'timeout' : err instanceof ProtocolError ? 'protocol' : 'error');
         this.#failed(addr);
         socket.destroy();
       })
@@ -313,6 +373,7 @@ export class BoreServer {
   /** Sends `Error` with the text of `code`, half-closes, and discards whatever the peer still sends. */
   #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string): void {
     const socket = framed.socket;
+    this.#countFailure(code);
     this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
     framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
     framed.detach();
@@ -320,6 +381,11 @@ export class BoreServer {
     socket.on('data', () => {});
     socket.resume();
     socket.setTimeout(1000, () => socket.destroy());
+  }
+
+  /** Counts a failed handshake under `reason`. */
+  #countFailure(reason: string): void {
+    this.#handshakeFailures.set(reason, (this.#handshakeFailures.get(reason) ?? 0) + 1);
   }
 
   async #openTunnel(framed: ServerFramed, requested: number, addr: string): Promise<void> {
@@ -374,10 +440,33 @@ export class BoreServer {
     this.#handshaking.delete(framed.socket);
     this.#log.debug('forwarding connection', { port: claimed.port, id });
     const head = framed.detach();
-    for (const s of [framed.socket, claimed.socket]) {
-      this.#proxied.add(s);
-      onClose(s, () => this.#proxied.delete(s));
-    }
-    void proxy(framed.socket, claimed.socket, head);
+    const data = framed.socket;
+    const visitor = claimed.socket;
+    this.#proxied.add(data);
+    this.#proxied.add(visitor);
+    this.#publicActive++;
+    const peer = this.#accessLog ? formatPeer(visitor) : '';
+    onClose(data, () => this.#proxied.delete(data));
+    // Bytes are counted once, when the connection closes: nothing per chunk.
+    onClose(visitor, () => {
+      this.#proxied.delete(visitor);
+      this.#publicActive--;
+      this.#bytesIn += visitor.bytesRead;
+      this.#bytesOut += visitor.bytesWritten;
+      if (this.#accessLog) this.#logAccess(visitor, peer, claimed.port, claimed.since, howEnded(visitor));
+    });
+    void proxy(data, visitor, head);
+  }
+
+  /** The access log's line for a public connection that has ended. */
+  #logAccess(socket: Socket, peer: string, port: number, since: number, ended: string): void {
+    this.#log.info('connection', {
+      visitor: peer,
+      port,
+      bytesIn: socket.bytesRead,
+      bytesOut: socket.bytesWritten,
+      durationMs: Date.now() - since,
+      ended,
+    });
   }
 }
