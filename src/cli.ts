@@ -94,6 +94,20 @@ function countArg(value: unknown, name: string, fallback: number, min = 1): numb
   return n;
 }
 
+/** `--metrics <addr:port>` (or BORE_METRICS): the metrics listener's address, if asked for. */
+function metricsArg(value: unknown): { host: string; port: number } | undefined {
+  const arg = given(value, 'BORE_METRICS', '--metrics');
+  if (arg === undefined) return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(arg.text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `invalid value for ${arg.name}: '${arg.text}' (expected <addr:port>, e.g. 127.0.0.1:9100 or [::1]:9100; port 0 picks a free one)`,
+    );
+  }
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
 function logOptions<T>(y: Argv<T>) {
   return y
     .option('log-level', {
@@ -202,6 +216,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', DEFAULT_MAX_PORT, 1);
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
   const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
+  const metrics = metricsArg(argv.metrics);
   const signals = onStopSignal(() => exit(0));
   const logger = await makeLogger(argv);
   const { BoreServer } = await import('./server/server.js');
@@ -219,6 +234,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
         maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
         maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', MAX_AUTH_FAILURES, 0),
         authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', AUTH_FAILURE_WINDOW_MS / 1000) * 1000,
+        accessLog: argv.accessLog === true,
         logger,
       }),
   );
@@ -231,6 +247,18 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   } catch (err) {
     logger.error(`could not listen: ${(err as Error).message}`);
     exit(1);
+    return;
+  }
+  if (metrics) {
+    // prom-client is loaded only here: without --metrics it costs nothing.
+    const { startMetrics } = await import('./server/metrics.js');
+    try {
+      const { url } = await startMetrics(server, metrics);
+      logger.info(`metrics at ${url}`);
+    } catch (err) {
+      logger.error(`could not listen for metrics: ${(err as Error).message}`);
+      void server.close(0).then(() => exit(1));
+    }
   }
 }
 
@@ -370,6 +398,17 @@ function serverOptions<T>(y: Argv<T>) {
         requiresArg: true,
         describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
         defaultDescription: String(DRAIN_TIMEOUT_MS / 1000),
+      })
+      .option('metrics', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Serve Prometheus metrics and /healthz over HTTP on <addr:port> [env: BORE_METRICS]',
+        defaultDescription: 'off',
+      })
+      .option('access-log', {
+        type: 'boolean',
+        describe: 'Log one info line per public connection when it ends (visitor, port, bytes, duration, how it ended)',
+        defaultDescription: 'off',
       }),
   );
 }

@@ -160,7 +160,7 @@ export interface ServerCounters {
 
 /** How a public connection ended, from the error its socket had, if any. */
 function howEnded(socket: Socket): string {
-  const err = socket.errored as NodeJS.ErrnoException | null;
+  const err: NodeJS.ErrnoException | null = socket.errored;
   if (!err) return 'closed';
   return err.code === 'ECONNRESET' ? 'reset' : (err.code ?? 'error');
 }

@@ -1,0 +1,151 @@
+/**
+ * Prometheus metrics of a {@link BoreServer} on an HTTP listener of their own
+ * (`bore server --metrics <addr:port>`): `GET /metrics` in the text exposition format
+ * and `GET /healthz`. Every value is read from the server at scrape time
+ * (`server.stats`, `server.counters`), so the server does nothing per connection for
+ * them. Loaded (with prom-client) only when metrics are asked for.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BoreServer } from './server.js';
+
+/** Where the metrics listener binds. */
+export interface MetricsOptions {
+  /** Address to listen on. */
+  host: string;
+  /** Port to listen on (0 for any). */
+  port: number;
+}
+
+/** A running metrics listener. */
+export interface MetricsServer {
+  /** The port actually bound. */
+  readonly port: number;
+  /** The metrics URL, e.g. `http://127.0.0.1:9100/metrics`. */
+  readonly url: string;
+  /** The registry the metrics are in. */
+  readonly registry: Registry;
+  /** Closes the listener. */
+  close(): Promise<void>;
+}
+
+/** A counter whose value is the total `read()` returns at scrape time. */
+function totalCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A gauge whose value is what `read()` returns at scrape time. */
+function readGauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** Builds a registry holding `server`'s metrics and the process metrics. */
+export function serverRegistry(server: BoreServer): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  readGauge(registry, 'bore_tunnels_open', 'Tunnels (clients with a public port) open', () => server.stats.tunnels);
+  readGauge(registry, 'bore_ports_in_use', 'Public ports held by tunnels', () => server.stats.tunnels);
+  readGauge(registry, 'bore_port_range_size', 'Public ports clients may get', () => {
+    const { minPort, maxPort } = server.portRange;
+    return maxPort - minPort + 1;
+  });
+  readGauge(
+    registry,
+    'bore_control_connections_handshaking',
+    'Control-port connections still in their handshake',
+    () => server.stats.handshaking,
+  );
+  readGauge(registry, 'bore_public_connections_pending', 'Public connections waiting for their client', () => server.stats.pending);
+  readGauge(registry, 'bore_public_connections_active', 'Claimed public connections open', () => server.counters.publicActive);
+  totalCounter(registry, 'bore_public_connections_accepted_total', 'Public connections accepted', () => server.counters.publicAccepted);
+  totalCounter(
+    registry,
+    'bore_public_connections_failed_total',
+    'Public connections that ended unclaimed (dropped, expired, visitor left, tunnel closed)',
+    () => server.counters.publicFailed,
+  );
+  totalCounter(
+    registry,
+    'bore_received_bytes_total',
+    'Bytes read from visitors (counted when a connection closes)',
+    () => server.counters.bytesIn,
+  );
+  totalCounter(
+    registry,
+    'bore_sent_bytes_total',
+    'Bytes written to visitors (counted when a connection closes)',
+    () => server.counters.bytesOut,
+  );
+  new Counter({
+    name: 'bore_handshake_failures_total',
+    help: 'Failed handshakes on the control port by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of server.counters.handshakeFailures) this.inc({ reason }, count);
+    },
+  });
+  readGauge(registry, 'bore_up', '1 while the control listener is up and the server is not shutting down', () =>
+    server.listening ? 1 : 0,
+  );
+  return registry;
+}
+
+/** Serves `server`'s metrics on `options.host`:`options.port`; resolves once listening. */
+export async function startMetrics(server: BoreServer, options: MetricsOptions): Promise<MetricsServer> {
+  const registry = serverRegistry(server);
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+      );
+    } else if (path === '/healthz') {
+      const up = server.listening;
+      res.writeHead(up ? 200 : 503, { 'content-type': 'text/plain' }).end(up ? 'ok\n' : 'unavailable\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    }
+  };
+  const listener = http.createServer(handle);
+  listener.listen({ host: options.host, port: options.port });
+  await Promise.race([
+    once(listener, 'listening'),
+    once(listener, 'error').then(([err]) => {
+      throw err as Error;
+    }),
+  ]);
+  const port = (listener.address() as AddressInfo).port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    port,
+    url: `http://${host}:${port}/metrics`,
+    registry,
+    close: () =>
+      new Promise<void>((resolve) => {
+        listener.close(() => resolve());
+        listener.closeAllConnections();
+      }),
+  };
+}
