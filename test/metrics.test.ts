@@ -11,7 +11,7 @@ import net from 'node:net';
 import { BoreServer } from '../src/server/server.js';
 import { startMetrics } from '../src/server/metrics.js';
 import { BoreProcess, connect, httpGet, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
-import { CaptureLogger, closed, nextData, rawAccept, rawTunnel } from './helpers/raw-peer.js';
+import { CaptureLogger, closed, nextData, rawAccept, rawAuthenticate, rawConnect, rawTunnel } from './helpers/raw-peer.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -255,4 +255,32 @@ test('the access log says how a connection ended: unclaimed, reset', { timeout: 
   assert.equal(values.get('bore_public_connections_failed_total'), 1);
   assert.equal(values.get('bore_received_bytes_total'), 5);
   assert.equal(values.get('bore_sent_bytes_total'), 3);
+});
+
+test('failed handshakes are counted by reason; a peer that closes without a word is not', { timeout: 30_000 }, async () => {
+  const { server, metrics } = await startInProcess({ secret: 'right', handshakeTimeoutMs: 300, maxAuthFailures: 0 });
+  // A wrong secret.
+  const wrong = await rawConnect(server.port);
+  await rawAuthenticate(wrong, 'wrong');
+  assert.deepEqual(await wrong.recv(), { type: 'Error', message: 'invalid secret' });
+  // Hello without authenticating.
+  const skip = await rawConnect(server.port);
+  await skip.recv();
+  skip.send({ type: 'Hello', port: 0 });
+  assert.equal((await skip.recv())?.type, 'Error');
+  // Silence until the handshake deadline.
+  const silent = await rawConnect(server.port);
+  silent.socket.resume();
+  await closed(silent.socket);
+  // Closed without a word: not a failure.
+  const quiet = await connect(server.port);
+  quiet.end();
+  quiet.resume();
+  await closed(quiet);
+  const values = await scrapeUntil(metrics.port, (v) => v.get('bore_handshake_failures_total{reason="timeout"}') === 1);
+  assert.equal(values.get('bore_handshake_failures_total{reason="invalid-secret"}'), 1);
+  assert.equal(values.get('bore_handshake_failures_total{reason="secret-required"}'), 1);
+  assert.equal(values.get('bore_handshake_failures_total{reason="timeout"}'), 1);
+  assert.equal(values.get('bore_handshake_failures_total{reason="protocol"}'), undefined);
+  for (const s of [wrong, skip]) s.socket.destroy();
 });

@@ -335,7 +335,12 @@ export class BoreServer {
       if (reply?.type !== 'Authenticate') {
         // A peer that closed without a word has tried nothing: not a failure.
         if (reply) this.#failed(addr);
-        return this.#refuse(framed, 'secret-required', reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating');
+        return this.#refuse(
+          framed,
+          'secret-required',
+          reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating',
+          reply !== undefined,
+        );
       }
       if (!this.#auth.validate(challenge, reply.tag)) {
         this.#failed(addr);
@@ -370,10 +375,13 @@ export class BoreServer {
     });
   }
 
-  /** Sends `Error` with the text of `code`, half-closes, and discards whatever the peer still sends. */
-  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string): void {
+  /**
+   * Sends `Error` with the text of `code`, half-closes, and discards whatever the peer
+   * still sends; counts a failed handshake under `code` unless `failed` is false.
+   */
+  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true): void {
     const socket = framed.socket;
-    this.#countFailure(code);
+    if (failed) this.#countFailure(code);
     this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
     framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
     framed.detach();
