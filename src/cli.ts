@@ -484,12 +484,21 @@ async function main(): Promise<void> {
   await buildCli(hideBin(process.argv)).parseAsync();
 }
 
-await main().catch((err: unknown) => {
+await main().catch(async (err: unknown) => {
   if (err instanceof UsageError) {
     console.error(`error: ${err.message}\n\nRun \`bore --help\` or \`bore <command> --help\` for usage.`);
     exit(USAGE_EXIT);
   } else {
-    console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+    const stack = (err as Error)?.stack;
+    // Source maps are off (src/bin.ts): the stack is mapped to src/*.ts now, by a chunk loaded only for this.
+    const mapped =
+      stack === undefined
+        ? String(err)
+        : await import('./crash-report.js').then(
+            ({ mapStack }) => mapStack(stack),
+            () => stack,
+          );
+    console.error(`error: ${mapped}`);
     exit(1);
   }
 });
