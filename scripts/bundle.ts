@@ -14,11 +14,13 @@
  *    `--help` never loads the server, the client or the logger. The native
  *    `net-keepalive` stays external. The bundle sits two levels below the package root
  *    like `dist/src/cli.js`, so the CLI's `../../package.json` lookup still works.
- *    Each file gets a linked source map (line mappings only, no source text: the
- *    maps stay small and parse fast at start-up).
+ *    Each file gets a linked source map (mappings only, no source text: the maps
+ *    stay small). Node's source-map support stays off; `src/crash-report.ts` reads
+ *    the maps only when a crash report is printed.
  * 3. The executable, `dist/bundle/bore.mjs`, from `src/bin.ts`: the Node.js version
- *    check, compiled for old Node so that it parses there, which then enables source
- *    maps and imports `./cli.mjs`.
+ *    check, compiled for old Node so that it parses there, which then imports
+ *    `./cli.mjs`. Its crash report (`src/crash-report.ts`) is bundled in with it and
+ *    evaluated only when an uncaught error reaches the top.
  *
  * Run by `npm run build`; `bin.bore` points at the executable. Importing this module
  * runs nothing: `test/inspector-layout.test.ts` rebuilds the page script to compare.

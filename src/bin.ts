@@ -2,9 +2,11 @@
 /**
  * The `bore` executable (`bin.bore`, bundled to `dist/bundle/bore.mjs` for old Node
  * versions): checks the Node.js version before loading the CLI, so that an old Node
- * prints one line instead of a syntax error in minified code, then turns on source
- * maps, so that a stack trace from the bundled CLI points at the TypeScript sources,
- * and loads the CLI (`src/cli.ts`).
+ * prints one line instead of a syntax error in minified code, then loads the CLI
+ * (`src/cli.ts`). Source maps stay off (Node's support keeps every module's map in
+ * memory, some 7 MB of an idle client): an error that reaches the top is printed by
+ * `src/crash-report.ts`, loaded only then, with its stack mapped to the TypeScript
+ * sources, and the process exits with status 1 as Node's own report would.
  */
 import { nodeVersionProblem } from './node-version.js';
 
@@ -13,7 +15,14 @@ if (problem !== undefined) {
   process.stderr.write(`${problem}\n`);
   process.exit(1);
 } else {
-  // Only modules loaded from here on are mapped: the CLI and its chunks.
-  process.setSourceMapsEnabled(true);
+  // Uncaught exceptions, and unhandled rejections (raised as uncaught exceptions).
+  process.on('uncaughtException', (err) => {
+    process.exitCode = 1;
+    // Bundled into this file and evaluated on first use: the report follows in a microtask.
+    import('./crash-report.js')
+      .then(({ reportCrash }) => reportCrash(err))
+      .catch(() => process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`))
+      .finally(() => process.exit(1));
+  });
   await import('./cli.js');
 }

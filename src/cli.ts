@@ -6,6 +6,8 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
 // Plain values only (the help never loads the client, the server or the logger).
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from './log-levels.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
@@ -65,6 +67,49 @@ function given(value: unknown, env: string, flag: string): { text: string; name:
   return v === undefined || v === '' ? undefined : { text: v, name: env };
 }
 
+/**
+ * The secret: `--secret` or `--secret-file` (not both), else `BORE_SECRET` or
+ * `BORE_SECRET_FILE` (not both). A file is read now, its trailing newline trimmed; an
+ * unreadable or empty file is a usage error that names the path, never the content.
+ */
+function secretArg(argv: Record<string, unknown>): string | undefined {
+  const flag = given(argv.secret, '', '--secret');
+  const flagFile = given(argv.secretFile, '', '--secret-file');
+  if (flag && flagFile) throw new UsageError('--secret and --secret-file given together: use one of them');
+  if (flag) return flag.text;
+  if (flagFile) return readSecretFile(flagFile);
+  const env = given(undefined, 'BORE_SECRET', 'BORE_SECRET');
+  const envFile = given(undefined, 'BORE_SECRET_FILE', 'BORE_SECRET_FILE');
+  if (env && envFile) throw new UsageError('BORE_SECRET and BORE_SECRET_FILE both set: use one of them');
+  return env?.text ?? (envFile && readSecretFile(envFile));
+}
+
+/** The secret in the file `arg` names, without its trailing newline(s). */
+function readSecretFile(arg: { text: string; name: string }): string {
+  let text: string;
+  try {
+    text = readFileSync(arg.text, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`invalid value for ${arg.name}: cannot read '${arg.text}' (${code})`);
+  }
+  const secret = text.replace(/[\r\n]+$/, '');
+  if (secret === '') throw new UsageError(`invalid value for ${arg.name}: '${arg.text}' is empty`);
+  return secret;
+}
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1, IPv4-mapped 127.x, or the name localhost). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost') return true;
+  const family = net.isIP(h);
+  if (family === 0) return false;
+  const loopback = new net.BlockList();
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  loopback.addAddress('::1', 'ipv6');
+  return loopback.check(h, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 function portArg(value: unknown, env: string, name: string, fallback: number, min = 0): number {
   const arg = given(value, env, name);
   if (arg === undefined) return fallback;
@@ -122,26 +167,52 @@ function logOptions<T>(y: Argv<T>) {
     });
 }
 
-async function makeLogger(argv: { logLevel?: string; logFormat?: string }) {
-  const { createLogger } = await import('./log.js');
+/**
+ * The log format once a command has read it (first thing its handler does): from then
+ * on, the errors `main` prints itself (usage errors found in the values, crashes) follow
+ * it too. Before that (yargs's own parse errors) they are plain text.
+ */
+let chosenFormat: string = DEFAULT_LOG_FORMAT;
+
+/** Reads and checks the log format and level (a command handler's first step). */
+function logSettings(argv: { logLevel?: unknown; logFormat?: unknown }) {
   const level = fromEnv(argv.logLevel, 'BORE_LOG_LEVEL') ?? DEFAULT_LOG_LEVEL;
   const format = fromEnv(argv.logFormat, 'BORE_LOG_FORMAT') ?? DEFAULT_LOG_FORMAT;
-  if (!isLogLevel(level)) throw new UsageError(`invalid BORE_LOG_LEVEL '${level}' (one of ${LOG_LEVELS.join(', ')})`);
   if (!isLogFormat(format)) throw new UsageError(`invalid BORE_LOG_FORMAT '${format}' (one of ${LOG_FORMATS.join(', ')})`);
-  return createLogger({ level, format });
+  chosenFormat = format;
+  if (!isLogLevel(level)) throw new UsageError(`invalid BORE_LOG_LEVEL '${level}' (one of ${LOG_LEVELS.join(', ')})`);
+  return { level, format };
+}
+
+async function makeLogger(settings: ReturnType<typeof logSettings>) {
+  const { createLogger } = await import('./log.js');
+  return createLogger(settings);
+}
+
+/** Writes a line of `main`'s own to stderr: plain, or a JSON object once `--log-format json` is known. */
+function printError(message: string, fields: Record<string, unknown> = {}): void {
+  if (chosenFormat === 'json') {
+    process.stderr.write(`${JSON.stringify({ level: 'error', message, ...fields, time: new Date().toISOString() })}\n`);
+  } else {
+    process.stderr.write(`error: ${message}\n`);
+  }
 }
 
 /**
  * Routes SIGINT/SIGTERM to `stop` (replaceable as start-up proceeds), installed first
  * thing so a signal that arrives during start-up is never lost.
  */
-function onStopSignal(stop: (signal: string) => void): { set(fn: (signal: string) => void): void } {
+function onStopSignal(stop: (signal: string) => void): {
+  set(fn: (signal: string) => void): void;
+  setLogger(logger: { warn(message: string, meta?: Record<string, unknown>): unknown }): void;
+} {
   let current = stop;
+  let log = (message: string) => void process.stderr.write(`${message}\n`);
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) {
       // A second signal: the user does not want to wait for the drain.
-      process.stderr.write(`received ${signal} again, exiting without waiting for open connections\n`);
+      log(`received ${signal} again, exiting without waiting for open connections`);
       exit(0);
       return;
     }
@@ -150,7 +221,10 @@ function onStopSignal(stop: (signal: string) => void): { set(fn: (signal: string
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return { set: (fn) => (current = fn) };
+  return {
+    set: (fn) => (current = fn),
+    setLogger: (logger) => (log = (message) => void logger.warn(message, { signal: 'again' })),
+  };
 }
 
 /** Exits once the logger has flushed. */
@@ -162,6 +236,7 @@ function exit(code: number): never {
 
 async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const signals = onStopSignal(() => exit(0));
+  const settings = logSettings(argv);
   const localPort = portArg(argv.localPort, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
   if (localPort < 0)
     throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
@@ -179,7 +254,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     to: to.text,
     localHost: (argv.localHost as string | undefined) ?? TUNNEL_DEFAULTS.localHost,
     port: portArg(argv.port, 'BORE_PORT', '--port', TUNNEL_DEFAULTS.port),
-    secret: fromEnv(argv.secret, 'BORE_SECRET'),
+    secret: secretArg(argv),
     controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', TUNNEL_DEFAULTS.controlPort, 1),
     heartbeatTimeout: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', TUNNEL_DEFAULTS.heartbeatTimeout),
     maxReconnectDelay: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', TUNNEL_DEFAULTS.maxReconnectDelay),
@@ -188,7 +263,8 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     retryFirst: argv.retryFirst as boolean,
   };
   const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
-  const logger = await makeLogger(argv);
+  const logger = await makeLogger(settings);
+  signals.setLogger(logger);
   const { startTunnel } = await import('./tunnel.js');
   const { clientMachine } = await import('../machines/client.js');
   const inspector =
@@ -212,23 +288,28 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
+  const signals = onStopSignal(() => exit(0));
+  const settings = logSettings(argv);
   const minPort = portArg(argv.minPort, 'BORE_MIN_PORT', '--min-port', DEFAULT_MIN_PORT, 1);
   const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', DEFAULT_MAX_PORT, 1);
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
   const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
   const metrics = metricsArg(argv.metrics);
-  const signals = onStopSignal(() => exit(0));
-  const logger = await makeLogger(argv);
+  const secret = secretArg(argv);
+  const bindAddr = (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR;
+  const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
+  const logger = await makeLogger(settings);
+  signals.setLogger(logger);
   const { BoreServer } = await import('./server/server.js');
   const server = asUsage(
     () =>
       new BoreServer({
         minPort,
         maxPort,
-        secret: fromEnv(argv.secret, 'BORE_SECRET'),
+        secret,
         controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', DEFAULT_CONTROL_PORT),
-        bindAddr: (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR,
-        bindTunnels: (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR,
+        bindAddr,
+        bindTunnels,
         clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', CLIENT_TIMEOUT_MS / 1000, MIN_CLIENT_TIMEOUT_MS / 1000) * 1000,
         maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', MAX_PENDING_PER_TUNNEL),
         maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
@@ -243,7 +324,16 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     void server.close(drainMs).then(() => exit(0));
   });
   try {
-    await server.listen();
+    const port = await server.listen();
+    if (secret === undefined && !(isLoopback(bindAddr) && isLoopback(bindTunnels))) {
+      const { formatHostPort } = await import('./address.js');
+      logger.warn(
+        isLoopback(bindAddr)
+          ? `no secret: anyone who can reach ${bindTunnels} can connect to the tunnels, and any local user can open them (use --secret or --secret-file)`
+          : `no secret: anyone who can reach ${formatHostPort(bindAddr, port)} can open tunnels (use --secret or --secret-file)`,
+        { addr: bindAddr, port, bindTunnels },
+      );
+    }
   } catch (err) {
     logger.error(`could not listen: ${(err as Error).message}`);
     exit(1);
@@ -287,6 +377,11 @@ function localOptions<T>(y: Argv<T>) {
         requiresArg: true,
       })
       .option('secret', { alias: 's', type: 'string', describe: 'Secret shared with the server [env: BORE_SECRET]', requiresArg: true })
+      .option('secret-file', {
+        type: 'string',
+        describe: 'File holding the secret, trailing newline trimmed; instead of --secret [env: BORE_SECRET_FILE]',
+        requiresArg: true,
+      })
       .option('control-port', {
         type: 'string',
         describe: "Server's control port [env: BORE_CONTROL_PORT]",
@@ -345,6 +440,11 @@ function serverOptions<T>(y: Argv<T>) {
         defaultDescription: String(DEFAULT_MAX_PORT),
       })
       .option('secret', { alias: 's', type: 'string', describe: 'Secret clients must know [env: BORE_SECRET]', requiresArg: true })
+      .option('secret-file', {
+        type: 'string',
+        describe: 'File holding the secret, trailing newline trimmed; instead of --secret [env: BORE_SECRET_FILE]',
+        requiresArg: true,
+      })
       .option('control-port', {
         type: 'string',
         describe: 'Port of the control listener [env: BORE_CONTROL_PORT]',
@@ -523,12 +623,23 @@ async function main(): Promise<void> {
   await buildCli(hideBin(process.argv)).parseAsync();
 }
 
-await main().catch((err: unknown) => {
+await main().catch(async (err: unknown) => {
   if (err instanceof UsageError) {
-    console.error(`error: ${err.message}\n\nRun \`bore --help\` or \`bore <command> --help\` for usage.`);
+    if (chosenFormat === 'json') printError(err.message, { code: 'usage' });
+    else printError(`${err.message}\n\nRun \`bore --help\` or \`bore <command> --help\` for usage.`);
     exit(USAGE_EXIT);
   } else {
-    console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+    const raw = (err as Error)?.stack;
+    // Source maps are off (src/bin.ts): the stack is mapped to src/*.ts now, by a chunk loaded only for this.
+    const stack =
+      raw === undefined
+        ? undefined
+        : await import('./crash-report.js').then(
+            ({ mapStack }) => mapStack(raw),
+            () => raw,
+          );
+    if (chosenFormat === 'json') printError(String((err as Error)?.message ?? err), { stack });
+    else printError(stack ?? String(err));
     exit(1);
   }
 });

@@ -21,7 +21,26 @@ export interface Logger {
 export interface LoggerOptions {
   level?: LogLevel;
   format?: LogFormat;
+  /**
+   * Colour the level and highlight the public address in human lines. Default:
+   * {@link wantsColor} of stderr and the environment (never with `NO_COLOR`, never off a TTY).
+   */
+  color?: boolean;
 }
+
+/**
+ * Whether to colour a stream: only a TTY, and never when `NO_COLOR` is set to anything
+ * non-empty (https://no-color.org).
+ */
+export function wantsColor(stream: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
+  return stream.isTTY === true && (env.NO_COLOR ?? '') === '';
+}
+
+/** ANSI SGR codes for each level's name. */
+const LEVEL_COLORS: Record<string, string> = { error: '31', warn: '33', info: '32', debug: '34' };
+
+/** Messages whose address is highlighted: the tunnel's public address. */
+const ADDRESS = /^(listening at )(\S+)/;
 
 /** Drops any field that could carry a secret ({@link SECRET_KEYS}), whatever a caller passes. */
 const redact = winston.format((info) => {
@@ -35,21 +54,37 @@ const stamp = winston.format((info) => {
   return info;
 });
 
-const human = winston.format.printf((info) => {
+/**
+ * One human line, `time LEVEL message key=value ...`; with `color`, the level in its
+ * colour and the public address of `listening at …` in bold cyan.
+ */
+export function humanLine(info: Record<string, unknown>, color: boolean): string {
   const { time, level, message, ...fields } = info;
   const extra = Object.entries(fields)
-    .filter(([k]) => typeof k === 'string')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${String(time)} ${level.toUpperCase().padEnd(5)} ${String(message)}${extra ? ` ${extra}` : ''}`;
-});
+  const name = String(level);
+  let label = name.toUpperCase().padEnd(5);
+  let text = String(message);
+  if (color) {
+    const code = LEVEL_COLORS[name];
+    if (code) label = `\x1b[${code}m${label}\x1b[0m`;
+    text = text.replace(ADDRESS, '$1\x1b[1;36m$2\x1b[0m');
+  }
+  return `${String(time)} ${label} ${text}${extra ? ` ${extra}` : ''}`;
+}
 
 /** A winston logger writing to stderr in the given level and format. */
 export function createLogger(options: LoggerOptions = {}): winston.Logger {
+  const color = options.color ?? wantsColor();
   const format =
     (options.format ?? DEFAULT_LOG_FORMAT) === 'json'
       ? winston.format.combine(redact(), stamp(), winston.format.json())
-      : winston.format.combine(redact(), stamp(), human);
+      : winston.format.combine(
+          redact(),
+          stamp(),
+          winston.format.printf((info) => humanLine(info, color)),
+        );
   const logger = winston.createLogger({
     level: options.level ?? DEFAULT_LOG_LEVEL,
     levels: winston.config.npm.levels,

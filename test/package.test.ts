@@ -1,11 +1,14 @@
 /**
  * The package as npm ships it: what `npm pack` puts in the tarball, the manifest
  * without `prepare`, `require('bore-ts')` next to `import`, and the `bore` executable
- * (the Node.js version check that runs first, source maps for the bundled CLI).
+ * (the Node.js version check that runs first, source maps left off, crash reports
+ * mapped back to src/*.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -53,12 +56,41 @@ test(
   },
 );
 
-test('the executable runs the CLI with source maps on: the bundle maps back to src/*.ts', async () => {
+test('the executable leaves source maps off: Node holds no map for the bundle', async () => {
   const { stdout, stderr } = await run(process.execPath, ['--import', PROBE, BIN, '--version'], {
     env: { ...process.env, PROBE_BUNDLE: BUNDLE },
   });
   assert.equal(stdout.trim(), (JSON.parse(manifestText) as { version: string }).version);
-  assert.match(stderr, /source map probe: .*src\/cli\.ts/, stderr);
+  assert.match(stderr, /source map probe: enabled=false map=none/, stderr);
+});
+
+test('a crash in the bundled CLI is reported against src/*.ts, and exits 1', async () => {
+  const server = spawn(process.execPath, ['--import', PROBE, BIN, 'server', '--control-port', '0', '--bind-addr', '127.0.0.1'], {
+    env: { ...process.env, PROBE_BUNDLE: BUNDLE, PROBE_CRASH: '1', BORE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  server.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  server.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = once(server, 'exit') as Promise<[number | null, string | null]>;
+  try {
+    while (!/server listening .*port=\d+/.test(output)) {
+      if (server.exitCode !== null) assert.fail(`the server exited: ${output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const port = Number(/server listening .*port=(\d+)/.exec(output)![1]);
+    // The server's connection listener throws (the probe), outside any promise.
+    connect(port, '127.0.0.1').on('error', () => {});
+    const [code] = await exited;
+    assert.equal(code, 1, output);
+    assert.match(output, /Error: probe: crash in the connection listener/, output);
+    assert.match(output, /^ {4}at .*[/\\]src[/\\]server[/\\]server\.ts:\d+:\d+\)?$/m, output);
+    assert.doesNotMatch(output, /dist[/\\]bundle[/\\][^\s]*\.mjs:\d+:\d+/, output);
+    // Mapped by the crash report, not by Node's source-map support.
+    assert.match(output, /source map probe: enabled=false map=none/, output);
+  } finally {
+    server.kill();
+  }
 });
 
 test("require('bore-ts') works as well as import (the `default` export condition)", async () => {
