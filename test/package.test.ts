@@ -74,10 +74,16 @@ test('a crash in the bundled CLI is reported against src/*.ts, and exits 1', asy
   server.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = once(server, 'exit') as Promise<[number | null, string | null]>;
   try {
-    while (!/server listening .*port=\d+/.test(output)) {
-      if (server.exitCode !== null) assert.fail(`the server exited: ${output}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Wait for the line on the output events themselves, not by polling.
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (/server listening .*port=\d+/.test(output)) resolve();
+      };
+      server.stderr.on('data', check);
+      server.stdout.on('data', check);
+      server.once('exit', () => reject(new Error(`the server exited: ${output}`)));
+      check();
+    });
     const port = Number(/server listening .*port=(\d+)/.exec(output)![1]);
     // The server's connection listener throws (the probe), outside any promise.
     connect(port, '127.0.0.1').on('error', () => {});

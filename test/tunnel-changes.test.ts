@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { getEventListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { InspectionEvent } from 'xstate';
 import { BoreServer, type Logger, type TunnelChange, silentLogger, startTunnel } from 'bore-ts';
 import { startEchoServer } from './helpers/procs.js';
@@ -54,8 +53,15 @@ const summary = (c: TunnelChange) =>
   `${c.state}#${c.attempt}${c.publicPort ? `:${c.publicPort}` : ''}${c.lastError ? `!${c.lastError.code}` : ''}`;
 
 test('an already-aborted signal stops the tunnel at once: stopped, ready rejects, nothing dialled', async (t) => {
-  let connections = 0;
-  const server = net.createServer((s) => (connections++, s.destroy())).listen(0, '127.0.0.1');
+  const peers: number[] = [];
+  let accepted: (() => void) | undefined;
+  const server = net
+    .createServer((s) => {
+      peers.push(s.remotePort ?? 0);
+      s.destroy();
+      accepted?.();
+    })
+    .listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   try {
     const { port } = server.address() as net.AddressInfo;
@@ -66,8 +72,14 @@ test('an already-aborted signal stops the tunnel at once: stopped, ready rejects
     const seen: string[] = [];
     tunnel.onChange((c) => seen.push(c.state));
     assert.deepEqual(seen, ['stopped']);
-    await sleep(100); // a connection the actor had started would have arrived by now
-    assert.equal(connections, 0);
+    // A barrier instead of a sleep: a connection the tunnel had started was dialled
+    // before this probe, so it would be accepted before the probe is.
+    const probe = net.connect(port, '127.0.0.1');
+    await new Promise((r) => probe.once('connect', r));
+    const probePort = probe.localPort;
+    while (!peers.includes(probePort ?? -1)) await new Promise<void>((r) => (accepted = r));
+    probe.destroy();
+    assert.deepEqual(peers, [probePort], 'only the probe connected');
   } finally {
     server.close();
   }
