@@ -256,9 +256,10 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     port: portArg(argv.port, 'BORE_PORT', '--port', TUNNEL_DEFAULTS.port),
     secret: secretArg(argv),
     controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', TUNNEL_DEFAULTS.controlPort, 1),
-    heartbeatTimeout: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', TUNNEL_DEFAULTS.heartbeatTimeout),
-    maxReconnectDelay: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', TUNNEL_DEFAULTS.maxReconnectDelay),
-    drainTimeout: secondsArg(argv.drainTimeout, '--drain-timeout', TUNNEL_DEFAULTS.drainTimeout),
+    // The flags take seconds, the library milliseconds.
+    heartbeatTimeoutMs: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', TUNNEL_DEFAULTS.heartbeatTimeoutMs / 1000) * 1000,
+    maxReconnectDelayMs: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', TUNNEL_DEFAULTS.maxReconnectDelayMs / 1000) * 1000,
+    drainTimeoutMs: secondsArg(argv.drainTimeout, '--drain-timeout', TUNNEL_DEFAULTS.drainTimeoutMs / 1000) * 1000,
     reconnect: argv.reconnect as boolean,
     retryFirst: argv.retryFirst as boolean,
   };
@@ -391,13 +392,13 @@ function localOptions<T>(y: Argv<T>) {
         type: 'string',
         requiresArg: true,
         describe: 'Seconds without a message from the server before the connection counts as lost',
-        defaultDescription: String(TUNNEL_DEFAULTS.heartbeatTimeout),
+        defaultDescription: String(TUNNEL_DEFAULTS.heartbeatTimeoutMs / 1000),
       })
       .option('max-reconnect-delay', {
         type: 'string',
         requiresArg: true,
         describe: 'Longest wait between reconnect attempts, seconds',
-        defaultDescription: String(TUNNEL_DEFAULTS.maxReconnectDelay),
+        defaultDescription: String(TUNNEL_DEFAULTS.maxReconnectDelayMs / 1000),
       })
       .option('reconnect', {
         type: 'boolean',
@@ -413,7 +414,7 @@ function localOptions<T>(y: Argv<T>) {
         type: 'string',
         requiresArg: true,
         describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
-        defaultDescription: String(TUNNEL_DEFAULTS.drainTimeout),
+        defaultDescription: String(TUNNEL_DEFAULTS.drainTimeoutMs / 1000),
       })
       .option('inspect', {
         type: 'string',

@@ -62,13 +62,16 @@ export function integer(min: number, max = Infinity): Rule {
   };
 }
 
-/** A duration in `unit`s (`'seconds'`, `'ms'`) above `min` (or from `min`, `inclusive`), within a Node timer. */
-export function duration(unit: 'seconds' | 'ms', min = 0, inclusive = false): Rule {
-  const max = unit === 'ms' ? MAX_TIMER_MS : MAX_TIMER_MS / 1000;
+/**
+ * A duration in milliseconds (every duration of the API is, and its name ends in `Ms`)
+ * above `min` (or from `min`, `inclusive`), within a Node timer.
+ */
+export function duration(min = 0, inclusive = false): Rule {
+  const max = MAX_TIMER_MS;
   return (name, value) => {
     const n = number(name, value);
     if (!(inclusive ? n >= min : n > min) || !(n <= max)) {
-      const expected = inclusive ? `from ${min} to ${max} ${unit}` : `above ${min} and at most ${max} ${unit}`;
+      const expected = inclusive ? `from ${min} to ${max} ms` : `above ${min} and at most ${max} ms`;
       fail(RangeError, `${name} must be ${expected}, got ${shown(n)}`);
     }
   };
@@ -136,7 +139,12 @@ function check<T>(rules: Rules<T>, options: unknown, what: string, prefix: strin
   if (typeof options !== 'object' || options === null) fail(TypeError, `${what} must be an object, got ${shown(options)}`);
   const record = options as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!Object.hasOwn(rules, key)) fail(TypeError, `unknown option ${prefix}${key} (known: ${Object.keys(rules).join(', ')})`);
+    if (!Object.hasOwn(rules, key)) {
+      // The durations were in seconds, without the suffix, in 0.1.
+      if (Object.hasOwn(rules, `${key}Ms`))
+        fail(TypeError, `unknown option ${prefix}${key} (did you mean ${prefix}${key}Ms? durations are in milliseconds)`);
+      fail(TypeError, `unknown option ${prefix}${key} (known: ${Object.keys(rules).join(', ')})`);
+    }
   }
   for (const [key, rule] of Object.entries<Rule>(rules)) {
     const value = record[key];

@@ -42,18 +42,18 @@ export interface TunnelOptions {
   secret?: string;
   /** Server control port (default 7835). */
   controlPort?: number;
-  /** Seconds without a server message before the connection counts as lost (default 8). */
-  heartbeatTimeout?: number;
-  /** Cap on the reconnect delay, seconds (default 64). */
-  maxReconnectDelay?: number;
+  /** Milliseconds without a server message before the connection counts as lost (default 8000). */
+  heartbeatTimeoutMs?: number;
+  /** Cap on the reconnect delay, ms (default 64000). */
+  maxReconnectDelayMs?: number;
   /** Reconnect after a loss (default true). */
   reconnect?: boolean;
   /** Retry the first attempt too (default false: a first failure ends the tunnel). */
   retryFirst?: boolean;
-  /** Seconds of uptime after which the backoff schedule starts over (default 10). */
-  stableAfter?: number;
-  /** How long `stop()` lets in-flight connections finish, seconds (default 2). */
-  drainTimeout?: number;
+  /** Uptime after which the backoff schedule starts over, ms (default 10000). */
+  stableAfterMs?: number;
+  /** How long `stop()` lets in-flight connections finish, ms (default 2000). */
+  drainTimeoutMs?: number;
   /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger?: Logger;
   /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
@@ -72,16 +72,16 @@ const TUNNEL_RULES: Rules<TunnelOptions> = {
   port: integer(0, 65535),
   secret: string(undefined, true),
   controlPort: integer(1, 65535),
-  heartbeatTimeout: duration('seconds'),
-  maxReconnectDelay: duration('seconds'),
+  heartbeatTimeoutMs: duration(),
+  maxReconnectDelayMs: duration(),
   reconnect: boolean,
   retryFirst: boolean,
-  stableAfter: duration('seconds', 0, true),
-  drainTimeout: duration('seconds', 0, true),
+  stableAfterMs: duration(0, true),
+  drainTimeoutMs: duration(0, true),
   logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
   logRateLimit: nested<RateLimitOptions>({
     burst: integer(1),
-    windowMs: duration('ms'),
+    windowMs: duration(),
     maxKeys: integer(1),
     schedule: func,
   }),
@@ -154,11 +154,11 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
     localHost: options.localHost ?? TUNNEL_DEFAULTS.localHost,
     localPort: options.localPort,
     port: options.port ?? TUNNEL_DEFAULTS.port,
-    heartbeatTimeoutMs: (options.heartbeatTimeout ?? TUNNEL_DEFAULTS.heartbeatTimeout) * 1000,
-    maxReconnectDelayMs: (options.maxReconnectDelay ?? TUNNEL_DEFAULTS.maxReconnectDelay) * 1000,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? TUNNEL_DEFAULTS.heartbeatTimeoutMs,
+    maxReconnectDelayMs: options.maxReconnectDelayMs ?? TUNNEL_DEFAULTS.maxReconnectDelayMs,
     reconnect: options.reconnect ?? TUNNEL_DEFAULTS.reconnect,
     retryFirst: options.retryFirst ?? TUNNEL_DEFAULTS.retryFirst,
-    stableAfterMs: (options.stableAfter ?? TUNNEL_DEFAULTS.stableAfter) * 1000,
+    stableAfterMs: options.stableAfterMs ?? TUNNEL_DEFAULTS.stableAfterMs,
   };
 }
 
@@ -190,7 +190,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const settings = tunnelSettings(options);
   const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
   const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
-  const drainMs = (options.drainTimeout ?? TUNNEL_DEFAULTS.drainTimeout) * 1000;
+  const drainMs = options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
 
   let resolveReady!: (port: number) => void;
   let rejectReady!: (err: Error) => void;

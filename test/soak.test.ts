@@ -28,8 +28,8 @@ test(`${CYCLES} control-connection losses leave no leaked handles and a working 
     to: '127.0.0.1',
     localHost: '127.0.0.1',
     controlPort: await relay.listen(),
-    maxReconnectDelay: 0.02, // retry at once: this test is about cycles, not timing
-    stableAfter: 0.001,
+    maxReconnectDelayMs: 20, // retry at once: this test is about cycles, not timing
+    stableAfterMs: 1,
   });
   let warnings = 0;
   const onWarning = () => warnings++;

@@ -141,7 +141,7 @@ test('changes(): the same stream as an async iterator, with backoff, attempts an
   await new Promise((r) => closed.once('listening', r));
   const { port: deadPort } = closed.address() as net.AddressInfo;
   await new Promise((r) => closed.close(r));
-  const tunnel = startTunnel({ localPort: 1, to: '127.0.0.1', controlPort: deadPort, retryFirst: true, maxReconnectDelay: 0.02 });
+  const tunnel = startTunnel({ localPort: 1, to: '127.0.0.1', controlPort: deadPort, retryFirst: true, maxReconnectDelayMs: 20 });
   t.after(() => tunnel.stop());
   const seen: TunnelChange[] = [];
   for await (const change of tunnel.changes()) {

@@ -6,16 +6,16 @@
 import { CONTROL_PORT } from '../protocol/constants.js';
 import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
 
-/** Default of each optional tunnel option, in the option's own unit (seconds for times). */
+/** Default of each optional tunnel option, durations in milliseconds (the CLI's flags take seconds). */
 export const TUNNEL_DEFAULTS = {
   localHost: 'localhost',
   /** 0: any public port. */
   port: 0,
   controlPort: CONTROL_PORT,
-  heartbeatTimeout: 8,
-  maxReconnectDelay: DEFAULT_MAX_DELAY_MS / 1000,
+  heartbeatTimeoutMs: 8000,
+  maxReconnectDelayMs: DEFAULT_MAX_DELAY_MS,
   reconnect: true,
   retryFirst: false,
-  stableAfter: 10,
-  drainTimeout: 2,
+  stableAfterMs: 10_000,
+  drainTimeoutMs: 2000,
 } as const;
