@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
-import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
+import { MAX_POOL_SIZE, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
 import { drainSockets } from '../drain.js';
@@ -25,7 +25,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
 import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
-import { type ServerFramed, ServerTunnel } from './tunnel.js';
+import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
 import { OPTION_ERROR, type Rules, boolean, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
 import { PeerLimits, peerKey } from './peer-limits.js';
@@ -42,6 +42,7 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_AUTH_FAILURES,
   MAX_PENDING_PER_TUNNEL,
+  MAX_POOL_PER_TUNNEL,
   MAX_TUNNELS_PER_ADDR,
   MIN_CLIENT_TIMEOUT_MS,
 } from './defaults.js';
@@ -59,6 +60,7 @@ export {
   DRAIN_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_PENDING_PER_TUNNEL,
+  MAX_POOL_PER_TUNNEL,
 } from './defaults.js';
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
@@ -99,6 +101,12 @@ export interface ServerOptions {
   maxAuthFailures?: number;
   /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
   authFailureWindowMs?: number;
+  /**
+   * Idle pooled data connections a client of this server may keep per tunnel (a larger
+   * request gets this many; default 16; 0: no pool is offered, every public connection
+   * takes the standard `Connection`/`Accept` path).
+   */
+  maxPoolPerTunnel?: number;
   /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger?: Logger;
   /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
@@ -125,6 +133,7 @@ const SERVER_RULES: Rules<ServerOptions> = {
   maxTunnelsPerAddr: integer(0),
   maxAuthFailures: integer(0),
   authFailureWindowMs: duration(),
+  maxPoolPerTunnel: integer(0, MAX_POOL_SIZE),
   logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
   logRateLimit: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration(), maxKeys: integer(1), schedule: func }),
   accessLog: boolean,
@@ -140,12 +149,16 @@ export interface ServerStats {
   handshaking: number;
   /** Sockets of claimed public connections (two per connection while both are open). */
   proxiedSockets: number;
+  /** Idle pooled data connections, over all tunnels. */
+  pooled: number;
 }
 
 /** Running totals since the server started, read at scrape time by `metrics.ts`. */
 export interface ServerCounters {
   /** Public connections accepted on a tunnel's port. */
   publicAccepted: number;
+  /** Of those, the ones handed to a pooled data connection at once. */
+  publicPooled: number;
   /** Claimed public connections still open. */
   publicActive: number;
   /** Public connections that ended without being claimed by their client. */
@@ -180,7 +193,10 @@ export class BoreServer {
   readonly #limits: PeerLimits;
   readonly #accessLog: boolean;
   readonly #handshakeFailures = new Map<string, number>();
+  /** Tunnels by the token of their pool. */
+  readonly #poolTokens: PoolTokens = new Map();
   #publicActive = 0;
+  #publicPooled = 0;
   #bytesIn = 0;
   #bytesOut = 0;
   #closing = false;
@@ -201,6 +217,7 @@ export class BoreServer {
       maxTunnelsPerAddr: options.maxTunnelsPerAddr ?? MAX_TUNNELS_PER_ADDR,
       maxAuthFailures: options.maxAuthFailures ?? MAX_AUTH_FAILURES,
       authFailureWindowMs: options.authFailureWindowMs ?? AUTH_FAILURE_WINDOW_MS,
+      maxPoolPerTunnel: options.maxPoolPerTunnel ?? MAX_POOL_PER_TUNNEL,
     };
     if (this.#opts.minPort > this.#opts.maxPort) {
       const message = `empty port range: minPort ${this.#opts.minPort} is above maxPort ${this.#opts.maxPort}`;
@@ -254,13 +271,15 @@ export class BoreServer {
       pending: this.#pending.size,
       handshaking: this.#handshaking.size,
       proxiedSockets: this.#proxied.size,
+      pooled: [...this.#tunnels].reduce((n, t) => n + t.pooled, 0),
     };
   }
 
   /** Running totals since start (connections, bytes, failed handshakes by reason). */
   get counters(): ServerCounters {
     return {
-      publicAccepted: this.#pending.added,
+      publicAccepted: this.#pending.added + this.#publicPooled,
+      publicPooled: this.#publicPooled,
       publicActive: this.#publicActive,
       publicFailed: this.#pending.unclaimed,
       bytesIn: this.#bytesIn,
@@ -359,6 +378,10 @@ export class BoreServer {
         return this.#openTunnel(framed, msg.port, addr);
       case 'Accept':
         return this.#accept(framed, msg.id);
+      case 'PoolJoin':
+        return this.#joinPool(framed, msg.token);
+      case 'PoolRequest':
+        throw new ProtocolError('unexpected PoolRequest before Hello');
     }
   }
 
@@ -430,6 +453,12 @@ export class BoreServer {
       pending: this.#pending,
       release,
       onClosed: (t) => this.#tunnels.delete(t),
+      forward: (data, head, visitor, port, since) => {
+        this.#publicPooled++;
+        this.#forward(data, head, visitor, port, since);
+      },
+      maxPool: this.#opts.maxPoolPerTunnel,
+      poolTokens: this.#poolTokens,
       log: this.#log,
     });
     this.#tunnels.add(tunnel);
@@ -447,9 +476,37 @@ export class BoreServer {
     }
     this.#handshaking.delete(framed.socket);
     this.#log.debug('forwarding connection', { port: claimed.port, id });
+    this.#forward(framed.socket, framed.detach(), claimed.socket, claimed.port, claimed.since);
+  }
+
+  /**
+   * Adds a data connection that presented a pool's token to that pool; a token no open
+   * pool has (its tunnel closed, or a guess) or a full pool closes the connection.
+   */
+  #joinPool(framed: ServerFramed, token: string): void {
+    const socket = framed.socket;
+    const tunnel = this.#poolTokens.get(token);
     const head = framed.detach();
-    const data = framed.socket;
-    const visitor = claimed.socket;
+    if (!tunnel || head.length > 0) {
+      this.#log.debug('closing pooled connection', {
+        peer: formatPeer(socket),
+        reason: tunnel ? 'data after PoolJoin' : 'unknown pool token',
+      });
+      this.#countFailure('pool-token');
+      socket.destroy();
+      return;
+    }
+    this.#handshaking.delete(socket);
+    // Proved alive like a control connection: heartbeats and TCP_USER_TIMEOUT.
+    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
+    if (!tunnel.addPooled(socket)) {
+      this.#log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
+      socket.destroy();
+    }
+  }
+
+  /** Joins a data connection to a visitor and keeps the books (proxied sockets, bytes, access log). */
+  #forward(data: Socket, head: Buffer, visitor: Socket, port: number, since: number): void {
     this.#proxied.add(data);
     this.#proxied.add(visitor);
     this.#publicActive++;
@@ -461,7 +518,7 @@ export class BoreServer {
       this.#publicActive--;
       this.#bytesIn += visitor.bytesRead;
       this.#bytesOut += visitor.bytesWritten;
-      if (this.#accessLog) this.#logAccess(visitor, peer, claimed.port, claimed.since, howEnded(visitor));
+      if (this.#accessLog) this.#logAccess(visitor, peer, port, since, howEnded(visitor));
     });
     void proxy(data, visitor, head);
   }

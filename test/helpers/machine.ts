@@ -22,6 +22,7 @@ export function testSettings(overrides: Partial<TunnelSettings> = {}): TunnelSet
     reconnect: true,
     retryFirst: false,
     stableAfterMs: 10_000,
+    pool: 0,
     ...overrides,
   };
 }
@@ -52,7 +53,7 @@ export function inertMachine(probe: Probe = newProbe()) {
         };
       }),
       proxies: fromCallback<ProxyRequest, ProxiesInput>(({ receive }) => {
-        receive((e) => probe.proxyRequests.push(e.id));
+        receive((e) => probe.proxyRequests.push(e.type === 'SERVER.CONNECTION' ? e.id : e.type));
       }),
     },
   });
