@@ -333,13 +333,16 @@ export class BoreServer {
       framed.send({ type: 'Challenge', id: challenge });
       const reply = await recv();
       if (reply?.type !== 'Authenticate') {
-        // A peer that closed without a word has tried nothing: not a failure.
+        // A peer that closed without a word has tried nothing: not a failure. It has sent
+        // not a byte (any byte is a frame or part of one), so it is a port probe such as
+        // a TCP health check: logged at debug, not warn.
         if (reply) this.#failed(addr);
         return this.#refuse(
           framed,
           'secret-required',
           reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating',
           reply !== undefined,
+          reply ? 'warn' : 'debug',
         );
       }
       if (!this.#auth.validate(challenge, reply.tag)) {
@@ -377,12 +380,13 @@ export class BoreServer {
 
   /**
    * Sends `Error` with the text of `code`, half-closes, and discards whatever the peer
-   * still sends; counts a failed handshake under `code` unless `failed` is false.
+   * still sends; counts a failed handshake under `code` unless `failed` is false, and
+   * logs at `level`.
    */
-  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true): void {
+  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true, level: 'warn' | 'debug' = 'warn'): void {
     const socket = framed.socket;
     if (failed) this.#countFailure(code);
-    this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
+    this.#log[level]('refusing client', { peer: formatPeer(socket), reason });
     framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
     framed.detach();
     socket.end();
