@@ -28,7 +28,16 @@ export type { ErrorClass, ErrorCode } from './client/errors.js';
 
 // Server.
 export { BoreServer } from './server/server.js';
-export type { ServerOptions, ServerStats } from './server/server.js';
+export type {
+  ServerOptions,
+  ServerStats,
+  ServerCounters,
+  ServerEvents,
+  TunnelOpenedEvent,
+  TunnelClosedEvent,
+  ConnectionEvent,
+  ConnectionClosedEvent,
+} from './server/server.js';
 
 // Logging: any object with error/warn/info/debug(message, fields) will do; pino and
 // bunyan, called as (fields, message), through objectFirstLogger.

@@ -11,7 +11,7 @@
  * address's connections unanswered for a cool-down (see `peer-limits.ts`).
  */
 import net, { type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
@@ -29,6 +29,7 @@ import { type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
 import { OPTION_ERROR, type Rules, boolean, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
 import { PeerLimits, peerKey } from './peer-limits.js';
+import type { ServerEvents } from './events.js';
 import {
   ACCEPT_TIMEOUT_MS,
   AUTH_FAILURE_WINDOW_MS,
@@ -60,6 +61,9 @@ export {
   HANDSHAKE_TIMEOUT_MS,
   MAX_PENDING_PER_TUNNEL,
 } from './defaults.js';
+
+/** The events of {@link BoreServer} and their payloads (defined in `events.ts`). */
+export type { ConnectionClosedEvent, ConnectionEvent, ServerEvents, TunnelClosedEvent, TunnelOpenedEvent } from './events.js';
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
 export interface ServerOptions {
@@ -165,8 +169,11 @@ function howEnded(socket: Socket): string {
   return err.code === 'ECONNRESET' ? 'reset' : (err.code ?? 'error');
 }
 
-/** A running bore server. */
-export class BoreServer {
+/**
+ * A running bore server; an `EventEmitter` of {@link ServerEvents} (`tunnelOpened`,
+ * `tunnelClosed`, `connection`, `connectionClosed`, `error`).
+ */
+export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
   readonly #auth: Authenticator | undefined;
   readonly #log: RateLimitedLogger;
@@ -187,6 +194,7 @@ export class BoreServer {
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
   constructor(options: ServerOptions = {}) {
+    super();
     checkOptions(SERVER_RULES, options, 'BoreServer');
     this.#opts = {
       minPort: options.minPort ?? DEFAULT_MIN_PORT,
@@ -226,6 +234,9 @@ export class BoreServer {
   async listen(): Promise<number> {
     this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
+    // From now on a listener error (such as EMFILE on accept) is the server's own: logged,
+    // and emitted as `error` when someone listens; the listener keeps accepting.
+    this.#control.on('error', (err) => this.#serverError('control listener error', err));
     const port = this.port;
     this.#log.info('server listening', {
       addr: this.#opts.bindAddr,
@@ -428,6 +439,7 @@ export class BoreServer {
     // interval after the client dies) and fails the socket on a retransmission timer
     // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
     tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
+    const peer = formatPeer(socket);
     const tunnel = new ServerTunnel({
       control: framed,
       listener,
@@ -435,11 +447,15 @@ export class BoreServer {
       release,
       onClosed: (t) => this.#tunnels.delete(t),
       log: this.#log,
+      afterClose: (reason) => {
+        if (this.listenerCount('tunnelClosed') > 0) this.#emit('tunnelClosed', { port: tunnel.port, peer, reason });
+      },
     });
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
-    this.#log.info('new client', { peer: formatPeer(socket), port: tunnel.port });
+    this.#log.info('new client', { peer, port: tunnel.port });
     tunnel.start();
+    if (this.listenerCount('tunnelOpened') > 0) this.#emit('tunnelOpened', { port: tunnel.port, peer });
   }
 
   #accept(framed: ServerFramed, id: string): void {
@@ -457,7 +473,9 @@ export class BoreServer {
     this.#proxied.add(data);
     this.#proxied.add(visitor);
     this.#publicActive++;
-    const peer = this.#accessLog ? formatPeer(visitor) : '';
+    const announce = this.listenerCount('connection') > 0;
+    const peer = this.#accessLog || announce || this.listenerCount('connectionClosed') > 0 ? formatPeer(visitor) : '';
+    if (announce) this.#emit('connection', { port: claimed.port, visitor: peer, id });
     onClose(data, () => this.#proxied.delete(data));
     // Bytes are counted once, when the connection closes: nothing per chunk.
     onClose(visitor, () => {
@@ -466,8 +484,40 @@ export class BoreServer {
       this.#bytesIn += visitor.bytesRead;
       this.#bytesOut += visitor.bytesWritten;
       if (this.#accessLog) this.#logAccess(visitor, peer, claimed.port, claimed.since, howEnded(visitor));
+      if (this.listenerCount('connectionClosed') > 0) {
+        this.#emit('connectionClosed', {
+          port: claimed.port,
+          visitor: peer || formatPeer(visitor),
+          id,
+          bytesIn: visitor.bytesRead,
+          bytesOut: visitor.bytesWritten,
+          durationMs: Date.now() - claimed.since,
+          ended: howEnded(visitor),
+        });
+      }
     });
     void proxy(data, visitor, head);
+  }
+
+  /**
+   * Emits `event` (whose listeners the caller has counted). A listener that throws cannot
+   * leave the server's bookkeeping half done: its exception is rethrown on the next tick,
+   * an `uncaughtException` as from any listener Node calls from its I/O.
+   */
+  #emit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
+    try {
+      (this as EventEmitter).emit(event, ...args); // typed by the signature above
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  /** A failure of the server itself, not of one connection: logged, and emitted as `error` if listened to. */
+  #serverError(message: string, err: NodeJS.ErrnoException): void {
+    this.#log.error(message, { reason: err.message, code: err.code });
+    if (this.listenerCount('error') > 0) this.#emit('error', err);
   }
 
   /** The access log's line for a public connection that has ended. */

@@ -31,6 +31,8 @@ export interface ServerTunnelParts {
   /** Called once when the tunnel has closed (the server forgets it). */
   onClosed: (tunnel: ServerTunnel) => void;
   log: Logger;
+  /** Called once at the end of closing (the public port is free again) with why it closed. */
+  afterClose?: (reason: string) => void;
 }
 
 /** A client's tunnel on the server: from `Hello` until its control connection or the server closes. */
@@ -45,6 +47,7 @@ export class ServerTunnel {
   readonly #release: () => void;
   readonly #onClosed: (tunnel: ServerTunnel) => void;
   readonly #log: Logger;
+  readonly #afterClose: ((reason: string) => void) | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Why the control connection failed, if it did. */
   #reason: string | undefined;
@@ -57,6 +60,7 @@ export class ServerTunnel {
     this.#release = parts.release;
     this.#onClosed = parts.onClosed;
     this.#log = parts.log;
+    this.#afterClose = parts.afterClose;
     this.port = (parts.listener.address() as AddressInfo).port;
   }
 
@@ -97,7 +101,9 @@ export class ServerTunnel {
     this.#listener.close();
     this.#pending.dropGroup(this.#group);
     this.#control.socket.destroy();
-    this.#log.info('client disconnected', { port: this.port, reason: reason ?? this.#reason ?? 'connection closed' });
+    const why = reason ?? this.#reason ?? 'connection closed';
+    this.#log.info('client disconnected', { port: this.port, reason: why });
+    this.#afterClose?.(why);
   }
 
   /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
