@@ -34,6 +34,7 @@ test('the package entry exports the client machine, startTunnel, the server and 
     'TunnelError',
     'clientMachine',
     'createLogger',
+    'objectFirstLogger',
     'silentLogger',
     'startInspector',
     'startTunnel',

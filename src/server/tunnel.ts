@@ -26,10 +26,10 @@ export type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
 
 /**
  * Joins a data connection (its frames done, `head` the bytes read past them) to the
- * visitor's public connection of `port`, accepted at `since` (`Date.now()`), and
+ * visitor's public connection `id` of `port`, accepted at `since` (`Date.now()`), and
  * keeps the server's books on it.
  */
-export type Forward = (data: Socket, head: Buffer, visitor: Socket, port: number, since: number) => void;
+export type Forward = (data: Socket, head: Buffer, visitor: Socket, port: number, since: number, id: string) => void;
 
 /** Where the server finds a tunnel by the token of its pool. */
 export type PoolTokens = Map<string, ServerTunnel>;
@@ -53,6 +53,8 @@ export interface ServerTunnelParts {
   /** The server's tokens of open pools. */
   poolTokens: PoolTokens;
   log: Logger;
+  /** Called once at the end of closing (the public port is free again) with why it closed. */
+  afterClose?: (reason: string) => void;
 }
 
 /** A client's tunnel on the server: from `Hello` until its control connection or the server closes. */
@@ -70,6 +72,7 @@ export class ServerTunnel {
   readonly #maxPool: number;
   readonly #poolTokens: PoolTokens;
   readonly #log: Logger;
+  readonly #afterClose: ((reason: string) => void) | undefined;
   /** The pool, once offered. */
   #pool: TunnelPool | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -87,6 +90,7 @@ export class ServerTunnel {
     this.#maxPool = parts.maxPool;
     this.#poolTokens = parts.poolTokens;
     this.#log = parts.log;
+    this.#afterClose = parts.afterClose;
     this.port = (parts.listener.address() as AddressInfo).port;
   }
 
@@ -146,7 +150,9 @@ export class ServerTunnel {
     this.#listener.close();
     this.#pending.dropGroup(this.#group);
     this.#control.socket.destroy();
-    this.#log.info('client disconnected', { port: this.port, reason: reason ?? this.#reason ?? 'connection closed' });
+    const why = reason ?? this.#reason ?? 'connection closed';
+    this.#log.info('client disconnected', { port: this.port, reason: why });
+    this.#afterClose?.(why);
   }
 
   /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
@@ -188,7 +194,7 @@ export class ServerTunnel {
       const id = randomUUID();
       this.#log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
       pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
-      this.#forward(pooled, EMPTY, conn, this.port, Date.now());
+      this.#forward(pooled, EMPTY, conn, this.port, Date.now(), id);
       return;
     }
     const id = this.#pending.add(this.#group, this.port, conn);
