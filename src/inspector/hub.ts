@@ -38,6 +38,8 @@ export interface PublicSnapshot {
   context: Record<string, unknown>;
   /** Epoch ms when the snapshot was taken. */
   time: number;
+  /** The type of the event that led to this snapshot (the page uses it to pick the arrow it highlights). */
+  event?: string;
 }
 
 /** Listener of {@link InspectorHub} updates. */
@@ -73,7 +75,7 @@ export class InspectorHub {
   readonly #listeners = new Set<HubListener>();
   readonly #log: LogEntry[] = [];
   #seq = 0;
-  #latest: { value: unknown; status: string; context: unknown } | undefined;
+  #latest: { value: unknown; status: string; context: unknown; event: string } | undefined;
   #latestKey = '';
   #dirtySnapshot = false;
   #dirtyLog = new Set<LogEntry>();
@@ -92,7 +94,7 @@ export class InspectorHub {
         this.#latestKey = key;
         this.#push({ kind: 'transition', event: ev.event.type, from: leaf(from), to: leaf(key) });
       }
-      this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context };
+      this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context, event: ev.event.type };
       this.#dirtySnapshot = true;
       this.#schedule();
     }
@@ -102,7 +104,14 @@ export class InspectorHub {
   snapshot(): PublicSnapshot | undefined {
     const s = this.#latest;
     if (!s) return undefined;
-    return { value: s.value, active: activePaths(s.value), status: s.status, context: publicContext(s.context), time: Date.now() };
+    return {
+      value: s.value,
+      active: activePaths(s.value),
+      status: s.status,
+      context: publicContext(s.context),
+      time: Date.now(),
+      event: s.event,
+    };
   }
 
   /** The recent log, oldest first. */
@@ -142,6 +151,14 @@ export class InspectorHub {
     }
     this.#scheduled = true;
     setImmediate(() => this.#flush());
+  }
+
+  /**
+   * Delivers what is pending now rather than on the next `setImmediate`: the server
+   * calls it before it closes, so that open pages get the final state.
+   */
+  flush(): void {
+    this.#flush();
   }
 
   #flush(): void {
