@@ -51,6 +51,8 @@ export interface SnapshotView {
   status: string;
   context: ContextView;
   time: number;
+  /** The type of the event that led to this snapshot. */
+  event?: string;
 }
 
 /** The `hello` event that opens every `/events` stream. */
