@@ -57,7 +57,7 @@ h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: v
 .pill { padding: 2px 10px; border-radius: 999px; background: #eef0f4; font-weight: 600; }
 #state { background: var(--active); color: var(--accent); }
 #state[data-status="done"] { background: #eef0f4; color: var(--fg); }
-#state[data-state="fatal"] { background: #fdecea; color: var(--bad); }
+#state[data-leaf="fatal"] { background: #fdecea; color: var(--bad); }
 .conn-live { background: #e3f5ea; color: var(--ok); }
 .conn-wait { background: #fdecea; color: var(--bad); }
 .conn-ended { background: #eef0f4; color: var(--muted); }

@@ -69,7 +69,7 @@ function showSnapshot(s: SnapshotView): void {
   const pill = element('state', HTMLElement);
   pill.textContent = stateTitle(s);
   pill.setAttribute('data-status', s.status);
-  pill.setAttribute('data-state', s.active[s.active.length - 1] ?? '');
+  pill.setAttribute('data-leaf', s.active[s.active.length - 1] ?? '');
   renderContext();
 }
 
