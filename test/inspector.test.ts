@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { assign, createActor, createMachine, fromPromise, setup } from 'xstate';
 import { clientMachine } from '../machines/client.js';
 import { activePaths, machineGraph } from '../src/inspector/graph.js';
-import { InspectorHub, publicContext } from '../src/inspector/hub.js';
+import { InspectorHub, type PublicSnapshot, publicContext } from '../src/inspector/hub.js';
 import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
 import { httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
 
@@ -170,6 +170,36 @@ test('the hub logs events and transitions, folds repeats, and hides runtime obje
     'listeners get snapshots',
   );
   assert.deepEqual(publicContext({ runtime: {}, a: undefined }), { a: null });
+  actor.stop();
+});
+
+test('the hub pushes every change of state with the snapshot, even changes faster than its updates', async () => {
+  const hub = new InspectorHub();
+  const machine = createMachine({
+    initial: 'a',
+    states: { a: { on: { GO: 'b' } }, b: { on: { BACK: 'a', BEAT: { target: 'b', reenter: true } } } },
+  });
+  const actor = createActor(machine, { inspect: hub.inspect }).start();
+  const pushed: PublicSnapshot[] = [];
+  hub.listen({ snapshot: (snap) => pushed.push(snap), log: () => {} });
+  // Two changes in one turn of the event loop: one snapshot, both steps; a re-entry is no step.
+  actor.send({ type: 'GO' });
+  actor.send({ type: 'BACK' });
+  actor.send({ type: 'GO' });
+  actor.send({ type: 'BEAT' });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pushed.length, 1);
+  assert.deepEqual(pushed[0]!.active, ['b']);
+  assert.deepEqual(pushed[0]!.steps, [
+    { from: ['a'], to: ['b'], event: 'GO' },
+    { from: ['b'], to: ['a'], event: 'BACK' },
+    { from: ['a'], to: ['b'], event: 'GO' },
+  ]);
+  actor.send({ type: 'BEAT' });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pushed.length, 2);
+  assert.equal(pushed[1]!.steps, undefined, 'a heartbeat-like re-entry changes no state');
+  assert.equal(hub.snapshot()!.steps, undefined, '/snapshot has no steps');
   actor.stop();
 });
 

@@ -38,8 +38,21 @@ export interface PublicSnapshot {
   context: Record<string, unknown>;
   /** Epoch ms when the snapshot was taken. */
   time: number;
-  /** The type of the event that led to this snapshot (the page uses it to pick the arrow it highlights). */
-  event?: string;
+  /**
+   * Only in snapshots pushed to pages: every change of state since the previous one
+   * pushed, oldest first (several when they came faster than pages are updated). The
+   * page highlights the arrows they took.
+   */
+  steps?: StateStep[];
+}
+
+/** A change of the machine's active states, and the event that caused it. */
+export interface StateStep {
+  /** Active state paths before and after, parents included. */
+  from: string[];
+  to: string[];
+  /** The event's type. */
+  event: string;
 }
 
 /** Listener of {@link InspectorHub} updates. */
@@ -75,7 +88,8 @@ export class InspectorHub {
   readonly #listeners = new Set<HubListener>();
   readonly #log: LogEntry[] = [];
   #seq = 0;
-  #latest: { value: unknown; status: string; context: unknown; event: string } | undefined;
+  #latest: { value: unknown; status: string; context: unknown } | undefined;
+  #steps: StateStep[] = [];
   #latestKey = '';
   #dirtySnapshot = false;
   #dirtyLog = new Set<LogEntry>();
@@ -93,8 +107,11 @@ export class InspectorHub {
         const from = this.#latestKey;
         this.#latestKey = key;
         this.#push({ kind: 'transition', event: ev.event.type, from: leaf(from), to: leaf(key) });
+        // Kept only while pages listen, and bounded like the log.
+        if (this.#listeners.size > 0 && this.#latest && this.#steps.length < InspectorHub.LOG_SIZE)
+          this.#steps.push({ from: activePaths(this.#latest.value), to: activePaths(snap.value), event: ev.event.type });
       }
-      this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context, event: ev.event.type };
+      this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context };
       this.#dirtySnapshot = true;
       this.#schedule();
     }
@@ -110,7 +127,6 @@ export class InspectorHub {
       status: s.status,
       context: publicContext(s.context),
       time: Date.now(),
-      event: s.event,
     };
   }
 
@@ -166,6 +182,8 @@ export class InspectorHub {
     const entries = [...this.#dirtyLog];
     this.#dirtyLog.clear();
     const snap = this.#dirtySnapshot ? this.snapshot() : undefined;
+    if (snap && this.#steps.length) snap.steps = this.#steps;
+    this.#steps = [];
     this.#dirtySnapshot = false;
     for (const l of this.#listeners) {
       if (entries.length > 0) l.log(entries);

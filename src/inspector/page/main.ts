@@ -62,10 +62,14 @@ function showSnapshot(s: SnapshotView): void {
     if (active.has(path)) g.setAttribute('data-active', 'true');
     else g.removeAttribute('data-active');
   }
-  if (before && model) {
-    const taken = takenEdges(model.edges, before.active, s.active, s.event);
-    if (taken.length) markTaken(taken);
+  if (model && (s.steps?.length || before)) {
+    // The hub's steps tell every change, even those faster than snapshots; else compare with the previous snapshot.
+    const steps = s.steps?.length ? s.steps : [{ from: before?.active ?? [], to: s.active, event: undefined }];
+    const taken = new Set(steps.flatMap((step) => takenEdges(model?.edges ?? [], step.from, step.to, step.event)));
+    if (taken.size) markTaken([...taken]);
   }
+  const was = new Set(before?.active);
+  zoom.reveal(s.active.filter((p) => !was.has(p)).flatMap((p) => groups.get(p) ?? []));
   const pill = element('state', HTMLElement);
   pill.textContent = stateTitle(s);
   pill.setAttribute('data-status', s.status);

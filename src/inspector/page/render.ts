@@ -43,10 +43,23 @@ export function drawChart(chart: SVGSVGElement, layout: ChartLayout): Map<string
   chart.replaceChildren();
   chart.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
   const defs = svg('defs', {}, chart);
-  for (const id of [ARROW, TAKEN_ARROW]) {
+  for (const [id, size] of [
+    [ARROW, 9],
+    [TAKEN_ARROW, 11],
+  ] as const) {
     const marker = svg(
       'marker',
-      { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      // In user units, so that the thicker stroke of a just-taken arrow does not scale its head.
+      {
+        id,
+        viewBox: '0 0 10 10',
+        refX: 9,
+        refY: 5,
+        markerUnits: 'userSpaceOnUse',
+        markerWidth: size,
+        markerHeight: size,
+        orient: 'auto-start-reverse',
+      },
       defs,
     );
     svg('path', { d: 'M0,0 L10,5 L0,10 z', class: id === ARROW ? 'arrowhead' : 'arrowhead taken' }, marker);

@@ -3,7 +3,8 @@
  * names at 13 px, labels at 11 px, whatever the window) and its box scrolls; the
  * toolbar zooms out and in, back to 100%, or fits the whole chart to the box's width
  * ("fit", which follows the window). Ctrl (or ⌘) + wheel zooms around the pointer, and
- * dragging the chart scrolls it. The choice is kept in `localStorage` for the next visit.
+ * dragging the chart scrolls it; the page scrolls a state it enters into view. The
+ * choice of zoom is kept in `localStorage` for the next visit.
  */
 
 /** The zoom steps of the − and + buttons. */
@@ -84,6 +85,25 @@ export class ChartZoom {
     const after = this.scale();
     this.#box.scrollLeft = cx * after - x;
     this.#box.scrollTop = cy * after - y;
+  }
+
+  /** Scrolls the box so that `targets` (parts of the chart, e.g. the states just entered) are in view, if they are not. */
+  reveal(targets: readonly Element[]): void {
+    if (!targets.length || this.#box.classList.contains('dragging')) return;
+    const rects = targets.map((el) => el.getBoundingClientRect());
+    const l = Math.min(...rects.map((rect) => rect.left));
+    const r = Math.max(...rects.map((rect) => rect.right));
+    const t = Math.min(...rects.map((rect) => rect.top));
+    const b = Math.max(...rects.map((rect) => rect.bottom));
+    const view = this.#box.getBoundingClientRect();
+    // Out of view on an axis: centre it on that axis (its start first, if it is larger than the box).
+    const shift = (start: number, end: number, viewStart: number, viewEnd: number) =>
+      start >= viewStart && end <= viewEnd ? 0 : Math.min(start - viewStart, (start + end) / 2 - (viewStart + viewEnd) / 2);
+    const left = shift(l, r, view.left, view.right);
+    const top = shift(t, b, view.top, view.bottom);
+    if (left === 0 && top === 0) return; // (a new smooth scroll would stop one under way)
+    const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    this.#box.scrollBy({ left, top, behavior: smooth ? 'smooth' : 'auto' });
   }
 
   #apply(): void {
