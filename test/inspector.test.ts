@@ -364,6 +364,30 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
     assert.ok(!out.includes(SECRET), 'the secret never leaves the process');
 });
 
+test('bore local --inspect: when the tunnel gives up, open pages get the final state (fatal), then the end', async (t) => {
+  const server = await startServer(PORTS);
+  const echo = await startEchoServer();
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const client = await startClient(echo.port, server.controlPort, ['--inspect', '--no-reconnect']);
+  t.after(() => client.stop());
+  const port = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+  const stream = readEvents(port, (event) => event === 'end');
+  await client.waitFor(/listening at/);
+  // Once the page has its first snapshot, the server goes away: no reconnecting, the tunnel gives up.
+  await readEvents(port, (event) => event === 'snapshot');
+  await server.stop('SIGKILL');
+  const text = await stream;
+  const snapshots = [...text.matchAll(/^event: snapshot\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as PublicSnapshot);
+  const last = snapshots[snapshots.length - 1]!;
+  assert.equal(last.value, 'fatal', `the last snapshot before the end: ${JSON.stringify(last.value)}`);
+  assert.equal(last.status, 'done');
+  assert.ok(text.indexOf('event: end') > text.lastIndexOf('event: snapshot'), 'the end comes after the final snapshot');
+  assert.notEqual(await client.exited, 0);
+});
+
 test('bore local --inspect rejects a bad port with a usage error', async () => {
   const { BoreProcess } = await import('./helpers/procs.js');
   const p = new BoreProcess(['local', '3000', '--to', '127.0.0.1', '--inspect=99999']);

@@ -124,8 +124,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     res.write(`retry: ${SSE_RETRY_MS}\n\n`);
     // A page that stopped reading is dropped rather than growing our memory.
     const writeBounded = (text: string) => {
+      // (Once ended by close(), nothing more: a write after the end would be an error.)
+      if (res.writableEnded || res.destroyed) return;
       if (res.writableLength > INSPECTOR_STREAM_QUEUE_BYTES) res.destroy();
-      else if (!res.destroyed) res.write(text);
+      else res.write(text);
     };
     const write = (event: string, data: unknown) => writeBounded(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     write('hello', { bootId, log: hub.log() });
