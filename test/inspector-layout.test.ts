@@ -15,6 +15,7 @@ import { type EdgeRoute, routeEdges, separate } from '../src/inspector/page/edge
 import { contextRows, formatTime, logText, transitionLabel } from '../src/inspector/page/format.js';
 import { type Box, type ChartLayout, type LocalEdge, SIZE, layoutChart, rankColumns } from '../src/inspector/page/layout.js';
 import { chartModel } from '../src/inspector/page/model.js';
+import { labelMatchesEvent, takenEdges } from '../src/inspector/page/taken.js';
 import type { LogEntryView, SnapshotView } from '../src/inspector/page/wire.js';
 
 const clientLayout = (): ChartLayout => layoutChart(chartModel(machineGraph(clientMachine)));
@@ -274,6 +275,49 @@ test('texts: transition labels, log lines and the context table, from what the h
   );
   assert.deepEqual(failed[4], { label: 'last error', value: 'refused (connect-refused, retriable)', className: 'err' });
   assert.equal(failed[5]!.value, `${formatTime(2500)} (in 1.5s, delay 2.0s)`);
+});
+
+test('taken arrows: from the states active before to the ones entered, through transient states, preferring the event', () => {
+  const { edges } = chartModel(machineGraph(clientMachine));
+  const listening = ['listening', 'listening.alive'];
+  // The server closes the control connection: listening → failed → backoff in one snapshot (failed is left at once).
+  assert.deepEqual(takenEdges(edges, listening, ['backoff'], 'CONTROL.LOST'), ['listening->failed', 'failed->backoff']);
+  assert.deepEqual(takenEdges(edges, listening, ['backoff'], 'xstate.after.heartbeatTimeout.bore.listening.alive'), [
+    'listening.alive->failed',
+    'failed->backoff',
+  ]);
+  // Without the event both ways into failed are possible.
+  assert.deepEqual(takenEdges(edges, listening, ['backoff']).sort(), ['failed->backoff', 'listening->failed', 'listening.alive->failed']);
+  assert.deepEqual(takenEdges(edges, ['backoff'], ['connecting'], 'xstate.after.retryDelay.bore.backoff'), ['backoff->connecting']);
+  assert.deepEqual(takenEdges(edges, ['connecting'], ['fatal'], 'FAILED'), ['connecting->failed', 'failed->fatal']);
+  assert.deepEqual(takenEdges(edges, listening, ['stopped'], 'STOP'), ['->stopped'], "the root's STOP, from any state");
+  // A heartbeat re-enters listening.alive: no state is entered, no arrow is taken.
+  assert.deepEqual(takenEdges(edges, listening, listening, 'SERVER.HEARTBEAT'), []);
+  assert.deepEqual(takenEdges(edges, ['connecting'], ['connecting'], 'xstate.init'), []);
+
+  // Any machine: arrows inside a parallel region.
+  const parallel = chartModel(
+    machineGraph(
+      createMachine({
+        id: 'p',
+        type: 'parallel',
+        states: {
+          pool: { initial: 'idle', states: { idle: { on: { GROW: 'busy' } }, busy: { on: { DONE: 'idle' } } } },
+          beat: { initial: 'alive', states: { alive: { on: { BEAT: { target: 'alive', reenter: true } } } } },
+        },
+      }),
+    ),
+  );
+  const before = ['pool', 'pool.idle', 'beat', 'beat.alive'];
+  assert.deepEqual(takenEdges(parallel.edges, before, ['pool', 'pool.busy', 'beat', 'beat.alive'], 'GROW'), ['pool.idle->pool.busy']);
+  assert.deepEqual(takenEdges(parallel.edges, before, before, 'BEAT'), []);
+
+  assert.ok(labelMatchesEvent('CONTROL.LOST / recordFailure', 'CONTROL.LOST'));
+  assert.ok(labelMatchesEvent('after connectTimeout / recordFailure', 'xstate.after.connectTimeout.bore.connecting'));
+  assert.ok(labelMatchesEvent('after 250ms', 'xstate.after.250.m.a'));
+  assert.ok(labelMatchesEvent('always [mustGiveUp]', 'always'));
+  assert.ok(!labelMatchesEvent('FAILED / recordFailure', 'FAILED.OTHER'));
+  assert.ok(!labelMatchesEvent('after connectTimeout', 'xstate.after.handshakeTimeout.bore.authenticating'));
 });
 
 test('the script served at /app.js is the current bundle of src/inspector/page (else: npm run build)', async () => {

@@ -38,6 +38,21 @@ export interface PublicSnapshot {
   context: Record<string, unknown>;
   /** Epoch ms when the snapshot was taken. */
   time: number;
+  /**
+   * Only in snapshots pushed to pages: every change of state since the previous one
+   * pushed, oldest first (several when they came faster than pages are updated). The
+   * page highlights the arrows they took.
+   */
+  steps?: StateStep[];
+}
+
+/** A change of the machine's active states, and the event that caused it. */
+export interface StateStep {
+  /** Active state paths before and after, parents included. */
+  from: string[];
+  to: string[];
+  /** The event's type. */
+  event: string;
 }
 
 /** Listener of {@link InspectorHub} updates. */
@@ -74,6 +89,7 @@ export class InspectorHub {
   readonly #log: LogEntry[] = [];
   #seq = 0;
   #latest: { value: unknown; status: string; context: unknown } | undefined;
+  #steps: StateStep[] = [];
   #latestKey = '';
   #dirtySnapshot = false;
   #dirtyLog = new Set<LogEntry>();
@@ -91,6 +107,9 @@ export class InspectorHub {
         const from = this.#latestKey;
         this.#latestKey = key;
         this.#push({ kind: 'transition', event: ev.event.type, from: leaf(from), to: leaf(key) });
+        // Kept only while pages listen, and bounded like the log.
+        if (this.#listeners.size > 0 && this.#latest && this.#steps.length < InspectorHub.LOG_SIZE)
+          this.#steps.push({ from: activePaths(this.#latest.value), to: activePaths(snap.value), event: ev.event.type });
       }
       this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context };
       this.#dirtySnapshot = true;
@@ -102,7 +121,13 @@ export class InspectorHub {
   snapshot(): PublicSnapshot | undefined {
     const s = this.#latest;
     if (!s) return undefined;
-    return { value: s.value, active: activePaths(s.value), status: s.status, context: publicContext(s.context), time: Date.now() };
+    return {
+      value: s.value,
+      active: activePaths(s.value),
+      status: s.status,
+      context: publicContext(s.context),
+      time: Date.now(),
+    };
   }
 
   /** The recent log, oldest first. */
@@ -144,11 +169,21 @@ export class InspectorHub {
     setImmediate(() => this.#flush());
   }
 
+  /**
+   * Delivers what is pending now rather than on the next `setImmediate`: the server
+   * calls it before it closes, so that open pages get the final state.
+   */
+  flush(): void {
+    this.#flush();
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const entries = [...this.#dirtyLog];
     this.#dirtyLog.clear();
     const snap = this.#dirtySnapshot ? this.snapshot() : undefined;
+    if (snap && this.#steps.length) snap.steps = this.#steps;
+    this.#steps = [];
     this.#dirtySnapshot = false;
     for (const l of this.#listeners) {
       if (entries.length > 0) l.log(entries);

@@ -51,6 +51,17 @@ export interface SnapshotView {
   status: string;
   context: ContextView;
   time: number;
+  /** Only in pushed snapshots: the changes of state since the previous one, oldest first. */
+  steps?: StateStepView[];
+}
+
+/** A change of active states (the hub's `StateStep`). */
+export interface StateStepView {
+  /** Active state paths before and after, parents included. */
+  from: string[];
+  to: string[];
+  /** The type of the event that caused it. */
+  event: string;
 }
 
 /** The `hello` event that opens every `/events` stream. */
