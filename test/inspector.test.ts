@@ -25,7 +25,11 @@ const BROWSER_INSPECT_PORT = 25990;
 const get = httpGet;
 
 /** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
-function readEvents(port: number, until: (event: string, data: { value?: unknown }) => boolean, timeoutMs = 10_000): Promise<string> {
+function readEvents(
+  port: number,
+  until: (event: string, data: { value?: unknown; context?: { pool?: { idle: number } } }) => boolean,
+  timeoutMs = 10_000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
@@ -63,12 +67,19 @@ test('the chart comes from the client machine definition: every state and transi
     'failed',
     'fatal',
     'listening',
-    'listening.alive',
+    'listening.heartbeat',
+    'listening.heartbeat.alive',
+    'listening.pool',
+    'listening.pool.asking',
+    'listening.pool.off',
+    'listening.pool.open',
+    'listening.pool.standard',
     'stopped',
   ]);
   const listening = g.states.find((s) => s.path === 'listening')!;
-  assert.equal(listening.type, 'compound');
-  assert.equal(listening.initial, 'listening.alive');
+  assert.equal(listening.type, 'parallel');
+  assert.equal(g.states.find((s) => s.path === 'listening.heartbeat')!.initial, 'listening.heartbeat.alive');
+  assert.equal(g.states.find((s) => s.path === 'listening.pool')!.initial, 'listening.pool.asking');
   assert.deepEqual(g.invoke, ['proxies'], 'the root invokes the proxies actor');
   const entry = (path: string) => g.states.find((s) => s.path === path)!.entry.filter((a) => !a.startsWith('xstate.'));
   assert.deepEqual(entry('connecting'), ['startAttempt', 'openSession'], 'the session starts with the attempt');
@@ -88,10 +99,19 @@ test('the chart comes from the client machine definition: every state and transi
   has({ source: 'authenticating', kind: 'on', trigger: 'CHALLENGE.ANSWERED', targets: ['authenticating'], reenter: true });
   has({ source: 'listening', kind: 'on', trigger: 'CONTROL.LOST', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'listening', kind: 'after', trigger: 'stableAfter', targets: [] });
-  has({ source: 'listening.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'listening.heartbeat.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'listening.pool.asking', kind: 'on', trigger: 'SERVER.POOL', targets: ['listening.pool.open'], actions: ['openPool'] });
+  has({ source: 'listening.pool.asking', kind: 'after', trigger: 'poolOfferTimeout', targets: ['listening.pool.standard'] });
+  has({ source: 'listening.pool.asking', kind: 'always', guard: 'poolOff', targets: ['listening.pool.off'] });
   has({ source: 'failed', kind: 'always', guard: 'mustGiveUp', targets: ['fatal'], actions: [] });
   has({ source: 'failed', kind: 'always', targets: ['backoff'], actions: [] });
-  has({ source: 'listening.alive', kind: 'on', trigger: 'SERVER.HEARTBEAT', targets: ['listening.alive'], reenter: true });
+  has({
+    source: 'listening.heartbeat.alive',
+    kind: 'on',
+    trigger: 'SERVER.HEARTBEAT',
+    targets: ['listening.heartbeat.alive'],
+    reenter: true,
+  });
   has({ source: 'backoff', kind: 'after', trigger: 'retryDelay', targets: ['connecting'] });
   has({ source: '', kind: 'on', trigger: 'STOP', targets: ['stopped'] });
   has({ source: '', kind: 'on', trigger: 'PROXY.CLOSED', targets: [], actions: ['connectionClosed'] });
@@ -325,11 +345,15 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
   t.after(() => client.stop());
   const port = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
 
+  // Our server offers the pool the client asks for (4 by default), and its connections prove the secret.
+  await readEvents(port, (event, data) => event === 'snapshot' && data.context?.pool?.idle === 4);
   const snap = await get(port, '/snapshot');
   assert.equal(snap.status, 200);
   assert.match(snap.type, /application\/json/);
   const body = JSON.parse(snap.body);
-  assert.deepEqual(body.value, { listening: 'alive' });
+  assert.deepEqual(body.value, { listening: { heartbeat: 'alive', pool: 'open' } });
+  assert.deepEqual({ size: body.context.pool.size, idle: body.context.pool.idle }, { size: 4, idle: 4 });
+  assert.doesNotMatch(snap.body, /token/, 'the pool token is never shown');
   assert.equal(body.context.publicPort, client.publicPort);
   assert.equal(body.context.attempt, 1);
   assert.equal(body.context.control, undefined, 'no connection objects in the context');
@@ -451,7 +475,13 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
       .sort(),
   );
   const active = await page.$$eval('[data-active="true"]', (els) => els.map((e) => e.getAttribute('data-state')));
-  assert.deepEqual(active.sort(), ['listening', 'listening.alive']);
+  assert.deepEqual(active.sort(), [
+    'listening',
+    'listening.heartbeat',
+    'listening.heartbeat.alive',
+    'listening.pool',
+    'listening.pool.open',
+  ]);
   assert.equal((await page.locator('path.edge').count()) > 10, true, 'transitions are drawn');
   assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
 
@@ -467,7 +497,7 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
   // (the arrow's label has its key too, so the label is highlighted with it)
   assert.ok((await page.locator('text.edge-label[data-edge="backoff->connecting"]').count()) === 1);
 
-  // Heartbeats re-enter listening.alive every 500 ms: no arrow lights up for them.
+  // Heartbeats re-enter listening.heartbeat.alive every 500 ms: no arrow lights up for them.
   await page.evaluate(RECORD_TAKEN);
   // The count of SERVER.HEARTBEAT on its log line (`SERVER.HEARTBEAT  ×12`).
   const HEARTBEATS = `(() => {
@@ -489,7 +519,7 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
   // The connection is lost (CONTROL.LOST, declared on listening), failed is left at once for backoff.
   const taken = await page.evaluate<string[]>('window.takenLog');
   assert.deepEqual(taken.slice(0, 2).sort(), ['failed->backoff', 'listening->failed'], `arrows lit: ${taken.join(', ')}`);
-  assert.ok(!taken.includes('listening.alive->failed'), 'not the heartbeat timeout: that is not what happened');
+  assert.ok(!taken.includes('listening.heartbeat.alive->failed'), 'not the heartbeat timeout: that is not what happened');
   assert.match((await page.textContent('#context'))!, /server closed the connection|ECONNREFUSED/);
   const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
   mkdirSync(artifacts, { recursive: true });

@@ -50,7 +50,7 @@ function render(graph: MachineGraph): void {
   model = chartModel(graph);
   const layout = layoutChart(model);
   groups = drawChart(element('chart', SVGSVGElement), layout);
-  zoom.setSize(layout.width, layout.height);
+  zoom.setSize(Math.ceil(layout.width), Math.ceil(layout.height));
   if (snapshot) showSnapshot(snapshot);
 }
 

@@ -41,7 +41,8 @@ function text(attrs: Record<string, string | number>, content: string, parent: E
 export function drawChart(chart: SVGSVGElement, layout: ChartLayout): Map<string, SVGGElement> {
   const groups = new Map<string, SVGGElement>();
   chart.replaceChildren();
-  chart.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
+  // Whole units: a fractional size would draw the chart a hair below 100%.
+  chart.setAttribute('viewBox', `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`);
   const defs = svg('defs', {}, chart);
   for (const [id, size] of [
     [ARROW, 9],

@@ -40,6 +40,19 @@ export interface ContextView {
   retryDelayMs?: number | null;
   failures?: number | null;
   reconnects?: number | null;
+  pool?: PoolView | null;
+}
+
+/** The warm pool's counts (the client's `PoolStats`). */
+export interface PoolView {
+  size: number;
+  idle: number;
+  opening: number;
+  inUse: number;
+  served: number;
+  refills: number;
+  fallbacks: number;
+  failures: number;
 }
 
 /** A snapshot pushed on `/events` (the hub's `PublicSnapshot`). */
