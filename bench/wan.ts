@@ -178,7 +178,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     log(`${signal}: cleaning up`);
     cleanup();
-    process.exit(130);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   });
 }
 
@@ -297,6 +297,16 @@ async function measureBulk(host: string, port: number, bridgePid: number): Promi
   };
 }
 
+/** The public port once `client` listens, or undefined if it exited with a usage error (exit status 2). */
+async function publicPort(client: BoreProcess): Promise<number | undefined> {
+  try {
+    return Number((await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000))[1]);
+  } catch (err) {
+    if (client.proc.exitCode === 2) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Starts a server and a client for `config`. Resolves with the client's public port, or
  * with why the configuration is not available (`bore local` rejected its arguments).
@@ -311,23 +321,20 @@ async function startTunnel(
     bore(CLIENT_NS, ['local', String(servicePort), '--to', SERVER_IP, '--local-host', '127.0.0.1', ...extra], config.bin);
   let label = config.label;
   let client = local(config.localArgs);
-  try {
-    const m = await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000).catch(async (err: Error) => {
-      if (client.proc.exitCode !== 2) throw err;
-      const usage = client.output.trim().split('\n')[0]!;
-      if (config.fallbackLabel === undefined) throw Object.assign(new Error(usage), { usage: true });
-      log(`${config.name}: bore local rejected ${config.localArgs.join(' ')} (${usage}); running without`);
-      label = config.fallbackLabel;
-      client = local([]);
-      return client.waitFor(/listening at [\d.]+:(\d+)/, 15_000);
-    });
-    return { server, client, publicPort: Number(m[1]), label };
-  } catch (err) {
-    await Promise.all([client.stop('SIGKILL'), server.stop()]);
-    if ((err as { usage?: boolean }).usage)
-      return { unavailable: `not available (bore local rejects \`${config.localArgs.join(' ')}\`: ${(err as Error).message})` };
-    throw err;
+  let port = await publicPort(client);
+  if (port === undefined) {
+    const usage = `bore local rejects \`${config.localArgs.join(' ')}\`: ${client.output.trim().split('\n')[0]}`;
+    if (config.fallbackLabel === undefined) {
+      await server.stop();
+      return { unavailable: `not available (${usage})` };
+    }
+    log(`${config.name}: ${usage}; running without`);
+    label = config.fallbackLabel;
+    client = local([]);
+    port = await publicPort(client);
+    if (port === undefined) throw new Error(`bore local exited with a usage error:\n${client.output}`);
   }
+  return { server, client, publicPort: port, label };
 }
 
 async function main(): Promise<void> {
