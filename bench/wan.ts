@@ -102,7 +102,7 @@ interface Bulk {
   emulatorCpu: number;
 }
 /** What one path (direct, or a tunnel configuration) measured, or why it could not. */
-type PathResult = { name: string; label: string } & ({ ttfb: Ttfb; bulk: Bulk } | { unavailable: string });
+type PathResult = { name: string; label: string } & ({ ttfb: Ttfb; bulk: Bulk } | { unavailable: string } | { failed: string });
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -380,6 +380,12 @@ async function main(): Promise<void> {
       };
       paths.push(result);
       log(`${config.name}: ${JSON.stringify(result)}`);
+    } catch (err) {
+      // A tunnel that breaks is a result too: recorded, and the other configurations still run.
+      const failed = `failed: ${(err as Error).message}`;
+      paths.push({ name: config.name, label: t.label, failed });
+      const tail = (output: string) => output.trim().split('\n').slice(-10).join('\n');
+      log(`${config.name}: ${failed}\nclient says:\n${tail(t.client.output)}\nserver says:\n${tail(t.server.output)}`);
     } finally {
       await Promise.all([t.client.stop(), t.server.stop()]);
     }
@@ -401,6 +407,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${table(report)}\n`);
   log(emulator);
   log(`wrote ${OUT}`);
+  if (paths.some((p) => 'failed' in p)) process.exitCode = 1;
 }
 
 /** Reports the benchmark as skipped (exit 0): prints why and writes it to the JSON. */
@@ -430,8 +437,8 @@ function table(r: { ping: { p50Ms: number; minMs: number; maxMs: number; count: 
     '|---|---|---|---|---|',
   ];
   for (const p of r.paths) {
-    if ('unavailable' in p) {
-      lines.push(`| ${p.label} | ${p.unavailable} | | | |`);
+    if (!('ttfb' in p)) {
+      lines.push(`| ${p.label} | ${'unavailable' in p ? p.unavailable : `**${p.failed}**`} | | | |`);
       continue;
     }
     lines.push(
