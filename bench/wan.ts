@@ -59,6 +59,8 @@ const CLIENT_IP = '10.77.0.2';
 /** Name of the TAP device in each namespace (names are per namespace). */
 const IFNAME = 'wan0';
 const PORT_RANGE = ['--min-port', '23000', '--max-port', '23999'];
+/** A load-generator job that takes longer has hung (the longest, 64 MiB at a few MB/s, would take about 30 s). */
+const LOADGEN_TIMEOUT_MS = 120_000;
 
 /**
  * A way to run the tunnel. Each is just extra `bore local` arguments, or another bore
@@ -199,12 +201,19 @@ async function nextJson<T>(lines: AsyncIterableIterator<string>, what: string): 
   return JSON.parse(r.value) as T;
 }
 
-/** Runs one load-generator job in the server's namespace (beside the server) and returns its result. */
+/** Runs one load-generator job in the server's namespace (beside the server) and returns its result; fails after 2 minutes. */
 async function loadgen<T>(job: Job): Promise<T> {
   const { child, lines } = startNode(SERVER_NS, 'loadgen.ts', [JSON.stringify(job)]);
-  const result = await nextJson<T>(lines, `loadgen ${job.kind}`);
-  child.kill();
-  return result;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`loadgen ${job.kind} took over ${LOADGEN_TIMEOUT_MS / 1000} s`)), LOADGEN_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([nextJson<T>(lines, `loadgen ${job.kind}`), timeout]);
+  } finally {
+    clearTimeout(timer);
+    child.kill();
+  }
 }
 
 /** A bore process in namespace `ns`: our CLI, or `bin` (run through `sh`, since BoreProcess always names node). */
