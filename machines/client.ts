@@ -184,7 +184,12 @@ export const clientMachine = setup({
       everListened: true,
     })),
     forwardConnection: sendTo('proxies', (_, { id }: { id: string }) => ({ type: 'SERVER.CONNECTION' as const, id })),
-    openPool: sendTo('proxies', (_, { token, size }: { token: string; size: number }) => ({ type: 'POOL.OPEN' as const, token, size })),
+    /** Never more connections than asked for, whatever the server offers. */
+    openPool: sendTo('proxies', ({ context }, { token, size }: { token: string; size: number }) => ({
+      type: 'POOL.OPEN' as const,
+      token,
+      size: Math.min(size, context.settings.pool),
+    })),
     closePool: sendTo('proxies', { type: 'POOL.CLOSE' as const }),
     poolStats: assign((_, { stats }: { stats: PoolStats }) => ({ pool: stats })),
     connectionOpened: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }),

@@ -16,6 +16,7 @@ import { activePaths, machineGraph } from '../src/inspector/graph.js';
 import { InspectorHub, type PublicSnapshot, publicContext } from '../src/inspector/hub.js';
 import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
 import { httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { readEvents } from './helpers/inspect.js';
 
 const SECRET = 'inspector-test-secret-7f3a91';
 const PORTS = ['--min-port', '25300', '--max-port', '25399'];
@@ -23,38 +24,6 @@ const PORTS = ['--min-port', '25300', '--max-port', '25399'];
 const BROWSER_INSPECT_PORT = 25990;
 
 const get = httpGet;
-
-/** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
-function readEvents(
-  port: number,
-  until: (event: string, data: { value?: unknown; context?: { pool?: { idle: number } } }) => boolean,
-  timeoutMs = 10_000,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-        for (const block of text.split('\n\n')) {
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data && until(event, JSON.parse(data))) {
-            clearTimeout(timer);
-            req.destroy();
-            resolve(text);
-            return;
-          }
-        }
-      });
-    });
-    req.on('error', () => {});
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`timed out waiting on /events; got:\n${text.slice(-2000)}`));
-    }, timeoutMs);
-  });
-}
 
 test('the chart comes from the client machine definition: every state and transition', () => {
   const g = machineGraph(clientMachine);

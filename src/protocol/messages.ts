@@ -15,7 +15,6 @@
  *   there is one: join the pool of the session with this token.
  */
 import { ProtocolError } from './framing.js';
-import { MAX_POOL_SIZE } from './constants.js';
 
 /** A message from the client to the server. */
 export type ClientMessage =
@@ -54,8 +53,9 @@ function parsePort(value: unknown): number {
   throw new ProtocolError(`invalid port number: ${preview(value)}`);
 }
 
+/** A pool size on the wire: any u32 (a peer asking for more than it may have gets the cap, not an error). */
 function parsePoolSize(value: unknown): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_POOL_SIZE) return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff) return value;
   throw new ProtocolError(`invalid pool size: ${preview(value)}`);
 }
 

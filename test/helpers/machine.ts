@@ -75,6 +75,7 @@ export const ev = {
   serverError: (message = 'something went wrong') => ({ type: 'SERVER.ERROR', message }),
   connection: (id = '00000000-0000-4000-8000-000000000000') => ({ type: 'SERVER.CONNECTION', id }),
   lost: (code: ErrorCode = 'server-closed') => ({ type: 'CONTROL.LOST', code, message: code }),
+  poolOffer: (size = 4, token = '00000000-0000-4000-8000-0000000000aa') => ({ type: 'SERVER.POOL', token, size }),
   stop: () => ({ type: 'STOP' }),
 } satisfies Record<string, (...args: never[]) => ClientEvent>;
 
