@@ -32,6 +32,7 @@ function runScript(script: string, scriptArgs: string[]): void {
 
 if (!only || only.some((name) => RUN_FIGURES.includes(name))) runScript('run.ts', args);
 if (only?.includes('churn')) runScript('churn.ts', quick ? ['--quick'] : []);
+if (only?.includes('setup-pool')) runScript('setup-pool.ts', []);
 if (only?.includes('wan')) runScript('wan.ts', quick ? ['--quick'] : []);
 if (only) process.exit(0);
 

@@ -161,8 +161,6 @@ export class ClientPool {
       if (msg?.type === 'Connection') {
         this.#streak = 0;
         this.#serve(framed, msg.id);
-        // The replacement's connect and handshake wait for this turn's I/O: the visitor's first.
-        setImmediate(() => this.#fill(true));
       } else {
         socket.destroy();
         this.#failed(msg ? `unexpected ${msg.type} on a pooled connection` : 'pooled connection lost');
@@ -176,13 +174,21 @@ export class ClientPool {
     const head = framed.detach();
     this.#update({ inUse: this.#stats.inUse + 1, served: this.#stats.served + 1 });
     this.#log.debug('pool: public connection', { id });
-    proxyToLocal(framed.socket, head, this.#target, (remote, local) => this.#hooks.opened(id, remote, local)).then(
+    // The replacement is opened once the visitor's bytes are on their way to the local
+    // service (or that failed): its connect and handshake stay off the visitor's path.
+    const refill = () => setImmediate(() => this.#fill(true));
+    const opened = (remote: Socket, local: Socket) => {
+      this.#hooks.opened(id, remote, local);
+      refill();
+    };
+    proxyToLocal(framed.socket, head, this.#target, opened).then(
       () => {
         this.#update({ inUse: this.#stats.inUse - 1 });
         this.#hooks.closed(id);
       },
       (err: Error) => {
         this.#update({ inUse: this.#stats.inUse - 1 });
+        refill();
         this.#log.warn('public connection closed: could not reach the local service', { id, reason: err.message });
         this.#hooks.closed(id, err.message);
       },

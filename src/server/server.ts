@@ -475,6 +475,8 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       },
       maxPool: this.#opts.maxPoolPerTunnel,
       poolTokens: this.#poolTokens,
+      // Proved alive like a control connection: heartbeats and TCP_USER_TIMEOUT.
+      tunePooled: (s) => tuneControlSocket(s, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS),
       log: this.#log,
       afterClose: (reason) => {
         if (this.listenerCount('tunnelClosed') > 0) this.#emit('tunnelClosed', { port: tunnel.port, peer, reason });
@@ -517,8 +519,6 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       return;
     }
     this.#handshaking.delete(socket);
-    // Proved alive like a control connection: heartbeats and TCP_USER_TIMEOUT.
-    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
     if (!tunnel.addPooled(socket)) {
       this.#log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
       socket.destroy();

@@ -52,6 +52,8 @@ export interface ServerTunnelParts {
   maxPool: number;
   /** The server's tokens of open pools. */
   poolTokens: PoolTokens;
+  /** Sets the control-connection socket options on an idle pooled connection. */
+  tunePooled: (socket: Socket) => void;
   log: Logger;
   /** Called once at the end of closing (the public port is free again) with why it closed. */
   afterClose?: (reason: string) => void;
@@ -71,6 +73,7 @@ export class ServerTunnel {
   readonly #forward: Forward;
   readonly #maxPool: number;
   readonly #poolTokens: PoolTokens;
+  readonly #tunePooled: (socket: Socket) => void;
   readonly #log: Logger;
   readonly #afterClose: ((reason: string) => void) | undefined;
   /** The pool, once offered. */
@@ -89,6 +92,7 @@ export class ServerTunnel {
     this.#forward = parts.forward;
     this.#maxPool = parts.maxPool;
     this.#poolTokens = parts.poolTokens;
+    this.#tunePooled = parts.tunePooled;
     this.#log = parts.log;
     this.#afterClose = parts.afterClose;
     this.port = (parts.listener.address() as AddressInfo).port;
@@ -175,7 +179,7 @@ export class ServerTunnel {
     }
     const size = Math.min(requested, this.#maxPool);
     if (size < requested) this.#log.info('pool request capped', { port: this.port, requested, size });
-    const pool = new TunnelPool(size);
+    const pool = new TunnelPool(size, this.#tunePooled);
     this.#pool = pool;
     this.#poolTokens.set(pool.token, this);
     this.#control.send({ type: 'PoolOffer', token: pool.token, size });
