@@ -271,6 +271,7 @@ test('startTunnel: public connections to a dead local service log at most burst 
       controlPort,
       logger,
       logRateLimit: { burst: 5 },
+      pool: 0, // the standard path's message (a pooled connection's says only "the local service")
       inspect: (ev) => {
         if (ev.type === '@xstate.event' && ev.event.type === 'PROXY.CLOSED' && 'error' in ev.event && ++failed === N) allFailed();
       },
