@@ -4,10 +4,14 @@
  * public connection on a control connection; the client opens a new connection to the
  * server to claim it and one to the local service; the server then joins the two) but
  * no framing, JSON, state machine, logger, timeouts or auth: 4-byte ids on raw
- * sockets. Measures setup (connect + first echoed byte) directly, through the bare
- * tunnel and through bore, with the same load generator and service as `run.ts`.
+ * sockets. The same bare tunnel with a warm pool (issue 12): the client keeps 4 idle
+ * data connections (id 0xffffffff), the server hands a public connection to one with a
+ * 1-byte signal, and the client then connects the service and opens a replacement.
+ * Measures setup (connect + first echoed byte) directly, through both bare tunnels and
+ * through bore with the pool off and on, with the same load generator and service as
+ * `run.ts`.
  *
- * Usage: node --import tsx bench/setup-floor.ts [--count 500]
+ * Usage: node --import tsx bench/setup-floor.ts [--count 500] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -33,9 +37,16 @@ function listen(server: net.Server): Promise<number> {
 /** Bare server: control and data listeners, one public listener; prints its ports. */
 async function bareServer(): Promise<void> {
   const pending = new Map<number, Socket>();
+  const idle: Socket[] = [];
   let nextId = 0;
   let control: Socket | undefined;
   const publicListener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (conn) => {
+    const pooled = idle.pop();
+    if (pooled) {
+      pooled.write(SIGNAL);
+      void proxy(pooled, conn);
+      return;
+    }
     const id = nextId++;
     pending.set(id, conn);
     const msg = Buffer.allocUnsafe(4);
@@ -46,6 +57,7 @@ async function bareServer(): Promise<void> {
     data.once('readable', function claim() {
       const idBytes = data.read(4) as Buffer | null;
       if (!idBytes) return void data.once('readable', claim);
+      if (idBytes.readUInt32BE() === POOL_ID) return void idle.push(data);
       const conn = pending.get(idBytes.readUInt32BE());
       if (!conn) return void data.destroy();
       pending.delete(idBytes.readUInt32BE());
@@ -57,9 +69,27 @@ async function bareServer(): Promise<void> {
   process.stdout.write(`${JSON.stringify(ports)}\n`);
 }
 
+const POOL_ID = 0xffffffff;
+const SIGNAL = Buffer.from([1]);
+
 /** Bare client: for every 4-byte id, claims it on a new data connection and joins it to the service. */
-async function bareClient(controlPort: number, dataPort: number, localPort: number): Promise<void> {
+async function bareClient(controlPort: number, dataPort: number, localPort: number, pool: number): Promise<void> {
   const control = net.connect({ port: controlPort, host: HOST, noDelay: true });
+  const join = () => {
+    const remote = net.connect({ port: dataPort, host: HOST, allowHalfOpen: true, noDelay: true });
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(POOL_ID);
+    remote.write(id);
+    remote.once('readable', function signal() {
+      if (!remote.read(1)) return void remote.once('readable', signal);
+      const local = net.connect({ port: localPort, host: HOST, allowHalfOpen: true, noDelay: true });
+      local.once('connect', () => {
+        void proxy(remote, local);
+        setImmediate(join);
+      });
+    });
+  };
+  for (let i = 0; i < pool; i++) join();
   let buffered = Buffer.alloc(0);
   control.on('data', (chunk: Buffer) => {
     buffered = Buffer.concat([buffered, chunk]);
@@ -95,43 +125,57 @@ async function main(): Promise<void> {
   const count = Number(arg('--count') ?? 500);
   const service = startNode([join(HERE, 'services.ts')]);
   const { port: direct } = await service.next();
-  const bare = startNode([fileURLToPath(import.meta.url), '--role', 'server']);
-  const ports = await bare.next();
-  const bareCli = startNode([
-    fileURLToPath(import.meta.url),
-    '--role',
-    'client',
-    '--control',
-    String(ports.control),
-    '--data',
-    String(ports.data),
-    '--local',
-    String(direct),
-  ]);
-  await bareCli.next();
+  const bareTunnel = async (pool: number) => {
+    const server = startNode([fileURLToPath(import.meta.url), '--role', 'server']);
+    const ports = await server.next();
+    const client = startNode([
+      fileURLToPath(import.meta.url),
+      '--role',
+      'client',
+      '--control',
+      String(ports.control),
+      '--data',
+      String(ports.data),
+      '--local',
+      String(direct),
+      '--pool',
+      String(pool),
+    ]);
+    await client.next();
+    return { port: ports.public!, procs: [server, client] };
+  };
+  const bare = await bareTunnel(0);
+  const barePool = await bareTunnel(4);
   const server = await startServer(['--min-port', '23000', '--max-port', '23999']);
-  const client = await startClient(direct!, server.controlPort, ['--local-host', HOST]);
+  const client = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '0']);
+  const pooled = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '4']);
   try {
     const p50 = (xs: number[]) => Number(percentile(xs, 50).toFixed(3));
-    const rows: Record<string, number[]> = { direct: [], bare: [], bore: [] };
-    // Interleaved, three rounds, so a burst of load elsewhere hits all three alike.
+    const targets: Record<string, number> = {
+      direct: direct!,
+      bare: bare.port,
+      'bare+pool': barePool.port,
+      bore: client.publicPort,
+      'bore+pool': pooled.publicPort,
+    };
+    const rows: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    // Interleaved, three rounds, so a burst of load elsewhere hits all alike.
     for (let round = 0; round < 3; round++) {
-      rows.direct!.push(p50(await setupSamples(direct!, count)));
-      rows.bare!.push(p50(await setupSamples(ports.public!, count)));
-      rows.bore!.push(p50(await setupSamples(client.publicPort, count)));
+      for (const [name, port] of Object.entries(targets)) rows[name]!.push(p50(await setupSamples(port, count)));
     }
     const d = percentile(rows.direct!, 50);
     for (const [name, xs] of Object.entries(rows)) {
       const m = percentile(xs, 50);
-      process.stdout.write(`${name.padEnd(7)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct\n`);
+      process.stdout.write(`${name.padEnd(10)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct\n`);
     }
   } finally {
-    await Promise.all([client.stop(), server.stop()]);
-    for (const p of [service, bare, bareCli]) p.child.kill();
+    await Promise.all([client.stop(), pooled.stop(), server.stop()]);
+    for (const p of [service, ...bare.procs, ...barePool.procs]) p.child.kill();
   }
 }
 
 const role = arg('--role');
 if (role === 'server') await bareServer();
-else if (role === 'client') await bareClient(Number(arg('--control')), Number(arg('--data')), Number(arg('--local')));
+else if (role === 'client')
+  await bareClient(Number(arg('--control')), Number(arg('--data')), Number(arg('--local')), Number(arg('--pool') ?? 0));
 else await main();
