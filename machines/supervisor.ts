@@ -48,6 +48,8 @@ export interface TunnelStatus {
   attempt: number;
   /** Its last failure. */
   lastError: LastError | undefined;
+  /** In `backoff`, the wait before its next attempt (ms). */
+  retryDelayMs: number | undefined;
   /** How many times it was started (1, then one more per restart). */
   generation: number;
 }
@@ -123,8 +125,8 @@ function topState(snapshot: ClientSnapshot): ChildState {
 }
 
 function statusOf(snapshot: ClientSnapshot, key: string, generation: number): TunnelStatus {
-  const { publicPort, attempt, lastError } = snapshot.context;
-  return { key, state: topState(snapshot), publicPort, attempt, lastError, generation };
+  const { publicPort, attempt, lastError, retryDelayMs } = snapshot.context;
+  return { key, state: topState(snapshot), publicPort, attempt, lastError, retryDelayMs, generation };
 }
 
 function sameStatus(a: TunnelStatus, b: TunnelStatus): boolean {
@@ -132,13 +134,22 @@ function sameStatus(a: TunnelStatus, b: TunnelStatus): boolean {
     a.state === b.state &&
     a.publicPort === b.publicPort &&
     a.attempt === b.attempt &&
+    a.retryDelayMs === b.retryDelayMs &&
     a.lastError?.code === b.lastError?.code &&
     a.lastError?.message === b.lastError?.message
   );
 }
 
 function starting(spec: TunnelSpec, generation: number): TunnelStatus {
-  return { key: spec.key, state: 'connecting', publicPort: undefined, attempt: 0, lastError: undefined, generation };
+  return {
+    key: spec.key,
+    state: 'connecting',
+    publicPort: undefined,
+    attempt: 0,
+    lastError: undefined,
+    retryDelayMs: undefined,
+    generation,
+  };
 }
 
 const SNAPSHOT_PREFIX = 'xstate.snapshot.';

@@ -180,6 +180,7 @@ describe('reloadDiff and aggregateOf', () => {
     publicPort: undefined,
     attempt: 1,
     lastError: undefined,
+    retryDelayMs: undefined,
     generation: 1,
   });
   test('diff by key; a fatal tunnel counts as changed', () => {
