@@ -1,0 +1,182 @@
+/**
+ * Several tunnels in one `bore` process, end to end with real processes: several
+ * mappings on the command line, `bore up` with a config file and its reload on SIGHUP
+ * while a transfer runs, and the exit code once every tunnel is gone. Waits on log
+ * lines, never on sleeps.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BoreProcess, connect, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
+
+const DIR = mkdtempSync(join(tmpdir(), 'bore-multi-'));
+
+/** Waits for `listening at 127.0.0.1:<port> tunnel=<name>` of each name, after `from`; resolves with the ports by name. */
+async function listening(p: BoreProcess, names: string[], from = 0): Promise<Record<string, number>> {
+  const ports: Record<string, number> = {};
+  for (const name of names) {
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const m = await p.waitFor(new RegExp(`listening at 127\\.0\\.0\\.1:(\\d+) tunnel=${escaped} `), 10_000, from);
+    ports[name] = Number(m[1]);
+  }
+  return ports;
+}
+
+async function echoes(port: number, size = 32 * 1024): Promise<void> {
+  const data = randomBytes(size);
+  assert.equal(sha256(await roundTrip(await connect(port), data)), sha256(data));
+}
+
+test('bore local with several mappings: one process, a tunnel each, the name on every line', { timeout: 30_000 }, async (t) => {
+  const server = await startServer([
+    '--bind-addr',
+    '127.0.0.1',
+    '--bind-tunnels',
+    '127.0.0.1',
+    '--min-port',
+    '27000',
+    '--max-port',
+    '27099',
+  ]);
+  t.after(() => server.stop());
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  const a = `${echo.port}`;
+  const b = `${echo.port}:27050`;
+  const local = new BoreProcess([
+    'local',
+    a,
+    b,
+    '--local-host',
+    '127.0.0.1',
+    '--to',
+    '127.0.0.1',
+    '--control-port',
+    String(server.controlPort),
+  ]);
+  t.after(() => local.stop('SIGKILL'));
+  const ports = await listening(local, [a, b]);
+  assert.equal(ports[b], 27050);
+  await local.waitFor(/all 2 tunnels listening/);
+  for (const port of Object.values(ports)) await echoes(port);
+  assert.equal(await local.stop('SIGTERM'), 0);
+  for (const line of local.output.trim().split('\n')) {
+    if (/listening at|stopped|connecting|connection/.test(line)) assert.match(line, / tunnel=\S+/, line);
+  }
+});
+
+test(
+  'exit code once every tunnel is gone: 3 if all fatal, 4 if any gave up; one fatal leaves the others running',
+  { timeout: 30_000 },
+  async (t) => {
+    const server = await startServer([
+      '--bind-addr',
+      '127.0.0.1',
+      '--bind-tunnels',
+      '127.0.0.1',
+      '--min-port',
+      '27100',
+      '--max-port',
+      '27199',
+    ]);
+    t.after(() => server.stop('SIGKILL'));
+    const echo = await startEchoServer();
+    t.after(() => echo.close());
+    const args = ['--local-host', '127.0.0.1', '--to', '127.0.0.1', '--control-port', String(server.controlPort)];
+
+    const allFatal = new BoreProcess(['local', '1:1000', '2:1001', ...args]);
+    assert.equal(await allFatal.exited, 3, allFatal.output);
+    assert.match(allFatal.output, /every tunnel has given up/);
+
+    const mixed = new BoreProcess(['local', `${echo.port}`, `${echo.port}:1000`, '--no-reconnect', ...args]);
+    t.after(() => mixed.stop('SIGKILL'));
+    await mixed.waitFor(new RegExp(`tunnel ${echo.port}:1000 gave up; the others keep running`));
+    const [port] = Object.values(await listening(mixed, [`${echo.port}`]));
+    await echoes(port!);
+    // The server goes: the last tunnel is lost and, with --no-reconnect, gives up too.
+    await server.stop('SIGKILL');
+    assert.equal(await mixed.exited, 4, mixed.output);
+  },
+);
+
+test(
+  'bore up: SIGHUP adds one and removes one while a transfer runs through an unchanged one; a bad file changes nothing',
+  { timeout: 60_000 },
+  async (t) => {
+    const server = await startServer([
+      '--bind-addr',
+      '127.0.0.1',
+      '--bind-tunnels',
+      '127.0.0.1',
+      '--min-port',
+      '27200',
+      '--max-port',
+      '27299',
+    ]);
+    t.after(() => server.stop());
+    const echo = await startEchoServer();
+    t.after(() => echo.close());
+    const config = join(DIR, 'reload.toml');
+    const head = ['to = "127.0.0.1"', `control_port = ${server.controlPort}`, 'local_host = "127.0.0.1"', ''];
+    const tunnel = (name: string, remote?: number) => [
+      `[tunnels.${name}]`,
+      `local_port = ${echo.port}`,
+      ...(remote ? [`remote_port = ${remote}`] : []),
+      '',
+    ];
+    const write = (names: string[]) =>
+      writeFileSync(config, [...head, ...names.flatMap((n) => tunnel(n, n === 'keep' ? 27250 : undefined))].join('\n'));
+    write(['keep', 'a', 'b', 'drop']);
+    const up = new BoreProcess(['up', '--config', config]);
+    t.after(() => up.stop('SIGKILL'));
+    const ports = await listening(up, ['keep', 'a', 'b', 'drop']);
+    assert.equal(ports.keep, 27250);
+
+    // A transfer through an unchanged tunnel, half sent and flowing before the reload.
+    const data = randomBytes(8 * 1024 * 1024);
+    const socket = await connect(ports.keep);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let flowing!: () => void;
+    const started = new Promise<void>((r) => (flowing = r));
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      received += c.length;
+      if (received > 0) flowing();
+    });
+    const ended = new Promise((r) => socket.once('end', r));
+    socket.write(data.subarray(0, data.length / 2));
+    await started;
+
+    const mark = up.output.length;
+    write(['keep', 'a', 'b', 'added']);
+    up.proc.kill('SIGHUP');
+    await up.waitFor(/reload: 1 added, 1 removed, 0 changed, 3 unchanged/, 10_000, mark);
+    await up.waitFor(/stopped tunnel=drop/, 10_000, mark);
+    const added = await listening(up, ['added'], mark);
+    await echoes(added.added!);
+
+    socket.end(data.subarray(data.length / 2));
+    await ended;
+    assert.equal(sha256(Buffer.concat(chunks)), sha256(data), 'the transfer through the unchanged tunnel is intact');
+    const after = up.output.slice(mark);
+    assert.doesNotMatch(after, /tunnel=(keep|a|b) /, `the unchanged tunnels logged nothing:\n${after}`);
+    for (const name of ['a', 'b']) await echoes(ports[name]!);
+
+    // A file that does not validate: rejected with file, line and key; the tunnels stay.
+    const mark2 = up.output.length;
+    writeFileSync(config, [...head, '[tunnels.keep]', 'local_port = 70000', ''].join('\n'));
+    up.proc.kill('SIGHUP');
+    await up.waitFor(
+      /reload rejected, the running tunnels stay as they were: .*reload\.toml:6: tunnels\.keep\.local_port must be 1-65535, got 70000/,
+      10_000,
+      mark2,
+    );
+    await echoes(ports.keep);
+    await echoes(added.added!);
+    assert.equal(await up.stop('SIGTERM'), 0);
+  },
+);
