@@ -6,8 +6,9 @@
  * `bench/results/{server-reconnect,server-reconnect-quick}.json`.
  * Flags are passed to `bench/run.ts`; `--quick` also shortens the reconnect runs.
  * `--only <a,b>` runs only the named figures of `bench/run.ts` and, with `churn`, the
- * churn soak (`bench/churn.ts`, issue 10, never part of the full run); it skips the
- * server and reconnect figures.
+ * churn soak (`bench/churn.ts`, issue 10, never part of the full run) and, with
+ * `multi`, the several-tunnels figures (`bench/multi.ts`, issue 14, last in the full
+ * run); it skips the server and reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ function runScript(script: string, scriptArgs: string[]): void {
 
 if (!only || only.some((name) => RUN_FIGURES.includes(name))) runScript('run.ts', args);
 if (only?.includes('churn')) runScript('churn.ts', quick ? ['--quick'] : []);
+if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
 if (only) process.exit(0);
 
 const server = await runServerBench();
@@ -88,3 +90,4 @@ mkdirSync(join(HERE, 'results'), { recursive: true });
 const out = join(HERE, 'results', quick ? 'server-reconnect-quick.json' : 'server-reconnect.json');
 writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), quick, server, reconnect }, null, 2)}\n`);
 process.stderr.write(`wrote ${out}\n`);
+runScript('multi.ts', quick ? ['--quick'] : []);
