@@ -18,9 +18,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Default path of the config file. */
-export const DEFAULT_CONFIG = 'bore.toml';
-
 function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'a table';

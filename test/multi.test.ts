@@ -103,7 +103,7 @@ test(
 );
 
 test(
-  'bore up: SIGHUP adds one and removes one while a transfer runs through an unchanged one; a bad file changes nothing',
+  'bore up: SIGHUP adds one and removes one of 20 while a transfer runs through an unchanged one; the other 18 keep their connections; a bad file changes nothing',
   { timeout: 60_000 },
   async (t) => {
     const server = await startServer([
@@ -115,6 +115,8 @@ test(
       '27200',
       '--max-port',
       '27299',
+      '--max-tunnels-per-addr',
+      '0',
     ]);
     t.after(() => server.stop());
     const echo = await startEchoServer();
@@ -129,11 +131,28 @@ test(
     ];
     const write = (names: string[]) =>
       writeFileSync(config, [...head, ...names.flatMap((n) => tunnel(n, n === 'keep' ? 27250 : undefined))].join('\n'));
-    write(['keep', 'a', 'b', 'drop']);
+    const others = Array.from({ length: 18 }, (_, i) => `t${i}`);
+    write(['keep', ...others, 'drop']);
     const up = new BoreProcess(['up', '--config', config]);
     t.after(() => up.stop('SIGKILL'));
-    const ports = await listening(up, ['keep', 'a', 'b', 'drop']);
+    const ports = await listening(up, ['keep', ...others, 'drop']);
     assert.equal(ports.keep, 27250);
+
+    // A connection open through each of the 18 others, one echo before the reload.
+    const held = await Promise.all(
+      others.map(async (name) => {
+        const s = await connect(ports[name]!);
+        let closed = false;
+        s.on('close', () => (closed = true));
+        const echoOnce = async (text: string) => {
+          const got = new Promise<Buffer>((r) => s.once('data', r));
+          s.write(text);
+          return (await got).toString();
+        };
+        assert.equal(await echoOnce(`before ${name}`), `before ${name}`);
+        return { name, s, echoOnce, closed: () => closed };
+      }),
+    );
 
     // A transfer through an unchanged tunnel, half sent and flowing before the reload.
     const data = randomBytes(8 * 1024 * 1024);
@@ -152,9 +171,9 @@ test(
     await started;
 
     const mark = up.output.length;
-    write(['keep', 'a', 'b', 'added']);
+    write(['keep', ...others, 'added']);
     up.proc.kill('SIGHUP');
-    await up.waitFor(/reload: 1 added, 1 removed, 0 changed, 3 unchanged/, 10_000, mark);
+    await up.waitFor(/reload: 1 added, 1 removed, 0 changed, 19 unchanged/, 10_000, mark);
     await up.waitFor(/stopped tunnel=drop/, 10_000, mark);
     const added = await listening(up, ['added'], mark);
     await echoes(added.added!);
@@ -163,8 +182,12 @@ test(
     await ended;
     assert.equal(sha256(Buffer.concat(chunks)), sha256(data), 'the transfer through the unchanged tunnel is intact');
     const after = up.output.slice(mark);
-    assert.doesNotMatch(after, /tunnel=(keep|a|b) /, `the unchanged tunnels logged nothing:\n${after}`);
-    for (const name of ['a', 'b']) await echoes(ports[name]!);
+    assert.doesNotMatch(after, /tunnel=(keep|t\d+) /, `the unchanged tunnels logged nothing:\n${after}`);
+    for (const h of held) {
+      assert.equal(h.closed(), false, `${h.name}: its connection was not dropped`);
+      assert.equal(await h.echoOnce(`after ${h.name}`), `after ${h.name}`);
+      h.s.destroy();
+    }
 
     // A file that does not validate: rejected with file, line and key; the tunnels stay.
     const mark2 = up.output.length;
