@@ -244,6 +244,11 @@ function lastOfEachFlag(argv: Record<string, unknown>): Record<string, unknown> 
   );
 }
 
+/** `--inspect` or `--inspect=PORT`: the inspector's port (0: any), if asked for. */
+function inspectArg(value: unknown): number | undefined {
+  return value === undefined ? undefined : portArg(value === '' ? '0' : value, '', '--inspect', 0);
+}
+
 /** One `LOCAL_PORT[:REMOTE_PORT]` of `bore local`; its text names the tunnel in logs. */
 interface Mapping {
   name: string;
@@ -325,13 +330,13 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     retryFirst: argv.retryFirst as boolean,
   };
   if (!single) {
-    if (argv.inspect !== undefined) throw new UsageError('--inspect shows a single tunnel: it does not take several mappings yet');
     const tunnels = Object.fromEntries(mappings.map((m) => [m.name, { localPort: m.localPort, port: m.remotePort ?? 0 }]));
+    const inspectPort = inspectArg(argv.inspect);
     const logger = await makeLogger(settings);
     signals.setLogger(logger);
-    return runTunnels({ ...options, localPort: undefined, port: undefined, tunnels }, logger, signals);
+    return runTunnels({ ...options, localPort: undefined, port: undefined, tunnels }, logger, signals, inspectPort);
   }
-  const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
+  const inspectPort = inspectArg(argv.inspect);
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   const { startTunnel } = await import('./tunnel.js');
@@ -365,10 +370,14 @@ async function runTunnels(
   options: Record<string, unknown>,
   logger: Awaited<ReturnType<typeof makeLogger>>,
   signals: ReturnType<typeof onStopSignal>,
+  inspectPort: number | undefined,
   reload?: { describe: string; read(): Promise<Record<string, unknown>> },
 ): Promise<void> {
   const { startTunnels } = await import('./tunnels.js');
-  const tunnels = asUsage(() => startTunnels({ ...(options as unknown as Parameters<typeof startTunnels>[0]), logger }));
+  const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
+  const tunnels = asUsage(() =>
+    startTunnels({ ...(options as unknown as Parameters<typeof startTunnels>[0]), logger, inspect: inspector?.inspect }),
+  );
   signals.set((signal) => {
     logger.info(`received ${signal}, stopping`);
     void tunnels.stop();
@@ -387,7 +396,17 @@ async function runTunnels(
     });
   }
   const result = await tunnels.done;
+  await inspector?.close();
   exit(result.exitCode);
+}
+
+/** The inspector of a set of tunnels: it draws the supervisor, and `/snapshot` has every tunnel under `children`. */
+async function startSupervisorInspector(port: number, logger: Awaited<ReturnType<typeof makeLogger>>) {
+  const { startInspector } = await import('./inspector/server.js');
+  const { supervisorMachine } = await import('../machines/supervisor.js');
+  return startInspector({ machine: supervisorMachine, port, logger }).catch((err: Error) => {
+    throw new UsageError(err.message);
+  });
 }
 
 /** Routes SIGHUP to `reload` (set once a set of tunnels runs: before that, a SIGHUP is ignored rather than fatal). */
@@ -413,7 +432,7 @@ async function runUp(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   logger.info(`config ${path}: ${Object.keys(options.tunnels as object).length} tunnels`, { file: path });
-  await runTunnels(options, logger, signals, { describe: path, read: () => Promise.resolve(read()) });
+  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read: () => Promise.resolve(read()) });
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
@@ -570,6 +589,11 @@ function upOptions<T>(y: Argv<T>) {
         requiresArg: true,
         describe: 'The config file (TOML; see examples/bore.toml) [env: BORE_CONFIG]',
         defaultDescription: 'bore.toml',
+      })
+      .option('inspect', {
+        type: 'string',
+        describe:
+          'Serve a live view of the supervisor on http://127.0.0.1:PORT/; GET /snapshot has every tunnel under "children" (--inspect or --inspect=PORT)',
       })
       .epilogue(
         'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running.',

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BoreProcess, connect, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
+import { BoreProcess, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-multi-'));
 
@@ -203,3 +203,62 @@ test(
     assert.equal(await up.stop('SIGTERM'), 0);
   },
 );
+
+test('bore up --inspect: /snapshot returns the supervisor and every tunnel', { timeout: 30_000 }, async (t) => {
+  const server = await startServer([
+    '--bind-addr',
+    '127.0.0.1',
+    '--bind-tunnels',
+    '127.0.0.1',
+    '--min-port',
+    '27300',
+    '--max-port',
+    '27399',
+    '--secret',
+    'not served',
+  ]);
+  t.after(() => server.stop());
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  const config = join(DIR, 'inspect.toml');
+  writeFileSync(
+    config,
+    [
+      'to = "127.0.0.1"',
+      `control_port = ${server.controlPort}`,
+      'secret = "not served"',
+      '',
+      '[tunnels.web]',
+      `local_port = ${echo.port}`,
+      '',
+      '[tunnels.api]',
+      `local_port = ${echo.port}`,
+      '',
+    ].join('\n'),
+  );
+  const up = new BoreProcess(['up', '--config', config, '--inspect']);
+  t.after(() => up.stop('SIGKILL'));
+  const m = await up.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//);
+  await up.waitFor(/all 2 tunnels listening/);
+  // The snapshot is taken on the next turn of the event loop after the last change: ask until it shows both listening.
+  type Snap = {
+    value: unknown;
+    context: Record<string, unknown>;
+    children: Record<string, { value: unknown; context: Record<string, unknown> }>;
+  };
+  let snap: Snap;
+  for (;;) {
+    const r = await httpGet(Number(m[1]), '/snapshot');
+    assert.equal(r.status, 200);
+    snap = JSON.parse(r.body) as Snap;
+    if (snap.context.aggregate === 'listening') break;
+  }
+  assert.equal(snap.value, 'running');
+  assert.deepEqual(Object.keys(snap.children).sort(), ['api', 'web']);
+  for (const child of Object.values(snap.children)) {
+    assert.deepEqual(child.value, { listening: 'alive' });
+    assert.equal(child.context.runtime, undefined);
+  }
+  assert.doesNotMatch(JSON.stringify(snap), /not served/);
+  assert.equal(await up.stop('SIGTERM'), 0);
+});
