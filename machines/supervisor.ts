@@ -11,8 +11,8 @@
  *
  * `RELOAD` carries the new set of tunnels: an added one starts, a removed one is sent
  * `STOP` (the runner drains its connections), a changed one (its `key` differs, or it
- * had gone fatal) is stopped and started again with the new settings, an unchanged one
- * is left alone. The children report their snapshots (`syncSnapshot`), so the
+ * had gone fatal or been stopped on its own) is stopped and started again with the new
+ * settings, an unchanged one is left alone. The children report their snapshots (`syncSnapshot`), so the
  * supervisor needs no actor of its own and a `SimulatedClock` drives it and its
  * children alike.
  */
@@ -95,14 +95,14 @@ type ChildEvent =
   | { type: `xstate.snapshot.${string}`; snapshot: ClientSnapshot }
   | { type: `xstate.done.actor.${string}`; actorId: string; output: unknown };
 
-/** The tunnels a `RELOAD` adds, removes, changes and keeps: fatal tunnels count as changed. */
+/** The tunnels a `RELOAD` adds, removes, changes and keeps: fatal tunnels, and those stopped on their own, count as changed. */
 export function reloadDiff(current: Record<string, TunnelStatus>, next: Record<string, TunnelSpec>): ReloadDiff {
   const diff: ReloadDiff = { added: [], removed: [], changed: [], unchanged: [] };
   for (const name of Object.keys(current)) if (!Object.hasOwn(next, name)) diff.removed.push(name);
   for (const [name, spec] of Object.entries(next)) {
     const now = current[name];
     if (!now) diff.added.push(name);
-    else if (now.key !== spec.key || now.state === 'fatal') diff.changed.push(name);
+    else if (now.key !== spec.key || now.state === 'fatal' || now.state === 'stopped') diff.changed.push(name);
     else diff.unchanged.push(name);
   }
   return diff;
@@ -110,12 +110,15 @@ export function reloadDiff(current: Record<string, TunnelStatus>, next: Record<s
 
 /** The aggregate of `tunnels` (see {@link AggregateState}). */
 export function aggregateOf(tunnels: Record<string, TunnelStatus>): AggregateState {
-  const states = Object.values(tunnels).map((t) => t.state);
-  const running = states.filter((s) => s !== 'fatal' && s !== 'stopped');
+  // A tunnel stopped on its own (its handle's `stop()`) counts for nothing.
+  const states = Object.values(tunnels)
+    .map((t) => t.state)
+    .filter((s) => s !== 'stopped');
+  const running = states.filter((s) => s !== 'fatal');
   if (running.length === 0) return 'gone';
   if (states.includes('fatal')) return 'degraded';
   if (states.includes('backoff')) return 'reconnecting';
-  if (states.every((s) => s === 'listening')) return 'listening';
+  if (running.every((s) => s === 'listening')) return 'listening';
   return 'starting';
 }
 

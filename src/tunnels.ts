@@ -103,13 +103,14 @@ export interface Tunnels {
 
 /**
  * The exit code of a set of tunnels that ended: 0 when stopped (by `stop()`, SIGINT or
- * SIGTERM); once every tunnel is gone on its own, 4 if any gave up on an error a
- * restart may cure (lost or unreachable without retry), else 3 (every one failed with a
- * fatal error: restarting will not help).
+ * SIGTERM); once every tunnel is gone, 4 if any gave up on an error a restart may cure
+ * (lost or unreachable without retry), else 3 if any failed with a fatal error
+ * (restarting will not help), else 0 (each was stopped through its own handle).
  */
 export function tunnelsExitCode(state: 'stopped' | 'gone', results: readonly TunnelResult[]): number {
   if (state === 'stopped') return EXIT.stopped;
-  return results.some((r) => r.exitCode === EXIT.gaveUp) || results.length === 0 ? EXIT.gaveUp : EXIT.fatal;
+  if (results.some((r) => r.exitCode === EXIT.gaveUp)) return EXIT.gaveUp;
+  return results.some((r) => r.exitCode === EXIT.fatal) ? EXIT.fatal : EXIT.stopped;
 }
 
 const PROCESS_WIDE = ['logger', 'logRateLimit', 'inspect', 'signal'] as const;

@@ -173,6 +173,26 @@ describe('supervisor', () => {
   });
 });
 
+describe('a tunnel stopped through its own STOP', () => {
+  test('is recorded as stopped, counts for nothing in the aggregate, and a reload starts it again', () => {
+    const a = spec({ localPort: 1 });
+    const b = spec({ localPort: 2 });
+    const s = startSupervisor({ a, b });
+    s.open('a', 20001);
+    s.open('b', 20002);
+    s.child('b')!.send(ev.stop());
+    assert.deepEqual(s.states(), { a: 'listening', b: 'stopped' });
+    assert.equal(s.ctx().aggregate, 'listening');
+    s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
+    assert.equal(s.childState('b'), 'connecting');
+    assert.equal(s.ctx().aggregate, 'starting');
+    s.child('a')!.send(ev.stop());
+    s.child('b')!.send(ev.stop());
+    assert.equal(s.ctx().aggregate, 'gone');
+    assert.equal(s.actor.getSnapshot().status, 'done');
+  });
+});
+
 describe('reloadDiff and aggregateOf', () => {
   const status = (key: string, state: TunnelStatus['state']): TunnelStatus => ({
     key,
@@ -194,5 +214,6 @@ describe('reloadDiff and aggregateOf', () => {
     assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'connecting') }), 'reconnecting');
     assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'fatal') }), 'degraded');
     assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }), 'gone');
+    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'listening') }), 'listening');
   });
 });

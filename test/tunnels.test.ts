@@ -172,4 +172,6 @@ test('the exit code of a set that ended', () => {
   assert.equal(tunnelsExitCode('stopped', [fatal]), 0);
   assert.equal(tunnelsExitCode('gone', [fatal, fatal]), 3);
   assert.equal(tunnelsExitCode('gone', [fatal, gaveUp]), 4);
+  assert.equal(tunnelsExitCode('gone', [fatal, { state: 'stopped', exitCode: 0 }]), 3);
+  assert.equal(tunnelsExitCode('gone', [{ state: 'stopped', exitCode: 0 }]), 0, 'each stopped through its own handle');
 });
