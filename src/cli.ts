@@ -371,7 +371,7 @@ async function runTunnels(
   logger: Awaited<ReturnType<typeof makeLogger>>,
   signals: ReturnType<typeof onStopSignal>,
   inspectPort: number | undefined,
-  reload?: { describe: string; read(): Promise<Record<string, unknown>> },
+  reload?: { describe: string; read(): Record<string, unknown>; onSignal(reload: () => void): void },
 ): Promise<void> {
   const { startTunnels } = await import('./tunnels.js');
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
@@ -383,16 +383,13 @@ async function runTunnels(
     void tunnels.stop();
   });
   if (reload) {
-    let reloading = Promise.resolve();
-    onReloadSignal(() => {
-      reloading = reloading.then(async () => {
-        logger.info(`received SIGHUP, reloading ${reload.describe}`);
-        try {
-          tunnels.reload((await reload.read()) as unknown as Parameters<typeof tunnels.reload>[0]);
-        } catch (err) {
-          logger.error(`reload rejected, the running tunnels stay as they were: ${(err as Error).message}`, { file: reload.describe });
-        }
-      });
+    reload.onSignal(() => {
+      logger.info(`received SIGHUP, reloading ${reload.describe}`);
+      try {
+        tunnels.reload(reload.read() as unknown as Parameters<typeof tunnels.reload>[0]);
+      } catch (err) {
+        logger.error(`reload rejected, the running tunnels stay as they were: ${(err as Error).message}`, { file: reload.describe });
+      }
     });
   }
   const result = await tunnels.done;
@@ -409,14 +406,11 @@ async function startSupervisorInspector(port: number, logger: Awaited<ReturnType
   });
 }
 
-/** Routes SIGHUP to `reload` (set once a set of tunnels runs: before that, a SIGHUP is ignored rather than fatal). */
-let onReloadSignal: (reload: () => void) => void = () => {};
-
 async function runUp(argv: Record<string, unknown>): Promise<void> {
   const signals = onStopSignal(() => exit(0));
+  // SIGHUP reloads once the tunnels run; installed first, so that one during start-up is ignored rather than fatal.
   let reloadNow: (() => void) | undefined;
   process.on('SIGHUP', () => reloadNow?.());
-  onReloadSignal = (fn) => (reloadNow = fn);
   const settings = logSettings(argv);
   const path = fromEnv(argv.config, 'BORE_CONFIG') ?? 'bore.toml';
   const { loadConfig, ConfigError } = await import('./config.js');
@@ -432,7 +426,7 @@ async function runUp(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   logger.info(`config ${path}: ${Object.keys(options.tunnels as object).length} tunnels`, { file: path });
-  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read: () => Promise.resolve(read()) });
+  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read, onSignal: (fn) => (reloadNow = fn) });
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
