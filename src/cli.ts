@@ -569,7 +569,7 @@ function localOptions<T>(y: Argv<T>) {
           'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)',
       })
       .epilogue(
-        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
+        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying. With several mappings, one tunnel giving up leaves the others running; once all are gone: 4 if any gave up on a loss or an unreachable server, else 3.',
       ),
   );
 }
