@@ -36,16 +36,17 @@ test('bore local with several mappings: one process, a tunnel each, the name on 
     '127.0.0.1',
     '--bind-tunnels',
     '127.0.0.1',
+    // A wide range: the tunnel without a remote port gets a random one, which must not be the other's.
     '--min-port',
-    '27000',
+    '28000',
     '--max-port',
-    '27099',
+    '28999',
   ]);
   t.after(() => server.stop());
   const echo = await startEchoServer();
   t.after(() => echo.close());
   const a = `${echo.port}`;
-  const b = `${echo.port}:27050`;
+  const b = `${echo.port}:28500`;
   const local = new BoreProcess([
     'local',
     a,
@@ -59,13 +60,41 @@ test('bore local with several mappings: one process, a tunnel each, the name on 
   ]);
   t.after(() => local.stop('SIGKILL'));
   const ports = await listening(local, [a, b]);
-  assert.equal(ports[b], 27050);
+  assert.equal(ports[b], 28500);
   await local.waitFor(/all 2 tunnels listening/);
   for (const port of Object.values(ports)) await echoes(port);
   assert.equal(await local.stop('SIGTERM'), 0);
   for (const line of local.output.trim().split('\n')) {
     if (/listening at|stopped|connecting|connection/.test(line)) assert.match(line, / tunnel=\S+/, line);
   }
+
+  // In JSON, every line of a tunnel (all have a state) carries its name, debug lines too.
+  const json = new BoreProcess([
+    'local',
+    a,
+    '--local-host',
+    '127.0.0.1',
+    '--to',
+    '127.0.0.1',
+    '--control-port',
+    String(server.controlPort),
+    `${echo.port}:28501`,
+    '--log-format',
+    'json',
+    '--log-level',
+    'debug',
+  ]);
+  t.after(() => json.stop('SIGKILL'));
+  await json.waitFor(/all 2 tunnels listening/);
+  await echoes(28501);
+  assert.equal(await json.stop('SIGTERM'), 0);
+  const lines = json.output
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const ofTunnels = lines.filter((l) => l.state !== undefined || /listening at|draining|connection/.test(String(l.message)));
+  assert.ok(ofTunnels.length >= 6, json.output);
+  for (const l of ofTunnels) assert.ok(l.tunnel === a || l.tunnel === `${echo.port}:28501`, JSON.stringify(l));
 });
 
 test(
@@ -129,14 +158,12 @@ test(
       ...(remote ? [`remote_port = ${remote}`] : []),
       '',
     ];
-    const write = (names: string[]) =>
-      writeFileSync(config, [...head, ...names.flatMap((n) => tunnel(n, n === 'keep' ? 27250 : undefined))].join('\n'));
+    const write = (names: string[]) => writeFileSync(config, [...head, ...names.flatMap((n) => tunnel(n))].join('\n'));
     const others = Array.from({ length: 18 }, (_, i) => `t${i}`);
     write(['keep', ...others, 'drop']);
     const up = new BoreProcess(['up', '--config', config]);
     t.after(() => up.stop('SIGKILL'));
     const ports = await listening(up, ['keep', ...others, 'drop']);
-    assert.equal(ports.keep, 27250);
 
     // A connection open through each of the 18 others, one echo before the reload.
     const held = await Promise.all(
@@ -156,7 +183,7 @@ test(
 
     // A transfer through an unchanged tunnel, half sent and flowing before the reload.
     const data = randomBytes(8 * 1024 * 1024);
-    const socket = await connect(ports.keep);
+    const socket = await connect(ports.keep!);
     const chunks: Buffer[] = [];
     let received = 0;
     let flowing!: () => void;
@@ -198,7 +225,7 @@ test(
       10_000,
       mark2,
     );
-    await echoes(ports.keep);
+    await echoes(ports.keep!);
     await echoes(added.added!);
     assert.equal(await up.stop('SIGTERM'), 0);
   },

@@ -9,8 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { BoreServer, type Logger, type TunnelsChange, startTunnels, tunnelsExitCode } from 'bore-ts';
 import { connect, roundTrip, sha256, startEchoServer } from './helpers/procs.js';
 
-async function startBore(t: { after(fn: () => unknown): void }, minPort: number) {
-  const server = new BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort, maxPort: minPort + 99 });
+/**
+ * An in-process server on 127.0.0.1 with public ports `minPort` to `maxPort`. A tunnel
+ * that asks for a fixed port shares the range with those given a random one: the wider
+ * the range, the rarer the collision.
+ */
+async function startBore(t: { after(fn: () => unknown): void }, minPort: number, maxPort = minPort + 99) {
+  const server = new BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort, maxPort });
   const controlPort = await server.listen();
   t.after(() => server.close(0));
   const echo = await startEchoServer();
@@ -44,19 +49,19 @@ function until(tunnels: { onChange(l: (c: TunnelsChange) => void): () => void },
 }
 
 test('several tunnels: each with its port and its name on every log line; stop drains and ends them all', async (t) => {
-  const { controlPort, echo, server } = await startBore(t, 26100);
+  const { controlPort, echo, server } = await startBore(t, 26000, 26999);
   const { lines, logger } = recorder();
   const tunnels = startTunnels({
     to: '127.0.0.1',
     controlPort,
     localHost: '127.0.0.1',
     logger,
-    tunnels: { web: { localPort: echo.port }, api: { localPort: echo.port, port: 26150 }, db: { localPort: echo.port } },
+    tunnels: { web: { localPort: echo.port }, api: { localPort: echo.port, port: 26500 }, db: { localPort: echo.port } },
   });
   t.after(() => tunnels.stop());
   const ports = await tunnels.ready;
   assert.deepEqual(Object.keys(ports).sort(), ['api', 'db', 'web']);
-  assert.equal(ports.api, 26150);
+  assert.equal(ports.api, 26500);
   assert.equal(server.tunnelCount, 3);
   assert.deepEqual([...tunnels.tunnels.keys()].sort(), ['api', 'db', 'web']);
   assert.equal(tunnels.tunnels.get('web')!.publicPort, ports.web);
@@ -114,7 +119,12 @@ test('reload: added start, removed stop, changed restart, unchanged keep their p
   const base = { to: '127.0.0.1', controlPort, localHost: '127.0.0.1' };
   const tunnels = startTunnels({
     ...base,
-    tunnels: { keep: { localPort: echo.port }, drop: { localPort: echo.port }, change: { localPort: echo.port, port: 26350 } },
+    // Fixed ports only: the restarted one asks for its port again, and no random pick can take it.
+    tunnels: {
+      keep: { localPort: echo.port, port: 26301 },
+      drop: { localPort: echo.port, port: 26302 },
+      change: { localPort: echo.port, port: 26350 },
+    },
   });
   t.after(() => tunnels.stop());
   const ports = await tunnels.ready;
@@ -135,7 +145,11 @@ test('reload: added start, removed stop, changed restart, unchanged keep their p
   );
   const diff = tunnels.reload({
     ...base,
-    tunnels: { keep: { localPort: echo.port }, change: { localPort: other.port, port: 26350 }, added: { localPort: echo.port } },
+    tunnels: {
+      keep: { localPort: echo.port, port: 26301 },
+      change: { localPort: other.port, port: 26350 },
+      added: { localPort: echo.port, port: 26303 },
+    },
   });
   assert.deepEqual(diff, { added: ['added'], removed: ['drop'], changed: ['change'], unchanged: ['keep'] });
   assert.equal((await drop.done).state, 'stopped');
