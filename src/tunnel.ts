@@ -258,8 +258,9 @@ export function trackTunnel(
     }
   };
   actor.subscribe(onSnapshot);
-  // A child spawned by a supervisor may have moved before its runner saw it.
-  if (actor.getSnapshot().status !== 'active' || changeOf(actor.getSnapshot()).state !== 'connecting') onSnapshot(actor.getSnapshot());
+  // The current snapshot first: an actor not yet started emits the same one again at its
+  // start (told once), and a supervisor's child may already be past it.
+  onSnapshot(actor.getSnapshot());
 
   const stop = () => {
     actor.send({ type: 'STOP' });
