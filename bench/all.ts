@@ -6,9 +6,11 @@
  * `bench/results/{server-reconnect,server-reconnect-quick}.json`.
  * Flags are passed to `bench/run.ts`; `--quick` also shortens the reconnect runs.
  * `--only <a,b>` runs only the named figures of `bench/run.ts` and, with `churn`, the
- * churn soak (`bench/churn.ts`, issue 10, never part of the full run) and, with
- * `multi`, the several-tunnels figures (`bench/multi.ts`, issue 14, last in the full
- * run); it skips the server and reconnect figures.
+ * churn soak (`bench/churn.ts`, issue 10, never part of the full run), with `wan`, the
+ * figures over a link with 20 ms of round trip (`bench/wan.ts`: root, network namespaces
+ * and gcc; not part of the full run either), and, with `multi`, the several-tunnels
+ * figures (`bench/multi.ts`, issue 14, last in the full run); it skips the server and
+ * reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ function runScript(script: string, scriptArgs: string[]): void {
 
 if (!only || only.some((name) => RUN_FIGURES.includes(name))) runScript('run.ts', args);
 if (only?.includes('churn')) runScript('churn.ts', quick ? ['--quick'] : []);
+if (only?.includes('wan')) runScript('wan.ts', quick ? ['--quick'] : []);
 if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
 if (only) process.exit(0);
 

@@ -13,17 +13,21 @@ import { once } from 'node:events';
 import { randomFillSync } from 'node:crypto';
 
 /** A job for the load generator. */
-export type Job =
+export type Job = (
   | { kind: 'throughput'; port: number; bytes: number; slow?: boolean }
   | { kind: 'setup'; port: number; count: number }
   | { kind: 'rtt'; port: number; count: number }
-  | { kind: 'concurrency'; port: number; conns: number; messages: number; size: number; timeoutMs: number };
+  | { kind: 'concurrency'; port: number; conns: number; messages: number; size: number; timeoutMs: number }
+) & {
+  /** Address to connect to (default 127.0.0.1). */
+  host?: string;
+};
 
-const HOST = '127.0.0.1';
+let host = '127.0.0.1';
 const CHUNK = 1 << 20;
 
 function open(port: number): Promise<Socket> {
-  const socket = net.connect({ port, host: HOST, allowHalfOpen: true, noDelay: true });
+  const socket = net.connect({ port, host, allowHalfOpen: true, noDelay: true });
   return once(socket, 'connect').then(() => socket);
 }
 
@@ -163,6 +167,7 @@ async function concurrency(job: Extract<Job, { kind: 'concurrency' }>): Promise<
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '') as Job;
+  host = job.host ?? host;
   switch (job.kind) {
     case 'throughput':
       process.stdout.write(`${JSON.stringify(await throughput(job.port, job.bytes, job.slow ?? false))}\n`);

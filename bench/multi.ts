@@ -6,7 +6,9 @@
  *   `bore up` are back on their ports (`all 20 tunnels listening`), median of 5 (target
  *   <= 1.5 s);
  * - in flight: bytes lost from a 32 MiB transfer through one of the 20 tunnels while the
- *   control connections of all 20 are cut (through a relay) and come back (target: 0).
+ *   control connections of all 20 are cut (through a relay) and come back (target: 0);
+ *   with `pool = 0`, so that the first 20 relayed connections are the control ones.
+ * The others run with the default pool (4 idle data connections per tunnel).
  * Run: `npm run bench -- --only multi`, or `npm run build && node --import tsx bench/multi.ts [--quick]`.
  * Writes `bench/results/multi.json`.
  */
@@ -28,10 +30,10 @@ const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Writes a config of `COUNT` tunnels to `localPort` (the first one to `firstLocalPort`) through `controlPort`; returns its path. */
-function config(controlPort: number, localPort: number, firstLocalPort = localPort): string {
-  const lines = ['to = "127.0.0.1"', `control_port = ${controlPort}`, 'local_host = "127.0.0.1"', 'retry_first = true', ''];
+function config(controlPort: number, localPort: number, firstLocalPort = localPort, extra: string[] = []): string {
+  const lines = ['to = "127.0.0.1"', `control_port = ${controlPort}`, 'local_host = "127.0.0.1"', 'retry_first = true', ...extra, ''];
   for (let i = 0; i < COUNT; i++) lines.push(`[tunnels.t${i}]`, `local_port = ${i === 0 ? firstLocalPort : localPort}`, '');
-  const path = join(DIR, `bore-${controlPort}.toml`);
+  const path = join(DIR, `bore-${controlPort}-${extra.length}.toml`);
   writeFileSync(path, lines.join('\n'));
   return path;
 }
@@ -121,13 +123,14 @@ async function inFlight(size: number): Promise<{ lost: number; intact: boolean }
   const relayPort = await relay.listen();
   const data = randomBytes(size);
   const sink = await startHeldSink(size);
-  const up = await startUp(config(relayPort, echo.port, sink.port));
+  // No pool here: its idle data connections would go through the relay among the control connections.
+  const up = await startUp(config(relayPort, echo.port, sink.port, ['pool = 0']));
   try {
     const sender = await connect(ports(up.output).get('t0')!);
     sender.end(data);
     await sink.quarter;
     const mark = up.output.length;
-    // The first COUNT relayed connections are the control connections (the data connection came after).
+    // The first COUNT relayed connections are the control connections (the one data connection came after).
     for (let i = 0; i < COUNT; i++) relay.cut(i);
     await count(up, /connection lost/, COUNT, mark);
     await count(up, /reconnected/, COUNT, mark, 30_000);

@@ -1,5 +1,5 @@
 /**
- * The benchmark's target service, run as its own process: one loopback port whose
+ * The benchmark's target service, run as its own process: one port (loopback by default) whose
  * first byte picks what a connection gets. `S` is a sink (counts bytes until EOF,
  * then answers the count as a decimal line), `L` a slow sink (the same, but reads at
  * `--slow-rate` MB/s), `E` an echo (everything, the mode byte included, comes back;
@@ -7,7 +7,7 @@
  * after EOF). A connection that ends before its first byte is closed. Prints
  * `{"port":N}` once listening.
  *
- * Usage: node --import tsx bench/services.ts [--slow-rate 200]
+ * Usage: node --import tsx bench/services.ts [--slow-rate 200] [--host 127.0.0.1]
  */
 import net, { type Socket } from 'node:net';
 import { READ_BUFFER_SIZE, readIntoBuffer } from '../src/proxy.js';
@@ -15,6 +15,9 @@ import { READ_BUFFER_SIZE, readIntoBuffer } from '../src/proxy.js';
 const rateArg = process.argv.indexOf('--slow-rate');
 /** Bytes per millisecond the slow sink accepts. */
 const slowBytesPerMs = (rateArg > 0 ? Number(process.argv[rateArg + 1]) : 200) * 1000;
+const hostArg = process.argv.indexOf('--host');
+/** Address to listen on: loopback unless `--host` says otherwise (e.g. 0.0.0.0 in a network namespace). */
+const host = hostArg > 0 ? process.argv[hostArg + 1]! : '127.0.0.1';
 
 /**
  * Counts bytes until EOF, then answers the count. Reads go into one reused buffer (as in
@@ -67,7 +70,7 @@ const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket)
     else socket.destroy();
   });
 });
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+server.listen({ port: 0, host, backlog: 4096 }, () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as net.AddressInfo).port })}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));

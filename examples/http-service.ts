@@ -11,7 +11,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
-import { type Inspector, type Tunnel, createLogger, startInspector, startTunnel } from 'bore-ts';
+import { type Inspector, type Tunnel, type TunnelChange, createLogger, startInspector, startTunnel } from 'bore-ts';
 
 const to = process.env.BORE_SERVER ?? 'localhost';
 const controlPort = Number(process.env.BORE_CONTROL_PORT ?? 7835);
@@ -20,18 +20,21 @@ const logger = createLogger({ level: 'info' });
 // Assigned once the service listens; its handler reads it from then on.
 // eslint-disable-next-line prefer-const
 let tunnel: Tunnel | undefined;
+// The tunnel as a user sees it, kept by `onChange` below.
+let latest: TunnelChange | undefined;
 
 // The service itself: it knows its own public address through the tunnel.
 const service = http.createServer((req, res) => {
   if (req.url === '/status') {
-    const snapshot = tunnel?.actor.getSnapshot();
     res.setHeader('content-type', 'application/json');
     res.end(
       JSON.stringify({
-        state: snapshot?.value,
+        state: latest?.state,
         publicPort: tunnel?.publicPort ?? null,
-        attempt: snapshot?.context.attempt,
-        lastError: snapshot?.context.lastError ?? null,
+        attempt: latest?.attempt,
+        lastError: latest?.lastError ?? null,
+        // The machine's context has more: here, the warm pool of data connections.
+        pooledIdle: tunnel?.actor.getSnapshot().context.pool.idle ?? 0,
       }),
     );
     return;
@@ -56,7 +59,9 @@ tunnel = startTunnel({
 
 // Print every change of state, port, attempt or error (once each: heartbeats are not
 // changes), starting with the current one, `connecting`.
-tunnel.onChange(({ state, publicPort, attempt, lastError }) => {
+tunnel.onChange((change) => {
+  latest = change;
+  const { state, publicPort, attempt, lastError } = change;
   const port = publicPort === undefined ? '' : ` port ${publicPort}`;
   console.log(`tunnel state: ${state} (attempt ${attempt}${port}${lastError ? `, last error: ${lastError.message}` : ''})`);
 });

@@ -6,6 +6,11 @@
  *   any failure → failed (transient) → backoff, or fatal when it must not be retried
  *   STOP from anywhere → stopped
  *
+ * `listening` has two regions: `heartbeat` (the server's messages keep it alive) and
+ * `pool` (asking → open when the server offers a warm pool of data connections,
+ * standard when it offers none in time, as a Rust server never does; off with a pool
+ * size of 0). The pool itself lives in the `proxies` actor; its counts are in `pool`.
+ *
  * The control connection belongs to one `session` actor, spawned on entering
  * `connecting` and stopped on entering `failed` or `stopped`; it reports `CONNECTED`,
  * `OPENED`, `SERVER.*` and `FAILED`/`CONTROL.LOST` and destroys its socket when
@@ -20,6 +25,7 @@ import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, s
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, connectTimeoutError } from '../src/client/connect.js';
 import { ERROR_CLASSES, type ErrorClass, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
+import type { PoolStats } from '../src/client/pool.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 
 /** Settings of one tunnel; the names and defaults match the CLI's flags. */
@@ -44,6 +50,8 @@ export interface TunnelSettings {
   retryFirst: boolean;
   /** Uptime after which the backoff schedule starts over (ms). */
   stableAfterMs: number;
+  /** Idle pooled data connections to ask a bore-ts server for (`--pool`, 0: none). */
+  pool: number;
 }
 
 /** Input of {@link clientMachine}. */
@@ -88,6 +96,8 @@ export interface ClientContext {
   everListened: boolean;
   /** Times the tunnel came back after a loss. */
   reconnects: number;
+  /** The warm pool of data connections (all zero without one). */
+  pool: PoolStats;
 }
 
 /** Every event the machine accepts. */
@@ -114,10 +124,12 @@ export const clientMachine = setup({
     connectTimeout: CONNECT_TIMEOUT_MS,
     handshakeTimeout: NETWORK_TIMEOUT_MS,
     heartbeatTimeout: ({ context }) => context.settings.heartbeatTimeoutMs,
+    poolOfferTimeout: NETWORK_TIMEOUT_MS,
     retryDelay: ({ context }) => context.retryDelayMs ?? 0,
     stableAfter: ({ context }) => context.settings.stableAfterMs,
   },
   guards: {
+    poolOff: ({ context }) => context.settings.pool === 0,
     /** Give up: a fatal error, a first attempt without `--retry-first`, or a loss with `--no-reconnect`. */
     mustGiveUp: ({ context }) => {
       const failure = context.lastError;
@@ -133,6 +145,7 @@ export const clientMachine = setup({
         host: context.settings.to,
         port: context.settings.controlPort,
         requestedPort: context.requestedPort,
+        poolSize: context.settings.pool,
         runtime: context.runtime,
       }),
     }),
@@ -171,6 +184,14 @@ export const clientMachine = setup({
       everListened: true,
     })),
     forwardConnection: sendTo('proxies', (_, { id }: { id: string }) => ({ type: 'SERVER.CONNECTION' as const, id })),
+    /** Never more connections than asked for, whatever the server offers. */
+    openPool: sendTo('proxies', ({ context }, { token, size }: { token: string; size: number }) => ({
+      type: 'POOL.OPEN' as const,
+      token,
+      size: Math.min(size, context.settings.pool),
+    })),
+    closePool: sendTo('proxies', { type: 'POOL.CLOSE' as const }),
+    poolStats: assign((_, { stats }: { stats: PoolStats }) => ({ pool: stats })),
     connectionOpened: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }),
     /** A connection that never opened (it carries an error) was never counted. */
     connectionClosed: assign({
@@ -194,6 +215,7 @@ export const clientMachine = setup({
     activeConnections: 0,
     everListened: false,
     reconnects: 0,
+    pool: { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 },
   }),
   initial: 'connecting',
   // Public connections outlive control reconnects, so their actor lives at the root.
@@ -209,6 +231,7 @@ export const clientMachine = setup({
     STOP: '.stopped',
     'PROXY.OPENED': { actions: 'connectionOpened' },
     'PROXY.CLOSED': { actions: { type: 'connectionClosed', params: ({ event }) => ({ failed: event.error !== undefined }) } },
+    'POOL.STATS': { actions: { type: 'poolStats', params: ({ event }) => event } },
   },
   states: {
     connecting: {
@@ -237,24 +260,50 @@ export const clientMachine = setup({
       },
     },
     listening: {
+      type: 'parallel',
       after: { stableAfter: { actions: assign({ failures: 0 }) } },
       on: {
         'CONTROL.LOST': { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
-      initial: 'alive',
       states: {
-        // A child state so that re-entering it restarts only the heartbeat deadline, not `stableAfter`.
-        alive: {
-          after: {
-            heartbeatTimeout: {
-              target: '#bore.failed',
-              actions: { type: 'recordFailure', params: { code: 'heartbeat-timeout', message: 'heartbeat timeout' } },
+        heartbeat: {
+          initial: 'alive',
+          states: {
+            // A child state so that re-entering it restarts only the heartbeat deadline, not `stableAfter`.
+            alive: {
+              after: {
+                heartbeatTimeout: {
+                  target: '#bore.failed',
+                  actions: { type: 'recordFailure', params: { code: 'heartbeat-timeout', message: 'heartbeat timeout' } },
+                },
+              },
+              on: {
+                'SERVER.HEARTBEAT': { target: 'alive', reenter: true },
+                'SERVER.ERROR': { target: 'alive', reenter: true },
+                'SERVER.POOL': { target: 'alive', reenter: true },
+                'SERVER.CONNECTION': {
+                  target: 'alive',
+                  reenter: true,
+                  actions: { type: 'forwardConnection', params: ({ event }) => event },
+                },
+              },
             },
           },
-          on: {
-            'SERVER.HEARTBEAT': { target: 'alive', reenter: true },
-            'SERVER.ERROR': { target: 'alive', reenter: true },
-            'SERVER.CONNECTION': { target: 'alive', reenter: true, actions: { type: 'forwardConnection', params: ({ event }) => event } },
+        },
+        pool: {
+          initial: 'asking',
+          states: {
+            asking: {
+              always: { guard: 'poolOff', target: 'off' },
+              after: { poolOfferTimeout: 'standard' },
+              on: { 'SERVER.POOL': { target: 'open', actions: { type: 'openPool', params: ({ event }) => event } } },
+            },
+            // No offer in time (a Rust server never makes one): every connection takes the standard path.
+            standard: {
+              on: { 'SERVER.POOL': { target: 'open', actions: { type: 'openPool', params: ({ event }) => event } } },
+            },
+            open: { exit: 'closePool' },
+            off: {},
           },
         },
       },

@@ -11,6 +11,7 @@ import net from 'node:net';
 // Plain values only (the help never loads the client, the server or the logger).
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from './log-levels.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
+import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
@@ -22,6 +23,7 @@ import {
   DRAIN_TIMEOUT_MS,
   MAX_AUTH_FAILURES,
   MAX_PENDING_PER_TUNNEL,
+  MAX_POOL_PER_TUNNEL,
   MAX_TUNNELS_PER_ADDR,
   MIN_CLIENT_TIMEOUT_MS,
 } from './server/defaults.js';
@@ -131,11 +133,14 @@ function secondsArg(value: unknown, name: string, fallback: number, min = 0): nu
   return n;
 }
 
-function countArg(value: unknown, name: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (shown(value).trim() === '' || !Number.isInteger(n) || n < min)
-    throw new UsageError(`invalid value for ${name}: '${shown(value)}' (expected a whole number of at least ${min})`);
+function countArg(value: unknown, name: string, fallback: number, min = 1, max = Infinity, env = ''): number {
+  const arg = given(value, env, name);
+  if (arg === undefined) return fallback;
+  const n = Number(arg.text);
+  if (arg.text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    const expected = max === Infinity ? `a whole number of at least ${min}` : `a whole number, ${min}-${max}`;
+    throw new UsageError(`invalid value for ${arg.name}: '${arg.text}' (expected ${expected})`);
+  }
   return n;
 }
 
@@ -326,6 +331,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     heartbeatTimeoutMs: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', TUNNEL_DEFAULTS.heartbeatTimeoutMs / 1000) * 1000,
     maxReconnectDelayMs: secondsArg(argv.maxReconnectDelay, '--max-reconnect-delay', TUNNEL_DEFAULTS.maxReconnectDelayMs / 1000) * 1000,
     drainTimeoutMs: secondsArg(argv.drainTimeout, '--drain-timeout', TUNNEL_DEFAULTS.drainTimeoutMs / 1000) * 1000,
+    pool: countArg(argv.pool, '--pool', TUNNEL_DEFAULTS.pool, 0, MAX_POOL_SIZE, 'BORE_POOL'),
     reconnect: argv.reconnect as boolean,
     retryFirst: argv.retryFirst as boolean,
   };
@@ -454,6 +460,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
         bindTunnels,
         clientTimeoutMs: secondsArg(argv.clientTimeout, '--client-timeout', CLIENT_TIMEOUT_MS / 1000, MIN_CLIENT_TIMEOUT_MS / 1000) * 1000,
         maxPendingPerTunnel: countArg(argv.maxPending, '--max-pending', MAX_PENDING_PER_TUNNEL),
+        maxPoolPerTunnel: countArg(argv.maxPool, '--max-pool', MAX_POOL_PER_TUNNEL, 0, MAX_POOL_SIZE),
         maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
         maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', MAX_AUTH_FAILURES, 0),
         authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', AUTH_FAILURE_WINDOW_MS / 1000) * 1000,
@@ -563,6 +570,13 @@ function localOptions<T>(y: Argv<T>) {
         describe: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
         defaultDescription: String(TUNNEL_DEFAULTS.drainTimeoutMs / 1000),
       })
+      .option('pool', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          'Idle data connections kept open to a bore-ts server so a new visitor needs no round trip between client and server (0: none; a Rust bore server is used the standard way) [env: BORE_POOL]',
+        defaultDescription: String(TUNNEL_DEFAULTS.pool),
+      })
       .option('inspect', {
         type: 'string',
         describe:
@@ -642,6 +656,13 @@ function serverOptions<T>(y: Argv<T>) {
         requiresArg: true,
         describe: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped',
         defaultDescription: String(MAX_PENDING_PER_TUNNEL),
+      })
+      .option('max-pool', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          'Idle pooled data connections a bore-ts client may keep per tunnel (a larger request gets this many; 0: no pool, every connection takes the standard path)',
+        defaultDescription: String(MAX_POOL_PER_TUNNEL),
       })
       .option('max-tunnels-per-addr', {
         type: 'string',

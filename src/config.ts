@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { TomlError, parse } from 'smol-toml';
 import * as v from 'valibot';
 import { MAX_TIMER_MS } from './options.js';
+import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
 import type { TunnelSpecOptions, TunnelsReload } from './tunnels.js';
 
@@ -65,6 +66,14 @@ const SHARED = {
   drain_timeout: v.optional(seconds),
   reconnect: v.optional(flag),
   retry_first: v.optional(flag),
+  pool: v.optional(
+    v.pipe(
+      v.number(got(`a whole number 0-${MAX_POOL_SIZE}`)),
+      v.integer(got(`0-${MAX_POOL_SIZE}`)),
+      v.minValue(0, got(`0-${MAX_POOL_SIZE}`)),
+      v.maxValue(MAX_POOL_SIZE, got(`0-${MAX_POOL_SIZE}`)),
+    ),
+  ),
 };
 
 const TUNNEL = v.strictObject({ ...SHARED, local_port: port(1), remote_port: v.optional(port(0)) }, got('a table'));
@@ -201,6 +210,7 @@ function sharedOptions(
     drainTimeoutMs: ms(table.drain_timeout),
     reconnect: table.reconnect,
     retryFirst: table.retry_first,
+    pool: table.pool,
   };
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }

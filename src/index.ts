@@ -32,11 +32,21 @@ export type { ErrorClass, ErrorCode } from './client/errors.js';
 
 // Server.
 export { BoreServer } from './server/server.js';
-export type { ServerOptions, ServerStats } from './server/server.js';
+export type {
+  ServerOptions,
+  ServerStats,
+  ServerCounters,
+  ServerEvents,
+  TunnelOpenedEvent,
+  TunnelClosedEvent,
+  ConnectionEvent,
+  ConnectionClosedEvent,
+} from './server/server.js';
 
-// Logging: any object with error/warn/info/debug(message, fields) will do.
-export { createLogger, silentLogger } from './log.js';
-export type { Logger, LoggerOptions } from './log.js';
+// Logging: any object with error/warn/info/debug(message, fields) will do; pino and
+// bunyan, called as (fields, message), through objectFirstLogger.
+export { createLogger, objectFirstLogger, silentLogger } from './log.js';
+export type { Logger, LoggerOptions, ObjectFirstLogger } from './log.js';
 export type { RateLimitOptions } from './log-rate-limit.js';
 
 // Inspector (`--inspect`).

@@ -4,6 +4,7 @@
  */
 import winston from 'winston';
 import { SECRET_KEYS } from './redact.js';
+import { withMethods } from './options.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogFormat, type LogLevel } from './log-levels.js';
 
 /** The levels and formats, defined in `log-levels.ts`. */
@@ -15,6 +16,33 @@ export interface Logger {
   warn(message: string, meta?: Record<string, unknown>): unknown;
   info(message: string, meta?: Record<string, unknown>): unknown;
   debug(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+/** The levels a {@link Logger} has, in the order of their severity. */
+const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
+
+/** A logger called as `(fields, message)`, as pino and bunyan loggers are. */
+export interface ObjectFirstLogger {
+  error(fields: Record<string, unknown>, message: string): unknown;
+  warn(fields: Record<string, unknown>, message: string): unknown;
+  info(fields: Record<string, unknown>, message: string): unknown;
+  debug(fields: Record<string, unknown>, message: string): unknown;
+}
+
+/**
+ * A {@link Logger} that writes to `log`, a pino or bunyan logger (or any logger called
+ * as `(fields, message)`): `logger.info('new client', { port })` becomes
+ * `log.info({ port }, 'new client')`, and a line without fields gets `{}`. Each call
+ * goes to the method `log` has at that moment, so a level changed later still applies.
+ * Throws a `TypeError` if `log` lacks one of the four methods.
+ */
+export function objectFirstLogger(log: ObjectFirstLogger): Logger {
+  withMethods('a pino or bunyan logger (error, warn, info and debug methods)', LOGGER_METHODS)('log', log);
+  const method =
+    (level: (typeof LOGGER_METHODS)[number]) =>
+    (message: string, fields?: Record<string, unknown>): unknown =>
+      log[level](fields ?? {}, message);
+  return { error: method('error'), warn: method('warn'), info: method('info'), debug: method('debug') };
 }
 
 /** Options of {@link createLogger}. */

@@ -4,5 +4,8 @@
  * inspector can use it without loading the logger.
  */
 
-/** Field names that can carry a secret (the secret itself, a password, an auth tag, a key). */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'password', 'tag', 'key']);
+/**
+ * Field names that can carry a secret (the secret itself, a password, an auth tag, a
+ * key, a pool token: without a server secret it is what binds pooled connections).
+ */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'password', 'tag', 'key', 'token']);

@@ -11,16 +11,28 @@
  */
 import type { Socket } from 'node:net';
 
-/** Calls `fn` once `socket`'s readable side has ended (the peer's FIN was read). */
-export function onEnd(socket: Socket, fn: () => void): void {
-  if (socket.readableEnded) process.nextTick(fn);
-  // eslint-disable-next-line no-restricted-syntax -- the one place that checks first
-  else socket.once('end', fn);
+/**
+ * Calls `fn` once `socket`'s readable side has ended (the peer's FIN was read).
+ * Returns a function that cancels the call.
+ */
+export function onEnd(socket: Socket, fn: () => void): () => void {
+  return once(socket, socket.readableEnded, 'end', fn);
 }
 
-/** Calls `fn` once `socket` is closed (destroyed and its handle released). */
-export function onClose(socket: Socket, fn: () => void): void {
-  if (socket.closed) process.nextTick(fn);
-  // eslint-disable-next-line no-restricted-syntax -- the one place that checks first
-  else socket.once('close', fn);
+/**
+ * Calls `fn` once `socket` is closed (destroyed and its handle released). Returns a
+ * function that cancels the call.
+ */
+export function onClose(socket: Socket, fn: () => void): () => void {
+  return once(socket, socket.closed, 'close', fn);
+}
+
+function once(socket: Socket, past: boolean, event: 'end' | 'close', fn: () => void): () => void {
+  if (past) {
+    let cancelled = false;
+    process.nextTick(() => cancelled || fn());
+    return () => (cancelled = true);
+  }
+  socket.once(event, fn);
+  return () => socket.off(event, fn);
 }

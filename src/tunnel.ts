@@ -11,6 +11,7 @@ import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './lo
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { formatHostPort } from './address.js';
+import { MAX_POOL_SIZE } from './protocol/constants.js';
 import {
   type Rules,
   abortSignal,
@@ -62,6 +63,12 @@ export interface TunnelOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Aborting it stops the tunnel as `stop()` does; an already-aborted signal stops it at once. */
   signal?: AbortSignal;
+  /**
+   * Idle data connections to keep open to a bore-ts server, so a new public connection
+   * needs no round trip between client and server (default 4; 0: none). A server that
+   * does not offer a pool (the Rust bore) is used the standard way.
+   */
+  pool?: number;
 }
 
 /** The rules of {@link TunnelOptions}, checked by {@link startTunnel} (see `options.ts`). */
@@ -87,6 +94,7 @@ export const TUNNEL_RULES: Rules<TunnelOptions> = {
   }),
   inspect: functionOrObject,
   signal: abortSignal,
+  pool: integer(0, MAX_POOL_SIZE),
 };
 
 /** A state of the tunnel as {@link Tunnel.onChange} reports it. */
@@ -159,6 +167,7 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
     reconnect: options.reconnect ?? TUNNEL_DEFAULTS.reconnect,
     retryFirst: options.retryFirst ?? TUNNEL_DEFAULTS.retryFirst,
     stableAfterMs: options.stableAfterMs ?? TUNNEL_DEFAULTS.stableAfterMs,
+    pool: options.pool ?? TUNNEL_DEFAULTS.pool,
   };
 }
 
@@ -232,9 +241,17 @@ export function trackTunnel(
   // What a user sees, and who is told of its changes (until the final one).
   const stream = changeStream(changeOf(actor.getSnapshot()), sameChange);
   let previous: string | undefined;
+  let previousPool: unknown;
   const onSnapshot = (snapshot: SnapshotFrom<typeof clientMachine>) => {
     const change = changeOf(snapshot);
     stream.update(change, snapshot.status === 'done');
+    const pool = poolRegion(snapshot.value);
+    if (pool !== previousPool) {
+      previousPool = pool;
+      if (pool === 'standard') {
+        logger.debug('the server offered no connection pool (a Rust bore server, or --max-pool 0): new connections take the standard path');
+      }
+    }
     const state = change.state;
     if (state === previous) return;
     const from = previous;
@@ -358,6 +375,11 @@ export function changes<T>(
     }
   }
   return iterate();
+}
+
+/** The state of the machine's `pool` region while listening. */
+function poolRegion(value: SnapshotFrom<typeof clientMachine>['value']): unknown {
+  return typeof value === 'object' && 'listening' in value ? (value.listening as { pool?: unknown }).pool : undefined;
 }
 
 function logTransition(logger: Logger, from: string | undefined, state: string, ctx: ClientContext): void {

@@ -15,6 +15,7 @@ import { type EdgeRoute, routeEdges, separate } from '../src/inspector/page/edge
 import { contextRows, formatTime, logText, transitionLabel } from '../src/inspector/page/format.js';
 import { type Box, type ChartLayout, type LocalEdge, SIZE, layoutChart, rankColumns } from '../src/inspector/page/layout.js';
 import { chartModel } from '../src/inspector/page/model.js';
+import { labelMatchesEvent, takenEdges } from '../src/inspector/page/taken.js';
 import type { LogEntryView, SnapshotView } from '../src/inspector/page/wire.js';
 
 const clientLayout = (): ChartLayout => layoutChart(chartModel(machineGraph(clientMachine)));
@@ -27,15 +28,19 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
     'invoke: proxies',
     '\u2022 PROXY.OPENED / connectionOpened',
     '\u2022 PROXY.CLOSED / connectionClosed',
+    '\u2022 POOL.STATS / poolStats',
   ]);
   assert.deepEqual(model.notes.get('connecting'), ['entry / startAttempt, openSession']);
   assert.deepEqual(model.notes.get('failed'), ['entry / closeSession']);
   assert.deepEqual(model.notes.get('listening'), ['\u2022 after stableAfter / assign']);
-  assert.deepEqual(model.notes.get('listening.alive'), [
+  assert.deepEqual(model.notes.get('listening.heartbeat.alive'), [
     '\u21bb SERVER.HEARTBEAT',
     '\u21bb SERVER.ERROR',
+    '\u21bb SERVER.POOL',
     '\u21bb SERVER.CONNECTION / forwardConnection',
   ]);
+  assert.deepEqual(model.notes.get('listening.pool.open'), ['exit / closePool']);
+  assert.deepEqual(model.children.get('listening'), ['listening.heartbeat', 'listening.pool']);
   assert.deepEqual(model.children.get(''), ['connecting', 'authenticating', 'listening', 'failed', 'backoff', 'fatal', 'stopped']);
   assert.deepEqual(
     model.edges.map((e) => `${e.source}->${e.target}: ${e.labels.join('; ')}`),
@@ -46,7 +51,11 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
       'authenticating->listening: OPENED / opened',
       'authenticating->failed: FAILED / recordFailure; after handshakeTimeout / recordFailure',
       'listening->failed: CONTROL.LOST / recordFailure',
-      'listening.alive->failed: after heartbeatTimeout / recordFailure',
+      'listening.heartbeat.alive->failed: after heartbeatTimeout / recordFailure',
+      'listening.pool.asking->listening.pool.open: SERVER.POOL / openPool',
+      'listening.pool.asking->listening.pool.standard: after poolOfferTimeout',
+      'listening.pool.asking->listening.pool.off: always [poolOff]',
+      'listening.pool.standard->listening.pool.open: SERVER.POOL / openPool',
       'failed->fatal: always [mustGiveUp]',
       'failed->backoff: always',
       'backoff->connecting: after retryDelay',
@@ -64,16 +73,23 @@ test('client machine: columns follow the lifecycle; only the retry closes a cycl
     ['fatal', 'backoff'],
     ['stopped'],
   ]);
-  assert.deepEqual(boxOf(layout, 'listening').columns, [['listening.alive']]);
+  // The parallel regions stand in one column, with no initial arrow between them.
+  assert.deepEqual(boxOf(layout, 'listening').columns, [['listening.heartbeat', 'listening.pool']]);
   assert.equal(boxOf(layout, '').initial, 'connecting');
-  assert.equal(boxOf(layout, 'listening').initial, 'listening.alive');
+  assert.equal(boxOf(layout, 'listening').initial, undefined);
+  assert.equal(boxOf(layout, 'listening.heartbeat').initial, 'listening.heartbeat.alive');
+  assert.deepEqual(boxOf(layout, 'listening.pool').columns, [
+    ['listening.pool.asking'],
+    ['listening.pool.standard', 'listening.pool.off'],
+    ['listening.pool.open'],
+  ]);
 
   const root = boxOf(layout, '');
   const { back } = rankColumns(layout.model.children.get('')!, 'connecting', root.local);
   assert.deepEqual(root.local.filter((_, i) => back[i]).map(name), ['backoff->connecting']);
   // The heartbeat timeout leaves from `alive` but is laid out between the root's children.
   assert.deepEqual(
-    root.local.filter((l) => l.edge.source === 'listening.alive').map((l) => [l.from, l.to, l.span]),
+    root.local.filter((l) => l.edge.source === 'listening.heartbeat.alive').map((l) => [l.from, l.to, l.span]),
     [['listening', 'failed', 1]],
   );
   assert.deepEqual(boxOf(layout, 'listening').local, [], 'nothing is drawn inside listening');
@@ -87,7 +103,7 @@ test('client machine: long and backward edges each get a lane of their own, outs
     'connecting->authenticating',
     'authenticating->listening',
     'listening->failed',
-    'listening.alive->failed',
+    'listening.heartbeat.alive->failed',
     'failed->fatal',
     'failed->backoff',
   ]);
@@ -173,7 +189,7 @@ test('client machine: every arrow is drawn once, from its own point to its own p
   const stop = routes.find((r) => r.edge.source === '')!;
   assert.equal(stop.label?.text, 'STOP (from any state)');
   assert.ok(stop.dot, 'STOP starts at a dot under the root title');
-  assert.equal(gapLabels.length, 6, 'one label per edge between neighbouring columns');
+  assert.equal(gapLabels.length, 9, 'one label per edge between neighbouring columns: 6 at the root, 3 in the pool region');
   for (let i = 1; i < gapLabels.length; i++) {
     const [a, b] = [gapLabels[i - 1]!, gapLabels[i]!];
     assert.ok(Math.abs(b.x - a.x) >= 120 || b.y - a.y >= 15, `labels overlap: ${JSON.stringify([a, b])}`);
@@ -258,8 +274,13 @@ test('texts: transition labels, log lines and the context table, from what the h
   );
   assert.deepEqual(
     rows.slice(8).map((r) => r.value),
-    ['closed', 'bore.pub:7835', 'localhost:3000'],
+    ['closed', 'bore.pub:7835', 'localhost:3000', '\u2014'],
   );
+  const pool = { size: 4, idle: 3, opening: 0, inUse: 1, served: 120, refills: 121, fallbacks: 5, failures: 0 };
+  const poolRow = (p: typeof pool) => contextRows({ ...snapshot, context: { ...snapshot.context, pool: p } }, 0).at(-1);
+  assert.deepEqual(poolRow(pool), { label: 'connection pool', value: '3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks' });
+  assert.equal(poolRow({ ...pool, size: 0, idle: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0 })?.value, 'none');
+  assert.equal(poolRow({ ...pool, failures: 2 })?.value, '3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks, 2 failures');
   const failed = contextRows(
     {
       ...snapshot,
@@ -274,6 +295,53 @@ test('texts: transition labels, log lines and the context table, from what the h
   );
   assert.deepEqual(failed[4], { label: 'last error', value: 'refused (connect-refused, retriable)', className: 'err' });
   assert.equal(failed[5]!.value, `${formatTime(2500)} (in 1.5s, delay 2.0s)`);
+});
+
+test('taken arrows: from the states active before to the ones entered, through transient states, preferring the event', () => {
+  const { edges } = chartModel(machineGraph(clientMachine));
+  const listening = ['listening', 'listening.heartbeat', 'listening.heartbeat.alive', 'listening.pool', 'listening.pool.open'];
+  // The server closes the control connection: listening → failed → backoff in one snapshot (failed is left at once).
+  assert.deepEqual(takenEdges(edges, listening, ['backoff'], 'CONTROL.LOST'), ['listening->failed', 'failed->backoff']);
+  assert.deepEqual(takenEdges(edges, listening, ['backoff'], 'xstate.after.heartbeatTimeout.bore.listening.heartbeat.alive'), [
+    'listening.heartbeat.alive->failed',
+    'failed->backoff',
+  ]);
+  // Without the event both ways into failed are possible.
+  assert.deepEqual(takenEdges(edges, listening, ['backoff']).sort(), [
+    'failed->backoff',
+    'listening->failed',
+    'listening.heartbeat.alive->failed',
+  ]);
+  assert.deepEqual(takenEdges(edges, ['backoff'], ['connecting'], 'xstate.after.retryDelay.bore.backoff'), ['backoff->connecting']);
+  assert.deepEqual(takenEdges(edges, ['connecting'], ['fatal'], 'FAILED'), ['connecting->failed', 'failed->fatal']);
+  assert.deepEqual(takenEdges(edges, listening, ['stopped'], 'STOP'), ['->stopped'], "the root's STOP, from any state");
+  // A heartbeat re-enters listening.alive: no state is entered, no arrow is taken.
+  assert.deepEqual(takenEdges(edges, listening, listening, 'SERVER.HEARTBEAT'), []);
+  assert.deepEqual(takenEdges(edges, ['connecting'], ['connecting'], 'xstate.init'), []);
+
+  // Any machine: arrows inside a parallel region.
+  const parallel = chartModel(
+    machineGraph(
+      createMachine({
+        id: 'p',
+        type: 'parallel',
+        states: {
+          pool: { initial: 'idle', states: { idle: { on: { GROW: 'busy' } }, busy: { on: { DONE: 'idle' } } } },
+          beat: { initial: 'alive', states: { alive: { on: { BEAT: { target: 'alive', reenter: true } } } } },
+        },
+      }),
+    ),
+  );
+  const before = ['pool', 'pool.idle', 'beat', 'beat.alive'];
+  assert.deepEqual(takenEdges(parallel.edges, before, ['pool', 'pool.busy', 'beat', 'beat.alive'], 'GROW'), ['pool.idle->pool.busy']);
+  assert.deepEqual(takenEdges(parallel.edges, before, before, 'BEAT'), []);
+
+  assert.ok(labelMatchesEvent('CONTROL.LOST / recordFailure', 'CONTROL.LOST'));
+  assert.ok(labelMatchesEvent('after connectTimeout / recordFailure', 'xstate.after.connectTimeout.bore.connecting'));
+  assert.ok(labelMatchesEvent('after 250ms', 'xstate.after.250.m.a'));
+  assert.ok(labelMatchesEvent('always [mustGiveUp]', 'always'));
+  assert.ok(!labelMatchesEvent('FAILED / recordFailure', 'FAILED.OTHER'));
+  assert.ok(!labelMatchesEvent('after connectTimeout', 'xstate.after.handshakeTimeout.bore.authenticating'));
 });
 
 test('the script served at /app.js is the current bundle of src/inspector/page (else: npm run build)', async () => {

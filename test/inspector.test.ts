@@ -13,9 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { assign, createActor, createMachine, fromPromise, setup } from 'xstate';
 import { clientMachine } from '../machines/client.js';
 import { activePaths, machineGraph } from '../src/inspector/graph.js';
-import { InspectorHub, publicContext } from '../src/inspector/hub.js';
+import { InspectorHub, type PublicSnapshot, publicContext } from '../src/inspector/hub.js';
 import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
 import { httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { readEvents } from './helpers/inspect.js';
 
 const SECRET = 'inspector-test-secret-7f3a91';
 const PORTS = ['--min-port', '25300', '--max-port', '25399'];
@@ -23,34 +24,6 @@ const PORTS = ['--min-port', '25300', '--max-port', '25399'];
 const BROWSER_INSPECT_PORT = 25990;
 
 const get = httpGet;
-
-/** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
-function readEvents(port: number, until: (event: string, data: { value?: unknown }) => boolean, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-        for (const block of text.split('\n\n')) {
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data && until(event, JSON.parse(data))) {
-            clearTimeout(timer);
-            req.destroy();
-            resolve(text);
-            return;
-          }
-        }
-      });
-    });
-    req.on('error', () => {});
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`timed out waiting on /events; got:\n${text.slice(-2000)}`));
-    }, timeoutMs);
-  });
-}
 
 test('the chart comes from the client machine definition: every state and transition', () => {
   const g = machineGraph(clientMachine);
@@ -63,12 +36,19 @@ test('the chart comes from the client machine definition: every state and transi
     'failed',
     'fatal',
     'listening',
-    'listening.alive',
+    'listening.heartbeat',
+    'listening.heartbeat.alive',
+    'listening.pool',
+    'listening.pool.asking',
+    'listening.pool.off',
+    'listening.pool.open',
+    'listening.pool.standard',
     'stopped',
   ]);
   const listening = g.states.find((s) => s.path === 'listening')!;
-  assert.equal(listening.type, 'compound');
-  assert.equal(listening.initial, 'listening.alive');
+  assert.equal(listening.type, 'parallel');
+  assert.equal(g.states.find((s) => s.path === 'listening.heartbeat')!.initial, 'listening.heartbeat.alive');
+  assert.equal(g.states.find((s) => s.path === 'listening.pool')!.initial, 'listening.pool.asking');
   assert.deepEqual(g.invoke, ['proxies'], 'the root invokes the proxies actor');
   const entry = (path: string) => g.states.find((s) => s.path === path)!.entry.filter((a) => !a.startsWith('xstate.'));
   assert.deepEqual(entry('connecting'), ['startAttempt', 'openSession'], 'the session starts with the attempt');
@@ -88,10 +68,19 @@ test('the chart comes from the client machine definition: every state and transi
   has({ source: 'authenticating', kind: 'on', trigger: 'CHALLENGE.ANSWERED', targets: ['authenticating'], reenter: true });
   has({ source: 'listening', kind: 'on', trigger: 'CONTROL.LOST', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'listening', kind: 'after', trigger: 'stableAfter', targets: [] });
-  has({ source: 'listening.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'listening.heartbeat.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'listening.pool.asking', kind: 'on', trigger: 'SERVER.POOL', targets: ['listening.pool.open'], actions: ['openPool'] });
+  has({ source: 'listening.pool.asking', kind: 'after', trigger: 'poolOfferTimeout', targets: ['listening.pool.standard'] });
+  has({ source: 'listening.pool.asking', kind: 'always', guard: 'poolOff', targets: ['listening.pool.off'] });
   has({ source: 'failed', kind: 'always', guard: 'mustGiveUp', targets: ['fatal'], actions: [] });
   has({ source: 'failed', kind: 'always', targets: ['backoff'], actions: [] });
-  has({ source: 'listening.alive', kind: 'on', trigger: 'SERVER.HEARTBEAT', targets: ['listening.alive'], reenter: true });
+  has({
+    source: 'listening.heartbeat.alive',
+    kind: 'on',
+    trigger: 'SERVER.HEARTBEAT',
+    targets: ['listening.heartbeat.alive'],
+    reenter: true,
+  });
   has({ source: 'backoff', kind: 'after', trigger: 'retryDelay', targets: ['connecting'] });
   has({ source: '', kind: 'on', trigger: 'STOP', targets: ['stopped'] });
   has({ source: '', kind: 'on', trigger: 'PROXY.CLOSED', targets: [], actions: ['connectionClosed'] });
@@ -170,6 +159,36 @@ test('the hub logs events and transitions, folds repeats, and hides runtime obje
     'listeners get snapshots',
   );
   assert.deepEqual(publicContext({ runtime: {}, a: undefined }), { a: null });
+  actor.stop();
+});
+
+test('the hub pushes every change of state with the snapshot, even changes faster than its updates', async () => {
+  const hub = new InspectorHub();
+  const machine = createMachine({
+    initial: 'a',
+    states: { a: { on: { GO: 'b' } }, b: { on: { BACK: 'a', BEAT: { target: 'b', reenter: true } } } },
+  });
+  const actor = createActor(machine, { inspect: hub.inspect }).start();
+  const pushed: PublicSnapshot[] = [];
+  hub.listen({ snapshot: (snap) => pushed.push(snap), log: () => {} });
+  // Two changes in one turn of the event loop: one snapshot, both steps; a re-entry is no step.
+  actor.send({ type: 'GO' });
+  actor.send({ type: 'BACK' });
+  actor.send({ type: 'GO' });
+  actor.send({ type: 'BEAT' });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pushed.length, 1);
+  assert.deepEqual(pushed[0]!.active, ['b']);
+  assert.deepEqual(pushed[0]!.steps, [
+    { from: ['a'], to: ['b'], event: 'GO' },
+    { from: ['b'], to: ['a'], event: 'BACK' },
+    { from: ['a'], to: ['b'], event: 'GO' },
+  ]);
+  actor.send({ type: 'BEAT' });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pushed.length, 2);
+  assert.equal(pushed[1]!.steps, undefined, 'a heartbeat-like re-entry changes no state');
+  assert.equal(hub.snapshot()!.steps, undefined, '/snapshot has no steps');
   actor.stop();
 });
 
@@ -295,11 +314,15 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
   t.after(() => client.stop());
   const port = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
 
+  // Our server offers the pool the client asks for (4 by default), and its connections prove the secret.
+  await readEvents(port, (event, data) => event === 'snapshot' && data.context?.pool?.idle === 4);
   const snap = await get(port, '/snapshot');
   assert.equal(snap.status, 200);
   assert.match(snap.type, /application\/json/);
   const body = JSON.parse(snap.body);
-  assert.deepEqual(body.value, { listening: 'alive' });
+  assert.deepEqual(body.value, { listening: { heartbeat: 'alive', pool: 'open' } });
+  assert.deepEqual({ size: body.context.pool.size, idle: body.context.pool.idle }, { size: 4, idle: 4 });
+  assert.doesNotMatch(snap.body, /token/, 'the pool token is never shown');
   assert.equal(body.context.publicPort, client.publicPort);
   assert.equal(body.context.attempt, 1);
   assert.equal(body.context.control, undefined, 'no connection objects in the context');
@@ -334,6 +357,30 @@ test('bore local --inspect: /snapshot, /graph and /events follow the tunnel; no 
     assert.ok(!out.includes(SECRET), 'the secret never leaves the process');
 });
 
+test('bore local --inspect: when the tunnel gives up, open pages get the final state (fatal), then the end', async (t) => {
+  const server = await startServer(PORTS);
+  const echo = await startEchoServer();
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const client = await startClient(echo.port, server.controlPort, ['--inspect', '--no-reconnect']);
+  t.after(() => client.stop());
+  const port = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+  const stream = readEvents(port, (event) => event === 'end');
+  await client.waitFor(/listening at/);
+  // Once the page has its first snapshot, the server goes away: no reconnecting, the tunnel gives up.
+  await readEvents(port, (event) => event === 'snapshot');
+  await server.stop('SIGKILL');
+  const text = await stream;
+  const snapshots = [...text.matchAll(/^event: snapshot\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as PublicSnapshot);
+  const last = snapshots[snapshots.length - 1]!;
+  assert.equal(last.value, 'fatal', `the last snapshot before the end: ${JSON.stringify(last.value)}`);
+  assert.equal(last.status, 'done');
+  assert.ok(text.indexOf('event: end') > text.lastIndexOf('event: snapshot'), 'the end comes after the final snapshot');
+  assert.notEqual(await client.exited, 0);
+});
+
 test('bore local --inspect rejects a bad port with a usage error', async () => {
   const { BoreProcess } = await import('./helpers/procs.js');
   const p = new BoreProcess(['local', '3000', '--to', '127.0.0.1', '--inspect=99999']);
@@ -350,6 +397,17 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--no-first-run',
 ];
+
+/** Records on the page, in `window.takenLog`, every arrow that gets the class `just-taken`, in order. */
+const RECORD_TAKEN = `(() => {
+  window.takenLog = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.target.matches('path.just-taken') && !(r.oldValue || '').split(' ').includes('just-taken'))
+        window.takenLog.push(r.target.getAttribute('data-edge'));
+    }
+  }).observe(document.getElementById('chart'), { subtree: true, attributes: true, attributeFilter: ['class'], attributeOldValue: true });
+})()`;
 
 test('the page in a real browser: statechart, live state, survives a tunnel restart', async (t) => {
   const { chromium } = await import('playwright-core');
@@ -370,7 +428,7 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
   t.after(() => client.stop());
   await client.waitFor(new RegExp(`inspector at http://127\\.0\\.0\\.1:${BROWSER_INSPECT_PORT}/`));
 
-  const page = await browser.newPage({ viewport: { width: 1400, height: 820 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
@@ -386,24 +444,96 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
       .sort(),
   );
   const active = await page.$$eval('[data-active="true"]', (els) => els.map((e) => e.getAttribute('data-state')));
-  assert.deepEqual(active.sort(), ['listening', 'listening.alive']);
+  assert.deepEqual(active.sort(), [
+    'listening',
+    'listening.heartbeat',
+    'listening.heartbeat.alive',
+    'listening.pool',
+    'listening.pool.open',
+  ]);
   assert.equal((await page.locator('path.edge').count()) > 10, true, 'transitions are drawn');
   assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
 
-  // the server dies: the page follows the machine into backoff/connecting
+  // Readable at 1280x800: state names and arrow labels at 11 px or more on screen (font size times the SVG's scale).
+  const onScreen = (selector: string) =>
+    page.evaluate<number[]>(`Array.from(document.querySelectorAll(${JSON.stringify(selector)}),
+      (e) => parseFloat(getComputedStyle(e).fontSize) * e.getScreenCTM().a)`);
+  for (const selector of ['#chart .state-name', '#chart .edge-label', '#chart .state-note']) {
+    const sizes = await onScreen(selector);
+    assert.ok(sizes.length > 0, `no ${selector} drawn`);
+    assert.ok(Math.min(...sizes) >= 11, `${selector} at ${Math.min(...sizes).toFixed(1)} px on screen at 1280x800`);
+  }
+  // (the arrow's label has its key too, so the label is highlighted with it)
+  assert.ok((await page.locator('text.edge-label[data-edge="backoff->connecting"]').count()) === 1);
+
+  // Heartbeats re-enter listening.heartbeat.alive every 500 ms: no arrow lights up for them.
+  await page.evaluate(RECORD_TAKEN);
+  // The count of SERVER.HEARTBEAT on its log line (`SERVER.HEARTBEAT  ×12`).
+  const HEARTBEATS = `(() => {
+    const line = Array.from(document.querySelectorAll('#log li.event'), (li) => li.textContent).find((t) => t.includes('SERVER.HEARTBEAT'));
+    return line ? Number((/\u00d7(\\d+)/.exec(line) || [0, 1])[1]) : 0;
+  })()`;
+  const before = await page.evaluate<number>(HEARTBEATS);
+  await page.waitForFunction(`${HEARTBEATS} >= ${before + 3}`, undefined, { timeout: 10_000 });
+  assert.deepEqual(await page.evaluate('window.takenLog'), [], 'no arrow highlighted by heartbeats');
+  assert.equal(await page.locator('.just-taken').count(), 0);
+
+  // the server dies: the page follows the machine into backoff/connecting, lighting up the arrows taken
   await server.stop('SIGKILL');
   await page.waitForSelector('[data-state="backoff"][data-active="true"], [data-state="connecting"][data-active="true"]', {
     timeout: 5000,
   });
   await page.waitForSelector('#log li.transition >> text=backoff', { timeout: 5000 });
+  await page.waitForFunction('window.takenLog.includes("failed->backoff")', undefined, { timeout: 5000 });
+  // The connection is lost (CONTROL.LOST, declared on listening), failed is left at once for backoff.
+  const taken = await page.evaluate<string[]>('window.takenLog');
+  assert.deepEqual(taken.slice(0, 2).sort(), ['failed->backoff', 'listening->failed'], `arrows lit: ${taken.join(', ')}`);
+  assert.ok(!taken.includes('listening.heartbeat.alive->failed'), 'not the heartbeat timeout: that is not what happened');
   assert.match((await page.textContent('#context'))!, /server closed the connection|ECONNREFUSED/);
   const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: `${artifacts}inspector.png`, fullPage: true });
 
+  // Narrow windows: no horizontal scrolling of the page, the panels stack under the chart, log lines wrap.
+  for (const width of [600, 400]) {
+    await page.setViewportSize({ width, height: 800 });
+    const box = await page.evaluate(`(() => {
+      const rect = (sel) => document.querySelector(sel).getBoundingClientRect();
+      const lines = Array.from(document.querySelectorAll('#log li'));
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+        chartBottom: rect('#chart-wrap').bottom,
+        contextTop: rect('#context').top,
+        contextBottom: document.querySelector('#context').closest('.panel').getBoundingClientRect().bottom,
+        logTop: rect('#log').top,
+        logRight: rect('#log').right,
+        linesOverflowing: lines.filter((li) => li.scrollWidth > li.clientWidth + 1 || li.getBoundingClientRect().right > window.innerWidth).length,
+        lines: lines.length,
+      };
+    })()`);
+    const b = box as Record<string, number>;
+    assert.ok(b.scrollWidth! <= b.innerWidth!, `${width} px: the page is ${b.scrollWidth} px wide`);
+    assert.ok(b.contextTop! > b.chartBottom! && b.logTop! > b.contextBottom!, `${width} px: chart and panels stack (${JSON.stringify(b)})`);
+    assert.ok(b.lines! > 0 && b.linesOverflowing === 0, `${width} px: log lines overflow (${JSON.stringify(b)})`);
+    assert.ok(b.logRight! <= width, `${width} px: the log sticks out`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Ctrl+C: the page shows the final state, then that the process ended, and keeps both once it is gone.
+  const pageTriesAgain = page.waitForEvent('requestfailed', { predicate: (r) => r.url().endsWith('/events'), timeout: 10_000 });
+  client.proc.kill('SIGINT');
+  await page.waitForSelector('[data-state="stopped"][data-active="true"]', { timeout: 5000 });
+  await page.waitForSelector('#state:has-text("stopped")', { timeout: 5000 });
+  await page.waitForSelector('#conn.conn-ended:has-text("ended")', { timeout: 5000 });
+  await client.exited;
+  await pageTriesAgain; // the process is gone: the page has tried to reconnect at least once
+  assert.match((await page.textContent('#state'))!, /stopped/);
+  assert.match((await page.textContent('#conn'))!, /tunnel process ended/);
+  assert.deepEqual(await page.$$eval('[data-active="true"]', (els) => els.map((e) => e.getAttribute('data-state'))), ['stopped']);
+  assert.ok(await page.evaluate<boolean>('window.takenLog.includes("->stopped")'), 'the STOP arrow lit up');
+
   // the tunnel process restarts on the same inspector port: the page reconnects by itself
-  await client.stop();
-  await page.waitForSelector('#conn.conn-wait', { timeout: 5000 });
   server = await startServer(PORTS);
   client = await startClient(echo.port, server.controlPort, [inspect]);
   await page.waitForSelector('#conn.conn-live', { timeout: 10_000 });

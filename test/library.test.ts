@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { waitFor } from 'xstate';
 import * as bore from 'bore-ts';
 import { tunnelSettings } from '../src/tunnel.js';
 import { BoreProcess, CLI, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
@@ -33,6 +34,7 @@ test('the package entry exports the client machine, startTunnel, the server and 
     'TunnelError',
     'clientMachine',
     'createLogger',
+    'objectFirstLogger',
     'silentLogger',
     'startInspector',
     'startTunnel',
@@ -89,7 +91,11 @@ test('an embedded server and tunnel: snapshots, public port, bytes through, clea
   assert.ok(publicPort >= 25100 && publicPort <= 25199, `public port ${publicPort} in the server's range`);
   assert.equal(tunnel.publicPort, publicPort);
   assert.equal(tunnel.actor.getSnapshot().context.publicPort, publicPort);
-  assert.deepEqual(states, ['connecting', 'authenticating', { listening: 'alive' }]);
+  assert.deepEqual(states.slice(0, 3), ['connecting', 'authenticating', { listening: { heartbeat: 'alive', pool: 'asking' } }]);
+  // This server offers the pool the client asks for (4 by default).
+  await waitFor(tunnel.actor, (s) => s.context.pool.idle === 4);
+  assert.deepEqual(states[3], { listening: { heartbeat: 'alive', pool: 'open' } });
+  assert.equal(server.stats.pooled, 4);
   assert.equal(server.tunnelCount, 1);
 
   const data = randomBytes(256 * 1024);
@@ -142,7 +148,9 @@ test('examples/http-service.ts: a service exposes itself through a real bore ser
 
   assert.equal((await httpGet(port, '/')).body, 'hello from a service that tunnels itself\n');
   const status = JSON.parse((await httpGet(port, '/status')).body) as unknown;
-  assert.deepEqual(status, { state: { listening: 'alive' }, publicPort: port, attempt: 1, lastError: null });
+  const { pooledIdle, ...rest } = status as { pooledIdle: number };
+  assert.deepEqual(rest, { state: 'listening', publicPort: port, attempt: 1, lastError: null });
+  assert.ok(pooledIdle >= 0 && pooledIdle <= 4, `pooledIdle ${pooledIdle}`);
 
   assert.equal(await example.stop('SIGTERM'), 0);
   assert.match(example.output, /tunnel state: stopped \(attempt 1 port \d+\)\n[\s\S]*stopped \(stopped\)/);

@@ -504,3 +504,69 @@ describe('model: every state and transition', () => {
     assert.deepEqual([...deadlinesMet].sort(), ['authenticating', 'backoff', 'connecting', 'listening'], 'every deadline fires');
   });
 });
+
+describe('the pool region (a warm pool of data connections)', () => {
+  const poolState = (m: ReturnType<typeof startSimulated>) =>
+    (m.actor.getSnapshot().value as { listening?: { pool?: string } }).listening?.pool;
+
+  test('an offer opens the pool in the proxies actor; leaving listening closes it', () => {
+    const m = startSimulated({ pool: 4 });
+    m.openTunnel();
+    assert.equal(poolState(m), 'asking');
+    m.send(ev.poolOffer(4));
+    assert.equal(poolState(m), 'open');
+    assert.deepEqual(m.probe.proxyRequests, ['POOL.OPEN']);
+    m.send(ev.lost());
+    assert.equal(m.state(), 'backoff');
+    assert.deepEqual(m.probe.proxyRequests, ['POOL.OPEN', 'POOL.CLOSE']);
+    // The next session asks again and opens a new pool.
+    m.clock.increment(m.ctx().retryDelayMs!);
+    m.openTunnel();
+    m.send(ev.poolOffer(2));
+    assert.deepEqual(m.probe.proxyRequests, ['POOL.OPEN', 'POOL.CLOSE', 'POOL.OPEN']);
+    m.send(ev.stop());
+    assert.deepEqual(m.probe.proxyRequests, ['POOL.OPEN', 'POOL.CLOSE', 'POOL.OPEN', 'POOL.CLOSE']);
+  });
+
+  test('no offer within the network timeout (a Rust server) is the standard path; a late offer still opens', () => {
+    const m = startSimulated({ pool: 4 });
+    m.openTunnel();
+    m.clock.increment(NETWORK_TIMEOUT_MS - 1);
+    assert.equal(poolState(m), 'asking');
+    m.send(ev.heartbeat());
+    m.clock.increment(1);
+    assert.equal(poolState(m), 'standard');
+    assert.deepEqual(m.probe.proxyRequests, []);
+    m.send(ev.poolOffer());
+    assert.equal(poolState(m), 'open');
+  });
+
+  test('a pool size of 0 never asks: the region is off at once, and the session is told the size', () => {
+    const m = startSimulated({ pool: 0 });
+    m.openTunnel();
+    assert.equal(poolState(m), 'off');
+    assert.equal(m.probe.sessions[0]!.poolSize, 0);
+    const on = startSimulated({ pool: 7 });
+    assert.equal(on.probe.sessions[0]!.poolSize, 7);
+  });
+
+  test('an offer proves the server alive: it restarts the heartbeat deadline and not stableAfter', () => {
+    const m = startSimulated({ pool: 4, heartbeatTimeoutMs: 8000 });
+    m.openTunnel();
+    m.clock.increment(7999);
+    m.send(ev.poolOffer());
+    m.clock.increment(7999);
+    assert.equal(m.state(), 'listening');
+    m.clock.increment(1);
+    assert.equal(m.state(), 'backoff');
+  });
+
+  test('the pool counts the proxies actor reports are the context, as reported', () => {
+    const m = startSimulated({ pool: 4 });
+    m.openTunnel();
+    const stats = { size: 4, idle: 3, opening: 1, inUse: 2, served: 9, refills: 9, fallbacks: 1, failures: 0 };
+    m.send({ type: 'POOL.STATS', stats });
+    assert.deepEqual(m.ctx().pool, stats);
+    assert.equal(m.state(), 'listening');
+  });
+});

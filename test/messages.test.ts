@@ -180,3 +180,35 @@ test('text that is not JSON is refused with a short preview', () => {
     (err: unknown) => err instanceof ProtocolError && err.message.length < 120,
   );
 });
+
+test('the pool extension: PoolRequest, PoolOffer and PoolJoin encode as serde would and decode back; bad ones are refused', () => {
+  const token = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+  const client: [ClientMessage, string][] = [
+    [{ type: 'PoolRequest', size: 4 }, '{"PoolRequest":4}'],
+    [{ type: 'PoolRequest', size: 10_000 }, '{"PoolRequest":10000}'],
+    [{ type: 'PoolJoin', token }, `{"PoolJoin":"${token}"}`],
+  ];
+  for (const [msg, json] of client) {
+    assert.deepEqual(encodeFrame(clientMessageJson(msg)), Buffer.from(`${json}\0`), json);
+    assert.deepEqual(decodeClientMessage(json), msg, json);
+  }
+  const offer: ServerMessage = { type: 'PoolOffer', token, size: 16 };
+  const json = `{"PoolOffer":{"token":"${token}","size":16}}`;
+  assert.deepEqual(encodeFrame(serverMessageJson(offer)), Buffer.from(`${json}\0`));
+  assert.deepEqual(decodeServerMessage(json), offer);
+  assert.ok(json.length <= 256, 'an offer fits in a frame');
+  for (const bad of ['{"PoolRequest":-1}', '{"PoolRequest":1.5}', '{"PoolRequest":"4"}', '{"PoolJoin":"nope"}', '"PoolRequest"']) {
+    assert.throws(() => decodeClientMessage(bad), ProtocolError, bad);
+  }
+  for (const bad of [
+    `{"PoolOffer":{"token":"${token}"}}`,
+    `{"PoolOffer":{"token":"${token}","size":4,"extra":1}}`,
+    '{"PoolOffer":{"token":"x","size":4}}',
+    `{"PoolOffer":["${token}",4]}`,
+  ]) {
+    assert.throws(() => decodeServerMessage(bad), ProtocolError, bad);
+  }
+  // Each direction refuses the other's extension messages, as for the standard ones.
+  assert.throws(() => decodeServerMessage('{"PoolRequest":4}'), ProtocolError);
+  assert.throws(() => decodeClientMessage(json), ProtocolError);
+});

@@ -283,7 +283,7 @@ test('bore up --inspect: /snapshot returns the supervisor and every tunnel', { t
   assert.equal(snap.value, 'running');
   assert.deepEqual(Object.keys(snap.children).sort(), ['api', 'web']);
   for (const child of Object.values(snap.children)) {
-    assert.deepEqual(child.value, { listening: 'alive' });
+    assert.equal(Object.keys(child.value as object)[0], 'listening');
     assert.equal(child.context.runtime, undefined);
   }
   assert.doesNotMatch(JSON.stringify(snap), /not served/);

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { startTunnel } from '../src/tunnel.js';
+import { TUNNEL_DEFAULTS } from '../src/client/defaults.js';
 import { BoreServer } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
 import { BoreProcess, startEchoServer } from './helpers/procs.js';
@@ -208,6 +209,15 @@ async function replayServerSide(t: Transcript, mode: 'library' | 'cli'): Promise
     }
     await Promise.race([Promise.all(finished.map((f) => f.promise)), unexpected.promise]);
     assert.equal(sockets.length, conns.length, 'our client opened exactly the recorded connections');
+    // Our client's one addition on the wire, which a Rust server never reads: after the
+    // Hello reply it asks for a pool of data connections (no offer comes; see pool.test.ts).
+    const poolRequest = `{"PoolRequest":${TUNNEL_DEFAULTS.pool}}\0`;
+    for (const [i, conn] of conns.entries()) {
+      const opened = conn.steps.some((s) => s.dir === 's2c' && s.kind === 'frames' && s.frames.some((f) => f.startsWith('{"Hello":')));
+      if (conn.kind !== 'control' || !opened) continue;
+      const got = await readers[i]!.read(poolRequest.length);
+      assert.equal(got.toString('latin1'), poolRequest, `connection ${i}: the pool request after Hello`);
+    }
     for (const [i, r] of readers.entries())
       assert.equal(r.buffered.length, 0, `connection ${i}: unexpected extra bytes ${JSON.stringify(r.buffered.toString('latin1'))}`);
     for (const client of running) {

@@ -256,6 +256,36 @@ test('after maxAuthFailures wrong secrets an address is closed unanswered (one w
   tunnel.framed.socket.destroy();
 });
 
+test('with a secret, a connection closed without a byte (a TCP health check) is logged at debug, not warn, and is no failure', async () => {
+  const { server, logger } = await startServer({ secret: 'probe-secret' });
+  // What deploy/Dockerfile's HEALTHCHECK does: connect, then close at once.
+  const probe = net.connect({ port: server.port, host: '127.0.0.1' });
+  probe.on('error', () => {});
+  await once(probe, 'connect');
+  probe.end();
+  await readAll(probe);
+  await logger.waitFor('refusing client');
+  assert.deepEqual(
+    logger.find('refusing client').map((l) => [l.level, l.meta.reason]),
+    [['debug', 'closed before authenticating']],
+  );
+  assert.equal(server.counters.handshakeFailures.size, 0, 'not counted as a failed handshake');
+
+  // A peer that says something else before authenticating is still worth a warning.
+  const framed = await rawConnect(server.port);
+  assert.equal((await framed.recv())?.type, 'Challenge');
+  framed.send({ type: 'Hello', port: 0 });
+  assert.deepEqual(await framed.recv(), { type: 'Error', message: ServerErrors.secretRequired });
+  framed.socket.destroy();
+  assert.deepEqual(
+    logger.find('refusing client').map((l) => [l.level, l.meta.reason]),
+    [
+      ['debug', 'closed before authenticating'],
+      ['warn', 'sent Hello before authenticating'],
+    ],
+  );
+});
+
 test('garbage and handshake timeouts count as failed handshakes; a silent close, an unknown Accept and a port refusal do not', async () => {
   const { server, logger } = await startServer({ maxAuthFailures: 2, handshakeTimeoutMs: 300 });
   for (let i = 0; i < 3; i++) {

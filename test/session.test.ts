@@ -40,7 +40,7 @@ function runSession(port: number, runtime: ClientRuntime) {
   const events: SessionEvent[] = [];
   const waiters: { type: string; resolve: () => void }[] = [];
   const parent = setup({ actors: { session: sessionActor } }).createMachine({
-    invoke: { id: 'session', src: 'session', input: { host: '127.0.0.1', port, requestedPort: 0, runtime } },
+    invoke: { id: 'session', src: 'session', input: { host: '127.0.0.1', port, requestedPort: 0, poolSize: 0, runtime } },
     on: {
       '*': {
         actions: ({ event }: { event: EventObject }) => {

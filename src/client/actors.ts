@@ -12,6 +12,7 @@ import { connectTcp } from './connect.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
+import { ClientPool, type PoolStats } from './pool.js';
 import { setControlSocketBasics } from '../socket-options.js';
 import { onClose, onEnd } from '../socket-events.js';
 
@@ -59,13 +60,16 @@ export interface SessionInput {
   port: number;
   /** The public port to ask for in `Hello` (0: any). */
   requestedPort: number;
+  /** Idle pooled data connections to ask the server for after `Hello` (0: none). */
+  poolSize: number;
   runtime: ClientRuntime;
 }
 
 /**
  * Events the session actor sends to the machine, in this order: `CONNECTED`, then
  * `CHALLENGE.ANSWERED` (with a secret), then `OPENED` or `FAILED`; once open, the
- * server's messages as `SERVER.*` until `CONTROL.LOST`.
+ * server's messages as `SERVER.*` until `CONTROL.LOST`. `SERVER.POOL` is the server's
+ * pool offer (only a bore-ts server, only when asked); its token is a secret.
  */
 export type SessionEvent =
   | { type: 'CONNECTED' }
@@ -75,12 +79,14 @@ export type SessionEvent =
   | { type: 'SERVER.HEARTBEAT' }
   | { type: 'SERVER.CONNECTION'; id: string }
   | { type: 'SERVER.ERROR'; message: string }
+  | { type: 'SERVER.POOL'; token: string; size: number }
   | { type: 'CONTROL.LOST'; code: ErrorCode; message: string };
 
 /**
  * One control connection, from connect to close, and its only owner: connects, tunes
- * the socket, authenticates, sends `Hello` and then turns the server's messages into
- * machine events (any message proves the server alive; EOF or a socket error is
+ * the socket, authenticates, sends `Hello` (then `PoolRequest` if a pool is wanted:
+ * a Rust server never reads it) and then turns the server's messages into machine
+ * events (any message proves the server alive; EOF or a socket error is
  * `CONTROL.LOST`). It keeps no deadline: the machine's states do. Stopping it aborts
  * the connect or destroys the socket.
  */
@@ -105,6 +111,10 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     await authenticate(framed, runtime.auth, 0);
     if (runtime.auth) report({ type: 'CHALLENGE.ANSWERED' });
     const port = await requestPort(framed, input.requestedPort, 0);
+    if (input.poolSize > 0) {
+      framed.send({ type: 'PoolRequest', size: input.poolSize });
+      runtime.logger.debug('asked the server for a pool of data connections', { size: input.poolSize });
+    }
     report({ type: 'OPENED', port });
     listen(framed, runtime.logger, (event) => {
       report(event);
@@ -154,15 +164,20 @@ function listen(framed: ClientFramed, logger: Logger, report: (event: SessionEve
       case 'Heartbeat':
         report({ type: 'SERVER.HEARTBEAT' });
         break;
+      case 'PoolOffer':
+        report({ type: 'SERVER.POOL', token: msg.token, size: msg.size });
+        break;
     }
   });
 }
 
 /**
  * Events the proxies actor sends to the machine. `PROXY.CLOSED` with an `error` means
- * the connection never opened (no `PROXY.OPENED` came before it).
+ * the connection never opened (no `PROXY.OPENED` came before it). `POOL.STATS` follows
+ * changes of the pool (at most one per tick).
  */
-export type ProxyEvent = { type: 'PROXY.OPENED'; id: string } | { type: 'PROXY.CLOSED'; id: string; error?: string };
+export type ProxyEvent =
+  { type: 'PROXY.OPENED'; id: string } | { type: 'PROXY.CLOSED'; id: string; error?: string } | { type: 'POOL.STATS'; stats: PoolStats };
 
 /** Input of {@link proxiesActor}: where data connections go (the secret comes from the runtime). */
 export interface ProxiesInput {
@@ -170,16 +185,22 @@ export interface ProxiesInput {
   runtime: ClientRuntime;
 }
 
-/** Asks the proxies actor to serve public connection `id`. */
-export type ProxyRequest = { type: 'SERVER.CONNECTION'; id: string };
+/**
+ * What the machine asks of the proxies actor: serve public connection `id` (the
+ * standard path), open the pool the server offered, or close it (the session ended).
+ */
+export type ProxyRequest =
+  { type: 'SERVER.CONNECTION'; id: string } | { type: 'POOL.OPEN'; token: string; size: number } | { type: 'POOL.CLOSE' };
 
 /**
  * Every public connection of the tunnel: for each `SERVER.CONNECTION` it receives, it
  * claims the connection and proxies it to the local service, and reports when it is
- * open and when it is done. One long-lived actor for all of them (not an actor per
- * connection, whose spawn and stop cost grows with the number open). Stopping it does
- * not cut connections: in-flight bytes survive control reconnects, and a stop drains
- * them via the runtime.
+ * open and when it is done; between `POOL.OPEN` and `POOL.CLOSE` it also keeps the
+ * pool of idle data connections (`pool.ts`) that serves public connections without a
+ * claim. One long-lived actor for all of them (not an actor per connection, whose
+ * spawn and stop cost grows with the number open). Stopping it closes the idle pooled
+ * connections but cuts no public connection: in-flight bytes survive control
+ * reconnects, and a stop drains them via the runtime.
  */
 export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack, receive, input }) => {
   const { runtime } = input;
@@ -188,13 +209,32 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack
   const report = (event: ProxyEvent) => {
     if (!stopped) sendBack(event);
   };
-  receive(({ id }) => {
-    runDataConnection(id, target, (remote, local) => {
-      runtime.proxied.add(remote).add(local);
-      onClose(remote, () => runtime.proxied.delete(remote));
-      onClose(local, () => runtime.proxied.delete(local));
-      report({ type: 'PROXY.OPENED', id });
-    }).then(
+  const opened = (id: string, remote: Socket, local: Socket) => {
+    runtime.proxied.add(remote).add(local);
+    onClose(remote, () => runtime.proxied.delete(remote));
+    onClose(local, () => runtime.proxied.delete(local));
+    report({ type: 'PROXY.OPENED', id });
+  };
+  // The pool's counts go to the machine at most once per tick, however many changed.
+  let statsQueued = false;
+  const pool = new ClientPool(target, runtime.logger, {
+    opened,
+    closed: (id, error) => report(error === undefined ? { type: 'PROXY.CLOSED', id } : { type: 'PROXY.CLOSED', id, error }),
+    changed: () => {
+      if (statsQueued) return;
+      statsQueued = true;
+      queueMicrotask(() => {
+        statsQueued = false;
+        report({ type: 'POOL.STATS', stats: pool.stats });
+      });
+    },
+  });
+  receive((request) => {
+    if (request.type === 'POOL.OPEN') return pool.open(request.token, request.size);
+    if (request.type === 'POOL.CLOSE') return pool.close();
+    const { id } = request;
+    pool.fallback();
+    runDataConnection(id, target, (remote, local) => opened(id, remote, local)).then(
       () => report({ type: 'PROXY.CLOSED', id }),
       (err: Error) => {
         runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
@@ -204,5 +244,6 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack
   });
   return () => {
     stopped = true;
+    pool.close();
   };
 });

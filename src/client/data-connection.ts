@@ -61,3 +61,28 @@ export async function runDataConnection(
   onSockets?.(remote, local);
   await done;
 }
+
+/**
+ * Joins `remote`, a data connection that already carries a public connection (`head`:
+ * its bytes read past the last frame), to a new connection to the local service, and
+ * proxies until both sides close. Rejects (and closes `remote`) if the local service
+ * cannot be reached.
+ */
+export async function proxyToLocal(
+  remote: Socket,
+  head: Buffer,
+  target: Pick<DataConnectionTarget, 'localHost' | 'localPort'>,
+  onSockets?: (remote: Socket, local: Socket) => void,
+): Promise<void> {
+  let local: Socket;
+  try {
+    local = await connectTcp({ host: target.localHost, port: target.localPort });
+  } catch (err) {
+    remote.destroy();
+    throw err;
+  }
+  local.setNoDelay(true);
+  const done = proxy(remote, local, head);
+  onSockets?.(remote, local);
+  await done;
+}

@@ -18,4 +18,6 @@ export const TUNNEL_DEFAULTS = {
   retryFirst: false,
   stableAfterMs: 10_000,
   drainTimeoutMs: 2000,
+  /** Idle pooled data connections asked of a bore-ts server. */
+  pool: 4,
 } as const;

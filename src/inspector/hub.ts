@@ -42,9 +42,24 @@ export interface PublicSnapshot {
   time: number;
   /**
    * The machines the root machine spawned, by id, when there are any (a supervisor's
-   * tunnels, for `bore up --inspect`): each as above, without `time`.
+   * tunnels, for `bore up --inspect`): each as above, without `time` and `steps`.
    */
-  children?: Record<string, Omit<PublicSnapshot, 'time'>>;
+  children?: Record<string, Omit<PublicSnapshot, 'time' | 'steps' | 'children'>>;
+  /**
+   * Only in snapshots pushed to pages: every change of state since the previous one
+   * pushed, oldest first (several when they came faster than pages are updated). The
+   * page highlights the arrows they took.
+   */
+  steps?: StateStep[];
+}
+
+/** A change of the machine's active states, and the event that caused it. */
+export interface StateStep {
+  /** Active state paths before and after, parents included. */
+  from: string[];
+  to: string[];
+  /** The event's type. */
+  event: string;
 }
 
 /** Listener of {@link InspectorHub} updates. */
@@ -83,6 +98,7 @@ export class InspectorHub {
   #latest: { value: unknown; status: string; context: unknown } | undefined;
   /** The latest snapshot of each machine the root spawned, and its state key, by id. */
   readonly #children = new Map<string, { value: unknown; status: string; context: unknown; key: string }>();
+  #steps: StateStep[] = [];
   #latestKey = '';
   #dirtySnapshot = false;
   #dirtyLog = new Set<LogEntry>();
@@ -105,6 +121,9 @@ export class InspectorHub {
         const from = this.#latestKey;
         this.#latestKey = key;
         this.#push({ kind: 'transition', event: ev.event.type, from: leaf(from), to: leaf(key) });
+        // Kept only while pages listen, and bounded like the log.
+        if (this.#listeners.size > 0 && this.#latest && this.#steps.length < InspectorHub.LOG_SIZE)
+          this.#steps.push({ from: activePaths(this.#latest.value), to: activePaths(snap.value), event: ev.event.type });
       }
       this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context };
       // A child the root stopped or that ended is gone from the root's children.
@@ -189,11 +208,21 @@ export class InspectorHub {
     setImmediate(() => this.#flush());
   }
 
+  /**
+   * Delivers what is pending now rather than on the next `setImmediate`: the server
+   * calls it before it closes, so that open pages get the final state.
+   */
+  flush(): void {
+    this.#flush();
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const entries = [...this.#dirtyLog];
     this.#dirtyLog.clear();
     const snap = this.#dirtySnapshot ? this.snapshot() : undefined;
+    if (snap && this.#steps.length) snap.steps = this.#steps;
+    this.#steps = [];
     this.#dirtySnapshot = false;
     for (const l of this.#listeners) {
       if (entries.length > 0) l.log(entries);

@@ -5,8 +5,9 @@
  *   GET /graph       the statechart as JSON ({@link MachineGraph})
  *   GET /snapshot    the current state: `{ value, active, status, context, time }`,
  *                    and `children` (each tunnel by name) when the root is a supervisor
- *   GET /events      server-sent events: `hello`, `snapshot`, `log` (at most
- *                    `maxStreams` at once; beyond that `503` with `retry-after`)
+ *   GET /events      server-sent events: `hello`, `snapshot`, `log`, and `end` when
+ *                    the inspector closes (at most `maxStreams` at once; beyond that
+ *                    `503` with `retry-after`)
  */
 import http from 'node:http';
 import { once } from 'node:events';
@@ -49,9 +50,17 @@ export interface Inspector {
   readonly port: number;
   /** The XState inspection observer: pass it as `inspect` to `startTunnel` or `createActor`. */
   readonly inspect: (event: InspectionEvent) => void;
-  /** Closes the server and every open page stream. */
+  /**
+   * Closes the server. Open pages first get what the hub still holds (the final
+   * snapshot when the tunnel has stopped) and an `end` event, so that they show the
+   * last state and that the process ended; their streams then end gracefully (cut
+   * after {@link INSPECTOR_CLOSE_GRACE_MS} if a page does not read them).
+   */
   close(): Promise<void>;
 }
+
+/** How long {@link Inspector.close} waits for open pages to take their last events (ms). */
+export const INSPECTOR_CLOSE_GRACE_MS = 1000;
 
 /** The only address the inspector listens on. */
 const HOST = '127.0.0.1';
@@ -72,7 +81,8 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   const hub = new InspectorHub();
   const graphJson = JSON.stringify(machineGraph(options.machine));
   const bootId = randomUUID();
-  const streams = new Set<http.ServerResponse>();
+  /** The open `/events` streams, each with its function that writes one event. */
+  const streams = new Map<http.ServerResponse, (event: string, data: unknown) => void>();
   const maxStreams = options.maxStreams ?? INSPECTOR_MAX_STREAMS;
 
   const server = http.createServer((req, res) => {
@@ -115,8 +125,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     res.write(`retry: ${SSE_RETRY_MS}\n\n`);
     // A page that stopped reading is dropped rather than growing our memory.
     const writeBounded = (text: string) => {
+      // (Once ended by close(), nothing more: a write after the end would be an error.)
+      if (res.writableEnded || res.destroyed) return;
       if (res.writableLength > INSPECTOR_STREAM_QUEUE_BYTES) res.destroy();
-      else if (!res.destroyed) res.write(text);
+      else res.write(text);
     };
     const write = (event: string, data: unknown) => writeBounded(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     write('hello', { bootId, log: hub.log() });
@@ -124,7 +136,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     if (snap) write('snapshot', snap);
     const unlisten = hub.listen({ snapshot: (s) => write('snapshot', s), log: (entries) => write('log', entries) });
     const ping = setInterval(() => writeBounded(': ping\n\n'), SSE_PING_MS);
-    streams.add(res);
+    streams.set(res, write);
     req.socket.setNoDelay(true);
     // eslint-disable-next-line no-restricted-syntax -- the response was opened just above
     res.on('close', () => {
@@ -148,7 +160,24 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     port,
     inspect: hub.inspect,
     async close() {
-      for (const res of streams) res.end();
+      hub.flush();
+      const open = [...streams];
+      const finished = open.map(
+        ([res]) =>
+          new Promise<void>((resolve) => {
+            if (res.writableFinished || res.destroyed) return resolve();
+            res.once('finish', resolve);
+            // eslint-disable-next-line no-restricted-syntax -- checked just above: the response is still open
+            res.once('close', resolve);
+          }),
+      );
+      for (const [res, write] of open) {
+        write('end', { reason: 'the tunnel process is stopping' });
+        res.end();
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(finished), new Promise((resolve) => (timer = setTimeout(resolve, INSPECTOR_CLOSE_GRACE_MS)))]);
+      clearTimeout(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -10,6 +10,9 @@ export const CONTROL_PORT = 7835;
 /** Longest frame (JSON text, without its NUL) a bore peer accepts (bore's `MAX_FRAME_LENGTH`). */
 export const MAX_FRAME_LENGTH = 256;
 
+/** Largest pool of data connections a `PoolRequest` or `PoolOffer` may name (a bore-ts extension). */
+export const MAX_POOL_SIZE = 1024;
+
 /**
  * Timeout for network connections and handshake messages (bore's `NETWORK_TIMEOUT`,
  * 3 s): the client's connect and handshake replies, the server's whole handshake.

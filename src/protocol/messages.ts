@@ -1,11 +1,28 @@
 /**
  * The bore messages in both directions, encoded as serde encodes the Rust enums
  * (externally tagged): `"Heartbeat"`, `{"Hello":20001}`, `{"Accept":"<uuid>"}`.
+ *
+ * Three more messages extend the protocol between this client and this server (the
+ * warm pool of data connections); neither end sends them unless the other announced
+ * them first, so Rust peers never see one:
+ * - `{"PoolRequest":4}`: client, on the control connection after `Hello`: "I can keep
+ *   4 idle data connections". A Rust server never reads the control connection again
+ *   after `Hello`, so it ignores this.
+ * - `{"PoolOffer":{"token":"<uuid>","size":4}}`: server, on the control connection,
+ *   only in answer to `PoolRequest`: how many to open and the token that binds them to
+ *   this control session.
+ * - `{"PoolJoin":"<uuid>"}`: client, on a new data connection, after the challenge if
+ *   there is one: join the pool of the session with this token.
  */
 import { ProtocolError } from './framing.js';
 
 /** A message from the client to the server. */
-export type ClientMessage = { type: 'Authenticate'; tag: string } | { type: 'Hello'; port: number } | { type: 'Accept'; id: string };
+export type ClientMessage =
+  | { type: 'Authenticate'; tag: string }
+  | { type: 'Hello'; port: number }
+  | { type: 'Accept'; id: string }
+  | { type: 'PoolRequest'; size: number }
+  | { type: 'PoolJoin'; token: string };
 
 /** A message from the server to the client. */
 export type ServerMessage =
@@ -13,7 +30,8 @@ export type ServerMessage =
   | { type: 'Hello'; port: number }
   | { type: 'Heartbeat' }
   | { type: 'Connection'; id: string }
-  | { type: 'Error'; message: string };
+  | { type: 'Error'; message: string }
+  | { type: 'PoolOffer'; token: string; size: number };
 
 const UUID_HYPHENATED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_SIMPLE = /^[0-9a-f]{32}$/i;
@@ -33,6 +51,20 @@ export function parseUuid(text: unknown): string {
 function parsePort(value: unknown): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
   throw new ProtocolError(`invalid port number: ${preview(value)}`);
+}
+
+/** A pool size on the wire: any u32 (a peer asking for more than it may have gets the cap, not an error). */
+function parsePoolSize(value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff) return value;
+  throw new ProtocolError(`invalid pool size: ${preview(value)}`);
+}
+
+function parseOffer(value: unknown): { token: string; size: number } {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const { token, size, ...rest } = value as Record<string, unknown>;
+    if (Object.keys(rest).length === 0) return { token: parseUuid(token), size: parsePoolSize(size) };
+  }
+  throw new ProtocolError(`invalid pool offer: ${preview(value)}`);
 }
 
 function parseString(value: unknown): string {
@@ -80,6 +112,12 @@ export function decodeClientMessage(text: string): ClientMessage {
     case 'Accept':
       unitOrPayload(name, payload, false);
       return { type: 'Accept', id: parseUuid(payload) };
+    case 'PoolRequest':
+      unitOrPayload(name, payload, false);
+      return { type: 'PoolRequest', size: parsePoolSize(payload) };
+    case 'PoolJoin':
+      unitOrPayload(name, payload, false);
+      return { type: 'PoolJoin', token: parseUuid(payload) };
     default:
       throw new ProtocolError(`unknown client message: ${preview(name)}`);
   }
@@ -104,6 +142,9 @@ export function decodeServerMessage(text: string): ServerMessage {
     case 'Error':
       unitOrPayload(name, payload, false);
       return { type: 'Error', message: parseString(payload) };
+    case 'PoolOffer':
+      unitOrPayload(name, payload, false);
+      return { type: 'PoolOffer', ...parseOffer(payload) };
     default:
       throw new ProtocolError(`unknown server message: ${preview(name)}`);
   }
@@ -118,6 +159,10 @@ export function clientMessageJson(msg: ClientMessage): unknown {
       return { Hello: msg.port };
     case 'Accept':
       return { Accept: msg.id };
+    case 'PoolRequest':
+      return { PoolRequest: msg.size };
+    case 'PoolJoin':
+      return { PoolJoin: msg.token };
   }
 }
 
@@ -134,5 +179,7 @@ export function serverMessageJson(msg: ServerMessage): unknown {
       return { Connection: msg.id };
     case 'Error':
       return { Error: msg.message };
+    case 'PoolOffer':
+      return { PoolOffer: { token: msg.token, size: msg.size } };
   }
 }

@@ -24,6 +24,8 @@ export const CLIENT_TIMEOUT_SLACK_MS = 1000;
 export const MIN_CLIENT_TIMEOUT_MS = 2 * CLIENT_TIMEOUT_SLACK_MS;
 /** Default cap on unclaimed public connections per tunnel. */
 export const MAX_PENDING_PER_TUNNEL = 1024;
+/** Default cap on the idle pooled data connections a client may keep per tunnel. */
+export const MAX_POOL_PER_TUNNEL = 16;
 /** How long a public connection waits for its `Accept`. */
 export const ACCEPT_TIMEOUT_MS = 10_000;
 /** Deadline for a whole handshake (challenge answer and `Hello`/`Accept`): the network timeout. */

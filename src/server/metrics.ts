@@ -77,6 +77,13 @@ export function serverRegistry(server: BoreServer): Registry {
   totalCounter(registry, 'bore_public_connections_accepted_total', 'Public connections accepted', () => server.counters.publicAccepted);
   totalCounter(
     registry,
+    'bore_public_connections_pooled_total',
+    'Public connections handed at once to an idle pooled data connection',
+    () => server.counters.publicPooled,
+  );
+  readGauge(registry, 'bore_pooled_connections_idle', 'Idle pooled data connections, over all tunnels', () => server.stats.pooled);
+  totalCounter(
+    registry,
     'bore_public_connections_failed_total',
     'Public connections that ended unclaimed (dropped, expired, visitor left, tunnel closed)',
     () => server.counters.publicFailed,

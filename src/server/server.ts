@@ -11,11 +11,11 @@
  * address's connections unanswered for a cool-down (see `peer-limits.ts`).
  */
 import net, { type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
-import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
+import { MAX_POOL_SIZE, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../proxy.js';
 import { drainSockets } from '../drain.js';
@@ -25,10 +25,11 @@ import { type Logger, silentLogger } from '../log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
 import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
-import { type ServerFramed, ServerTunnel } from './tunnel.js';
+import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
 import { OPTION_ERROR, type Rules, boolean, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
 import { PeerLimits, peerKey } from './peer-limits.js';
+import type { ServerEvents } from './events.js';
 import {
   ACCEPT_TIMEOUT_MS,
   AUTH_FAILURE_WINDOW_MS,
@@ -42,6 +43,7 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_AUTH_FAILURES,
   MAX_PENDING_PER_TUNNEL,
+  MAX_POOL_PER_TUNNEL,
   MAX_TUNNELS_PER_ADDR,
   MIN_CLIENT_TIMEOUT_MS,
 } from './defaults.js';
@@ -59,7 +61,11 @@ export {
   DRAIN_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_PENDING_PER_TUNNEL,
+  MAX_POOL_PER_TUNNEL,
 } from './defaults.js';
+
+/** The events of {@link BoreServer} and their payloads (defined in `events.ts`). */
+export type { ConnectionClosedEvent, ConnectionEvent, ServerEvents, TunnelClosedEvent, TunnelOpenedEvent } from './events.js';
 
 /** Options of {@link BoreServer}; the names match the CLI flags. */
 export interface ServerOptions {
@@ -99,6 +105,12 @@ export interface ServerOptions {
   maxAuthFailures?: number;
   /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
   authFailureWindowMs?: number;
+  /**
+   * Idle pooled data connections a client of this server may keep per tunnel (a larger
+   * request gets this many; default 16; 0: no pool is offered, every public connection
+   * takes the standard `Connection`/`Accept` path).
+   */
+  maxPoolPerTunnel?: number;
   /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger?: Logger;
   /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
@@ -125,6 +137,7 @@ const SERVER_RULES: Rules<ServerOptions> = {
   maxTunnelsPerAddr: integer(0),
   maxAuthFailures: integer(0),
   authFailureWindowMs: duration(),
+  maxPoolPerTunnel: integer(0, MAX_POOL_SIZE),
   logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
   logRateLimit: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration(), maxKeys: integer(1), schedule: func }),
   accessLog: boolean,
@@ -140,12 +153,16 @@ export interface ServerStats {
   handshaking: number;
   /** Sockets of claimed public connections (two per connection while both are open). */
   proxiedSockets: number;
+  /** Idle pooled data connections, over all tunnels. */
+  pooled: number;
 }
 
 /** Running totals since the server started, read at scrape time by `metrics.ts`. */
 export interface ServerCounters {
   /** Public connections accepted on a tunnel's port. */
   publicAccepted: number;
+  /** Of those, the ones handed to a pooled data connection at once. */
+  publicPooled: number;
   /** Claimed public connections still open. */
   publicActive: number;
   /** Public connections that ended without being claimed by their client. */
@@ -165,8 +182,11 @@ function howEnded(socket: Socket): string {
   return err.code === 'ECONNRESET' ? 'reset' : (err.code ?? 'error');
 }
 
-/** A running bore server. */
-export class BoreServer {
+/**
+ * A running bore server; an `EventEmitter` of {@link ServerEvents} (`tunnelOpened`,
+ * `tunnelClosed`, `connection`, `connectionClosed`, `error`).
+ */
+export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
   readonly #auth: Authenticator | undefined;
   readonly #log: RateLimitedLogger;
@@ -180,13 +200,17 @@ export class BoreServer {
   readonly #limits: PeerLimits;
   readonly #accessLog: boolean;
   readonly #handshakeFailures = new Map<string, number>();
+  /** Tunnels by the token of their pool. */
+  readonly #poolTokens: PoolTokens = new Map();
   #publicActive = 0;
+  #publicPooled = 0;
   #bytesIn = 0;
   #bytesOut = 0;
   #closing = false;
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
   constructor(options: ServerOptions = {}) {
+    super();
     checkOptions(SERVER_RULES, options, 'BoreServer');
     this.#opts = {
       minPort: options.minPort ?? DEFAULT_MIN_PORT,
@@ -201,6 +225,7 @@ export class BoreServer {
       maxTunnelsPerAddr: options.maxTunnelsPerAddr ?? MAX_TUNNELS_PER_ADDR,
       maxAuthFailures: options.maxAuthFailures ?? MAX_AUTH_FAILURES,
       authFailureWindowMs: options.authFailureWindowMs ?? AUTH_FAILURE_WINDOW_MS,
+      maxPoolPerTunnel: options.maxPoolPerTunnel ?? MAX_POOL_PER_TUNNEL,
     };
     if (this.#opts.minPort > this.#opts.maxPort) {
       const message = `empty port range: minPort ${this.#opts.minPort} is above maxPort ${this.#opts.maxPort}`;
@@ -226,6 +251,9 @@ export class BoreServer {
   async listen(): Promise<number> {
     this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
+    // From now on a listener error (such as EMFILE on accept) is the server's own: logged,
+    // and emitted as `error` when someone listens; the listener keeps accepting.
+    this.#control.on('error', (err) => this.#serverError('control listener error', err));
     const port = this.port;
     this.#log.info('server listening', {
       addr: this.#opts.bindAddr,
@@ -254,13 +282,15 @@ export class BoreServer {
       pending: this.#pending.size,
       handshaking: this.#handshaking.size,
       proxiedSockets: this.#proxied.size,
+      pooled: [...this.#tunnels].reduce((n, t) => n + t.pooled, 0),
     };
   }
 
   /** Running totals since start (connections, bytes, failed handshakes by reason). */
   get counters(): ServerCounters {
     return {
-      publicAccepted: this.#pending.added,
+      publicAccepted: this.#pending.added + this.#publicPooled,
+      publicPooled: this.#publicPooled,
       publicActive: this.#publicActive,
       publicFailed: this.#pending.unclaimed,
       bytesIn: this.#bytesIn,
@@ -333,13 +363,16 @@ export class BoreServer {
       framed.send({ type: 'Challenge', id: challenge });
       const reply = await recv();
       if (reply?.type !== 'Authenticate') {
-        // A peer that closed without a word has tried nothing: not a failure.
+        // A peer that closed without a word has tried nothing: not a failure. It has sent
+        // not a byte (any byte is a frame or part of one), so it is a port probe such as
+        // a TCP health check: logged at debug, not warn.
         if (reply) this.#failed(addr);
         return this.#refuse(
           framed,
           'secret-required',
           reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating',
           reply !== undefined,
+          reply ? 'warn' : 'debug',
         );
       }
       if (!this.#auth.validate(challenge, reply.tag)) {
@@ -359,6 +392,10 @@ export class BoreServer {
         return this.#openTunnel(framed, msg.port, addr);
       case 'Accept':
         return this.#accept(framed, msg.id);
+      case 'PoolJoin':
+        return this.#joinPool(framed, msg.token);
+      case 'PoolRequest':
+        throw new ProtocolError('unexpected PoolRequest before Hello');
     }
   }
 
@@ -377,12 +414,13 @@ export class BoreServer {
 
   /**
    * Sends `Error` with the text of `code`, half-closes, and discards whatever the peer
-   * still sends; counts a failed handshake under `code` unless `failed` is false.
+   * still sends; counts a failed handshake under `code` unless `failed` is false, and
+   * logs at `level`.
    */
-  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true): void {
+  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true, level: 'warn' | 'debug' = 'warn'): void {
     const socket = framed.socket;
     if (failed) this.#countFailure(code);
-    this.#log.warn('refusing client', { peer: formatPeer(socket), reason });
+    this.#log[level]('refusing client', { peer: formatPeer(socket), reason });
     framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
     framed.detach();
     socket.end();
@@ -424,18 +462,29 @@ export class BoreServer {
     // interval after the client dies) and fails the socket on a retransmission timer
     // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
     tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
+    const peer = formatPeer(socket);
     const tunnel = new ServerTunnel({
       control: framed,
       listener,
       pending: this.#pending,
       release,
       onClosed: (t) => this.#tunnels.delete(t),
+      forward: (data, head, visitor, port, since, id) => {
+        this.#publicPooled++;
+        this.#forward(data, head, visitor, port, since, id);
+      },
+      maxPool: this.#opts.maxPoolPerTunnel,
+      poolTokens: this.#poolTokens,
       log: this.#log,
+      afterClose: (reason) => {
+        if (this.listenerCount('tunnelClosed') > 0) this.#emit('tunnelClosed', { port: tunnel.port, peer, reason });
+      },
     });
     this.#tunnels.add(tunnel);
     this.#handshaking.delete(socket);
-    this.#log.info('new client', { peer: formatPeer(socket), port: tunnel.port });
+    this.#log.info('new client', { peer, port: tunnel.port });
     tunnel.start();
+    if (this.listenerCount('tunnelOpened') > 0) this.#emit('tunnelOpened', { port: tunnel.port, peer });
   }
 
   #accept(framed: ServerFramed, id: string): void {
@@ -447,13 +496,43 @@ export class BoreServer {
     }
     this.#handshaking.delete(framed.socket);
     this.#log.debug('forwarding connection', { port: claimed.port, id });
+    this.#forward(framed.socket, framed.detach(), claimed.socket, claimed.port, claimed.since, id);
+  }
+
+  /**
+   * Adds a data connection that presented a pool's token to that pool; a token no open
+   * pool has (its tunnel closed, or a guess) or a full pool closes the connection.
+   */
+  #joinPool(framed: ServerFramed, token: string): void {
+    const socket = framed.socket;
+    const tunnel = this.#poolTokens.get(token);
     const head = framed.detach();
-    const data = framed.socket;
-    const visitor = claimed.socket;
+    if (!tunnel || head.length > 0) {
+      this.#log.debug('closing pooled connection', {
+        peer: formatPeer(socket),
+        reason: tunnel ? 'data after PoolJoin' : 'unknown pool token',
+      });
+      this.#countFailure('pool-token');
+      socket.destroy();
+      return;
+    }
+    this.#handshaking.delete(socket);
+    // Proved alive like a control connection: heartbeats and TCP_USER_TIMEOUT.
+    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
+    if (!tunnel.addPooled(socket)) {
+      this.#log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
+      socket.destroy();
+    }
+  }
+
+  /** Joins a data connection to a visitor and keeps the books (proxied sockets, bytes, access log). */
+  #forward(data: Socket, head: Buffer, visitor: Socket, port: number, since: number, id: string): void {
     this.#proxied.add(data);
     this.#proxied.add(visitor);
     this.#publicActive++;
-    const peer = this.#accessLog ? formatPeer(visitor) : '';
+    const announce = this.listenerCount('connection') > 0;
+    const peer = this.#accessLog || announce || this.listenerCount('connectionClosed') > 0 ? formatPeer(visitor) : '';
+    if (announce) this.#emit('connection', { port, visitor: peer, id });
     onClose(data, () => this.#proxied.delete(data));
     // Bytes are counted once, when the connection closes: nothing per chunk.
     onClose(visitor, () => {
@@ -461,9 +540,41 @@ export class BoreServer {
       this.#publicActive--;
       this.#bytesIn += visitor.bytesRead;
       this.#bytesOut += visitor.bytesWritten;
-      if (this.#accessLog) this.#logAccess(visitor, peer, claimed.port, claimed.since, howEnded(visitor));
+      if (this.#accessLog) this.#logAccess(visitor, peer, port, since, howEnded(visitor));
+      if (this.listenerCount('connectionClosed') > 0) {
+        this.#emit('connectionClosed', {
+          port,
+          visitor: peer || formatPeer(visitor),
+          id,
+          bytesIn: visitor.bytesRead,
+          bytesOut: visitor.bytesWritten,
+          durationMs: Date.now() - since,
+          ended: howEnded(visitor),
+        });
+      }
     });
     void proxy(data, visitor, head);
+  }
+
+  /**
+   * Emits `event` (whose listeners the caller has counted). A listener that throws cannot
+   * leave the server's bookkeeping half done: its exception is rethrown on the next tick,
+   * an `uncaughtException` as from any listener Node calls from its I/O.
+   */
+  #emit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
+    try {
+      (this as EventEmitter).emit(event, ...args); // typed by the signature above
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  /** A failure of the server itself, not of one connection: logged, and emitted as `error` if listened to. */
+  #serverError(message: string, err: NodeJS.ErrnoException): void {
+    this.#log.error(message, { reason: err.message, code: err.code });
+    if (this.listenerCount('error') > 0) this.#emit('error', err);
   }
 
   /** The access log's line for a public connection that has ended. */

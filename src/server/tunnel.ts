@@ -1,14 +1,20 @@
 /**
  * One tunnel as the server holds it: a client's control connection, the public
- * listener opened for it, its heartbeat and its unclaimed public connections. (The
- * client's running tunnel is another thing: `Tunnel` of `src/tunnel.ts`.)
+ * listener opened for it, its heartbeat, its unclaimed public connections and, for a
+ * client that asked for one, its pool of idle data connections. (The client's running
+ * tunnel is another thing: `Tunnel` of `src/tunnel.ts`.)
  */
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { FramedSocket } from '../protocol/framed-socket.js';
-import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
+import { encodeFrame } from '../protocol/framing.js';
+import { type ClientMessage, type ServerMessage, serverMessageJson } from '../protocol/messages.js';
 import { onClose, onEnd } from '../socket-events.js';
 import type { Logger } from '../log.js';
 import type { PendingConnections, PendingGroup } from './pending.js';
+import { TunnelPool } from './pool.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** Interval between heartbeats on a control connection. */
 export const HEARTBEAT_INTERVAL_MS = 500;
@@ -17,6 +23,16 @@ export const MAX_CONTROL_BACKLOG = 64 * 1024;
 
 /** A control connection as the server frames it. */
 export type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
+
+/**
+ * Joins a data connection (its frames done, `head` the bytes read past them) to the
+ * visitor's public connection `id` of `port`, accepted at `since` (`Date.now()`), and
+ * keeps the server's books on it.
+ */
+export type Forward = (data: Socket, head: Buffer, visitor: Socket, port: number, since: number, id: string) => void;
+
+/** Where the server finds a tunnel by the token of its pool. */
+export type PoolTokens = Map<string, ServerTunnel>;
 
 /** What a {@link ServerTunnel} is made of; the server has opened the listener and reserved the slot. */
 export interface ServerTunnelParts {
@@ -30,7 +46,15 @@ export interface ServerTunnelParts {
   release: () => void;
   /** Called once when the tunnel has closed (the server forgets it). */
   onClosed: (tunnel: ServerTunnel) => void;
+  /** Joins a pooled data connection to a visitor. */
+  forward: Forward;
+  /** Most idle pooled connections the tunnel may hold (0: no pool is offered). */
+  maxPool: number;
+  /** The server's tokens of open pools. */
+  poolTokens: PoolTokens;
   log: Logger;
+  /** Called once at the end of closing (the public port is free again) with why it closed. */
+  afterClose?: (reason: string) => void;
 }
 
 /** A client's tunnel on the server: from `Hello` until its control connection or the server closes. */
@@ -44,7 +68,13 @@ export class ServerTunnel {
   readonly #group: PendingGroup = new Set();
   readonly #release: () => void;
   readonly #onClosed: (tunnel: ServerTunnel) => void;
+  readonly #forward: Forward;
+  readonly #maxPool: number;
+  readonly #poolTokens: PoolTokens;
   readonly #log: Logger;
+  readonly #afterClose: ((reason: string) => void) | undefined;
+  /** The pool, once offered. */
+  #pool: TunnelPool | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Why the control connection failed, if it did. */
   #reason: string | undefined;
@@ -56,8 +86,17 @@ export class ServerTunnel {
     this.#pending = parts.pending;
     this.#release = parts.release;
     this.#onClosed = parts.onClosed;
+    this.#forward = parts.forward;
+    this.#maxPool = parts.maxPool;
+    this.#poolTokens = parts.poolTokens;
     this.#log = parts.log;
+    this.#afterClose = parts.afterClose;
     this.port = (parts.listener.address() as AddressInfo).port;
+  }
+
+  /** Idle pooled connections. */
+  get pooled(): number {
+    return this.#pool?.idle ?? 0;
   }
 
   /**
@@ -70,17 +109,27 @@ export class ServerTunnel {
     this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT_INTERVAL_MS);
     framed.send({ type: 'Hello', port: this.port }, { type: 'Heartbeat' });
     this.#listener.on('connection', (conn: Socket) => this.#onPublicConnection(conn));
-    // A client sends nothing after Hello; reading anyway (and discarding) is how EOF,
-    // resets and the TCP_USER_TIMEOUT failure are seen.
-    framed.detach();
-    socket.on('data', () => {});
+    // A Rust client sends nothing after Hello, ours may ask for a pool. Reading is also
+    // how EOF, resets and the TCP_USER_TIMEOUT failure are seen; a malformed frame
+    // closes the control connection, and with it the tunnel.
+    framed.listen((msg) => {
+      if (msg.type === 'PoolRequest') this.#offerPool(msg.size);
+      else this.#log.debug('ignoring a message after Hello', { port: this.port, type: msg.type });
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => (this.#reason ??= err.code ?? err.message));
     onEnd(socket, () => {
       this.#reason ??= 'closed by client';
       socket.destroy();
     });
     onClose(socket, () => this.close());
-    socket.resume();
+  }
+
+  /**
+   * Adds a data connection that presented this tunnel's pool token; false (the caller
+   * closes it) when the pool is full or gone.
+   */
+  addPooled(socket: Socket): boolean {
+    return !this.#closed && (this.#pool?.add(socket) ?? false);
   }
 
   /**
@@ -93,16 +142,23 @@ export class ServerTunnel {
     this.#closed = true;
     this.#onClosed(this);
     clearInterval(this.#heartbeat);
+    if (this.#pool) {
+      this.#poolTokens.delete(this.#pool.token);
+      this.#pool.close();
+    }
     this.#release();
     this.#listener.close();
     this.#pending.dropGroup(this.#group);
     this.#control.socket.destroy();
-    this.#log.info('client disconnected', { port: this.port, reason: reason ?? this.#reason ?? 'connection closed' });
+    const why = reason ?? this.#reason ?? 'connection closed';
+    this.#log.info('client disconnected', { port: this.port, reason: why });
+    this.#afterClose?.(why);
   }
 
   /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
   #beat(): void {
     const socket = this.#control.socket;
+    this.#pool?.beat();
     if (socket.writableLength === 0) {
       this.#control.send({ type: 'Heartbeat' });
     } else if (socket.writableLength > MAX_CONTROL_BACKLOG) {
@@ -110,10 +166,35 @@ export class ServerTunnel {
     }
   }
 
+  /** Offers a pool once per control session, capped to `maxPool` (none with a cap of 0). */
+  #offerPool(requested: number): void {
+    if (this.#pool || this.#closed) return;
+    if (this.#maxPool === 0 || requested === 0) {
+      this.#log.debug('no pool offered', { port: this.port, requested, max: this.#maxPool });
+      return;
+    }
+    const size = Math.min(requested, this.#maxPool);
+    if (size < requested) this.#log.info('pool request capped', { port: this.port, requested, size });
+    const pool = new TunnelPool(size);
+    this.#pool = pool;
+    this.#poolTokens.set(pool.token, this);
+    this.#control.send({ type: 'PoolOffer', token: pool.token, size });
+    this.#log.debug('pool offered', { port: this.port, size });
+  }
+
   #onPublicConnection(conn: Socket): void {
     conn.on('error', () => {});
     if (this.#closed) {
       conn.destroy();
+      return;
+    }
+    const pooled = this.#pool?.take();
+    if (pooled) {
+      // The visitor's bytes follow this frame on the same connection at once.
+      const id = randomUUID();
+      this.#log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
+      pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
+      this.#forward(pooled, EMPTY, conn, this.port, Date.now(), id);
       return;
     }
     const id = this.#pending.add(this.#group, this.port, conn);

@@ -22,6 +22,7 @@ export function testSettings(overrides: Partial<TunnelSettings> = {}): TunnelSet
     reconnect: true,
     retryFirst: false,
     stableAfterMs: 10_000,
+    pool: 0,
     ...overrides,
   };
 }
@@ -52,7 +53,7 @@ export function inertMachine(probe: Probe = newProbe()) {
         };
       }),
       proxies: fromCallback<ProxyRequest, ProxiesInput>(({ receive }) => {
-        receive((e) => probe.proxyRequests.push(e.id));
+        receive((e) => probe.proxyRequests.push(e.type === 'SERVER.CONNECTION' ? e.id : e.type));
       }),
     },
   });
@@ -74,6 +75,7 @@ export const ev = {
   serverError: (message = 'something went wrong') => ({ type: 'SERVER.ERROR', message }),
   connection: (id = '00000000-0000-4000-8000-000000000000') => ({ type: 'SERVER.CONNECTION', id }),
   lost: (code: ErrorCode = 'server-closed') => ({ type: 'CONTROL.LOST', code, message: code }),
+  poolOffer: (size = 4, token = '00000000-0000-4000-8000-0000000000aa') => ({ type: 'SERVER.POOL', token, size }),
   stop: () => ({ type: 'STOP' }),
 } satisfies Record<string, (...args: never[]) => ClientEvent>;
 

@@ -10,6 +10,7 @@
  */
 import type { Box, ChartLayout, LocalEdge } from './layout.js';
 import { type ChartEdge, ROOT, isInside } from './model.js';
+import { edgeKey } from './taken.js';
 
 /** A point of the drawing. */
 export interface Point {
@@ -20,6 +21,8 @@ export interface Point {
 /** A label's text and where it starts (its baseline). */
 export interface Label extends Point {
   readonly text: string;
+  /** The key of its arrow (`source->target`), if it labels one. */
+  readonly edge?: string;
 }
 
 /** One drawn arrow. */
@@ -89,7 +92,7 @@ export function routeEdges(layout: ChartLayout): EdgeDrawing {
       const mx = (x0 + x1) / 2;
       const gapX = boxOf(l.from).ax + boxOf(l.from).width;
       routes.push({ edge: l.edge, d: `M${x0},${y0} C${mx},${y0} ${mx},${y1} ${x1},${y1}` });
-      gapLabels.push({ x: gapX + 10, y: y0 + (y1 - y0) * 0.5 - 4, text });
+      gapLabels.push({ x: gapX + 10, y: y0 + (y1 - y0) * 0.5 - 4, text, edge: edgeKey(l.edge) });
     } else {
       // The lane's y is relative to its container but used as absolute, as the ES5 page
       // did: right only for a container at y = 0 (the root's lanes sit 10 higher than
@@ -106,7 +109,7 @@ export function routeEdges(layout: ChartLayout): EdgeDrawing {
       routes.push({
         edge: l.edge,
         d: `M${sx},${sy} L${sx},${lane - v * r} Q${sx},${lane} ${sx + dir * r},${lane} L${dx - dir * r},${lane} Q${dx},${lane} ${dx},${lane - v * r} L${dx},${dy}`,
-        label: { x: Math.min(sx, dx) + 10, y: lane - 4, text },
+        label: { x: Math.min(sx, dx) + 10, y: lane - 4, text, edge: edgeKey(l.edge) },
       });
     }
   }
@@ -116,7 +119,7 @@ export function routeEdges(layout: ChartLayout): EdgeDrawing {
     const x = d.ax + d.width * to.frac;
     const top = s.ay + (s.path === ROOT ? 30 : s.head);
     const text = edge.labels.join('; ') + (edge.source === ROOT ? ' (from any state)' : '');
-    routes.push({ edge, d: `M${x},${top} L${x},${d.ay}`, dot: { x, y: top }, label: { x: x + 6, y: top + 14, text } });
+    routes.push({ edge, d: `M${x},${top} L${x},${d.ay}`, dot: { x, y: top }, label: { x: x + 6, y: top + 14, text, edge: edgeKey(edge) } });
   }
   return { routes, gapLabels: separate(gapLabels) };
 }

@@ -3,7 +3,7 @@
  * the rows of the context table.
  */
 import type { GraphTransition } from '../graph.js';
-import type { LogEntryView, SnapshotView } from './wire.js';
+import type { LogEntryView, PoolView, SnapshotView } from './wire.js';
 
 /** Whether an action is XState plumbing not worth showing (`xstate.raise`, `xstate.cancel`). */
 export function isHiddenAction(name: string): boolean {
@@ -84,5 +84,15 @@ export function contextRows(snapshot: SnapshotView, now: number): ContextRow[] {
     },
     { label: 'server', value: `${st.to}:${st.controlPort}` },
     { label: 'local service', value: `${st.localHost}:${st.localPort}` },
+    { label: 'connection pool', value: poolText(c.pool) },
   ];
+}
+
+/** The pool row: `3 idle of 4, 1 in use; 120 served, 2 refills, 5 fallbacks` (none while the server offers no pool). */
+function poolText(pool: PoolView | null | undefined): string {
+  if (!pool) return NONE;
+  const totals = `${pool.served} served, ${pool.refills} refills, ${pool.fallbacks} fallbacks`;
+  if (pool.size === 0) return pool.served > 0 || pool.inUse > 0 ? `none now (${pool.inUse} in use; ${totals})` : 'none';
+  const failures = pool.failures > 0 ? `, ${pool.failures} failures` : '';
+  return `${pool.idle} idle of ${pool.size}, ${pool.inUse} in use; ${totals}${failures}`;
 }

@@ -1,25 +1,38 @@
 /**
  * The inspector page's script (bundled into `/app.js` by `scripts/bundle.ts`): fetches
  * `/graph` and draws the statechart (`model.ts` → `layout.ts` → `edges.ts` →
- * `render.ts`), then follows `/events`: each snapshot marks the active states and fills
- * the context table, log entries go to the live log. When the tunnel process restarts
- * (a new `bootId` in `hello`) the chart is fetched again and the log starts over; when
- * the stream closes the page reconnects by itself.
+ * `render.ts`, shown at the zoom of `zoom.ts`), then follows `/events`: each snapshot
+ * marks the active states, highlights for a few seconds the arrows just taken
+ * (`taken.ts`) and fills the context table; log entries go to the live log. When the
+ * tunnel process stops, its last snapshot and an `end` event arrive: the page keeps
+ * the final state and says the process ended. When the tunnel process restarts (a new
+ * `bootId` in `hello`) the chart is fetched again and the log starts over; when the
+ * stream closes the page reconnects by itself.
  */
 import type { MachineGraph } from '../graph.js';
 import { contextRows, formatTime, logText, stateTitle } from './format.js';
 import { layoutChart } from './layout.js';
-import { chartModel } from './model.js';
-import { drawChart } from './render.js';
+import { type ChartModel, chartModel } from './model.js';
+import { ARROW, TAKEN_ARROW, drawChart } from './render.js';
+import { takenEdges } from './taken.js';
 import type { HelloView, LogEntryView, SnapshotView } from './wire.js';
+import { ChartZoom } from './zoom.js';
 
 /** Most log lines kept on the page. */
 const LOG_LINES = 200;
 /** How often a pending retry's countdown is refreshed (ms). */
 const COUNTDOWN_MS = 250;
+/** How long a just-taken arrow stays highlighted (ms); the style fades it out over this time. */
+const TAKEN_MS = 4000;
+/** How long the page waits before it tries the event stream again (ms). */
+const RECONNECT_MS = 1000;
 
 let groups = new Map<string, SVGGElement>();
+let model: ChartModel | undefined;
 let snapshot: SnapshotView | undefined;
+/** Whether the tunnel process said it was stopping (its `end` event); until a new one says `hello`. */
+let ended = false;
+let takenTimer: ReturnType<typeof setTimeout> | undefined;
 let bootId: string | undefined;
 let source: EventSource | undefined;
 /** The log's lines by `seq`: a repeated event updates its line. */
@@ -31,20 +44,61 @@ function element<T extends HTMLElement | SVGElement>(id: string, type: new () =>
   return el;
 }
 
+const zoom = new ChartZoom(element('chart-box', HTMLElement), element('chart', SVGSVGElement), element('zoom', HTMLElement));
+
 function render(graph: MachineGraph): void {
-  groups = drawChart(element('chart', SVGSVGElement), layoutChart(chartModel(graph)));
+  model = chartModel(graph);
+  const layout = layoutChart(model);
+  groups = drawChart(element('chart', SVGSVGElement), layout);
+  zoom.setSize(Math.ceil(layout.width), Math.ceil(layout.height));
   if (snapshot) showSnapshot(snapshot);
 }
 
 function showSnapshot(s: SnapshotView): void {
+  const before = snapshot;
   snapshot = s;
   const active = new Set(s.active);
   for (const [path, g] of groups) {
     if (active.has(path)) g.setAttribute('data-active', 'true');
     else g.removeAttribute('data-active');
   }
-  element('state', HTMLElement).textContent = stateTitle(s);
+  if (model && (s.steps?.length || before)) {
+    // The hub's steps tell every change, even those faster than snapshots; else compare with the previous snapshot.
+    const steps = s.steps?.length ? s.steps : [{ from: before?.active ?? [], to: s.active, event: undefined }];
+    const taken = new Set(steps.flatMap((step) => takenEdges(model?.edges ?? [], step.from, step.to, step.event)));
+    if (taken.size) markTaken([...taken]);
+  }
+  const was = new Set(before?.active);
+  zoom.reveal(s.active.filter((p) => !was.has(p)).flatMap((p) => groups.get(p) ?? []));
+  const pill = element('state', HTMLElement);
+  pill.textContent = stateTitle(s);
+  pill.setAttribute('data-status', s.status);
+  pill.setAttribute('data-leaf', s.active[s.active.length - 1] ?? '');
   renderContext();
+}
+
+/** Highlights the arrows (and their labels) of `keys` for {@link TAKEN_MS}, and no other. */
+function markTaken(keys: readonly string[]): void {
+  clearTaken();
+  const chart = element('chart', SVGSVGElement);
+  for (const key of keys) {
+    for (const el of Array.from(chart.querySelectorAll(`[data-edge="${CSS.escape(key)}"]`))) {
+      el.classList.add('just-taken');
+      if (el.hasAttribute('marker-end')) el.setAttribute('marker-end', `url(#${TAKEN_ARROW})`);
+    }
+  }
+  takenTimer = setTimeout(clearTaken, TAKEN_MS);
+}
+
+function clearTaken(): void {
+  clearTimeout(takenTimer);
+  const chart = element('chart', SVGSVGElement);
+  for (const el of Array.from(chart.querySelectorAll('.just-taken'))) {
+    el.classList.remove('just-taken');
+    if (el.hasAttribute('marker-end')) el.setAttribute('marker-end', `url(#${ARROW})`);
+  }
+  // Restart the fade even when the same arrow is taken again: the style sees a new element state.
+  void chart.getBoundingClientRect();
 }
 
 function renderContext(): void {
@@ -94,9 +148,9 @@ function note(text: string): void {
   list.insertBefore(li, list.firstChild);
 }
 
-function setConn(live: boolean, text: string): void {
+function setConn(state: 'live' | 'wait' | 'ended', text: string): void {
   const pill = element('conn', HTMLElement);
-  pill.className = `pill ${live ? 'conn-live' : 'conn-wait'}`;
+  pill.className = `pill conn-${state}`;
   pill.textContent = text;
 }
 
@@ -106,13 +160,16 @@ async function loadGraph(): Promise<void> {
 }
 
 function onHello(hello: HelloView): void {
-  setConn(true, 'live');
+  setConn('live', 'live');
+  ended = false;
   if (bootId && hello.bootId !== bootId) {
     note('tunnel process restarted');
     void loadGraph();
   }
   if (hello.bootId !== bootId) {
     bootId = hello.bootId;
+    snapshot = undefined; // no arrow leads from the old process's state to the new one's
+    clearTaken();
     logItems = new Map();
     const list = element('log', HTMLOListElement);
     for (const n of Array.from(list.childNodes)) if (!(n instanceof Element && n.className === 'restart')) list.removeChild(n);
@@ -129,9 +186,17 @@ function connect(): void {
   on<HelloView>('hello', onHello);
   on<SnapshotView>('snapshot', showSnapshot);
   on<LogEntryView[]>('log', addLog);
+  on<unknown>('end', () => {
+    // The process is stopping: its last state stays on screen; a new process on this port is picked up.
+    ended = true;
+    setConn('ended', 'tunnel process ended');
+    note('tunnel process ended');
+    events.close();
+    setTimeout(connect, RECONNECT_MS);
+  });
   events.onerror = () => {
-    setConn(false, 'tunnel process unreachable, reconnecting\u2026');
-    if (events.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
+    if (!ended) setConn('wait', 'tunnel process unreachable, reconnecting\u2026');
+    if (events.readyState === EventSource.CLOSED) setTimeout(connect, RECONNECT_MS);
   };
 }
 
@@ -139,6 +204,6 @@ setInterval(() => {
   if (snapshot?.context.nextRetryAt) renderContext();
 }, COUNTDOWN_MS);
 loadGraph().then(connect, () => {
-  setConn(false, 'cannot load the chart');
+  setConn('wait', 'cannot load the chart');
   setTimeout(() => location.reload(), 2000);
 });

@@ -4,11 +4,16 @@
  * (`<path data-edge="source->target">`) and its label. The positions all come from
  * `layout.ts` and `edges.ts`; this module only makes elements.
  */
-import { routeEdges } from './edges.js';
+import { type Label, routeEdges } from './edges.js';
 import { type Box, type ChartLayout, SIZE } from './layout.js';
 import { ROOT } from './model.js';
+import { edgeKey } from './taken.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+/** Id of the arrowhead marker; {@link TAKEN_ARROW}: the one of a just-taken arrow. */
+export const ARROW = 'arrow';
+/** Id of the arrowhead marker of a just-taken arrow (see `main.ts`). */
+export const TAKEN_ARROW = 'arrow-taken';
 
 /** Makes an SVG element with attributes (in this order) and appends it to `parent`. */
 function svg<K extends keyof SVGElementTagNameMap>(
@@ -36,15 +41,30 @@ function text(attrs: Record<string, string | number>, content: string, parent: E
 export function drawChart(chart: SVGSVGElement, layout: ChartLayout): Map<string, SVGGElement> {
   const groups = new Map<string, SVGGElement>();
   chart.replaceChildren();
-  chart.style.maxWidth = `${layout.width}px`;
-  chart.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
+  // Whole units: a fractional size would draw the chart a hair below 100%.
+  chart.setAttribute('viewBox', `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`);
   const defs = svg('defs', {}, chart);
-  const marker = svg(
-    'marker',
-    { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
-    defs,
-  );
-  svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }, marker);
+  for (const [id, size] of [
+    [ARROW, 9],
+    [TAKEN_ARROW, 11],
+  ] as const) {
+    const marker = svg(
+      'marker',
+      // In user units, so that the thicker stroke of a just-taken arrow does not scale its head.
+      {
+        id,
+        viewBox: '0 0 10 10',
+        refX: 9,
+        refY: 5,
+        markerUnits: 'userSpaceOnUse',
+        markerWidth: size,
+        markerHeight: size,
+        orient: 'auto-start-reverse',
+      },
+      defs,
+    );
+    svg('path', { d: 'M0,0 L10,5 L0,10 z', class: id === ARROW ? 'arrowhead' : 'arrowhead taken' }, marker);
+  }
   drawBox(layout, layout.root, chart, groups);
   drawEdges(layout, svg('g', { class: 'edges' }, chart));
   return groups;
@@ -77,7 +97,7 @@ function drawBox(layout: ChartLayout, box: Box, parent: Element, groups: Map<str
   if (initial) {
     const cy = initial.ay + Math.min(initial.height / 2, 22);
     svg('circle', { cx: initial.ax - 18, cy, r: 4.5, class: 'initial-dot' }, g);
-    svg('path', { d: `M${initial.ax - 13},${cy} L${initial.ax},${cy}`, class: 'edge', 'marker-end': 'url(#arrow)' }, g);
+    svg('path', { d: `M${initial.ax - 13},${cy} L${initial.ax},${cy}`, class: 'edge', 'marker-end': `url(#${ARROW})` }, g);
   }
 }
 
@@ -85,12 +105,12 @@ function drawEdges(layout: ChartLayout, layer: SVGGElement): void {
   const { routes, gapLabels } = routeEdges(layout);
   for (const route of routes) {
     if (route.dot) svg('circle', { cx: route.dot.x, cy: route.dot.y, r: 3, class: 'initial-dot' }, layer);
-    svg(
-      'path',
-      { d: route.d, class: 'edge', 'marker-end': 'url(#arrow)', 'data-edge': `${route.edge.source}->${route.edge.target}` },
-      layer,
-    );
-    if (route.label) text({ x: route.label.x, y: route.label.y, class: 'edge-label' }, route.label.text, layer);
+    svg('path', { d: route.d, class: 'edge', 'marker-end': `url(#${ARROW})`, 'data-edge': edgeKey(route.edge) }, layer);
+    if (route.label) edgeLabel(route.label, layer);
   }
-  for (const label of gapLabels) text({ x: label.x, y: label.y, class: 'edge-label' }, label.text, layer);
+  for (const label of gapLabels) edgeLabel(label, layer);
+}
+
+function edgeLabel(label: Label, layer: SVGGElement): void {
+  text({ x: label.x, y: label.y, class: 'edge-label', ...(label.edge ? { 'data-edge': label.edge } : {}) }, label.text, layer);
 }

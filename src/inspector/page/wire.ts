@@ -40,6 +40,19 @@ export interface ContextView {
   retryDelayMs?: number | null;
   failures?: number | null;
   reconnects?: number | null;
+  pool?: PoolView | null;
+}
+
+/** The warm pool's counts (the client's `PoolStats`). */
+export interface PoolView {
+  size: number;
+  idle: number;
+  opening: number;
+  inUse: number;
+  served: number;
+  refills: number;
+  fallbacks: number;
+  failures: number;
 }
 
 /** A snapshot pushed on `/events` (the hub's `PublicSnapshot`). */
@@ -51,6 +64,17 @@ export interface SnapshotView {
   status: string;
   context: ContextView;
   time: number;
+  /** Only in pushed snapshots: the changes of state since the previous one, oldest first. */
+  steps?: StateStepView[];
+}
+
+/** A change of active states (the hub's `StateStep`). */
+export interface StateStepView {
+  /** Active state paths before and after, parents included. */
+  from: string[];
+  to: string[];
+  /** The type of the event that caused it. */
+  event: string;
 }
 
 /** The `hello` event that opens every `/events` stream. */

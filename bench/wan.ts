@@ -1,0 +1,466 @@
+/**
+ * `npm run bench -- --only wan`: bore over a link with real latency (20 ms round trip).
+ * This kernel has no netem, so `bench/wan/wanlink.c` (compiled with gcc into a temporary
+ * directory at each run) joins two network namespaces through a TAP device in each and
+ * delays every frame by `--delay-ms` (10) each way, in order, without loss.
+ *
+ * Topology "visitor beside the server": the server's namespace (10.77.0.1) runs
+ * `bore server` and the load generator (`bench/loadgen.ts`), the client's (10.77.0.2)
+ * runs `bore local` and the echo service (`bench/services.ts`). Measured: the ping round
+ * trip; time to first byte (connect, send one byte, first echoed byte back; a new
+ * connection each time, one after another, after a few warm-up ones) in ms and in round
+ * trips; bulk throughput one way. Directly across the link (the visitor connects to the
+ * service in the other namespace) and through the tunnel in each of {@link CONFIGS}, each
+ * with a server and client of its own. Prints markdown tables and writes
+ * `bench/results/wan.json` (`wan-quick.json` with `--quick`).
+ *
+ * Skips with exit 0 (and `skipped` in the JSON) where it cannot run: not root, no
+ * network namespaces, no /dev/net/tun, no gcc. Everything it starts is stopped, and its
+ * namespaces deleted, on the way out, Ctrl-C included; namespaces left by a run that was
+ * killed outright are deleted at the next start. `BORE_RUST=<path of a bore binary>` adds
+ * the Rust bore, client and server (not measured here so far: no binary on this machine).
+ *
+ * Usage: `npm run bench -- --only wan [--quick]`, or after `npm run build`:
+ * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64]`.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { BoreProcess, CLI } from '../test/helpers/procs.js';
+import type { Job } from './loadgen.js';
+import { cpuMs, median, percentile } from './proc-stats.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const delayIdx = argv.indexOf('--delay-ms');
+/** One-way delay of the link, ms. */
+const DELAY_MS = delayIdx >= 0 ? Number(argv[delayIdx + 1]) : 10;
+if (!(DELAY_MS >= 0)) throw new Error(`--delay-ms wants a number of milliseconds, got '${argv[delayIdx + 1]}'`);
+const OUT = join(HERE, 'results', quick ? 'wan-quick.json' : 'wan.json');
+
+const bulkIdx = argv.indexOf('--bulk-mib');
+const SIZES = quick
+  ? { ttfb: 20, warmup: 3, bulk: 16 << 20, bulkRuns: 1, pings: 10, tcpRtt: 10 }
+  : { ttfb: 50, warmup: 5, bulk: 64 << 20, bulkRuns: 5, pings: 20, tcpRtt: 20 };
+if (bulkIdx >= 0) SIZES.bulk = Number(argv[bulkIdx + 1]) * (1 << 20);
+if (!(SIZES.bulk > 0)) throw new Error(`--bulk-mib wants a number of MiB, got '${argv[bulkIdx + 1]}'`);
+
+const SERVER_NS = `bore-wan-s-${process.pid}`;
+const CLIENT_NS = `bore-wan-c-${process.pid}`;
+const STALE_NS = /^bore-wan-[sc]-(\d+)$/;
+const STALE_TMP = /^bore-wan-(\d+)-/;
+const SERVER_IP = '10.77.0.1';
+const CLIENT_IP = '10.77.0.2';
+/** Name of the TAP device in each namespace (names are per namespace). */
+const IFNAME = 'wan0';
+const PORT_RANGE = ['--min-port', '23000', '--max-port', '23999'];
+/** A load-generator job that takes longer has hung (the longest, 64 MiB at a few MB/s, would take about 30 s). */
+const LOADGEN_TIMEOUT_MS = 120_000;
+
+/**
+ * A way to run the tunnel. Each is just extra `bore local` arguments, or another bore
+ * (`bin`: a binary run for both `bore server` and `bore local`, e.g. the Rust bore).
+ */
+interface Config {
+  name: string;
+  label: string;
+  localArgs: string[];
+  /** Where `bore local` rejects `localArgs` (usage error): run without them under this label. Else the configuration is unavailable. */
+  fallbackLabel?: string;
+  bin?: string;
+}
+
+/** The tunnel configurations measured against the direct path. */
+const CONFIGS: Config[] = [
+  {
+    name: 'pool-off',
+    label: 'Tunnel, pool off (`--pool 0`)',
+    localArgs: ['--pool', '0'],
+    fallbackLabel: 'Tunnel, pool off (no `--pool` flag)',
+  },
+  { name: 'pool-on', label: 'Tunnel, pool on (`--pool 4`)', localArgs: ['--pool', '4'] },
+  ...(process.env.BORE_RUST ? [{ name: 'rust', label: 'Rust bore (client and server)', localArgs: [], bin: process.env.BORE_RUST }] : []),
+];
+
+interface Ttfb {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  p50Rtts: number;
+  p90Rtts: number;
+}
+interface Bulk {
+  bytes: number;
+  runs: number;
+  mbps: number;
+  best: number;
+  mbit: number;
+  /** CPU the link emulator used, as a share of the transfer's wall time (1 = one core busy), median. */
+  emulatorCpu: number;
+}
+/** What one path (direct, or a tunnel configuration) measured, or why it could not. */
+type PathResult = { name: string; label: string } & ({ ttfb: Ttfb; bulk: Bulk } | { unavailable: string } | { failed: string });
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim() };
+}
+
+function must(cmd: string, args: string[]): string {
+  const r = sh(cmd, args);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
+  return r.out;
+}
+
+/** Why this machine cannot run the benchmark, or undefined if it can. */
+function cannotRun(): string | undefined {
+  if (process.platform !== 'linux') return 'network namespaces and TAP devices are Linux-only';
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  if (!sh('ip', ['-V']).ok) return 'no iproute2 (`ip`)';
+  if (!sh('gcc', ['--version']).ok) return 'no gcc to build bench/wan/wanlink.c';
+  if (!existsSync(CLI)) return `no ${CLI}: run \`npm run build\` first`;
+  return undefined;
+}
+
+/** Whether process `pid` is still running (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes the namespaces and build directories left by runs that were killed outright (their pid is gone), with their processes. */
+function deleteStale(): void {
+  for (const line of sh('ip', ['netns', 'list']).out.split('\n')) {
+    const name = line.split(' ')[0]!;
+    const m = STALE_NS.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    for (const pid of sh('ip', ['netns', 'pids', name]).out.split(/\s+/).filter(Boolean)) sh('kill', ['-9', pid]);
+    sh('ip', ['netns', 'del', name]);
+    log(`deleted stale namespace ${name}`);
+  }
+  for (const name of readdirSync(os.tmpdir())) {
+    const m = STALE_TMP.exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(join(os.tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** Everything started, for the cleanup. */
+const children = new Set<ChildProcess>();
+let tmpDir: string | undefined;
+let namespacesMade = false;
+
+/** Kills what is left of our processes, deletes the namespaces and the build directory. Synchronous: safe in a signal handler. */
+function cleanup(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (namespacesMade) for (const ns of [SERVER_NS, CLIENT_NS]) sh('ip', ['netns', 'del', ns]);
+  namespacesMade = false;
+  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  tmpDir = undefined;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: cleaning up`);
+    cleanup();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+/** A node script of bench/ run in namespace `ns`, with a line reader of its stdout. */
+function startNode(ns: string, script: string, args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(HERE, script), ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return { child, lines: createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
+}
+
+async function nextJson<T>(lines: AsyncIterableIterator<string>, what: string): Promise<T> {
+  const r = await lines.next();
+  if (r.done) throw new Error(`${what} exited without a result`);
+  return JSON.parse(r.value) as T;
+}
+
+/** Runs one load-generator job in the server's namespace (beside the server) and returns its result; fails after 2 minutes. */
+async function loadgen<T>(job: Job): Promise<T> {
+  const { child, lines } = startNode(SERVER_NS, 'loadgen.ts', [JSON.stringify(job)]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`loadgen ${job.kind} took over ${LOADGEN_TIMEOUT_MS / 1000} s`)), LOADGEN_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([nextJson<T>(lines, `loadgen ${job.kind}`), timeout]);
+  } finally {
+    clearTimeout(timer);
+    child.kill();
+  }
+}
+
+/** A bore process in namespace `ns`: our CLI, or `bin` (run through `sh`, since BoreProcess always names node). */
+function bore(ns: string, args: string[], bin?: string): BoreProcess {
+  const launcher = ['ip', 'netns', 'exec', ns, ...(bin ? ['sh', '-c', 'exec "$BORE_BIN" "$@"'] : [])];
+  // With `sh -c`, node's path becomes $0 and is dropped; the arguments follow.
+  const proc = new BoreProcess(args, bin ? { BORE_BIN: bin } : {}, bin ? [] : [CLI], launcher);
+  children.add(proc.proc);
+  return proc;
+}
+
+/** The link: namespaces, the emulator running between them, addresses. Returns the emulator, or why it cannot run. */
+async function makeLink(): Promise<{ bridge: ChildProcess; stats: Promise<string>; bin: string } | string> {
+  tmpDir = mkdtempSync(join(os.tmpdir(), `bore-wan-${process.pid}-`));
+  const bin = join(tmpDir, 'wanlink');
+  const cc = sh('gcc', ['-O2', '-Wall', '-o', bin, join(HERE, 'wan', 'wanlink.c')]);
+  if (!cc.ok) return `gcc failed on bench/wan/wanlink.c: ${cc.out}`;
+  const add = sh('ip', ['netns', 'add', SERVER_NS]);
+  if (!add.ok) return `cannot create a network namespace: ${add.out}`;
+  namespacesMade = true;
+  must('ip', ['netns', 'add', CLIENT_NS]);
+
+  const bridge = spawn(bin, ['bridge', SERVER_NS, CLIENT_NS, IFNAME, String(DELAY_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(bridge);
+  let stderr = '';
+  bridge.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<void>((resolve) => bridge.once('exit', () => resolve()));
+  const ready = createInterface({ input: bridge.stdout })[Symbol.asyncIterator]();
+  const first = await ready.next();
+  if (first.done || first.value !== 'ready') {
+    await exited;
+    return `the link emulator did not start: ${stderr.trim()}`;
+  }
+  for (const [ns, ip] of [
+    [SERVER_NS, SERVER_IP],
+    [CLIENT_NS, CLIENT_IP],
+  ] as const) {
+    // IPv4 only: no IPv6 router solicitations or multicast reports on the link.
+    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${IFNAME}.disable_ipv6=1`]);
+    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    must('ip', ['-n', ns, 'link', 'set', IFNAME, 'txqueuelen', '10000', 'mtu', '1500', 'up']);
+    must('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', IFNAME]);
+  }
+  return { bridge, stats: exited.then(() => stderr.trim()), bin };
+}
+
+/** ICMP round trips from the server's namespace to the client's, ms; the first (ARP) is left out. */
+function ping(wanlink: string): number[] {
+  const out = must('ip', ['netns', 'exec', SERVER_NS, wanlink, 'ping', CLIENT_IP, String(SIZES.pings + 1), '100']);
+  const lines = out.split('\n');
+  const lost = lines.find((l) => l.startsWith('lost '));
+  if (lost !== 'lost 0') throw new Error(`ping across the link: ${lost ?? out}`);
+  return lines
+    .filter((l) => /^[\d.]+$/.test(l))
+    .map(Number)
+    .slice(1);
+}
+
+async function measureTtfb(host: string, port: number, rttMs: number): Promise<Ttfb> {
+  const r = await loadgen<{ samples: number[] }>({ kind: 'setup', host, port, count: SIZES.warmup + SIZES.ttfb });
+  const samples = r.samples.slice(SIZES.warmup);
+  const p50 = percentile(samples, 50);
+  const p90 = percentile(samples, 90);
+  return {
+    count: samples.length,
+    p50Ms: round(p50, 2),
+    p90Ms: round(p90, 2),
+    p50Rtts: round(p50 / rttMs, 2),
+    p90Rtts: round(p90 / rttMs, 2),
+  };
+}
+
+async function measureBulk(host: string, port: number, bridgePid: number): Promise<Bulk> {
+  const mbps: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < SIZES.bulkRuns; i++) {
+    const c0 = cpuMs(bridgePid);
+    const r = await loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', host, port, bytes: SIZES.bulk });
+    mbps.push(r.mbps);
+    cpu.push((cpuMs(bridgePid) - c0) / r.ms);
+  }
+  const m = median(mbps);
+  return {
+    bytes: SIZES.bulk,
+    runs: SIZES.bulkRuns,
+    mbps: round(m, 1),
+    best: round(Math.max(...mbps), 1),
+    mbit: round(m * 8, 0),
+    emulatorCpu: round(median(cpu), 2),
+  };
+}
+
+/** The public port once `client` listens, or undefined if it exited with a usage error (exit status 2). */
+async function publicPort(client: BoreProcess): Promise<number | undefined> {
+  try {
+    return Number((await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000))[1]);
+  } catch (err) {
+    if (client.proc.exitCode === 2) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Starts a server and a client for `config`. Resolves with the client's public port, or
+ * with why the configuration is not available (`bore local` rejected its arguments).
+ */
+async function startTunnel(
+  config: Config,
+  servicePort: number,
+): Promise<{ server: BoreProcess; client: BoreProcess; publicPort: number; label: string } | { unavailable: string }> {
+  const server = bore(SERVER_NS, ['server', ...PORT_RANGE], config.bin);
+  await server.waitFor(/server listening/);
+  const local = (extra: string[]) =>
+    bore(CLIENT_NS, ['local', String(servicePort), '--to', SERVER_IP, '--local-host', '127.0.0.1', ...extra], config.bin);
+  let label = config.label;
+  let client = local(config.localArgs);
+  let port = await publicPort(client);
+  if (port === undefined) {
+    const usage = `bore local rejects \`${config.localArgs.join(' ')}\`: ${client.output.trim().split('\n')[0]}`;
+    if (config.fallbackLabel === undefined) {
+      await server.stop();
+      return { unavailable: `not available (${usage})` };
+    }
+    log(`${config.name}: ${usage}; running without`);
+    label = config.fallbackLabel;
+    client = local([]);
+    port = await publicPort(client);
+    if (port === undefined) throw new Error(`bore local exited with a usage error:\n${client.output}`);
+  }
+  return { server, client, publicPort: port, label };
+}
+
+async function main(): Promise<void> {
+  const why = cannotRun();
+  const base = { date: new Date().toISOString(), commit: gitCommit(), quick, delayMs: DELAY_MS, sizes: SIZES };
+  if (why) return skip(base, why);
+  deleteStale();
+  const link = await makeLink();
+  if (typeof link === 'string') return skip(base, link);
+
+  const pings = ping(link.bin);
+  const rttMs = median(pings);
+  log(`ping across the link: p50 ${rttMs.toFixed(2)} ms (${Math.min(...pings).toFixed(2)}-${Math.max(...pings).toFixed(2)})`);
+
+  const services = startNode(CLIENT_NS, 'services.ts', ['--host', '0.0.0.0']);
+  const { port: servicePort } = await nextJson<{ port: number }>(services.lines, 'services');
+  const tcp = await loadgen<{ samples: number[] }>({ kind: 'rtt', host: CLIENT_IP, port: servicePort, count: SIZES.tcpRtt });
+  const tcpRttMs = median(tcp.samples.slice(1));
+  log(`TCP round trip (1-byte echo on one connection): p50 ${tcpRttMs.toFixed(2)} ms`);
+
+  const paths: PathResult[] = [];
+  const direct: PathResult = {
+    name: 'direct',
+    label: 'Direct (visitor to the service across the link)',
+    ttfb: await measureTtfb(CLIENT_IP, servicePort, rttMs),
+    bulk: await measureBulk(CLIENT_IP, servicePort, link.bridge.pid!),
+  };
+  paths.push(direct);
+  log(`direct: ${JSON.stringify(direct)}`);
+  for (const config of CONFIGS) {
+    const t = await startTunnel(config, servicePort);
+    if ('unavailable' in t) {
+      paths.push({ name: config.name, label: config.label, unavailable: t.unavailable });
+      log(`${config.name}: ${t.unavailable}`);
+      continue;
+    }
+    try {
+      const result: PathResult = {
+        name: config.name,
+        label: t.label,
+        ttfb: await measureTtfb(SERVER_IP, t.publicPort, rttMs),
+        bulk: await measureBulk(SERVER_IP, t.publicPort, link.bridge.pid!),
+      };
+      paths.push(result);
+      log(`${config.name}: ${JSON.stringify(result)}`);
+    } catch (err) {
+      // A tunnel that breaks is a result too: recorded, and the other configurations still run.
+      const failed = `failed: ${(err as Error).message}`;
+      paths.push({ name: config.name, label: t.label, failed });
+      const tail = (output: string) => output.trim().split('\n').slice(-10).join('\n');
+      log(`${config.name}: ${failed}\nclient says:\n${tail(t.client.output)}\nserver says:\n${tail(t.server.output)}`);
+    } finally {
+      await Promise.all([t.client.stop(), t.server.stop()]);
+    }
+  }
+  services.child.kill();
+  link.bridge.kill('SIGTERM');
+  const emulator = await link.stats;
+
+  const report = {
+    ...base,
+    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, kernel: os.release(), node: process.version },
+    ping: { count: pings.length, p50Ms: round(rttMs), minMs: round(Math.min(...pings)), maxMs: round(Math.max(...pings)) },
+    tcpRttMs: round(tcpRttMs),
+    emulator,
+    paths,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${table(report)}\n`);
+  log(emulator);
+  log(`wrote ${OUT}`);
+  if (paths.some((p) => 'failed' in p)) process.exitCode = 1;
+}
+
+/** Reports the benchmark as skipped (exit 0): prints why and writes it to the JSON. */
+function skip(base: object, reason: string): void {
+  log(`wan: skipped: ${reason}`);
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify({ ...base, skipped: reason }, null, 2)}\n`);
+  process.stdout.write(`\n| Figure | Result |\n|---|---|\n| WAN (${2 * DELAY_MS} ms RTT) | skipped: ${reason} |\n`);
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The results as markdown: the link, then one row per path. */
+function table(r: { ping: { p50Ms: number; minMs: number; maxMs: number; count: number }; tcpRttMs: number; paths: PathResult[] }): string {
+  const mib = (b: number) => `${b / (1 << 20)} MiB`;
+  const lines = [
+    `Link: ${DELAY_MS} ms each way; ping RTT p50 ${r.ping.p50Ms.toFixed(2)} ms (${r.ping.minMs.toFixed(2)}-${r.ping.maxMs.toFixed(2)}, ${r.ping.count} pings); ` +
+      `TCP 1-byte echo RTT p50 ${r.tcpRttMs.toFixed(2)} ms. Round trips below are ms / ping RTT.`,
+    '',
+    `| Path | Time to first byte p50 / p90 (${SIZES.ttfb} connections) | In round trips p50 / p90 | Bulk ${mib(SIZES.bulk)} one way, median of ${SIZES.bulkRuns} (best) | Emulator CPU |`,
+    '|---|---|---|---|---|',
+  ];
+  for (const p of r.paths) {
+    if (!('ttfb' in p)) {
+      lines.push(`| ${p.label} | ${'unavailable' in p ? p.unavailable : `**${p.failed}**`} | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${p.label} | ${p.ttfb.p50Ms.toFixed(1)} / ${p.ttfb.p90Ms.toFixed(1)} ms | ${p.ttfb.p50Rtts.toFixed(2)} / ${p.ttfb.p90Rtts.toFixed(2)} | ` +
+        `${p.bulk.mbps.toFixed(0)} MB/s = ${p.bulk.mbit} Mbit/s (${p.bulk.best.toFixed(0)}) | ${(p.bulk.emulatorCpu * 100).toFixed(0)}% |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+main()
+  .catch((err: Error) => {
+    log(`wan bench failed: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

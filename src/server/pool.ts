@@ -1,0 +1,106 @@
+/**
+ * The server's side of the warm pool: idle data connections a client opened in advance
+ * for one tunnel (`PoolJoin(token)`), each handed a public connection the moment it
+ * arrives, with no control message and no new TCP handshake on the visitor's path.
+ *
+ * A pool belongs to one control session: its token is issued with the `PoolOffer` and
+ * forgotten when the tunnel closes, which closes every idle connection in it. It holds
+ * at most the size it offered. An idle connection is proved alive by a heartbeat every
+ * {@link POOL_HEARTBEAT_EVERY} beats of the tunnel (unacknowledged, TCP_USER_TIMEOUT
+ * fails it like a control connection) and dropped if the client sends anything on it
+ * or stops reading it.
+ */
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { encodeFrame } from '../protocol/framing.js';
+import { serverMessageJson } from '../protocol/messages.js';
+import { onClose, onEnd } from '../socket-events.js';
+
+/** Heartbeats go to idle pooled connections on every this many beats of the control connection. */
+export const POOL_HEARTBEAT_EVERY = 10;
+/** Bytes queued on an idle pooled connection (the client stopped reading it) before it is dropped. */
+export const MAX_IDLE_BACKLOG = 4096;
+
+const HEARTBEAT = encodeFrame(serverMessageJson({ type: 'Heartbeat' }));
+
+/** The idle pooled connections of one tunnel. */
+export class TunnelPool {
+  /** Token the client's pooled connections present (`PoolJoin`). */
+  readonly token = randomUUID();
+  /** Most connections held idle at once (the size offered). */
+  readonly size: number;
+  /** Idle connections, newest last. */
+  readonly #idle: Socket[] = [];
+  /** Each idle socket's listeners, removed when it is handed out. */
+  readonly #discard = new Map<Socket, () => void>();
+  #beats = 0;
+  #closed = false;
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  /** Connections now idle. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /**
+   * Adds a connection that proved the secret and presented the token; acknowledges it
+   * with a heartbeat. Returns false (the caller closes it) when the pool is full or closed.
+   */
+  add(socket: Socket): boolean {
+    if (this.#closed || this.#idle.length >= this.size) return false;
+    this.#idle.push(socket);
+    // The client sends nothing on an idle pooled connection: anything is a violation.
+    const onData = () => socket.destroy();
+    socket.on('data', onData);
+    const offEnd = onEnd(socket, () => socket.destroy());
+    this.#discard.set(socket, () => {
+      socket.off('data', onData);
+      offEnd();
+    });
+    onClose(socket, () => this.#remove(socket));
+    socket.resume();
+    socket.write(HEARTBEAT);
+    return true;
+  }
+
+  /**
+   * Takes the newest live idle connection for a public connection, its listeners
+   * removed and the socket paused, or `undefined` when none is idle.
+   */
+  take(): Socket | undefined {
+    for (let socket = this.#idle.pop(); socket; socket = this.#idle.pop()) {
+      this.#discard.get(socket)?.();
+      this.#discard.delete(socket);
+      if (!socket.destroyed && socket.writable) {
+        socket.pause();
+        return socket;
+      }
+    }
+    return undefined;
+  }
+
+  /** Called on every heartbeat of the control connection: proves the idle connections alive. */
+  beat(): void {
+    if (++this.#beats % POOL_HEARTBEAT_EVERY !== 0) return;
+    for (const socket of [...this.#idle]) {
+      if (socket.writableLength > MAX_IDLE_BACKLOG) socket.destroy();
+      else if (socket.writableLength === 0) socket.write(HEARTBEAT);
+    }
+  }
+
+  /** Closes every idle connection; none is added after. */
+  close(): void {
+    this.#closed = true;
+    for (const socket of this.#idle.splice(0)) socket.destroy();
+    this.#discard.clear();
+  }
+
+  #remove(socket: Socket): void {
+    const i = this.#idle.indexOf(socket);
+    if (i >= 0) this.#idle.splice(i, 1);
+    this.#discard.delete(socket);
+  }
+}

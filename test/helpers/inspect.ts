@@ -1,0 +1,36 @@
+/** Reading `bore local --inspect`'s HTTP endpoints from tests. */
+import http from 'node:http';
+
+/** What a test reads of a pushed snapshot. */
+export interface EventData {
+  value?: unknown;
+  context?: { pool?: { size: number; idle: number; served: number; fallbacks: number; inUse: number } };
+}
+
+/** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
+export function readEvents(port: number, until: (event: string, data: EventData) => boolean, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const req = http.get({ host: '127.0.0.1', port, path: '/events' }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        for (const block of text.split('\n\n')) {
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data && until(event, JSON.parse(data))) {
+            clearTimeout(timer);
+            req.destroy();
+            resolve(text);
+            return;
+          }
+        }
+      });
+    });
+    req.on('error', () => {});
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`timed out waiting on /events; got:\n${text.slice(-2000)}`));
+    }, timeoutMs);
+  });
+}
