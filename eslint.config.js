@@ -21,11 +21,12 @@ const ABOVE_PROTOCOL = [
   '**/inspector/*',
   '**/machines/*',
   '**/tunnel.js',
+  '**/tunnels.js',
   '**/cli.js',
   '**/index.js',
   '**/log.js',
 ];
-const RUNNER_AND_UP = ['**/tunnel.js', '**/cli.js', '**/index.js', '**/inspector/*'];
+const RUNNER_AND_UP = ['**/tunnel.js', '**/tunnels.js', '**/config.js', '**/cli.js', '**/index.js', '**/inspector/*'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bench/results/', 'src/inspector/page/app.generated.ts'] },

@@ -6,9 +6,11 @@
  * `bench/results/{server-reconnect,server-reconnect-quick}.json`.
  * Flags are passed to `bench/run.ts`; `--quick` also shortens the reconnect runs.
  * `--only <a,b>` runs only the named figures of `bench/run.ts` and, with `churn`, the
- * churn soak (`bench/churn.ts`, issue 10, never part of the full run) and, with `wan`, the
+ * churn soak (`bench/churn.ts`, issue 10, never part of the full run), with `wan`, the
  * figures over a link with 20 ms of round trip (`bench/wan.ts`: root, network namespaces
- * and gcc; not part of the full run either); it skips the server and reconnect figures.
+ * and gcc; not part of the full run either), and, with `multi`, the several-tunnels
+ * figures (`bench/multi.ts`, issue 14, last in the full run); it skips the server and
+ * reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,7 @@ if (!only || only.some((name) => RUN_FIGURES.includes(name))) runScript('run.ts'
 if (only?.includes('churn')) runScript('churn.ts', quick ? ['--quick'] : []);
 if (only?.includes('setup-pool')) runScript('setup-pool.ts', []);
 if (only?.includes('wan')) runScript('wan.ts', quick ? ['--quick'] : []);
+if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
 if (only) process.exit(0);
 
 const server = await runServerBench();
@@ -91,3 +94,4 @@ mkdirSync(join(HERE, 'results'), { recursive: true });
 const out = join(HERE, 'results', quick ? 'server-reconnect-quick.json' : 'server-reconnect.json');
 writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), quick, server, reconnect }, null, 2)}\n`);
 process.stderr.write(`wrote ${out}\n`);
+runScript('multi.ts', quick ? ['--quick'] : []);

@@ -239,11 +239,64 @@ function exit(code: number): never {
   return undefined as never;
 }
 
+/** `argv` with each flag given more than once reduced to its last value (the positional mappings excepted). */
+function lastOfEachFlag(argv: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(argv).map(([key, value]) => [
+      key,
+      Array.isArray(value) && key !== 'localPort' && key !== 'local-port' && key !== '_' ? value.at(-1) : value,
+    ]),
+  );
+}
+
+/** `--inspect` or `--inspect=PORT`: the inspector's port (0: any), if asked for. */
+function inspectArg(value: unknown): number | undefined {
+  return value === undefined ? undefined : portArg(value === '' ? '0' : value, '', '--inspect', 0);
+}
+
+/** One `LOCAL_PORT[:REMOTE_PORT]` of `bore local`; its text names the tunnel in logs. */
+interface Mapping {
+  name: string;
+  localPort: number;
+  remotePort: number | undefined;
+}
+
+/**
+ * The mappings of `bore local` (`3000 8080:18080`), or the one of BORE_LOCAL_PORT.
+ * Something that is no port at all is an unexpected argument, as before mappings.
+ */
+function mappingsArg(value: unknown): Mapping[] {
+  const items = (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(shown);
+  if (items.length === 0) {
+    const port = portArg(undefined, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
+    return port < 0 ? [] : [{ name: String(port), localPort: port, remotePort: undefined }];
+  }
+  const seen = new Map<string, string>();
+  return items.map((item) => {
+    if (!/^[\d:]+$/.test(item)) throw new UsageError(`unexpected argument '${item}'`);
+    const m = /^(\d{1,5})(?::(\d{1,5}))?$/.exec(item);
+    const localPort = Number(m?.[1]);
+    const remotePort = m?.[2] === undefined ? undefined : Number(m[2]);
+    if (!m || localPort < 1 || localPort > 65535 || (remotePort !== undefined && remotePort > 65535)) {
+      throw new UsageError(
+        `invalid mapping '${item}' (expected LOCAL_PORT or LOCAL_PORT:REMOTE_PORT, ports 1-65535 and 0-65535, e.g. 3000 or 8080:18080)`,
+      );
+    }
+    if (seen.has(item)) throw new UsageError(`mapping '${item}' given twice`);
+    if (remotePort) {
+      const other = [...seen.entries()].find(([, remote]) => remote === String(remotePort));
+      if (other) throw new UsageError(`mappings '${other[0]}' and '${item}' ask for the same remote port ${remotePort}`);
+    }
+    seen.set(item, String(remotePort ?? ''));
+    return { name: item, localPort, remotePort };
+  });
+}
+
 async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const signals = onStopSignal(() => exit(0));
   const settings = logSettings(argv);
-  const localPort = portArg(argv.localPort, 'BORE_LOCAL_PORT', '<LOCAL_PORT>', -1, 1);
-  if (localPort < 0)
+  const mappings = mappingsArg(argv.localPort);
+  if (mappings.length === 0)
     throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
   const to = given(argv.to, 'BORE_SERVER', '--to');
   if (!to) throw new UsageError('missing --to <TO>: the address of the bore server, e.g. `--to bore.example.com` (or set BORE_SERVER)');
@@ -254,11 +307,24 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     const fix = to.name === '--to' ? `use \`--to ${host} --control-port ${port}\`` : `set ${to.name}=${host} and BORE_CONTROL_PORT=${port}`;
     throw new UsageError(`invalid value for ${to.name}: '${to.text}' (the server's host without a port: ${fix})`);
   }
+  const portFlag = given(argv.port, 'BORE_PORT', '--port');
+  let port = portArg(argv.port, 'BORE_PORT', '--port', TUNNEL_DEFAULTS.port);
+  if (mappings.length > 1 && portFlag) {
+    throw new UsageError(
+      `${portFlag.name} is the public port of a single LOCAL_PORT; with several, give each its own as LOCAL_PORT:REMOTE_PORT (e.g. \`bore local 3000 8080:18080\`)`,
+    );
+  }
+  const single = mappings.length === 1 ? mappings[0]! : undefined;
+  if (single?.remotePort !== undefined) {
+    if (portFlag && port !== single.remotePort)
+      throw new UsageError(`${portFlag.name} ${port} and the mapping '${single.name}' ask for different public ports: give one of them`);
+    port = single.remotePort;
+  }
   const options = {
-    localPort,
+    localPort: mappings[0]!.localPort,
     to: to.text,
     localHost: (argv.localHost as string | undefined) ?? TUNNEL_DEFAULTS.localHost,
-    port: portArg(argv.port, 'BORE_PORT', '--port', TUNNEL_DEFAULTS.port),
+    port,
     secret: secretArg(argv),
     controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', TUNNEL_DEFAULTS.controlPort, 1),
     // The flags take seconds, the library milliseconds.
@@ -269,7 +335,14 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     reconnect: argv.reconnect as boolean,
     retryFirst: argv.retryFirst as boolean,
   };
-  const inspectPort = argv.inspect === undefined ? undefined : portArg(argv.inspect === '' ? '0' : argv.inspect, '', '--inspect', 0);
+  if (!single) {
+    const tunnels = Object.fromEntries(mappings.map((m) => [m.name, { localPort: m.localPort, port: m.remotePort ?? 0 }]));
+    const inspectPort = inspectArg(argv.inspect);
+    const logger = await makeLogger(settings);
+    signals.setLogger(logger);
+    return runTunnels({ ...options, localPort: undefined, port: undefined, tunnels }, logger, signals, inspectPort);
+  }
+  const inspectPort = inspectArg(argv.inspect);
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   const { startTunnel } = await import('./tunnel.js');
@@ -292,6 +365,74 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const result = await tunnel.done;
   await inspector?.close();
   exit(result.exitCode);
+}
+
+/**
+ * Runs a set of tunnels (several mappings, or `bore up`) until every one is gone or a
+ * signal stops them; exits with {@link tunnelsExitCode}'s code. `reload`, if given,
+ * runs on SIGHUP and returns the new options, or throws to keep the running set.
+ */
+async function runTunnels(
+  options: Record<string, unknown>,
+  logger: Awaited<ReturnType<typeof makeLogger>>,
+  signals: ReturnType<typeof onStopSignal>,
+  inspectPort: number | undefined,
+  reload?: { describe: string; read(): Record<string, unknown>; onSignal(reload: () => void): void },
+): Promise<void> {
+  const { startTunnels } = await import('./tunnels.js');
+  const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
+  const tunnels = asUsage(() =>
+    startTunnels({ ...(options as unknown as Parameters<typeof startTunnels>[0]), logger, inspect: inspector?.inspect }),
+  );
+  signals.set((signal) => {
+    logger.info(`received ${signal}, stopping`);
+    void tunnels.stop();
+  });
+  if (reload) {
+    reload.onSignal(() => {
+      logger.info(`received SIGHUP, reloading ${reload.describe}`);
+      try {
+        tunnels.reload(reload.read() as unknown as Parameters<typeof tunnels.reload>[0]);
+      } catch (err) {
+        logger.error(`reload rejected, the running tunnels stay as they were: ${(err as Error).message}`, { file: reload.describe });
+      }
+    });
+  }
+  const result = await tunnels.done;
+  await inspector?.close();
+  exit(result.exitCode);
+}
+
+/** The inspector of a set of tunnels: it draws the supervisor, and `/snapshot` has every tunnel under `children`. */
+async function startSupervisorInspector(port: number, logger: Awaited<ReturnType<typeof makeLogger>>) {
+  const { startInspector } = await import('./inspector/server.js');
+  const { supervisorMachine } = await import('../machines/supervisor.js');
+  return startInspector({ machine: supervisorMachine, port, logger }).catch((err: Error) => {
+    throw new UsageError(err.message);
+  });
+}
+
+async function runUp(argv: Record<string, unknown>): Promise<void> {
+  const signals = onStopSignal(() => exit(0));
+  // SIGHUP reloads once the tunnels run; installed first, so that one during start-up is ignored rather than fatal.
+  let reloadNow: (() => void) | undefined;
+  process.on('SIGHUP', () => reloadNow?.());
+  const settings = logSettings(argv);
+  const path = fromEnv(argv.config, 'BORE_CONFIG') ?? 'bore.toml';
+  const { loadConfig, ConfigError } = await import('./config.js');
+  const read = () => {
+    try {
+      return loadConfig(path) as unknown as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+  };
+  const options = read();
+  const logger = await makeLogger(settings);
+  signals.setLogger(logger);
+  logger.info(`config ${path}: ${Object.keys(options.tunnels as object).length} tunnels`, { file: path });
+  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read, onSignal: (fn) => (reloadNow = fn) });
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
@@ -363,18 +504,24 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
 const LOCAL_DESCRIBE = 'Expose a local port through a bore server';
 const SERVER_DESCRIBE = 'Run a bore server that clients can expose ports through';
 const LOCAL_USAGE =
-  '$0 <LOCAL_PORT> --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO.';
+  '$0 <LOCAL_PORT>[:REMOTE_PORT]... --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO; several mappings (`3000 8080:18080`) run as several tunnels in one process.';
+const UP_DESCRIBE = 'Run the tunnels of a config file (bore.toml); SIGHUP reloads it';
+const UP_USAGE = `$0 [--config PATH]\n\n${UP_DESCRIBE}: added tunnels start, removed ones stop, changed ones restart, the others keep their connections.`;
 const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}`;
 
 function localOptions<T>(y: Argv<T>) {
   return logOptions(
     y
-      .positional('local-port', { describe: 'Port of the local service to expose [env: BORE_LOCAL_PORT]', type: 'string' })
+      .positional('local-port', {
+        describe:
+          'Port of the local service to expose [env: BORE_LOCAL_PORT]; LOCAL_PORT:REMOTE_PORT also asks for the public port; several give several tunnels',
+        type: 'string',
+      })
       .option('to', { alias: 't', type: 'string', describe: 'Address of the bore server [env: BORE_SERVER] (required)', requiresArg: true })
       .option('port', {
         alias: 'p',
         type: 'string',
-        describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]',
+        describe: 'Public port to ask for; 0 asks for any [env: BORE_PORT]. With several mappings, use LOCAL_PORT:REMOTE_PORT instead',
         defaultDescription: String(TUNNEL_DEFAULTS.port),
       })
       .option('local-host', {
@@ -436,7 +583,28 @@ function localOptions<T>(y: Argv<T>) {
           'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)',
       })
       .epilogue(
-        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying.',
+        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying. With several mappings, one tunnel giving up leaves the others running; once all are gone: 4 if any gave up on a loss or an unreachable server, else 3.',
+      ),
+  );
+}
+
+function upOptions<T>(y: Argv<T>) {
+  return logOptions(
+    y
+      .option('config', {
+        alias: 'c',
+        type: 'string',
+        requiresArg: true,
+        describe: 'The config file (TOML; see examples/bore.toml) [env: BORE_CONFIG]',
+        defaultDescription: 'bore.toml',
+      })
+      .option('inspect', {
+        type: 'string',
+        describe:
+          'Serve a live view of the supervisor on http://127.0.0.1:PORT/; GET /snapshot has every tunnel under "children" (--inspect or --inspect=PORT)',
+      })
+      .epilogue(
+        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running.',
       ),
   );
 }
@@ -536,7 +704,7 @@ function serverOptions<T>(y: Argv<T>) {
 }
 
 /** The commands of `bore`. */
-const COMMANDS = ['local', 'server'];
+const COMMANDS = ['local', 'up', 'server'];
 
 /**
  * yargs's "Unknown argument(s): too, z" rewritten to name each one as it was typed,
@@ -562,7 +730,7 @@ function unknownArguments(msg: string, args: string[], options: () => string[]):
         }
         if (args[0] === name && options === topLevelOptions) {
           const near = didYouMean(name, COMMANDS);
-          return `unknown command ${name}${near ? `. Did you mean ${near}?` : ': use `bore local` or `bore server` (see `bore --help`)'}`;
+          return `unknown command ${name}${near ? `. Did you mean ${near}?` : ': use `bore local`, `bore up` or `bore server` (see `bore --help`)'}`;
         }
         return `unexpected argument '${name}'`;
       })
@@ -583,9 +751,9 @@ function optionsOf(builder: (y: Argv) => Argv<unknown>): () => string[] {
 }
 
 /** What every parser shares: strict flags, --help/--version, usage errors thrown as {@link UsageError}. */
-function common<T>(y: Argv<T>, args: string[], options: () => string[]) {
+function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicatesAsArray = false) {
   return y
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    .parserConfiguration({ 'duplicate-arguments-array': duplicatesAsArray })
     .strict()
     .version(version)
     .help()
@@ -612,11 +780,18 @@ function common<T>(y: Argv<T>, args: string[], options: () => string[]) {
 export function buildCli(args: string[]) {
   const [command, ...rest] = args;
   if (command === 'local') {
-    return common(yargs(rest).scriptName('bore local').usage(LOCAL_USAGE), rest, optionsOf(localOptions)).command(
-      '$0 [local-port]',
+    // yargs keeps only the last value of a variadic positional unless repeated arguments
+    // make arrays: they do here, and a flag given twice is reduced to its last value.
+    return common(yargs(rest).scriptName('bore local').usage(LOCAL_USAGE), rest, optionsOf(localOptions), true).command(
+      '$0 [local-port..]',
       false,
       localOptions,
-      (argv) => runLocal(argv as Record<string, unknown>),
+      (argv) => runLocal(lastOfEachFlag(argv as Record<string, unknown>)),
+    );
+  }
+  if (command === 'up') {
+    return common(yargs(rest).scriptName('bore up').usage(UP_USAGE), rest, optionsOf(upOptions)).command('$0', false, upOptions, (argv) =>
+      runUp(argv as Record<string, unknown>),
     );
   }
   if (command === 'server') {
@@ -633,9 +808,10 @@ export function buildCli(args: string[]) {
       .usage(
         '$0 <command> [options]\n\nA TCP tunnel that exposes a local port through a remote server (wire-compatible with the Rust bore).',
       )
-      .command('local [local-port]', LOCAL_DESCRIBE)
+      .command('local [local-port..]', LOCAL_DESCRIBE)
+      .command('up', UP_DESCRIBE)
       .command('server', SERVER_DESCRIBE)
-      .demandCommand(1, 'missing command: use `bore local` or `bore server` (see `bore --help`)'),
+      .demandCommand(1, 'missing command: use `bore local`, `bore up` or `bore server` (see `bore --help`)'),
     args,
     topLevelOptions,
   );

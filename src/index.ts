@@ -21,7 +21,11 @@ import { type Inspector, type InspectorOptions, startInspector as serveInspector
 // Client: run a tunnel from options; the machine behind it, for `provide` and types.
 export { startTunnel, EXIT, DEFAULT_CONTROL_PORT } from './tunnel.js';
 export type { TunnelOptions, Tunnel, TunnelResult, TunnelChange, TunnelState } from './tunnel.js';
+export { startTunnels, tunnelsExitCode } from './tunnels.js';
+export type { Tunnels, TunnelsOptions, TunnelsReload, TunnelsChange, TunnelsResult, TunnelsState, TunnelSpecOptions } from './tunnels.js';
 export { clientMachine } from '../machines/client.js';
+export { supervisorMachine } from '../machines/supervisor.js';
+export type { AggregateState, ReloadDiff } from '../machines/supervisor.js';
 export type { ClientContext, ClientEvent, LastError, TunnelSettings } from '../machines/client.js';
 export { TunnelError } from './client/errors.js';
 export type { ErrorClass, ErrorCode } from './client/errors.js';

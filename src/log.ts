@@ -135,3 +135,15 @@ export const silentLogger: Logger = {
   info() {},
   debug() {},
 };
+
+/**
+ * `logger` with `fields` added to every line (before the line's own fields): a tunnel's
+ * lines carry its name, `withFields(logger, { tunnel: 'web' })`.
+ */
+export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  const wrap =
+    (method: 'error' | 'warn' | 'info' | 'debug') =>
+    (message: string, meta?: Record<string, unknown>): unknown =>
+      logger[method](message, { ...fields, ...meta });
+  return { error: wrap('error'), warn: wrap('warn'), info: wrap('info'), debug: wrap('debug') };
+}

@@ -7,7 +7,7 @@ import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, cre
 import { clientMachine, type ClientContext, type LastError, type TunnelSettings } from '../machines/client.js';
 import { Authenticator } from './protocol/auth.js';
 import { type Logger, silentLogger } from './log.js';
-import { type RateLimitOptions, rateLimited } from './log-rate-limit.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { formatHostPort } from './address.js';
@@ -72,7 +72,7 @@ export interface TunnelOptions {
 }
 
 /** The rules of {@link TunnelOptions}, checked by {@link startTunnel} (see `options.ts`). */
-const TUNNEL_RULES: Rules<TunnelOptions> = {
+export const TUNNEL_RULES: Rules<TunnelOptions> = {
   localPort: integer(1, 65535),
   to: string('a host name or address'),
   localHost: string('a host name or address'),
@@ -199,8 +199,35 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const settings = tunnelSettings(options);
   const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
   const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
-  const drainMs = options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
+  const tunnel = trackTunnel(actor, runtime, logger, options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
+  actor.start();
+  stopOnAbort(options.signal, () => tunnel.stop(), tunnel.done);
+  return tunnel;
+}
 
+/** Calls `stop` when `signal` aborts (at once if it already has), until `done`. */
+export function stopOnAbort(signal: AbortSignal | undefined, stop: () => unknown, done: Promise<unknown>): void {
+  if (signal?.aborted) void stop();
+  else if (signal) {
+    const onAbort = () => void stop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Only until the tunnel ends: a long-lived signal must not keep it.
+    void done.then(() => signal.removeEventListener('abort', onAbort));
+  }
+}
+
+/**
+ * The {@link Tunnel} of a client machine's actor, started or not (`startTunnel`'s, or a
+ * supervisor's child): logs its transitions on `logger`, reports its changes, and once
+ * it is done drains `runtime`'s connections (for `drainMs` after a stop) before `done`
+ * resolves. Subscribe before the actor's first transition.
+ */
+export function trackTunnel(
+  actor: Actor<typeof clientMachine>,
+  runtime: ClientRuntime,
+  logger: RateLimitedLogger,
+  drainMs: number,
+): Tunnel {
   let resolveReady!: (port: number) => void;
   let rejectReady!: (err: Error) => void;
   const ready = new Promise<number>((res, rej) => {
@@ -212,35 +239,12 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const done = new Promise<TunnelResult>((res) => (resolveDone = res));
 
   // What a user sees, and who is told of its changes (until the final one).
-  let current = changeOf(actor.getSnapshot());
-  const listeners = new Set<(change: TunnelChange) => void>();
-  const tell = (listener: (change: TunnelChange) => void, change: TunnelChange) => {
-    try {
-      listener(change);
-    } catch (err) {
-      setImmediate(() => {
-        throw err;
-      });
-    }
-  };
-  const onChange = (listener: (change: TunnelChange) => void) => {
-    tell(listener, current);
-    if (actor.getSnapshot().status === 'done') return () => {};
-    // A wrapper of its own, so the same function subscribed twice is told twice and unsubscribes once.
-    const entry = (change: TunnelChange) => tell(listener, change);
-    listeners.add(entry);
-    return () => void listeners.delete(entry);
-  };
-
+  const stream = changeStream(changeOf(actor.getSnapshot()), sameChange);
   let previous: string | undefined;
   let previousPool: unknown;
-  actor.subscribe((snapshot) => {
+  const onSnapshot = (snapshot: SnapshotFrom<typeof clientMachine>) => {
     const change = changeOf(snapshot);
-    if (!sameChange(change, current)) {
-      current = change;
-      for (const listener of [...listeners]) listener(change);
-    }
-    if (snapshot.status === 'done') listeners.clear();
+    stream.update(change, snapshot.status === 'done');
     const pool = poolRegion(snapshot.value);
     if (pool !== previousPool) {
       previousPool = pool;
@@ -269,22 +273,17 @@ export function startTunnel(options: TunnelOptions): Tunnel {
         resolveDone(result);
       });
     }
-  });
-  actor.start();
+  };
+  actor.subscribe(onSnapshot);
+  // The current snapshot first: an actor not yet started emits the same one again at its
+  // start (told once), and a supervisor's child may already be past it.
+  onSnapshot(actor.getSnapshot());
 
   const stop = () => {
     actor.send({ type: 'STOP' });
     return done;
   };
-  const { signal } = options;
-  if (signal?.aborted) void stop();
-  else if (signal) {
-    const onAbort = () => void stop();
-    signal.addEventListener('abort', onAbort, { once: true });
-    // Only until the tunnel ends: a long-lived signal must not keep it.
-    void done.then(() => signal.removeEventListener('abort', onAbort));
-  }
-
+  const onChange = (listener: (change: TunnelChange) => void) => stream.onChange(listener);
   return {
     actor,
     ready,
@@ -293,30 +292,83 @@ export function startTunnel(options: TunnelOptions): Tunnel {
       return actor.getSnapshot().context.publicPort;
     },
     onChange,
-    changes: () => changes(onChange),
+    changes: () => changes(onChange, isFinalChange),
     stop,
   };
 }
 
-/** {@link Tunnel.changes} over {@link Tunnel.onChange}: subscribed now, iterated later. */
-function changes(onChange: Tunnel['onChange']): AsyncIterableIterator<TunnelChange> {
-  const queue: TunnelChange[] = [];
+function isFinalChange(change: TunnelChange): boolean {
+  return change.state === 'stopped' || change.state === 'fatal';
+}
+
+/**
+ * A value that changes, and who is told of its changes: `onChange` tells a listener the
+ * current value at once, then each change that `same` does not call equal, up to the
+ * final one (`update(value, true)`). An error thrown by a listener is rethrown
+ * asynchronously. Shared by a tunnel and a set of tunnels.
+ */
+export function changeStream<T>(initial: T, same: (a: T, b: T) => boolean) {
+  let current = initial;
+  let over = false;
+  const listeners = new Set<(value: T) => void>();
+  const tell = (listener: (value: T) => void, value: T) => {
+    try {
+      listener(value);
+    } catch (err) {
+      setImmediate(() => {
+        throw err;
+      });
+    }
+  };
+  return {
+    get current() {
+      return current;
+    },
+    /** Records `value`, telling the listeners if it changed; `final` ends the stream. */
+    update(value: T, final = false) {
+      if (over) return;
+      if (!same(value, current)) {
+        current = value;
+        for (const listener of [...listeners]) listener(value);
+      }
+      if (final) {
+        over = true;
+        listeners.clear();
+      }
+    },
+    onChange(listener: (value: T) => void): () => void {
+      tell(listener, current);
+      if (over) return () => {};
+      // A wrapper of its own, so the same function subscribed twice is told twice and unsubscribes once.
+      const entry = (value: T) => tell(listener, value);
+      listeners.add(entry);
+      return () => void listeners.delete(entry);
+    },
+  };
+}
+
+/** {@link Tunnel.changes} over {@link Tunnel.onChange}: subscribed now, iterated later, ended after `isFinal`. */
+export function changes<T>(
+  onChange: (listener: (value: T) => void) => () => void,
+  isFinal: (value: T) => boolean,
+): AsyncIterableIterator<T> {
+  const queue: T[] = [];
   let wake: (() => void) | undefined;
   const unsubscribe = onChange((change) => {
     queue.push(change);
     wake?.();
   });
-  async function* iterate(): AsyncGenerator<TunnelChange, void, undefined> {
+  async function* iterate(): AsyncGenerator<T, void, undefined> {
     try {
       for (;;) {
-        const change = queue.shift();
-        if (!change) {
+        if (queue.length === 0) {
           await new Promise<void>((resolve) => (wake = resolve));
           wake = undefined;
           continue;
         }
+        const change = queue.shift()!;
         yield change;
-        if (change.state === 'stopped' || change.state === 'fatal') return;
+        if (isFinal(change)) return;
       }
     } finally {
       unsubscribe();

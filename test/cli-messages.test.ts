@@ -48,7 +48,7 @@ test('a mistyped flag or command: did you mean', { timeout: 30_000 }, async () =
   const out = await usageError(['local', '3000', '--to', 'x', '--bogus-flag', '1', '-z'], 'unknown option --bogus-flag');
   assert.match(out, /^unknown option -z$/m, out);
   assert.doesNotMatch(out, /bogusFlag/, out);
-  await usageError(['frobnicate'], 'unknown command frobnicate: use `bore local` or `bore server` (see `bore --help`)');
+  await usageError(['frobnicate'], 'unknown command frobnicate: use `bore local`, `bore up` or `bore server` (see `bore --help`)');
   await usageError(['local', '3000', '--to', 'x', 'extra'], "unexpected argument 'extra'");
 });
 

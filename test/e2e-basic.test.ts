@@ -159,9 +159,13 @@ test('a local service that is down closes only that public connection; the tunne
   assert.doesNotMatch(cli.output, /connection lost|reconnect/, 'the control connection was never lost');
 });
 
-test('--help lists every flag of bore, bore local and bore server', { timeout: 30_000 }, async () => {
+test('--help lists every flag of bore, bore local, bore up and bore server', { timeout: 30_000 }, async () => {
   const expected: [string[], string[]][] = [
-    [['--help'], ['local', 'server', '--help', '--version']],
+    [['--help'], ['local', 'up', 'server', '--help', '--version']],
+    [
+      ['up', '--help'],
+      ['--config', '--log-level', '--log-format', '--help', '--version'],
+    ],
     [
       ['local', '--help'],
       [

@@ -38,6 +38,9 @@ test('the package entry exports the client machine, startTunnel, the server and 
     'silentLogger',
     'startInspector',
     'startTunnel',
+    'startTunnels',
+    'supervisorMachine',
+    'tunnelsExitCode',
   ]);
 });
 

@@ -125,11 +125,12 @@ test('the tarball: the executable, the bundle and its maps, the library, the lic
     'dist/src/index.d.ts',
     'docs/inspector.png',
     'examples/http-service.ts',
+    'examples/bore.toml',
   ]) {
     assert.ok(files.has(f), `${f} is shipped`);
   }
-  const unwanted = [...files].filter((f) => /^(src|test|bench|scripts|machines)\/|^dist\/src\/(cli|bin)\.|tsconfig/.test(f));
-  assert.deepEqual(unwanted, [], 'sources, tests, the unbundled CLI and tsconfigs stay out');
+  const unwanted = [...files].filter((f) => /^(src|test|bench|scripts|machines)\/|^dist\/src\/(cli|bin|config)\.|tsconfig/.test(f));
+  assert.deepEqual(unwanted, [], 'sources, tests, the unbundled CLI (and its config file reader) and tsconfigs stay out');
 });
 
 test('the packed manifest has no prepare script and is otherwise package.json as it is', () => {

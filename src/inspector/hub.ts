@@ -24,6 +24,8 @@ export interface LogEntry {
   /** For transitions: the state before and after, as dotted paths. */
   from?: string;
   to?: string;
+  /** For a transition of a child machine of the root (a supervisor's tunnel): its id. */
+  actor?: string;
 }
 
 /** The JSON served at `/snapshot` and pushed to pages. */
@@ -38,6 +40,11 @@ export interface PublicSnapshot {
   context: Record<string, unknown>;
   /** Epoch ms when the snapshot was taken. */
   time: number;
+  /**
+   * The machines the root machine spawned, by id, when there are any (a supervisor's
+   * tunnels, for `bore up --inspect`): each as above, without `time` and `steps`.
+   */
+  children?: Record<string, Omit<PublicSnapshot, 'time' | 'steps' | 'children'>>;
   /**
    * Only in snapshots pushed to pages: every change of state since the previous one
    * pushed, oldest first (several when they came faster than pages are updated). The
@@ -89,6 +96,8 @@ export class InspectorHub {
   readonly #log: LogEntry[] = [];
   #seq = 0;
   #latest: { value: unknown; status: string; context: unknown } | undefined;
+  /** The latest snapshot of each machine the root spawned, and its state key, by id. */
+  readonly #children = new Map<string, { value: unknown; status: string; context: unknown; key: string }>();
   #steps: StateStep[] = [];
   #latestKey = '';
   #dirtySnapshot = false;
@@ -97,8 +106,13 @@ export class InspectorHub {
 
   /** The XState `inspect` observer to pass to `createActor` / `startTunnel`. */
   readonly inspect = (ev: InspectionEvent): void => {
-    if (ev.actorRef.sessionId !== ev.rootId) return;
+    if (ev.actorRef.sessionId !== ev.rootId) {
+      if (ev.type === '@xstate.snapshot' && isChildMachine(ev)) this.#childSnapshot(ev);
+      return;
+    }
     if (ev.type === '@xstate.event') {
+      // A child's snapshot relayed to its parent (`syncSnapshot`) is no event of interest.
+      if (ev.event.type.startsWith('xstate.snapshot.')) return;
       this.#addEvent(ev.event.type);
     } else if (ev.type === '@xstate.snapshot') {
       const snap = ev.snapshot as { value?: unknown; status?: string; context?: unknown };
@@ -112,22 +126,47 @@ export class InspectorHub {
           this.#steps.push({ from: activePaths(this.#latest.value), to: activePaths(snap.value), event: ev.event.type });
       }
       this.#latest = { value: snap.value, status: snap.status ?? 'active', context: snap.context };
+      // A child the root stopped or that ended is gone from the root's children.
+      const children = (ev.snapshot as { children?: Record<string, unknown> }).children ?? {};
+      for (const id of this.#children.keys()) if (!Object.hasOwn(children, id)) this.#children.delete(id);
       this.#dirtySnapshot = true;
       this.#schedule();
     }
   };
 
+  #childSnapshot(ev: Extract<InspectionEvent, { type: '@xstate.snapshot' }>): void {
+    const snap = ev.snapshot as { value?: unknown; status?: string; context?: unknown };
+    const id = (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
+    const key = stateKey(snap.value);
+    const before = this.#children.get(id);
+    if (before?.key !== key) {
+      this.#push({ kind: 'transition', event: ev.event.type, from: leaf(before?.key ?? ''), to: leaf(key), actor: id });
+    }
+    this.#children.set(id, { value: snap.value, status: snap.status ?? 'active', context: snap.context, key });
+    this.#dirtySnapshot = true;
+    this.#schedule();
+  }
+
   /** The latest snapshot as served to pages, or undefined before the actor started. */
   snapshot(): PublicSnapshot | undefined {
     const s = this.#latest;
     if (!s) return undefined;
-    return {
+    const out: PublicSnapshot = {
       value: s.value,
       active: activePaths(s.value),
       status: s.status,
       context: publicContext(s.context),
       time: Date.now(),
     };
+    if (this.#children.size > 0) {
+      out.children = Object.fromEntries(
+        [...this.#children].map(([id, c]) => [
+          id,
+          { value: c.value, active: activePaths(c.value), status: c.status, context: publicContext(c.context) },
+        ]),
+      );
+    }
+    return out;
   }
 
   /** The recent log, oldest first. */
@@ -190,6 +229,13 @@ export class InspectorHub {
       if (snap) l.snapshot(snap);
     }
   }
+}
+
+/** Whether `ev` is about a state machine the root actor spawned itself (not the root's grandchildren, nor callback actors). */
+function isChildMachine(ev: Extract<InspectionEvent, { type: '@xstate.snapshot' }>): boolean {
+  const parent = (ev.actorRef as { _parent?: { sessionId?: string } })._parent;
+  const snap = ev.snapshot as { value?: unknown } | undefined;
+  return parent?.sessionId === ev.rootId && snap?.value !== undefined;
 }
 
 function leaf(key: string): string {

@@ -3,7 +3,8 @@
  *   GET /            the page (works offline: everything it needs is served here)
  *   GET /app.js      the page's script;  GET /app.css  its styles
  *   GET /graph       the statechart as JSON ({@link MachineGraph})
- *   GET /snapshot    the current state: `{ value, active, status, context, time }`
+ *   GET /snapshot    the current state: `{ value, active, status, context, time }`,
+ *                    and `children` (each tunnel by name) when the root is a supervisor
  *   GET /events      server-sent events: `hello`, `snapshot`, `log`, and `end` when
  *                    the inspector closes (at most `maxStreams` at once; beyond that
  *                    `503` with `retry-after`)

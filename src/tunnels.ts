@@ -1,0 +1,337 @@
+/**
+ * Several tunnels in one process: {@link startTunnels} runs the supervisor machine
+ * (`machines/supervisor.ts`), which spawns one client machine per named tunnel, and
+ * hands back a {@link Tunnel} per tunnel (the handle of `startTunnel`, from the same
+ * code) plus the same kind of handle for the whole set, with `reload`. `bore local` with
+ * several mappings and `bore up` are thin layers over it.
+ */
+import { createHash } from 'node:crypto';
+import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
+import type { clientMachine } from '../machines/client.js';
+import { type AggregateState, type ReloadDiff, type TunnelSpec, reloadDiff, supervisorMachine } from '../machines/supervisor.js';
+import { Authenticator } from './protocol/auth.js';
+import { ClientRuntime } from './client/actors.js';
+import { TUNNEL_DEFAULTS } from './client/defaults.js';
+import { type Logger, silentLogger, withFields } from './log.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
+import { type Rule, type Rules, checkOptions, nested } from './options.js';
+import {
+  EXIT,
+  type Tunnel,
+  type TunnelChange,
+  type TunnelOptions,
+  type TunnelResult,
+  TUNNEL_RULES,
+  changeStream,
+  changes,
+  stopOnAbort,
+  trackTunnel,
+  tunnelSettings,
+} from './tunnel.js';
+
+/** What one tunnel of a set is given: {@link TunnelOptions} less what the whole process shares. */
+export type TunnelSpecOptions = Omit<TunnelOptions, 'logger' | 'logRateLimit' | 'inspect' | 'signal'>;
+
+/**
+ * Options of {@link startTunnels}: the tunnels by name, each with its own options; an
+ * option given at the top level applies to every tunnel that does not set it (e.g.
+ * `to` and `secret` once for all).
+ */
+export interface TunnelsOptions extends Partial<TunnelSpecOptions> {
+  /** The tunnels by name (at least one); the name is on every log line of its tunnel. */
+  tunnels: Record<string, Partial<TunnelSpecOptions>>;
+  /** Where to log (default: nowhere); each tunnel's lines carry `tunnel: <name>`. */
+  logger?: Logger;
+  /** The rate limit on repeated warnings, per tunnel. */
+  logRateLimit?: RateLimitOptions;
+  /** XState inspection hook on the supervisor and its children. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Aborting it stops every tunnel as `stop()` does. */
+  signal?: AbortSignal;
+}
+
+/** What {@link Tunnels.reload} takes: the new set, with or without the process-wide options (which stay as they were). */
+export type TunnelsReload = Omit<TunnelsOptions, 'logger' | 'logRateLimit' | 'inspect' | 'signal'>;
+
+/** The state of a set of tunnels: the supervisor's aggregate, then `stopping` and `stopped`. */
+export type TunnelsState = AggregateState | 'stopping' | 'stopped';
+
+/** What a user sees of a set of tunnels; {@link Tunnels.onChange} reports each change. */
+export interface TunnelsChange {
+  /** `listening` (all), `starting`, `reconnecting` (some), `degraded` (some fatal), `gone` (none left running), `stopping`, `stopped`. */
+  readonly state: TunnelsState;
+  /** Each tunnel of the current set by name (fatal ones included). */
+  readonly tunnels: Readonly<Record<string, TunnelChange>>;
+}
+
+/** How a set of tunnels ended. */
+export interface TunnelsResult {
+  /** `stopped` by the user, or `gone`: every tunnel ended on its own. */
+  state: 'stopped' | 'gone';
+  /** How each tunnel of the last set ended. */
+  tunnels: Record<string, TunnelResult>;
+  /** The exit code (see {@link tunnelsExitCode}). */
+  exitCode: number;
+}
+
+/** A running set of tunnels. */
+export interface Tunnels {
+  /** The supervisor's actor; its children are the tunnels' client machines, by name. */
+  readonly actor: Actor<typeof supervisorMachine>;
+  /** The handle of each running tunnel by name (a restarted one gets a new handle). */
+  readonly tunnels: ReadonlyMap<string, Tunnel>;
+  /** Resolves with the public port of each tunnel once all are listening; rejects if one fails first. */
+  readonly ready: Promise<Record<string, number>>;
+  /** Resolves when the set has ended (stopped, or every tunnel gone) and every connection drained. */
+  readonly done: Promise<TunnelsResult>;
+  /** The public port of each tunnel, once known. */
+  readonly publicPorts: Record<string, number | undefined>;
+  /** As {@link Tunnel.onChange}, for the whole set. */
+  onChange(listener: (change: TunnelsChange) => void): () => void;
+  /** As {@link Tunnel.changes}, for the whole set; ends after `stopped` or `gone`. */
+  changes(): AsyncIterableIterator<TunnelsChange>;
+  /** Stops every tunnel and drains their connections. */
+  stop(): Promise<TunnelsResult>;
+  /**
+   * Replaces the set: added tunnels start, removed ones stop (their connections drain),
+   * changed ones (any option) restart, unchanged ones keep their connections and ports;
+   * tunnels that had gone fatal restart. Throws, changing nothing, if the options are
+   * invalid. Returns what it did, by name.
+   */
+  reload(options: TunnelsReload): ReloadDiff;
+}
+
+/**
+ * The exit code of a set of tunnels that ended: 0 when stopped (by `stop()`, SIGINT or
+ * SIGTERM); once every tunnel is gone, 4 if any gave up on an error a restart may cure
+ * (lost or unreachable without retry), else 3 if any failed with a fatal error
+ * (restarting will not help), else 0 (each was stopped through its own handle).
+ */
+export function tunnelsExitCode(state: 'stopped' | 'gone', results: readonly TunnelResult[]): number {
+  if (state === 'stopped') return EXIT.stopped;
+  if (results.some((r) => r.exitCode === EXIT.gaveUp)) return EXIT.gaveUp;
+  return results.some((r) => r.exitCode === EXIT.fatal) ? EXIT.fatal : EXIT.stopped;
+}
+
+const PROCESS_WIDE = ['logger', 'logRateLimit', 'inspect', 'signal'] as const;
+
+/** The rules of one tunnel's options (those of `startTunnel` less the process-wide ones). */
+const SPEC_RULES = Object.fromEntries(
+  Object.entries<Rule>(TUNNEL_RULES).filter(([k]) => !(PROCESS_WIDE as readonly string[]).includes(k)),
+) as Rules<TunnelSpecOptions>;
+
+const tunnelsRule: Rule = (name, value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw Object.assign(new TypeError(`${name} must be an object of tunnels by name`), { code: 'ERR_BORE_INVALID_OPTION' });
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0)
+    throw Object.assign(new RangeError(`${name} must name at least one tunnel`), { code: 'ERR_BORE_INVALID_OPTION' });
+  for (const [tunnel, options] of entries) nested<TunnelSpecOptions>(SPEC_RULES)(`${name}.${tunnel}`, options);
+};
+
+const TUNNELS_RULES: Rules<TunnelsOptions> = { ...TUNNEL_RULES, tunnels: tunnelsRule };
+
+/** Checks `options` and resolves each tunnel's own options (the top-level ones filled in). */
+function resolveTunnels(options: TunnelsReload, where: string): Record<string, TunnelSpecOptions> {
+  checkOptions(TUNNELS_RULES, options, where, ['tunnels']);
+  const { tunnels, ...shared } = options;
+  for (const key of PROCESS_WIDE) delete (shared as Record<string, unknown>)[key];
+  const resolved: Record<string, TunnelSpecOptions> = {};
+  for (const [name, own] of Object.entries(tunnels)) {
+    const merged = { ...shared, ...dropUndefined(own) } as Partial<TunnelSpecOptions>;
+    for (const key of ['localPort', 'to'] as const) {
+      if (merged[key] === undefined)
+        throw Object.assign(new TypeError(`tunnels.${name}.${key} is required${key === 'to' ? ' (or give to for every tunnel)' : ''}`), {
+          code: 'ERR_BORE_INVALID_OPTION',
+        });
+    }
+    resolved[name] = merged as TunnelSpecOptions;
+  }
+  return resolved;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** What the runner keeps of a spec: a tunnel's logger and drain time, found from its child's runtime. */
+interface SpecInfo {
+  name: string;
+  logger: RateLimitedLogger;
+  drainMs: number;
+}
+
+/**
+ * Starts a set of named tunnels under one supervisor. Throws a `TypeError` or
+ * `RangeError` naming the option (`tunnels.web.localPort must be 1-65535, got 70000`)
+ * if an option is invalid.
+ */
+export function startTunnels(options: TunnelsOptions): Tunnels {
+  const resolved = resolveTunnels(options, 'startTunnels');
+  const base = options.logger ?? silentLogger;
+  const infos = new WeakMap<ClientRuntime, SpecInfo>();
+
+  const specOf = (name: string, spec: TunnelSpecOptions): TunnelSpec => {
+    const drainMs = spec.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
+    const settings = tunnelSettings(spec);
+    const logger = rateLimited(withFields(base, { tunnel: name }), options.logRateLimit);
+    const runtime = new ClientRuntime(logger, spec.secret ? new Authenticator(spec.secret) : undefined);
+    infos.set(runtime, { name, logger, drainMs });
+    const secret = spec.secret === undefined ? null : createHash('sha256').update(spec.secret).digest('hex');
+    return { settings, runtime, key: JSON.stringify({ settings, secret, drainMs }) };
+  };
+  const specs = (set: Record<string, TunnelSpecOptions>) =>
+    Object.fromEntries(Object.entries(set).map(([name, spec]) => [name, specOf(name, spec)]));
+
+  const actor = createActor(supervisorMachine, { input: { tunnels: specs(resolved) }, inspect: options.inspect });
+
+  // Each child gets a Tunnel handle the moment it appears; every handle's end is awaited.
+  const handles = new Map<string, Tunnel>();
+  // The newest handle of each name (kept after the end, for the result) and the set while running.
+  const latest = new Map<string, Tunnel>();
+  let lastSet: string[] = [];
+  const tracked = new WeakSet<object>();
+  const results = new Map<string, TunnelResult>();
+  const ends: Promise<unknown>[] = [];
+  const trackChildren = (snapshot: SnapshotFrom<typeof supervisorMachine>) => {
+    for (const [name, child] of Object.entries(snapshot.children)) {
+      if (!child || tracked.has(child)) continue;
+      tracked.add(child);
+      const ref = child as unknown as Actor<typeof clientMachine>;
+      const info = infos.get(ref.getSnapshot().context.runtime)!;
+      const tunnel = trackTunnel(ref, ref.getSnapshot().context.runtime, info.logger, info.drainMs);
+      handles.set(name, tunnel);
+      latest.set(name, tunnel);
+      ends.push(
+        tunnel.done.then((result) => {
+          if (latest.get(name) === tunnel) results.set(name, result);
+        }),
+      );
+    }
+    for (const name of [...handles.keys()]) if (!Object.hasOwn(snapshot.context.tunnels, name)) handles.delete(name);
+  };
+
+  const stream = changeStream(changeOf(actor.getSnapshot()), sameChange);
+  let resolveReady!: (ports: Record<string, number>) => void;
+  let rejectReady!: (err: Error) => void;
+  const ready = new Promise<Record<string, number>>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => {});
+  let resolveDone!: (result: TunnelsResult) => void;
+  const done = new Promise<TunnelsResult>((res) => (resolveDone = res));
+
+  let lastState: TunnelsState | undefined;
+  actor.subscribe((snapshot) => {
+    trackChildren(snapshot);
+    if (snapshot.value === 'running') lastSet = Object.keys(snapshot.context.tunnels);
+    const change = changeOf(snapshot);
+    stream.update(change, snapshot.status === 'done');
+    if (change.state !== lastState) {
+      lastState = change.state;
+      logAggregate(base, change);
+    }
+    if (change.state === 'listening') {
+      resolveReady(Object.fromEntries(Object.entries(change.tunnels).map(([name, t]) => [name, t.publicPort!])));
+    } else if (change.state === 'degraded' || change.state === 'gone' || change.state === 'stopped') {
+      const failed = Object.entries(change.tunnels).find(([, t]) => t.state === 'fatal');
+      rejectReady(new Error(failed ? `tunnel ${failed[0]}: ${failed[1].lastError?.message ?? 'failed'}` : 'tunnels stopped'));
+    }
+    if (snapshot.status === 'done') {
+      const state = change.state === 'stopped' ? 'stopped' : 'gone';
+      void (async () => {
+        // Children that end later (a restart's old child) push more ends while we wait.
+        for (let n = 0; n < ends.length; n = ends.length) await Promise.all(ends);
+        const all = Object.fromEntries(lastSet.filter((name) => results.has(name)).map((name) => [name, results.get(name)!]));
+        resolveDone({ state, tunnels: all, exitCode: tunnelsExitCode(state, Object.values(all)) });
+      })();
+    }
+  });
+  trackChildren(actor.getSnapshot());
+  actor.start();
+
+  const stop = () => {
+    actor.send({ type: 'STOP' });
+    return done;
+  };
+  stopOnAbort(options.signal, stop, done);
+  const onChange = (listener: (change: TunnelsChange) => void) => stream.onChange(listener);
+
+  return {
+    actor,
+    tunnels: handles,
+    ready,
+    done,
+    get publicPorts() {
+      return Object.fromEntries(Object.entries(actor.getSnapshot().context.tunnels).map(([name, t]) => [name, t.publicPort]));
+    },
+    onChange,
+    changes: () => changes(onChange, (c) => c.state === 'stopped' || c.state === 'gone'),
+    stop,
+    reload(next: TunnelsReload): ReloadDiff {
+      const set = resolveTunnels(next, 'reload');
+      const snapshot = actor.getSnapshot();
+      if (snapshot.status !== 'active' || snapshot.value !== 'running') throw new Error('the tunnels are stopped');
+      const current = snapshot.context.tunnels;
+      // The supervisor keeps the running child of an unchanged tunnel (same key) and drops its new spec.
+      const built = specs(set);
+      const diff = reloadDiff(current, built);
+      base.info(
+        `reload: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed, ${diff.unchanged.length} unchanged`,
+        { ...diff },
+      );
+      actor.send({ type: 'RELOAD', tunnels: built });
+      return diff;
+    },
+  };
+}
+
+function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>): TunnelsChange {
+  const value = snapshot.value as string;
+  const state: TunnelsState = value === 'stopped' || value === 'stopping' ? value : snapshot.context.aggregate;
+  const tunnels = Object.fromEntries(
+    Object.entries(snapshot.context.tunnels).map(([name, t]) => [
+      name,
+      { state: t.state, publicPort: t.publicPort, attempt: t.attempt, lastError: t.lastError, retryDelayMs: t.retryDelayMs },
+    ]),
+  );
+  return { state, tunnels };
+}
+
+function sameChange(a: TunnelsChange, b: TunnelsChange): boolean {
+  if (a.state !== b.state) return false;
+  const names = Object.keys(a.tunnels);
+  if (names.length !== Object.keys(b.tunnels).length) return false;
+  return names.every((name) => {
+    const x = a.tunnels[name]!;
+    const y = b.tunnels[name];
+    return (
+      y !== undefined &&
+      x.state === y.state &&
+      x.publicPort === y.publicPort &&
+      x.attempt === y.attempt &&
+      x.retryDelayMs === y.retryDelayMs &&
+      x.lastError?.code === y.lastError?.code
+    );
+  });
+}
+
+function logAggregate(logger: Logger, change: TunnelsChange): void {
+  const all = Object.entries(change.tunnels);
+  const count = (state: string) => all.filter(([, t]) => t.state === state).length;
+  const fields = { tunnels: all.length, listening: count('listening'), fatal: count('fatal') };
+  switch (change.state) {
+    case 'listening':
+      logger.info(`all ${all.length} tunnels listening`, fields);
+      break;
+    case 'degraded': {
+      const names = all.filter(([, t]) => t.state === 'fatal').map(([name]) => name);
+      logger.warn(`tunnel${names.length > 1 ? 's' : ''} ${names.join(', ')} gave up; the others keep running`, fields);
+      break;
+    }
+    case 'gone':
+      logger.error('every tunnel has given up', fields);
+      break;
+  }
+}

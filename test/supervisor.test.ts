@@ -1,0 +1,219 @@
+/**
+ * The supervisor machine, tested without waiting: its children are the client machine
+ * with inert actors (test/helpers/machine.ts), driven by the events their sessions would
+ * send, and a `SimulatedClock` drives every child's timers.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimulatedClock, createActor } from 'xstate';
+import type { TunnelSettings } from '../machines/client.js';
+import { aggregateOf, reloadDiff, supervisorMachine, type TunnelSpec, type TunnelStatus } from '../machines/supervisor.js';
+import { ClientRuntime } from '../src/client/actors.js';
+import { silentLogger } from '../src/log.js';
+import { ev, inertMachine, newProbe, testSettings, topState } from './helpers/machine.js';
+
+function spec(overrides: Partial<TunnelSettings> = {}): TunnelSpec {
+  const settings = testSettings(overrides);
+  return { settings, runtime: new ClientRuntime(silentLogger, undefined, () => 0.5), key: JSON.stringify(settings) };
+}
+
+/** A started supervisor of `tunnels` on a simulated clock, children with inert actors. */
+function startSupervisor(tunnels: Record<string, TunnelSpec>) {
+  const clock = new SimulatedClock();
+  const probe = newProbe();
+  const machine = supervisorMachine.provide({ actors: { client: inertMachine(probe) } });
+  const actor = createActor(machine, { input: { tunnels }, clock });
+  actor.start();
+  const child = (name: string) => actor.getSnapshot().children[name];
+  const childState = (name: string) => {
+    const c = child(name);
+    return c ? topState(c.getSnapshot().value) : undefined;
+  };
+  const open = (name: string, port: number) => {
+    child(name)!.send(ev.connected());
+    child(name)!.send(ev.hello(port));
+  };
+  const ctx = () => actor.getSnapshot().context;
+  const states = () => Object.fromEntries(Object.entries(ctx().tunnels).map(([n, t]) => [n, t.state]));
+  return { clock, probe, actor, child, childState, open, ctx, states };
+}
+
+describe('supervisor', () => {
+  test('spawns one client machine per tunnel, named after it; the aggregate follows them', () => {
+    const s = startSupervisor({ web: spec({ localPort: 3000 }), api: spec({ localPort: 8080, port: 18080 }) });
+    assert.deepEqual(Object.keys(s.actor.getSnapshot().children).sort(), ['api', 'web']);
+    assert.equal(s.probe.sessions.length, 2, 'each child opened its session');
+    assert.equal(s.ctx().aggregate, 'starting');
+    s.open('web', 20001);
+    assert.deepEqual(s.states(), { web: 'listening', api: 'connecting' });
+    assert.equal(s.ctx().aggregate, 'starting');
+    s.open('api', 18080);
+    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.ctx().tunnels.api!.publicPort, 18080);
+    assert.equal(s.ctx().tunnels.web!.publicPort, 20001);
+
+    // One loses its server: it reconnects on its own schedule, the other is untouched.
+    s.child('web')!.send(ev.lost());
+    assert.equal(s.ctx().aggregate, 'reconnecting');
+    assert.deepEqual(s.states(), { web: 'backoff', api: 'listening' });
+    s.clock.increment(1000);
+    assert.equal(s.childState('web'), 'connecting', 'the child retried by itself');
+    s.open('web', 20001);
+    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.ctx().tunnels.web!.generation, 1, 'nothing restarted by hand');
+  });
+
+  test('one child fatal: reported in the context, the others keep running', () => {
+    const s = startSupervisor({ a: spec({ localPort: 1 }), b: spec({ localPort: 2 }), c: spec({ localPort: 3 }) });
+    s.open('a', 20001);
+    s.open('b', 20002);
+    s.open('c', 20003);
+    s.child('b')!.send(ev.lost());
+    s.clock.increment(1000);
+    s.child('b')!.send(ev.connected());
+    s.child('b')!.send(ev.refused('invalid-secret'));
+    assert.equal(s.ctx().tunnels.b!.state, 'fatal');
+    assert.equal(s.ctx().tunnels.b!.lastError?.code, 'invalid-secret');
+    assert.equal(s.ctx().aggregate, 'degraded');
+    assert.equal(s.child('b'), undefined, 'its actor is gone');
+    assert.equal(topState(s.actor.getSnapshot().value), 'running');
+    // The others go on: heartbeats and deadlines as before.
+    for (let i = 0; i < 3; i++) {
+      s.clock.increment(5000);
+      s.child('a')!.send(ev.heartbeat());
+      s.child('c')!.send(ev.heartbeat());
+    }
+    assert.equal(s.childState('a'), 'listening');
+    assert.equal(s.childState('c'), 'listening');
+    // A lost one that gives up (first attempt failed, no --retry-first) counts as fatal too.
+    s.child('c')!.send(ev.lost());
+    assert.equal(s.ctx().aggregate, 'degraded');
+  });
+
+  test('every child fatal: the supervisor is gone (final)', () => {
+    const s = startSupervisor({ a: spec(), b: spec({ localPort: 2 }) });
+    s.child('a')!.send(ev.connectFailed());
+    assert.equal(s.ctx().tunnels.a!.state, 'fatal');
+    assert.equal(s.actor.getSnapshot().status, 'active');
+    s.child('b')!.send(ev.connected());
+    s.child('b')!.send(ev.refused('port-not-allowed'));
+    assert.equal(s.ctx().aggregate, 'gone');
+    assert.equal(s.actor.getSnapshot().status, 'done');
+    assert.equal(topState(s.actor.getSnapshot().value), 'gone');
+  });
+
+  test('STOP stops every child through its own STOP, then the supervisor is stopped', () => {
+    const s = startSupervisor({ a: spec(), b: spec({ localPort: 2 }) });
+    s.open('a', 20001);
+    const a = s.child('a')!;
+    s.actor.send({ type: 'STOP' });
+    assert.equal(topState(a.getSnapshot().value), 'stopped', 'the child went through its stopped state');
+    assert.equal(s.probe.closedSessions, 2);
+    assert.equal(s.actor.getSnapshot().status, 'done');
+    assert.equal(topState(s.actor.getSnapshot().value), 'stopped');
+    assert.deepEqual(s.ctx().tunnels, {});
+  });
+
+  test('reload: added start, removed stop, changed restart, unchanged untouched', () => {
+    const keep = spec({ localPort: 1 });
+    const drop = spec({ localPort: 2 });
+    const change = spec({ localPort: 3, port: 18080 });
+    const s = startSupervisor({ keep, drop, change });
+    s.open('keep', 20001);
+    s.open('drop', 20002);
+    s.open('change', 18080);
+    const kept = s.child('keep')!;
+    const dropped = s.child('drop')!;
+    const changed = s.child('change')!;
+    const sessionsBefore = s.probe.sessions.length;
+
+    const changedSpec = spec({ localPort: 4, port: 18080 });
+    s.actor.send({ type: 'RELOAD', tunnels: { keep, change: changedSpec, added: spec({ localPort: 5 }) } });
+
+    assert.equal(s.child('keep'), kept, 'unchanged: the same actor');
+    assert.equal(s.childState('keep'), 'listening');
+    assert.equal(topState(dropped.getSnapshot().value), 'stopped', 'removed: sent STOP');
+    assert.equal(s.child('drop'), undefined);
+    assert.equal(topState(changed.getSnapshot().value), 'stopped', 'changed: the old one stopped');
+    assert.notEqual(s.child('change'), changed, 'changed: a new actor');
+    assert.equal(s.child('change')!.getSnapshot().context.settings.localPort, 4);
+    assert.equal(s.child('change')!.getSnapshot().context.settings.retryFirst, true, 'a restart retries its first attempt');
+    assert.equal(s.childState('added'), 'connecting');
+    assert.deepEqual(s.states(), { keep: 'listening', change: 'connecting', added: 'connecting' });
+    assert.equal(s.ctx().tunnels.change!.generation, 2);
+    assert.equal(s.ctx().tunnels.added!.generation, 1);
+    assert.equal(s.probe.sessions.length, sessionsBefore + 2, 'one session for the restarted, one for the added');
+    assert.equal(s.probe.sessions.at(-1)!.requestedPort, 18080, 'the restarted one asks for its port');
+
+    // The restarted one's old session may hold the port: it retries instead of giving up.
+    s.child('change')!.send(ev.connected());
+    s.child('change')!.send(ev.refused('port-in-use'));
+    assert.equal(s.childState('change'), 'backoff');
+    s.clock.increment(1000);
+    s.open('change', 18080);
+    s.open('added', 20005);
+    assert.equal(s.ctx().aggregate, 'listening');
+  });
+
+  test('reload restarts a fatal tunnel even with the same settings, and can remove one', () => {
+    const a = spec({ localPort: 1 });
+    const b = spec({ localPort: 2 });
+    const s = startSupervisor({ a, b });
+    s.open('a', 20001);
+    s.child('b')!.send(ev.connectFailed());
+    assert.equal(s.ctx().aggregate, 'degraded');
+    s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
+    assert.equal(s.childState('b'), 'connecting');
+    assert.equal(s.ctx().tunnels.b!.generation, 2);
+    assert.equal(s.ctx().aggregate, 'starting');
+    s.child('b')!.send(ev.connectFailed());
+    s.actor.send({ type: 'RELOAD', tunnels: { a } });
+    assert.deepEqual(s.states(), { a: 'listening' });
+    assert.equal(s.ctx().aggregate, 'listening');
+  });
+});
+
+describe('a tunnel stopped through its own STOP', () => {
+  test('is recorded as stopped, counts for nothing in the aggregate, and a reload starts it again', () => {
+    const a = spec({ localPort: 1 });
+    const b = spec({ localPort: 2 });
+    const s = startSupervisor({ a, b });
+    s.open('a', 20001);
+    s.open('b', 20002);
+    s.child('b')!.send(ev.stop());
+    assert.deepEqual(s.states(), { a: 'listening', b: 'stopped' });
+    assert.equal(s.ctx().aggregate, 'listening');
+    s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
+    assert.equal(s.childState('b'), 'connecting');
+    assert.equal(s.ctx().aggregate, 'starting');
+    s.child('a')!.send(ev.stop());
+    s.child('b')!.send(ev.stop());
+    assert.equal(s.ctx().aggregate, 'gone');
+    assert.equal(s.actor.getSnapshot().status, 'done');
+  });
+});
+
+describe('reloadDiff and aggregateOf', () => {
+  const status = (key: string, state: TunnelStatus['state']): TunnelStatus => ({
+    key,
+    state,
+    publicPort: undefined,
+    attempt: 1,
+    lastError: undefined,
+    retryDelayMs: undefined,
+    generation: 1,
+  });
+  test('diff by key; a fatal tunnel counts as changed', () => {
+    const now = { a: status('1', 'listening'), b: status('2', 'listening'), c: status('3', 'fatal'), d: status('4', 'backoff') };
+    const next = { a: { ...spec(), key: '1' }, b: { ...spec(), key: 'other' }, c: { ...spec(), key: '3' }, e: { ...spec(), key: '5' } };
+    assert.deepEqual(reloadDiff(now, next), { added: ['e'], removed: ['d'], changed: ['b', 'c'], unchanged: ['a'] });
+  });
+  test('aggregate', () => {
+    assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'listening') }), 'listening');
+    assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'authenticating') }), 'starting');
+    assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'connecting') }), 'reconnecting');
+    assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'fatal') }), 'degraded');
+    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }), 'gone');
+    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'listening') }), 'listening');
+  });
+});
