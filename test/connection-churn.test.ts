@@ -79,8 +79,10 @@ for (const secret of [undefined, 'churn-secret']) {
       const echo = await startEchoServer();
       const env: Record<string, string> = secret ? { BORE_SECRET: secret } : {};
       const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], env);
-      const client = await startClient(echo.port, server.controlPort, ['--local-host', localHost], env);
+      const client = await startClient(echo.port, server.controlPort, ['--local-host', localHost, '--log-level', 'debug'], env);
       try {
+        // The warm pool's connections are part of the baseline.
+        await client.waitFor(/pool: ready/);
         const pids = { client: client.proc.pid!, server: server.proc.pid! };
         // One full round trip first, so lazily opened descriptors are in the baseline
         // (and its own sockets are not).
@@ -111,13 +113,14 @@ test('a client limited to 128 descriptors serves again once a burst of connect-a
   const echo = await startEchoServer();
   const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1']);
   const client = new BoreProcess(
-    ['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort)],
+    ['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--log-level', 'debug'],
     {},
     undefined,
     ['prlimit', '--nofile=128:128', '--'],
   );
   try {
     const publicPort = Number((await client.waitFor(/listening at 127\.0\.0\.1:(\d+)/))[1]);
+    await client.waitFor(/pool: ready/); // the warm pool's connections are part of the baseline
     const baseline = fds(client.proc.pid!);
     // Far more than the client could hold if a few in a hundred left two sockets behind.
     await churn(EACH * 2, () => visits['connect-and-close']!(publicPort));

@@ -19,7 +19,10 @@ import { type ClientFramed, authenticate, frameClientSocket } from './handshake.
 import { type DataConnectionTarget, proxyToLocal } from './data-connection.js';
 import { TunnelError } from './errors.js';
 
-/** Consecutive pooled connections that fail to open or are lost before the pool stops refilling until one works. */
+/**
+ * Consecutive pooled connections that fail to open or are lost before the pool stops
+ * refilling, until a public connection takes the standard path (see `fallback`).
+ */
 export const MAX_FAILURE_STREAK = 3;
 
 /** The pool as the machine's context shows it. */
@@ -63,6 +66,8 @@ export class ClientPool {
   /** Bumped by every `open()` and `close()`: a connection of an older session is closed, not pooled. */
   #session = 0;
   #streak = 0;
+  /** Whether this session's pool has been full once (said at debug level). */
+  #readySaid = false;
   #stats: PoolStats = { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 };
 
   constructor(target: DataConnectionTarget, log: Logger, hooks: PoolHooks) {
@@ -87,6 +92,7 @@ export class ClientPool {
     this.#token = token;
     this.#session++;
     this.#streak = 0;
+    this.#readySaid = false;
     this.#update({ size });
     this.#log.debug('pool: opening', { size });
     this.#fill(false);
@@ -102,9 +108,18 @@ export class ClientPool {
     this.#update({ size: 0, idle: 0, opening: 0 });
   }
 
-  /** Counts a public connection that took the standard path while the pool was open. */
+  /**
+   * Counts a public connection that took the standard path while the pool was open. A
+   * pool that stopped refilling after repeated failures tries again then: demand is
+   * back and the server is reachable.
+   */
   fallback(): void {
-    if (this.#token !== undefined) this.#update({ fallbacks: this.#stats.fallbacks + 1 });
+    if (this.#token === undefined) return;
+    this.#update({ fallbacks: this.#stats.fallbacks + 1 });
+    if (this.#streak >= MAX_FAILURE_STREAK) {
+      this.#streak = 0;
+      this.#fill(true);
+    }
   }
 
   /** Opens connections until idle + opening reaches the size (unless failures keep coming). */
@@ -127,6 +142,10 @@ export class ClientPool {
           return;
         }
         this.#update({ opening: this.#stats.opening - 1, idle: this.#stats.idle + 1 });
+        if (!this.#readySaid && this.#stats.idle === this.#stats.size) {
+          this.#readySaid = true;
+          this.#log.debug('pool: ready', { size: this.#stats.size });
+        }
         void this.#wait(framed, session);
       },
       (err: Error) => {

@@ -1,0 +1,81 @@
+/**
+ * The client's pool (`src/client/pool.ts`) against a scripted server on loopback: it
+ * fills to the size offered, stops after repeated failures instead of looping, tries
+ * again when demand comes back through the standard path, and closes what it opened.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { ClientPool, MAX_FAILURE_STREAK, type PoolStats } from '../src/client/pool.js';
+import { silentLogger } from '../src/log.js';
+
+const TOKEN = '00000000-0000-4000-8000-0000000000bb';
+
+/** A server that answers each `PoolJoin` with a heartbeat while `accepting`, else closes at once. */
+async function scriptedServer() {
+  const state = { accepting: false, joins: 0, open: new Set<net.Socket>() };
+  const server = net.createServer((socket) => {
+    state.joins++;
+    if (!state.accepting) return void socket.destroy();
+    state.open.add(socket);
+    socket.on('close', () => state.open.delete(socket));
+    socket.on('error', () => {});
+    socket.once('data', (chunk) => {
+      assert.equal(chunk.toString(), `{"PoolJoin":"${TOKEN}"}\0`);
+      socket.write('"Heartbeat"\0');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { state, port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
+function pool(port: number) {
+  const changes: PoolStats[] = [];
+  let waiter: { ok: (s: PoolStats) => boolean; resolve: () => void } | undefined;
+  const p = new ClientPool({ to: '127.0.0.1', controlPort: port, localHost: '127.0.0.1', localPort: 1, auth: undefined }, silentLogger, {
+    opened: () => {},
+    closed: () => {},
+    changed: (s) => {
+      changes.push(s);
+      if (waiter?.ok(s)) waiter.resolve();
+    },
+  });
+  const until = (ok: (s: PoolStats) => boolean) =>
+    ok(p.stats) ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { ok, resolve }));
+  return { p, changes, until };
+}
+
+test('a pool stops after repeated failures, tries again on demand, fills, and closes what it opened', async () => {
+  const server = await scriptedServer();
+  try {
+    const { p, until } = pool(server.port);
+    p.open(TOKEN, 3);
+    // Every join refused: a few attempts, then it stops (no loop).
+    await until((s) => s.failures >= MAX_FAILURE_STREAK && s.opening === 0);
+    // Those already opening when the streak was reached fail too; none is opened after.
+    assert.equal(server.state.joins, p.stats.failures);
+    assert.ok(p.stats.failures <= MAX_FAILURE_STREAK + 2, `${p.stats.failures} attempts`);
+    assert.deepEqual({ idle: p.stats.idle, opening: p.stats.opening }, { idle: 0, opening: 0 });
+
+    // The server works again and a visitor takes the standard path: the pool refills.
+    server.state.accepting = true;
+    p.fallback();
+    await until((s) => s.idle === 3);
+    assert.equal(p.stats.fallbacks, 1);
+    assert.equal(server.state.open.size, 3);
+
+    // Closing closes every idle connection.
+    const serverSides = [...server.state.open];
+    p.close();
+    assert.equal(p.isOpen, false);
+    assert.deepEqual({ size: p.stats.size, idle: p.stats.idle }, { size: 0, idle: 0 });
+    await Promise.all(serverSides.map((s) => (s.closed ? Promise.resolve() : once(s, 'close').then(() => undefined))));
+    // A fallback with no pool open counts nothing.
+    p.fallback();
+    assert.equal(p.stats.fallbacks, 1);
+  } finally {
+    server.close();
+  }
+});
