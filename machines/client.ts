@@ -20,7 +20,7 @@
  * `SimulatedClock` drives them, and the time and randomness the context records come
  * from the runtime.
  */
-import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
+import { type SnapshotFrom, assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, connectTimeoutError } from '../src/client/connect.js';
@@ -326,6 +326,43 @@ export const clientMachine = setup({
     },
   },
 });
+
+/** A state of the machine at the top level (`listening`, not its regions). */
+export type TopState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
+
+/** What a user sees of a tunnel: its top-level state and its progress, not its heartbeats. */
+export interface TunnelView {
+  /** The machine's state (top level: `listening`, not `{ listening: { heartbeat: 'alive', ... } }`). */
+  readonly state: TopState;
+  /** The public port, once known (kept while reconnecting: the client asks for it again). */
+  readonly publicPort: number | undefined;
+  /** Number of the current attempt to open the tunnel (1 for the first). */
+  readonly attempt: number;
+  /** The last failure; cleared once the tunnel listens again. */
+  readonly lastError: LastError | undefined;
+  /** In `backoff`, the wait before the next attempt (ms). */
+  readonly retryDelayMs: number | undefined;
+}
+
+/** The {@link TunnelView} of a snapshot of the machine. */
+export function tunnelView(snapshot: SnapshotFrom<typeof clientMachine>): TunnelView {
+  const { publicPort, attempt, lastError, retryDelayMs } = snapshot.context;
+  const value = snapshot.value;
+  const state = (typeof value === 'string' ? value : Object.keys(value)[0]!) as TopState;
+  return { state, publicPort, attempt, lastError, retryDelayMs };
+}
+
+/** Whether two views show the same (a heartbeat re-enters a state and changes none). */
+export function sameTunnelView(a: TunnelView, b: TunnelView): boolean {
+  return (
+    a.state === b.state &&
+    a.publicPort === b.publicPort &&
+    a.attempt === b.attempt &&
+    a.retryDelayMs === b.retryDelayMs &&
+    a.lastError?.code === b.lastError?.code &&
+    a.lastError?.message === b.lastError?.message
+  );
+}
 
 function isStickyRequest(context: ClientContext): boolean {
   return context.settings.port === 0 && context.requestedPort !== 0;

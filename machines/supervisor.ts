@@ -18,7 +18,15 @@
  */
 import { type ActorRefFrom, type SnapshotFrom, assign, enqueueActions, setup } from 'xstate';
 import type { ClientRuntime } from '../src/client/actors.js';
-import { type ClientMachineInput, type LastError, type TunnelSettings, clientMachine } from './client.js';
+import {
+  type ClientMachineInput,
+  type TopState,
+  type TunnelSettings,
+  type TunnelView,
+  clientMachine,
+  sameTunnelView,
+  tunnelView,
+} from './client.js';
 
 /** One tunnel as the supervisor is given it. */
 export interface TunnelSpec {
@@ -34,22 +42,12 @@ export interface TunnelSpec {
 }
 
 /** The state of one client machine, at the top level. */
-export type ChildState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
+export type ChildState = TopState;
 
-/** What the supervisor knows of one tunnel. */
-export interface TunnelStatus {
+/** What the supervisor knows of one tunnel: what a user sees of it, and which start of it this is. */
+export interface TunnelStatus extends TunnelView {
   /** The spec's {@link TunnelSpec.key}. */
   key: string;
-  /** The child's state. */
-  state: ChildState;
-  /** Its public port, once known. */
-  publicPort: number | undefined;
-  /** Its attempt number. */
-  attempt: number;
-  /** Its last failure. */
-  lastError: LastError | undefined;
-  /** In `backoff`, the wait before its next attempt (ms). */
-  retryDelayMs: number | undefined;
   /** How many times it was started (1, then one more per restart). */
   generation: number;
 }
@@ -122,25 +120,8 @@ export function aggregateOf(tunnels: Record<string, TunnelStatus>): AggregateSta
   return 'starting';
 }
 
-function topState(snapshot: ClientSnapshot): ChildState {
-  const value = snapshot.value as string | Record<string, unknown>;
-  return (typeof value === 'string' ? value : Object.keys(value)[0]!) as ChildState;
-}
-
 function statusOf(snapshot: ClientSnapshot, key: string, generation: number): TunnelStatus {
-  const { publicPort, attempt, lastError, retryDelayMs } = snapshot.context;
-  return { key, state: topState(snapshot), publicPort, attempt, lastError, retryDelayMs, generation };
-}
-
-function sameStatus(a: TunnelStatus, b: TunnelStatus): boolean {
-  return (
-    a.state === b.state &&
-    a.publicPort === b.publicPort &&
-    a.attempt === b.attempt &&
-    a.retryDelayMs === b.retryDelayMs &&
-    a.lastError?.code === b.lastError?.code &&
-    a.lastError?.message === b.lastError?.message
-  );
+  return { ...tunnelView(snapshot), key, generation };
 }
 
 function starting(spec: TunnelSpec, generation: number): TunnelStatus {
@@ -223,7 +204,7 @@ export const supervisorMachine = setup({
       const old = context.tunnels[name];
       if (!old || context.stopping.includes(name)) return {};
       const status = statusOf(snapshot, old.key, old.generation);
-      if (sameStatus(old, status)) return {};
+      if (sameTunnelView(old, status)) return {};
       const tunnels = { ...context.tunnels, [name]: status };
       return { tunnels, aggregate: aggregateOf(tunnels) };
     }),

@@ -4,7 +4,15 @@
  * {@link startTunnel}.
  */
 import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
-import { clientMachine, type ClientContext, type LastError, type TunnelSettings } from '../machines/client.js';
+import {
+  type ClientContext,
+  type TopState,
+  type TunnelSettings,
+  type TunnelView,
+  clientMachine,
+  sameTunnelView,
+  tunnelView,
+} from '../machines/client.js';
 import { Authenticator } from './protocol/auth.js';
 import { type Logger, silentLogger } from './log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
@@ -98,21 +106,10 @@ export const TUNNEL_RULES: Rules<TunnelOptions> = {
 };
 
 /** A state of the tunnel as {@link Tunnel.onChange} reports it. */
-export type TunnelState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
+export type TunnelState = TopState;
 
 /** What a user sees of a tunnel; {@link Tunnel.onChange} reports each change of it. */
-export interface TunnelChange {
-  /** The machine's state (top level: `listening`, not `{ listening: 'alive' }`). */
-  readonly state: TunnelState;
-  /** The public port, once known (kept while reconnecting: the client asks for it again). */
-  readonly publicPort: number | undefined;
-  /** Number of the current attempt to open the tunnel (1 for the first). */
-  readonly attempt: number;
-  /** The last failure; cleared once the tunnel listens again. */
-  readonly lastError: LastError | undefined;
-  /** In `backoff`, the wait before the next attempt (ms). */
-  readonly retryDelayMs: number | undefined;
-}
+export type TunnelChange = TunnelView;
 
 /** A running tunnel. */
 export interface Tunnel {
@@ -171,24 +168,6 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
   };
 }
 
-/** What a user sees in `snapshot`. */
-function changeOf(snapshot: SnapshotFrom<typeof clientMachine>): TunnelChange {
-  const { publicPort, attempt, lastError, retryDelayMs } = snapshot.context;
-  const state = (typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!) as TunnelState;
-  return { state, publicPort, attempt, lastError, retryDelayMs };
-}
-
-function sameChange(a: TunnelChange, b: TunnelChange): boolean {
-  return (
-    a.state === b.state &&
-    a.publicPort === b.publicPort &&
-    a.attempt === b.attempt &&
-    a.retryDelayMs === b.retryDelayMs &&
-    a.lastError?.code === b.lastError?.code &&
-    a.lastError?.message === b.lastError?.message
-  );
-}
-
 /**
  * Starts a tunnel actor and logs its transitions. Throws a `TypeError` or `RangeError`
  * (naming the option and its value) if an option is invalid.
@@ -239,11 +218,11 @@ export function trackTunnel(
   const done = new Promise<TunnelResult>((res) => (resolveDone = res));
 
   // What a user sees, and who is told of its changes (until the final one).
-  const stream = changeStream(changeOf(actor.getSnapshot()), sameChange);
+  const stream = changeStream(tunnelView(actor.getSnapshot()), sameTunnelView);
   let previous: string | undefined;
   let previousPool: unknown;
   const onSnapshot = (snapshot: SnapshotFrom<typeof clientMachine>) => {
-    const change = changeOf(snapshot);
+    const change = tunnelView(snapshot);
     stream.update(change, snapshot.status === 'done');
     const pool = poolRegion(snapshot.value);
     if (pool !== previousPool) {

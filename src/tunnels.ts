@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
-import type { clientMachine } from '../machines/client.js';
+import { type TunnelView, type clientMachine, sameTunnelView } from '../machines/client.js';
 import { type AggregateState, type ReloadDiff, type TunnelSpec, reloadDiff, supervisorMachine } from '../machines/supervisor.js';
 import { Authenticator } from './protocol/auth.js';
 import { ClientRuntime } from './client/actors.js';
@@ -293,7 +293,13 @@ function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>): TunnelsChan
   const tunnels = Object.fromEntries(
     Object.entries(snapshot.context.tunnels).map(([name, t]) => [
       name,
-      { state: t.state, publicPort: t.publicPort, attempt: t.attempt, lastError: t.lastError, retryDelayMs: t.retryDelayMs },
+      {
+        state: t.state,
+        publicPort: t.publicPort,
+        attempt: t.attempt,
+        lastError: t.lastError,
+        retryDelayMs: t.retryDelayMs,
+      } satisfies TunnelView,
     ]),
   );
   return { state, tunnels };
@@ -303,18 +309,7 @@ function sameChange(a: TunnelsChange, b: TunnelsChange): boolean {
   if (a.state !== b.state) return false;
   const names = Object.keys(a.tunnels);
   if (names.length !== Object.keys(b.tunnels).length) return false;
-  return names.every((name) => {
-    const x = a.tunnels[name]!;
-    const y = b.tunnels[name];
-    return (
-      y !== undefined &&
-      x.state === y.state &&
-      x.publicPort === y.publicPort &&
-      x.attempt === y.attempt &&
-      x.retryDelayMs === y.retryDelayMs &&
-      x.lastError?.code === y.lastError?.code
-    );
-  });
+  return names.every((name) => b.tunnels[name] !== undefined && sameTunnelView(a.tunnels[name]!, b.tunnels[name]));
 }
 
 function logAggregate(logger: Logger, change: TunnelsChange): void {
