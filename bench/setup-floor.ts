@@ -7,9 +7,12 @@
  * sockets. The same bare tunnel with a warm pool (issue 12): the client keeps 4 idle
  * data connections (id 0xffffffff), the server hands a public connection to one with a
  * 1-byte signal, and the client then connects the service and opens a replacement.
- * Measures setup (connect + first echoed byte) directly, through both bare tunnels and
- * through bore with the pool off and on, with the same load generator and service as
- * `run.ts`.
+ * And a bare multiplexed tunnel (the shape of frp or rathole): one long-lived
+ * connection between server and client carries every public connection as frames
+ * (`id`, `length`, bytes; length 0 opens or closes), so a new public connection costs
+ * no TCP connection between them at all. Measures setup (connect + first echoed byte)
+ * directly, through the three bare tunnels and through bore with the pool off and on,
+ * with the same load generator and service as `run.ts`.
  *
  * Usage: node --import tsx bench/setup-floor.ts [--count 500] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
@@ -146,6 +149,18 @@ async function main(): Promise<void> {
   };
   const bare = await bareTunnel(0);
   const barePool = await bareTunnel(4);
+  const muxServerProc = startNode([fileURLToPath(import.meta.url), '--role', 'mux-server']);
+  const muxPorts = await muxServerProc.next();
+  const muxClientProc = startNode([
+    fileURLToPath(import.meta.url),
+    '--role',
+    'mux-client',
+    '--control',
+    String(muxPorts.control),
+    '--local',
+    String(direct),
+  ]);
+  await muxClientProc.next();
   const server = await startServer(['--min-port', '23000', '--max-port', '23999']);
   const client = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '0']);
   const pooled = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '4']);
@@ -155,6 +170,7 @@ async function main(): Promise<void> {
       direct: direct!,
       bare: bare.port,
       'bare+pool': barePool.port,
+      'bare mux': muxPorts.public!,
       bore: client.publicPort,
       'bore+pool': pooled.publicPort,
     };
@@ -170,12 +186,92 @@ async function main(): Promise<void> {
     }
   } finally {
     await Promise.all([client.stop(), pooled.stop(), server.stop()]);
-    for (const p of [service, ...bare.procs, ...barePool.procs]) p.child.kill();
+    for (const p of [service, ...bare.procs, ...barePool.procs, muxServerProc, muxClientProc]) p.child.kill();
   }
+}
+
+/** Writes one mux frame: id, length, payload (length 0: open or close). */
+function muxFrame(id: number, payload?: Buffer): Buffer {
+  const head = Buffer.allocUnsafe(8);
+  head.writeUInt32BE(id, 0);
+  head.writeUInt32BE(payload?.length ?? 0, 4);
+  return payload ? Buffer.concat([head, payload]) : head;
+}
+
+/** Calls `onFrame` for every mux frame read from `socket`. */
+function readFrames(socket: Socket, onFrame: (id: number, payload: Buffer) => void): void {
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    while (buffered.length >= 8) {
+      const length = buffered.readUInt32BE(4);
+      if (buffered.length < 8 + length) break;
+      onFrame(buffered.readUInt32BE(0), buffered.subarray(8, 8 + length));
+      buffered = buffered.subarray(8 + length);
+    }
+  });
+}
+
+/** Bare mux server: one public listener, every public connection a stream on the one mux connection. */
+async function muxServer(): Promise<void> {
+  const streams = new Map<number, Socket>();
+  let mux: Socket | undefined;
+  let nextId = 1;
+  const publicListener = net.createServer({ noDelay: true }, (conn) => {
+    const id = nextId++;
+    streams.set(id, conn);
+    mux?.write(muxFrame(id));
+    conn.on('data', (chunk: Buffer) => mux?.write(muxFrame(id, chunk)));
+    conn.on('close', () => {
+      if (streams.delete(id)) mux?.write(muxFrame(id));
+    });
+    conn.on('error', () => {});
+  });
+  const muxListener = net.createServer({ noDelay: true }, (socket) => {
+    mux = socket;
+    readFrames(socket, (id, payload) => {
+      const conn = streams.get(id);
+      if (!conn) return;
+      if (payload.length) conn.write(payload);
+      else {
+        streams.delete(id);
+        conn.destroy();
+      }
+    });
+  });
+  const ports = { control: await listen(muxListener), data: 0, public: await listen(publicListener) };
+  process.stdout.write(`${JSON.stringify(ports)}\n`);
+}
+
+/** Bare mux client: a stream's first frame connects the service; bytes go both ways as frames. */
+async function muxClient(muxPort: number, localPort: number): Promise<void> {
+  const mux = net.connect({ port: muxPort, host: HOST, noDelay: true });
+  const streams = new Map<number, Socket>();
+  readFrames(mux, (id, payload) => {
+    const local = streams.get(id);
+    if (!local) {
+      if (payload.length) return;
+      const conn = net.connect({ port: localPort, host: HOST, noDelay: true });
+      streams.set(id, conn);
+      conn.on('data', (chunk: Buffer) => mux.write(muxFrame(id, chunk)));
+      conn.on('close', () => {
+        if (streams.delete(id)) mux.write(muxFrame(id));
+      });
+      conn.on('error', () => {});
+    } else if (payload.length) local.write(payload);
+    else {
+      streams.delete(id);
+      local.destroy();
+    }
+  });
+  await once(mux, 'connect');
+  process.stdout.write('{"ready":true}\n');
 }
 
 const role = arg('--role');
 if (role === 'server') await bareServer();
+else if (role === 'mux-server') await muxServer();
+else if (role === 'mux-client') await muxClient(Number(arg('--control')), Number(arg('--local')));
 else if (role === 'client')
   await bareClient(Number(arg('--control')), Number(arg('--data')), Number(arg('--local')), Number(arg('--pool') ?? 0));
 else await main();
