@@ -200,7 +200,7 @@ function muxFrame(id: number, payload?: Buffer): Buffer {
 
 /** Calls `onFrame` for every mux frame read from `socket`. */
 function readFrames(socket: Socket, onFrame: (id: number, payload: Buffer) => void): void {
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
     buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
     while (buffered.length >= 8) {
