@@ -403,11 +403,15 @@ async function runTunnels(
   exit(result.exitCode);
 }
 
-/** The inspector of a set of tunnels: it draws the supervisor, and `/snapshot` has every tunnel under `children`. */
+/**
+ * The inspector of a set of tunnels: it draws the supervisor and each tunnel's client
+ * machine (`/graph`'s `child`), and `/snapshot` has every tunnel under `children`.
+ */
 async function startSupervisorInspector(port: number, logger: Awaited<ReturnType<typeof makeLogger>>) {
   const { startInspector } = await import('./inspector/server.js');
   const { supervisorMachine } = await import('../machines/supervisor.js');
-  return startInspector({ machine: supervisorMachine, port, logger }).catch((err: Error) => {
+  const { clientMachine } = await import('../machines/client.js');
+  return startInspector({ machine: supervisorMachine, child: clientMachine, port, logger }).catch((err: Error) => {
     throw new UsageError(err.message);
   });
 }
@@ -580,7 +584,7 @@ function localOptions<T>(y: Argv<T>) {
       .option('inspect', {
         type: 'string',
         describe:
-          'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)',
+          'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (with several mappings: every tunnel, and their supervisor) (--inspect or --inspect=PORT; random port by default)',
       })
       .epilogue(
         'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying. With several mappings, one tunnel giving up leaves the others running; once all are gone: 4 if any gave up on a loss or an unreachable server, else 3.',
@@ -601,7 +605,7 @@ function upOptions<T>(y: Argv<T>) {
       .option('inspect', {
         type: 'string',
         describe:
-          'Serve a live view of the supervisor on http://127.0.0.1:PORT/; GET /snapshot has every tunnel under "children" (--inspect or --inspect=PORT)',
+          'Serve a live view of the supervisor and every tunnel (state, context, chart) on http://127.0.0.1:PORT/; GET /snapshot has every tunnel under "children" (--inspect or --inspect=PORT)',
       })
       .epilogue(
         'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running.',

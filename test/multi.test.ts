@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { clientMachine } from '../machines/client.js';
+import { type InspectorGraph, machineGraph } from '../src/inspector/graph.js';
 import { BoreProcess, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-multi-'));
@@ -287,5 +289,9 @@ test('bore up --inspect: /snapshot returns the supervisor and every tunnel', { t
     assert.equal(child.context.runtime, undefined);
   }
   assert.doesNotMatch(JSON.stringify(snap), /not served/);
+  // /graph: the supervisor's chart, and the client machine's that every tunnel runs.
+  const graph = JSON.parse((await httpGet(Number(m[1]), '/graph')).body) as InspectorGraph;
+  assert.equal(graph.id, 'supervisor');
+  assert.deepEqual(graph.child, JSON.parse(JSON.stringify(machineGraph(clientMachine))));
   assert.equal(await up.stop('SIGTERM'), 0);
 });

@@ -54,6 +54,15 @@ export interface MachineGraph {
   transitions: GraphTransition[];
 }
 
+/**
+ * What `/graph` serves: the root machine's chart and, when the root spawns machines of
+ * its own (a supervisor's tunnels), the chart they all run.
+ */
+export interface InspectorGraph extends MachineGraph {
+  /** The chart of every child machine of the root (the client machine under a supervisor); absent for a single tunnel. */
+  child?: MachineGraph;
+}
+
 /** The subset of XState's StateNode this module reads (kept loose: it is internal API). */
 interface Node {
   id: string;

@@ -2,7 +2,9 @@
  * The `--inspect` HTTP server, on 127.0.0.1 only. Routes:
  *   GET /            the page (works offline: everything it needs is served here)
  *   GET /app.js      the page's script;  GET /app.css  its styles
- *   GET /graph       the statechart as JSON ({@link MachineGraph})
+ *   GET /graph       the statechart as JSON ({@link InspectorGraph}): the root machine's,
+ *                    with `child`, the chart of the machines it spawns, when given one
+ *                    (a supervisor's tunnels all run the client machine)
  *   GET /snapshot    the current state: `{ value, active, status, context, time }`,
  *                    and `children` (each tunnel by name) when the root is a supervisor
  *   GET /events      server-sent events: `hello`, `snapshot`, `log`, and `end` when
@@ -14,7 +16,7 @@ import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Logger, silentLogger } from '../log.js';
-import { machineGraph } from './graph.js';
+import { type InspectorGraph, machineGraph } from './graph.js';
 import { InspectorHub } from './hub.js';
 import { APP_CSS, APP_JS, PAGE_HTML } from './page.js';
 import { formatHostPort } from '../address.js';
@@ -25,6 +27,12 @@ export interface InspectorOptions {
   port?: number;
   /** The machine to draw (the tunnel's client machine for `--inspect`). */
   machine: AnyStateMachine;
+  /**
+   * The machine the root spawns its children from, if any (the client machine under a
+   * supervisor): `/graph` then carries its chart as `child`, and the page draws each
+   * child of `/snapshot`'s `children` with it.
+   */
+  child?: AnyStateMachine;
   /** Where to log `inspector at <url>` (default: nowhere). */
   logger?: Logger;
   /** Concurrent `/events` streams served; more get `503` (default {@link INSPECTOR_MAX_STREAMS}). */
@@ -79,7 +87,9 @@ function isLoopbackHost(host: string | undefined): boolean {
 /** Starts the inspector's HTTP server on 127.0.0.1 and logs its address. */
 export async function startInspector(options: InspectorOptions): Promise<Inspector> {
   const hub = new InspectorHub();
-  const graphJson = JSON.stringify(machineGraph(options.machine));
+  const graph: InspectorGraph = machineGraph(options.machine);
+  if (options.child) graph.child = machineGraph(options.child);
+  const graphJson = JSON.stringify(graph);
   const bootId = randomUUID();
   /** The open `/events` streams, each with its function that writes one event. */
   const streams = new Map<http.ServerResponse, (event: string, data: unknown) => void>();
