@@ -16,7 +16,8 @@ import { contextRows, formatTime, logText, transitionLabel } from '../src/inspec
 import { type Box, type ChartLayout, type LocalEdge, SIZE, layoutChart, rankColumns } from '../src/inspector/page/layout.js';
 import { chartModel } from '../src/inspector/page/model.js';
 import { labelMatchesEvent, takenEdges } from '../src/inspector/page/taken.js';
-import type { LogEntryView, SnapshotView } from '../src/inspector/page/wire.js';
+import { aggregateTone, stateTone, supervisorRows, tunnelAddress, tunnelItems } from '../src/inspector/page/tunnels.js';
+import type { ChildSnapshotView, LogEntryView, SnapshotView } from '../src/inspector/page/wire.js';
 
 const clientLayout = (): ChartLayout => layoutChart(chartModel(machineGraph(clientMachine)));
 const name = (l: LocalEdge) => `${l.edge.source}->${l.edge.target}`;
@@ -295,6 +296,98 @@ test('texts: transition labels, log lines and the context table, from what the h
   );
   assert.deepEqual(failed[4], { label: 'last error', value: 'refused (connect-refused, retriable)', className: 'err' });
   assert.equal(failed[5]!.value, `${formatTime(2500)} (in 1.5s, delay 2.0s)`);
+});
+
+test("several tunnels: the tab of each (state, pill, address), the one that gave up, the supervisor's table, tagged log lines", () => {
+  const settings = { to: 'bore.pub', controlPort: 7835, localHost: 'localhost', localPort: 3000 };
+  const listening: ChildSnapshotView = {
+    value: { listening: { heartbeat: 'alive', pool: 'open' } },
+    active: ['listening', 'listening.heartbeat', 'listening.heartbeat.alive', 'listening.pool', 'listening.pool.open'],
+    status: 'active',
+    context: {
+      settings,
+      publicPort: 41000,
+      attempt: 1,
+      pool: { size: 4, idle: 4, opening: 0, inUse: 0, served: 0, refills: 4, fallbacks: 0, failures: 0 },
+    },
+  };
+  const connecting: ChildSnapshotView = {
+    value: 'connecting',
+    active: ['connecting'],
+    status: 'active',
+    context: { settings: { ...settings, localPort: 8080 }, publicPort: null, attempt: 3, nextRetryAt: 5000 },
+  };
+  const error = { message: 'port 18080 not allowed', code: 'port-not-allowed', class: 'fatal' };
+  const snapshot: SnapshotView = {
+    value: 'running',
+    active: ['running'],
+    status: 'active',
+    time: 0,
+    context: {
+      aggregate: 'degraded',
+      stopping: [],
+      tunnels: {
+        web: { state: 'listening', publicPort: 41000, attempt: 1, lastError: null },
+        api: { state: 'connecting', publicPort: null, attempt: 3, lastError: null },
+        old: { state: 'fatal', publicPort: null, attempt: 1, lastError: error },
+      },
+    },
+    children: { web: listening, api: connecting },
+  };
+  // The page saw the last one before it gave up: its settings stay, the supervisor's view wins.
+  const items = tunnelItems(snapshot, new Map([['old', connecting]]));
+  assert.deepEqual(
+    items.map((t) => [t.name, t.state, t.tone, t.address]),
+    [
+      ['web', 'listening', 'ok', 'localhost:3000 \u2192 bore.pub:41000'],
+      ['api', 'connecting', 'wait', 'localhost:8080 \u2192 bore.pub:\u2026'],
+      ['old', 'fatal', 'bad', 'localhost:8080 \u2192 bore.pub:\u2026'],
+    ],
+  );
+  assert.equal(items[0]!.view, listening, 'a running tunnel shows its own snapshot');
+  const old = items[2]!.view;
+  assert.deepEqual([old.value, old.active, old.status], ['fatal', ['fatal'], 'done'], 'its chart marks the final state');
+  assert.deepEqual(old.context.lastError, error);
+  assert.equal(old.context.nextRetryAt, null, 'no retry counts down for a tunnel that gave up');
+  // Its context table is the client machine's, pool row included.
+  const rows = contextRows(items[0]!.view, 0);
+  assert.equal(rows.at(-1)?.value, '4 idle of 4, 0 in use; 0 served, 4 refills, 0 fallbacks');
+  assert.equal(contextRows(old, 0)[4]?.className, 'err');
+  // Never seen by this page (it opened after the tunnel gave up): what the supervisor knows.
+  assert.deepEqual(
+    tunnelItems(snapshot).map((t) => t.address),
+    ['localhost:3000 \u2192 bore.pub:41000', 'localhost:8080 \u2192 bore.pub:\u2026', '? \u2192 ?:\u2026'],
+  );
+  assert.deepEqual(tunnelItems({ ...snapshot, context: {}, children: {} }), [], 'a single tunnel has none');
+
+  assert.deepEqual(['listening', 'connecting', 'authenticating', 'backoff', 'failed', 'fatal', 'stopped'].map(stateTone), [
+    'ok',
+    'wait',
+    'wait',
+    'wait',
+    'wait',
+    'bad',
+    'off',
+  ]);
+  assert.deepEqual(['listening', 'starting', 'reconnecting', 'degraded', 'gone'].map(aggregateTone), ['ok', 'wait', 'wait', 'bad', 'off']);
+  assert.equal(
+    tunnelAddress({ settings: { to: '::1', localHost: '127.0.0.1', localPort: 22 }, publicPort: 2222 }),
+    '127.0.0.1:22 \u2192 ::1:2222',
+  );
+  assert.deepEqual(
+    supervisorRows(snapshot).map((r) => [r.label, r.value, r.className]),
+    [
+      ['state', '"running"', undefined],
+      ['tunnels', '3, degraded', undefined],
+      ['web', 'listening, port 41000', undefined],
+      ['api', 'connecting', undefined],
+      ['old', 'fatal; port 18080 not allowed', 'err'],
+      ['stopping', '\u2014', undefined],
+    ],
+  );
+  const line = { seq: 1, time: 0, kind: 'transition', event: 'CONTROL.LOST', count: 1, from: 'listening', to: 'backoff' } as const;
+  assert.equal(logText({ ...line, actor: 'web' }), '[web] listening \u2192 backoff   (CONTROL.LOST)');
+  assert.equal(logText(line), 'listening \u2192 backoff   (CONTROL.LOST)', "the root machine's lines are not tagged");
 });
 
 test('taken arrows: from the states active before to the ones entered, through transient states, preferring the event', () => {

@@ -3,7 +3,7 @@
  * the rows of the context table.
  */
 import type { GraphTransition } from '../graph.js';
-import type { LogEntryView, PoolView, SnapshotView } from './wire.js';
+import type { ChildSnapshotView, LogEntryView, PoolView, SnapshotView } from './wire.js';
 
 /** Whether an action is XState plumbing not worth showing (`xstate.raise`, `xstate.cancel`). */
 export function isHiddenAction(name: string): boolean {
@@ -37,11 +37,13 @@ export function stateTitle(snapshot: SnapshotView): string {
   return (active.length ? active[active.length - 1] : '?') + (snapshot.status === 'done' ? ' (done)' : '');
 }
 
-/** A log line without its time: `from → to   (event)` or `EVENT  ×count`. */
+/** A log line without its time: `from → to   (event)` or `EVENT  ×count`; a tunnel's transition under a supervisor starts with `[name] `. */
 export function logText(entry: LogEntryView): string {
-  return entry.kind === 'transition'
-    ? `${entry.from || '(start)'} \u2192 ${entry.to}   (${entry.event})`
-    : entry.event + (entry.count > 1 ? `  \u00d7${entry.count}` : '');
+  const text =
+    entry.kind === 'transition'
+      ? `${entry.from || '(start)'} \u2192 ${entry.to}   (${entry.event})`
+      : entry.event + (entry.count > 1 ? `  \u00d7${entry.count}` : '');
+  return entry.actor === undefined ? text : `[${entry.actor}] ${text}`;
 }
 
 /** One row of the context table. */
@@ -53,10 +55,10 @@ export interface ContextRow {
 }
 
 /** What a missing value shows. */
-const NONE = '\u2014';
+export const NONE = '\u2014';
 
-/** The context table of a snapshot; `now` (epoch ms) counts down to the next retry. */
-export function contextRows(snapshot: SnapshotView, now: number): ContextRow[] {
+/** The context table of a client machine's snapshot (a tunnel's); `now` (epoch ms) counts down to the next retry. */
+export function contextRows(snapshot: ChildSnapshotView, now: number): ContextRow[] {
   const c = snapshot.context;
   const st = c.settings || {};
   const err = c.lastError;

@@ -3,7 +3,18 @@
  * view of `PublicSnapshot` and `LogEntry` (`src/inspector/hub.ts`), declared here because
  * the hub module is Node code the browser program must not type-check. The layout test
  * assigns the hub's real values to these types, so a drift fails to compile there.
+ *
+ * `GET /graph` serves {@link GraphView}: the root machine's chart (`MachineGraph`, from
+ * `src/inspector/graph.ts`, a plain-data module the page shares) and, for several
+ * tunnels in one process, `child`: the client machine's chart, which every tunnel runs.
+ * The root is then the supervisor; each snapshot carries every running tunnel under
+ * `children` (by name) and the supervisor's view of each under `context.tunnels` (a
+ * tunnel that gave up is only there: the supervisor has stopped its machine).
  */
+import type { InspectorGraph } from '../graph.js';
+
+/** What `/graph` serves: the root's chart, and `child` (the client machine's) under a supervisor. */
+export type GraphView = InspectorGraph;
 
 /** One line of the live log (the hub's `LogEntry`). */
 export interface LogEntryView {
@@ -20,6 +31,8 @@ export interface LogEntryView {
   /** For transitions: the state before and after. */
   from?: string;
   to?: string;
+  /** For a transition of a tunnel under a supervisor: the tunnel's name. */
+  actor?: string;
 }
 
 /** The failure shown in the context table (the machine's `LastError`). */
@@ -41,6 +54,24 @@ export interface ContextView {
   failures?: number | null;
   reconnects?: number | null;
   pool?: PoolView | null;
+  /** A supervisor's: what it knows of each tunnel, by name (`TunnelStatus`). */
+  tunnels?: Record<string, TunnelStatusView> | null;
+  /** A supervisor's: the aggregate of its tunnels' states (`listening`, `reconnecting`, `degraded`, ...). */
+  aggregate?: string | null;
+  /** A supervisor's: tunnels waiting for their machine to stop. */
+  stopping?: string[] | null;
+}
+
+/** What a supervisor knows of one tunnel (its `TunnelStatus`). */
+export interface TunnelStatusView {
+  /** Its client machine's top-level state. */
+  state: string;
+  publicPort?: number | null;
+  attempt?: number | null;
+  lastError?: LastErrorView | null;
+  retryDelayMs?: number | null;
+  /** How many times it was started. */
+  generation?: number | null;
 }
 
 /** The warm pool's counts (the client's `PoolStats`). */
@@ -66,7 +97,12 @@ export interface SnapshotView {
   time: number;
   /** Only in pushed snapshots: the changes of state since the previous one, oldest first. */
   steps?: StateStepView[];
+  /** Under a supervisor: each running tunnel's client machine, by name. */
+  children?: Record<string, ChildSnapshotView>;
 }
+
+/** The snapshot of one tunnel under a supervisor (an entry of {@link SnapshotView.children}). */
+export type ChildSnapshotView = Omit<SnapshotView, 'time' | 'steps' | 'children'>;
 
 /** A change of active states (the hub's `StateStep`). */
 export interface StateStepView {
