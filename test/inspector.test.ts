@@ -12,10 +12,11 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { assign, createActor, createMachine, fromPromise, setup } from 'xstate';
 import { clientMachine } from '../machines/client.js';
+import { supervisorMachine } from '../machines/supervisor.js';
 import { activePaths, machineGraph } from '../src/inspector/graph.js';
 import { InspectorHub, type PublicSnapshot, publicContext } from '../src/inspector/hub.js';
 import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
-import { httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { BoreProcess, httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { readEvents } from './helpers/inspect.js';
 
 const SECRET = 'inspector-test-secret-7f3a91';
@@ -452,6 +453,7 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
     'listening.pool.open',
   ]);
   assert.equal((await page.locator('path.edge').count()) > 10, true, 'transitions are drawn');
+  assert.ok(await page.locator('#tunnels').isHidden(), 'one tunnel: no tab strip');
   assert.match((await page.textContent('#context'))!, new RegExp(`127\\.0\\.0\\.1:${client.publicPort}`));
 
   // Readable at 1280x800: state names and arrow labels at 11 px or more on screen (font size times the SVG's scale).
@@ -546,4 +548,107 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
     [],
     'no script errors, no failed requests',
   );
+});
+
+test('the page in a real browser with several tunnels: a tab each with its state, its chart and context on selection', async (t) => {
+  const { chromium } = await import('playwright-core');
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  } catch (err) {
+    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  t.after(() => browser.close());
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  const server = await startServer(PORTS);
+  t.after(() => server.stop('SIGKILL'));
+  const [a, b] = [`${echo.port}`, `${echo.port}:25350`];
+  const local = new BoreProcess([
+    'local',
+    a,
+    b,
+    '--local-host',
+    '127.0.0.1',
+    '--to',
+    '127.0.0.1',
+    '--control-port',
+    String(server.controlPort),
+    '--inspect',
+  ]);
+  t.after(() => local.stop('SIGKILL'));
+  const port = Number((await local.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+  const publicPort = async (name: string) =>
+    Number((await local.waitFor(new RegExp(`listening at 127\\.0\\.0\\.1:(\\d+) tunnel=${name.replace(/:/g, '\\:')} `)))[1]);
+  const ports = { [a]: await publicPort(a), [b]: await publicPort(b) };
+  assert.equal(ports[b], 25350);
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+  await page.goto(`http://127.0.0.1:${port}/`);
+
+  const tab = (name: string) => `#tunnels [data-tunnel=${JSON.stringify(name)}]`;
+  const pills = `Array.from(document.querySelectorAll('#tunnels [data-tunnel]:not([data-tunnel=""]) .tunnel-pill'), (p) => p.textContent)`;
+  // Both tunnels listed, each with its public port, each pill listening.
+  await page.waitForFunction(`(() => { const p = ${pills}; return p.length === 2 && p.every((t) => t === 'listening'); })()`, undefined, {
+    timeout: 10_000,
+  });
+  assert.deepEqual(
+    await page.$$eval('#tunnels [data-tunnel]', (els) => els.map((e) => e.getAttribute('data-tunnel'))),
+    ['', a, b],
+    'the supervisor, then the tunnels in their order',
+  );
+  for (const name of [a, b]) {
+    assert.equal(await page.textContent(`${tab(name)} .tab-name`), name);
+    assert.equal(await page.textContent(`${tab(name)} .tab-addr`), `127.0.0.1:${echo.port} \u2192 127.0.0.1:${ports[name]}`);
+    assert.equal(await page.getAttribute(`${tab(name)} .tunnel-pill`, 'data-tone'), 'ok');
+  }
+  // At first the supervisor: its chart, running, and every tunnel in its context table.
+  await page.waitForSelector('[data-state="running"][data-active="true"]', { timeout: 5000 });
+  const drawn = () => page.$$eval('[data-state]', (els) => els.map((e) => e.getAttribute('data-state')).sort());
+  assert.deepEqual(
+    await drawn(),
+    machineGraph(supervisorMachine)
+      .states.map((s) => s.path)
+      .sort(),
+  );
+  assert.equal(await page.getAttribute(tab(''), 'aria-selected'), 'true');
+  assert.match((await page.textContent('#state'))!, /running/);
+  assert.match((await page.textContent('#context'))!, new RegExp(`${a}listening, port ${ports[a]}`));
+
+  // The second tunnel: its client machine's chart with listening active, its context with the pool.
+  await page.click(tab(b));
+  await page.waitForSelector(`${tab(b)}[aria-selected="true"]`, { timeout: 5000 });
+  await page.waitForSelector('[data-state="listening.heartbeat.alive"][data-active="true"]', { timeout: 5000 });
+  assert.deepEqual(
+    await drawn(),
+    machineGraph(clientMachine)
+      .states.map((s) => s.path)
+      .sort(),
+  );
+  assert.ok(await page.locator('[data-state="listening"][data-active="true"]').count());
+  assert.equal(await page.getAttribute(tab(''), 'aria-selected'), 'false');
+  assert.equal(await page.textContent('#context-title'), `Context \u00b7 ${b}`);
+  const context = (await page.textContent('#context'))!;
+  assert.match(context, new RegExp(`public port127\\.0\\.0\\.1:${ports[b]}`));
+  assert.match(context, /connection pool\d+ idle of \d+/);
+  assert.match(page.url(), new RegExp(`#tunnel=${encodeURIComponent(b)}$`));
+
+  // The server dies: both pills leave listening, and the selected tunnel's chart lights the arrows it takes.
+  await page.evaluate(RECORD_TAKEN);
+  await server.stop('SIGKILL');
+  await page.waitForFunction(`${pills}.every((t) => t !== 'listening')`, undefined, { timeout: 10_000 });
+  await page.waitForSelector('[data-state="backoff"][data-active="true"], [data-state="connecting"][data-active="true"]', {
+    timeout: 5000,
+  });
+  await page.waitForFunction('window.takenLog.includes("failed->backoff")', undefined, { timeout: 5000 });
+  assert.notEqual(await page.getAttribute(`${tab(a)} .tunnel-pill`, 'data-tone'), 'ok');
+  await page.waitForSelector(`#log li.transition >> text=[${b}]`, { timeout: 5000 });
+  const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: `${artifacts}inspector-tunnels.png`, fullPage: true });
+  assert.deepEqual(errors, [], 'no script errors, no failed requests');
 });

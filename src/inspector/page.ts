@@ -7,7 +7,11 @@
  * one with the class `just-taken` for a few seconds), and follows `/events` for
  * snapshots and the live log, reconnecting by itself when the tunnel process restarts.
  * The chart is shown at its natural size (text at 11 px and more) in a box that scrolls,
- * with zoom buttons and a "fit" toggle; below 900 px the panels stack.
+ * with zoom buttons and a "fit" toggle; below 900 px the panels stack. With several
+ * tunnels in the process, a tab strip (`#tunnels`, hidden for a single tunnel) lists
+ * the supervisor and each tunnel (`[data-tunnel="name"]`: its name, `local → public`
+ * and a pill, `.tunnel-pill[data-tone]`, with its state); the chart and the context
+ * table show the selected one.
  */
 
 /** The page. */
@@ -26,6 +30,7 @@ export const PAGE_HTML = `<!doctype html>
   <span id="conn" class="pill conn-wait">connecting to tunnel process…</span>
 </header>
 <main>
+  <nav id="tunnels" role="tablist" aria-label="supervisor and tunnels" hidden></nav>
   <section id="chart-wrap">
     <div id="zoom" class="toolbar" role="toolbar" aria-label="chart zoom">
       <button type="button" data-zoom="out" title="zoom out (or ctrl + wheel)" aria-label="zoom out">\u2212</button>
@@ -37,7 +42,7 @@ export const PAGE_HTML = `<!doctype html>
     <div id="chart-box"><svg id="chart" role="img" aria-label="client statechart"></svg></div>
   </section>
   <section class="panels">
-    <div class="panel"><h2>Context</h2><table id="context"></table></div>
+    <div class="panel"><h2 id="context-title">Context</h2><table id="context"></table></div>
     <div class="panel"><h2>Events and transitions</h2><ol id="log"></ol></div>
   </section>
 </main>
@@ -62,6 +67,19 @@ h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: v
 .conn-wait { background: #fdecea; color: var(--bad); }
 .conn-ended { background: #eef0f4; color: var(--muted); }
 main { padding: 14px 18px; }
+#tunnels { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 12px; }
+#tunnels[hidden] { display: none; }
+#tunnels .tab { display: flex; flex-direction: column; align-items: flex-start; gap: 2px; min-width: 0; max-width: 100%; padding: 6px 10px; font: inherit; text-align: left; color: var(--fg); background: #fff; border: 1px solid #e2e5ec; border-radius: 8px; cursor: pointer; }
+#tunnels .tab:hover { background: #f0f3f8; }
+#tunnels .tab[aria-selected="true"] { border-color: var(--accent); box-shadow: inset 0 -3px 0 var(--accent); }
+#tunnels .tab-head { display: flex; align-items: center; gap: 8px; }
+#tunnels .tab-name { font-weight: 700; overflow-wrap: anywhere; }
+#tunnels .tab-addr { font-family: ui-monospace, monospace; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
+.tunnel-pill { font-size: 12px; padding: 0 8px; }
+.tunnel-pill[data-tone="ok"] { background: #e3f5ea; color: var(--ok); }
+.tunnel-pill[data-tone="wait"] { background: #fff4e0; color: #a35c00; }
+.tunnel-pill[data-tone="bad"] { background: #fdecea; color: var(--bad); }
+.tunnel-pill[data-tone="off"] { background: #eef0f4; color: var(--muted); }
 #chart-wrap { position: relative; background: #fff; border: 1px solid #e2e5ec; border-radius: 8px; }
 .toolbar { position: absolute; top: 6px; right: 6px; z-index: 1; display: flex; align-items: center; gap: 4px; padding: 3px; background: rgba(255,255,255,.92); border: 1px solid #e2e5ec; border-radius: 6px; font-size: 12px; }
 .toolbar button { font: inherit; min-width: 28px; padding: 2px 8px; border: 1px solid #d5d9e2; border-radius: 4px; background: #fff; color: var(--fg); cursor: pointer; }

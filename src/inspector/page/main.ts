@@ -8,14 +8,19 @@
  * the final state and says the process ended. When the tunnel process restarts (a new
  * `bootId` in `hello`) the chart is fetched again and the log starts over; when the
  * stream closes the page reconnects by itself.
+ *
+ * With several tunnels (`/graph` has a `child` chart; the root is their supervisor) the
+ * tab strip lists the supervisor and every tunnel with a pill of its state
+ * (`tunnels.ts`); the chart and the context table show the selected one (kept in the
+ * address's `#tunnel=name`), and its arrows light up as they are taken.
  */
-import type { MachineGraph } from '../graph.js';
-import { contextRows, formatTime, logText, stateTitle } from './format.js';
+import { type ContextRow, contextRows, formatTime, logText, stateTitle } from './format.js';
 import { layoutChart } from './layout.js';
 import { type ChartModel, chartModel } from './model.js';
 import { ARROW, TAKEN_ARROW, drawChart } from './render.js';
 import { takenEdges } from './taken.js';
-import type { HelloView, LogEntryView, SnapshotView } from './wire.js';
+import { type TunnelItem, aggregateTone, supervisorRows, tunnelItems } from './tunnels.js';
+import type { ChildSnapshotView, GraphView, HelloView, LogEntryView, SnapshotView } from './wire.js';
 import { ChartZoom } from './zoom.js';
 
 /** Most log lines kept on the page. */
@@ -29,7 +34,17 @@ const RECONNECT_MS = 1000;
 
 let groups = new Map<string, SVGGElement>();
 let model: ChartModel | undefined;
+let graph: GraphView | undefined;
+/** The root machine's latest snapshot (a single tunnel's, or the supervisor's). */
 let snapshot: SnapshotView | undefined;
+/** Whose chart is shown: `''` the root machine's, else the name of a tunnel under the supervisor. */
+let selected = decodeURIComponent(/^#tunnel=(.*)$/.exec(location.hash)?.[1] ?? '');
+/** What the chart showed last (of the selected machine): compared with the next to find the arrows taken. */
+let shown: ChildSnapshotView | undefined;
+/** The last snapshot of each tunnel seen since the tunnel process started (a tunnel that gave up leaves `children`). */
+let seen = new Map<string, ChildSnapshotView>();
+/** The tabs of the tunnel strip by tunnel name (`''`: the supervisor). */
+const tabs = new Map<string, HTMLButtonElement>();
 /** Whether the tunnel process said it was stopping (its `end` event); until a new one says `hello`. */
 let ended = false;
 let takenTimer: ReturnType<typeof setTimeout> | undefined;
@@ -46,35 +61,139 @@ function element<T extends HTMLElement | SVGElement>(id: string, type: new () =>
 
 const zoom = new ChartZoom(element('chart-box', HTMLElement), element('chart', SVGSVGElement), element('zoom', HTMLElement));
 
-function render(graph: MachineGraph): void {
-  model = chartModel(graph);
+function render(g: GraphView): void {
+  graph = g;
+  element('tunnels', HTMLElement).hidden = !g.child;
+  if (!g.child) selected = '';
+  drawSelected();
+}
+
+/** Draws the chart of the selected machine and shows its state. */
+function drawSelected(): void {
+  if (!graph) return;
+  const chart = selected && graph.child ? graph.child : graph;
+  model = chartModel(chart);
   const layout = layoutChart(model);
-  groups = drawChart(element('chart', SVGSVGElement), layout);
+  const title = !graph.child ? undefined : selected ? `${selected}: ${chart.id} (client machine)` : `${chart.id} (supervisor machine)`;
+  groups = drawChart(element('chart', SVGSVGElement), layout, title);
   zoom.setSize(Math.ceil(layout.width), Math.ceil(layout.height));
+  clearTaken();
+  shown = undefined;
   if (snapshot) showSnapshot(snapshot);
 }
 
+/** The tunnels of the latest snapshot, when the root is a supervisor. */
+function tunnels(): TunnelItem[] {
+  return graph?.child && snapshot ? tunnelItems(snapshot, seen) : [];
+}
+
+/** What the chart shows: the root's snapshot, or the selected tunnel's. */
+function selectedView(): ChildSnapshotView | undefined {
+  if (!selected) return snapshot;
+  return tunnels().find((t) => t.name === selected)?.view;
+}
+
 function showSnapshot(s: SnapshotView): void {
-  const before = snapshot;
   snapshot = s;
-  const active = new Set(s.active);
+  for (const [name, child] of Object.entries(s.children ?? {})) seen.set(name, child);
+  if (graph?.child) renderTunnels();
+  const view = selectedView();
+  if (!view) {
+    // The selected tunnel is gone (removed from the set): back to the supervisor.
+    select('');
+    return;
+  }
+  const before = shown;
+  shown = view;
+  const active = new Set(view.active);
   for (const [path, g] of groups) {
     if (active.has(path)) g.setAttribute('data-active', 'true');
     else g.removeAttribute('data-active');
   }
-  if (model && (s.steps?.length || before)) {
+  const steps = view === s ? s.steps : undefined;
+  if (model && (steps?.length || before)) {
     // The hub's steps tell every change, even those faster than snapshots; else compare with the previous snapshot.
-    const steps = s.steps?.length ? s.steps : [{ from: before?.active ?? [], to: s.active, event: undefined }];
-    const taken = new Set(steps.flatMap((step) => takenEdges(model?.edges ?? [], step.from, step.to, step.event)));
+    const changes = steps?.length ? steps : [{ from: before?.active ?? [], to: view.active, event: undefined }];
+    const taken = new Set(changes.flatMap((step) => takenEdges(model?.edges ?? [], step.from, step.to, step.event)));
     if (taken.size) markTaken([...taken]);
   }
   const was = new Set(before?.active);
-  zoom.reveal(s.active.filter((p) => !was.has(p)).flatMap((p) => groups.get(p) ?? []));
+  zoom.reveal(view.active.filter((p) => !was.has(p)).flatMap((p) => groups.get(p) ?? []));
   const pill = element('state', HTMLElement);
   pill.textContent = stateTitle(s);
   pill.setAttribute('data-status', s.status);
   pill.setAttribute('data-leaf', s.active[s.active.length - 1] ?? '');
   renderContext();
+}
+
+/** Brings the tab strip up to date: the supervisor's tab, then one per tunnel. */
+function renderTunnels(): void {
+  const strip = element('tunnels', HTMLElement);
+  const items = tunnels();
+  const aggregate = snapshot?.context.aggregate ?? snapshot?.status ?? '?';
+  const entries = [
+    {
+      name: '',
+      title: 'supervisor',
+      address: `${items.length} tunnel${items.length === 1 ? '' : 's'}`,
+      state: aggregate,
+      tone: aggregateTone(aggregate),
+    },
+    ...items.map((t) => ({ name: t.name, title: t.name, address: t.address, state: t.state, tone: t.tone })),
+  ];
+  const names = new Set(entries.map((e) => e.name));
+  for (const [name, tab] of tabs) {
+    if (names.has(name)) continue;
+    tab.remove();
+    tabs.delete(name);
+  }
+  for (const e of entries) {
+    let tab = tabs.get(e.name);
+    if (!tab) {
+      tab = document.createElement('button');
+      tab.type = 'button';
+      tab.className = 'tab';
+      tab.setAttribute('role', 'tab');
+      tab.setAttribute('data-tunnel', e.name);
+      const head = document.createElement('span');
+      head.className = 'tab-head';
+      const name = document.createElement('span');
+      name.className = 'tab-name';
+      const pill = document.createElement('span');
+      pill.className = 'pill tunnel-pill';
+      head.append(name, pill);
+      const address = document.createElement('span');
+      address.className = 'tab-addr';
+      tab.append(head, address);
+      tabs.set(e.name, tab);
+    }
+    // In order: an existing tab moves only when the order changed.
+    if (strip.lastChild !== tab) strip.appendChild(tab);
+    setText(tab, '.tab-name', e.title);
+    setText(tab, '.tab-addr', e.address);
+    const pill = tab.querySelector('.tunnel-pill');
+    if (pill) {
+      pill.textContent = e.state;
+      pill.setAttribute('data-tone', e.tone);
+    }
+    tab.setAttribute('aria-selected', String(e.name === selected));
+  }
+}
+
+function setText(parent: Element, selector: string, text: string): void {
+  const el = parent.querySelector(selector);
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
+/** Shows the chart and context of `name` (`''`: the supervisor). */
+function select(name: string): void {
+  if (name === selected && shown) return;
+  selected = name;
+  history.replaceState(null, '', name ? `#tunnel=${encodeURIComponent(name)}` : location.pathname);
+  for (const [n, tab] of tabs) tab.setAttribute('aria-selected', String(n === name));
+  // Another chart: start from its top left (then the active states are scrolled into view).
+  element('chart-box', HTMLElement).scrollTo(0, 0);
+  drawSelected();
 }
 
 /** Highlights the arrows (and their labels) of `keys` for {@link TAKEN_MS}, and no other. */
@@ -103,9 +222,15 @@ function clearTaken(): void {
 
 function renderContext(): void {
   if (!snapshot) return;
+  const view = selectedView();
+  let rows: ContextRow[];
+  if (!graph?.child) rows = contextRows(snapshot, Date.now());
+  else if (!selected) rows = supervisorRows(snapshot);
+  else rows = view ? contextRows(view, Date.now()) : [];
+  element('context-title', HTMLElement).textContent = graph?.child ? `Context \u00b7 ${selected || 'supervisor'}` : 'Context';
   const table = element('context', HTMLTableElement);
   table.replaceChildren();
-  for (const row of contextRows(snapshot, Date.now())) {
+  for (const row of rows) {
     const tr = document.createElement('tr');
     const th = document.createElement('th');
     const td = document.createElement('td');
@@ -156,7 +281,7 @@ function setConn(state: 'live' | 'wait' | 'ended', text: string): void {
 
 async function loadGraph(): Promise<void> {
   const response = await fetch('/graph', { cache: 'no-store' });
-  render((await response.json()) as MachineGraph);
+  render((await response.json()) as GraphView);
 }
 
 function onHello(hello: HelloView): void {
@@ -169,6 +294,8 @@ function onHello(hello: HelloView): void {
   if (hello.bootId !== bootId) {
     bootId = hello.bootId;
     snapshot = undefined; // no arrow leads from the old process's state to the new one's
+    shown = undefined;
+    seen = new Map();
     clearTaken();
     logItems = new Map();
     const list = element('log', HTMLOListElement);
@@ -201,8 +328,12 @@ function connect(): void {
 }
 
 setInterval(() => {
-  if (snapshot?.context.nextRetryAt) renderContext();
+  if (snapshot && selectedView()?.context.nextRetryAt) renderContext();
 }, COUNTDOWN_MS);
+element('tunnels', HTMLElement).addEventListener('click', (e) => {
+  const tab = e.target instanceof Element ? e.target.closest('[data-tunnel]') : null;
+  if (tab) select(tab.getAttribute('data-tunnel') ?? '');
+});
 loadGraph().then(connect, () => {
   setConn('wait', 'cannot load the chart');
   setTimeout(() => location.reload(), 2000);

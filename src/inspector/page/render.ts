@@ -37,8 +37,13 @@ function text(attrs: Record<string, string | number>, content: string, parent: E
 /**
  * Replaces the content of `chart` with the drawing of `layout` and sizes it; returns the
  * `<g>` of each state by path (the page marks the active ones `data-active="true"`).
+ * `title` is the root box's (default: `<machine id> (client machine)`).
  */
-export function drawChart(chart: SVGSVGElement, layout: ChartLayout): Map<string, SVGGElement> {
+export function drawChart(
+  chart: SVGSVGElement,
+  layout: ChartLayout,
+  title = `${layout.model.id} (client machine)`,
+): Map<string, SVGGElement> {
   const groups = new Map<string, SVGGElement>();
   chart.replaceChildren();
   // Whole units: a fractional size would draw the chart a hair below 100%.
@@ -65,12 +70,12 @@ export function drawChart(chart: SVGSVGElement, layout: ChartLayout): Map<string
     );
     svg('path', { d: 'M0,0 L10,5 L0,10 z', class: id === ARROW ? 'arrowhead' : 'arrowhead taken' }, marker);
   }
-  drawBox(layout, layout.root, chart, groups);
+  drawBox(layout, layout.root, chart, groups, title);
   drawEdges(layout, svg('g', { class: 'edges' }, chart));
   return groups;
 }
 
-function drawBox(layout: ChartLayout, box: Box, parent: Element, groups: Map<string, SVGGElement>): void {
+function drawBox(layout: ChartLayout, box: Box, parent: Element, groups: Map<string, SVGGElement>, title: string): void {
   const { model } = layout;
   const state = model.states.get(box.path);
   const isRoot = box.path === ROOT;
@@ -87,12 +92,12 @@ function drawBox(layout: ChartLayout, box: Box, parent: Element, groups: Map<str
     g,
   );
   if (final) svg('rect', { x: box.ax + 3, y: box.ay + 3, width: box.width - 6, height: box.height - 6, rx: 6, class: 'final-inner' }, g);
-  const name = state ? state.key + (final ? ' (final)' : '') : `${model.id} (client machine)`;
+  const name = state ? state.key + (final ? ' (final)' : '') : title;
   text({ x: box.ax + SIZE.pad, y: box.ay + 18, class: 'state-name' }, name, g);
   (model.notes.get(box.path) ?? []).forEach((note, i) => {
     text({ x: box.ax + SIZE.pad, y: box.ay + SIZE.head + 8 + i * SIZE.line, class: 'state-note' }, note, g);
   });
-  for (const kid of box.kids) drawBox(layout, kid, g, groups);
+  for (const kid of box.kids) drawBox(layout, kid, g, groups, title);
   const initial = box.initial === undefined ? undefined : layout.boxes.get(box.initial);
   if (initial) {
     const cy = initial.ay + Math.min(initial.height / 2, 22);
