@@ -356,7 +356,7 @@ test("several tunnels: the tab of each (state, pill, address), the one that gave
   // Never seen by this page (it opened after the tunnel gave up): what the supervisor knows.
   assert.deepEqual(
     tunnelItems(snapshot).map((t) => t.address),
-    ['localhost:3000 \u2192 bore.pub:41000', 'localhost:8080 \u2192 bore.pub:\u2026', '? \u2192 ?:\u2026'],
+    ['localhost:3000 \u2192 bore.pub:41000', 'localhost:8080 \u2192 bore.pub:\u2026', '\u2014'],
   );
   assert.deepEqual(tunnelItems({ ...snapshot, context: {}, children: {} }), [], 'a single tunnel has none');
 

@@ -652,3 +652,42 @@ test('the page in a real browser with several tunnels: a tab each with its state
   await page.screenshot({ path: `${artifacts}inspector-tunnels.png`, fullPage: true });
   assert.deepEqual(errors, [], 'no script errors, no failed requests');
 });
+
+test('the page in a real browser: a tunnel that gave up keeps its tab, red, and its chart marks the final state', async (t) => {
+  const { chromium } = await import('playwright-core');
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  } catch (err) {
+    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  t.after(() => browser.close());
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  const server = await startServer(PORTS);
+  t.after(() => server.stop('SIGKILL'));
+  // Port 1000 is outside the server's range: refused, which is not retried.
+  const [ok, refused] = [`${echo.port}`, `${echo.port}:1000`];
+  const local = new BoreProcess(['local', ok, refused, '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--inspect']);
+  t.after(() => local.stop('SIGKILL'));
+  const port = Number((await local.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+  await local.waitFor(/gave up; the others keep running/);
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const tab = (name: string) => `#tunnels [data-tunnel=${JSON.stringify(name)}]`;
+  await page.waitForSelector(`${tab(refused)} .tunnel-pill[data-tone="bad"]:has-text("fatal")`, { timeout: 10_000 });
+  await page.waitForSelector(`${tab(ok)} .tunnel-pill[data-tone="ok"]:has-text("listening")`, { timeout: 10_000 });
+  await page.waitForSelector(`${tab('')} .tunnel-pill:has-text("degraded")`, { timeout: 5000 });
+  await page.click(tab(refused));
+  await page.waitForSelector('[data-state="fatal"][data-active="true"]', { timeout: 5000 });
+  assert.deepEqual(await page.$$eval('[data-active="true"]', (els) => els.map((e) => e.getAttribute('data-state'))), ['fatal']);
+  assert.match((await page.textContent('#context .err'))!, /port-not-allowed|not allowed|1000/);
+  // Back to the one still listening.
+  await page.click(tab(ok));
+  await page.waitForSelector('[data-state="listening"][data-active="true"]', { timeout: 5000 });
+  assert.deepEqual(errors, []);
+});

@@ -39,9 +39,13 @@ export function aggregateTone(aggregate: string): Tone {
   return 'wait';
 }
 
-/** `localhost:3000 → bore.pub:41234`; the public side is `…` until the server gave a port. */
+/**
+ * `localhost:3000 → bore.pub:41234`; the public side is `…` until the server gave a
+ * port; `—` without settings (a tunnel that gave up before the page saw its machine).
+ */
 export function tunnelAddress(context: ContextView): string {
-  const st = context.settings || {};
+  const st = context.settings;
+  if (!st) return NONE;
   const local = st.localPort == null ? '?' : `${st.localHost ?? 'localhost'}:${st.localPort}`;
   const to = st.to ?? '?';
   return `${local} \u2192 ${context.publicPort == null ? `${to}:\u2026` : `${to}:${context.publicPort}`}`;
