@@ -10,7 +10,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { assign, createActor, createMachine, fromPromise, setup } from 'xstate';
+import { type AnyActorRef, assign, createActor, createMachine, fromPromise, setup, spawnChild, stopChild } from 'xstate';
 import { clientMachine } from '../machines/client.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { activePaths, machineGraph } from '../src/inspector/graph.js';
@@ -190,6 +190,41 @@ test('the hub pushes every change of state with the snapshot, even changes faste
   assert.equal(pushed.length, 2);
   assert.equal(pushed[1]!.steps, undefined, 'a heartbeat-like re-entry changes no state');
   assert.equal(hub.snapshot()!.steps, undefined, '/snapshot has no steps');
+  actor.stop();
+});
+
+test("the hub pushes each child machine's changes of state with its snapshot; a restarted child starts from nothing", async () => {
+  const hub = new InspectorHub();
+  const child = createMachine({ initial: 'a', states: { a: { on: { GO: 'b' } }, b: { on: { BACK: 'a' } } } });
+  const parent = setup({ actors: { child } }).createMachine({
+    entry: spawnChild('child', { id: 'web' }),
+    on: { RESTART: { actions: [stopChild('web'), spawnChild('child', { id: 'web' })] } },
+  });
+  const actor = createActor(parent, { inspect: hub.inspect }).start();
+  const pushed: PublicSnapshot[] = [];
+  hub.listen({ snapshot: (snap) => pushed.push(snap), log: () => {} });
+  const web = () => actor.getSnapshot().children.web as AnyActorRef;
+  for (const type of ['GO', 'BACK', 'GO']) web().send({ type });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(pushed.at(-1)!.children!.web!.steps, [
+    { from: ['a'], to: ['b'], event: 'GO' },
+    { from: ['b'], to: ['a'], event: 'BACK' },
+    { from: ['a'], to: ['b'], event: 'GO' },
+  ]);
+  assert.equal(pushed.at(-1)!.steps, undefined, 'the root did not change');
+  assert.equal(hub.snapshot()!.children!.web!.steps, undefined, '/snapshot has no steps');
+  actor.send({ type: 'RESTART' });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(pushed.at(-1)!.children!.web, {
+    value: 'a',
+    active: ['a'],
+    status: 'active',
+    context: {},
+    steps: [{ from: [], to: ['a'], event: 'xstate.init' }],
+  });
+  web().send({ type: 'GO' });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(pushed.at(-1)!.children!.web!.steps, [{ from: ['a'], to: ['b'], event: 'GO' }], 'only the steps since the last push');
   actor.stop();
 });
 
@@ -645,6 +680,10 @@ test('the page in a real browser with several tunnels: a tab each with its state
     timeout: 5000,
   });
   await page.waitForFunction('window.takenLog.includes("failed->backoff")', undefined, { timeout: 5000 });
+  // The tunnel's own steps came with the snapshot: the arrow of CONTROL.LOST, not the heartbeat timeout's.
+  const taken = await page.evaluate<string[]>('window.takenLog');
+  assert.deepEqual(taken.slice(0, 2).sort(), ['failed->backoff', 'listening->failed'], `arrows lit: ${taken.join(', ')}`);
+  assert.ok(!taken.includes('listening.heartbeat.alive->failed'), `arrows lit: ${taken.join(', ')}`);
   assert.notEqual(await page.getAttribute(`${tab(a)} .tunnel-pill`, 'data-tone'), 'ok');
   await page.waitForSelector(`#log li.transition >> text=[${b}]`, { timeout: 5000 });
   const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));

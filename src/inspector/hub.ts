@@ -42,9 +42,10 @@ export interface PublicSnapshot {
   time: number;
   /**
    * The machines the root machine spawned, by id, when there are any (a supervisor's
-   * tunnels, for `bore up --inspect`): each as above, without `time` and `steps`.
+   * tunnels, for `bore up --inspect`): each as above, without `time` (and with `steps`
+   * only in pushed snapshots, when its state changed).
    */
-  children?: Record<string, Omit<PublicSnapshot, 'time' | 'steps' | 'children'>>;
+  children?: Record<string, Omit<PublicSnapshot, 'time' | 'children'>>;
   /**
    * Only in snapshots pushed to pages: every change of state since the previous one
    * pushed, oldest first (several when they came faster than pages are updated). The
@@ -96,9 +97,11 @@ export class InspectorHub {
   readonly #log: LogEntry[] = [];
   #seq = 0;
   #latest: { value: unknown; status: string; context: unknown } | undefined;
-  /** The latest snapshot of each machine the root spawned, and its state key, by id. */
-  readonly #children = new Map<string, { value: unknown; status: string; context: unknown; key: string }>();
+  /** The latest snapshot of each machine the root spawned, its state key and its actor's session, by id. */
+  readonly #children = new Map<string, { value: unknown; status: string; context: unknown; key: string; session: string }>();
   #steps: StateStep[] = [];
+  /** Each child's changes of state since the last push, by id (kept, like {@link #steps}, only while pages listen). */
+  #childSteps = new Map<string, StateStep[]>();
   #latestKey = '';
   #dirtySnapshot = false;
   #dirtyLog = new Set<LogEntry>();
@@ -141,8 +144,20 @@ export class InspectorHub {
     const before = this.#children.get(id);
     if (before?.key !== key) {
       this.#push({ kind: 'transition', event: ev.event.type, from: leaf(before?.key ?? ''), to: leaf(key), actor: id });
+      const steps = this.#childSteps.get(id) ?? [];
+      if (this.#listeners.size > 0 && steps.length < InspectorHub.LOG_SIZE) {
+        // A new machine under the same id (a restarted tunnel) starts from nothing, not from its predecessor's state.
+        const from = before && before.session === ev.actorRef.sessionId ? activePaths(before.value) : [];
+        this.#childSteps.set(id, [...steps, { from, to: activePaths(snap.value), event: ev.event.type }]);
+      }
     }
-    this.#children.set(id, { value: snap.value, status: snap.status ?? 'active', context: snap.context, key });
+    this.#children.set(id, {
+      value: snap.value,
+      status: snap.status ?? 'active',
+      context: snap.context,
+      key,
+      session: ev.actorRef.sessionId,
+    });
     this.#dirtySnapshot = true;
     this.#schedule();
   }
@@ -222,7 +237,12 @@ export class InspectorHub {
     this.#dirtyLog.clear();
     const snap = this.#dirtySnapshot ? this.snapshot() : undefined;
     if (snap && this.#steps.length) snap.steps = this.#steps;
+    for (const [id, steps] of this.#childSteps) {
+      const child = snap?.children?.[id];
+      if (child) child.steps = steps;
+    }
     this.#steps = [];
+    this.#childSteps = new Map();
     this.#dirtySnapshot = false;
     for (const l of this.#listeners) {
       if (entries.length > 0) l.log(entries);

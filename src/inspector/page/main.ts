@@ -79,7 +79,7 @@ function drawSelected(): void {
   zoom.setSize(Math.ceil(layout.width), Math.ceil(layout.height));
   clearTaken();
   shown = undefined;
-  if (snapshot) showSnapshot(snapshot);
+  if (snapshot) showSnapshot(snapshot, false);
 }
 
 /** The tunnels of the latest snapshot, when the root is a supervisor. */
@@ -93,7 +93,8 @@ function selectedView(): ChildSnapshotView | undefined {
   return tunnels().find((t) => t.name === selected)?.view;
 }
 
-function showSnapshot(s: SnapshotView): void {
+/** Shows a snapshot; `fresh`: just pushed (else drawn again: its steps were shown already). */
+function showSnapshot(s: SnapshotView, fresh = true): void {
   snapshot = s;
   for (const [name, child] of Object.entries(s.children ?? {})) seen.set(name, child);
   if (graph?.child) renderTunnels();
@@ -110,7 +111,8 @@ function showSnapshot(s: SnapshotView): void {
     if (active.has(path)) g.setAttribute('data-active', 'true');
     else g.removeAttribute('data-active');
   }
-  const steps = view === s ? s.steps : undefined;
+  // (A tunnel that gave up is shown from the supervisor's view of it: never with steps.)
+  const steps = fresh ? view.steps : undefined;
   if (model && (steps?.length || before)) {
     // The hub's steps tell every change, even those faster than snapshots; else compare with the previous snapshot.
     const changes = steps?.length ? steps : [{ from: before?.active ?? [], to: view.active, event: undefined }];

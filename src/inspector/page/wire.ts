@@ -101,8 +101,8 @@ export interface SnapshotView {
   children?: Record<string, ChildSnapshotView>;
 }
 
-/** The snapshot of one tunnel under a supervisor (an entry of {@link SnapshotView.children}). */
-export type ChildSnapshotView = Omit<SnapshotView, 'time' | 'steps' | 'children'>;
+/** The snapshot of one tunnel under a supervisor (an entry of {@link SnapshotView.children}); `steps` as the root's. */
+export type ChildSnapshotView = Omit<SnapshotView, 'time' | 'children'>;
 
 /** A change of active states (the hub's `StateStep`). */
 export interface StateStepView {
