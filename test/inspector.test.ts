@@ -689,6 +689,14 @@ test('the page in a real browser with several tunnels: a tab each with its state
   const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: `${artifacts}inspector-tunnels.png`, fullPage: true });
+  // A narrow window: the tabs wrap, nothing makes the page scroll sideways.
+  await page.setViewportSize({ width: 400, height: 800 });
+  const narrow = await page.evaluate<{ scrollWidth: number; tabsRight: number }>(`({
+    scrollWidth: document.documentElement.scrollWidth,
+    tabsRight: Math.max(...Array.from(document.querySelectorAll('#tunnels .tab'), (e) => e.getBoundingClientRect().right)),
+  })`);
+  assert.ok(narrow.scrollWidth <= 400 && narrow.tabsRight <= 400, `400 px: ${JSON.stringify(narrow)}`);
+  await page.screenshot({ path: `${artifacts}inspector-tunnels-narrow.png`, fullPage: true });
   assert.deepEqual(errors, [], 'no script errors, no failed requests');
 });
 
