@@ -14,6 +14,7 @@
  */
 
 import { clientMachine } from '../machines/client.js';
+import { supervisorMachine } from '../machines/supervisor.js';
 import { type Inspector, type InspectorOptions, startInspector as serveInspector } from './inspector/server.js';
 
 // The exports below are what the README documents; everything else is internal.
@@ -55,8 +56,12 @@ export type { PublicSnapshot } from './inspector/hub.js';
 
 /**
  * Serves the `--inspect` page on 127.0.0.1: pass its `inspect` to {@link startTunnel}.
- * It draws the tunnel's client machine unless `options.machine` names another.
+ * It draws the tunnel's client machine unless `options.machine` names another; with
+ * `machine: supervisorMachine` (for {@link startTunnels}) it shows every tunnel too,
+ * each drawn with the client machine unless `options.child` names another.
  */
 export function startInspector(options: Partial<InspectorOptions> = {}): Promise<Inspector> {
-  return serveInspector({ ...options, machine: options.machine ?? clientMachine });
+  const machine = options.machine ?? clientMachine;
+  const child = options.child ?? (machine === supervisorMachine ? clientMachine : undefined);
+  return serveInspector({ ...options, machine, ...(child ? { child } : {}) });
 }

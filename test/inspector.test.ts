@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type AnyActorRef, assign, createActor, createMachine, fromPromise, setup, spawnChild, stopChild } from 'xstate';
 import { clientMachine } from '../machines/client.js';
 import { supervisorMachine } from '../machines/supervisor.js';
-import { activePaths, machineGraph } from '../src/inspector/graph.js';
+import { type InspectorGraph, activePaths, machineGraph } from '../src/inspector/graph.js';
 import { InspectorHub, type PublicSnapshot, publicContext } from '../src/inspector/hub.js';
 import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
 import { BoreProcess, httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
@@ -251,6 +251,18 @@ test('the inspector only listens on 127.0.0.1 and reports a taken port clearly',
   } finally {
     await a.close();
   }
+});
+
+test("the library's startInspector: with the supervisor, /graph carries the client machine's chart as child", async (t) => {
+  const { startInspector: libraryInspector } = await import('../src/index.js');
+  const multi = await libraryInspector({ machine: supervisorMachine });
+  t.after(() => multi.close());
+  const graph = JSON.parse((await get(multi.port, '/graph')).body) as InspectorGraph;
+  assert.equal(graph.id, 'supervisor');
+  assert.deepEqual(graph.child, JSON.parse(JSON.stringify(machineGraph(clientMachine))));
+  const single = await libraryInspector();
+  t.after(() => single.close());
+  assert.equal((JSON.parse((await get(single.port, '/graph')).body) as InspectorGraph).child, undefined, 'one tunnel: no child chart');
 });
 
 /** Opens `/events` on its own connection; resolves once the response head arrives. */
