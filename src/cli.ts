@@ -584,7 +584,7 @@ function localOptions<T>(y: Argv<T>) {
       .option('inspect', {
         type: 'string',
         describe:
-          'Serve a live view of the client state machine on http://127.0.0.1:PORT/ (with several mappings: every tunnel, and their supervisor) (--inspect or --inspect=PORT; random port by default)',
+          'Serve a live view of the client state machine (with several mappings: of every tunnel and their supervisor) on http://127.0.0.1:PORT/ (--inspect or --inspect=PORT; random port by default)',
       })
       .epilogue(
         'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error; 3 fatal error, not retried (invalid secret, port not allowed, ...); 4 connection lost or server unreachable and not retrying. With several mappings, one tunnel giving up leaves the others running; once all are gone: 4 if any gave up on a loss or an unreachable server, else 3.',
