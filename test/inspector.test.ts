@@ -3,7 +3,8 @@
  * HTTP contract (`/snapshot`, `/graph`, `/events`) against the real CLI, and the page
  * in a real headless Chromium (skipped, with a message, when Chromium cannot start).
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type { Browser } from 'playwright-core';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -446,6 +447,19 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+/** Headless Chromium, closed after the test; `undefined` (the test skipped, saying why) when it cannot start. */
+async function launchBrowser(t: TestContext): Promise<Browser | undefined> {
+  const { chromium } = await import('playwright-core');
+  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    t.after(() => browser.close());
+    return browser;
+  } catch (err) {
+    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
 /** Records on the page, in `window.takenLog`, every arrow that gets the class `just-taken`, in order. */
 const RECORD_TAKEN = `(() => {
   window.takenLog = [];
@@ -458,15 +472,8 @@ const RECORD_TAKEN = `(() => {
 })()`;
 
 test('the page in a real browser: statechart, live state, survives a tunnel restart', async (t) => {
-  const { chromium } = await import('playwright-core');
-  let browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  } catch (err) {
-    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
+  if (!browser) return;
   const echo = await startEchoServer();
   t.after(() => echo.close());
   let server = await startServer(PORTS);
@@ -598,15 +605,8 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
 });
 
 test('the page in a real browser with several tunnels: a tab each with its state, its chart and context on selection', async (t) => {
-  const { chromium } = await import('playwright-core');
-  let browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  } catch (err) {
-    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
+  if (!browser) return;
   const echo = await startEchoServer();
   t.after(() => echo.close());
   const server = await startServer(PORTS);
@@ -713,15 +713,8 @@ test('the page in a real browser with several tunnels: a tab each with its state
 });
 
 test('the page in a real browser: a tunnel that gave up keeps its tab, red, and its chart marks the final state', async (t) => {
-  const { chromium } = await import('playwright-core');
-  let browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  } catch (err) {
-    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
-  t.after(() => browser.close());
+  const browser = await launchBrowser(t);
+  if (!browser) return;
   const echo = await startEchoServer();
   t.after(() => echo.close());
   const server = await startServer(PORTS);
