@@ -105,3 +105,19 @@ export function tuneControlSocket(socket: Socket, logger: Logger, userTimeoutMs 
   }
   return result;
 }
+
+/**
+ * Undoes {@link tuneControlSocket} on a socket that becomes a data connection: no
+ * keepalive, no TCP_USER_TIMEOUT (the kernel's own retransmission limit applies), as
+ * on every other data connection. Never throws.
+ */
+export function clearControlTuning(socket: Socket, logger: Logger): void {
+  socket.setKeepAlive(false);
+  const lib = process.platform === 'linux' ? loadNetKeepalive(logger) : null;
+  if (!lib) return;
+  try {
+    lib.setUserTimeout(socket, 0);
+  } catch (err) {
+    debugOnce(logger, 'could not clear TCP_USER_TIMEOUT', (err as Error).message);
+  }
+}

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { ClientPool, MAX_FAILURE_STREAK, type PoolStats } from '../src/client/pool.js';
 import { silentLogger } from '../src/log.js';
 
@@ -14,21 +14,39 @@ const TOKEN = '00000000-0000-4000-8000-0000000000bb';
 
 /** A server that answers each `PoolJoin` with a heartbeat while `accepting`, else closes at once. */
 async function scriptedServer() {
-  const state = { accepting: false, joins: 0, open: new Set<net.Socket>() };
+  const state = { accepting: false, joins: 0, joinFrames: 0, closed: 0, open: new Set<net.Socket>() };
+  const events = new EventEmitter();
   const server = net.createServer((socket) => {
     state.joins++;
+    socket.on('close', () => {
+      state.closed++;
+      events.emit('closed');
+    });
     if (!state.accepting) return void socket.destroy();
     state.open.add(socket);
     socket.on('close', () => state.open.delete(socket));
     socket.on('error', () => {});
     socket.once('data', (chunk) => {
+      state.joinFrames++;
       assert.equal(chunk.toString(), `{"PoolJoin":"${TOKEN}"}\0`);
       socket.write('"Heartbeat"\0');
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { state, port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+  /** Resolves once `n` connections have come and every one has closed. */
+  const allClosed = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (state.joins >= n && state.closed === state.joins) {
+          events.off('closed', check);
+          resolve();
+        }
+      };
+      events.on('closed', check);
+      check();
+    });
+  return { state, allClosed, port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
 function pool(port: number) {
@@ -58,6 +76,7 @@ test('a pool stops after repeated failures, tries again on demand, fills, and cl
     assert.equal(server.state.joins, p.stats.failures);
     assert.ok(p.stats.failures <= MAX_FAILURE_STREAK + 2, `${p.stats.failures} attempts`);
     assert.deepEqual({ idle: p.stats.idle, opening: p.stats.opening }, { idle: 0, opening: 0 });
+    assert.equal(p.sockets, 0, 'the failed connections are not held');
 
     // The server works again and a visitor takes the standard path: the pool refills.
     server.state.accepting = true;
@@ -75,6 +94,23 @@ test('a pool stops after repeated failures, tries again on demand, fills, and cl
     // A fallback with no pool open counts nothing.
     p.fallback();
     assert.equal(p.stats.fallbacks, 1);
+  } finally {
+    server.close();
+  }
+});
+
+test('a pool closed while its connections are connecting lets none of them join', async () => {
+  const server = await scriptedServer();
+  server.state.accepting = true;
+  try {
+    const { p } = pool(server.port);
+    p.open(TOKEN, 4);
+    p.close();
+    assert.equal(p.sockets, 0);
+    // Every connection that reached the server is closed without having sent PoolJoin.
+    await server.allClosed(4);
+    assert.equal(server.state.joinFrames, 0);
+    assert.equal(p.sockets, 0);
   } finally {
     server.close();
   }

@@ -81,6 +81,11 @@ export class ClientPool {
     return { ...this.#stats };
   }
 
+  /** Sockets the pool holds open: idle connections and those being opened. */
+  get sockets(): number {
+    return this.#sockets.size;
+  }
+
   /** Whether a pool is open (the server offered one in this session). */
   get isOpen(): boolean {
     return this.#token !== undefined;
@@ -134,10 +139,20 @@ export class ClientPool {
   #openOne(token: string): void {
     const session = this.#session;
     this.#update({ opening: this.#stats.opening + 1 });
-    const track = (socket: Socket) => this.#sockets.add(socket);
+    let opened: Socket | undefined;
+    // A pool closed while this connection was connecting does not let it join.
+    const track = (socket: Socket) => {
+      opened = socket;
+      if (session !== this.#session) throw new Error('pool closed');
+      this.#sockets.add(socket);
+    };
+    const untrack = () => {
+      if (opened) this.#sockets.delete(opened);
+    };
     openPooled(this.#target, token, track).then(
       (framed) => {
         if (session !== this.#session) {
+          untrack();
           framed.socket.destroy();
           return;
         }
@@ -149,6 +164,7 @@ export class ClientPool {
         void this.#wait(framed, session);
       },
       (err: Error) => {
+        untrack();
         if (session !== this.#session) return;
         this.#update({ opening: this.#stats.opening - 1 });
         this.#failed(`could not open a pooled connection: ${err.message}`);
@@ -235,7 +251,8 @@ export class ClientPool {
 /**
  * Opens one pooled connection: connect, answer the challenge if there is a secret,
  * `PoolJoin(token)`, then wait for the server's acknowledgement (a heartbeat).
- * `track` gets the socket as soon as it exists, so a closing pool can destroy it.
+ * `track` gets the socket as soon as it exists, so a closing pool can destroy it; it
+ * throws (and the socket is closed) if the pool closed while connecting.
  */
 async function openPooled(
   target: { to: string; controlPort: number; auth: Authenticator | undefined },
@@ -243,9 +260,9 @@ async function openPooled(
   track: (socket: Socket) => void,
 ): Promise<ClientFramed> {
   const socket = await connectTcp({ host: target.to, port: target.controlPort });
-  track(socket);
   socket.on('error', () => {});
   try {
+    track(socket);
     socket.setNoDelay(true);
     const framed = frameClientSocket(socket);
     await authenticate(framed, target.auth);

@@ -7,10 +7,14 @@
  * forgotten when the tunnel closes, which closes every idle connection in it. It holds
  * at most the size it offered. An idle connection is proved alive by a heartbeat every
  * {@link POOL_HEARTBEAT_EVERY} beats of the tunnel (unacknowledged, TCP_USER_TIMEOUT
- * fails it like a control connection) and dropped if the client sends anything on it
- * or stops reading it. The socket options are set at its first heartbeat, not at its
- * join: a busy pool's connections are used within milliseconds, and setting them costs
- * about 45 us of native calls each.
+ * fails it like a control connection) and dropped if the client sends anything on it.
+ * The control connections' socket options are set at its first heartbeat, not at its
+ * join (a busy pool's connections are used within milliseconds, and setting them costs
+ * about 45 us of native calls each), and cleared when it is handed a visitor, so a
+ * visitor's connection has the options of the standard path's (an outage longer than
+ * the client timeout does not cut it). A client that is alive but stops reading an idle
+ * connection is not noticed: the heartbeats are too small to fill the buffers; the cap
+ * and the control session bound what that holds.
  */
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -20,10 +24,14 @@ import { onClose, onEnd } from '../socket-events.js';
 
 /** Heartbeats go to idle pooled connections on every this many beats of the control connection. */
 export const POOL_HEARTBEAT_EVERY = 10;
-/** Bytes queued on an idle pooled connection (the client stopped reading it) before it is dropped. */
-export const MAX_IDLE_BACKLOG = 4096;
 
 const HEARTBEAT = encodeFrame(serverMessageJson({ type: 'Heartbeat' }));
+
+/** Sets and clears the control connections' socket options (keepalive, TCP_USER_TIMEOUT). */
+export interface PoolSocketTuning {
+  apply(socket: Socket): void;
+  clear(socket: Socket): void;
+}
 
 /** The idle pooled connections of one tunnel. */
 export class TunnelPool {
@@ -35,15 +43,15 @@ export class TunnelPool {
   readonly #idle: Socket[] = [];
   /** Each idle socket's listeners, removed when it is handed out. */
   readonly #discard = new Map<Socket, () => void>();
-  /** Sets the control-connection socket options (keepalive, TCP_USER_TIMEOUT) on an idle socket. */
-  readonly #tune: (socket: Socket) => void;
+  readonly #tuning: PoolSocketTuning;
+  /** Idle sockets whose options were set (they are cleared when the socket is handed out). */
   readonly #tuned = new WeakSet<Socket>();
   #beats = 0;
   #closed = false;
 
-  constructor(size: number, tune: (socket: Socket) => void) {
+  constructor(size: number, tuning: PoolSocketTuning) {
     this.size = size;
-    this.#tune = tune;
+    this.#tuning = tuning;
   }
 
   /** Connections now idle. */
@@ -74,7 +82,8 @@ export class TunnelPool {
 
   /**
    * Takes the newest live idle connection for a public connection, its listeners
-   * removed and the socket paused, or `undefined` when none is idle.
+   * removed, its socket options those of a data connection and the socket paused, or
+   * `undefined` when none is idle.
    */
   take(): Socket | undefined {
     for (let socket = this.#idle.pop(); socket; socket = this.#idle.pop()) {
@@ -82,6 +91,7 @@ export class TunnelPool {
       this.#discard.delete(socket);
       if (!socket.destroyed && socket.writable) {
         socket.pause();
+        if (this.#tuned.has(socket)) this.#tuning.clear(socket);
         return socket;
       }
     }
@@ -91,14 +101,10 @@ export class TunnelPool {
   /** Called on every heartbeat of the control connection: proves the idle connections alive. */
   beat(): void {
     if (++this.#beats % POOL_HEARTBEAT_EVERY !== 0) return;
-    for (const socket of [...this.#idle]) {
-      if (socket.writableLength > MAX_IDLE_BACKLOG) {
-        socket.destroy();
-        continue;
-      }
+    for (const socket of this.#idle) {
       if (!this.#tuned.has(socket)) {
         this.#tuned.add(socket);
-        this.#tune(socket);
+        this.#tuning.apply(socket);
       }
       if (socket.writableLength === 0) socket.write(HEARTBEAT);
     }

@@ -20,7 +20,7 @@ import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js'
 import { proxy } from '../proxy.js';
 import { drainSockets } from '../drain.js';
 import { onClose } from '../socket-events.js';
-import { tuneControlSocket } from '../socket-options.js';
+import { clearControlTuning, tuneControlSocket } from '../socket-options.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
 import { PendingConnections } from './pending.js';
@@ -475,8 +475,12 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       },
       maxPool: this.#opts.maxPoolPerTunnel,
       poolTokens: this.#poolTokens,
-      // Proved alive like a control connection: heartbeats and TCP_USER_TIMEOUT.
-      tunePooled: (s) => tuneControlSocket(s, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS),
+      // Idle, proved alive like a control connection (heartbeats and TCP_USER_TIMEOUT);
+      // carrying a visitor, a data connection like any other.
+      tunePooled: {
+        apply: (s) => tuneControlSocket(s, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS),
+        clear: (s) => clearControlTuning(s, this.#log),
+      },
       log: this.#log,
       afterClose: (reason) => {
         if (this.listenerCount('tunnelClosed') > 0) this.#emit('tunnelClosed', { port: tunnel.port, peer, reason });

@@ -12,7 +12,7 @@ import { type ClientMessage, type ServerMessage, serverMessageJson } from '../pr
 import { onClose, onEnd } from '../socket-events.js';
 import type { Logger } from '../log.js';
 import type { PendingConnections, PendingGroup } from './pending.js';
-import { TunnelPool } from './pool.js';
+import { type PoolSocketTuning, TunnelPool } from './pool.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -52,8 +52,8 @@ export interface ServerTunnelParts {
   maxPool: number;
   /** The server's tokens of open pools. */
   poolTokens: PoolTokens;
-  /** Sets the control-connection socket options on an idle pooled connection. */
-  tunePooled: (socket: Socket) => void;
+  /** Sets and clears the control connections' socket options on pooled connections. */
+  tunePooled: PoolSocketTuning;
   log: Logger;
   /** Called once at the end of closing (the public port is free again) with why it closed. */
   afterClose?: (reason: string) => void;
@@ -73,7 +73,7 @@ export class ServerTunnel {
   readonly #forward: Forward;
   readonly #maxPool: number;
   readonly #poolTokens: PoolTokens;
-  readonly #tunePooled: (socket: Socket) => void;
+  readonly #tunePooled: PoolSocketTuning;
   readonly #log: Logger;
   readonly #afterClose: ((reason: string) => void) | undefined;
   /** The pool, once offered. */
