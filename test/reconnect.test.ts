@@ -62,6 +62,29 @@ test('silent network death: loss detected by the heartbeat deadline, tunnel rest
   }
 });
 
+test('outages that catch the warm pool mid-handshake, one after another, never get the address refused', async () => {
+  const server = await startServer(RANGE);
+  const relay = new FlakyProxy(server.controlPort);
+  const client = await startClient(echo.port, await relay.listen(), ['--heartbeat-timeout', '1.5']);
+  try {
+    // Each outage starts right after a reconnect, while the new session's pooled
+    // connections are connecting and joining: their handshakes go silent, then reset.
+    for (let i = 0; i < 4; i++) {
+      const mark = client.output.length;
+      relay.blackhole();
+      await client.waitFor(/connection lost: heartbeat timeout/, 5000, mark);
+      relay.restore();
+      await client.waitFor(/reconnected/, 20_000, mark);
+    }
+    await echoes(client.publicPort, 'after four outages');
+    assert.doesNotMatch(server.output, /too many failed handshakes/);
+  } finally {
+    await client.stop();
+    await server.stop();
+    await relay.close();
+  }
+});
+
 test('wrong secret: exits at once with the fatal status, no retry', async () => {
   const server = await startServer([...RANGE, '--secret', 'right one']);
   try {

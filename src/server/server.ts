@@ -349,10 +349,11 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       .catch((err: Error) => {
         this.#log.warn('closing connection', { peer, reason: err.message });
         this.#countFailure(err instanceof TimeoutError ? 'timeout' : err instanceof ProtocolError ? 'protocol' : 'error');
-        // A peer that sent nothing before the deadline tried nothing: a network that went
-        // quiet mid-handshake (a pooled connection or a reconnect caught by an outage)
-        // must not get its address refused. One that sent part of a message did try.
-        if (!(err instanceof TimeoutError && socket.bytesRead === 0)) this.#failed(addr);
+        // A peer that sent nothing (silent until the deadline, or reset) tried nothing: a
+        // network that went quiet mid-handshake (a reconnect or the warm pool's
+        // connections caught by an outage) must not get its address refused. One that
+        // sent part of a message did try.
+        if (socket.bytesRead > 0) this.#failed(addr);
         socket.destroy();
       })
       .finally(() => this.#handshaking.delete(socket));
