@@ -10,7 +10,10 @@ export const CONTROL_PORT = 7835;
 /** Longest frame (JSON text, without its NUL) a bore peer accepts (bore's `MAX_FRAME_LENGTH`). */
 export const MAX_FRAME_LENGTH = 256;
 
-/** Largest pool of data connections a `PoolRequest` or `PoolOffer` may name (a bore-ts extension). */
+/**
+ * Largest pool of data connections a client may ask for or a server may allow (`--pool`,
+ * `--max-pool`). On the wire any u32 is accepted: a larger request gets the server's cap.
+ */
 export const MAX_POOL_SIZE = 1024;
 
 /**
