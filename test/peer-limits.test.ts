@@ -84,11 +84,42 @@ test('entries expire, and a scan from many addresses keeps at most maxTracked of
   assert.equal(l.trackedAddresses, 1, 'the expired entries are gone');
 });
 
-test('IPv4-mapped IPv6 addresses count as their IPv4 address; other IPv6 addresses are kept as they are', () => {
+test('IPv4-mapped IPv6 addresses count as their IPv4 address; other IPv6 addresses by their /64 (or the prefix asked for)', () => {
   assert.equal(peerKey('::ffff:1.2.3.4'), '1.2.3.4');
   assert.equal(peerKey('1.2.3.4'), '1.2.3.4');
-  assert.equal(peerKey('2001:db8::1'), '2001:db8::1');
-  assert.equal(peerKey('::1'), '::1');
+  assert.equal(peerKey('::1'), '::1', 'loopback is one host');
+  assert.equal(peerKey('2001:db8::1'), '2001:db8::/64');
+  assert.equal(peerKey('2001:DB8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  assert.equal(peerKey('2001:db8:1:2::ffff:1.2.3.4'), '2001:db8:1:2::/64', 'an embedded IPv4 tail');
+  assert.equal(peerKey('fe80::1%eth0'), 'fe80::/64', 'a zone');
+  assert.equal(peerKey('2001:db8:1:2:3:4:5:6', 48), '2001:db8:1::/48');
+  assert.equal(peerKey('2001:db8:1:2f:3:4:5:6', 60), '2001:db8:1:20::/60', 'a prefix inside a group');
+  assert.equal(peerKey('2001:db8:1:2:3:4:5:6', 128), '2001:db8:1:2:3:4:5:6');
+});
+
+test('the addresses of one /64 share the tunnel cap and the cool-down; another /64 does not', () => {
+  const { l } = limits({ maxTunnels: 2, maxFailures: 2 });
+  assert.ok(l.reserveTunnel('2001:db8:1:2::a'));
+  assert.ok(l.reserveTunnel('2001:db8:1:2::b'));
+  assert.equal(l.reserveTunnel('2001:db8:1:2:ffff::c'), undefined, 'a third address of the same /64');
+  assert.ok(l.reserveTunnel('2001:db8:1:3::a'), 'the next /64');
+  assert.equal(l.recordFailure('2001:db8:1:2::1'), false);
+  assert.equal(l.recordFailure('2001:db8:1:2::2'), true);
+  assert.ok(l.isBlocked('2001:db8:1:2::3'));
+  assert.ok(!l.isBlocked('2001:db8:1:3::1'));
+  const each = new PeerLimits({ maxTunnels: 1, maxFailures: 1, windowMs: 1000, ipv6PrefixLength: 128 });
+  assert.ok(each.reserveTunnel('2001:db8::a'));
+  assert.ok(each.reserveTunnel('2001:db8::b'), 'with a /128 prefix each address is its own');
+});
+
+test('unknown ids and tokens: the allowance per window is free, each one past it is a failure, and a new window starts afresh', () => {
+  const { clock } = limits();
+  const l = new PeerLimits({ maxTunnels: 2, maxFailures: 3, windowMs: 60_000, unknownClaimAllowance: 5, now: () => clock.t });
+  for (let i = 0; i < 5; i++) assert.equal(l.recordUnknownClaim('10.0.0.1'), false);
+  assert.equal(l.recordUnknownClaim('10.0.0.1'), true);
+  assert.equal(l.recordUnknownClaim('10.0.0.2'), false, 'per address');
+  clock.t += 60_000;
+  assert.equal(l.recordUnknownClaim('10.0.0.1'), false, 'a new window');
 });
 
 test('bad limits are refused', () => {

@@ -13,7 +13,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { BoreServer, HANDSHAKE_TIMEOUT_MS, ServerErrors } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES, tuneControlSocket } from '../src/socket-options.js';
-import { CaptureLogger, closed, nextData, portIsFree, rawAccept, rawConnect, rawTunnel, readAll } from './helpers/raw-peer.js';
+import {
+  CaptureLogger,
+  type RawFramed,
+  closed,
+  nextData,
+  portIsFree,
+  rawAccept,
+  rawAuthenticate,
+  rawConnect,
+  rawTunnel,
+  readAll,
+} from './helpers/raw-peer.js';
+import { UNKNOWN_CLAIM_ALLOWANCE } from '../src/server/peer-limits.js';
 import { BoreProcess, connect, startServer as startCliServer } from './helpers/procs.js';
 
 const RANGE = { minPort: 22000, maxPort: 22199 };
@@ -25,6 +37,15 @@ async function startServer(opts: ConstructorParameters<typeof BoreServer>[0] = {
   servers.push(server);
   await server.listen();
   return { server, logger };
+}
+
+/** Polls `check` each 10 ms until it holds (at most 5 s). */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!check()) {
+    assert.ok(Date.now() < until, 'condition not reached in 5 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 after(async () => {
@@ -217,7 +238,22 @@ function dialAndRead(port: number, bytes = '', end = false): Promise<Buffer> {
   return readAll(socket);
 }
 
-test('after maxAuthFailures wrong secrets an address is closed unanswered (one warn line) until the window has passed', async () => {
+/**
+ * Authenticates with `secret` (right or wrong) on a new connection, sends `msg`, and
+ * resolves with the server's reply (undefined if it closed without one).
+ */
+async function afterAuth(port: number, secret: string, msg: Parameters<RawFramed['send']>[0]) {
+  const framed = await rawConnect(port);
+  const ch = await framed.recv();
+  assert.equal(ch?.type, 'Challenge');
+  if (ch?.type === 'Challenge') framed.send({ type: 'Authenticate', tag: new Authenticator(secret).answer(ch.id) });
+  framed.send(msg);
+  const reply = await framed.recv().catch(() => undefined);
+  framed.socket.destroy();
+  return reply;
+}
+
+test('after maxAuthFailures wrong secrets an address opens no new tunnel (one warn line) until the window has passed, and right and wrong answers get the same reply meanwhile', async () => {
   const secret = 'peer-limits-secret';
   const WINDOW_MS = 1500;
   const { server, logger } = await startServer({ secret, maxAuthFailures: 3, authFailureWindowMs: WINDOW_MS });
@@ -229,31 +265,102 @@ test('after maxAuthFailures wrong secrets an address is closed unanswered (one w
     await readAll(framed.socket);
   }
   for (let i = 0; i < 3; i++) {
-    const framed = await rawConnect(server.port);
-    const ch = await framed.recv();
-    if (ch?.type === 'Challenge') framed.send({ type: 'Authenticate', tag: new Authenticator(`guess ${i}`).answer(ch.id) });
-    assert.deepEqual(await framed.recv(), { type: 'Error', message: ServerErrors.invalidSecret });
-    framed.socket.destroy();
+    assert.deepEqual(await afterAuth(server.port, `guess ${i}`, { type: 'Hello', port: 0 }), {
+      type: 'Error',
+      message: ServerErrors.invalidSecret,
+    });
   }
   await logger.waitFor('too many failed handshakes, refusing address');
   const blockedAt = Date.now();
-  // Closed before a Challenge is sent, even with the right secret at hand.
-  for (let i = 0; i < 3; i++) assert.equal((await dialAndRead(server.port)).length, 0, 'nothing is sent during the cool-down');
+  // A new tunnel is refused with the right secret as with a wrong one: no answer is
+  // evaluated, so a guesser learns nothing during the cool-down.
+  for (const tried of [secret, 'guess 4', secret]) {
+    assert.deepEqual(await afterAuth(server.port, tried, { type: 'Hello', port: 0 }), {
+      type: 'Error',
+      message: ServerErrors.addressCoolingDown,
+    });
+  }
+  assert.equal(server.stats.tunnels, 0);
   const blocked = logger.find('too many failed handshakes, refusing address');
   assert.equal(blocked.length, 1, 'one line when the cool-down starts, none per refused connection');
   assert.equal(blocked[0]!.meta.addr, '127.0.0.1');
-  // Accepted again once the window has passed: poll until a Challenge arrives.
+  assert.equal(server.counters.handshakeFailures.get('blocked'), 3);
+  // Accepted again once the window has passed: poll until a Hello gets its port.
   for (;;) {
-    const framed = await rawConnect(server.port);
-    const msg = await framed.recv(1000).catch(() => undefined);
-    framed.socket.destroy();
-    if (msg?.type === 'Challenge') break;
+    const reply = await afterAuth(server.port, secret, { type: 'Hello', port: 0 });
+    if (reply?.type === 'Hello') break;
+    assert.deepEqual(reply, { type: 'Error', message: ServerErrors.addressCoolingDown });
     assert.ok(Date.now() - blockedAt < WINDOW_MS + 2000, 'the cool-down ends');
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(Date.now() - blockedAt >= WINDOW_MS - 50, `accepted again after ${Date.now() - blockedAt} ms, not before the window`);
+  await logger.waitFor('client disconnected');
+});
+
+test('during a cool-down the tunnels that are up keep their data connections: an Accept for a waiting connection and a PoolJoin with a live token, each with the right answer', async () => {
+  const secret = 'cool-down-secret';
+  const { server, logger } = await startServer({ secret, maxAuthFailures: 2 });
   const tunnel = await rawTunnel(server.port, { secret });
+  tunnel.framed.send({ type: 'PoolRequest', size: 2 });
+  const offer = await (async () => {
+    for (;;) {
+      const msg = await tunnel.framed.recv();
+      if (msg?.type === 'PoolOffer') return msg;
+    }
+  })();
+  for (let i = 0; i < 2; i++) await afterAuth(server.port, `wrong ${i}`, { type: 'Hello', port: 0 });
+  await logger.waitFor('too many failed handshakes, refusing address');
+
+  // The standard path: Connection(id), then Accept(id) on a new connection.
+  const pub = await connect(tunnel.port);
+  const id = await tunnel.nextConnection();
+  // Neither a wrong answer nor an unknown id is served; the waiting connection stays.
+  assert.deepEqual(await afterAuth(server.port, 'wrong', { type: 'Accept', id }), {
+    type: 'Error',
+    message: ServerErrors.addressCoolingDown,
+  });
+  assert.deepEqual(await afterAuth(server.port, secret, { type: 'Accept', id: randomUUID() }), {
+    type: 'Error',
+    message: ServerErrors.addressCoolingDown,
+  });
+  assert.equal(server.stats.pending, 1);
+  const data = await rawAccept(server.port, id, secret);
+  pub.write('served during the cool-down');
+  assert.equal((await nextData(data)).toString(), 'served during the cool-down');
+  pub.destroy();
+  data.destroy();
+
+  // The pool: the offer's token joins, acknowledged with a heartbeat.
+  const joined = await rawConnect(server.port);
+  await rawAuthenticate(joined, secret);
+  joined.send({ type: 'PoolJoin', token: offer.token });
+  assert.deepEqual(await joined.recv(), { type: 'Heartbeat' });
+  await waitUntil(() => server.stats.pooled === 1);
+  assert.deepEqual(await afterAuth(server.port, 'wrong', { type: 'PoolJoin', token: offer.token }), {
+    type: 'Error',
+    message: ServerErrors.addressCoolingDown,
+  });
+  joined.socket.destroy();
   tunnel.framed.socket.destroy();
+});
+
+test('data connections with unknown ids or tokens are counted: a few are a race, past the allowance they are failed handshakes', async () => {
+  const { server, logger } = await startServer({ maxAuthFailures: 3 });
+  const guesses = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const framed = await rawConnect(server.port);
+      framed.send(i % 2 ? { type: 'PoolJoin', token: randomUUID() } : { type: 'Accept', id: randomUUID() });
+      await readAll(framed.socket);
+    }
+  };
+  await guesses(UNKNOWN_CLAIM_ALLOWANCE);
+  assert.equal(logger.find('too many failed handshakes, refusing address').length, 0, 'within the allowance');
+  await guesses(3);
+  await logger.waitFor('too many failed handshakes, refusing address');
+  const framed = await rawConnect(server.port);
+  framed.send({ type: 'Hello', port: 0 });
+  assert.deepEqual(await framed.recv(), { type: 'Error', message: ServerErrors.addressCoolingDown });
+  framed.socket.destroy();
 });
 
 test('with a secret, a connection closed without a byte (a TCP health check) is logged at debug, not warn, and is no failure', async () => {
@@ -305,7 +412,8 @@ test('garbage and handshake timeouts after some bytes count as failed handshakes
   await dialAndRead(server.port, 'not a frame\0');
   await dialAndRead(server.port, '{"Hel'); // part of a message, then nothing until the 300 ms deadline
   await logger.waitFor('too many failed handshakes, refusing address');
-  assert.equal((await dialAndRead(server.port, '{"Hello":0}\0')).length, 0, 'a Hello gets no answer during the cool-down');
+  const refused = (await dialAndRead(server.port, '{"Hello":0}\0')).toString();
+  assert.equal(refused, `${JSON.stringify({ Error: ServerErrors.addressCoolingDown })}\0`, 'a Hello is refused during the cool-down');
   assert.equal(server.stats.tunnels, 0);
 });
 

@@ -42,6 +42,8 @@ export const ERROR_CLASSES: Record<ErrorCode, ErrorClass> = {
   'bind-failed': 'retriable',
   // The server's per-address cap frees up as the address's other tunnels close.
   'too-many-tunnels': 'retriable',
+  // The server's cool-down after failed handshakes from the address ends by itself.
+  'address-cooling-down': 'retriable',
   protocol: 'retriable',
   network: 'retriable',
 };

@@ -23,7 +23,15 @@ export async function authenticate(framed: ClientFramed, auth: Authenticator | u
   if (!auth) return;
   const msg = await framed.recv(timeoutMs);
   if (msg?.type === 'Error') throw serverError(msg.message);
-  if (msg?.type !== 'Challenge') {
+  if (msg === undefined) {
+    // A server that closes before its challenge is going away, or refusing this address
+    // (a Rust server never does; an older bore-ts server did after failed handshakes).
+    throw new TunnelError(
+      'server-closed',
+      'server closed the connection before its authentication challenge (it may be refusing this address after failed handshakes)',
+    );
+  }
+  if (msg.type !== 'Challenge') {
     throw new TunnelError('protocol', 'expected authentication challenge, but no secret was required');
   }
   framed.send({ type: 'Authenticate', tag: auth.answer(msg.id) });

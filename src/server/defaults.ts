@@ -6,7 +6,7 @@
 import { CONTROL_PORT, NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 
 /** The per-address limits' defaults, defined in `peer-limits.ts`. */
-export { AUTH_FAILURE_WINDOW_MS, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR } from './peer-limits.js';
+export { AUTH_FAILURE_WINDOW_MS, IPV6_PREFIX_LENGTH, MAX_AUTH_FAILURES, MAX_TUNNELS_PER_ADDR } from './peer-limits.js';
 
 /** Default port of the control listener (the protocol's). */
 export const DEFAULT_CONTROL_PORT = CONTROL_PORT;

@@ -98,6 +98,11 @@ export class PendingConnections {
     return { socket: entry.socket, port: entry.port, since: entry.since };
   }
 
+  /** Whether `id` is an unclaimed connection waiting for its `Accept`. */
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
   /** Closes connection `id` if it is still unclaimed. */
   drop(id: string): void {
     const entry = this.#remove(id);

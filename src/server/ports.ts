@@ -35,6 +35,7 @@ export const ServerErrors = {
   bindFailed: SERVER_ERROR_TEXTS['bind-failed'],
   noFreePort: SERVER_ERROR_TEXTS['no-free-port'],
   tooManyTunnels: SERVER_ERROR_TEXTS['too-many-tunnels'],
+  addressCoolingDown: SERVER_ERROR_TEXTS['address-cooling-down'],
 } as const;
 
 /** Why a public listener could not be opened; its message is the text the client is sent. */

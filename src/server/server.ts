@@ -7,8 +7,10 @@
  * in 3 s, unclaimed public connections are capped per tunnel, and a silently dead
  * client is dropped within `clientTimeoutMs` (its heartbeats stay unacknowledged and
  * TCP_USER_TIMEOUT fails the socket), which frees its public port at once. Per peer
- * address it caps the tunnels, and after too many failed handshakes closes the
- * address's connections unanswered for a cool-down (see `peer-limits.ts`).
+ * address (an IPv6 address by its /64) it caps the tunnels, and after too many failed
+ * handshakes refuses the address's new tunnels for a cool-down, while the data
+ * connections of its tunnels that are up keep working (see `peer-limits.ts` and
+ * `handshake.ts`).
  */
 import net, { type Server, type Socket } from 'node:net';
 import { EventEmitter, once } from 'node:events';
@@ -27,8 +29,9 @@ import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
+import { type Admission, type DataClaim, admit } from './handshake.js';
 import { OPTION_ERROR, type Rules, boolean, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
-import { PeerLimits, peerKey } from './peer-limits.js';
+import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
 import {
   ACCEPT_TIMEOUT_MS,
@@ -41,6 +44,7 @@ import {
   DEFAULT_MIN_PORT,
   DRAIN_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
+  IPV6_PREFIX_LENGTH,
   MAX_AUTH_FAILURES,
   MAX_PENDING_PER_TUNNEL,
   MAX_POOL_PER_TUNNEL,
@@ -98,13 +102,20 @@ export interface ServerOptions {
    */
   maxTunnelsPerAddr?: number;
   /**
-   * Failed handshakes (wrong or missing secret, garbage, timeout) from one address
-   * within `authFailureWindowMs` after which its connections are closed unanswered
-   * for `authFailureWindowMs` (default 10; 0 disables).
+   * Failed handshakes (wrong or missing secret, garbage, a timeout after some bytes)
+   * from one address within `authFailureWindowMs` after which the address may open no
+   * new tunnel for `authFailureWindowMs`; the data connections of its tunnels that are
+   * up are still served, and no challenge answer is checked for a new one meanwhile
+   * (default 10; 0 disables).
    */
   maxAuthFailures?: number;
   /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
   authFailureWindowMs?: number;
+  /**
+   * IPv6 peers are counted by the first this many bits of their address for the
+   * per-address limits (default 64, one subscriber's network; 128: each address).
+   */
+  ipv6PrefixLength?: number;
   /**
    * Idle pooled data connections a client of this server may keep per tunnel (a larger
    * request gets this many; default 16; 0: no pool is offered, every public connection
@@ -137,6 +148,7 @@ const SERVER_RULES: Rules<ServerOptions> = {
   maxTunnelsPerAddr: integer(0),
   maxAuthFailures: integer(0),
   authFailureWindowMs: duration(),
+  ipv6PrefixLength: integer(1, 128),
   maxPoolPerTunnel: integer(0, MAX_POOL_SIZE),
   logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
   logRateLimit: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration(), maxKeys: integer(1), schedule: func }),
@@ -225,6 +237,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       maxTunnelsPerAddr: options.maxTunnelsPerAddr ?? MAX_TUNNELS_PER_ADDR,
       maxAuthFailures: options.maxAuthFailures ?? MAX_AUTH_FAILURES,
       authFailureWindowMs: options.authFailureWindowMs ?? AUTH_FAILURE_WINDOW_MS,
+      ipv6PrefixLength: options.ipv6PrefixLength ?? IPV6_PREFIX_LENGTH,
       maxPoolPerTunnel: options.maxPoolPerTunnel ?? MAX_POOL_PER_TUNNEL,
     };
     if (this.#opts.minPort > this.#opts.maxPort) {
@@ -235,6 +248,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       maxTunnels: this.#opts.maxTunnelsPerAddr,
       maxFailures: this.#opts.maxAuthFailures,
       windowMs: this.#opts.authFailureWindowMs,
+      ipv6PrefixLength: this.#opts.ipv6PrefixLength,
     });
     this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
     this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
@@ -332,10 +346,8 @@ export class BoreServer extends EventEmitter<ServerEvents> {
 
   #onConnection(socket: Socket): void {
     const addr = socket.remoteAddress;
-    // An address in its cool-down is closed before anything is sent (and one whose
-    // address is unknown has already gone).
-    if (this.#closing || addr === undefined || this.#limits.isBlocked(addr)) {
-      if (!this.#closing && addr !== undefined) this.#countFailure('blocked');
+    // One whose address is unknown has already gone.
+    if (this.#closing || addr === undefined) {
       socket.destroy();
       return;
     }
@@ -345,7 +357,9 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     const peer = formatPeer(socket);
     const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
     const deadline = Date.now() + this.#opts.handshakeTimeoutMs;
-    this.#handshake(framed, deadline, addr)
+    const coolingDown = this.#limits.isBlocked(addr);
+    admit(framed, deadline, { auth: this.#auth, coolingDown, isLive: (claim) => this.#isLive(claim) })
+      .then((admission) => this.#admitted(framed, admission, addr))
       .catch((err: Error) => {
         this.#log.warn('closing connection', { peer, reason: err.message });
         this.#countFailure(err instanceof TimeoutError ? 'timeout' : err instanceof ProtocolError ? 'protocol' : 'error');
@@ -359,48 +373,37 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       .finally(() => this.#handshaking.delete(socket));
   }
 
-  /** Runs the handshake; every `recv` shares one deadline, so the whole of it fits in it. */
-  async #handshake(framed: ServerFramed, deadline: number, addr: string): Promise<void> {
-    const recv = () => framed.recv(Math.max(1, deadline - Date.now()));
-    if (this.#auth) {
-      const challenge = Authenticator.challenge();
-      framed.send({ type: 'Challenge', id: challenge });
-      const reply = await recv();
-      if (reply?.type !== 'Authenticate') {
-        // A peer that closed without a word has tried nothing: not a failure. It has sent
-        // not a byte (any byte is a frame or part of one), so it is a port probe such as
-        // a TCP health check: logged at debug, not warn.
-        if (reply) this.#failed(addr);
-        return this.#refuse(
-          framed,
-          'secret-required',
-          reply ? `sent ${reply.type} before authenticating` : 'closed before authenticating',
-          reply !== undefined,
-          reply ? 'warn' : 'debug',
-        );
-      }
-      if (!this.#auth.validate(challenge, reply.tag)) {
-        this.#failed(addr);
-        return this.#refuse(framed, 'invalid-secret', 'invalid secret');
-      }
-    }
-    const msg = await recv();
-    if (msg === undefined) {
-      framed.socket.destroy();
-      return;
-    }
-    switch (msg.type) {
-      case 'Authenticate':
-        throw new ProtocolError('unexpected Authenticate');
+  /** Acts on what a connection's handshake came to. */
+  async #admitted(framed: ServerFramed, admission: Admission, addr: string): Promise<void> {
+    switch (admission.type) {
+      case 'closed':
+        framed.socket.destroy();
+        return;
+      case 'refused':
+        if (admission.failed) this.#failed(addr);
+        if (admission.code === 'address-cooling-down') this.#countFailure('blocked');
+        return this.#refuse(framed, admission.code, admission.reason, admission.failed, admission.level);
       case 'Hello':
-        return this.#openTunnel(framed, msg.port, addr);
+        return this.#openTunnel(framed, admission.port, addr);
       case 'Accept':
-        return this.#accept(framed, msg.id);
+        return this.#accept(framed, admission.id, addr);
       case 'PoolJoin':
-        return this.#joinPool(framed, msg.token);
-      case 'PoolRequest':
-        throw new ProtocolError('unexpected PoolRequest before Hello');
+        return this.#joinPool(framed, admission.token, addr);
     }
+  }
+
+  /** Whether a data connection's id is waiting for its `Accept`, or its token is a live pool's. */
+  #isLive(claim: DataClaim): boolean {
+    return claim.type === 'Accept' ? this.#pending.has(claim.id) : this.#poolTokens.has(claim.token);
+  }
+
+  /**
+   * Counts a data connection whose id or token no session has. A few are honest (an
+   * `Accept` that lost the race with its connection's expiry, pool joins in flight when
+   * their session ended); past an allowance per address they count as failed handshakes.
+   */
+  #unknownClaim(addr: string): void {
+    if (this.#limits.recordUnknownClaim(addr)) this.#failed(addr);
   }
 
   /** Counts a failed handshake from `addr`; logs once when that starts its cool-down. */
@@ -409,7 +412,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     const { maxAuthFailures, authFailureWindowMs } = this.#opts;
     const seconds = authFailureWindowMs / 1000;
     this.#log.warn('too many failed handshakes, refusing address', {
-      addr: peerKey(addr),
+      addr: this.#limits.key(addr),
       failures: maxAuthFailures,
       withinSeconds: seconds,
       cooldownSeconds: seconds,
@@ -497,10 +500,11 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     if (this.listenerCount('tunnelOpened') > 0) this.#emit('tunnelOpened', { port: tunnel.port, peer });
   }
 
-  #accept(framed: ServerFramed, id: string): void {
+  #accept(framed: ServerFramed, id: string, addr: string): void {
     const claimed = this.#pending.claim(id);
     if (!claimed) {
       this.#log.debug('missing connection', { id });
+      this.#unknownClaim(addr);
       framed.socket.destroy();
       return;
     }
@@ -513,7 +517,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
    * Adds a data connection that presented a pool's token to that pool; a token no open
    * pool has (its tunnel closed, or a guess) or a full pool closes the connection.
    */
-  #joinPool(framed: ServerFramed, token: string): void {
+  #joinPool(framed: ServerFramed, token: string, addr: string): void {
     const socket = framed.socket;
     const tunnel = this.#poolTokens.get(token);
     const head = framed.detach();
@@ -523,6 +527,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
         reason: tunnel ? 'data after PoolJoin' : 'unknown pool token',
       });
       this.#countFailure('pool-token');
+      if (!tunnel) this.#unknownClaim(addr);
       socket.destroy();
       return;
     }
