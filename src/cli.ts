@@ -6,13 +6,13 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 // Plain values only (the help never loads the client, the server or the logger).
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from './log-levels.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
+import { SecretFileError, readSecrets } from './secret-file.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -21,6 +21,7 @@ import {
   DEFAULT_MAX_PORT,
   DEFAULT_MIN_PORT,
   DRAIN_TIMEOUT_MS,
+  IPV6_PREFIX_LENGTH,
   MAX_AUTH_FAILURES,
   MAX_PENDING_PER_TUNNEL,
   MAX_POOL_PER_TUNNEL,
@@ -71,33 +72,32 @@ function given(value: unknown, env: string, flag: string): { text: string; name:
 
 /**
  * The secret: `--secret` or `--secret-file` (not both), else `BORE_SECRET` or
- * `BORE_SECRET_FILE` (not both). A file is read now, its trailing newline trimmed; an
- * unreadable or empty file is a usage error that names the path, never the content.
+ * `BORE_SECRET_FILE` (not both): the text, or the path of a file (one secret per line,
+ * the first the current one) that is checked now. An unreadable or empty file is a
+ * usage error that names the path, never the content.
  */
-function secretArg(argv: Record<string, unknown>): string | undefined {
+function secretArg(argv: Record<string, unknown>): { secret?: string; file?: string } {
   const flag = given(argv.secret, '', '--secret');
   const flagFile = given(argv.secretFile, '', '--secret-file');
   if (flag && flagFile) throw new UsageError('--secret and --secret-file given together: use one of them');
-  if (flag) return flag.text;
-  if (flagFile) return readSecretFile(flagFile);
+  if (flag) return { secret: flag.text };
+  if (flagFile) return { file: checkSecretFile(flagFile) };
   const env = given(undefined, 'BORE_SECRET', 'BORE_SECRET');
   const envFile = given(undefined, 'BORE_SECRET_FILE', 'BORE_SECRET_FILE');
   if (env && envFile) throw new UsageError('BORE_SECRET and BORE_SECRET_FILE both set: use one of them');
-  return env?.text ?? (envFile && readSecretFile(envFile));
+  if (env) return { secret: env.text };
+  return envFile ? { file: checkSecretFile(envFile) } : {};
 }
 
-/** The secret in the file `arg` names, without its trailing newline(s). */
-function readSecretFile(arg: { text: string; name: string }): string {
-  let text: string;
+/** The path `arg` names, once its file has been read and holds a secret. */
+function checkSecretFile(arg: { text: string; name: string }): string {
   try {
-    text = readFileSync(arg.text, 'utf8');
+    readSecrets(arg.text);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new UsageError(`invalid value for ${arg.name}: cannot read '${arg.text}' (${code})`);
+    if (err instanceof SecretFileError) throw new UsageError(`invalid value for ${arg.name}: ${err.message}`);
+    throw err;
   }
-  const secret = text.replace(/[\r\n]+$/, '');
-  if (secret === '') throw new UsageError(`invalid value for ${arg.name}: '${arg.text}' is empty`);
-  return secret;
+  return arg.text;
 }
 
 /** Whether `host` is a loopback address (127.0.0.0/8, ::1, IPv4-mapped 127.x, or the name localhost). */
@@ -320,12 +320,14 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
       throw new UsageError(`${portFlag.name} ${port} and the mapping '${single.name}' ask for different public ports: give one of them`);
     port = single.remotePort;
   }
+  const secretSource = secretArg(argv);
   const options = {
     localPort: mappings[0]!.localPort,
     to: to.text,
     localHost: (argv.localHost as string | undefined) ?? TUNNEL_DEFAULTS.localHost,
     port,
-    secret: secretArg(argv),
+    secret: secretSource.secret,
+    secretFile: secretSource.file,
     controlPort: portArg(argv.controlPort, 'BORE_CONTROL_PORT', '--control-port', TUNNEL_DEFAULTS.controlPort, 1),
     // The flags take seconds, the library milliseconds.
     heartbeatTimeoutMs: secondsArg(argv.heartbeatTimeout, '--heartbeat-timeout', TUNNEL_DEFAULTS.heartbeatTimeoutMs / 1000) * 1000,
@@ -447,7 +449,8 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
   const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
   const metrics = metricsArg(argv.metrics);
-  const secret = secretArg(argv);
+  const secretSource = secretArg(argv);
+  const secret = secretSource.file === undefined ? secretSource.secret : readSecrets(secretSource.file);
   const bindAddr = (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR;
   const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
   const logger = await makeLogger(settings);
@@ -468,6 +471,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
         maxTunnelsPerAddr: countArg(argv.maxTunnelsPerAddr, '--max-tunnels-per-addr', MAX_TUNNELS_PER_ADDR, 0),
         maxAuthFailures: countArg(argv.maxAuthFailures, '--max-auth-failures', MAX_AUTH_FAILURES, 0),
         authFailureWindowMs: secondsArg(argv.authFailureWindow, '--auth-failure-window', AUTH_FAILURE_WINDOW_MS / 1000) * 1000,
+        ipv6PrefixLength: countArg(argv.ipv6Prefix, '--ipv6-prefix', IPV6_PREFIX_LENGTH, 1, 128),
         accessLog: argv.accessLog === true,
         logger,
       }),
@@ -538,7 +542,8 @@ function localOptions<T>(y: Argv<T>) {
       .option('secret', { alias: 's', type: 'string', describe: 'Secret shared with the server [env: BORE_SECRET]', requiresArg: true })
       .option('secret-file', {
         type: 'string',
-        describe: 'File holding the secret, trailing newline trimmed; instead of --secret [env: BORE_SECRET_FILE]',
+        describe:
+          'File holding the secret (its first line), re-read at every connection attempt; instead of --secret [env: BORE_SECRET_FILE]',
         requiresArg: true,
       })
       .option('control-port', {
@@ -629,7 +634,8 @@ function serverOptions<T>(y: Argv<T>) {
       .option('secret', { alias: 's', type: 'string', describe: 'Secret clients must know [env: BORE_SECRET]', requiresArg: true })
       .option('secret-file', {
         type: 'string',
-        describe: 'File holding the secret, trailing newline trimmed; instead of --secret [env: BORE_SECRET_FILE]',
+        describe:
+          'File of secrets clients may use, one per line (during a rotation the new and the old), re-read on SIGHUP; instead of --secret [env: BORE_SECRET_FILE]',
         requiresArg: true,
       })
       .option('control-port', {
@@ -678,7 +684,7 @@ function serverOptions<T>(y: Argv<T>) {
         type: 'string',
         requiresArg: true,
         describe:
-          'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which its connections are closed unanswered for as long (0: never)',
+          'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which it may open no new tunnel for as long; its tunnels that are up keep working (0: never)',
         defaultDescription: String(MAX_AUTH_FAILURES),
       })
       .option('auth-failure-window', {
@@ -686,6 +692,12 @@ function serverOptions<T>(y: Argv<T>) {
         requiresArg: true,
         describe: 'Seconds in which failed handshakes are counted, and length of the cool-down',
         defaultDescription: String(AUTH_FAILURE_WINDOW_MS / 1000),
+      })
+      .option('ipv6-prefix', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Bits of an IPv6 address that make one peer for the per-address limits (128: each address)',
+        defaultDescription: String(IPV6_PREFIX_LENGTH),
       })
       .option('drain-timeout', {
         type: 'string',

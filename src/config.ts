@@ -12,6 +12,7 @@ import * as v from 'valibot';
 import { MAX_TIMER_MS } from './options.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
+import { SecretFileError, readSecrets } from './secret-file.js';
 import type { TunnelSpecOptions, TunnelsReload } from './tunnels.js';
 
 /** A config file that cannot be read, parsed or validated; the message names file, line and key. */
@@ -187,23 +188,26 @@ function sharedOptions(
 ): Partial<TunnelSpecOptions> {
   if (table.secret !== undefined && table.secret_file !== undefined)
     fail([...at, 'secret_file'], 'and secret given together: use one of them');
-  let secret = table.secret;
+  // A secret file is checked now and read again by the tunnel at every connection attempt.
+  let secretFile: string | undefined;
   if (table.secret_file !== undefined) {
-    const file = resolve(dirname(path), table.secret_file);
-    let content: string;
+    secretFile = resolve(dirname(path), table.secret_file);
     try {
-      content = readFileSync(file, 'utf8');
+      readSecrets(secretFile);
     } catch (err) {
-      return fail([...at, 'secret_file'], `cannot be read: '${file}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      if (!(err instanceof SecretFileError)) throw err;
+      return fail(
+        [...at, 'secret_file'],
+        err.code === 'EMPTY' ? `is empty: '${secretFile}'` : `cannot be read: '${secretFile}' (${err.code})`,
+      );
     }
-    secret = content.replace(/[\r\n]+$/, '');
-    if (secret === '') fail([...at, 'secret_file'], `is empty: '${file}'`);
   }
   const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
   const options: Partial<TunnelSpecOptions> = {
     to: table.to,
     controlPort: table.control_port,
-    secret,
+    secret: table.secret,
+    secretFile,
     localHost: table.local_host,
     heartbeatTimeoutMs: ms(table.heartbeat_timeout),
     maxReconnectDelayMs: ms(table.max_reconnect_delay),

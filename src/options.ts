@@ -86,6 +86,16 @@ export function string(nonEmpty?: string, secret = false): Rule {
   };
 }
 
+/**
+ * A secret, or a non-empty list of non-empty secrets (the current one first); a message
+ * names only the types, never a value.
+ */
+export const secrets: Rule = (name, value) => {
+  if (!Array.isArray(value)) return string(undefined, true)(name, value);
+  if (value.length === 0) fail(RangeError, `${name} must hold at least one secret, got an empty list`);
+  value.forEach((item: unknown, i) => string('a non-empty string', true)(`${name}[${i}]`, item));
+};
+
 /** `true` or `false`. */
 export const boolean: Rule = (name, value) => {
   if (typeof value !== 'boolean') fail(TypeError, `${name} must be true or false, got ${shown(value)}`);

@@ -13,7 +13,7 @@ import {
   sameTunnelView,
   tunnelView,
 } from '../machines/client.js';
-import { Authenticator } from './protocol/auth.js';
+import { clientCredentials } from './client/credentials.js';
 import { type Logger, silentLogger } from './log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
 import { ClientRuntime } from './client/actors.js';
@@ -49,6 +49,11 @@ export interface TunnelOptions {
   port?: number;
   /** Secret shared with the server. */
   secret?: string;
+  /**
+   * File holding the secret (its first line), read at every connection attempt so a
+   * rotated secret is used without a restart; instead of `secret`.
+   */
+  secretFile?: string;
   /** Server control port (default 7835). */
   controlPort?: number;
   /** Milliseconds without a server message before the connection counts as lost (default 8000). */
@@ -86,6 +91,7 @@ export const TUNNEL_RULES: Rules<TunnelOptions> = {
   localHost: string('a host name or address'),
   port: integer(0, 65535),
   secret: string(undefined, true),
+  secretFile: string('a path'),
   controlPort: integer(1, 65535),
   heartbeatTimeoutMs: duration(),
   maxReconnectDelayMs: duration(),
@@ -176,7 +182,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   checkOptions(TUNNEL_RULES, options, 'startTunnel', ['localPort', 'to']);
   const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
   const settings = tunnelSettings(options);
-  const runtime = new ClientRuntime(logger, options.secret ? new Authenticator(options.secret) : undefined);
+  const runtime = new ClientRuntime(logger, clientCredentials(options, logger));
   const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
   const tunnel = trackTunnel(actor, runtime, logger, options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
   actor.start();

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
 import { type TunnelView, type clientMachine, sameTunnelView } from '../machines/client.js';
 import { type AggregateState, type ReloadDiff, type TunnelSpec, reloadDiff, supervisorMachine } from '../machines/supervisor.js';
-import { Authenticator } from './protocol/auth.js';
+import { clientCredentials } from './client/credentials.js';
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { type Logger, silentLogger, withFields } from './log.js';
@@ -138,7 +138,11 @@ function resolveTunnels(options: TunnelsReload, where: string): Record<string, T
   for (const key of PROCESS_WIDE) delete (shared as Record<string, unknown>)[key];
   const resolved: Record<string, TunnelSpecOptions> = {};
   for (const [name, own] of Object.entries(tunnels)) {
-    const merged = { ...shared, ...dropUndefined(own) } as Partial<TunnelSpecOptions>;
+    const mine = dropUndefined(own);
+    // A tunnel's own secret, of either kind, replaces the shared one of either kind.
+    const base =
+      mine.secret !== undefined || mine.secretFile !== undefined ? { ...shared, secret: undefined, secretFile: undefined } : shared;
+    const merged = dropUndefined({ ...base, ...mine }) as Partial<TunnelSpecOptions>;
     for (const key of ['localPort', 'to'] as const) {
       if (merged[key] === undefined)
         throw Object.assign(new TypeError(`tunnels.${name}.${key} is required${key === 'to' ? ' (or give to for every tunnel)' : ''}`), {
@@ -175,9 +179,10 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     const drainMs = spec.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
     const settings = tunnelSettings(spec);
     const logger = rateLimited(withFields(base, { tunnel: name }), options.logRateLimit);
-    const runtime = new ClientRuntime(logger, spec.secret ? new Authenticator(spec.secret) : undefined);
+    const runtime = new ClientRuntime(logger, clientCredentials(spec, logger));
     infos.set(runtime, { name, logger, drainMs });
-    const secret = spec.secret === undefined ? null : createHash('sha256').update(spec.secret).digest('hex');
+    // A file is re-read at each attempt: the same path is the same tunnel.
+    const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
     return { settings, runtime, key: JSON.stringify({ settings, secret, drainMs }) };
   };
   const specs = (set: Record<string, TunnelSpecOptions>) =>

@@ -50,7 +50,11 @@ const TUNNEL_CASES: Case[] = [
   [{ logRateLimit: { windows: 5 } }, TypeError, 'unknown option logRateLimit.windows (known: burst, windowMs, maxKeys, schedule)'],
   [{ signal: {} }, TypeError, 'signal must be an AbortSignal, got {}'],
   [{ inspect: 'yes' }, TypeError, "inspect must be a function or an object, got 'yes'"],
-  [{ locaPort: 3000 }, TypeError, 'unknown option locaPort (known: localPort, to, localHost, port, secret, controlPort,'],
+  [{ locaPort: 3000 }, TypeError, 'unknown option locaPort (known: localPort, to, localHost, port, secret, secretFile, controlPort,'],
+  [{ secretFile: 7 }, TypeError, 'secretFile must be a string, got 7'],
+  [{ secretFile: '' }, RangeError, "secretFile must be a path, got ''"],
+  [{ secretFile: '/nonexistent/bore-secret' }, RangeError, "secretFile: cannot read '/nonexistent/bore-secret' (ENOENT)"],
+  [{ secret: 'x', secretFile: '/etc/hostname' }, RangeError, 'secret and secretFile given together: use one of them'],
 ];
 
 const SERVER_CASES: Case[] = [
@@ -58,6 +62,9 @@ const SERVER_CASES: Case[] = [
   [{ maxPort: 70000 }, RangeError, 'maxPort must be 1-65535, got 70000'],
   [{ minPort: 30000, maxPort: 20000 }, RangeError, 'empty port range: minPort 30000 is above maxPort 20000'],
   [{ secret: null }, TypeError, 'secret must be a string, got a value of type object'],
+  [{ secret: [] }, RangeError, 'secret must hold at least one secret, got an empty list'],
+  [{ secret: ['current', 42] }, TypeError, 'secret[1] must be a string, got a value of type number'],
+  [{ secret: ['current', ''] }, RangeError, "secret[1] must be a non-empty string, got ''"],
   [{ controlPort: -1 }, RangeError, 'controlPort must be 0-65535, got -1'],
   [{ controlPort: '7835' }, TypeError, "controlPort must be a number, got '7835'"],
   [{ bindAddr: '' }, RangeError, "bindAddr must be a host name or address, got ''"],

@@ -24,7 +24,9 @@ import { onClose, onEnd } from '../socket-events.js';
  */
 export class ClientRuntime {
   readonly logger: Logger;
-  readonly auth: Authenticator | undefined;
+  /** The credentials of the current attempt (see {@link ClientRuntime.renewAuth}). */
+  auth: Authenticator | undefined;
+  readonly #source: (() => Authenticator | undefined) | undefined;
   /** Sockets of in-flight proxied connections. */
   readonly proxied = new Set<Socket>();
   /** Returns a number in [0, 1): the backoff jitter. */
@@ -32,11 +34,30 @@ export class ClientRuntime {
   /** Returns the time in epoch ms: when the next retry starts. */
   readonly now: () => number;
 
-  constructor(logger: Logger, auth: Authenticator | undefined, random: () => number = Math.random, now: () => number = Date.now) {
+  /**
+   * `auth`: the credentials, or a function that gives them anew for each attempt (a
+   * secret file re-read, so a rotated secret is used without a restart).
+   */
+  constructor(
+    logger: Logger,
+    auth: Authenticator | (() => Authenticator | undefined) | undefined,
+    random: () => number = Math.random,
+    now: () => number = Date.now,
+  ) {
     this.logger = logger;
-    this.auth = auth;
+    this.#source = typeof auth === 'function' ? auth : undefined;
+    this.auth = typeof auth === 'function' ? auth() : auth;
     this.random = random;
     this.now = now;
+  }
+
+  /**
+   * Takes the credentials anew at the start of an attempt; the attempt's control and
+   * data connections all use them, so a secret changed mid-session never mixes.
+   */
+  renewAuth(): Authenticator | undefined {
+    if (this.#source) this.auth = this.#source();
+    return this.auth;
   }
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
@@ -108,8 +129,9 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     setControlSocketBasics(socket);
     const framed = frameClientSocket(socket);
     report({ type: 'CONNECTED' });
-    await authenticate(framed, runtime.auth, 0);
-    if (runtime.auth) report({ type: 'CHALLENGE.ANSWERED' });
+    const auth = runtime.renewAuth();
+    await authenticate(framed, auth, 0);
+    if (auth) report({ type: 'CHALLENGE.ANSWERED' });
     const port = await requestPort(framed, input.requestedPort, 0);
     if (input.poolSize > 0) {
       framed.send({ type: 'PoolRequest', size: input.poolSize });
@@ -204,7 +226,13 @@ export type ProxyRequest =
  */
 export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack, receive, input }) => {
   const { runtime } = input;
-  const target = { ...input.target, auth: runtime.auth };
+  // Read at each data connection: the credentials of the current attempt.
+  const target = {
+    ...input.target,
+    get auth() {
+      return runtime.auth;
+    },
+  };
   let stopped = false;
   const report = (event: ProxyEvent) => {
     if (!stopped) sendBack(event);

@@ -30,7 +30,19 @@ import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../address.js';
 import { type Admission, type DataClaim, admit } from './handshake.js';
-import { OPTION_ERROR, type Rules, boolean, checkOptions, duration, func, integer, nested, string, withMethods } from '../options.js';
+import {
+  OPTION_ERROR,
+  type Rules,
+  boolean,
+  checkOptions,
+  duration,
+  func,
+  integer,
+  nested,
+  secrets,
+  string,
+  withMethods,
+} from '../options.js';
 import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
 import {
@@ -77,8 +89,11 @@ export interface ServerOptions {
   minPort?: number;
   /** Highest public port a client may get (default 65535). */
   maxPort?: number;
-  /** Shared secret clients must prove they know. */
-  secret?: string;
+  /**
+   * Shared secret clients must prove they know; or several, any of which is accepted
+   * (during a rotation). Replace them at run time with {@link BoreServer.setSecret}.
+   */
+  secret?: string | readonly string[];
   /** Port of the control listener (default 7835; 0 for any). */
   controlPort?: number;
   /** Address of the control listener (default 0.0.0.0). */
@@ -137,7 +152,7 @@ export interface ServerOptions {
 const SERVER_RULES: Rules<ServerOptions> = {
   minPort: integer(1, 65535),
   maxPort: integer(1, 65535),
-  secret: string(undefined, true),
+  secret: secrets,
   controlPort: integer(0, 65535),
   bindAddr: string('a host name or address'),
   bindTunnels: string('a host name or address'),
@@ -187,6 +202,11 @@ export interface ServerCounters {
   handshakeFailures: ReadonlyMap<string, number>;
 }
 
+/** The authenticator of the option `secret`, if it holds a secret. */
+function authenticator(secret: string | readonly string[] | undefined): Authenticator | undefined {
+  return secret === undefined || secret === '' ? undefined : new Authenticator(secret);
+}
+
 /** How a public connection ended, from the error its socket had, if any. */
 function howEnded(socket: Socket): string {
   const err: NodeJS.ErrnoException | null = socket.errored;
@@ -200,7 +220,7 @@ function howEnded(socket: Socket): string {
  */
 export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
-  readonly #auth: Authenticator | undefined;
+  #auth: Authenticator | undefined;
   readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
   readonly #tunnels = new Set<ServerTunnel>();
@@ -250,7 +270,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       windowMs: this.#opts.authFailureWindowMs,
       ipv6PrefixLength: this.#opts.ipv6PrefixLength,
     });
-    this.#auth = options.secret ? new Authenticator(options.secret) : undefined;
+    this.#auth = authenticator(options.secret);
     this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
     this.#accessLog = options.accessLog ?? false;
     this.#pending = new PendingConnections(
@@ -277,6 +297,17 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       auth: Boolean(this.#auth),
     });
     return port;
+  }
+
+  /**
+   * Replaces the secrets clients must prove they know (the option `secret`'s forms;
+   * `undefined` or `''`: none). Tunnels that are up stay; their data connections and new
+   * tunnels are checked against the new secrets. Throws a `TypeError` or `RangeError`
+   * for a bad value, as the constructor does.
+   */
+  setSecret(secret: string | readonly string[] | undefined): void {
+    checkOptions({ secret: SERVER_RULES.secret }, { secret }, 'BoreServer.setSecret');
+    this.#auth = authenticator(secret);
   }
 
   /** The control port, once listening. */
