@@ -2,8 +2,9 @@
  * Secret files (`--secret-file`, `secret_file`): one secret per line, the first the
  * current one. A server accepts every secret of its file, so an operator rotates a
  * secret without downtime: add the new one to the server's file (first line) and
- * reload the server, switch the clients' files (each client re-reads its file at every
- * connection attempt), then remove the old line and reload again. Nothing here ever
+ * reload the server, switch the clients' files (a client reads its file again at every
+ * connection attempt, and at most once a second for data connections), then remove
+ * the old line and reload the server again. Nothing here ever
  * puts a secret in an error message.
  */
 import { readFileSync } from 'node:fs';

@@ -24,9 +24,8 @@ import { onClose, onEnd } from '../socket-events.js';
  */
 export class ClientRuntime {
   readonly logger: Logger;
-  /** The credentials of the current attempt (see {@link ClientRuntime.renewAuth}). */
-  auth: Authenticator | undefined;
-  readonly #source: (() => Authenticator | undefined) | undefined;
+  readonly #source: ((fresh: boolean) => Authenticator | undefined) | undefined;
+  #auth: Authenticator | undefined;
   /** Sockets of in-flight proxied connections. */
   readonly proxied = new Set<Socket>();
   /** Returns a number in [0, 1): the backoff jitter. */
@@ -35,29 +34,32 @@ export class ClientRuntime {
   readonly now: () => number;
 
   /**
-   * `auth`: the credentials, or a function that gives them anew for each attempt (a
-   * secret file re-read, so a rotated secret is used without a restart).
+   * `auth`: the credentials, or a function that gives them anew (a secret file read
+   * again, so a rotated secret is used without a restart; `fresh` at a new attempt).
    */
   constructor(
     logger: Logger,
-    auth: Authenticator | (() => Authenticator | undefined) | undefined,
+    auth: Authenticator | ((fresh: boolean) => Authenticator | undefined) | undefined,
     random: () => number = Math.random,
     now: () => number = Date.now,
   ) {
     this.logger = logger;
     this.#source = typeof auth === 'function' ? auth : undefined;
-    this.auth = typeof auth === 'function' ? auth() : auth;
+    this.#auth = typeof auth === 'function' ? auth(true) : auth;
     this.random = random;
     this.now = now;
   }
 
-  /**
-   * Takes the credentials anew at the start of an attempt; the attempt's control and
-   * data connections all use them, so a secret changed mid-session never mixes.
-   */
+  /** The credentials for a data connection: a secret file's, read again if need be. */
+  get auth(): Authenticator | undefined {
+    if (this.#source) this.#auth = this.#source(false);
+    return this.#auth;
+  }
+
+  /** The credentials for a new attempt: a secret file's, read again now. */
   renewAuth(): Authenticator | undefined {
-    if (this.#source) this.auth = this.#source();
-    return this.auth;
+    if (this.#source) this.#auth = this.#source(true);
+    return this.#auth;
   }
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
