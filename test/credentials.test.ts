@@ -76,7 +76,10 @@ test("a client's secret file is read again at each attempt, at most once a secon
   assert.deepEqual(
     logger.lines.map((l) => [l.level, l.message]),
     [
+      ['info', 'secret file changed: new connections use its first line'],
+      ['info', 'secret file changed: new connections use its first line'],
       ['warn', `secret file: cannot read '${file}' (ENOENT); using the secret read before`],
+      ['info', 'secret file changed: new connections use its first line'],
       ['info', 'secret file readable again'],
     ],
   );

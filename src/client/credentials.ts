@@ -41,7 +41,9 @@ export function clientCredentials(
   let failing = false;
   const read = () => {
     const [first] = readSecrets(secretFile);
-    if (first !== current?.secret) current = { secret: first!, auth: new Authenticator(first!) };
+    if (first === current?.secret) return;
+    if (current) logger.info('secret file changed: new connections use its first line', { file: secretFile });
+    current = { secret: first!, auth: new Authenticator(first!) };
   };
   try {
     read();
