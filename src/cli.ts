@@ -13,6 +13,7 @@ import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFo
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
+import { catchHangups, ignoreHangups, onHangup } from './hangup.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -205,12 +206,14 @@ function printError(message: string, fields: Record<string, unknown> = {}): void
 
 /**
  * Routes SIGINT/SIGTERM to `stop` (replaceable as start-up proceeds), installed first
- * thing so a signal that arrives during start-up is never lost.
+ * thing so a signal that arrives during start-up is never lost; SIGHUP is caught from
+ * here on too (`hangup.ts`; `bin.ts` caught it before the CLI loaded).
  */
 function onStopSignal(stop: (signal: string) => void): {
   set(fn: (signal: string) => void): void;
   setLogger(logger: { warn(message: string, meta?: Record<string, unknown>): unknown }): void;
 } {
+  catchHangups();
   let current = stop;
   let log = (message: string) => void process.stderr.write(`${message}\n`);
   let stopping = false;
@@ -340,11 +343,13 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     const inspectPort = inspectArg(argv.inspect);
     const logger = await makeLogger(settings);
     signals.setLogger(logger);
+    ignoreHangups(logger, 'local');
     return runTunnels({ ...options, localPort: undefined, port: undefined, tunnels }, logger, signals, inspectPort);
   }
   const inspectPort = inspectArg(argv.inspect);
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
+  ignoreHangups(logger, 'local');
   const { startTunnel } = await import('./tunnel.js');
   const { clientMachine } = await import('../machines/client.js');
   const inspector =
@@ -417,10 +422,8 @@ async function startSupervisorInspector(port: number, logger: Awaited<ReturnType
 }
 
 async function runUp(argv: Record<string, unknown>): Promise<void> {
+  // A SIGHUP during start-up (caught since bin.ts) is a reload once the tunnels run.
   const signals = onStopSignal(() => exit(0));
-  // SIGHUP reloads once the tunnels run; installed first, so that one during start-up is ignored rather than fatal.
-  let reloadNow: (() => void) | undefined;
-  process.on('SIGHUP', () => reloadNow?.());
   const settings = logSettings(argv);
   const path = fromEnv(argv.config, 'BORE_CONFIG') ?? 'bore.toml';
   const { loadConfig, ConfigError } = await import('./config.js');
@@ -436,7 +439,7 @@ async function runUp(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   logger.info(`config ${path}: ${Object.keys(options.tunnels as object).length} tunnels`, { file: path });
-  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read, onSignal: (fn) => (reloadNow = fn) });
+  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read, onSignal: onHangup });
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
@@ -452,6 +455,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
+  ignoreHangups(logger, 'server');
   const { BoreServer } = await import('./server/server.js');
   const server = asUsage(
     () =>
@@ -508,10 +512,10 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
 const LOCAL_DESCRIBE = 'Expose a local port through a bore server';
 const SERVER_DESCRIBE = 'Run a bore server that clients can expose ports through';
 const LOCAL_USAGE =
-  '$0 <LOCAL_PORT>[:REMOTE_PORT]... --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO; several mappings (`3000 8080:18080`) run as several tunnels in one process.';
+  '$0 <LOCAL_PORT>[:REMOTE_PORT]... --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO; several mappings (`3000 8080:18080`) run as several tunnels in one process. SIGHUP is logged and changes nothing (there is nothing to reload): a terminal hang-up does not stop it.';
 const UP_DESCRIBE = 'Run the tunnels of a config file (bore.toml); SIGHUP reloads it';
-const UP_USAGE = `$0 [--config PATH]\n\n${UP_DESCRIBE}: added tunnels start, removed ones stop, changed ones restart, the others keep their connections.`;
-const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}`;
+const UP_USAGE = `$0 [--config PATH]\n\n${UP_DESCRIBE}: added tunnels start, removed ones stop, changed ones restart, the others keep their connections (a SIGHUP during start-up is applied once the tunnels run).`;
+const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}. SIGHUP is logged and changes nothing (there is nothing to reload).`;
 
 function localOptions<T>(y: Argv<T>) {
   return logOptions(
