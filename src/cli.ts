@@ -13,7 +13,7 @@ import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFo
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
-import { catchHangups, ignoreHangups, onHangup } from './hangup.js';
+import { catchHangups, ignoreHangups } from './hangup.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -374,15 +374,16 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
 
 /**
  * Runs a set of tunnels (several mappings, or `bore up`) until every one is gone or a
- * signal stops them; exits with {@link tunnelsExitCode}'s code. `reload`, if given,
- * runs on SIGHUP and returns the new options, or throws to keep the running set.
+ * signal stops them; exits with {@link tunnelsExitCode}'s code. `reload`, if given, is
+ * the config file re-read on SIGHUP (`up-reload.ts`): `read` returns the new options,
+ * or throws to keep the running set.
  */
 async function runTunnels(
   options: Record<string, unknown>,
   logger: Awaited<ReturnType<typeof makeLogger>>,
   signals: ReturnType<typeof onStopSignal>,
   inspectPort: number | undefined,
-  reload?: { describe: string; read(): Record<string, unknown>; onSignal(reload: () => void): void },
+  reload?: { file: string; read: () => Record<string, unknown> },
 ): Promise<void> {
   const { startTunnels } = await import('./tunnels.js');
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
@@ -394,14 +395,8 @@ async function runTunnels(
     void tunnels.stop();
   });
   if (reload) {
-    reload.onSignal(() => {
-      logger.info(`received SIGHUP, reloading ${reload.describe}`);
-      try {
-        tunnels.reload(reload.read() as unknown as Parameters<typeof tunnels.reload>[0]);
-      } catch (err) {
-        logger.error(`reload rejected, the running tunnels stay as they were: ${(err as Error).message}`, { file: reload.describe });
-      }
-    });
+    const { reloadOnHangup } = await import('./up-reload.js');
+    reloadOnHangup(tunnels, logger, reload.file, reload.read as () => Parameters<typeof tunnels.reload>[0]);
   }
   const result = await tunnels.done;
   await inspector?.close();
@@ -439,7 +434,7 @@ async function runUp(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   logger.info(`config ${path}: ${Object.keys(options.tunnels as object).length} tunnels`, { file: path });
-  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read, onSignal: onHangup });
+  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { file: path, read });
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
@@ -612,7 +607,7 @@ function upOptions<T>(y: Argv<T>) {
           'Serve a live view of the supervisor and every tunnel (state, context, chart) on http://127.0.0.1:PORT/; GET /snapshot has every tunnel under "children" (--inspect or --inspect=PORT)',
       })
       .epilogue(
-        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running.',
+        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up before any reload, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running. After a reload the process does not exit when every tunnel has given up (a wrong secret in the new file): it logs it and waits for a corrected file and SIGHUP.',
       ),
   );
 }

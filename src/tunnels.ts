@@ -58,7 +58,11 @@ export type TunnelsState = AggregateState | 'stopping' | 'stopped';
 
 /** What a user sees of a set of tunnels; {@link Tunnels.onChange} reports each change. */
 export interface TunnelsChange {
-  /** `listening` (all), `starting`, `reconnecting` (some), `degraded` (some fatal), `gone` (none left running), `stopping`, `stopped`. */
+  /**
+   * `listening` (all), `starting`, `reconnecting` (some), `degraded` (some fatal), `gone`
+   * (none left running), `waiting` (none left running after a reload: the set waits for
+   * the next one), `stopping`, `stopped`.
+   */
   readonly state: TunnelsState;
   /** Each tunnel of the current set by name (fatal ones included). */
   readonly tunnels: Readonly<Record<string, TunnelChange>>;
@@ -96,7 +100,8 @@ export interface Tunnels {
    * Replaces the set: added tunnels start, removed ones stop (their connections drain),
    * changed ones (any option) restart, unchanged ones keep their connections and ports;
    * tunnels that had gone fatal restart. Throws, changing nothing, if the options are
-   * invalid. Returns what it did, by name.
+   * invalid. Returns what it did, by name. After a reload, a set whose every tunnel has
+   * given up does not end: it is `waiting` for the next reload (or `stop()`).
    */
   reload(options: TunnelsReload): ReloadDiff;
 }
@@ -223,8 +228,13 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   const done = new Promise<TunnelsResult>((res) => (resolveDone = res));
 
   let lastState: TunnelsState | undefined;
+  // While `waiting`, no socket or timer of the set is left to keep the process alive: this one does.
+  let keepAlive: NodeJS.Timeout | undefined;
   actor.subscribe((snapshot) => {
     trackChildren(snapshot);
+    const isWaiting = snapshot.status === 'active' && snapshot.context.aggregate === 'waiting';
+    if (isWaiting && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
+    if (!isWaiting && keepAlive) keepAlive = void clearInterval(keepAlive);
     if (snapshot.value === 'running') lastSet = Object.keys(snapshot.context.tunnels);
     const change = changeOf(snapshot);
     stream.update(change, snapshot.status === 'done');
@@ -234,7 +244,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     }
     if (change.state === 'listening') {
       resolveReady(Object.fromEntries(Object.entries(change.tunnels).map(([name, t]) => [name, t.publicPort!])));
-    } else if (change.state === 'degraded' || change.state === 'gone' || change.state === 'stopped') {
+    } else if (['degraded', 'gone', 'waiting', 'stopped'].includes(change.state)) {
       const failed = Object.entries(change.tunnels).find(([, t]) => t.state === 'fatal');
       rejectReady(new Error(failed ? `tunnel ${failed[0]}: ${failed[1].lastError?.message ?? 'failed'}` : 'tunnels stopped'));
     }
