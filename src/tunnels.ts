@@ -42,7 +42,7 @@ export interface TunnelsOptions extends Partial<TunnelSpecOptions> {
   tunnels: Record<string, Partial<TunnelSpecOptions>>;
   /** Where to log (default: nowhere); each tunnel's lines carry `tunnel: <name>`. */
   logger?: Logger;
-  /** The rate limit on repeated warnings, per tunnel. */
+  /** The rate limit on repeated warnings, per tunnel and across tunnels (the same message from many tunnels). */
   logRateLimit?: RateLimitOptions;
   /** XState inspection hook on the supervisor and its children. */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -174,12 +174,14 @@ interface SpecInfo {
 export function startTunnels(options: TunnelsOptions): Tunnels {
   const resolved = resolveTunnels(options, 'startTunnels');
   const base = options.logger ?? silentLogger;
+  // Across tunnels: the same warning from 184 tunnels refused by the server's cap is one message.
+  const shared = rateLimited(base, options.logRateLimit);
   const infos = new WeakMap<ClientRuntime, SpecInfo>();
 
   const specOf = (name: string, spec: TunnelSpecOptions): TunnelSpec => {
     const drainMs = spec.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
     const settings = tunnelSettings(spec);
-    const logger = rateLimited(withFields(base, { tunnel: name }), options.logRateLimit);
+    const logger = rateLimited(withFields(shared, { tunnel: name }), options.logRateLimit);
     const runtime = new ClientRuntime(logger, spec.secret ? new Authenticator(spec.secret) : undefined);
     infos.set(runtime, { name, logger, drainMs });
     const secret = spec.secret === undefined ? null : createHash('sha256').update(spec.secret).digest('hex');
@@ -253,6 +255,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
       void (async () => {
         // Children that end later (a restart's old child) push more ends while we wait.
         for (let n = 0; n < ends.length; n = ends.length) await Promise.all(ends);
+        shared.flush();
         const all = Object.fromEntries(lastSet.filter((name) => results.has(name)).map((name) => [name, results.get(name)!]));
         resolveDone({ state, tunnels: all, exitCode: tunnelsExitCode(state, Object.values(all)) });
       })();
