@@ -7,7 +7,11 @@
  * runner) while the others go on.
  *
  *   running ──STOP──→ stopping → stopped (every child stopped)
- *   running ──every tunnel fatal──→ gone
+ *   running ──every tunnel fatal, and no RELOAD yet──→ gone
+ *
+ * Once a `RELOAD` has come, a set whose every tunnel has failed stays `running` (its
+ * aggregate `waiting`) for the next `RELOAD`: a reload that brought a mistake (a wrong
+ * secret) must leave a way back, not end the process.
  *
  * `RELOAD` carries the new set of tunnels: an added one starts, a removed one is sent
  * `STOP` (the runner drains its connections), a changed one (its `key` differs, or it
@@ -56,9 +60,10 @@ export interface TunnelStatus extends TunnelView {
  * The aggregate of the tunnels' states: `listening` (all of them), `starting` (some not
  * yet listening for the first time, none reconnecting or fatal), `reconnecting` (some
  * in backoff, none fatal), `degraded` (some fatal, the others running), `gone` (none
- * running: every one fatal or stopped).
+ * running: every one fatal or stopped), `waiting` (as `gone`, some fatal, after a
+ * `RELOAD`: the set waits for the next one).
  */
-export type AggregateState = 'starting' | 'listening' | 'reconnecting' | 'degraded' | 'gone';
+export type AggregateState = 'starting' | 'listening' | 'reconnecting' | 'degraded' | 'gone' | 'waiting';
 
 /** Input of {@link supervisorMachine}: the tunnels by name. */
 export interface SupervisorInput {
@@ -75,6 +80,8 @@ export interface SupervisorContext {
   restarting: Record<string, TunnelSpec>;
   /** Tunnels sent `STOP` by a reload or `STOP`, waiting for their child to be done. */
   stopping: string[];
+  /** A `RELOAD` has come: from then on, every tunnel failing leaves the set waiting for the next one. */
+  reloaded: boolean;
 }
 
 /** The outcome of a `RELOAD`, by tunnel name. */
@@ -106,14 +113,14 @@ export function reloadDiff(current: Record<string, TunnelStatus>, next: Record<s
   return diff;
 }
 
-/** The aggregate of `tunnels` (see {@link AggregateState}). */
-export function aggregateOf(tunnels: Record<string, TunnelStatus>): AggregateState {
+/** The aggregate of `tunnels` (see {@link AggregateState}); `reloaded`: a `RELOAD` has come. */
+export function aggregateOf(tunnels: Record<string, TunnelStatus>, reloaded = false): AggregateState {
   // A tunnel stopped on its own (its handle's `stop()`) counts for nothing.
   const states = Object.values(tunnels)
     .map((t) => t.state)
     .filter((s) => s !== 'stopped');
   const running = states.filter((s) => s !== 'fatal');
-  if (running.length === 0) return 'gone';
+  if (running.length === 0) return reloaded && states.length > 0 ? 'waiting' : 'gone';
   if (states.includes('fatal')) return 'degraded';
   if (states.includes('backoff')) return 'reconnecting';
   if (running.every((s) => s === 'listening')) return 'listening';
@@ -147,8 +154,8 @@ export const supervisorMachine = setup({
   },
   actors: { client: clientMachine },
   guards: {
-    /** No child left running (all fatal or stopped). */
-    allGone: ({ context }) => Object.values(context.tunnels).every((t) => t.state === 'fatal' || t.state === 'stopped'),
+    /** No child left running (all fatal or stopped), and none waiting for a reload to fix it. */
+    allGone: ({ context }) => aggregateOf(context.tunnels, context.reloaded) === 'gone',
     /** Every child stopped and gone. */
     noneLeft: ({ context }) => Object.keys(context.tunnels).length === 0 && context.stopping.length === 0,
   },
@@ -185,7 +192,7 @@ export const supervisorMachine = setup({
           }
         }
       }
-      enqueue.assign({ tunnels: next, restarting, stopping, aggregate: aggregateOf(next) });
+      enqueue.assign({ tunnels: next, restarting, stopping, reloaded: true, aggregate: aggregateOf(next, true) });
     }),
     stopAll: enqueueActions(({ context, enqueue }) => {
       const stopping = [...context.stopping];
@@ -206,7 +213,7 @@ export const supervisorMachine = setup({
       const status = statusOf(snapshot, old.key, old.generation);
       if (sameTunnelView(old, status)) return {};
       const tunnels = { ...context.tunnels, [name]: status };
-      return { tunnels, aggregate: aggregateOf(tunnels) };
+      return { tunnels, aggregate: aggregateOf(tunnels, context.reloaded) };
     }),
     /** A child is done: fatal on its own, or stopped (then maybe started again). */
     childDone: enqueueActions(({ context, enqueue, self }, { name }: { name: string }) => {
@@ -227,7 +234,7 @@ export const supervisorMachine = setup({
       } else if (final) {
         tunnels[name] = statusOf(final, old.key, old.generation);
       }
-      enqueue.assign({ tunnels, restarting, stopping, aggregate: aggregateOf(tunnels) });
+      enqueue.assign({ tunnels, restarting, stopping, aggregate: aggregateOf(tunnels, context.reloaded) });
     }),
   },
 }).createMachine({
@@ -238,7 +245,7 @@ export const supervisorMachine = setup({
       spawn('client', childOptions(name, spec, false));
       tunnels[name] = starting(spec, 1);
     }
-    return { tunnels, aggregate: aggregateOf(tunnels), restarting: {}, stopping: [] };
+    return { tunnels, aggregate: aggregateOf(tunnels), restarting: {}, stopping: [], reloaded: false };
   },
   initial: 'running',
   on: {

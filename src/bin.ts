@@ -6,8 +6,10 @@
  * (`src/cli.ts`). Source maps stay off (Node's support keeps every module's map in
  * memory, some 7 MB of an idle client): an error that reaches the top is printed by
  * `src/crash-report.ts`, loaded only then, with its stack mapped to the TypeScript
- * sources, and the process exits with status 1 as Node's own report would.
+ * sources, and the process exits with status 1 as Node's own report would. SIGHUP is
+ * caught first thing (`src/hangup.ts`) and handed to the CLI once it is loaded.
  */
+import { catchHangups } from './hangup.js';
 import { nodeVersionProblem } from './node-version.js';
 
 const problem = nodeVersionProblem(process.versions.node);
@@ -15,6 +17,8 @@ if (problem !== undefined) {
   process.stderr.write(`${problem}\n`);
   process.exit(1);
 } else {
+  // Before the CLI loads (some 0.2 s): a SIGHUP's default action would kill the process.
+  catchHangups();
   // Uncaught exceptions, and unhandled rejections (raised as uncaught exceptions).
   process.on('uncaughtException', (err) => {
     process.exitCode = 1;

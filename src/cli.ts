@@ -13,6 +13,7 @@ import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
 import { SecretFileError, readSecrets } from './secret-file.js';
+import { catchHangups, ignoreHangups, onHangup } from './hangup.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -98,6 +99,22 @@ function checkSecretFile(arg: { text: string; name: string }): string {
     throw err;
   }
   return arg.text;
+}
+
+/** Gives `server` the secrets of `file` again, or keeps its own if the file gives none; says which. */
+function reloadSecrets(
+  server: { setSecret(secrets: string[]): void },
+  file: string,
+  logger: { info(m: string): unknown; error(m: string, meta?: object): unknown },
+): void {
+  try {
+    const secrets = readSecrets(file);
+    server.setSecret(secrets);
+    logger.info(`secrets reloaded from ${file}: ${secrets.length} secret${secrets.length === 1 ? '' : 's'}`);
+  } catch (err) {
+    if (!(err instanceof SecretFileError)) throw err;
+    logger.error(`SIGHUP: secret file ${err.message}; the server keeps the secrets it had`, { file });
+  }
 }
 
 /** Whether `host` is a loopback address (127.0.0.0/8, ::1, IPv4-mapped 127.x, or the name localhost). */
@@ -205,12 +222,14 @@ function printError(message: string, fields: Record<string, unknown> = {}): void
 
 /**
  * Routes SIGINT/SIGTERM to `stop` (replaceable as start-up proceeds), installed first
- * thing so a signal that arrives during start-up is never lost.
+ * thing so a signal that arrives during start-up is never lost; SIGHUP is caught from
+ * here on too (`hangup.ts`; `bin.ts` caught it before the CLI loaded).
  */
 function onStopSignal(stop: (signal: string) => void): {
   set(fn: (signal: string) => void): void;
   setLogger(logger: { warn(message: string, meta?: Record<string, unknown>): unknown }): void;
 } {
+  catchHangups();
   let current = stop;
   let log = (message: string) => void process.stderr.write(`${message}\n`);
   let stopping = false;
@@ -342,11 +361,13 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
     const inspectPort = inspectArg(argv.inspect);
     const logger = await makeLogger(settings);
     signals.setLogger(logger);
+    ignoreHangups(logger, 'local');
     return runTunnels({ ...options, localPort: undefined, port: undefined, tunnels }, logger, signals, inspectPort);
   }
   const inspectPort = inspectArg(argv.inspect);
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
+  ignoreHangups(logger, 'local');
   const { startTunnel } = await import('./tunnel.js');
   const { clientMachine } = await import('../machines/client.js');
   const inspector =
@@ -371,15 +392,16 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
 
 /**
  * Runs a set of tunnels (several mappings, or `bore up`) until every one is gone or a
- * signal stops them; exits with {@link tunnelsExitCode}'s code. `reload`, if given,
- * runs on SIGHUP and returns the new options, or throws to keep the running set.
+ * signal stops them; exits with {@link tunnelsExitCode}'s code. `reload`, if given, is
+ * the config file re-read on SIGHUP (`up-reload.ts`): `read` returns the new options,
+ * or throws to keep the running set.
  */
 async function runTunnels(
   options: Record<string, unknown>,
   logger: Awaited<ReturnType<typeof makeLogger>>,
   signals: ReturnType<typeof onStopSignal>,
   inspectPort: number | undefined,
-  reload?: { describe: string; read(): Record<string, unknown>; onSignal(reload: () => void): void },
+  reload?: { file: string; read: () => Record<string, unknown> },
 ): Promise<void> {
   const { startTunnels } = await import('./tunnels.js');
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
@@ -391,14 +413,8 @@ async function runTunnels(
     void tunnels.stop();
   });
   if (reload) {
-    reload.onSignal(() => {
-      logger.info(`received SIGHUP, reloading ${reload.describe}`);
-      try {
-        tunnels.reload(reload.read() as unknown as Parameters<typeof tunnels.reload>[0]);
-      } catch (err) {
-        logger.error(`reload rejected, the running tunnels stay as they were: ${(err as Error).message}`, { file: reload.describe });
-      }
-    });
+    const { reloadOnHangup } = await import('./up-reload.js');
+    reloadOnHangup(tunnels, logger, reload.file, reload.read as () => Parameters<typeof tunnels.reload>[0]);
   }
   const result = await tunnels.done;
   await inspector?.close();
@@ -419,10 +435,8 @@ async function startSupervisorInspector(port: number, logger: Awaited<ReturnType
 }
 
 async function runUp(argv: Record<string, unknown>): Promise<void> {
+  // A SIGHUP during start-up (caught since bin.ts) is a reload once the tunnels run.
   const signals = onStopSignal(() => exit(0));
-  // SIGHUP reloads once the tunnels run; installed first, so that one during start-up is ignored rather than fatal.
-  let reloadNow: (() => void) | undefined;
-  process.on('SIGHUP', () => reloadNow?.());
   const settings = logSettings(argv);
   const path = fromEnv(argv.config, 'BORE_CONFIG') ?? 'bore.toml';
   const { loadConfig, ConfigError } = await import('./config.js');
@@ -438,7 +452,7 @@ async function runUp(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   logger.info(`config ${path}: ${Object.keys(options.tunnels as object).length} tunnels`, { file: path });
-  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { describe: path, read, onSignal: (fn) => (reloadNow = fn) });
+  await runTunnels(options, logger, signals, inspectArg(argv.inspect), { file: path, read });
 }
 
 async function runServer(argv: Record<string, unknown>): Promise<void> {
@@ -480,6 +494,10 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     logger.info(`received ${signal}, shutting down`);
     void server.close(drainMs).then(() => exit(0));
   });
+  // SIGHUP reads a secret file again (a rotation); there is nothing else to reload.
+  const { file } = secretSource;
+  if (file === undefined) ignoreHangups(logger, 'server');
+  else onHangup(() => reloadSecrets(server, file, logger));
   try {
     const port = await server.listen();
     if (secret === undefined && !(isLoopback(bindAddr) && isLoopback(bindTunnels))) {
@@ -512,10 +530,10 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
 const LOCAL_DESCRIBE = 'Expose a local port through a bore server';
 const SERVER_DESCRIBE = 'Run a bore server that clients can expose ports through';
 const LOCAL_USAGE =
-  '$0 <LOCAL_PORT>[:REMOTE_PORT]... --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO; several mappings (`3000 8080:18080`) run as several tunnels in one process.';
+  '$0 <LOCAL_PORT>[:REMOTE_PORT]... --to <TO> [options]\n\nExpose the local port LOCAL_PORT [env: BORE_LOCAL_PORT] through the bore server TO; several mappings (`3000 8080:18080`) run as several tunnels in one process. SIGHUP is logged and changes nothing (there is nothing to reload): a terminal hang-up does not stop it.';
 const UP_DESCRIBE = 'Run the tunnels of a config file (bore.toml); SIGHUP reloads it';
-const UP_USAGE = `$0 [--config PATH]\n\n${UP_DESCRIBE}: added tunnels start, removed ones stop, changed ones restart, the others keep their connections.`;
-const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}`;
+const UP_USAGE = `$0 [--config PATH]\n\n${UP_DESCRIBE}: added tunnels start, removed ones stop, changed ones restart, the others keep their connections (a SIGHUP during start-up is applied once the tunnels run).`;
+const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}. SIGHUP reads --secret-file again (to rotate the secret); otherwise it is logged and changes nothing.`;
 
 function localOptions<T>(y: Argv<T>) {
   return logOptions(
@@ -613,7 +631,7 @@ function upOptions<T>(y: Argv<T>) {
           'Serve a live view of the supervisor and every tunnel (state, context, chart) on http://127.0.0.1:PORT/; GET /snapshot has every tunnel under "children" (--inspect or --inspect=PORT)',
       })
       .epilogue(
-        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running.',
+        'Exit status: 0 stopped by SIGINT/SIGTERM; 2 usage error or invalid config file; once every tunnel has given up before any reload, 4 if any was lost or unreachable (a restart may help), else 3 (every one failed with a fatal error). One tunnel giving up is logged and leaves the others running. After a reload the process does not exit when every tunnel has given up (a wrong secret in the new file): it logs it and waits for a corrected file and SIGHUP.',
       ),
   );
 }

@@ -22,8 +22,17 @@ export class ConfigError extends Error {
 
 function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'a table';
+  if (typeof value === 'object' && value !== null) return typeOf(value);
   return String(value);
+}
+
+/** The kind of a TOML value, never the value itself: all an error about a secret may say of it. */
+function typeOf(value: unknown): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  if (value instanceof Date) return 'a date';
+  return Array.isArray(value) ? 'an array' : 'a table';
 }
 
 type Msg = (issue: v.BaseIssue<unknown>) => string;
@@ -54,13 +63,19 @@ const host = v.pipe(
 );
 const text = (what: string) => v.pipe(v.string(got(what)), v.nonEmpty(got(what)));
 const flag = v.boolean(got('true or false'));
+/** `secret` and `secret_file`: an error names the type of a wrong value, never the value (it may be the secret). */
+const secretText = (what: string) =>
+  v.pipe(
+    v.string((issue) => (issue.input === undefined ? 'is required' : `must be ${what} in quotes, got ${typeOf(issue.input)}`)),
+    v.nonEmpty('must not be empty'),
+  );
 
 /** Keys a tunnel may set, or the top level for every tunnel. */
 const SHARED = {
   to: v.optional(host),
   control_port: v.optional(port(1)),
-  secret: v.optional(text('a non-empty string')),
-  secret_file: v.optional(text('a path')),
+  secret: v.optional(secretText('a string')),
+  secret_file: v.optional(secretText('a path')),
   local_host: v.optional(text('a host name or address')),
   heartbeat_timeout: v.optional(seconds),
   max_reconnect_delay: v.optional(seconds),

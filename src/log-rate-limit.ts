@@ -5,9 +5,14 @@
  * writes one summary line at the same level, e.g. `closing connection … 1,234 more like
  * this in the last 10 s`, with the fields `original`, `suppressed` and `intervalMs`.
  * Lines are keyed by their message text, not their fields. Info and debug lines pass
- * through unchanged.
+ * through unchanged. A suppressed line's call returns {@link SUPPRESSED}, so a caller
+ * can keep its follow-up lines quiet too; limiters nest (one per tunnel over one per
+ * process, through `withFields`) and the mark comes back through both.
  */
 import type { Logger } from './log.js';
+
+/** What a rate-limited `warn` or `error` returns for a line it suppressed. */
+export const SUPPRESSED: unique symbol = Symbol('suppressed');
 
 /** Default number of lines with the same message written in full per window. */
 export const LOG_BURST = 10;
@@ -101,7 +106,7 @@ export function rateLimited(logger: Logger, options: RateLimitOptions = {}): Rat
       const w = windows.get(args[0]) ?? open(args[0], level);
       if (w.logged >= burst) {
         w.suppressed++;
-        return undefined;
+        return SUPPRESSED;
       }
       w.logged++;
       return logger[level](...args);

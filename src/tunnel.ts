@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from './log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
-import { formatHostPort } from './address.js';
+import { logTransition } from './tunnel-log.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import {
   type Rules,
@@ -227,6 +227,8 @@ export function trackTunnel(
   const stream = changeStream(tunnelView(actor.getSnapshot()), sameTunnelView);
   let previous: string | undefined;
   let previousPool: unknown;
+  // The last retry's warning was rate-limited: its follow-up lines go to debug.
+  let retryQuiet = false;
   const onSnapshot = (snapshot: SnapshotFrom<typeof clientMachine>) => {
     const change = tunnelView(snapshot);
     stream.update(change, snapshot.status === 'done');
@@ -241,7 +243,7 @@ export function trackTunnel(
     if (state === previous) return;
     const from = previous;
     previous = state;
-    logTransition(logger, from, state, snapshot.context);
+    retryQuiet = logTransition(logger, from, state, snapshot.context, retryQuiet);
     if (state === 'listening') resolveReady(snapshot.context.publicPort!);
     if (snapshot.status === 'done') {
       const result: TunnelResult =
@@ -365,51 +367,4 @@ export function changes<T>(
 /** The state of the machine's `pool` region while listening. */
 function poolRegion(value: SnapshotFrom<typeof clientMachine>['value']): unknown {
   return typeof value === 'object' && 'listening' in value ? (value.listening as { pool?: unknown }).pool : undefined;
-}
-
-function logTransition(logger: Logger, from: string | undefined, state: string, ctx: ClientContext): void {
-  const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
-  const attempt = ctx.attempt;
-  switch (state) {
-    case 'connecting':
-      if (attempt > 1) logger.info(`connecting to ${server}`, { state, attempt, port: ctx.requestedPort });
-      else logger.debug(`connecting to ${server}`, { state, attempt });
-      break;
-    case 'authenticating':
-      logger.debug('connected, authenticating', { state, attempt, server, port: ctx.requestedPort });
-      break;
-    case 'listening':
-      if (ctx.reconnects > 0) logger.info('reconnected', { state, attempt, port: ctx.publicPort });
-      logger.info(`listening at ${formatHostPort(ctx.settings.to, ctx.publicPort!)}`, {
-        state,
-        port: ctx.publicPort,
-        local: formatHostPort(ctx.settings.localHost, ctx.settings.localPort),
-      });
-      break;
-    case 'backoff': {
-      const err = ctx.lastError!;
-      const what = from === 'listening' ? 'connection lost' : 'connection failed';
-      logger.warn(`${what}: ${err.message}`, { state, attempt, code: err.code, class: err.class });
-      logger.info(`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${attempt + 1})`, {
-        state,
-        attempt: attempt + 1,
-        delay: ctx.retryDelayMs,
-      });
-      break;
-    }
-    case 'fatal': {
-      const err = ctx.lastError!;
-      const why =
-        err.class === 'fatal'
-          ? 'not retrying'
-          : !ctx.everListened
-            ? 'first attempt failed (use --retry-first to keep trying)'
-            : 'reconnect disabled (--no-reconnect)';
-      logger.error(err.message, { state, attempt, code: err.code, class: err.class, reason: why });
-      break;
-    }
-    case 'stopped':
-      logger.info('stopped', { state, from });
-      break;
-  }
 }

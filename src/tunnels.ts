@@ -42,7 +42,7 @@ export interface TunnelsOptions extends Partial<TunnelSpecOptions> {
   tunnels: Record<string, Partial<TunnelSpecOptions>>;
   /** Where to log (default: nowhere); each tunnel's lines carry `tunnel: <name>`. */
   logger?: Logger;
-  /** The rate limit on repeated warnings, per tunnel. */
+  /** The rate limit on repeated warnings, per tunnel and across tunnels (the same message from many tunnels). */
   logRateLimit?: RateLimitOptions;
   /** XState inspection hook on the supervisor and its children. */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -58,7 +58,11 @@ export type TunnelsState = AggregateState | 'stopping' | 'stopped';
 
 /** What a user sees of a set of tunnels; {@link Tunnels.onChange} reports each change. */
 export interface TunnelsChange {
-  /** `listening` (all), `starting`, `reconnecting` (some), `degraded` (some fatal), `gone` (none left running), `stopping`, `stopped`. */
+  /**
+   * `listening` (all), `starting`, `reconnecting` (some), `degraded` (some fatal), `gone`
+   * (none left running), `waiting` (none left running after a reload: the set waits for
+   * the next one), `stopping`, `stopped`.
+   */
   readonly state: TunnelsState;
   /** Each tunnel of the current set by name (fatal ones included). */
   readonly tunnels: Readonly<Record<string, TunnelChange>>;
@@ -96,7 +100,8 @@ export interface Tunnels {
    * Replaces the set: added tunnels start, removed ones stop (their connections drain),
    * changed ones (any option) restart, unchanged ones keep their connections and ports;
    * tunnels that had gone fatal restart. Throws, changing nothing, if the options are
-   * invalid. Returns what it did, by name.
+   * invalid. Returns what it did, by name. After a reload, a set whose every tunnel has
+   * given up does not end: it is `waiting` for the next reload (or `stop()`).
    */
   reload(options: TunnelsReload): ReloadDiff;
 }
@@ -173,12 +178,14 @@ interface SpecInfo {
 export function startTunnels(options: TunnelsOptions): Tunnels {
   const resolved = resolveTunnels(options, 'startTunnels');
   const base = options.logger ?? silentLogger;
+  // Across tunnels: the same warning from 184 tunnels refused by the server's cap is one message.
+  const shared = rateLimited(base, options.logRateLimit);
   const infos = new WeakMap<ClientRuntime, SpecInfo>();
 
   const specOf = (name: string, spec: TunnelSpecOptions): TunnelSpec => {
     const drainMs = spec.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
     const settings = tunnelSettings(spec);
-    const logger = rateLimited(withFields(base, { tunnel: name }), options.logRateLimit);
+    const logger = rateLimited(withFields(shared, { tunnel: name }), options.logRateLimit);
     const runtime = new ClientRuntime(logger, clientCredentials(spec, logger));
     infos.set(runtime, { name, logger, drainMs });
     // A file is re-read at each attempt: the same path is the same tunnel.
@@ -228,8 +235,13 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   const done = new Promise<TunnelsResult>((res) => (resolveDone = res));
 
   let lastState: TunnelsState | undefined;
+  // While `waiting`, no socket or timer of the set is left to keep the process alive: this one does.
+  let keepAlive: NodeJS.Timeout | undefined;
   actor.subscribe((snapshot) => {
     trackChildren(snapshot);
+    const isWaiting = snapshot.status === 'active' && snapshot.context.aggregate === 'waiting';
+    if (isWaiting && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
+    if (!isWaiting && keepAlive) keepAlive = void clearInterval(keepAlive);
     if (snapshot.value === 'running') lastSet = Object.keys(snapshot.context.tunnels);
     const change = changeOf(snapshot);
     stream.update(change, snapshot.status === 'done');
@@ -239,7 +251,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     }
     if (change.state === 'listening') {
       resolveReady(Object.fromEntries(Object.entries(change.tunnels).map(([name, t]) => [name, t.publicPort!])));
-    } else if (change.state === 'degraded' || change.state === 'gone' || change.state === 'stopped') {
+    } else if (['degraded', 'gone', 'waiting', 'stopped'].includes(change.state)) {
       const failed = Object.entries(change.tunnels).find(([, t]) => t.state === 'fatal');
       rejectReady(new Error(failed ? `tunnel ${failed[0]}: ${failed[1].lastError?.message ?? 'failed'}` : 'tunnels stopped'));
     }
@@ -248,6 +260,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
       void (async () => {
         // Children that end later (a restart's old child) push more ends while we wait.
         for (let n = 0; n < ends.length; n = ends.length) await Promise.all(ends);
+        shared.flush();
         const all = Object.fromEntries(lastSet.filter((name) => results.has(name)).map((name) => [name, results.get(name)!]));
         resolveDone({ state, tunnels: all, exitCode: tunnelsExitCode(state, Object.values(all)) });
       })();

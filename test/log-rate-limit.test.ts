@@ -11,8 +11,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { LOG_BURST, LOG_WINDOW_MS, rateLimited } from '../src/log-rate-limit.js';
-import { createLogger } from '../src/log.js';
+import { LOG_BURST, LOG_WINDOW_MS, SUPPRESSED, rateLimited } from '../src/log-rate-limit.js';
+import { createLogger, withFields } from '../src/log.js';
 import { BoreServer } from '../src/server/server.js';
 import { startTunnel } from '../src/tunnel.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
@@ -134,6 +134,35 @@ test('the keys are bounded: past maxKeys the oldest window closes early with its
     sink.lines.filter((l) => l.meta.suppressed).map((l) => l.meta.original),
     ['a', 'b', 'c', 'd'],
   );
+});
+
+test('nested, per tunnel over one per process: the same message from 184 tunnels is burst lines and one summary; a suppressed call says so', () => {
+  const clock = fakeClock();
+  const sink = new CaptureLogger();
+  const schedule = (fn: () => void, ms: number) => clock.schedule(fn, ms);
+  const shared = rateLimited(sink, { burst: 3, schedule });
+  const tunnels = Array.from({ length: 184 }, (_, i) => rateLimited(withFields(shared, { tunnel: `t${i}` }), { burst: 3, schedule }));
+  const results = tunnels.map((log) => log.warn('connection failed: too many tunnels'));
+  assert.deepEqual(
+    sink.lines.map((l) => l.meta.tunnel),
+    ['t0', 't1', 't2'],
+  );
+  assert.deepEqual(
+    results.slice(0, 4),
+    [undefined, undefined, undefined, SUPPRESSED],
+    'suppressed by the shared limiter, seen through the tunnel one',
+  );
+  assert.equal(results.filter((r) => r === SUPPRESSED).length, 181);
+  // One tunnel repeating itself is held by its own limiter first.
+  for (let i = 0; i < 5; i++) assert.equal(tunnels[0]!.warn('local service down'), i < 3 ? undefined : SUPPRESSED);
+  clock.advance(10_000);
+  const summaries = sink.lines
+    .filter((l) => l.meta.suppressed !== undefined)
+    .map((l) => [l.meta.original, l.meta.suppressed, l.meta.tunnel]);
+  assert.deepEqual(summaries, [
+    ['connection failed: too many tunnels', 181, undefined],
+    ['local service down', 2, 't0'],
+  ]);
 });
 
 test('flush writes the pending summaries at once; wrapping twice keeps one limiter', () => {

@@ -102,6 +102,37 @@ describe('supervisor', () => {
     assert.equal(topState(s.actor.getSnapshot().value), 'gone');
   });
 
+  test('after a reload, every child fatal: the supervisor waits (not final) and the next reload brings them back', () => {
+    const a = spec({ localPort: 1 });
+    const b = spec({ localPort: 2 });
+    const s = startSupervisor({ a, b });
+    s.open('a', 20001);
+    s.open('b', 20002);
+    // A reload that changes both (a new, wrong secret): each restarted child is refused.
+    const wrong = { a: { ...a, key: 'wrong-a' }, b: { ...b, key: 'wrong-b' } };
+    s.actor.send({ type: 'RELOAD', tunnels: wrong });
+    for (const name of ['a', 'b']) {
+      s.child(name)!.send(ev.connected());
+      s.child(name)!.send(ev.refused('invalid-secret'));
+    }
+    assert.deepEqual(s.states(), { a: 'fatal', b: 'fatal' });
+    assert.equal(s.ctx().aggregate, 'waiting');
+    assert.equal(s.actor.getSnapshot().status, 'active', 'not final: a reload can still fix it');
+    assert.equal(topState(s.actor.getSnapshot().value), 'running');
+    // Time passes: nothing changes, nothing ends.
+    s.clock.increment(120_000);
+    assert.equal(s.actor.getSnapshot().status, 'active');
+    // The corrected file.
+    s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
+    assert.deepEqual(s.states(), { a: 'connecting', b: 'connecting' });
+    assert.equal(s.ctx().tunnels.a!.generation, 3);
+    s.open('a', 20001);
+    s.open('b', 20002);
+    assert.equal(s.ctx().aggregate, 'listening');
+    s.actor.send({ type: 'STOP' });
+    assert.equal(topState(s.actor.getSnapshot().value), 'stopped');
+  });
+
   test('STOP stops every child through its own STOP, then the supervisor is stopped', () => {
     const s = startSupervisor({ a: spec(), b: spec({ localPort: 2 }) });
     s.open('a', 20001);
@@ -215,5 +246,8 @@ describe('reloadDiff and aggregateOf', () => {
     assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'fatal') }), 'degraded');
     assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }), 'gone');
     assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'listening') }), 'listening');
+    // After a reload: all fatal waits for the next one; all stopped (by their own handles) is still gone.
+    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }, true), 'waiting');
+    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'stopped') }, true), 'gone');
   });
 });

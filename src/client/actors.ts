@@ -26,8 +26,8 @@ export class ClientRuntime {
   readonly logger: Logger;
   readonly #source: ((fresh: boolean) => Authenticator | undefined) | undefined;
   #auth: Authenticator | undefined;
-  /** Sockets of in-flight proxied connections. */
-  readonly proxied = new Set<Socket>();
+  /** In-flight proxied connections, each as its two sockets (to the server, to the local service). */
+  readonly proxied = new Set<readonly [Socket, Socket]>();
   /** Returns a number in [0, 1): the backoff jitter. */
   readonly random: () => number;
   /** Returns the time in epoch ms: when the next retry starts. */
@@ -64,12 +64,13 @@ export class ClientRuntime {
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
   async drain(ms: number): Promise<void> {
-    const open = [...this.proxied].filter((s) => !s.closed);
+    const open = [...this.proxied].filter((pair) => pair.some((s) => !s.closed));
     if (open.length === 0) return;
+    // Connections, not sockets: one visitor is one connection.
     this.logger.info('draining connections', { count: open.length, drainMs: ms });
-    await drainSockets(open, ms);
+    await drainSockets(open.flat(), ms);
     // Connections that opened during the drain are cut too.
-    for (const s of this.proxied) s.destroy();
+    for (const pair of this.proxied) for (const s of pair) s.destroy();
   }
 
   toJSON(): string {
@@ -240,9 +241,14 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack
     if (!stopped) sendBack(event);
   };
   const opened = (id: string, remote: Socket, local: Socket) => {
-    runtime.proxied.add(remote).add(local);
-    onClose(remote, () => runtime.proxied.delete(remote));
-    onClose(local, () => runtime.proxied.delete(local));
+    const pair = [remote, local] as const;
+    runtime.proxied.add(pair);
+    let open = 2;
+    const closed = () => {
+      if (--open === 0) runtime.proxied.delete(pair);
+    };
+    onClose(remote, closed);
+    onClose(local, closed);
     report({ type: 'PROXY.OPENED', id });
   };
   // The pool's counts go to the machine at most once per turn of the event loop (after

@@ -31,10 +31,10 @@ export function stateTone(state: string): Tone {
   return 'wait';
 }
 
-/** The tone of the supervisor's pill for its aggregate (`listening`, `starting`, `reconnecting`, `degraded`, `gone`). */
+/** The tone of the supervisor's pill for its aggregate (`listening`, `starting`, `reconnecting`, `degraded`, `waiting`, `gone`). */
 export function aggregateTone(aggregate: string): Tone {
   if (aggregate === 'listening') return 'ok';
-  if (aggregate === 'degraded') return 'bad';
+  if (aggregate === 'degraded' || aggregate === 'waiting') return 'bad';
   if (aggregate === 'gone') return 'off';
   return 'wait';
 }
