@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { type EventObject, createActor, setup } from 'xstate';
 import { ClientRuntime, type SessionEvent, sessionActor } from '../src/client/actors.js';
 import { Authenticator } from '../src/protocol/auth.js';
+import { ERROR_CLASSES } from '../src/client/errors.js';
 import { FramedSocket } from '../src/protocol/framed-socket.js';
 import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../src/protocol/messages.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
@@ -143,4 +144,35 @@ test('stopping the session closes the control connection, and it reports nothing
   await new Promise((r) => setImmediate(r));
   assert.equal(session.events.length, count, 'no CONTROL.LOST after the stop');
   await server.done();
+});
+
+test('a server that closes before its challenge is server-closed (retriable), said as such; and its cool-down refusal is retriable too', async (t) => {
+  const auth = new Authenticator('session-test-secret');
+  const server = await scriptedServer((framed) => {
+    framed.socket.end();
+    return Promise.resolve();
+  });
+  t.after(() => server.close());
+  const session = runSession(server.port, new ClientRuntime(new CaptureLogger(), auth));
+  await session.next('FAILED');
+  session.actor.stop();
+  assert.deepEqual(session.events.at(-1), {
+    type: 'FAILED',
+    code: 'server-closed',
+    message: 'server closed the connection before its authentication challenge (it may be refusing this address after failed handshakes)',
+  });
+  assert.equal(ERROR_CLASSES['server-closed'], 'retriable');
+
+  const coolingDown = await scriptedServer(async (framed) => {
+    framed.send({ type: 'Challenge', id: ID });
+    await framed.recv();
+    await framed.recv();
+    framed.send({ type: 'Error', message: 'too many failed handshakes from this address, try again later' });
+  });
+  t.after(() => coolingDown.close());
+  const refused = runSession(coolingDown.port, new ClientRuntime(new CaptureLogger(), auth));
+  await refused.next('FAILED');
+  refused.actor.stop();
+  assert.equal((refused.events.at(-1) as { code: string }).code, 'address-cooling-down');
+  assert.equal(ERROR_CLASSES['address-cooling-down'], 'retriable');
 });
