@@ -13,6 +13,7 @@ import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFo
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
+import { parseMetricsHosts } from './server/metrics-guard.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -144,8 +145,8 @@ function countArg(value: unknown, name: string, fallback: number, min = 1, max =
   return n;
 }
 
-/** `--metrics <addr:port>` (or BORE_METRICS): the metrics listener's address, if asked for. */
-function metricsArg(value: unknown): { host: string; port: number } | undefined {
+/** `--metrics <addr:port>` (or BORE_METRICS) and `--metrics-host` (BORE_METRICS_HOST): the metrics listener, if asked for. */
+function metricsArg(value: unknown, hosts: unknown): { host: string; port: number; allowedHosts: string[] } | undefined {
   const arg = given(value, 'BORE_METRICS', '--metrics');
   if (arg === undefined) return undefined;
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(arg.text.trim());
@@ -155,7 +156,12 @@ function metricsArg(value: unknown): { host: string; port: number } | undefined 
       `invalid value for ${arg.name}: '${arg.text}' (expected <addr:port>, e.g. 127.0.0.1:9100 or [::1]:9100; port 0 picks a free one)`,
     );
   }
-  return { host: m[1] ?? m[2] ?? '', port };
+  const names = given(hosts, 'BORE_METRICS_HOST', '--metrics-host');
+  try {
+    return { host: m[1] ?? m[2] ?? '', port, allowedHosts: names ? parseMetricsHosts(names.text) : [] };
+  } catch (err) {
+    throw new UsageError(`invalid value for ${names?.name}: '${names?.text}' (${(err as Error).message})`);
+  }
 }
 
 function logOptions<T>(y: Argv<T>) {
@@ -446,7 +452,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', DEFAULT_MAX_PORT, 1);
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
   const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
-  const metrics = metricsArg(argv.metrics);
+  const metrics = metricsArg(argv.metrics, argv.metricsHost);
   const secret = secretArg(argv);
   const bindAddr = (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR;
   const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
@@ -698,6 +704,11 @@ function serverOptions<T>(y: Argv<T>) {
         requiresArg: true,
         describe: 'Serve Prometheus metrics and /healthz over HTTP on <addr:port> [env: BORE_METRICS]',
         defaultDescription: 'off',
+      })
+      .option('metrics-host', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Host names /metrics answers to besides IP addresses and localhost, comma-separated [env: BORE_METRICS_HOST]',
       })
       .option('access-log', {
         type: 'boolean',

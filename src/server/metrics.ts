@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of a {@link BoreServer} on an HTTP listener of their own
  * (`bore server --metrics <addr:port>`): `GET /metrics` in the text exposition format
- * and `GET /healthz`. Every value is read from the server at scrape time
+ * and `GET /healthz`, with its connections capped, slow requests timed out and the
+ * `Host` checked (`metrics-guard.ts`). Every value is read from the server at scrape time
  * (`server.stats`, `server.counters`), so the server does nothing per connection for
  * them. Loaded (with prom-client) only when metrics are asked for.
  */
@@ -10,6 +11,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BoreServer } from './server.js';
+import { METRICS_SERVER_OPTIONS, capConnections, checkHost } from './metrics-guard.js';
 
 /** Where the metrics listener binds. */
 export interface MetricsOptions {
@@ -17,6 +19,8 @@ export interface MetricsOptions {
   host: string;
   /** Port to listen on (0 for any). */
   port: number;
+  /** Host names a request's `Host` may name besides IP addresses and `localhost` (`--metrics-host`). */
+  allowedHosts?: readonly string[];
 }
 
 /** A running metrics listener. */
@@ -135,7 +139,8 @@ export async function startMetrics(server: BoreServer, options: MetricsOptions):
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
     }
   };
-  const listener = http.createServer(handle);
+  const listener = http.createServer(METRICS_SERVER_OPTIONS, checkHost(options.allowedHosts ?? [], handle));
+  capConnections(listener);
   listener.listen({ host: options.host, port: options.port });
   await Promise.race([
     once(listener, 'listening'),
