@@ -351,6 +351,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const inspectPort = inspectArg(argv.inspect);
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
+  (await import('./fd-watch.js')).watchFds({ logger });
   const { startTunnel } = await import('./tunnel.js');
   const { clientMachine } = await import('../machines/client.js');
   const inspector =
@@ -386,6 +387,7 @@ async function runTunnels(
   reload?: { describe: string; read(): Record<string, unknown>; onSignal(reload: () => void): void },
 ): Promise<void> {
   const { startTunnels } = await import('./tunnels.js');
+  (await import('./fd-watch.js')).watchFds({ logger });
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
   const tunnels = asUsage(() =>
     startTunnels({ ...(options as unknown as Parameters<typeof startTunnels>[0]), logger, inspect: inspector?.inspect }),
@@ -458,6 +460,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
+  const fds = (await import('./fd-watch.js')).watchFds({ logger });
   const { BoreServer } = await import('./server/server.js');
   const server = asUsage(
     () =>
@@ -502,7 +505,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     // prom-client is loaded only here: without --metrics it costs nothing.
     const { startMetrics } = await import('./server/metrics.js');
     try {
-      const { url } = await startMetrics(server, metrics);
+      const { url } = await startMetrics(server, { ...metrics, fdWatch: fds });
       logger.info(`metrics at ${url}`);
     } catch (err) {
       logger.error(`could not listen for metrics: ${(err as Error).message}`);

@@ -21,6 +21,8 @@ export interface MetricsOptions {
   port: number;
   /** Host names a request's `Host` may name besides IP addresses and `localhost` (`--metrics-host`). */
   allowedHosts?: readonly string[];
+  /** The process's watch of its file descriptors (`fd-watch.ts`), if it runs one. */
+  fdWatch?: { readonly limitReached: number };
 }
 
 /** A running metrics listener. */
@@ -60,10 +62,23 @@ function readGauge(registry: Registry, name: string, help: string, read: () => n
   });
 }
 
-/** Builds a registry holding `server`'s metrics and the process metrics. */
-export function serverRegistry(server: BoreServer): Registry {
+/**
+ * Builds a registry holding `server`'s metrics and the process metrics (on Linux,
+ * prom-client's `process_open_fds` and `process_max_fds` among them), plus the count of
+ * `fdWatch`'s checks that found the descriptors exhausted, if given.
+ */
+export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch']): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (fdWatch) {
+    // While descriptors are exhausted /metrics cannot be reached (nor process_open_fds read): this tells afterwards.
+    totalCounter(
+      registry,
+      'bore_fd_limit_reached_total',
+      'Periodic checks that found the process at its open-file limit (new connections failing)',
+      () => fdWatch.limitReached,
+    );
+  }
   readGauge(registry, 'bore_tunnels_open', 'Tunnels (clients with a public port) open', () => server.stats.tunnels);
   readGauge(registry, 'bore_ports_in_use', 'Public ports held by tunnels', () => server.stats.tunnels);
   readGauge(registry, 'bore_port_range_size', 'Public ports clients may get', () => {
@@ -122,7 +137,7 @@ export function serverRegistry(server: BoreServer): Registry {
 
 /** Serves `server`'s metrics on `options.host`:`options.port`; resolves once listening. */
 export async function startMetrics(server: BoreServer, options: MetricsOptions): Promise<MetricsServer> {
-  const registry = serverRegistry(server);
+  const registry = serverRegistry(server, options.fdWatch);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
