@@ -14,6 +14,7 @@ import { MAX_POOL_SIZE } from './protocol/constants.js';
 import { didYouMean } from './suggest.js';
 import { SecretFileError, readSecrets } from './secret-file.js';
 import { catchHangups, ignoreHangups, onHangup } from './hangup.js';
+import { parseMetricsHosts } from './server/metrics-guard.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -161,8 +162,8 @@ function countArg(value: unknown, name: string, fallback: number, min = 1, max =
   return n;
 }
 
-/** `--metrics <addr:port>` (or BORE_METRICS): the metrics listener's address, if asked for. */
-function metricsArg(value: unknown): { host: string; port: number } | undefined {
+/** `--metrics <addr:port>` (or BORE_METRICS) and `--metrics-host` (BORE_METRICS_HOST): the metrics listener, if asked for. */
+function metricsArg(value: unknown, hosts: unknown): { host: string; port: number; allowedHosts: string[] } | undefined {
   const arg = given(value, 'BORE_METRICS', '--metrics');
   if (arg === undefined) return undefined;
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(arg.text.trim());
@@ -172,7 +173,12 @@ function metricsArg(value: unknown): { host: string; port: number } | undefined 
       `invalid value for ${arg.name}: '${arg.text}' (expected <addr:port>, e.g. 127.0.0.1:9100 or [::1]:9100; port 0 picks a free one)`,
     );
   }
-  return { host: m[1] ?? m[2] ?? '', port };
+  const names = given(hosts, 'BORE_METRICS_HOST', '--metrics-host');
+  try {
+    return { host: m[1] ?? m[2] ?? '', port, allowedHosts: names ? parseMetricsHosts(names.text) : [] };
+  } catch (err) {
+    throw new UsageError(`invalid value for ${names?.name}: '${names?.text}' (${(err as Error).message})`);
+  }
 }
 
 function logOptions<T>(y: Argv<T>) {
@@ -368,6 +374,7 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   ignoreHangups(logger, 'local');
+  (await import('./fd-watch.js')).watchFds({ logger });
   const { startTunnel } = await import('./tunnel.js');
   const { clientMachine } = await import('../machines/client.js');
   const inspector =
@@ -404,6 +411,7 @@ async function runTunnels(
   reload?: { file: string; read: () => Record<string, unknown> },
 ): Promise<void> {
   const { startTunnels } = await import('./tunnels.js');
+  (await import('./fd-watch.js')).watchFds({ logger });
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
   const tunnels = asUsage(() =>
     startTunnels({ ...(options as unknown as Parameters<typeof startTunnels>[0]), logger, inspect: inspector?.inspect }),
@@ -462,13 +470,14 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const maxPort = portArg(argv.maxPort, 'BORE_MAX_PORT', '--max-port', DEFAULT_MAX_PORT, 1);
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
   const drainMs = secondsArg(argv.drainTimeout, '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
-  const metrics = metricsArg(argv.metrics);
+  const metrics = metricsArg(argv.metrics, argv.metricsHost);
   const secretSource = secretArg(argv);
   const secret = secretSource.file === undefined ? secretSource.secret : readSecrets(secretSource.file);
   const bindAddr = (argv.bindAddr as string | undefined) ?? DEFAULT_BIND_ADDR;
   const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
+  const fds = (await import('./fd-watch.js')).watchFds({ logger });
   const { BoreServer } = await import('./server/server.js');
   const server = asUsage(
     () =>
@@ -518,7 +527,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
     // prom-client is loaded only here: without --metrics it costs nothing.
     const { startMetrics } = await import('./server/metrics.js');
     try {
-      const { url } = await startMetrics(server, metrics);
+      const { url } = await startMetrics(server, { ...metrics, fdWatch: fds });
       logger.info(`metrics at ${url}`);
     } catch (err) {
       logger.error(`could not listen for metrics: ${(err as Error).message}`);
@@ -728,6 +737,11 @@ function serverOptions<T>(y: Argv<T>) {
         requiresArg: true,
         describe: 'Serve Prometheus metrics and /healthz over HTTP on <addr:port> [env: BORE_METRICS]',
         defaultDescription: 'off',
+      })
+      .option('metrics-host', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Host names /metrics answers to besides IP addresses and localhost, comma-separated [env: BORE_METRICS_HOST]',
       })
       .option('access-log', {
         type: 'boolean',

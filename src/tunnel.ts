@@ -19,6 +19,7 @@ import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './lo
 import { ClientRuntime } from './client/actors.js';
 import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { logTransition } from './tunnel-log.js';
+import { limitPools } from './pool-bound.js';
 import { MAX_POOL_SIZE } from './protocol/constants.js';
 import {
   type Rules,
@@ -181,7 +182,7 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
 export function startTunnel(options: TunnelOptions): Tunnel {
   checkOptions(TUNNEL_RULES, options, 'startTunnel', ['localPort', 'to']);
   const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
-  const settings = tunnelSettings(options);
+  const settings = tunnelSettings({ ...options, pool: limitPools({ tunnel: options.pool ?? TUNNEL_DEFAULTS.pool }, logger).tunnel });
   const runtime = new ClientRuntime(logger, clientCredentials(options, logger));
   const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
   const tunnel = trackTunnel(actor, runtime, logger, options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);

@@ -15,6 +15,7 @@ import { TUNNEL_DEFAULTS } from './client/defaults.js';
 import { type Logger, silentLogger, withFields } from './log.js';
 import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
 import { type Rule, type Rules, checkOptions, nested } from './options.js';
+import { limitPools } from './pool-bound.js';
 import {
   EXIT,
   type Tunnel,
@@ -182,7 +183,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   const shared = rateLimited(base, options.logRateLimit);
   const infos = new WeakMap<ClientRuntime, SpecInfo>();
 
-  const specOf = (name: string, spec: TunnelSpecOptions): TunnelSpec => {
+  const specOf = (name: string, spec: TunnelSpecOptions, pool: number): TunnelSpec => {
     const drainMs = spec.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
     const settings = tunnelSettings(spec);
     const logger = rateLimited(withFields(shared, { tunnel: name }), options.logRateLimit);
@@ -190,10 +191,15 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     infos.set(runtime, { name, logger, drainMs });
     // A file is re-read at each attempt: the same path is the same tunnel.
     const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
-    return { settings, runtime, key: JSON.stringify({ settings, secret, drainMs }) };
+    // The key has the pool asked for: a reload keeps a running tunnel whose options are
+    // the same, with the pool it got (its share of the descriptors may differ now).
+    return { settings: { ...settings, pool }, runtime, key: JSON.stringify({ settings, secret, drainMs }) };
   };
-  const specs = (set: Record<string, TunnelSpecOptions>) =>
-    Object.fromEntries(Object.entries(set).map(([name, spec]) => [name, specOf(name, spec)]));
+  const specs = (set: Record<string, TunnelSpecOptions>) => {
+    // The process's pools, summed over its tunnels, bounded by the open-file limit.
+    const pools = limitPools(Object.fromEntries(Object.entries(set).map(([name, s]) => [name, s.pool ?? TUNNEL_DEFAULTS.pool])), base);
+    return Object.fromEntries(Object.entries(set).map(([name, spec]) => [name, specOf(name, spec, pools[name]!)]));
+  };
 
   const actor = createActor(supervisorMachine, { input: { tunnels: specs(resolved) }, inspect: options.inspect });
 

@@ -54,9 +54,11 @@ export interface ConnectionClosedEvent extends ConnectionEvent {
  *   proxied, and its end. One that is never claimed emits neither (it is counted in
  *   `counters.publicFailed`, and the access log has it as `unclaimed`).
  * - `error`: a failure of the server itself rather than of one connection, such as the
- *   control listener failing to accept (`EMFILE`). It is always logged at error level;
- *   it is emitted only when `error` has a listener, so unlike a plain `EventEmitter` an
- *   unhandled one does not throw (and the server keeps running).
+ *   control listener failing (out of descriptors, libuv usually accepts and closes new
+ *   connections itself and reports nothing: the CLI's `fd-watch.ts` says it). It is
+ *   always logged at error level; it is emitted only when `error` has a listener, so
+ *   unlike a plain `EventEmitter` an unhandled one does not throw (and the server keeps
+ *   running).
  */
 export interface ServerEvents {
   tunnelOpened: [event: TunnelOpenedEvent];

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of a {@link BoreServer} on an HTTP listener of their own
  * (`bore server --metrics <addr:port>`): `GET /metrics` in the text exposition format
- * and `GET /healthz`. Every value is read from the server at scrape time
+ * and `GET /healthz`, with its connections capped, slow requests timed out and the
+ * `Host` checked (`metrics-guard.ts`). Every value is read from the server at scrape time
  * (`server.stats`, `server.counters`), so the server does nothing per connection for
  * them. Loaded (with prom-client) only when metrics are asked for.
  */
@@ -10,6 +11,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BoreServer } from './server.js';
+import { METRICS_SERVER_OPTIONS, capConnections, checkHost } from './metrics-guard.js';
 
 /** Where the metrics listener binds. */
 export interface MetricsOptions {
@@ -17,6 +19,10 @@ export interface MetricsOptions {
   host: string;
   /** Port to listen on (0 for any). */
   port: number;
+  /** Host names a request's `Host` may name besides IP addresses and `localhost` (`--metrics-host`). */
+  allowedHosts?: readonly string[];
+  /** The process's watch of its file descriptors (`fd-watch.ts`), if it runs one. */
+  fdWatch?: { readonly limitReached: number };
 }
 
 /** A running metrics listener. */
@@ -56,10 +62,23 @@ function readGauge(registry: Registry, name: string, help: string, read: () => n
   });
 }
 
-/** Builds a registry holding `server`'s metrics and the process metrics. */
-export function serverRegistry(server: BoreServer): Registry {
+/**
+ * Builds a registry holding `server`'s metrics and the process metrics (on Linux,
+ * prom-client's `process_open_fds` and `process_max_fds` among them), plus the count of
+ * `fdWatch`'s checks that found the descriptors exhausted, if given.
+ */
+export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch']): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (fdWatch) {
+    // While descriptors are exhausted /metrics cannot be reached (nor process_open_fds read): this tells afterwards.
+    totalCounter(
+      registry,
+      'bore_fd_limit_reached_total',
+      'Periodic checks that found the process at its open-file limit (new connections failing)',
+      () => fdWatch.limitReached,
+    );
+  }
   readGauge(registry, 'bore_tunnels_open', 'Tunnels (clients with a public port) open', () => server.stats.tunnels);
   readGauge(registry, 'bore_ports_in_use', 'Public ports held by tunnels', () => server.stats.tunnels);
   readGauge(registry, 'bore_port_range_size', 'Public ports clients may get', () => {
@@ -118,7 +137,7 @@ export function serverRegistry(server: BoreServer): Registry {
 
 /** Serves `server`'s metrics on `options.host`:`options.port`; resolves once listening. */
 export async function startMetrics(server: BoreServer, options: MetricsOptions): Promise<MetricsServer> {
-  const registry = serverRegistry(server);
+  const registry = serverRegistry(server, options.fdWatch);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -135,7 +154,8 @@ export async function startMetrics(server: BoreServer, options: MetricsOptions):
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
     }
   };
-  const listener = http.createServer(handle);
+  const listener = http.createServer(METRICS_SERVER_OPTIONS, checkHost(options.allowedHosts ?? [], handle));
+  capConnections(listener);
   listener.listen({ host: options.host, port: options.port });
   await Promise.race([
     once(listener, 'listening'),

@@ -1,0 +1,184 @@
+/**
+ * Running out of file descriptors is said (issue 18): the watcher's decisions from
+ * readings and a clock given by the test (warning at 80%, error at the limit or on
+ * EMFILE, each at most once a minute, an info line once back below), and `bore server`
+ * under a limit of 64 descriptors logging the warning and then the error as
+ * connections are opened to it, with `/metrics` counting the checks at the limit.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import type net from 'node:net';
+import { FdAlarm, type FdReading, fdLevel, parseFdLimit, watchFds } from '../src/fd-watch.js';
+import { BoreProcess, connect, httpGet } from './helpers/procs.js';
+import { CaptureLogger } from './helpers/raw-peer.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Resolves once `ok()` holds (checked every 5 ms); rejects after `timeoutMs`. */
+async function until(ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Sockets in process `pid`'s descriptor table. */
+function socketsOf(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+const hasPrlimit = (() => {
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('parseFdLimit reads the soft limit of /proc/self/limits', () => {
+  const text = [
+    'Limit                     Soft Limit           Hard Limit           Units     ',
+    'Max processes             63432                63432                processes ',
+    'Max open files            1024                 524288               files     ',
+  ].join('\n');
+  assert.equal(parseFdLimit(text), 1024);
+  assert.equal(parseFdLimit('Max open files            unlimited            unlimited            files'), undefined);
+});
+
+test('fdLevel: ok below 80%, warn from 80%, error with at most one descriptor left or none', () => {
+  assert.equal(fdLevel({ open: 818, limit: 1024 }), 'ok');
+  assert.equal(fdLevel({ open: 820, limit: 1024 }), 'warn');
+  assert.equal(fdLevel({ open: 1022, limit: 1024 }), 'warn');
+  assert.equal(fdLevel({ open: 1023, limit: 1024 }), 'error');
+  assert.equal(fdLevel({ open: undefined, limit: 1024 }), 'error');
+  assert.equal(fdLevel({ open: 5000, limit: undefined }), 'ok');
+});
+
+test('FdAlarm: one warning and one error a minute at most, an info line once back below', () => {
+  const logger = new CaptureLogger();
+  const alarm = new FdAlarm(logger);
+  const lines = () => logger.lines.map((l) => `${l.level} ${l.message}`);
+  const at = (open: number | undefined, now: number, limit = 1024) => alarm.update({ open, limit }, now);
+
+  at(500, 0);
+  assert.deepEqual(lines(), []);
+  at(870, 1000);
+  assert.deepEqual(lines(), ['warn open file descriptors at 84% of the limit (870 of 1024): raise LimitNOFILE (systemd) or ulimit -n']);
+  at(900, 6000); // still high, within the minute: nothing more
+  at(1023, 11_000);
+  at(undefined, 16_000); // EMFILE: the error was said 5 s ago
+  assert.equal(lines().length, 2);
+  assert.match(lines()[1]!, /^error open file descriptors at the limit \(1023 of 1024\): new connections fail/);
+  at(undefined, 71_000);
+  assert.match(lines()[2]!, /^error out of file descriptors \(limit 1024\): new connections fail.*ulimit -n$/);
+  assert.equal(alarm.limitReached, 3);
+  at(400, 76_000);
+  assert.equal(lines()[3], 'info open file descriptors back to 39% of the limit (400 of 1024)');
+  at(400, 81_000);
+  at(850, 82_000); // the warning was said 81 s ago
+  assert.equal(lines().length, 5);
+  assert.match(lines()[4]!, /^warn open file descriptors at 83%/);
+  at(300, 83_000);
+  at(850, 84_000); // flapping: the info line, and no second warning within the minute
+  at(300, 85_000);
+  assert.deepEqual(lines().slice(5), ['info open file descriptors back to 29% of the limit (300 of 1024)']);
+  assert.deepEqual(logger.lines.at(-1)?.meta, { open: 300, limit: 1024 });
+});
+
+test('watchFds: checks through its reader at once and on check(); a reader without /proc stops it', async () => {
+  const logger = new CaptureLogger();
+  const readings: (FdReading | undefined)[] = [
+    { open: 10, limit: 64 },
+    { open: 60, limit: 64 },
+    { open: undefined, limit: undefined },
+  ];
+  const seen: (number | undefined)[] = [];
+  let t = 0;
+  const watch = watchFds({
+    logger,
+    intervalMs: 3_600_000,
+    now: () => (t += 1000),
+    read: (lastLimit) => {
+      seen.push(lastLimit);
+      return Promise.resolve(readings.shift());
+    },
+  });
+  await watch.check(); // the first one, started at once
+  await watch.check();
+  await watch.check();
+  assert.deepEqual(seen, [undefined, 64, 64], 'a limit that could not be read is the last one known');
+  assert.deepEqual(
+    logger.lines.map((l) => l.level),
+    ['warn', 'error'],
+  );
+  assert.match(logger.lines[1]!.message, /out of file descriptors \(limit 64\)/);
+  assert.equal(watch.limitReached, 1);
+  watch.stop();
+
+  const none = watchFds({ logger: new CaptureLogger(), read: () => Promise.resolve(undefined) });
+  await none.check();
+  assert.equal(none.limitReached, 0);
+});
+
+test(
+  'bore server under a limit of 64 descriptors warns, then reports the error, as connections take them',
+  { timeout: 60_000, skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' },
+  async () => {
+    const server = new BoreProcess(
+      ['server', '--control-port', '0', '--bind-addr', '127.0.0.1', '--metrics', '127.0.0.1:0'],
+      { BORE_FD_CHECK_MS: '50' },
+      undefined,
+      ['prlimit', '--nofile=64:64', '--'],
+    );
+    cleanups.push(() => server.stop());
+    const controlPort = Number((await server.waitFor(/server listening .*port=(\d+)/))[1]);
+    const metricsPort = Number((await server.waitFor(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
+    const pid = server.proc.pid!;
+    assert.doesNotMatch(server.output, /file descriptors/);
+
+    // Silent connections to the control port (each held by the server for its 3 s handshake).
+    const sockets: net.Socket[] = [];
+    cleanups.push(() => Promise.resolve(sockets.forEach((s) => s.destroy())));
+    const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+    const open = async () => {
+      const s = await connect(controlPort);
+      s.on('error', () => {});
+      sockets.push(s);
+    };
+    // One at a time, each until the server has accepted it (a socket more in its table;
+    // other descriptors come and go), so the count passes 80% before the limit.
+    while (fds() < 56) {
+      const before = socketsOf(pid);
+      await open();
+      await until(() => socketsOf(pid) > before);
+    }
+    await server.waitFor(/WARN {2}open file descriptors at (8\d|9\d)% of the limit \(\d+ of 64\): raise LimitNOFILE/, 5000);
+    assert.doesNotMatch(server.output, /ERROR/);
+    // Past the limit the server's accept fails; libuv closes those connections itself.
+    while (readdirSync(`/proc/${pid}/fd`).length < 64) await open();
+    for (let i = 0; i < 5; i++) await open();
+    await server.waitFor(/ERROR (open file descriptors at the limit|out of file descriptors).*raise LimitNOFILE/, 5000);
+
+    // Once the connections are gone: back below, and the metrics count the checks at the limit.
+    sockets.forEach((s) => s.destroy());
+    await server.waitFor(/INFO {2}open file descriptors back to \d+% of the limit/, 10_000);
+    const res = await httpGet(metricsPort, '/metrics');
+    const reached = Number(/^bore_fd_limit_reached_total (\d+)$/m.exec(res.body)?.[1]);
+    assert.ok(reached >= 1, res.body);
+    assert.match(res.body, /^process_max_fds 64$/m);
+    assert.match(res.body, /^process_open_fds \d+$/m);
+  },
+);
