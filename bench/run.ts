@@ -10,8 +10,8 @@
  * of: memory, concurrency, slow, throughput, setup, rtt, startup), `--idle-minutes <n>`
  * (first, leave the tunnel idle for n minutes and read RSS every 30 s: the steady state
  * of a long-running client, which the 2 s reading does not show; off by default). `BORE_CLI=<file>`
- * runs another build of the CLI (e.g. `dist/src/cli.js`, unbundled); start-up is
- * timed for `dist/src/cli.js` and, when it exists, `dist/bundle/cli.mjs`.
+ * runs another build of the CLI (e.g. `dist/src/cli/cli.js`, unbundled); start-up is
+ * timed for `dist/src/cli/cli.js` and, when it exists, `dist/bundle/cli.mjs`.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { rssMb } from './proc-stats.js';
 import { CLI, BoreProcess, connect, roundTrip, sha256, startClient, startEchoServer, startServer } from '../test/helpers/procs.js';
 import { SERVER_IP, createNetnsPair } from '../test/helpers/netns.js';
-import { startTunnel } from '../src/tunnel.js';
+import { startTunnel } from '../src/run/tunnel.js';
 
 const RANGE = ['--min-port', '22800', '--max-port', '22999'];
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));

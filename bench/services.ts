@@ -10,7 +10,7 @@
  * Usage: node --import tsx bench/services.ts [--slow-rate 200] [--host 127.0.0.1]
  */
 import net, { type Socket } from 'node:net';
-import { READ_BUFFER_SIZE, readIntoBuffer } from '../src/proxy.js';
+import { READ_BUFFER_SIZE, readIntoBuffer } from '../src/net/proxy.js';
 
 const rateArg = process.argv.indexOf('--slow-rate');
 /** Bytes per millisecond the slow sink accepts. */

@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import net, { type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { proxy } from '../src/proxy.js';
+import { proxy } from '../src/net/proxy.js';
 import { startClient, startServer } from '../test/helpers/procs.js';
 import { percentile } from './proc-stats.js';
 

@@ -13,13 +13,13 @@
  *    a few files instead of some 200 modules (yargs, winston, xstate and ours), and
  *    `--help` never loads the server, the client or the logger. The native
  *    `net-keepalive` stays external. The bundle sits two levels below the package root
- *    like `dist/src/cli.js`, so the CLI's `../../package.json` lookup still works.
+ *    like `dist/src/cli/cli.js`, so the CLI's `../../package.json` lookup still works.
  *    Each file gets a linked source map (mappings only, no source text: the maps
- *    stay small). Node's source-map support stays off; `src/crash-report.ts` reads
+ *    stay small). Node's source-map support stays off; `src/cli/crash-report.ts` reads
  *    the maps only when a crash report is printed.
- * 3. The executable, `dist/bundle/bore.mjs`, from `src/bin.ts`: the Node.js version
+ * 3. The executable, `dist/bundle/bore.mjs`, from `src/cli/bin.ts`: the Node.js version
  *    check, compiled for old Node so that it parses there, which then imports
- *    `./cli.mjs`. Its crash report (`src/crash-report.ts`) is bundled in with it and
+ *    `./cli.mjs`. Its crash report (`src/cli/crash-report.ts`) is bundled in with it and
  *    evaluated only when an uncaught error reaches the top.
  *
  * Run by `npm run build`; `bin.bore` points at the executable. Importing this module
@@ -98,7 +98,7 @@ const lazyHelpRendering: Plugin = {
 async function bundleCli(): Promise<void> {
   rmSync(dirname(BUNDLE), { recursive: true, force: true });
   await build({
-    entryPoints: [join(ROOT, 'src', 'cli.ts')],
+    entryPoints: [join(ROOT, 'src', 'cli', 'cli.ts')],
     outdir: dirname(BUNDLE),
     outExtension: { '.js': '.mjs' },
     entryNames: 'cli',
@@ -138,7 +138,7 @@ const cliExternal: Plugin = {
 /** Bundles the executable (see the module comment). */
 async function bundleBin(): Promise<void> {
   await build({
-    entryPoints: [join(ROOT, 'src', 'bin.ts')],
+    entryPoints: [join(ROOT, 'src', 'cli', 'bin.ts')],
     outfile: BIN,
     bundle: true,
     platform: 'node',

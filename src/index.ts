@@ -20,10 +20,18 @@ import { type Inspector, type InspectorOptions, startInspector as serveInspector
 // The exports below are what the README documents; everything else is internal.
 
 // Client: run a tunnel from options; the machine behind it, for `provide` and types.
-export { startTunnel, EXIT, DEFAULT_CONTROL_PORT } from './tunnel.js';
-export type { TunnelOptions, Tunnel, TunnelResult, TunnelChange, TunnelState } from './tunnel.js';
-export { startTunnels, tunnelsExitCode } from './tunnels.js';
-export type { Tunnels, TunnelsOptions, TunnelsReload, TunnelsChange, TunnelsResult, TunnelsState, TunnelSpecOptions } from './tunnels.js';
+export { startTunnel, EXIT, DEFAULT_CONTROL_PORT } from './run/tunnel.js';
+export type { TunnelOptions, Tunnel, TunnelResult, TunnelChange, TunnelState } from './run/tunnel.js';
+export { startTunnels, tunnelsExitCode } from './run/tunnels.js';
+export type {
+  Tunnels,
+  TunnelsOptions,
+  TunnelsReload,
+  TunnelsChange,
+  TunnelsResult,
+  TunnelsState,
+  TunnelSpecOptions,
+} from './run/tunnels.js';
 export { clientMachine } from '../machines/client.js';
 export { supervisorMachine } from '../machines/supervisor.js';
 export type { AggregateState, ReloadDiff } from '../machines/supervisor.js';
@@ -46,9 +54,9 @@ export type {
 
 // Logging: any object with error/warn/info/debug(message, fields) will do; pino and
 // bunyan, called as (fields, message), through objectFirstLogger.
-export { createLogger, objectFirstLogger, silentLogger } from './log.js';
-export type { Logger, LoggerOptions, ObjectFirstLogger } from './log.js';
-export type { RateLimitOptions } from './log-rate-limit.js';
+export { createLogger, objectFirstLogger, silentLogger } from './log/logger.js';
+export type { Logger, LoggerOptions, ObjectFirstLogger } from './log/logger.js';
+export type { RateLimitOptions } from './log/rate-limit.js';
 
 // Inspector (`--inspect`).
 export type { Inspector, InspectorOptions } from './inspector/server.js';

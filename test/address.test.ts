@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { formatHostPort, formatPeer } from '../src/address.js';
+import { formatHostPort, formatPeer } from '../src/net/address.js';
 import { BoreProcess, connect, roundTrip, startEchoServer, startServer } from './helpers/procs.js';
 
 const PORTS = ['--min-port', '25500', '--max-port', '25599'];

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { didYouMean, editDistance } from '../src/suggest.js';
+import { didYouMean, editDistance } from '../src/cli/suggest.js';
 import { BoreProcess } from './helpers/procs.js';
 
 /** Runs the CLI to completion; resolves with its exit code and output. */

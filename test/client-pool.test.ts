@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { ClientPool, MAX_FAILURE_STREAK, type PoolStats } from '../src/client/pool.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/log/logger.js';
 
 const TOKEN = '00000000-0000-4000-8000-0000000000bb';
 

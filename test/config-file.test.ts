@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lineOf, loadConfig } from '../src/config.js';
+import { lineOf, loadConfig } from '../src/cli/config.js';
 import { BoreProcess } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-config-'));

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/cli/config.js';
 import { BoreProcess } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-config-secret-'));

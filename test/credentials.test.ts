@@ -1,5 +1,5 @@
 /**
- * Secrets for rotation, without waiting: a secret file's lines (src/secret-file.ts), a
+ * Secrets for rotation, without waiting: a secret file's lines (src/system/secret-file.ts), a
  * server that accepts several secrets (src/protocol/auth.ts), and a client's secret
  * file read again at each attempt and at most once a second otherwise
  * (src/client/credentials.ts), on an injected clock. No message names a secret.
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Authenticator } from '../src/protocol/auth.js';
-import { SecretFileError, parseSecrets, readSecrets } from '../src/secret-file.js';
+import { SecretFileError, parseSecrets, readSecrets } from '../src/system/secret-file.js';
 import { SECRET_FILE_MAX_AGE_MS, clientCredentials } from '../src/client/credentials.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type net from 'node:net';
-import { FdAlarm, type FdReading, fdLevel, parseFdLimit, watchFds } from '../src/fd-watch.js';
+import { FdAlarm, type FdReading, fdLevel, parseFdLimit, watchFds } from '../src/system/fd-watch.js';
 import { BoreProcess, connect, httpGet } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { waitFor } from 'xstate';
 import * as bore from 'bore-ts';
-import { tunnelSettings } from '../src/tunnel.js';
+import { tunnelSettings } from '../src/run/tunnel.js';
 import { BoreProcess, CLI, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -11,10 +11,10 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { LOG_BURST, LOG_WINDOW_MS, SUPPRESSED, rateLimited } from '../src/log-rate-limit.js';
-import { createLogger, withFields } from '../src/log.js';
+import { LOG_BURST, LOG_WINDOW_MS, SUPPRESSED, rateLimited } from '../src/log/rate-limit.js';
+import { createLogger, withFields } from '../src/log/logger.js';
 import { BoreServer } from '../src/server/server.js';
-import { startTunnel } from '../src/tunnel.js';
+import { startTunnel } from '../src/run/tunnel.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 import { connect, startServer } from './helpers/procs.js';
 
@@ -178,7 +178,7 @@ test('flush writes the pending summaries at once; wrapping twice keeps one limit
 test('the default timer does not keep the process alive', async () => {
   const { execFile } = await import('node:child_process');
   const code = `
-    import { rateLimited } from ${JSON.stringify(new URL('../src/log-rate-limit.ts', import.meta.url).href)};
+    import { rateLimited } from ${JSON.stringify(new URL('../src/log/rate-limit.ts', import.meta.url).href)};
     const log = rateLimited({ error() {}, warn() {}, info() {}, debug() {} }, { windowMs: 60_000 });
     log.warn('x'); log.warn('x');`;
   const start = Date.now();

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BoreProcess, CLI, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
-import { humanLine, wantsColor } from '../src/log.js';
+import { humanLine, wantsColor } from '../src/log/logger.js';
 
 const SECRET = 'ops-test-secret-5ca1ab1e';
 const dir = mkdtempSync(path.join(tmpdir(), 'bore-ops-'));

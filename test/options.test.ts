@@ -1,5 +1,5 @@
 /**
- * The library's options are checked at the call (`src/options.ts`): each bad value of
+ * The library's options are checked at the call (`src/options/rules.ts`): each bad value of
  * `startTunnel` and `new BoreServer` throws a TypeError or RangeError that names the
  * option and the value, before anything starts; good values pass; the CLI reports the
  * values its flags accept but the library does not as usage errors.

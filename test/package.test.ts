@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MIN_NODE, nodeVersionProblem } from '../src/node-version.js';
+import { MIN_NODE, nodeVersionProblem } from '../src/cli/node-version.js';
 import { withoutPrepare } from '../scripts/pack-manifest.js';
 import { CLI } from './helpers/procs.js';
 

@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { boundPools, limitPools, poolBudget } from '../src/pool-bound.js';
+import { boundPools, limitPools, poolBudget } from '../src/run/pool-bound.js';
 import { BoreProcess, connect, httpGet, roundTrip, startEchoServer } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 

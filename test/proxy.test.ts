@@ -1,5 +1,5 @@
 /**
- * The hot path (`src/proxy.ts`) on real loopback sockets: bytes arrive intact both
+ * The hot path (`src/net/proxy.ts`) on real loopback sockets: bytes arrive intact both
  * ways, half-close is passed through, a failure closes both sides, and a slow reader
  * never makes the proxying process's memory grow with the amount sent (checked on the
  * RSS of a real bore server and client carrying 256 MiB to a reader at 64 MB/s).
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { BULK_READ_BUFFER_SIZE, READ_BUFFER_SIZE, proxy, readIntoBuffer } from '../src/proxy.js';
+import { BULK_READ_BUFFER_SIZE, READ_BUFFER_SIZE, proxy, readIntoBuffer } from '../src/net/proxy.js';
 import { connect, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { rssMb, sampleRss } from './helpers/memory.js';
 

@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startTunnel } from '../src/tunnel.js';
+import { startTunnel } from '../src/run/tunnel.js';
 import { TUNNEL_DEFAULTS } from '../src/client/defaults.js';
 import { BoreServer } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BoreServer, HANDSHAKE_TIMEOUT_MS, ServerErrors } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
-import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES, tuneControlSocket } from '../src/socket-options.js';
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES, tuneControlSocket } from '../src/net/socket-options.js';
 import {
   CaptureLogger,
   type RawFramed,

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { POOL_HEARTBEAT_EVERY, TunnelPool } from '../src/server/pool.js';
-import { clearControlTuning, tuneControlSocket } from '../src/socket-options.js';
-import { silentLogger } from '../src/log.js';
+import { clearControlTuning, tuneControlSocket } from '../src/net/socket-options.js';
+import { silentLogger } from '../src/log/logger.js';
 import { ByteReader } from './helpers/replay.js';
 
 /** A connected pair on loopback: the server's side and the client's. */

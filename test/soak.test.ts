@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTunnel } from '../src/tunnel.js';
+import { startTunnel } from '../src/run/tunnel.js';
 import { BoreServer } from '../src/server/server.js';
 import { FlakyProxy } from './helpers/flaky-proxy.js';
 import { connect, roundTrip, startEchoServer } from './helpers/procs.js';

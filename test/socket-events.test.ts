@@ -4,14 +4,14 @@
  * from one owner to the next may have ended in between (the client leaked two sockets
  * per connect-and-close that way). These tests hand over sockets that have already
  * ended or closed; the lint rule `no-restricted-syntax` (eslint.config.js) fails on any
- * 'end' or 'close' listener in src/ that does not go through src/socket-events.ts.
+ * 'end' or 'close' listener in src/ that does not go through src/net/socket-events.ts.
  */
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
-import { proxy } from '../src/proxy.js';
-import { onClose, onEnd } from '../src/socket-events.js';
+import { proxy } from '../src/net/proxy.js';
+import { onClose, onEnd } from '../src/net/socket-events.js';
 import { FramedSocket } from '../src/protocol/framed-socket.js';
 import { decodeServerMessage, clientMessageJson } from '../src/protocol/messages.js';
 import { connect } from './helpers/procs.js';

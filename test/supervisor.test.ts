@@ -9,7 +9,7 @@ import { SimulatedClock, createActor } from 'xstate';
 import type { TunnelSettings } from '../machines/client.js';
 import { aggregateOf, reloadDiff, supervisorMachine, type TunnelSpec, type TunnelStatus } from '../machines/supervisor.js';
 import { ClientRuntime } from '../src/client/actors.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/log/logger.js';
 import { ev, inertMachine, newProbe, testSettings, topState } from './helpers/machine.js';
 
 function spec(overrides: Partial<TunnelSettings> = {}): TunnelSpec {

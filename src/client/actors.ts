@@ -3,18 +3,18 @@
  * connection from connect to close) and one proxy per public connection. Each is a thin
  * wrapper over plain functions of this folder.
  */
-import { drainSockets } from '../drain.js';
+import { drainSockets } from '../net/drain.js';
 import type { Socket } from 'node:net';
 import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/logger.js';
 import { connectTcp } from './connect.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { ClientPool, type PoolStats } from './pool.js';
-import { setControlSocketBasics } from '../socket-options.js';
-import { onClose, onEnd } from '../socket-events.js';
+import { setControlSocketBasics } from '../net/socket-options.js';
+import { onClose, onEnd } from '../net/socket-events.js';
 
 /**
  * What the machine's actors need that is not data: the logger, the credentials, the

@@ -2,7 +2,7 @@
 import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
 import { TunnelError } from './errors.js';
-import { formatHostPort } from '../address.js';
+import { formatHostPort } from '../net/address.js';
 
 /** Connect deadline, as in the Rust client. */
 export const CONNECT_TIMEOUT_MS = NETWORK_TIMEOUT_MS;

@@ -8,9 +8,9 @@
  * read before, with one warning; at the start it is an option error.
  */
 import { Authenticator } from '../protocol/auth.js';
-import { OPTION_ERROR } from '../options.js';
-import { SecretFileError, readSecrets } from '../secret-file.js';
-import type { Logger } from '../log.js';
+import { OPTION_ERROR } from '../options/rules.js';
+import { SecretFileError, readSecrets } from '../system/secret-file.js';
+import type { Logger } from '../log/logger.js';
 
 /** Where a client's secret comes from: `secret` itself, or the file `secretFile` (not both). */
 export interface SecretOptions {

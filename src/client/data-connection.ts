@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
-import { proxy } from '../proxy.js';
+import { proxy } from '../net/proxy.js';
 import { connectTcp } from './connect.js';
 import { authenticate, frameClientSocket } from './handshake.js';
 

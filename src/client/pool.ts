@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/logger.js';
 import { connectTcp } from './connect.js';
 import { type ClientFramed, authenticate, frameClientSocket } from './handshake.js';
 import { type DataConnectionTarget, proxyToLocal } from './data-connection.js';

@@ -5,7 +5,7 @@
  * serialization and delivery happen later on `setImmediate`, batched, so the tunnel
  * never waits on the inspector (and bytes of the tunnel never pass through it anyway).
  */
-import { SECRET_KEYS } from '../redact.js';
+import { SECRET_KEYS } from '../log/redact.js';
 import type { InspectionEvent } from 'xstate';
 import { activePaths } from './graph.js';
 

@@ -15,11 +15,11 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
-import { type Logger, silentLogger } from '../log.js';
+import { type Logger, silentLogger } from '../log/logger.js';
 import { type InspectorGraph, machineGraph } from './graph.js';
 import { InspectorHub } from './hub.js';
 import { APP_CSS, APP_JS, PAGE_HTML } from './page.js';
-import { formatHostPort } from '../address.js';
+import { formatHostPort } from '../net/address.js';
 
 /** Options of {@link startInspector}. */
 export interface InspectorOptions {

@@ -9,7 +9,7 @@
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import { onClose } from '../socket-events.js';
+import { onClose } from '../net/socket-events.js';
 
 /** Connections the metrics listener keeps open at most (past it, the oldest idle one is closed). */
 export const METRICS_MAX_CONNECTIONS = 64;

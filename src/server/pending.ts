@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import { onClose } from '../socket-events.js';
-import { formatPeer } from '../address.js';
+import type { Logger } from '../log/logger.js';
+import { onClose } from '../net/socket-events.js';
+import { formatPeer } from '../net/address.js';
 
 /** The unclaimed connections of one tunnel, oldest first. */
 export type PendingGroup = Set<string>;

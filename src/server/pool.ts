@@ -20,7 +20,7 @@ import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { encodeFrame } from '../protocol/framing.js';
 import { serverMessageJson } from '../protocol/messages.js';
-import { onClose, onEnd } from '../socket-events.js';
+import { onClose, onEnd } from '../net/socket-events.js';
 
 /** Heartbeats go to idle pooled connections on every this many beats of the control connection. */
 export const POOL_HEARTBEAT_EVERY = 10;

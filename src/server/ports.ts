@@ -4,7 +4,7 @@
  */
 import net, { type Server } from 'node:net';
 import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * Random ports tried for `Hello(0)` before giving up, as the Rust server. Its reasoning

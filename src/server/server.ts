@@ -19,16 +19,16 @@ import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
 import { MAX_POOL_SIZE, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
-import { proxy } from '../proxy.js';
-import { drainSockets } from '../drain.js';
-import { onClose } from '../socket-events.js';
-import { clearControlTuning, tuneControlSocket } from '../socket-options.js';
-import { type Logger, silentLogger } from '../log.js';
-import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log-rate-limit.js';
+import { proxy } from '../net/proxy.js';
+import { drainSockets } from '../net/drain.js';
+import { onClose } from '../net/socket-events.js';
+import { clearControlTuning, tuneControlSocket } from '../net/socket-options.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
 import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
-import { formatPeer } from '../address.js';
+import { formatPeer } from '../net/address.js';
 import { type Admission, type DataClaim, admit } from './handshake.js';
 import {
   OPTION_ERROR,
@@ -42,7 +42,7 @@ import {
   secrets,
   string,
   withMethods,
-} from '../options.js';
+} from '../options/rules.js';
 import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
 import {

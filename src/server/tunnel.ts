@@ -2,15 +2,15 @@
  * One tunnel as the server holds it: a client's control connection, the public
  * listener opened for it, its heartbeat, its unclaimed public connections and, for a
  * client that asked for one, its pool of idle data connections. (The client's running
- * tunnel is another thing: `Tunnel` of `src/tunnel.ts`.)
+ * tunnel is another thing: `Tunnel` of `src/run/tunnel.ts`.)
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { FramedSocket } from '../protocol/framed-socket.js';
 import { encodeFrame } from '../protocol/framing.js';
 import { type ClientMessage, type ServerMessage, serverMessageJson } from '../protocol/messages.js';
-import { onClose, onEnd } from '../socket-events.js';
-import type { Logger } from '../log.js';
+import { onClose, onEnd } from '../net/socket-events.js';
+import type { Logger } from '../log/logger.js';
 import type { PendingConnections, PendingGroup } from './pending.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
 

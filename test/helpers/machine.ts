@@ -7,7 +7,7 @@ import { type EventObject, SimulatedClock, createActor, fromCallback } from 'xst
 import { type ClientEvent, type ClientMachineInput, clientMachine, type TunnelSettings } from '../../machines/client.js';
 import { ClientRuntime, type ProxiesInput, type ProxyRequest, type SessionInput } from '../../src/client/actors.js';
 import type { ErrorCode } from '../../src/client/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 /** Settings with the CLI's defaults, against a server that is never contacted. */
 export function testSettings(overrides: Partial<TunnelSettings> = {}): TunnelSettings {

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 
 /**
  * Path of the built CLI: the package's `bin.bore` (the bundle users run; `npm test`
- * builds it first). `BORE_CLI` overrides it, e.g. `dist/src/cli.js` for readable traces.
+ * builds it first). `BORE_CLI` overrides it, e.g. `dist/src/cli/cli.js` for readable traces.
  */
 export const CLI =
   process.env.BORE_CLI ??

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { Authenticator } from '../../src/protocol/auth.js';
 import { FramedSocket } from '../../src/protocol/framed-socket.js';
 import { type ClientMessage, type ServerMessage, clientMessageJson, decodeServerMessage } from '../../src/protocol/messages.js';
-import type { Logger } from '../../src/log.js';
+import type { Logger } from '../../src/log/logger.js';
 
 /** A client-side framed connection to a bore server. */
 export type RawFramed = FramedSocket<ServerMessage, ClientMessage>;

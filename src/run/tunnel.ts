@@ -12,15 +12,15 @@ import {
   clientMachine,
   sameTunnelView,
   tunnelView,
-} from '../machines/client.js';
-import { clientCredentials } from './client/credentials.js';
-import { type Logger, silentLogger } from './log.js';
-import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
-import { ClientRuntime } from './client/actors.js';
-import { TUNNEL_DEFAULTS } from './client/defaults.js';
+} from '../../machines/client.js';
+import { clientCredentials } from '../client/credentials.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
+import { ClientRuntime } from '../client/actors.js';
+import { TUNNEL_DEFAULTS } from '../client/defaults.js';
 import { logTransition } from './tunnel-log.js';
 import { limitPools } from './pool-bound.js';
-import { MAX_POOL_SIZE } from './protocol/constants.js';
+import { MAX_POOL_SIZE } from '../protocol/constants.js';
 import {
   type Rules,
   abortSignal,
@@ -33,10 +33,10 @@ import {
   nested,
   string,
   withMethods,
-} from './options.js';
+} from '../options/rules.js';
 
 /** Default control port of bore servers (the protocol's `CONTROL_PORT`). */
-export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from './protocol/constants.js';
+export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from '../protocol/constants.js';
 
 /** Options of {@link startTunnel}; names and defaults are those of `bore local`. */
 export interface TunnelOptions {

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import type { Logger } from './log.js';
+import type { Logger } from '../log/logger.js';
 
 /** Share of the limit at which open descriptors are warned about. */
 export const FD_WARN_RATIO = 0.8;

@@ -4,10 +4,10 @@
  * A retry whose warning the rate limit suppressed (`log-rate-limit.ts`) logs its
  * follow-up lines at debug: a flood of retries stays as bounded as its warnings.
  */
-import type { ClientContext } from '../machines/client.js';
-import { formatHostPort } from './address.js';
-import type { Logger } from './log.js';
-import { SUPPRESSED } from './log-rate-limit.js';
+import type { ClientContext } from '../../machines/client.js';
+import { formatHostPort } from '../net/address.js';
+import type { Logger } from '../log/logger.js';
+import { SUPPRESSED } from '../log/rate-limit.js';
 
 /**
  * Logs a transition of a tunnel's client machine, from `from` to `state`. `quiet`: the

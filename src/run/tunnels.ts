@@ -7,14 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
-import { type TunnelView, type clientMachine, sameTunnelView } from '../machines/client.js';
-import { type AggregateState, type ReloadDiff, type TunnelSpec, reloadDiff, supervisorMachine } from '../machines/supervisor.js';
-import { clientCredentials } from './client/credentials.js';
-import { ClientRuntime } from './client/actors.js';
-import { TUNNEL_DEFAULTS } from './client/defaults.js';
-import { type Logger, silentLogger, withFields } from './log.js';
-import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from './log-rate-limit.js';
-import { type Rule, type Rules, checkOptions, nested } from './options.js';
+import { type TunnelView, type clientMachine, sameTunnelView } from '../../machines/client.js';
+import { type AggregateState, type ReloadDiff, type TunnelSpec, reloadDiff, supervisorMachine } from '../../machines/supervisor.js';
+import { clientCredentials } from '../client/credentials.js';
+import { ClientRuntime } from '../client/actors.js';
+import { TUNNEL_DEFAULTS } from '../client/defaults.js';
+import { type Logger, silentLogger, withFields } from '../log/logger.js';
+import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
+import { type Rule, type Rules, checkOptions, nested } from '../options/rules.js';
 import { limitPools } from './pool-bound.js';
 import {
   EXIT,

@@ -8,13 +8,13 @@ import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 // Plain values only (the help never loads the client, the server or the logger).
-import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from './log-levels.js';
-import { TUNNEL_DEFAULTS } from './client/defaults.js';
-import { MAX_POOL_SIZE } from './protocol/constants.js';
+import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from '../log/levels.js';
+import { TUNNEL_DEFAULTS } from '../client/defaults.js';
+import { MAX_POOL_SIZE } from '../protocol/constants.js';
 import { didYouMean } from './suggest.js';
-import { SecretFileError, readSecrets } from './secret-file.js';
+import { SecretFileError, readSecrets } from '../system/secret-file.js';
 import { catchHangups, ignoreHangups, onHangup } from './hangup.js';
-import { parseMetricsHosts } from './server/metrics-guard.js';
+import { parseMetricsHosts } from '../server/metrics-guard.js';
 import {
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
@@ -29,9 +29,16 @@ import {
   MAX_POOL_PER_TUNNEL,
   MAX_TUNNELS_PER_ADDR,
   MIN_CLIENT_TIMEOUT_MS,
-} from './server/defaults.js';
+} from '../server/defaults.js';
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+/** The package's version: two levels up from the bundle and the sources, three from tsc's `dist/src/cli/`. */
+const { version } = ((require): { version: string } => {
+  try {
+    return require('../../package.json') as { version: string };
+  } catch {
+    return require('../../../package.json') as { version: string };
+  }
+})(createRequire(import.meta.url));
 
 /** Exit code for a usage error. */
 const USAGE_EXIT = 2;
@@ -213,7 +220,7 @@ function logSettings(argv: { logLevel?: unknown; logFormat?: unknown }) {
 }
 
 async function makeLogger(settings: ReturnType<typeof logSettings>) {
-  const { createLogger } = await import('./log.js');
+  const { createLogger } = await import('../log/logger.js');
   return createLogger(settings);
 }
 
@@ -374,14 +381,14 @@ async function runLocal(argv: Record<string, unknown>): Promise<void> {
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   ignoreHangups(logger, 'local');
-  (await import('./fd-watch.js')).watchFds({ logger });
-  const { startTunnel } = await import('./tunnel.js');
-  const { clientMachine } = await import('../machines/client.js');
+  (await import('../system/fd-watch.js')).watchFds({ logger });
+  const { startTunnel } = await import('../run/tunnel.js');
+  const { clientMachine } = await import('../../machines/client.js');
   const inspector =
     inspectPort === undefined
       ? undefined
       : await (
-          await import('./inspector/server.js')
+          await import('../inspector/server.js')
         )
           .startInspector({ machine: clientMachine, port: inspectPort, logger })
           .catch((err: Error) => {
@@ -410,8 +417,8 @@ async function runTunnels(
   inspectPort: number | undefined,
   reload?: { file: string; read: () => Record<string, unknown> },
 ): Promise<void> {
-  const { startTunnels } = await import('./tunnels.js');
-  (await import('./fd-watch.js')).watchFds({ logger });
+  const { startTunnels } = await import('../run/tunnels.js');
+  (await import('../system/fd-watch.js')).watchFds({ logger });
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
   const tunnels = asUsage(() =>
     startTunnels({ ...(options as unknown as Parameters<typeof startTunnels>[0]), logger, inspect: inspector?.inspect }),
@@ -434,9 +441,9 @@ async function runTunnels(
  * machine (`/graph`'s `child`), and `/snapshot` has every tunnel under `children`.
  */
 async function startSupervisorInspector(port: number, logger: Awaited<ReturnType<typeof makeLogger>>) {
-  const { startInspector } = await import('./inspector/server.js');
-  const { supervisorMachine } = await import('../machines/supervisor.js');
-  const { clientMachine } = await import('../machines/client.js');
+  const { startInspector } = await import('../inspector/server.js');
+  const { supervisorMachine } = await import('../../machines/supervisor.js');
+  const { clientMachine } = await import('../../machines/client.js');
   return startInspector({ machine: supervisorMachine, child: clientMachine, port, logger }).catch((err: Error) => {
     throw new UsageError(err.message);
   });
@@ -477,8 +484,8 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   const bindTunnels = (argv.bindTunnels as string | undefined) ?? DEFAULT_BIND_ADDR;
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
-  const fds = (await import('./fd-watch.js')).watchFds({ logger });
-  const { BoreServer } = await import('./server/server.js');
+  const fds = (await import('../system/fd-watch.js')).watchFds({ logger });
+  const { BoreServer } = await import('../server/server.js');
   const server = asUsage(
     () =>
       new BoreServer({
@@ -510,7 +517,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   try {
     const port = await server.listen();
     if (secret === undefined && !(isLoopback(bindAddr) && isLoopback(bindTunnels))) {
-      const { formatHostPort } = await import('./address.js');
+      const { formatHostPort } = await import('../net/address.js');
       logger.warn(
         isLoopback(bindAddr)
           ? `no secret: anyone who can reach ${bindTunnels} can connect to the tunnels, and any local user can open them (use --secret or --secret-file)`
@@ -525,7 +532,7 @@ async function runServer(argv: Record<string, unknown>): Promise<void> {
   }
   if (metrics) {
     // prom-client is loaded only here: without --metrics it costs nothing.
-    const { startMetrics } = await import('./server/metrics.js');
+    const { startMetrics } = await import('../server/metrics.js');
     try {
       const { url } = await startMetrics(server, { ...metrics, fdWatch: fds });
       logger.info(`metrics at ${url}`);
@@ -876,7 +883,7 @@ await main().catch(async (err: unknown) => {
     exit(USAGE_EXIT);
   } else {
     const raw = (err as Error)?.stack;
-    // Source maps are off (src/bin.ts): the stack is mapped to src/*.ts now, by a chunk loaded only for this.
+    // Source maps are off (src/cli/bin.ts): the stack is mapped to src/*.ts now, by a chunk loaded only for this.
     const stack =
       raw === undefined
         ? undefined

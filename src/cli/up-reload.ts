@@ -7,8 +7,8 @@
  * back.
  */
 import { onHangup } from './hangup.js';
-import type { Logger } from './log.js';
-import type { Tunnels, TunnelsReload } from './tunnels.js';
+import type { Logger } from '../log/logger.js';
+import type { Tunnels, TunnelsReload } from '../run/tunnels.js';
 
 /** Reloads `tunnels` from `file` (`read` parses it, or throws) on every SIGHUP, and logs when all of them have given up after one. */
 export function reloadOnHangup(tunnels: Tunnels, logger: Logger, file: string, read: () => TunnelsReload): void {

@@ -1,6 +1,6 @@
 /**
  * The Node.js version check the `bore` command runs before anything else
- * (`src/bin.ts`). Kept to plain syntax and no imports: the bin entry is bundled for
+ * (`src/cli/bin.ts`). Kept to plain syntax and no imports: the bin entry is bundled for
  * old Node versions so that it can say the version is too old instead of failing to
  * parse the CLI bundle.
  */

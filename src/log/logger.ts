@@ -4,11 +4,11 @@
  */
 import winston from 'winston';
 import { SECRET_KEYS } from './redact.js';
-import { withMethods } from './options.js';
-import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogFormat, type LogLevel } from './log-levels.js';
+import { withMethods } from '../options/rules.js';
+import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogFormat, type LogLevel } from './levels.js';
 
 /** The levels and formats, defined in `log-levels.ts`. */
-export { LOG_FORMATS, LOG_LEVELS } from './log-levels.js';
+export { LOG_FORMATS, LOG_LEVELS } from './levels.js';
 
 /** The logging surface the tunnel needs; a winston logger satisfies it. */
 export interface Logger {

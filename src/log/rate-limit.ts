@@ -9,7 +9,7 @@
  * can keep its follow-up lines quiet too; limiters nest (one per tunnel over one per
  * process, through `withFields`) and the mark comes back through both.
  */
-import type { Logger } from './log.js';
+import type { Logger } from './logger.js';
 
 /** What a rate-limited `warn` or `error` returns for a line it suppressed. */
 export const SUPPRESSED: unique symbol = Symbol('suppressed');

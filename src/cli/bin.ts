@@ -3,11 +3,11 @@
  * The `bore` executable (`bin.bore`, bundled to `dist/bundle/bore.mjs` for old Node
  * versions): checks the Node.js version before loading the CLI, so that an old Node
  * prints one line instead of a syntax error in minified code, then loads the CLI
- * (`src/cli.ts`). Source maps stay off (Node's support keeps every module's map in
+ * (`src/cli/cli.ts`). Source maps stay off (Node's support keeps every module's map in
  * memory, some 7 MB of an idle client): an error that reaches the top is printed by
- * `src/crash-report.ts`, loaded only then, with its stack mapped to the TypeScript
+ * `src/cli/crash-report.ts`, loaded only then, with its stack mapped to the TypeScript
  * sources, and the process exits with status 1 as Node's own report would. SIGHUP is
- * caught first thing (`src/hangup.ts`) and handed to the CLI once it is loaded.
+ * caught first thing (`src/cli/hangup.ts`) and handed to the CLI once it is loaded.
  */
 import { catchHangups } from './hangup.js';
 import { nodeVersionProblem } from './node-version.js';

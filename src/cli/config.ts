@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TomlError, parse } from 'smol-toml';
 import * as v from 'valibot';
-import { MAX_TIMER_MS } from './options.js';
-import { MAX_POOL_SIZE } from './protocol/constants.js';
+import { MAX_TIMER_MS } from '../options/rules.js';
+import { MAX_POOL_SIZE } from '../protocol/constants.js';
 import { didYouMean } from './suggest.js';
-import { SecretFileError, readSecrets } from './secret-file.js';
-import type { TunnelSpecOptions, TunnelsReload } from './tunnels.js';
+import { SecretFileError, readSecrets } from '../system/secret-file.js';
+import type { TunnelSpecOptions, TunnelsReload } from '../run/tunnels.js';
 
 /** A config file that cannot be read, parsed or validated; the message names file, line and key. */
 export class ConfigError extends Error {

@@ -6,7 +6,7 @@
  * the map of every module as it loads and keeps it: some 7 MB of an idle client's RSS
  * for a stack trace it will most likely never print. So source maps stay off, and only
  * when an error is about to be printed with its stack does this module, imported then
- * (`src/bin.ts` for uncaught errors, `src/cli.ts` for the errors its `main` reports),
+ * (`src/cli/bin.ts` for uncaught errors, `src/cli/cli.ts` for the errors its `main` reports),
  * read the maps of the files in the stack and rewrite their positions.
  */
 import { existsSync, readFileSync } from 'node:fs';

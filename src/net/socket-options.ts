@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { Logger } from './log.js';
+import type { Logger } from '../log/logger.js';
 
 /** Keepalive idle time before the first probe. */
 export const KEEPALIVE_IDLE_MS = 30_000;

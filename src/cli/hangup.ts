@@ -1,6 +1,6 @@
 /**
  * SIGHUP from the process's first moment. Its default action kills the process, so
- * `src/bin.ts` calls {@link catchHangups} before it loads the CLI; the command then
+ * `src/cli/bin.ts` calls {@link catchHangups} before it loads the CLI; the command then
  * takes each SIGHUP over with {@link onHangup} once it can act on it, and one that
  * arrived before is handed over at that moment (several count as one: a reload reads
  * the newest file anyway). `bore up` reloads its config file; `bore local` and `bore

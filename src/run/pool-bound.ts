@@ -6,8 +6,8 @@
  * past it each is lowered in proportion, with one warning line. Applied by the
  * runners (`startTunnel`, `startTunnels`), so the library gets it as the CLI does.
  */
-import { readFdLimit } from './fd-watch.js';
-import type { Logger } from './log.js';
+import { readFdLimit } from '../system/fd-watch.js';
+import type { Logger } from '../log/logger.js';
 
 /** Descriptors kept out of the pools' budget before the quarter is taken. */
 export const POOL_FD_RESERVE = 16;
