@@ -7,12 +7,12 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type net from 'node:net';
 import { FdAlarm, type FdReading, fdLevel, parseFdLimit, watchFds } from '../src/system/fd-watch.js';
 import { BoreProcess, connect, httpGet } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
+import { hasPrlimit, socketsOf } from './helpers/fds.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -27,26 +27,6 @@ async function until(ok: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
-
-/** Sockets in process `pid`'s descriptor table. */
-function socketsOf(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-    } catch {
-      return false;
-    }
-  }).length;
-}
-
-const hasPrlimit = (() => {
-  try {
-    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 test('parseFdLimit reads the soft limit of /proc/self/limits', () => {
   const text = [

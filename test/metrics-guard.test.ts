@@ -8,11 +8,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import { BoreProcess, httpGet } from './helpers/procs.js';
 import { METRICS_MAX_CONNECTIONS, METRICS_TIMEOUT_MS, isAllowedHost } from '../src/server/metrics-guard.js';
+import { socketsOf } from './helpers/fds.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -25,17 +25,6 @@ async function serverWithMetrics(args: string[] = []) {
   cleanups.push(() => server.stop());
   const metricsPort = Number((await server.waitFor(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
   return { server, metricsPort };
-}
-
-/** Sockets open in process `pid` (its descriptor table). */
-function socketsOf(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-    } catch {
-      return false;
-    }
-  }).length;
 }
 
 /** Connects to 127.0.0.1:`port` (not half-open: the server closing it closes it). */

@@ -6,24 +6,15 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { boundPools, limitPools, poolBudget } from '../src/run/pool-bound.js';
 import { BoreProcess, connect, httpGet, roundTrip, startEchoServer } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
+import { hasPrlimit } from './helpers/fds.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-const hasPrlimit = (() => {
-  try {
-    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 test('poolBudget: a quarter of the limit less 16', () => {
   assert.equal(poolBudget(1024), 240);
