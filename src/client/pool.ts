@@ -6,10 +6,24 @@
  * replacement is opened so the pool refills. Only a server that offered a pool
  * (`PoolOffer`) gets these connections, so a Rust server never sees one.
  *
- * One pool per control session: {@link ClientPool.open} with the session's token,
- * {@link ClientPool.close} when the session ends, which closes the idle connections and
- * those still opening. Connections already serving a visitor are not touched: they
- * outlive control reconnects like the standard path's.
+ * One pool session per control session: {@link ClientPool.open} with the session's
+ * token, {@link ClientPool.close} when the session ends, which closes the idle
+ * connections and those still opening. Connections already serving a visitor are not
+ * touched: they outlive control reconnects like the standard path's.
+ *
+ * The lifecycle ({@link PoolPhase}) is read from the pool's state, never kept beside it:
+ *
+ * ```
+ *   closed ──open()──▶ filling ──idle = size──▶ full
+ *     ▲                 │  ▲                     │ a connection used or lost
+ *     │                 │  └─────────────────────┘
+ *     │                 │ MAX_FAILURE_STREAK failures in a row
+ *     │                 ▼
+ *     └──close()──── paused ──fallback() (demand is back)──▶ filling
+ * ```
+ *
+ * (`close()` leads to `closed` from every phase.) The counts are the sizes of the
+ * session's sets of connections; only the totals (served, refills...) are counters.
  */
 import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
@@ -45,6 +59,14 @@ export interface PoolStats {
   failures: number;
 }
 
+/**
+ * Where the pool is in its lifecycle: `closed` (no pool offered in this session),
+ * `filling` (fewer idle connections than the size, more being opened), `full` (idle =
+ * size), `paused` (stopped refilling after {@link MAX_FAILURE_STREAK} failures in a
+ * row, until a public connection takes the standard path).
+ */
+export type PoolPhase = 'closed' | 'filling' | 'full' | 'paused';
+
 /** What the pool tells its owner. */
 export interface PoolHooks {
   /** A pooled connection carries public connection `id`, joined to the local service. */
@@ -55,125 +77,171 @@ export interface PoolHooks {
   changed(stats: PoolStats): void;
 }
 
+/**
+ * How the pool opens a pooled connection and serves a public connection on it
+ * (injected by tests of the lifecycle; by default {@link openPooled} and `proxyToLocal`).
+ */
+export interface PoolIo {
+  /** Opens one pooled connection (see {@link openPooled}). */
+  open(target: DataConnectionTarget, token: string, track: (socket: Socket) => void): Promise<ClientFramed>;
+  /** Joins a pooled connection to the local service until both ends close. */
+  proxy: typeof proxyToLocal;
+}
+
+/** A pooled connection being opened: its socket once the TCP connect succeeded. */
+interface Opening {
+  socket?: Socket;
+}
+
+/** One pool offered by the server, from `open()` to `close()` (or the next `open()`). */
+interface Session {
+  readonly token: string;
+  /** Connections the server offered to keep idle. */
+  readonly size: number;
+  /** Connections being opened (connect, challenge, `PoolJoin`). */
+  readonly opening: Set<Opening>;
+  /** Connections acknowledged by the server, waiting for a public connection. */
+  readonly idle: Set<Socket>;
+  /** Failures in a row; at {@link MAX_FAILURE_STREAK} the session is `paused`. */
+  streak: number;
+  /** Whether this session's pool has been full once (said at debug level). */
+  readySaid: boolean;
+}
+
 /** The pool of idle data connections of one tunnel client (one control session at a time). */
 export class ClientPool {
   readonly #target: DataConnectionTarget;
   readonly #log: Logger;
   readonly #hooks: PoolHooks;
-  /** Sockets of idle connections and of those being opened: what `close()` closes. */
-  readonly #sockets = new Set<Socket>();
-  #token: string | undefined;
-  /** Bumped by every `open()` and `close()`: a connection of an older session is closed, not pooled. */
-  #session = 0;
-  #streak = 0;
-  /** Whether this session's pool has been full once (said at debug level). */
-  #readySaid = false;
-  #stats: PoolStats = { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 };
+  readonly #io: PoolIo;
+  /** The open session; a connection of another (older) session is closed, not pooled. */
+  #session: Session | undefined;
+  /** Pooled sockets serving a public connection, of any session. */
+  readonly #inUse = new Set<Socket>();
+  /** Totals since the pool was made. */
+  readonly #totals = { served: 0, refills: 0, fallbacks: 0, failures: 0 };
 
-  constructor(target: DataConnectionTarget, log: Logger, hooks: PoolHooks) {
+  constructor(target: DataConnectionTarget, log: Logger, hooks: PoolHooks, io: PoolIo = { open: openPooled, proxy: proxyToLocal }) {
     this.#target = target;
     this.#log = log;
     this.#hooks = hooks;
+    this.#io = io;
   }
 
   /** The current counts (a copy). */
   get stats(): PoolStats {
-    return { ...this.#stats };
+    const s = this.#session;
+    return {
+      size: s?.size ?? 0,
+      idle: s?.idle.size ?? 0,
+      opening: s?.opening.size ?? 0,
+      inUse: this.#inUse.size,
+      ...this.#totals,
+    };
+  }
+
+  /** Where the pool is in its lifecycle (see {@link PoolPhase}). */
+  get phase(): PoolPhase {
+    const s = this.#session;
+    if (!s) return 'closed';
+    if (s.streak >= MAX_FAILURE_STREAK) return 'paused';
+    return s.idle.size >= s.size ? 'full' : 'filling';
   }
 
   /** Sockets the pool holds open: idle connections and those being opened. */
   get sockets(): number {
-    return this.#sockets.size;
+    const s = this.#session;
+    if (!s) return 0;
+    let n = s.idle.size;
+    for (const o of s.opening) if (o.socket) n++;
+    return n;
   }
 
   /** Whether a pool is open (the server offered one in this session). */
   get isOpen(): boolean {
-    return this.#token !== undefined;
+    return this.#session !== undefined;
   }
 
   /** Starts the pool the server offered: `size` connections joined with `token`. */
   open(token: string, size: number): void {
     this.close();
-    this.#token = token;
-    this.#session++;
-    this.#streak = 0;
-    this.#readySaid = false;
-    this.#update({ size });
+    this.#session = { token, size, opening: new Set(), idle: new Set(), streak: 0, readySaid: false };
+    this.#changed();
     this.#log.debug('pool: opening', { size });
     this.#fill(false);
   }
 
   /** Closes the idle connections and those being opened; serving ones go on. */
   close(): void {
-    if (this.#token === undefined) return;
-    this.#token = undefined;
-    this.#session++;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    this.#update({ size: 0, idle: 0, opening: 0 });
+    const s = this.#session;
+    if (!s) return;
+    this.#session = undefined;
+    for (const o of s.opening) o.socket?.destroy();
+    for (const socket of s.idle) socket.destroy();
+    s.opening.clear();
+    s.idle.clear();
+    this.#changed();
   }
 
   /**
    * Counts a public connection that took the standard path while the pool was open. A
-   * pool that stopped refilling after repeated failures tries again then: demand is
-   * back and the server is reachable.
+   * pool `paused` after repeated failures tries again then: demand is back and the
+   * server is reachable.
    */
   fallback(): void {
-    if (this.#token === undefined) return;
-    this.#update({ fallbacks: this.#stats.fallbacks + 1 });
-    if (this.#streak >= MAX_FAILURE_STREAK) {
-      this.#streak = 0;
+    const s = this.#session;
+    if (!s) return;
+    this.#totals.fallbacks++;
+    this.#changed();
+    if (this.phase === 'paused') {
+      s.streak = 0;
       this.#fill(true);
     }
   }
 
-  /** Opens connections until idle + opening reaches the size (unless failures keep coming). */
+  /** While `filling`, opens connections until idle + opening reaches the size. */
   #fill(refill: boolean): void {
-    const wanted = () => this.#stats.size - this.#stats.idle - this.#stats.opening;
-    while (this.#token !== undefined && wanted() > 0 && this.#streak < MAX_FAILURE_STREAK) {
-      if (refill) this.#update({ refills: this.#stats.refills + 1 });
-      this.#openOne(this.#token);
+    const s = this.#session;
+    while (s && this.phase === 'filling' && s.idle.size + s.opening.size < s.size) {
+      if (refill) this.#totals.refills++;
+      this.#openOne(s);
     }
   }
 
-  #openOne(token: string): void {
-    const session = this.#session;
-    this.#update({ opening: this.#stats.opening + 1 });
-    let opened: Socket | undefined;
+  #openOne(session: Session): void {
+    const opening: Opening = {};
+    session.opening.add(opening);
+    this.#changed();
     // A pool closed while this connection was connecting does not let it join.
     const track = (socket: Socket) => {
-      opened = socket;
       if (session !== this.#session) throw new Error('pool closed');
-      this.#sockets.add(socket);
+      opening.socket = socket;
     };
-    const untrack = () => {
-      if (opened) this.#sockets.delete(opened);
-    };
-    openPooled(this.#target, token, track).then(
+    this.#io.open(this.#target, session.token, track).then(
       (framed) => {
         if (session !== this.#session) {
-          untrack();
           framed.socket.destroy();
           return;
         }
-        this.#update({ opening: this.#stats.opening - 1, idle: this.#stats.idle + 1 });
-        if (!this.#readySaid && this.#stats.idle === this.#stats.size) {
-          this.#readySaid = true;
-          this.#log.debug('pool: ready', { size: this.#stats.size });
+        session.opening.delete(opening);
+        session.idle.add(framed.socket);
+        this.#changed();
+        if (!session.readySaid && session.idle.size === session.size) {
+          session.readySaid = true;
+          this.#log.debug('pool: ready', { size: session.size });
         }
         void this.#wait(framed, session);
       },
       (err: Error) => {
-        untrack();
         if (session !== this.#session) return;
-        this.#update({ opening: this.#stats.opening - 1 });
-        this.#failed(`could not open a pooled connection: ${err.message}`);
+        session.opening.delete(opening);
+        this.#failed(session, `could not open a pooled connection: ${err.message}`);
       },
     );
   }
 
   /** Waits on an idle connection for its public connection, or its end. */
-  async #wait(framed: ClientFramed, session: number): Promise<void> {
+  async #wait(framed: ClientFramed, session: Session): Promise<void> {
     const socket = framed.socket;
     for (;;) {
       let msg;
@@ -184,21 +252,20 @@ export class ClientPool {
       }
       // The server's periodic heartbeat: this connection has lasted, so the pool works.
       if (msg?.type === 'Heartbeat') {
-        this.#streak = 0;
+        session.streak = 0;
         continue;
       }
       if (session !== this.#session) {
         socket.destroy();
         return;
       }
-      this.#sockets.delete(socket);
-      this.#update({ idle: this.#stats.idle - 1 });
+      session.idle.delete(socket);
       if (msg?.type === 'Connection') {
-        this.#streak = 0;
+        session.streak = 0;
         this.#serve(framed, msg.id);
       } else {
         socket.destroy();
-        this.#failed(msg ? `unexpected ${msg.type} on a pooled connection` : 'pooled connection lost');
+        this.#failed(session, msg ? `unexpected ${msg.type} on a pooled connection` : 'pooled connection lost');
       }
       return;
     }
@@ -207,7 +274,10 @@ export class ClientPool {
   /** Joins a pooled connection the server handed public connection `id` to the local service. */
   #serve(framed: ClientFramed, id: string): void {
     const head = framed.detach();
-    this.#update({ inUse: this.#stats.inUse + 1, served: this.#stats.served + 1 });
+    const socket = framed.socket;
+    this.#inUse.add(socket);
+    this.#totals.served++;
+    this.#changed();
     this.#log.debug('pool: public connection', { id });
     // The replacement is opened once the visitor's bytes are on their way to the local
     // service (or that failed): its connect and handshake stay off the visitor's path.
@@ -216,13 +286,15 @@ export class ClientPool {
       this.#hooks.opened(id, remote, local);
       refill();
     };
-    proxyToLocal(framed.socket, head, this.#target, opened).then(
+    this.#io.proxy(socket, head, this.#target, opened).then(
       () => {
-        this.#update({ inUse: this.#stats.inUse - 1 });
+        this.#inUse.delete(socket);
+        this.#changed();
         this.#hooks.closed(id);
       },
       (err: Error) => {
-        this.#update({ inUse: this.#stats.inUse - 1 });
+        this.#inUse.delete(socket);
+        this.#changed();
         refill();
         this.#log.warn('public connection closed: could not reach the local service', { id, reason: err.message });
         this.#hooks.closed(id, err.message);
@@ -230,11 +302,12 @@ export class ClientPool {
     );
   }
 
-  /** A connection failed to open or was lost: refill, unless that keeps failing. */
-  #failed(reason: string): void {
-    this.#streak++;
-    this.#update({ failures: this.#stats.failures + 1 });
-    if (this.#streak >= MAX_FAILURE_STREAK) {
+  /** A connection failed to open or was lost: refill, unless that makes the pool `paused`. */
+  #failed(session: Session, reason: string): void {
+    session.streak++;
+    this.#totals.failures++;
+    this.#changed();
+    if (this.phase === 'paused') {
       this.#log.debug('pool: not refilled after repeated failures, new connections take the standard path', { reason });
     } else {
       this.#log.debug('pool: refilling after a failure', { reason });
@@ -242,9 +315,8 @@ export class ClientPool {
     this.#fill(true);
   }
 
-  #update(change: Partial<PoolStats>): void {
-    this.#stats = { ...this.#stats, ...change };
-    this.#hooks.changed(this.#stats);
+  #changed(): void {
+    this.#hooks.changed(this.stats);
   }
 }
 
@@ -254,7 +326,7 @@ export class ClientPool {
  * `track` gets the socket as soon as it exists, so a closing pool can destroy it; it
  * throws (and the socket is closed) if the pool closed while connecting.
  */
-async function openPooled(
+export async function openPooled(
   target: { to: string; controlPort: number; auth: Authenticator | undefined },
   token: string,
   track: (socket: Socket) => void,

@@ -13,14 +13,17 @@
  * tab strip lists the supervisor and every tunnel with a pill of its state
  * (`tunnels.ts`); the chart and the context table show the selected one (kept in the
  * address's `#tunnel=name`), and its arrows light up as they are taken.
+ *
+ * What the page keeps between events is one {@link PageState} (`state.ts`), `state` below.
  */
 import { type ContextRow, contextRows, formatTime, logText, stateTitle } from './format.js';
 import { layoutChart } from './layout.js';
-import { type ChartModel, chartModel } from './model.js';
+import { chartModel } from './model.js';
 import { ARROW, TAKEN_ARROW, drawChart } from './render.js';
 import { takenEdges } from './taken.js';
 import { type TunnelItem, aggregateTone, supervisorRows, tunnelItems } from './tunnels.js';
 import type { ChildSnapshotView, GraphView, HelloView, LogEntryView, SnapshotView } from './wire.js';
+import { type PageState, forgetProcess, initialState } from './state.js';
 import { ChartZoom } from './zoom.js';
 
 /** Most log lines kept on the page. */
@@ -32,26 +35,8 @@ const TAKEN_MS = 4000;
 /** How long the page waits before it tries the event stream again (ms). */
 const RECONNECT_MS = 1000;
 
-let groups = new Map<string, SVGGElement>();
-let model: ChartModel | undefined;
-let graph: GraphView | undefined;
-/** The root machine's latest snapshot (a single tunnel's, or the supervisor's). */
-let snapshot: SnapshotView | undefined;
-/** Whose chart is shown: `''` the root machine's, else the name of a tunnel under the supervisor. */
-let selected = decodeURIComponent(/^#tunnel=(.*)$/.exec(location.hash)?.[1] ?? '');
-/** What the chart showed last (of the selected machine): compared with the next to find the arrows taken. */
-let shown: ChildSnapshotView | undefined;
-/** The last snapshot of each tunnel seen since the tunnel process started (a tunnel that gave up leaves `children`). */
-let seen = new Map<string, ChildSnapshotView>();
-/** The tabs of the tunnel strip by tunnel name (`''`: the supervisor). */
-const tabs = new Map<string, HTMLButtonElement>();
-/** Whether the tunnel process said it was stopping (its `end` event); until a new one says `hello`. */
-let ended = false;
-let takenTimer: ReturnType<typeof setTimeout> | undefined;
-let bootId: string | undefined;
-let source: EventSource | undefined;
-/** The log's lines by `seq`: a repeated event updates its line. */
-let logItems = new Map<number, HTMLLIElement>();
+/** The page's state: see {@link PageState}. */
+const state: PageState = initialState(location.hash);
 
 function element<T extends HTMLElement | SVGElement>(id: string, type: new () => T): T {
   const el = document.getElementById(id);
@@ -62,65 +47,69 @@ function element<T extends HTMLElement | SVGElement>(id: string, type: new () =>
 const zoom = new ChartZoom(element('chart-box', HTMLElement), element('chart', SVGSVGElement), element('zoom', HTMLElement));
 
 function render(g: GraphView): void {
-  graph = g;
+  state.graph = g;
   element('tunnels', HTMLElement).hidden = !g.child;
-  if (!g.child) selected = '';
+  if (!g.child) state.selected = '';
   drawSelected();
 }
 
 /** Draws the chart of the selected machine and shows its state. */
 function drawSelected(): void {
-  if (!graph) return;
-  const chart = selected && graph.child ? graph.child : graph;
-  model = chartModel(chart);
-  const layout = layoutChart(model);
-  const title = !graph.child ? undefined : selected ? `${selected}: ${chart.id} (client machine)` : `${chart.id} (supervisor machine)`;
-  groups = drawChart(element('chart', SVGSVGElement), layout, title);
+  if (!state.graph) return;
+  const chart = state.selected && state.graph.child ? state.graph.child : state.graph;
+  state.model = chartModel(chart);
+  const layout = layoutChart(state.model);
+  const title = !state.graph.child
+    ? undefined
+    : state.selected
+      ? `${state.selected}: ${chart.id} (client machine)`
+      : `${chart.id} (supervisor machine)`;
+  state.groups = drawChart(element('chart', SVGSVGElement), layout, title);
   zoom.setSize(Math.ceil(layout.width), Math.ceil(layout.height));
   clearTaken();
-  shown = undefined;
-  if (snapshot) showSnapshot(snapshot, false);
+  state.shown = undefined;
+  if (state.snapshot) showSnapshot(state.snapshot, false);
 }
 
 /** The tunnels of the latest snapshot, when the root is a supervisor. */
 function tunnels(): TunnelItem[] {
-  return graph?.child && snapshot ? tunnelItems(snapshot, seen) : [];
+  return state.graph?.child && state.snapshot ? tunnelItems(state.snapshot, state.seen) : [];
 }
 
 /** What the chart shows: the root's snapshot, or the selected tunnel's. */
 function selectedView(): ChildSnapshotView | undefined {
-  if (!selected) return snapshot;
-  return tunnels().find((t) => t.name === selected)?.view;
+  if (!state.selected) return state.snapshot;
+  return tunnels().find((t) => t.name === state.selected)?.view;
 }
 
 /** Shows a snapshot; `fresh`: just pushed (else drawn again: its steps were shown already). */
 function showSnapshot(s: SnapshotView, fresh = true): void {
-  snapshot = s;
-  for (const [name, child] of Object.entries(s.children ?? {})) seen.set(name, child);
-  if (graph?.child) renderTunnels();
+  state.snapshot = s;
+  for (const [name, child] of Object.entries(s.children ?? {})) state.seen.set(name, child);
+  if (state.graph?.child) renderTunnels();
   const view = selectedView();
   if (!view) {
     // The selected tunnel is gone (removed from the set): back to the supervisor.
     select('');
     return;
   }
-  const before = shown;
-  shown = view;
+  const before = state.shown;
+  state.shown = view;
   const active = new Set(view.active);
-  for (const [path, g] of groups) {
+  for (const [path, g] of state.groups) {
     if (active.has(path)) g.setAttribute('data-active', 'true');
     else g.removeAttribute('data-active');
   }
   // (A tunnel that gave up is shown from the supervisor's view of it: never with steps.)
   const steps = fresh ? view.steps : undefined;
-  if (model && (steps?.length || before)) {
+  if (state.model && (steps?.length || before)) {
     // The hub's steps tell every change, even those faster than snapshots; else compare with the previous snapshot.
     const changes = steps?.length ? steps : [{ from: before?.active ?? [], to: view.active, event: undefined }];
-    const taken = new Set(changes.flatMap((step) => takenEdges(model?.edges ?? [], step.from, step.to, step.event)));
+    const taken = new Set(changes.flatMap((step) => takenEdges(state.model?.edges ?? [], step.from, step.to, step.event)));
     if (taken.size) markTaken([...taken]);
   }
   const was = new Set(before?.active);
-  zoom.reveal(view.active.filter((p) => !was.has(p)).flatMap((p) => groups.get(p) ?? []));
+  zoom.reveal(view.active.filter((p) => !was.has(p)).flatMap((p) => state.groups.get(p) ?? []));
   const pill = element('state', HTMLElement);
   pill.textContent = stateTitle(s);
   pill.setAttribute('data-status', s.status);
@@ -132,7 +121,7 @@ function showSnapshot(s: SnapshotView, fresh = true): void {
 function renderTunnels(): void {
   const strip = element('tunnels', HTMLElement);
   const items = tunnels();
-  const aggregate = snapshot?.context.aggregate ?? snapshot?.status ?? '?';
+  const aggregate = state.snapshot?.context.aggregate ?? state.snapshot?.status ?? '?';
   const entries = [
     {
       name: '',
@@ -144,13 +133,13 @@ function renderTunnels(): void {
     ...items.map((t) => ({ name: t.name, title: t.name, address: t.address, state: t.state, tone: t.tone })),
   ];
   const names = new Set(entries.map((e) => e.name));
-  for (const [name, tab] of tabs) {
+  for (const [name, tab] of state.tabs) {
     if (names.has(name)) continue;
     tab.remove();
-    tabs.delete(name);
+    state.tabs.delete(name);
   }
   for (const e of entries) {
-    let tab = tabs.get(e.name);
+    let tab = state.tabs.get(e.name);
     if (!tab) {
       tab = document.createElement('button');
       tab.type = 'button';
@@ -167,7 +156,7 @@ function renderTunnels(): void {
       const address = document.createElement('span');
       address.className = 'tab-addr';
       tab.append(head, address);
-      tabs.set(e.name, tab);
+      state.tabs.set(e.name, tab);
     }
     // In order: an existing tab moves only when the order changed.
     if (strip.lastChild !== tab) strip.appendChild(tab);
@@ -178,7 +167,7 @@ function renderTunnels(): void {
       pill.textContent = e.state;
       pill.setAttribute('data-tone', e.tone);
     }
-    tab.setAttribute('aria-selected', String(e.name === selected));
+    tab.setAttribute('aria-selected', String(e.name === state.selected));
   }
 }
 
@@ -189,10 +178,10 @@ function setText(parent: Element, selector: string, text: string): void {
 
 /** Shows the chart and context of `name` (`''`: the supervisor). */
 function select(name: string): void {
-  if (name === selected && shown) return;
-  selected = name;
+  if (name === state.selected && state.shown) return;
+  state.selected = name;
   history.replaceState(null, '', name ? `#tunnel=${encodeURIComponent(name)}` : location.pathname);
-  for (const [n, tab] of tabs) tab.setAttribute('aria-selected', String(n === name));
+  for (const [n, tab] of state.tabs) tab.setAttribute('aria-selected', String(n === name));
   // Another chart: start from its top left (then the active states are scrolled into view).
   element('chart-box', HTMLElement).scrollTo(0, 0);
   drawSelected();
@@ -208,11 +197,11 @@ function markTaken(keys: readonly string[]): void {
       if (el.hasAttribute('marker-end')) el.setAttribute('marker-end', `url(#${TAKEN_ARROW})`);
     }
   }
-  takenTimer = setTimeout(clearTaken, TAKEN_MS);
+  state.takenTimer = setTimeout(clearTaken, TAKEN_MS);
 }
 
 function clearTaken(): void {
-  clearTimeout(takenTimer);
+  clearTimeout(state.takenTimer);
   const chart = element('chart', SVGSVGElement);
   for (const el of Array.from(chart.querySelectorAll('.just-taken'))) {
     el.classList.remove('just-taken');
@@ -223,13 +212,13 @@ function clearTaken(): void {
 }
 
 function renderContext(): void {
-  if (!snapshot) return;
+  if (!state.snapshot) return;
   const view = selectedView();
   let rows: ContextRow[];
-  if (!graph?.child) rows = contextRows(snapshot, Date.now());
-  else if (!selected) rows = supervisorRows(snapshot);
+  if (!state.graph?.child) rows = contextRows(state.snapshot, Date.now());
+  else if (!state.selected) rows = supervisorRows(state.snapshot);
   else rows = view ? contextRows(view, Date.now()) : [];
-  element('context-title', HTMLElement).textContent = graph?.child ? `Context \u00b7 ${selected || 'supervisor'}` : 'Context';
+  element('context-title', HTMLElement).textContent = state.graph?.child ? `Context \u00b7 ${state.selected || 'supervisor'}` : 'Context';
   const table = element('context', HTMLTableElement);
   table.replaceChildren();
   for (const row of rows) {
@@ -247,14 +236,14 @@ function renderContext(): void {
 function addLog(entries: readonly LogEntryView[]): void {
   const list = element('log', HTMLOListElement);
   for (const e of entries) {
-    let li = logItems.get(e.seq);
+    let li = state.logItems.get(e.seq);
     if (!li) {
       li = document.createElement('li');
-      logItems.set(e.seq, li);
+      state.logItems.set(e.seq, li);
       list.insertBefore(li, list.firstChild);
       while (list.childNodes.length > LOG_LINES && list.lastChild) {
         const last = list.lastChild;
-        for (const [seq, item] of logItems) if (item === last) logItems.delete(seq);
+        for (const [seq, item] of state.logItems) if (item === last) state.logItems.delete(seq);
         list.removeChild(last);
       }
     }
@@ -275,9 +264,9 @@ function note(text: string): void {
   list.insertBefore(li, list.firstChild);
 }
 
-function setConn(state: 'live' | 'wait' | 'ended', text: string): void {
+function setConn(status: 'live' | 'wait' | 'ended', text: string): void {
   const pill = element('conn', HTMLElement);
-  pill.className = `pill conn-${state}`;
+  pill.className = `pill conn-${status}`;
   pill.textContent = text;
 }
 
@@ -288,18 +277,14 @@ async function loadGraph(): Promise<void> {
 
 function onHello(hello: HelloView): void {
   setConn('live', 'live');
-  ended = false;
-  if (bootId && hello.bootId !== bootId) {
+  state.ended = false;
+  if (state.bootId && hello.bootId !== state.bootId) {
     note('tunnel process restarted');
     void loadGraph();
   }
-  if (hello.bootId !== bootId) {
-    bootId = hello.bootId;
-    snapshot = undefined; // no arrow leads from the old process's state to the new one's
-    shown = undefined;
-    seen = new Map();
+  if (hello.bootId !== state.bootId) {
+    forgetProcess(state, hello.bootId);
     clearTaken();
-    logItems = new Map();
     const list = element('log', HTMLOListElement);
     for (const n of Array.from(list.childNodes)) if (!(n instanceof Element && n.className === 'restart')) list.removeChild(n);
     addLog(hello.log);
@@ -307,9 +292,9 @@ function onHello(hello: HelloView): void {
 }
 
 function connect(): void {
-  source?.close();
+  state.source?.close();
   const events = new EventSource('/events');
-  source = events;
+  state.source = events;
   const on = <T>(type: string, handle: (data: T) => void) =>
     events.addEventListener(type, (m: MessageEvent<string>) => handle(JSON.parse(m.data) as T));
   on<HelloView>('hello', onHello);
@@ -317,20 +302,20 @@ function connect(): void {
   on<LogEntryView[]>('log', addLog);
   on<unknown>('end', () => {
     // The process is stopping: its last state stays on screen; a new process on this port is picked up.
-    ended = true;
+    state.ended = true;
     setConn('ended', 'tunnel process ended');
     note('tunnel process ended');
     events.close();
     setTimeout(connect, RECONNECT_MS);
   });
   events.onerror = () => {
-    if (!ended) setConn('wait', 'tunnel process unreachable, reconnecting\u2026');
+    if (!state.ended) setConn('wait', 'tunnel process unreachable, reconnecting\u2026');
     if (events.readyState === EventSource.CLOSED) setTimeout(connect, RECONNECT_MS);
   };
 }
 
 setInterval(() => {
-  if (snapshot && selectedView()?.context.nextRetryAt) renderContext();
+  if (state.snapshot && selectedView()?.context.nextRetryAt) renderContext();
 }, COUNTDOWN_MS);
 element('tunnels', HTMLElement).addEventListener('click', (e) => {
   const tab = e.target instanceof Element ? e.target.closest('[data-tunnel]') : null;
