@@ -211,7 +211,7 @@ function resolveConfig(config: Config, source: string, path: string): TunnelsRel
   const shared = optionsOf(config, [], fail, path);
   for (const [name, t] of Object.entries(config.tunnels)) {
     if (!TUNNEL_NAME.test(name)) fail(['tunnels', name], 'is not a valid tunnel name (letters, digits, - and _)');
-    const server = `${String(t.to ?? config.to)}:${String(t.control_port ?? config.control_port ?? '')}`;
+    const server = `${String(t.to ?? config.to)}:${Number(t.control_port ?? config.control_port ?? 0)}`;
     if (typeof t.remote_port === 'number' && t.remote_port !== 0) {
       const other = byRemote.get(`${server}/${t.remote_port}`);
       if (other) fail(['tunnels', name, 'remote_port'], `${t.remote_port} is also the remote_port of tunnels.${other} on the same server`);
@@ -251,8 +251,8 @@ function optionsOf(table: Table, at: string[], fail: (keys: string[], message: s
     }
     options.secretFile = secretFile;
   }
-  // The schema checked each key against its option's range: these are the options, typed.
-  return options as Partial<TunnelSpecOptions>;
+  // The schema checked each key against its option's range; startTunnels checks them again.
+  return options;
 }
 
 const KEY = String.raw`(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')`;

@@ -22,11 +22,9 @@ function flagOf(spec: OptionSpec): Options {
       ? { type: 'boolean', describe, defaultDescription: spec.shownDefault }
       : { type: 'boolean', describe, default: spec.default };
   }
+  const d = spec.default;
   const shownDefault =
-    spec.shownDefault ??
-    (spec.default === undefined
-      ? undefined
-      : String(typeof spec.default === 'number' && spec.unit === 'ms' ? spec.default / 1000 : spec.default));
+    spec.shownDefault ?? (typeof d === 'number' ? String(spec.unit === 'ms' ? d / 1000 : d) : typeof d === 'string' ? d : undefined);
   return {
     alias: spec.alias,
     type: 'string',
