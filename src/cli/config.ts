@@ -10,10 +10,11 @@ import { dirname, resolve } from 'node:path';
 import { TomlError, parse } from 'smol-toml';
 import * as v from 'valibot';
 import { MAX_TIMER_MS } from '../options/rules.js';
-import { MAX_POOL_SIZE } from '../protocol/constants.js';
 import { didYouMean } from './suggest.js';
 import { SecretFileError, readSecrets } from '../system/secret-file.js';
 import type { TunnelSpecOptions, TunnelsReload } from '../run/tunnels.js';
+import { TUNNEL_OPTIONS } from '../client/tunnel-options.js';
+import type { OptionSpec } from '../options/table.js';
 
 /** A config file that cannot be read, parsed or validated; the message names file, line and key. */
 export class ConfigError extends Error {
@@ -51,6 +52,11 @@ function port(min: number) {
   );
 }
 
+function count(min: number, max: number) {
+  const range = `${min}-${max}`;
+  return v.pipe(v.number(got(`a whole number ${range}`)), v.integer(got(range)), v.minValue(min, got(range)), v.maxValue(max, got(range)));
+}
+
 const seconds = v.pipe(
   v.number(got('a number of seconds')),
   v.gtValue(0, got('a number of seconds above 0')),
@@ -70,29 +76,51 @@ const secretText = (what: string) =>
     v.nonEmpty('must not be empty'),
   );
 
-/** Keys a tunnel may set, or the top level for every tunnel. */
-const SHARED = {
-  to: v.optional(host),
-  control_port: v.optional(port(1)),
-  secret: v.optional(secretText('a string')),
-  secret_file: v.optional(secretText('a path')),
-  local_host: v.optional(text('a host name or address')),
-  heartbeat_timeout: v.optional(seconds),
-  max_reconnect_delay: v.optional(seconds),
-  drain_timeout: v.optional(seconds),
-  reconnect: v.optional(flag),
-  retry_first: v.optional(flag),
-  pool: v.optional(
-    v.pipe(
-      v.number(got(`a whole number 0-${MAX_POOL_SIZE}`)),
-      v.integer(got(`0-${MAX_POOL_SIZE}`)),
-      v.minValue(0, got(`0-${MAX_POOL_SIZE}`)),
-      v.maxValue(MAX_POOL_SIZE, got(`0-${MAX_POOL_SIZE}`)),
-    ),
-  ),
-};
+/** The schema of a key, from its option's range in the tunnel's table (`client/tunnel-options.ts`). */
+function schemaOf(key: string, spec: OptionSpec): v.GenericSchema {
+  const range = spec.rule.range;
+  // Beyond the library's rules: `to` holds no port, and a secret file's path is kept out of messages like a secret.
+  if (key === 'to') return host;
+  if (key === 'secret_file') return secretText('a path');
+  switch (range?.kind) {
+    case 'integer':
+      return range.port ? port(range.min) : count(range.min, range.max);
+    case 'duration':
+      return seconds;
+    case 'string':
+      return range.secret ? secretText('a string') : text(range.nonEmpty ?? 'a string');
+    case 'boolean':
+      return flag;
+    default:
+      throw new Error(`config key ${key}: no schema for its option`);
+  }
+}
 
-const TUNNEL = v.strictObject({ ...SHARED, local_port: port(1), remote_port: v.optional(port(0)) }, got('a table'));
+/** The keys of the file: each config key of the tunnel's table, with its option's key and spec. */
+const KEYS = Object.entries<OptionSpec>(TUNNEL_OPTIONS).flatMap(([option, spec]) =>
+  spec.config === undefined ? [] : [{ key: spec.config, option, spec }],
+);
+
+/** The keys only a tunnel sets (the rest may be set at the top level too, for every tunnel). */
+const PER_TUNNEL = ['local_port', 'remote_port'];
+
+/**
+ * Keys a tunnel may set, or the top level for every tunnel; the server's address first
+ * (the order in which messages list them).
+ */
+const SHARED: Record<string, v.GenericSchema> = Object.fromEntries(
+  KEYS.filter(({ key }) => !PER_TUNNEL.includes(key))
+    .sort((a, b) => Number(b.key === 'control_port' || b.key === 'to') - Number(a.key === 'control_port' || a.key === 'to'))
+    .map(({ key, spec }) => [key, v.optional(schemaOf(key, spec))]),
+);
+
+/** A tunnel's table: `local_port` required, `remote_port` optional. */
+const TUNNEL = v.strictObject(
+  Object.fromEntries(
+    KEYS.map(({ key, spec }) => [key, PER_TUNNEL.includes(key) && spec.required ? schemaOf(key, spec) : v.optional(schemaOf(key, spec))]),
+  ),
+  got('a table'),
+);
 
 const TUNNEL_NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -107,8 +135,10 @@ const CONFIG = v.strictObject(
   got('a table'),
 );
 
-type Shared = { [K in keyof typeof SHARED]?: v.InferOutput<(typeof SHARED)[K]> };
-type Config = v.InferOutput<typeof CONFIG>;
+/** A table of the file (the top level or a tunnel's), valid. */
+type Table = Record<string, unknown>;
+/** The file, valid: its top-level keys and its tunnels' tables by name. */
+type Config = Table & { tunnels: Record<string, Table> };
 
 /** Reads, parses and validates the config file at `path`; throws a {@link ConfigError}. */
 export function loadConfig(path: string): TunnelsReload {
@@ -178,35 +208,38 @@ function resolveConfig(config: Config, source: string, path: string): TunnelsRel
   };
   const byRemote = new Map<string, string>();
   const tunnels: Record<string, Partial<TunnelSpecOptions>> = {};
-  const shared = sharedOptions(config, [], fail, path);
+  const shared = optionsOf(config, [], fail, path);
   for (const [name, t] of Object.entries(config.tunnels)) {
     if (!TUNNEL_NAME.test(name)) fail(['tunnels', name], 'is not a valid tunnel name (letters, digits, - and _)');
-    const server = `${t.to ?? config.to}:${t.control_port ?? config.control_port ?? ''}`;
-    if (t.remote_port) {
+    const server = `${String(t.to ?? config.to)}:${Number(t.control_port ?? config.control_port ?? 0)}`;
+    if (typeof t.remote_port === 'number' && t.remote_port !== 0) {
       const other = byRemote.get(`${server}/${t.remote_port}`);
       if (other) fail(['tunnels', name, 'remote_port'], `${t.remote_port} is also the remote_port of tunnels.${other} on the same server`);
       byRemote.set(`${server}/${t.remote_port}`, name);
     }
     if (t.to === undefined && config.to === undefined)
       fail(['tunnels', name], 'has no server: set to at the top of the file or in the tunnel');
-    tunnels[name] = { ...sharedOptions(t, ['tunnels', name], fail, path), localPort: t.local_port, port: t.remote_port };
+    tunnels[name] = optionsOf(t, ['tunnels', name], fail, path);
   }
   return { ...shared, tunnels };
 }
 
-/** The shared keys of a table (the top level, or a tunnel's) as library options. */
-function sharedOptions(
-  table: Shared,
-  at: string[],
-  fail: (keys: string[], message: string) => never,
-  path: string,
-): Partial<TunnelSpecOptions> {
+/**
+ * The keys of a table (the top level, or a tunnel's) as library options: each key's
+ * option of the tunnel's table, seconds made milliseconds.
+ */
+function optionsOf(table: Table, at: string[], fail: (keys: string[], message: string) => never, path: string): Partial<TunnelSpecOptions> {
   if (table.secret !== undefined && table.secret_file !== undefined)
     fail([...at, 'secret_file'], 'and secret given together: use one of them');
+  const options: Record<string, unknown> = {};
+  for (const { key, option, spec } of KEYS) {
+    const value = table[key];
+    if (value === undefined) continue;
+    options[option] = spec.unit === 'ms' && typeof value === 'number' ? value * 1000 : value;
+  }
   // A secret file is checked now and read again by the tunnel at every connection attempt.
-  let secretFile: string | undefined;
-  if (table.secret_file !== undefined) {
-    secretFile = resolve(dirname(path), table.secret_file);
+  if (typeof table.secret_file === 'string') {
+    const secretFile = resolve(dirname(path), table.secret_file);
     try {
       readSecrets(secretFile);
     } catch (err) {
@@ -216,22 +249,10 @@ function sharedOptions(
         err.code === 'EMPTY' ? `is empty: '${secretFile}'` : `cannot be read: '${secretFile}' (${err.code})`,
       );
     }
+    options.secretFile = secretFile;
   }
-  const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
-  const options: Partial<TunnelSpecOptions> = {
-    to: table.to,
-    controlPort: table.control_port,
-    secret: table.secret,
-    secretFile,
-    localHost: table.local_host,
-    heartbeatTimeoutMs: ms(table.heartbeat_timeout),
-    maxReconnectDelayMs: ms(table.max_reconnect_delay),
-    drainTimeoutMs: ms(table.drain_timeout),
-    reconnect: table.reconnect,
-    retryFirst: table.retry_first,
-    pool: table.pool,
-  };
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  // The schema checked each key against its option's range; startTunnels checks them again.
+  return options;
 }
 
 const KEY = String.raw`(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')`;

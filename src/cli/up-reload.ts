@@ -17,7 +17,7 @@ export function reloadOnHangup(tunnels: Tunnels, logger: Logger, file: string, r
     try {
       tunnels.reload(read());
     } catch (err) {
-      logger.error(`reload rejected, the running tunnels stay as they were: ${(err as Error).message}`, { file });
+      logger.error(`reload rejected, the running tunnels stay as they were: ${err instanceof Error ? err.message : String(err)}`, { file });
     }
   });
   let waiting = false;

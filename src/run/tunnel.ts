@@ -3,7 +3,7 @@
  * transitions logged and a clean stop. The CLI's `bore local` is a thin layer over
  * {@link startTunnel}.
  */
-import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
+import { type Actor, type SnapshotFrom, createActor } from 'xstate';
 import {
   type ClientContext,
   type TopState,
@@ -14,103 +14,24 @@ import {
   tunnelView,
 } from '../../machines/client.js';
 import { clientCredentials } from '../client/credentials.js';
-import { type Logger, silentLogger } from '../log/logger.js';
-import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
+import { silentLogger } from '../log/logger.js';
+import { type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
 import { ClientRuntime } from '../client/actors.js';
-import { TUNNEL_DEFAULTS } from '../client/defaults.js';
+import { EXIT, TUNNEL_DEFAULTS } from '../client/defaults.js';
 import { logTransition } from './tunnel-log.js';
 import { limitPools } from './pool-bound.js';
-import { MAX_POOL_SIZE } from '../protocol/constants.js';
-import {
-  type Rules,
-  abortSignal,
-  boolean,
-  checkOptions,
-  duration,
-  func,
-  functionOrObject,
-  integer,
-  nested,
-  string,
-  withMethods,
-} from '../options/rules.js';
+import { type Rules, checkOptions } from '../options/rules.js';
+import { type OptionsOf, rulesOf } from '../options/table.js';
+import { TUNNEL_OPTIONS } from '../client/tunnel-options.js';
 
 /** Default control port of bore servers (the protocol's `CONTROL_PORT`). */
 export { CONTROL_PORT as DEFAULT_CONTROL_PORT } from '../protocol/constants.js';
 
-/** Options of {@link startTunnel}; names and defaults are those of `bore local`. */
-export interface TunnelOptions {
-  /** Port of the local service to expose. */
-  localPort: number;
-  /** Address of the bore server. */
-  to: string;
-  /** Host of the local service (default `localhost`). */
-  localHost?: string;
-  /** Public port to ask for (default 0: any). */
-  port?: number;
-  /** Secret shared with the server. */
-  secret?: string;
-  /**
-   * File holding the secret (its first line), read at every connection attempt so a
-   * rotated secret is used without a restart; instead of `secret`.
-   */
-  secretFile?: string;
-  /** Server control port (default 7835). */
-  controlPort?: number;
-  /** Milliseconds without a server message before the connection counts as lost (default 8000). */
-  heartbeatTimeoutMs?: number;
-  /** Cap on the reconnect delay, ms (default 64000). */
-  maxReconnectDelayMs?: number;
-  /** Reconnect after a loss (default true). */
-  reconnect?: boolean;
-  /** Retry the first attempt too (default false: a first failure ends the tunnel). */
-  retryFirst?: boolean;
-  /** Uptime after which the backoff schedule starts over, ms (default 10000). */
-  stableAfterMs?: number;
-  /** How long `stop()` lets in-flight connections finish, ms (default 2000). */
-  drainTimeoutMs?: number;
-  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
-  logger?: Logger;
-  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
-  logRateLimit?: RateLimitOptions;
-  /** XState inspection hook (the inspector uses it). */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-  /** Aborting it stops the tunnel as `stop()` does; an already-aborted signal stops it at once. */
-  signal?: AbortSignal;
-  /**
-   * Idle data connections to keep open to a bore-ts server, so a new public connection
-   * needs no round trip between client and server (default 4; 0: none). A server that
-   * does not offer a pool (the Rust bore) is used the standard way.
-   */
-  pool?: number;
-}
+/** Options of {@link startTunnel}; names and defaults are those of `bore local` (declared in `client/tunnel-options.ts`). */
+export type TunnelOptions = OptionsOf<typeof TUNNEL_OPTIONS>;
 
-/** The rules of {@link TunnelOptions}, checked by {@link startTunnel} (see `options.ts`). */
-export const TUNNEL_RULES: Rules<TunnelOptions> = {
-  localPort: integer(1, 65535),
-  to: string('a host name or address'),
-  localHost: string('a host name or address'),
-  port: integer(0, 65535),
-  secret: string(undefined, true),
-  secretFile: string('a path'),
-  controlPort: integer(1, 65535),
-  heartbeatTimeoutMs: duration(),
-  maxReconnectDelayMs: duration(),
-  reconnect: boolean,
-  retryFirst: boolean,
-  stableAfterMs: duration(0, true),
-  drainTimeoutMs: duration(0, true),
-  logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
-  logRateLimit: nested<RateLimitOptions>({
-    burst: integer(1),
-    windowMs: duration(),
-    maxKeys: integer(1),
-    schedule: func,
-  }),
-  inspect: functionOrObject,
-  signal: abortSignal,
-  pool: integer(0, MAX_POOL_SIZE),
-};
+/** The rules of {@link TunnelOptions}, checked by {@link startTunnel} (see `options/rules.ts`). */
+export const TUNNEL_RULES: Rules<TunnelOptions> = rulesOf(TUNNEL_OPTIONS);
 
 /** A state of the tunnel as {@link Tunnel.onChange} reports it. */
 export type TunnelState = TopState;
@@ -155,8 +76,8 @@ export interface TunnelResult {
   exitCode: number;
 }
 
-/** Exit codes of `bore local`. */
-export const EXIT = { stopped: 0, usage: 2, fatal: 3, gaveUp: 4 } as const;
+/** Exit codes of `bore local` (defined in `client/defaults.ts`). */
+export { EXIT };
 
 /** Resolves tunnel options to the machine's settings, applying the CLI's defaults. */
 export function tunnelSettings(options: TunnelOptions): TunnelSettings {

@@ -17,32 +17,22 @@ import { EventEmitter, once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
-import { MAX_POOL_SIZE, SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
+import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
 import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
 import { proxy } from '../net/proxy.js';
 import { drainSockets } from '../net/drain.js';
 import { onClose } from '../net/socket-events.js';
 import { clearControlTuning, tuneControlSocket } from '../net/socket-options.js';
-import { type Logger, silentLogger } from '../log/logger.js';
-import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
+import { silentLogger } from '../log/logger.js';
+import { type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
 import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
 import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
 import { formatPeer } from '../net/address.js';
 import { type Admission, type DataClaim, admit } from './handshake.js';
-import {
-  OPTION_ERROR,
-  type Rules,
-  boolean,
-  checkOptions,
-  duration,
-  func,
-  integer,
-  nested,
-  secrets,
-  string,
-  withMethods,
-} from '../options/rules.js';
+import { OPTION_ERROR, type Rules, checkOptions } from '../options/rules.js';
+import { type OptionsOf, rulesOf } from '../options/table.js';
+import { SERVER_OPTIONS } from './options.js';
 import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
 import {
@@ -61,7 +51,6 @@ import {
   MAX_PENDING_PER_TUNNEL,
   MAX_POOL_PER_TUNNEL,
   MAX_TUNNELS_PER_ADDR,
-  MIN_CLIENT_TIMEOUT_MS,
 } from './defaults.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
@@ -83,92 +72,11 @@ export {
 /** The events of {@link BoreServer} and their payloads (defined in `events.ts`). */
 export type { ConnectionClosedEvent, ConnectionEvent, ServerEvents, TunnelClosedEvent, TunnelOpenedEvent } from './events.js';
 
-/** Options of {@link BoreServer}; the names match the CLI flags. */
-export interface ServerOptions {
-  /** Lowest public port a client may get (default 1024). */
-  minPort?: number;
-  /** Highest public port a client may get (default 65535). */
-  maxPort?: number;
-  /**
-   * Shared secret clients must prove they know; or several, any of which is accepted
-   * (during a rotation). Replace them at run time with {@link BoreServer.setSecret}.
-   */
-  secret?: string | readonly string[];
-  /** Port of the control listener (default 7835; 0 for any). */
-  controlPort?: number;
-  /** Address of the control listener (default 0.0.0.0). */
-  bindAddr?: string;
-  /** Address of the public listeners (default 0.0.0.0). */
-  bindTunnels?: string;
-  /**
-   * Bound on how long a silently dead client keeps its public port (default 15000 ms;
-   * Linux TCP_USER_TIMEOUT, elsewhere the kernel's own retransmission limit).
-   */
-  clientTimeoutMs?: number;
-  /** Unclaimed public connections kept per tunnel; the oldest is dropped past it (default 1024). */
-  maxPendingPerTunnel?: number;
-  /** How long an unclaimed public connection waits for its `Accept` (default 10000 ms). */
-  acceptTimeoutMs?: number;
-  /** Deadline for a connection's whole handshake (default 3000 ms). */
-  handshakeTimeoutMs?: number;
-  /**
-   * Tunnels one peer address may hold at once; past it `Hello` is refused with an
-   * `Error` (default 16; 0 for no limit). IPv4-mapped IPv6 counts as the IPv4 address.
-   */
-  maxTunnelsPerAddr?: number;
-  /**
-   * Failed handshakes (wrong or missing secret, garbage, a timeout after some bytes)
-   * from one address within `authFailureWindowMs` after which the address may open no
-   * new tunnel for `authFailureWindowMs`; the data connections of its tunnels that are
-   * up are still served, and no challenge answer is checked for a new one meanwhile
-   * (default 10; 0 disables).
-   */
-  maxAuthFailures?: number;
-  /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
-  authFailureWindowMs?: number;
-  /**
-   * IPv6 peers are counted by the first this many bits of their address for the
-   * per-address limits (default 64, one subscriber's network; 128: each address).
-   */
-  ipv6PrefixLength?: number;
-  /**
-   * Idle pooled data connections a client of this server may keep per tunnel (a larger
-   * request gets this many; default 16; 0: no pool is offered, every public connection
-   * takes the standard `Connection`/`Accept` path).
-   */
-  maxPoolPerTunnel?: number;
-  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
-  logger?: Logger;
-  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
-  logRateLimit?: RateLimitOptions;
-  /**
-   * Logs one info line per public connection when it ends: visitor, public port, bytes
-   * each way, duration and how it ended (default false).
-   */
-  accessLog?: boolean;
-}
+/** Options of {@link BoreServer}; the names match the CLI flags (declared in `options.ts`). */
+export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
 
-/** The rules of {@link ServerOptions}, checked by the {@link BoreServer} constructor (see `options.ts`). */
-const SERVER_RULES: Rules<ServerOptions> = {
-  minPort: integer(1, 65535),
-  maxPort: integer(1, 65535),
-  secret: secrets,
-  controlPort: integer(0, 65535),
-  bindAddr: string('a host name or address'),
-  bindTunnels: string('a host name or address'),
-  clientTimeoutMs: duration(MIN_CLIENT_TIMEOUT_MS, true),
-  maxPendingPerTunnel: integer(1),
-  acceptTimeoutMs: duration(),
-  handshakeTimeoutMs: duration(),
-  maxTunnelsPerAddr: integer(0),
-  maxAuthFailures: integer(0),
-  authFailureWindowMs: duration(),
-  ipv6PrefixLength: integer(1, 128),
-  maxPoolPerTunnel: integer(0, MAX_POOL_SIZE),
-  logger: withMethods('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']),
-  logRateLimit: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration(), maxKeys: integer(1), schedule: func }),
-  accessLog: boolean,
-};
+/** The rules of {@link ServerOptions}, checked by the {@link BoreServer} constructor (see `options/rules.ts`). */
+const SERVER_RULES: Rules<ServerOptions> = rulesOf(SERVER_OPTIONS);
 
 /** Counts of what a server holds, for tests and benchmarks. */
 export interface ServerStats {

@@ -1,0 +1,113 @@
+/** `bore server`: a {@link BoreServer} from the flags, its secret file reloaded on SIGHUP, and its metrics listener. */
+import net from 'node:net';
+import { parseMetricsHosts } from '../server/metrics-guard.js';
+import { SERVER_OPTIONS } from '../server/options.js';
+import { DEFAULT_MAX_PORT, DEFAULT_MIN_PORT, DRAIN_TIMEOUT_MS } from '../server/defaults.js';
+import { SecretFileError, readSecrets } from '../system/secret-file.js';
+import { type Args, UsageError, asUsage, fromTable, given, secondsArg, secretArg } from './args.js';
+import { EXIT_CODES, exit, logSettings, makeLogger, onStopSignal } from './process.js';
+import { ignoreHangups, onHangup } from './hangup.js';
+
+/** Gives `server` the secrets of `file` again, or keeps its own if the file gives none; says which. */
+function reloadSecrets(
+  server: { setSecret(secrets: string[]): void },
+  file: string,
+  logger: { info(m: string): unknown; error(m: string, meta?: object): unknown },
+): void {
+  try {
+    const secrets = readSecrets(file);
+    server.setSecret(secrets);
+    logger.info(`secrets reloaded from ${file}: ${secrets.length} secret${secrets.length === 1 ? '' : 's'}`);
+  } catch (err) {
+    if (!(err instanceof SecretFileError)) throw err;
+    logger.error(`SIGHUP: secret file ${err.message}; the server keeps the secrets it had`, { file });
+  }
+}
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1, IPv4-mapped 127.x, or the name localhost). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost') return true;
+  const family = net.isIP(h);
+  if (family === 0) return false;
+  const loopback = new net.BlockList();
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  loopback.addAddress('::1', 'ipv6');
+  return loopback.check(h, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** `--metrics <addr:port>` (or BORE_METRICS) and `--metrics-host` (BORE_METRICS_HOST): the metrics listener, if asked for. */
+function metricsArg(value: unknown, hosts: unknown): { host: string; port: number; allowedHosts: string[] } | undefined {
+  const arg = given(value, 'BORE_METRICS', '--metrics');
+  if (arg === undefined) return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(arg.text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `invalid value for ${arg.name}: '${arg.text}' (expected <addr:port>, e.g. 127.0.0.1:9100 or [::1]:9100; port 0 picks a free one)`,
+    );
+  }
+  const names = given(hosts, 'BORE_METRICS_HOST', '--metrics-host');
+  try {
+    return { host: m[1] ?? m[2] ?? '', port, allowedHosts: names ? parseMetricsHosts(names.text) : [] };
+  } catch (err) {
+    throw new UsageError(`invalid value for ${names?.name}: '${names?.text}' (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/** Runs `bore server` with `argv`. */
+export async function runServer(argv: Args): Promise<void> {
+  const signals = onStopSignal(() => exit(0));
+  const settings = logSettings(argv);
+  const flags = fromTable(SERVER_OPTIONS, argv, ['secret']);
+  const minPort = typeof flags.minPort === 'number' ? flags.minPort : DEFAULT_MIN_PORT;
+  const maxPort = typeof flags.maxPort === 'number' ? flags.maxPort : DEFAULT_MAX_PORT;
+  if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
+  const drainMs = secondsArg(argv['drain-timeout'], '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
+  const metrics = metricsArg(argv.metrics, argv['metrics-host']);
+  const secretSource = secretArg(argv);
+  const secret = secretSource.file === undefined ? secretSource.secret : readSecrets(secretSource.file);
+  const bindAddr = String(flags.bindAddr);
+  const bindTunnels = String(flags.bindTunnels);
+  const logger = await makeLogger(settings);
+  signals.setLogger(logger);
+  const fds = (await import('../system/fd-watch.js')).watchFds({ logger });
+  const { BoreServer } = await import('../server/server.js');
+  // The flags were checked against the table's ranges, and the constructor checks them again.
+  const server = asUsage(() => new BoreServer({ ...flags, secret, logger }));
+  signals.set((signal) => {
+    logger.info(`received ${signal}, shutting down`);
+    void server.close(drainMs).then(() => exit(EXIT_CODES.stopped));
+  });
+  // SIGHUP reads a secret file again (a rotation); there is nothing else to reload.
+  const { file } = secretSource;
+  if (file === undefined) ignoreHangups(logger, 'server');
+  else onHangup(() => reloadSecrets(server, file, logger));
+  try {
+    const port = await server.listen();
+    if (secret === undefined && !(isLoopback(bindAddr) && isLoopback(bindTunnels))) {
+      const { formatHostPort } = await import('../net/address.js');
+      logger.warn(
+        isLoopback(bindAddr)
+          ? `no secret: anyone who can reach ${bindTunnels} can connect to the tunnels, and any local user can open them (use --secret or --secret-file)`
+          : `no secret: anyone who can reach ${formatHostPort(bindAddr, port)} can open tunnels (use --secret or --secret-file)`,
+        { addr: bindAddr, port, bindTunnels },
+      );
+    }
+  } catch (err) {
+    logger.error(`could not listen: ${err instanceof Error ? err.message : String(err)}`);
+    exit(EXIT_CODES.failed);
+    return;
+  }
+  if (metrics) {
+    // prom-client is loaded only here: without --metrics it costs nothing.
+    const { startMetrics } = await import('../server/metrics.js');
+    try {
+      const { url } = await startMetrics(server, { ...metrics, fdWatch: fds });
+      logger.info(`metrics at ${url}`);
+    } catch (err) {
+      logger.error(`could not listen for metrics: ${err instanceof Error ? err.message : String(err)}`);
+      void server.close(0).then(() => exit(EXIT_CODES.failed));
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The tunnel's options, each declared once (see `src/options/table.ts`): the library's
+ * `TunnelOptions` (of `startTunnel`, and per tunnel of `startTunnels`), their rules and
+ * defaults, `bore local`'s flags and the keys of `bore.toml` all come from this table.
+ * Plain values only: the CLI imports it to build its help without loading the client.
+ */
+import type { InspectionEvent, Observer } from 'xstate';
+import { CONTROL_PORT, MAX_POOL_SIZE } from '../protocol/constants.js';
+import type { Logger } from '../log/logger.js';
+import type { RateLimitOptions } from '../log/rate-limit.js';
+import { abortSignal, boolean, duration, func, functionOrObject, integer, nested, string, withMethods } from '../options/rules.js';
+import type { OptionTable } from '../options/table.js';
+import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
+
+/** The methods a logger must have. */
+const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'];
+
+/** The options of a tunnel (the library's names; durations in milliseconds). */
+export const TUNNEL_OPTIONS = {
+  /** Port of the local service to expose. */
+  localPort: { rule: integer(1, 65535), required: true, env: 'BORE_LOCAL_PORT', config: 'local_port' },
+  /** Address of the bore server. */
+  to: {
+    rule: string('a host name or address'),
+    required: true,
+    flag: 'to',
+    alias: 't',
+    env: 'BORE_SERVER',
+    config: 'to',
+    help: 'Address of the bore server {env} (required)',
+  },
+  /** Host of the local service (default `localhost`). */
+  localHost: {
+    rule: string('a host name or address'),
+    default: 'localhost',
+    flag: 'local-host',
+    alias: 'l',
+    config: 'local_host',
+    help: 'Host of the local service',
+  },
+  /** Public port to ask for (default 0: any). */
+  port: {
+    rule: integer(0, 65535),
+    default: 0,
+    flag: 'port',
+    alias: 'p',
+    env: 'BORE_PORT',
+    config: 'remote_port',
+    help: 'Public port to ask for; 0 asks for any {env}. With several mappings, use LOCAL_PORT:REMOTE_PORT instead',
+  },
+  /** Secret shared with the server. */
+  secret: {
+    rule: string(undefined, true),
+    flag: 'secret',
+    alias: 's',
+    env: 'BORE_SECRET',
+    config: 'secret',
+    help: 'Secret shared with the server',
+  },
+  /**
+   * File holding the secret (its first line), read at every connection attempt so a
+   * rotated secret is used without a restart; instead of `secret`.
+   */
+  secretFile: {
+    rule: string('a path'),
+    flag: 'secret-file',
+    env: 'BORE_SECRET_FILE',
+    config: 'secret_file',
+    help: 'File holding the secret (its first line), re-read at every connection attempt; instead of --secret',
+  },
+  /** Server control port (default 7835). */
+  controlPort: {
+    rule: integer(1, 65535),
+    default: CONTROL_PORT,
+    flag: 'control-port',
+    env: 'BORE_CONTROL_PORT',
+    config: 'control_port',
+    help: "Server's control port",
+  },
+  /** Milliseconds without a server message before the connection counts as lost (default 8000). */
+  heartbeatTimeoutMs: {
+    rule: duration(),
+    default: 8000,
+    flag: 'heartbeat-timeout',
+    config: 'heartbeat_timeout',
+    unit: 'ms',
+    help: 'Seconds without a message from the server before the connection counts as lost',
+  },
+  /** Cap on the reconnect delay, ms (default 64000). */
+  maxReconnectDelayMs: {
+    rule: duration(),
+    default: DEFAULT_MAX_DELAY_MS,
+    flag: 'max-reconnect-delay',
+    config: 'max_reconnect_delay',
+    unit: 'ms',
+    help: 'Longest wait between reconnect attempts, seconds',
+  },
+  /** Reconnect after a loss (default true). */
+  reconnect: {
+    rule: boolean,
+    default: true,
+    flag: 'reconnect',
+    config: 'reconnect',
+    help: 'Reconnect after a loss; --no-reconnect exits with status 4 instead',
+  },
+  /** Retry the first attempt too (default false: a first failure ends the tunnel). */
+  retryFirst: {
+    rule: boolean,
+    default: false,
+    flag: 'retry-first',
+    config: 'retry_first',
+    help: 'Keep retrying when the very first attempt fails (for services started at boot)',
+  },
+  /** Uptime after which the backoff schedule starts over, ms (default 10000). */
+  stableAfterMs: { rule: duration(0, true), default: 10_000, unit: 'ms' },
+  /** How long `stop()` lets in-flight connections finish, ms (default 2000). */
+  drainTimeoutMs: {
+    rule: duration(0, true),
+    default: 2000,
+    flag: 'drain-timeout',
+    config: 'drain_timeout',
+    unit: 'ms',
+    help: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
+  },
+  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
+  logger: { rule: withMethods<Logger>('a logger (error, warn, info and debug methods)', LOGGER_METHODS) },
+  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
+  logRateLimit: {
+    rule: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration(), maxKeys: integer(1), schedule: func }),
+  },
+  /** XState inspection hook (the inspector uses it). */
+  inspect: { rule: functionOrObject<Observer<InspectionEvent> | ((event: InspectionEvent) => void)>() },
+  /** Aborting it stops the tunnel as `stop()` does; an already-aborted signal stops it at once. */
+  signal: { rule: abortSignal },
+  /**
+   * Idle data connections to keep open to a bore-ts server, so a new public connection
+   * needs no round trip between client and server (default 4; 0: none). A server that
+   * does not offer a pool (the Rust bore) is used the standard way.
+   */
+  pool: {
+    rule: integer(0, MAX_POOL_SIZE),
+    default: 4,
+    flag: 'pool',
+    env: 'BORE_POOL',
+    config: 'pool',
+    help: 'Idle data connections kept open to a bore-ts server so a new visitor needs no round trip between client and server (0: none; a Rust bore server is used the standard way)',
+  },
+} as const satisfies OptionTable;

@@ -1,0 +1,164 @@
+/**
+ * The server's options, each declared once (see `src/options/table.ts`): the library's
+ * `ServerOptions` (of `BoreServer`), their rules and defaults, and `bore server`'s
+ * flags all come from this table. Plain values only: the CLI imports it to build its
+ * help without loading the server.
+ */
+import { MAX_POOL_SIZE } from '../protocol/constants.js';
+import type { Logger } from '../log/logger.js';
+import type { RateLimitOptions } from '../log/rate-limit.js';
+import { boolean, duration, func, integer, nested, secrets, string, withMethods } from '../options/rules.js';
+import type { OptionTable } from '../options/table.js';
+import {
+  ACCEPT_TIMEOUT_MS,
+  AUTH_FAILURE_WINDOW_MS,
+  CLIENT_TIMEOUT_MS,
+  DEFAULT_BIND_ADDR,
+  DEFAULT_CONTROL_PORT,
+  DEFAULT_MAX_PORT,
+  DEFAULT_MIN_PORT,
+  HANDSHAKE_TIMEOUT_MS,
+  IPV6_PREFIX_LENGTH,
+  MAX_AUTH_FAILURES,
+  MAX_PENDING_PER_TUNNEL,
+  MAX_POOL_PER_TUNNEL,
+  MAX_TUNNELS_PER_ADDR,
+  MIN_CLIENT_TIMEOUT_MS,
+} from './defaults.js';
+
+/** The options of {@link BoreServer} (the names match the CLI flags; durations in milliseconds). */
+export const SERVER_OPTIONS = {
+  /** Lowest public port a client may get (default 1024). */
+  minPort: {
+    rule: integer(1, 65535),
+    default: DEFAULT_MIN_PORT,
+    flag: 'min-port',
+    env: 'BORE_MIN_PORT',
+    help: 'Lowest public port clients may get',
+  },
+  /** Highest public port a client may get (default 65535). */
+  maxPort: {
+    rule: integer(1, 65535),
+    default: DEFAULT_MAX_PORT,
+    flag: 'max-port',
+    env: 'BORE_MAX_PORT',
+    help: 'Highest public port clients may get',
+  },
+  /**
+   * Shared secret clients must prove they know; or several, any of which is accepted
+   * (during a rotation). Replace them at run time with {@link BoreServer.setSecret}.
+   */
+  secret: { rule: secrets, flag: 'secret', alias: 's', env: 'BORE_SECRET', help: 'Secret clients must know' },
+  /** Port of the control listener (default 7835; 0 for any). */
+  controlPort: {
+    rule: integer(0, 65535),
+    default: DEFAULT_CONTROL_PORT,
+    flag: 'control-port',
+    env: 'BORE_CONTROL_PORT',
+    help: 'Port of the control listener',
+  },
+  /** Address of the control listener (default 0.0.0.0). */
+  bindAddr: {
+    rule: string('a host name or address'),
+    default: DEFAULT_BIND_ADDR,
+    flag: 'bind-addr',
+    help: 'Address of the control listener',
+  },
+  /** Address of the public listeners (default 0.0.0.0). */
+  bindTunnels: {
+    rule: string('a host name or address'),
+    default: DEFAULT_BIND_ADDR,
+    flag: 'bind-tunnels',
+    help: 'Address of the public listeners',
+  },
+  /**
+   * Bound on how long a silently dead client keeps its public port (default 15000 ms;
+   * Linux TCP_USER_TIMEOUT, elsewhere the kernel's own retransmission limit).
+   */
+  clientTimeoutMs: {
+    rule: duration(MIN_CLIENT_TIMEOUT_MS, true),
+    default: CLIENT_TIMEOUT_MS,
+    flag: 'client-timeout',
+    unit: 'ms',
+    help: `Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least ${MIN_CLIENT_TIMEOUT_MS / 1000}`,
+  },
+  /** Unclaimed public connections kept per tunnel; the oldest is dropped past it (default 1024). */
+  maxPendingPerTunnel: {
+    rule: integer(1),
+    default: MAX_PENDING_PER_TUNNEL,
+    flag: 'max-pending',
+    help: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped',
+  },
+  /** How long an unclaimed public connection waits for its `Accept` (default 10000 ms). */
+  acceptTimeoutMs: { rule: duration(), default: ACCEPT_TIMEOUT_MS, unit: 'ms' },
+  /** Deadline for a connection's whole handshake (default 3000 ms). */
+  handshakeTimeoutMs: { rule: duration(), default: HANDSHAKE_TIMEOUT_MS, unit: 'ms' },
+  /**
+   * Tunnels one peer address may hold at once; past it `Hello` is refused with an
+   * `Error` (default 16; 0 for no limit). IPv4-mapped IPv6 counts as the IPv4 address.
+   */
+  maxTunnelsPerAddr: {
+    rule: integer(0),
+    default: MAX_TUNNELS_PER_ADDR,
+    flag: 'max-tunnels-per-addr',
+    help: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)',
+  },
+  /**
+   * Failed handshakes (wrong or missing secret, garbage, a timeout after some bytes)
+   * from one address within `authFailureWindowMs` after which the address may open no
+   * new tunnel for `authFailureWindowMs`; the data connections of its tunnels that are
+   * up are still served, and no challenge answer is checked for a new one meanwhile
+   * (default 10; 0 disables).
+   */
+  maxAuthFailures: {
+    rule: integer(0),
+    default: MAX_AUTH_FAILURES,
+    flag: 'max-auth-failures',
+    help: 'Failed handshakes (wrong or missing secret, garbage, timeout) from one address within --auth-failure-window after which it may open no new tunnel for as long; its tunnels that are up keep working (0: never)',
+  },
+  /** Window in which failed handshakes are counted, and length of the cool-down (default 60000 ms). */
+  authFailureWindowMs: {
+    rule: duration(),
+    default: AUTH_FAILURE_WINDOW_MS,
+    flag: 'auth-failure-window',
+    unit: 'ms',
+    help: 'Seconds in which failed handshakes are counted, and length of the cool-down',
+  },
+  /**
+   * IPv6 peers are counted by the first this many bits of their address for the
+   * per-address limits (default 64, one subscriber's network; 128: each address).
+   */
+  ipv6PrefixLength: {
+    rule: integer(1, 128),
+    default: IPV6_PREFIX_LENGTH,
+    flag: 'ipv6-prefix',
+    help: 'Bits of an IPv6 address that make one peer for the per-address limits (128: each address)',
+  },
+  /**
+   * Idle pooled data connections a client of this server may keep per tunnel (a larger
+   * request gets this many; default 16; 0: no pool is offered, every public connection
+   * takes the standard `Connection`/`Accept` path).
+   */
+  maxPoolPerTunnel: {
+    rule: integer(0, MAX_POOL_SIZE),
+    default: MAX_POOL_PER_TUNNEL,
+    flag: 'max-pool',
+    help: 'Idle pooled data connections a bore-ts client may keep per tunnel (a larger request gets this many; 0: no pool, every connection takes the standard path)',
+  },
+  /** Where to log (default: nowhere); repeated warnings are rate-limited. */
+  logger: { rule: withMethods<Logger>('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']) },
+  /** The rate limit on repeated warnings (default 10 lines per message per 10 s). */
+  logRateLimit: {
+    rule: nested<RateLimitOptions>({ burst: integer(1), windowMs: duration(), maxKeys: integer(1), schedule: func }),
+  },
+  /**
+   * Logs one info line per public connection when it ends: visitor, public port, bytes
+   * each way, duration and how it ended (default false).
+   */
+  accessLog: {
+    rule: boolean,
+    flag: 'access-log',
+    shownDefault: 'off',
+    help: 'Log one info line per public connection when it ends (visitor, port, bytes, duration, how it ended)',
+  },
+} as const satisfies OptionTable;
