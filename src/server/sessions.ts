@@ -43,9 +43,11 @@ export interface SessionSettings {
 export class Sessions implements TunnelHost {
   /** The secret's keys, when the server has a secret (replaced by `setSecret`). */
   auth: Authenticator | undefined;
+  /** The server's registry of unclaimed public connections. */
   readonly pending: PendingConnections;
   /** Tunnels by the token of their pool. */
   readonly poolTokens: PoolTokens = new Map();
+  /** Most idle pooled connections a tunnel may hold (the option `maxPoolPerTunnel`). */
   readonly maxPool: number;
   // Idle, proved alive like a control connection (heartbeats and TCP_USER_TIMEOUT);
   // carrying a visitor, a data connection like any other.
@@ -53,6 +55,7 @@ export class Sessions implements TunnelHost {
     apply: (s) => tuneControlSocket(s, this.log, this.#settings.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS),
     clear: (s) => clearControlTuning(s, this.log),
   };
+  /** The server's logger. */
   readonly log: Logger;
   readonly #settings: SessionSettings;
   readonly #limits: PeerLimits;
@@ -62,6 +65,7 @@ export class Sessions implements TunnelHost {
   readonly #handshaking = new Set<Socket>();
   #closing = false;
 
+  /** Handles control connections with `settings`, counting each address in `limits` and keeping the books in `books`. */
   constructor(settings: SessionSettings, limits: PeerLimits, pending: PendingConnections, books: ServerBooks, log: Logger) {
     this.#settings = settings;
     this.#limits = limits;

@@ -39,6 +39,7 @@ export interface TunnelHost {
   readonly maxPool: number;
   /** Sets and clears the control connections' socket options on pooled connections. */
   readonly tunePooled: PoolSocketTuning;
+  /** Where the tunnel logs. */
   readonly log: Logger;
   /** Joins a pooled data connection (`head`: bytes read past its frames) to the visitor of `conn`. */
   forward(conn: PublicConnection, data: Socket, head: Buffer): void;
