@@ -8,23 +8,20 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { onClose } from '../net/socket-events.js';
 import { formatPeer } from '../net/address.js';
+import type { PublicConnection } from './connection.js';
 
 /** The unclaimed connections of one tunnel, oldest first. */
 export type PendingGroup = Set<string>;
 
 interface Entry {
-  socket: Socket;
+  /** The connection; its `peer` is read only for `onUnclaimed`. */
+  conn: PublicConnection;
   group: PendingGroup;
-  port: number;
   timer: NodeJS.Timeout;
-  /** When the connection was accepted (`Date.now()`). */
-  since: number;
-  /** The visitor's address, kept only for `onUnclaimed` (a closed socket no longer knows it). */
-  peer: string;
 }
 
 /** Called, when set, for each public connection that ends without being claimed. */
-export type OnUnclaimed = (socket: Socket, peer: string, port: number, since: number) => void;
+export type OnUnclaimed = (conn: PublicConnection) => void;
 
 /** Limits of a {@link PendingConnections}. */
 export interface PendingLimits {
@@ -75,7 +72,8 @@ export class PendingConnections {
         this.drop(id);
       }
     }, this.#limits.expiryMs);
-    this.#entries.set(id, { socket, group, port, timer, since: Date.now(), peer: this.#onUnclaimed ? formatPeer(socket) : '' });
+    const peer = this.#onUnclaimed ? formatPeer(socket) : '';
+    this.#entries.set(id, { conn: { visitor: socket, port, id, since: Date.now(), peer }, group, timer });
     group.add(id);
     onClose(socket, () => {
       const entry = this.#remove(id);
@@ -88,14 +86,14 @@ export class PendingConnections {
    * Removes connection `id` and hands it over; `undefined` if the id is unknown, expired,
    * or its socket already closed.
    */
-  claim(id: string): { socket: Socket; port: number; since: number } | undefined {
+  claim(id: string): PublicConnection | undefined {
     const entry = this.#remove(id);
     if (!entry) return undefined;
-    if (entry.socket.destroyed) {
+    if (entry.conn.visitor.destroyed) {
       this.#ended(entry);
       return undefined;
     }
-    return { socket: entry.socket, port: entry.port, since: entry.since };
+    return entry.conn;
   }
 
   /** Whether `id` is an unclaimed connection waiting for its `Accept`. */
@@ -107,14 +105,14 @@ export class PendingConnections {
   drop(id: string): void {
     const entry = this.#remove(id);
     if (!entry) return;
-    entry.socket.destroy();
+    entry.conn.visitor.destroy();
     this.#ended(entry);
   }
 
   /** Counts (and reports, if asked to) a connection that ended unclaimed. */
   #ended(entry: Entry): void {
     this.unclaimed++;
-    this.#onUnclaimed?.(entry.socket, entry.peer, entry.port, entry.since);
+    this.#onUnclaimed?.(entry.conn);
   }
 
   /** Closes every unclaimed connection of a group (its tunnel is gone). */

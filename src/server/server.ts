@@ -12,34 +12,25 @@
  * connections of its tunnels that are up keep working (see `peer-limits.ts` and
  * `handshake.ts`).
  */
-import net, { type Server, type Socket } from 'node:net';
+import net, { type Server } from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { Authenticator } from '../protocol/auth.js';
-import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
-import { ProtocolError } from '../protocol/framing.js';
-import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
-import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
-import { proxy } from '../net/proxy.js';
 import { drainSockets } from '../net/drain.js';
-import { onClose } from '../net/socket-events.js';
-import { clearControlTuning, tuneControlSocket } from '../net/socket-options.js';
 import { silentLogger } from '../log/logger.js';
 import { type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
 import { PendingConnections } from './pending.js';
-import { LISTEN_BACKLOG, PortRefusal, openPublicListener } from './ports.js';
-import { type PoolTokens, type ServerFramed, ServerTunnel } from './tunnel.js';
-import { formatPeer } from '../net/address.js';
-import { type Admission, type DataClaim, admit } from './handshake.js';
+import { LISTEN_BACKLOG } from './ports.js';
 import { OPTION_ERROR, type Rules, checkOptions } from '../options/rules.js';
 import { type OptionsOf, rulesOf } from '../options/table.js';
 import { SERVER_OPTIONS } from './options.js';
 import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
+import { type ServerCounters, ServerBooks } from './books.js';
+import { Sessions } from './sessions.js';
 import {
   ACCEPT_TIMEOUT_MS,
   AUTH_FAILURE_WINDOW_MS,
   CLIENT_TIMEOUT_MS,
-  CLIENT_TIMEOUT_SLACK_MS,
   DEFAULT_BIND_ADDR,
   DEFAULT_CONTROL_PORT,
   DEFAULT_MAX_PORT,
@@ -71,6 +62,8 @@ export {
 
 /** The events of {@link BoreServer} and their payloads (defined in `events.ts`). */
 export type { ConnectionClosedEvent, ConnectionEvent, ServerEvents, TunnelClosedEvent, TunnelOpenedEvent } from './events.js';
+/** The running totals of {@link BoreServer.counters} (defined in `books.ts`). */
+export type { ServerCounters } from './books.js';
 
 /** Options of {@link BoreServer}; the names match the CLI flags (declared in `options.ts`). */
 export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
@@ -92,34 +85,9 @@ export interface ServerStats {
   pooled: number;
 }
 
-/** Running totals since the server started, read at scrape time by `metrics.ts`. */
-export interface ServerCounters {
-  /** Public connections accepted on a tunnel's port. */
-  publicAccepted: number;
-  /** Of those, the ones handed to a pooled data connection at once. */
-  publicPooled: number;
-  /** Claimed public connections still open. */
-  publicActive: number;
-  /** Public connections that ended without being claimed by their client. */
-  publicFailed: number;
-  /** Bytes read from visitors on closed proxied public connections. */
-  bytesIn: number;
-  /** Bytes written to visitors on closed proxied public connections. */
-  bytesOut: number;
-  /** Failed handshakes by reason (`timeout`, `protocol`, `invalid-secret`, `blocked`, ...). */
-  handshakeFailures: ReadonlyMap<string, number>;
-}
-
 /** The authenticator of the option `secret`, if it holds a secret. */
 function authenticator(secret: string | readonly string[] | undefined): Authenticator | undefined {
   return secret === undefined || secret === '' ? undefined : new Authenticator(secret);
-}
-
-/** How a public connection ended, from the error its socket had, if any. */
-function howEnded(socket: Socket): string {
-  const err: NodeJS.ErrnoException | null = socket.errored;
-  if (!err) return 'closed';
-  return err.code === 'ECONNRESET' ? 'reset' : (err.code ?? 'error');
 }
 
 /**
@@ -128,24 +96,12 @@ function howEnded(socket: Socket): string {
  */
 export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
-  #auth: Authenticator | undefined;
   readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
-  readonly #tunnels = new Set<ServerTunnel>();
   readonly #control: Server;
-  /** Control-port connections still in their handshake. */
-  readonly #handshaking = new Set<Socket>();
-  /** Both sockets of every proxied (claimed) public connection. */
-  readonly #proxied = new Set<Socket>();
-  readonly #limits: PeerLimits;
-  readonly #accessLog: boolean;
-  readonly #handshakeFailures = new Map<string, number>();
-  /** Tunnels by the token of their pool. */
-  readonly #poolTokens: PoolTokens = new Map();
-  #publicActive = 0;
-  #publicPooled = 0;
-  #bytesIn = 0;
-  #bytesOut = 0;
+  readonly #books: ServerBooks;
+  /** The control connections in their handshake and the open tunnels. */
+  readonly #sessions: Sessions;
   #closing = false;
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
@@ -172,21 +128,28 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       const message = `empty port range: minPort ${this.#opts.minPort} is above maxPort ${this.#opts.maxPort}`;
       throw Object.assign(new RangeError(message), { code: OPTION_ERROR });
     }
-    this.#limits = new PeerLimits({
+    const limits = new PeerLimits({
       maxTunnels: this.#opts.maxTunnelsPerAddr,
       maxFailures: this.#opts.maxAuthFailures,
       windowMs: this.#opts.authFailureWindowMs,
       ipv6PrefixLength: this.#opts.ipv6PrefixLength,
     });
-    this.#auth = authenticator(options.secret);
     this.#log = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
-    this.#accessLog = options.accessLog ?? false;
+    const books = new ServerBooks(this, this.#log, options.accessLog ?? false);
+    this.#books = books;
     this.#pending = new PendingConnections(
       { maxPerTunnel: this.#opts.maxPendingPerTunnel, expiryMs: this.#opts.acceptTimeoutMs },
       this.#log,
-      this.#accessLog ? (socket, peer, port, since) => this.#logAccess(socket, peer, port, since, 'unclaimed') : undefined,
+      books.accessLog ? (conn) => books.unclaimed(conn) : undefined,
     );
-    this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
+    this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
+    this.#sessions.auth = authenticator(options.secret);
+    this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      const addr = socket.remoteAddress;
+      // One whose address is unknown has already gone.
+      if (this.#closing || addr === undefined) socket.destroy();
+      else this.#sessions.handle(socket, addr);
+    });
   }
 
   /** Starts listening on the control port. Resolves with the port actually bound. */
@@ -195,14 +158,14 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     await once(this.#control, 'listening');
     // From now on a listener error (such as EMFILE on accept) is the server's own: logged,
     // and emitted as `error` when someone listens; the listener keeps accepting.
-    this.#control.on('error', (err) => this.#serverError('control listener error', err));
+    this.#control.on('error', (err) => this.#books.serverError('control listener error', err));
     const port = this.port;
     this.#log.info('server listening', {
       addr: this.#opts.bindAddr,
       port,
       minPort: this.#opts.minPort,
       maxPort: this.#opts.maxPort,
-      auth: Boolean(this.#auth),
+      auth: Boolean(this.#sessions.auth),
     });
     return port;
   }
@@ -215,7 +178,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
    */
   setSecret(secret: string | readonly string[] | undefined): void {
     checkOptions({ secret: SERVER_RULES.secret }, { secret }, 'BoreServer.setSecret');
-    this.#auth = authenticator(secret);
+    this.#sessions.auth = authenticator(secret);
   }
 
   /** The control port, once listening. */
@@ -225,31 +188,23 @@ export class BoreServer extends EventEmitter<ServerEvents> {
 
   /** Number of tunnels (clients with a public port) currently open. */
   get tunnelCount(): number {
-    return this.#tunnels.size;
+    return this.#sessions.tunnels;
   }
 
   /** What the server currently holds. */
   get stats(): ServerStats {
     return {
-      tunnels: this.#tunnels.size,
+      tunnels: this.#sessions.tunnels,
       pending: this.#pending.size,
-      handshaking: this.#handshaking.size,
-      proxiedSockets: this.#proxied.size,
-      pooled: [...this.#tunnels].reduce((n, t) => n + t.pooled, 0),
+      handshaking: this.#sessions.handshaking,
+      proxiedSockets: this.#books.proxiedSockets,
+      pooled: this.#sessions.pooled,
     };
   }
 
   /** Running totals since start (connections, bytes, failed handshakes by reason). */
   get counters(): ServerCounters {
-    return {
-      publicAccepted: this.#pending.added + this.#publicPooled,
-      publicPooled: this.#publicPooled,
-      publicActive: this.#publicActive,
-      publicFailed: this.#pending.unclaimed,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
-      handshakeFailures: this.#handshakeFailures,
-    };
+    return this.#books.counters(this.#pending);
   }
 
   /** Whether the control listener is up and the server is not shutting down. */
@@ -271,9 +226,8 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     if (this.#closing) return;
     this.#closing = true;
     this.#control.close();
-    for (const socket of this.#handshaking) socket.destroy();
-    for (const tunnel of [...this.#tunnels]) tunnel.close('server shutting down');
-    const proxied = [...this.#proxied];
+    this.#sessions.close('server shutting down');
+    const proxied = this.#books.proxied();
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
       const cut = await drainSockets(proxied, drainMs);
@@ -281,263 +235,5 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     }
     this.#log.flush();
     this.#log.info('server stopped');
-  }
-
-  #onConnection(socket: Socket): void {
-    const addr = socket.remoteAddress;
-    // One whose address is unknown has already gone.
-    if (this.#closing || addr === undefined) {
-      socket.destroy();
-      return;
-    }
-    this.#handshaking.add(socket);
-    onClose(socket, () => this.#handshaking.delete(socket));
-    socket.on('error', () => {});
-    const peer = formatPeer(socket);
-    const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
-    const deadline = Date.now() + this.#opts.handshakeTimeoutMs;
-    const coolingDown = this.#limits.isBlocked(addr);
-    admit(framed, deadline, { auth: this.#auth, coolingDown, isLive: (claim) => this.#isLive(claim) })
-      .then((admission) => this.#admitted(framed, admission, addr))
-      .catch((err: Error) => {
-        this.#log.warn('closing connection', { peer, reason: err.message });
-        this.#countFailure(err instanceof TimeoutError ? 'timeout' : err instanceof ProtocolError ? 'protocol' : 'error');
-        // A peer that sent nothing (silent until the deadline, or reset) tried nothing: a
-        // network that went quiet mid-handshake (a reconnect or the warm pool's
-        // connections caught by an outage) must not get its address refused. One that
-        // sent part of a message did try.
-        if (socket.bytesRead > 0) this.#failed(addr);
-        socket.destroy();
-      })
-      .finally(() => this.#handshaking.delete(socket));
-  }
-
-  /** Acts on what a connection's handshake came to. */
-  async #admitted(framed: ServerFramed, admission: Admission, addr: string): Promise<void> {
-    switch (admission.type) {
-      case 'closed':
-        framed.socket.destroy();
-        return;
-      case 'refused':
-        if (admission.failed) this.#failed(addr);
-        if (admission.code === 'address-cooling-down') this.#countFailure('blocked');
-        return this.#refuse(framed, admission.code, admission.reason, admission.failed, admission.level);
-      case 'Hello':
-        return this.#openTunnel(framed, admission.port, addr);
-      case 'Accept':
-        return this.#accept(framed, admission.id, addr);
-      case 'PoolJoin':
-        return this.#joinPool(framed, admission.token, addr);
-    }
-  }
-
-  /** Whether a data connection's id is waiting for its `Accept`, or its token is a live pool's. */
-  #isLive(claim: DataClaim): boolean {
-    return claim.type === 'Accept' ? this.#pending.has(claim.id) : this.#poolTokens.has(claim.token);
-  }
-
-  /**
-   * Counts a data connection whose id or token no session has. A few are honest (an
-   * `Accept` that lost the race with its connection's expiry, pool joins in flight when
-   * their session ended); past an allowance per address they count as failed handshakes.
-   */
-  #unknownClaim(addr: string): void {
-    if (this.#limits.recordUnknownClaim(addr)) this.#failed(addr);
-  }
-
-  /** Counts a failed handshake from `addr`; logs once when that starts its cool-down. */
-  #failed(addr: string): void {
-    if (this.#closing || !this.#limits.recordFailure(addr)) return;
-    const { maxAuthFailures, authFailureWindowMs } = this.#opts;
-    const seconds = authFailureWindowMs / 1000;
-    this.#log.warn('too many failed handshakes, refusing address', {
-      addr: this.#limits.key(addr),
-      failures: maxAuthFailures,
-      withinSeconds: seconds,
-      cooldownSeconds: seconds,
-    });
-  }
-
-  /**
-   * Sends `Error` with the text of `code`, half-closes, and discards whatever the peer
-   * still sends; counts a failed handshake under `code` unless `failed` is false, and
-   * logs at `level`.
-   */
-  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true, level: 'warn' | 'debug' = 'warn'): void {
-    const socket = framed.socket;
-    if (failed) this.#countFailure(code);
-    this.#log[level]('refusing client', { peer: formatPeer(socket), reason });
-    framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
-    framed.detach();
-    socket.end();
-    socket.on('data', () => {});
-    socket.resume();
-    socket.setTimeout(1000, () => socket.destroy());
-  }
-
-  /** Counts a failed handshake under `reason`. */
-  #countFailure(reason: string): void {
-    this.#handshakeFailures.set(reason, (this.#handshakeFailures.get(reason) ?? 0) + 1);
-  }
-
-  async #openTunnel(framed: ServerFramed, requested: number, addr: string): Promise<void> {
-    const release = this.#limits.reserveTunnel(addr);
-    if (!release) {
-      return this.#refuse(framed, 'too-many-tunnels', `too many tunnels from this address (limit ${this.#opts.maxTunnelsPerAddr})`);
-    }
-    let listener: Server;
-    try {
-      listener = await openPublicListener(
-        requested,
-        { minPort: this.#opts.minPort, maxPort: this.#opts.maxPort, host: this.#opts.bindTunnels },
-        this.#log,
-      );
-    } catch (err) {
-      release();
-      const code = err instanceof PortRefusal ? err.code : 'bind-failed';
-      return this.#refuse(framed, code, `port ${requested}: ${SERVER_ERROR_TEXTS[code]}`);
-    }
-    const socket = framed.socket;
-    if (socket.destroyed || this.#closing) {
-      release();
-      listener.close();
-      socket.destroy();
-      return;
-    }
-    // The kernel starts counting at the first unacknowledged heartbeat (up to one
-    // interval after the client dies) and fails the socket on a retransmission timer
-    // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
-    tuneControlSocket(socket, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
-    const peer = formatPeer(socket);
-    const tunnel = new ServerTunnel({
-      control: framed,
-      listener,
-      pending: this.#pending,
-      release,
-      onClosed: (t) => this.#tunnels.delete(t),
-      forward: (data, head, visitor, port, since, id) => {
-        this.#publicPooled++;
-        this.#forward(data, head, visitor, port, since, id);
-      },
-      maxPool: this.#opts.maxPoolPerTunnel,
-      poolTokens: this.#poolTokens,
-      // Idle, proved alive like a control connection (heartbeats and TCP_USER_TIMEOUT);
-      // carrying a visitor, a data connection like any other.
-      tunePooled: {
-        apply: (s) => tuneControlSocket(s, this.#log, this.#opts.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS),
-        clear: (s) => clearControlTuning(s, this.#log),
-      },
-      log: this.#log,
-      afterClose: (reason) => {
-        if (this.listenerCount('tunnelClosed') > 0) this.#emit('tunnelClosed', { port: tunnel.port, peer, reason });
-      },
-    });
-    this.#tunnels.add(tunnel);
-    this.#handshaking.delete(socket);
-    this.#log.info('new client', { peer, port: tunnel.port });
-    tunnel.start();
-    if (this.listenerCount('tunnelOpened') > 0) this.#emit('tunnelOpened', { port: tunnel.port, peer });
-  }
-
-  #accept(framed: ServerFramed, id: string, addr: string): void {
-    const claimed = this.#pending.claim(id);
-    if (!claimed) {
-      this.#log.debug('missing connection', { id });
-      this.#unknownClaim(addr);
-      framed.socket.destroy();
-      return;
-    }
-    this.#handshaking.delete(framed.socket);
-    this.#log.debug('forwarding connection', { port: claimed.port, id });
-    this.#forward(framed.socket, framed.detach(), claimed.socket, claimed.port, claimed.since, id);
-  }
-
-  /**
-   * Adds a data connection that presented a pool's token to that pool; a token no open
-   * pool has (its tunnel closed, or a guess) or a full pool closes the connection.
-   */
-  #joinPool(framed: ServerFramed, token: string, addr: string): void {
-    const socket = framed.socket;
-    const tunnel = this.#poolTokens.get(token);
-    const head = framed.detach();
-    if (!tunnel || head.length > 0) {
-      this.#log.debug('closing pooled connection', {
-        peer: formatPeer(socket),
-        reason: tunnel ? 'data after PoolJoin' : 'unknown pool token',
-      });
-      this.#countFailure('pool-token');
-      if (!tunnel) this.#unknownClaim(addr);
-      socket.destroy();
-      return;
-    }
-    this.#handshaking.delete(socket);
-    if (!tunnel.addPooled(socket)) {
-      this.#log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
-      socket.destroy();
-    }
-  }
-
-  /** Joins a data connection to a visitor and keeps the books (proxied sockets, bytes, access log). */
-  #forward(data: Socket, head: Buffer, visitor: Socket, port: number, since: number, id: string): void {
-    this.#proxied.add(data);
-    this.#proxied.add(visitor);
-    this.#publicActive++;
-    const announce = this.listenerCount('connection') > 0;
-    const peer = this.#accessLog || announce || this.listenerCount('connectionClosed') > 0 ? formatPeer(visitor) : '';
-    if (announce) this.#emit('connection', { port, visitor: peer, id });
-    onClose(data, () => this.#proxied.delete(data));
-    // Bytes are counted once, when the connection closes: nothing per chunk.
-    onClose(visitor, () => {
-      this.#proxied.delete(visitor);
-      this.#publicActive--;
-      this.#bytesIn += visitor.bytesRead;
-      this.#bytesOut += visitor.bytesWritten;
-      if (this.#accessLog) this.#logAccess(visitor, peer, port, since, howEnded(visitor));
-      if (this.listenerCount('connectionClosed') > 0) {
-        this.#emit('connectionClosed', {
-          port,
-          visitor: peer || formatPeer(visitor),
-          id,
-          bytesIn: visitor.bytesRead,
-          bytesOut: visitor.bytesWritten,
-          durationMs: Date.now() - since,
-          ended: howEnded(visitor),
-        });
-      }
-    });
-    void proxy(data, visitor, head);
-  }
-
-  /**
-   * Emits `event` (whose listeners the caller has counted). A listener that throws cannot
-   * leave the server's bookkeeping half done: its exception is rethrown on the next tick,
-   * an `uncaughtException` as from any listener Node calls from its I/O.
-   */
-  #emit<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
-    try {
-      (this as EventEmitter).emit(event, ...args); // typed by the signature above
-    } catch (err) {
-      process.nextTick(() => {
-        throw err;
-      });
-    }
-  }
-
-  /** A failure of the server itself, not of one connection: logged, and emitted as `error` if listened to. */
-  #serverError(message: string, err: NodeJS.ErrnoException): void {
-    this.#log.error(message, { reason: err.message, code: err.code });
-    if (this.listenerCount('error') > 0) this.#emit('error', err);
-  }
-
-  /** The access log's line for a public connection that has ended. */
-  #logAccess(socket: Socket, peer: string, port: number, since: number, ended: string): void {
-    this.#log.info('connection', {
-      visitor: peer,
-      port,
-      bytesIn: socket.bytesRead,
-      bytesOut: socket.bytesWritten,
-      durationMs: Date.now() - since,
-      ended,
-    });
   }
 }

@@ -10,7 +10,9 @@ import type { FramedSocket } from '../protocol/framed-socket.js';
 import { encodeFrame } from '../protocol/framing.js';
 import { type ClientMessage, type ServerMessage, serverMessageJson } from '../protocol/messages.js';
 import { onClose, onEnd } from '../net/socket-events.js';
+import { formatPeer } from '../net/address.js';
 import type { Logger } from '../log/logger.js';
+import type { PublicConnection } from './connection.js';
 import type { PendingConnections, PendingGroup } from './pending.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
 
@@ -24,58 +26,40 @@ export const MAX_CONTROL_BACKLOG = 64 * 1024;
 /** A control connection as the server frames it. */
 export type ServerFramed = FramedSocket<ClientMessage, ServerMessage>;
 
-/**
- * Joins a data connection (its frames done, `head` the bytes read past them) to the
- * visitor's public connection `id` of `port`, accepted at `since` (`Date.now()`), and
- * keeps the server's books on it.
- */
-export type Forward = (data: Socket, head: Buffer, visitor: Socket, port: number, since: number, id: string) => void;
-
 /** Where the server finds a tunnel by the token of its pool. */
 export type PoolTokens = Map<string, ServerTunnel>;
 
-/** What a {@link ServerTunnel} is made of; the server has opened the listener and reserved the slot. */
-export interface ServerTunnelParts {
-  /** The client's control connection, its handshake done. */
-  control: ServerFramed;
-  /** The public listener opened for the client. */
-  listener: Server;
+/** What a {@link ServerTunnel} needs of the server, shared by all its tunnels. */
+export interface TunnelHost {
   /** The server's registry of unclaimed public connections. */
-  pending: PendingConnections;
-  /** Gives back the tunnel's slot in its address's cap. */
-  release: () => void;
-  /** Called once when the tunnel has closed (the server forgets it). */
-  onClosed: (tunnel: ServerTunnel) => void;
-  /** Joins a pooled data connection to a visitor. */
-  forward: Forward;
-  /** Most idle pooled connections the tunnel may hold (0: no pool is offered). */
-  maxPool: number;
+  readonly pending: PendingConnections;
   /** The server's tokens of open pools. */
-  poolTokens: PoolTokens;
+  readonly poolTokens: PoolTokens;
+  /** Most idle pooled connections a tunnel may hold (0: no pool is offered). */
+  readonly maxPool: number;
   /** Sets and clears the control connections' socket options on pooled connections. */
-  tunePooled: PoolSocketTuning;
-  log: Logger;
-  /** Called once at the end of closing (the public port is free again) with why it closed. */
-  afterClose?: (reason: string) => void;
+  readonly tunePooled: PoolSocketTuning;
+  /** Where the tunnel logs. */
+  readonly log: Logger;
+  /** Joins a pooled data connection (`head`: bytes read past its frames) to the visitor of `conn`. */
+  forward(conn: PublicConnection, data: Socket, head: Buffer): void;
+  /** Called once at the end of a tunnel's closing (its public port is free again) with why it closed. */
+  closed(tunnel: ServerTunnel, reason: string): void;
 }
 
 /** A client's tunnel on the server: from `Hello` until its control connection or the server closes. */
 export class ServerTunnel {
   /** The public port. */
   readonly port: number;
+  /** The client's control connection, `host:port`. */
+  readonly peer: string;
+  readonly #host: TunnelHost;
   readonly #control: ServerFramed;
   readonly #listener: Server;
-  readonly #pending: PendingConnections;
+  /** Gives back the tunnel's slot in its address's cap. */
+  readonly #release: () => void;
   /** This tunnel's unclaimed public connections. */
   readonly #group: PendingGroup = new Set();
-  readonly #release: () => void;
-  readonly #onClosed: (tunnel: ServerTunnel) => void;
-  readonly #forward: Forward;
-  readonly #maxPool: number;
-  readonly #poolTokens: PoolTokens;
-  readonly #tunePooled: PoolSocketTuning;
-  readonly #log: Logger;
-  readonly #afterClose: ((reason: string) => void) | undefined;
   /** The pool, once offered. */
   #pool: TunnelPool | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -83,19 +67,18 @@ export class ServerTunnel {
   #reason: string | undefined;
   #closed = false;
 
-  constructor(parts: ServerTunnelParts) {
-    this.#control = parts.control;
-    this.#listener = parts.listener;
-    this.#pending = parts.pending;
-    this.#release = parts.release;
-    this.#onClosed = parts.onClosed;
-    this.#forward = parts.forward;
-    this.#maxPool = parts.maxPool;
-    this.#poolTokens = parts.poolTokens;
-    this.#tunePooled = parts.tunePooled;
-    this.#log = parts.log;
-    this.#afterClose = parts.afterClose;
-    this.port = (parts.listener.address() as AddressInfo).port;
+  /**
+   * A tunnel of `host` for the client of `control` (its handshake done) on `listener`,
+   * the public listener opened for it; `release` gives back the slot reserved for it in
+   * its address's cap.
+   */
+  constructor(host: TunnelHost, control: ServerFramed, listener: Server, release: () => void) {
+    this.#host = host;
+    this.#control = control;
+    this.#listener = listener;
+    this.#release = release;
+    this.port = (listener.address() as AddressInfo).port;
+    this.peer = formatPeer(control.socket);
   }
 
   /** Idle pooled connections. */
@@ -118,7 +101,7 @@ export class ServerTunnel {
     // closes the control connection, and with it the tunnel.
     framed.listen((msg) => {
       if (msg.type === 'PoolRequest') this.#offerPool(msg.size);
-      else this.#log.debug('ignoring a message after Hello', { port: this.port, type: msg.type });
+      else this.#host.log.debug('ignoring a message after Hello', { port: this.port, type: msg.type });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => (this.#reason ??= err.code ?? err.message));
     onEnd(socket, () => {
@@ -144,19 +127,18 @@ export class ServerTunnel {
   close(reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#onClosed(this);
     clearInterval(this.#heartbeat);
     if (this.#pool) {
-      this.#poolTokens.delete(this.#pool.token);
+      this.#host.poolTokens.delete(this.#pool.token);
       this.#pool.close();
     }
     this.#release();
     this.#listener.close();
-    this.#pending.dropGroup(this.#group);
+    this.#host.pending.dropGroup(this.#group);
     this.#control.socket.destroy();
     const why = reason ?? this.#reason ?? 'connection closed';
-    this.#log.info('client disconnected', { port: this.port, reason: why });
-    this.#afterClose?.(why);
+    this.#host.log.info('client disconnected', { port: this.port, reason: why });
+    this.#host.closed(this, why);
   }
 
   /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
@@ -173,17 +155,18 @@ export class ServerTunnel {
   /** Offers a pool once per control session, capped to `maxPool` (none with a cap of 0). */
   #offerPool(requested: number): void {
     if (this.#pool || this.#closed) return;
-    if (this.#maxPool === 0 || requested === 0) {
-      this.#log.debug('no pool offered', { port: this.port, requested, max: this.#maxPool });
+    const { maxPool, log } = this.#host;
+    if (maxPool === 0 || requested === 0) {
+      log.debug('no pool offered', { port: this.port, requested, max: maxPool });
       return;
     }
-    const size = Math.min(requested, this.#maxPool);
-    if (size < requested) this.#log.info('pool request capped', { port: this.port, requested, size });
-    const pool = new TunnelPool(size, this.#tunePooled);
+    const size = Math.min(requested, maxPool);
+    if (size < requested) log.info('pool request capped', { port: this.port, requested, size });
+    const pool = new TunnelPool(size, this.#host.tunePooled);
     this.#pool = pool;
-    this.#poolTokens.set(pool.token, this);
+    this.#host.poolTokens.set(pool.token, this);
     this.#control.send({ type: 'PoolOffer', token: pool.token, size });
-    this.#log.debug('pool offered', { port: this.port, size });
+    log.debug('pool offered', { port: this.port, size });
   }
 
   #onPublicConnection(conn: Socket): void {
@@ -196,13 +179,13 @@ export class ServerTunnel {
     if (pooled) {
       // The visitor's bytes follow this frame on the same connection at once.
       const id = randomUUID();
-      this.#log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
+      this.#host.log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
       pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
-      this.#forward(pooled, EMPTY, conn, this.port, Date.now(), id);
+      this.#host.forward({ visitor: conn, port: this.port, id, since: Date.now(), peer: '' }, pooled, EMPTY);
       return;
     }
-    const id = this.#pending.add(this.#group, this.port, conn);
-    this.#log.debug('new connection', { port: this.port, id });
+    const id = this.#host.pending.add(this.#group, this.port, conn);
+    this.#host.log.debug('new connection', { port: this.port, id });
     // A heartbeat follows every Connection, as the Rust server does.
     this.#control.send({ type: 'Connection', id }, { type: 'Heartbeat' });
   }

@@ -1,0 +1,272 @@
+/**
+ * The control port's connections, from their first byte to their role: each one's
+ * handshake (`handshake.ts` decides) is acted on here: refused with an `Error`, made a
+ * new tunnel (a public listener opened, the address's slot reserved), or made a data
+ * connection that claims a waiting public connection or joins a tunnel's pool. It
+ * holds the open tunnels and is what each of them knows of the server (a
+ * {@link TunnelHost}).
+ */
+import type { Server, Socket } from 'node:net';
+import type { Authenticator } from '../protocol/auth.js';
+import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
+import { ProtocolError } from '../protocol/framing.js';
+import { SERVER_ERROR_TEXTS, type ServerErrorCode } from '../protocol/constants.js';
+import { decodeClientMessage, serverMessageJson } from '../protocol/messages.js';
+import { onClose } from '../net/socket-events.js';
+import { clearControlTuning, tuneControlSocket } from '../net/socket-options.js';
+import { formatPeer } from '../net/address.js';
+import type { Logger } from '../log/logger.js';
+import { type Admission, type DataClaim, admit } from './handshake.js';
+import type { PeerLimits } from './peer-limits.js';
+import type { PendingConnections } from './pending.js';
+import type { PoolSocketTuning } from './pool.js';
+import { PortRefusal, openPublicListener } from './ports.js';
+import type { ServerBooks } from './books.js';
+import type { PublicConnection } from './connection.js';
+import { type PoolTokens, type ServerFramed, ServerTunnel, type TunnelHost } from './tunnel.js';
+import { CLIENT_TIMEOUT_SLACK_MS } from './defaults.js';
+
+/** The settings of the server that its control connections' handling reads (its options, defaults applied). */
+export interface SessionSettings {
+  minPort: number;
+  maxPort: number;
+  bindTunnels: string;
+  clientTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  maxTunnelsPerAddr: number;
+  maxAuthFailures: number;
+  authFailureWindowMs: number;
+  maxPoolPerTunnel: number;
+}
+
+/** The control connections of one server and its open tunnels. */
+export class Sessions implements TunnelHost {
+  /** The secret's keys, when the server has a secret (replaced by `setSecret`). */
+  auth: Authenticator | undefined;
+  /** The server's registry of unclaimed public connections. */
+  readonly pending: PendingConnections;
+  /** Tunnels by the token of their pool. */
+  readonly poolTokens: PoolTokens = new Map();
+  /** Most idle pooled connections a tunnel may hold (the option `maxPoolPerTunnel`). */
+  readonly maxPool: number;
+  // Idle, proved alive like a control connection (heartbeats and TCP_USER_TIMEOUT);
+  // carrying a visitor, a data connection like any other.
+  readonly tunePooled: PoolSocketTuning = {
+    apply: (s) => tuneControlSocket(s, this.log, this.#settings.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS),
+    clear: (s) => clearControlTuning(s, this.log),
+  };
+  /** The server's logger. */
+  readonly log: Logger;
+  readonly #settings: SessionSettings;
+  readonly #limits: PeerLimits;
+  readonly #books: ServerBooks;
+  readonly #tunnels = new Set<ServerTunnel>();
+  /** Control-port connections still in their handshake. */
+  readonly #handshaking = new Set<Socket>();
+  #closing = false;
+
+  /** Handles control connections with `settings`, counting each address in `limits` and keeping the books in `books`. */
+  constructor(settings: SessionSettings, limits: PeerLimits, pending: PendingConnections, books: ServerBooks, log: Logger) {
+    this.#settings = settings;
+    this.#limits = limits;
+    this.pending = pending;
+    this.#books = books;
+    this.log = log;
+    this.maxPool = settings.maxPoolPerTunnel;
+  }
+
+  /** Tunnels open. */
+  get tunnels(): number {
+    return this.#tunnels.size;
+  }
+
+  /** Control-port connections still in their handshake. */
+  get handshaking(): number {
+    return this.#handshaking.size;
+  }
+
+  /** Idle pooled data connections, over all tunnels. */
+  get pooled(): number {
+    let n = 0;
+    for (const tunnel of this.#tunnels) n += tunnel.pooled;
+    return n;
+  }
+
+  /** Runs the handshake of a new control-port connection from `addr` and acts on what it comes to. */
+  handle(socket: Socket, addr: string): void {
+    this.#handshaking.add(socket);
+    onClose(socket, () => this.#handshaking.delete(socket));
+    socket.on('error', () => {});
+    const peer = formatPeer(socket);
+    const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
+    const deadline = Date.now() + this.#settings.handshakeTimeoutMs;
+    const coolingDown = this.#limits.isBlocked(addr);
+    admit(framed, deadline, { auth: this.auth, coolingDown, isLive: (claim) => this.#isLive(claim) })
+      .then((admission) => this.#admitted(framed, admission, addr))
+      .catch((err: Error) => {
+        this.log.warn('closing connection', { peer, reason: err.message });
+        this.#books.countFailure(err instanceof TimeoutError ? 'timeout' : err instanceof ProtocolError ? 'protocol' : 'error');
+        // A peer that sent nothing (silent until the deadline, or reset) tried nothing: a
+        // network that went quiet mid-handshake (a reconnect or the warm pool's
+        // connections caught by an outage) must not get its address refused. One that
+        // sent part of a message did try.
+        if (socket.bytesRead > 0) this.#failed(addr);
+        socket.destroy();
+      })
+      .finally(() => this.#handshaking.delete(socket));
+  }
+
+  /** Closes the connections in their handshake and every tunnel; acts on no handshake after. */
+  close(reason: string): void {
+    this.#closing = true;
+    for (const socket of this.#handshaking) socket.destroy();
+    for (const tunnel of [...this.#tunnels]) tunnel.close(reason);
+  }
+
+  /** Counts a public connection handed to a pooled data connection and joins them (for a {@link ServerTunnel}). */
+  forward(conn: PublicConnection, data: Socket, head: Buffer): void {
+    this.#books.countPooled();
+    this.#books.forward(conn, data, head);
+  }
+
+  /** Forgets a tunnel that has closed and announces it (for a {@link ServerTunnel}). */
+  closed(tunnel: ServerTunnel, reason: string): void {
+    this.#tunnels.delete(tunnel);
+    this.#books.tunnelClosed(tunnel.port, tunnel.peer, reason);
+  }
+
+  /** Acts on what a connection's handshake came to. */
+  async #admitted(framed: ServerFramed, admission: Admission, addr: string): Promise<void> {
+    switch (admission.type) {
+      case 'closed':
+        framed.socket.destroy();
+        return;
+      case 'refused':
+        if (admission.failed) this.#failed(addr);
+        if (admission.code === 'address-cooling-down') this.#books.countFailure('blocked');
+        return this.#refuse(framed, admission.code, admission.reason, admission.failed, admission.level);
+      case 'Hello':
+        return this.#openTunnel(framed, admission.port, addr);
+      case 'Accept':
+        return this.#accept(framed, admission.id, addr);
+      case 'PoolJoin':
+        return this.#joinPool(framed, admission.token, addr);
+    }
+  }
+
+  /** Whether a data connection's id is waiting for its `Accept`, or its token is a live pool's. */
+  #isLive(claim: DataClaim): boolean {
+    return claim.type === 'Accept' ? this.pending.has(claim.id) : this.poolTokens.has(claim.token);
+  }
+
+  /**
+   * Counts a data connection whose id or token no session has. A few are honest (an
+   * `Accept` that lost the race with its connection's expiry, pool joins in flight when
+   * their session ended); past an allowance per address they count as failed handshakes.
+   */
+  #unknownClaim(addr: string): void {
+    if (this.#limits.recordUnknownClaim(addr)) this.#failed(addr);
+  }
+
+  /** Counts a failed handshake from `addr`; logs once when that starts its cool-down. */
+  #failed(addr: string): void {
+    if (this.#closing || !this.#limits.recordFailure(addr)) return;
+    const { maxAuthFailures, authFailureWindowMs } = this.#settings;
+    const seconds = authFailureWindowMs / 1000;
+    this.log.warn('too many failed handshakes, refusing address', {
+      addr: this.#limits.key(addr),
+      failures: maxAuthFailures,
+      withinSeconds: seconds,
+      cooldownSeconds: seconds,
+    });
+  }
+
+  /**
+   * Sends `Error` with the text of `code`, half-closes, and discards whatever the peer
+   * still sends; counts a failed handshake under `code` unless `failed` is false, and
+   * logs at `level`.
+   */
+  #refuse(framed: ServerFramed, code: ServerErrorCode, reason: string, failed = true, level: 'warn' | 'debug' = 'warn'): void {
+    const socket = framed.socket;
+    if (failed) this.#books.countFailure(code);
+    this.log[level]('refusing client', { peer: formatPeer(socket), reason });
+    framed.send({ type: 'Error', message: SERVER_ERROR_TEXTS[code] });
+    framed.detach();
+    socket.end();
+    socket.on('data', () => {});
+    socket.resume();
+    socket.setTimeout(1000, () => socket.destroy());
+  }
+
+  async #openTunnel(framed: ServerFramed, requested: number, addr: string): Promise<void> {
+    const settings = this.#settings;
+    const release = this.#limits.reserveTunnel(addr);
+    if (!release) {
+      return this.#refuse(framed, 'too-many-tunnels', `too many tunnels from this address (limit ${settings.maxTunnelsPerAddr})`);
+    }
+    let listener: Server;
+    try {
+      const range = { minPort: settings.minPort, maxPort: settings.maxPort, host: settings.bindTunnels };
+      listener = await openPublicListener(requested, range, this.log);
+    } catch (err) {
+      release();
+      const code = err instanceof PortRefusal ? err.code : 'bind-failed';
+      return this.#refuse(framed, code, `port ${requested}: ${SERVER_ERROR_TEXTS[code]}`);
+    }
+    const socket = framed.socket;
+    if (socket.destroyed || this.#closing) {
+      release();
+      listener.close();
+      socket.destroy();
+      return;
+    }
+    // The kernel starts counting at the first unacknowledged heartbeat (up to one
+    // interval after the client dies) and fails the socket on a retransmission timer
+    // tick; CLIENT_TIMEOUT_SLACK_MS covers both, so the whole bound is clientTimeoutMs.
+    tuneControlSocket(socket, this.log, settings.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS);
+    const tunnel = new ServerTunnel(this, framed, listener, release);
+    this.#tunnels.add(tunnel);
+    this.#handshaking.delete(socket);
+    this.log.info('new client', { peer: tunnel.peer, port: tunnel.port });
+    tunnel.start();
+    this.#books.tunnelOpened(tunnel.port, tunnel.peer);
+  }
+
+  #accept(framed: ServerFramed, id: string, addr: string): void {
+    const claimed = this.pending.claim(id);
+    if (!claimed) {
+      this.log.debug('missing connection', { id });
+      this.#unknownClaim(addr);
+      framed.socket.destroy();
+      return;
+    }
+    this.#handshaking.delete(framed.socket);
+    this.log.debug('forwarding connection', { port: claimed.port, id });
+    this.#books.forward(claimed, framed.socket, framed.detach());
+  }
+
+  /**
+   * Adds a data connection that presented a pool's token to that pool; a token no open
+   * pool has (its tunnel closed, or a guess) or a full pool closes the connection.
+   */
+  #joinPool(framed: ServerFramed, token: string, addr: string): void {
+    const socket = framed.socket;
+    const tunnel = this.poolTokens.get(token);
+    const head = framed.detach();
+    if (!tunnel || head.length > 0) {
+      this.log.debug('closing pooled connection', {
+        peer: formatPeer(socket),
+        reason: tunnel ? 'data after PoolJoin' : 'unknown pool token',
+      });
+      this.#books.countFailure('pool-token');
+      if (!tunnel) this.#unknownClaim(addr);
+      socket.destroy();
+      return;
+    }
+    this.#handshaking.delete(socket);
+    if (!tunnel.addPooled(socket)) {
+      this.log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
+      socket.destroy();
+    }
+  }
+}
