@@ -442,9 +442,10 @@ async function runTunnels(
  */
 async function startSupervisorInspector(port: number, logger: Awaited<ReturnType<typeof makeLogger>>) {
   const { startInspector } = await import('../inspector/server.js');
-  const { supervisorMachine } = await import('../../machines/supervisor.js');
+  const { supervisorDerived, supervisorMachine } = await import('../../machines/supervisor.js');
   const { clientMachine } = await import('../../machines/client.js');
-  return startInspector({ machine: supervisorMachine, child: clientMachine, port, logger }).catch((err: Error) => {
+  const derived = supervisorDerived;
+  return startInspector({ machine: supervisorMachine, child: clientMachine, derived, port, logger }).catch((err: Error) => {
     throw new UsageError(err.message);
   });
 }
