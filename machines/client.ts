@@ -20,13 +20,16 @@
  * `SimulatedClock` drives them, and the time and randomness the context records come
  * from the runtime.
  */
-import { type SnapshotFrom, assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
+import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, connectTimeoutError } from '../src/client/connect.js';
-import { ERROR_CLASSES, type ErrorClass, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
+import { ERROR_CLASSES, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
 import type { PoolStats } from '../src/client/pool.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
+import { type ClientOutput, type LastError, viewOf } from './client-view.js';
+
+export { type ClientOutput, type LastError, type TopState, type TunnelView, sameTunnelView, tunnelView } from './client-view.js';
 
 /** Settings of one tunnel; the names and defaults match the CLI's flags. */
 export interface TunnelSettings {
@@ -58,13 +61,6 @@ export interface TunnelSettings {
 export interface ClientMachineInput {
   settings: TunnelSettings;
   runtime: ClientRuntime;
-}
-
-/** The last failure, as shown to a person. */
-export interface LastError {
-  code: ErrorCode;
-  class: ErrorClass;
-  message: string;
 }
 
 /** Times the old public port is asked for again before the client takes any port. */
@@ -115,6 +111,7 @@ export const clientMachine = setup({
     context: {} as ClientContext,
     events: {} as ClientEvent,
     input: {} as ClientMachineInput,
+    output: {} as ClientOutput,
   },
   actors: {
     session: sessionActor,
@@ -198,6 +195,22 @@ export const clientMachine = setup({
       activeConnections: ({ context }, { failed }: { failed: boolean }) =>
         failed ? context.activeConnections : Math.max(0, context.activeConnections - 1),
     }),
+    // The log lines of the transitions, where they happen: no-ops here, given by the
+    // runner with `machine.provide({ actions })` (src/run/tunnel-log.ts).
+    /** Entering `connecting` (the attempt counted). */
+    logConnecting: () => {},
+    /** Connected: the handshake starts. */
+    logAuthenticating: () => {},
+    /** The server opened the tunnel (the port recorded). */
+    logListening: () => {},
+    /** No pool offer in time: new connections take the standard path. */
+    logNoPool: () => {},
+    /** Entering `backoff` (the retry scheduled). */
+    logBackoff: () => {},
+    /** Giving up (`fatal`). */
+    logFatal: () => {},
+    /** Stopped by `STOP`. */
+    logStopped: () => {},
   },
 }).createMachine({
   id: 'bore',
@@ -218,6 +231,8 @@ export const clientMachine = setup({
     pool: { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 },
   }),
   initial: 'connecting',
+  // The final view: how it ended (the final state's own output, `stopped` or `fatal`) and the context then.
+  output: ({ context, event }) => viewOf(event.output === 'fatal' ? 'fatal' : 'stopped', context),
   // Public connections outlive control reconnects, so their actor lives at the root.
   invoke: {
     id: 'proxies',
@@ -235,7 +250,7 @@ export const clientMachine = setup({
   },
   states: {
     connecting: {
-      entry: ['startAttempt', 'openSession'],
+      entry: ['startAttempt', 'openSession', 'logConnecting'],
       after: {
         connectTimeout: {
           target: 'failed',
@@ -246,7 +261,7 @@ export const clientMachine = setup({
         },
       },
       on: {
-        CONNECTED: 'authenticating',
+        CONNECTED: { target: 'authenticating', actions: 'logAuthenticating' },
         FAILED: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
     },
@@ -255,7 +270,7 @@ export const clientMachine = setup({
       after: { handshakeTimeout: { target: 'failed', actions: { type: 'recordFailure', params: () => handshakeTimeoutError() } } },
       on: {
         'CHALLENGE.ANSWERED': { target: 'authenticating', reenter: true },
-        OPENED: { target: 'listening', actions: { type: 'opened', params: ({ event }) => event } },
+        OPENED: { target: 'listening', actions: [{ type: 'opened', params: ({ event }) => event }, 'logListening'] },
         FAILED: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
     },
@@ -295,7 +310,7 @@ export const clientMachine = setup({
           states: {
             asking: {
               always: { guard: 'poolOff', target: 'off' },
-              after: { poolOfferTimeout: 'standard' },
+              after: { poolOfferTimeout: { target: 'standard', actions: 'logNoPool' } },
               on: { 'SERVER.POOL': { target: 'open', actions: { type: 'openPool', params: ({ event }) => event } } },
             },
             // No offer in time (a Rust server never makes one): every connection takes the standard path.
@@ -314,55 +329,21 @@ export const clientMachine = setup({
       always: [{ guard: 'mustGiveUp', target: 'fatal' }, { target: 'backoff' }],
     },
     backoff: {
-      entry: 'scheduleRetry',
+      entry: ['scheduleRetry', 'logBackoff'],
       after: { retryDelay: 'connecting' },
     },
     fatal: {
       type: 'final',
+      entry: 'logFatal',
+      output: 'fatal',
     },
     stopped: {
       type: 'final',
-      entry: 'closeSession',
+      entry: ['closeSession', 'logStopped'],
+      output: 'stopped',
     },
   },
 });
-
-/** A state of the machine at the top level (`listening`, not its regions). */
-export type TopState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
-
-/** What a user sees of a tunnel: its top-level state and its progress, not its heartbeats. */
-export interface TunnelView {
-  /** The machine's state (top level: `listening`, not `{ listening: { heartbeat: 'alive', ... } }`). */
-  readonly state: TopState;
-  /** The public port, once known (kept while reconnecting: the client asks for it again). */
-  readonly publicPort: number | undefined;
-  /** Number of the current attempt to open the tunnel (1 for the first). */
-  readonly attempt: number;
-  /** The last failure; cleared once the tunnel listens again. */
-  readonly lastError: LastError | undefined;
-  /** In `backoff`, the wait before the next attempt (ms). */
-  readonly retryDelayMs: number | undefined;
-}
-
-/** The {@link TunnelView} of a snapshot of the machine. */
-export function tunnelView(snapshot: SnapshotFrom<typeof clientMachine>): TunnelView {
-  const { publicPort, attempt, lastError, retryDelayMs } = snapshot.context;
-  const value = snapshot.value;
-  const state = (typeof value === 'string' ? value : Object.keys(value)[0]!) as TopState;
-  return { state, publicPort, attempt, lastError, retryDelayMs };
-}
-
-/** Whether two views show the same (a heartbeat re-enters a state and changes none). */
-export function sameTunnelView(a: TunnelView, b: TunnelView): boolean {
-  return (
-    a.state === b.state &&
-    a.publicPort === b.publicPort &&
-    a.attempt === b.attempt &&
-    a.retryDelayMs === b.retryDelayMs &&
-    a.lastError?.code === b.lastError?.code &&
-    a.lastError?.message === b.lastError?.message
-  );
-}
 
 function isStickyRequest(context: ClientContext): boolean {
   return context.settings.port === 0 && context.requestedPort !== 0;

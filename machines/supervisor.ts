@@ -1,7 +1,8 @@
 /**
  * The supervisor of several tunnels: an XState v5 machine that spawns one client
  * machine (`machines/client.ts`) per tunnel as a child actor, named after the tunnel,
- * and keeps an aggregate of their states in its context. Each child keeps its own
+ * and keeps their states in its context; their aggregate is computed from it
+ * ({@link supervisorAggregate}), never stored. Each child keeps its own
  * connection management (reconnects, backoff, deadlines): the supervisor restarts
  * nothing on its own. A child that goes `fatal` is recorded (and reported by the
  * runner) while the others go on.
@@ -20,10 +21,11 @@
  * supervisor needs no actor of its own and a `SimulatedClock` drives it and its
  * children alike.
  */
-import { type ActorRefFrom, type SnapshotFrom, assign, enqueueActions, setup } from 'xstate';
+import { type SnapshotFrom, assign, enqueueActions, setup } from 'xstate';
 import type { ClientRuntime } from '../src/client/actors.js';
 import {
   type ClientMachineInput,
+  type ClientOutput,
   type TopState,
   type TunnelSettings,
   type TunnelView,
@@ -74,8 +76,6 @@ export interface SupervisorInput {
 export interface SupervisorContext {
   /** Every tunnel of the current set by name, fatal ones included. */
   tunnels: Record<string, TunnelStatus>;
-  /** The aggregate of {@link SupervisorContext.tunnels}. */
-  aggregate: AggregateState;
   /** Tunnels stopped to be started again with these specs once their old child is done. */
   restarting: Record<string, TunnelSpec>;
   /** Tunnels sent `STOP` by a reload or `STOP`, waiting for their child to be done. */
@@ -98,7 +98,7 @@ export type SupervisorEvent = { type: 'RELOAD'; tunnels: Record<string, TunnelSp
 type ClientSnapshot = SnapshotFrom<typeof clientMachine>;
 type ChildEvent =
   | { type: `xstate.snapshot.${string}`; snapshot: ClientSnapshot }
-  | { type: `xstate.done.actor.${string}`; actorId: string; output: unknown };
+  | { type: `xstate.done.actor.${string}`; actorId: string; output: ClientOutput };
 
 /** The tunnels a `RELOAD` adds, removes, changes and keeps: fatal tunnels, and those stopped on their own, count as changed. */
 export function reloadDiff(current: Record<string, TunnelStatus>, next: Record<string, TunnelSpec>): ReloadDiff {
@@ -125,6 +125,16 @@ export function aggregateOf(tunnels: Record<string, TunnelStatus>, reloaded = fa
   if (states.includes('backoff')) return 'reconnecting';
   if (running.every((s) => s === 'listening')) return 'listening';
   return 'starting';
+}
+
+/** The aggregate of a supervisor's tunnels now: a function of its context (or snapshot's context), not stored in it. */
+export function supervisorAggregate(context: Pick<SupervisorContext, 'tunnels' | 'reloaded'>): AggregateState {
+  return aggregateOf(context.tunnels, context.reloaded);
+}
+
+/** The values derived from a supervisor's context that its inspector shows beside it (its `aggregate`). */
+export function supervisorDerived(context: SupervisorContext): { aggregate: AggregateState } {
+  return { aggregate: supervisorAggregate(context) };
 }
 
 function statusOf(snapshot: ClientSnapshot, key: string, generation: number): TunnelStatus {
@@ -155,7 +165,7 @@ export const supervisorMachine = setup({
   actors: { client: clientMachine },
   guards: {
     /** No child left running (all fatal or stopped), and none waiting for a reload to fix it. */
-    allGone: ({ context }) => aggregateOf(context.tunnels, context.reloaded) === 'gone',
+    allGone: ({ context }) => supervisorAggregate(context) === 'gone',
     /** Every child stopped and gone. */
     noneLeft: ({ context }) => Object.keys(context.tunnels).length === 0 && context.stopping.length === 0,
   },
@@ -192,7 +202,7 @@ export const supervisorMachine = setup({
           }
         }
       }
-      enqueue.assign({ tunnels: next, restarting, stopping, reloaded: true, aggregate: aggregateOf(next, true) });
+      enqueue.assign({ tunnels: next, restarting, stopping, reloaded: true });
     }),
     stopAll: enqueueActions(({ context, enqueue }) => {
       const stopping = [...context.stopping];
@@ -206,19 +216,16 @@ export const supervisorMachine = setup({
       }
       enqueue.assign({ tunnels: next, stopping, restarting: {} });
     }),
-    /** A child's snapshot: its status, and the aggregate, when what a user sees changed. */
+    /** A child's snapshot: its status, when what a user sees changed. */
     childChanged: assign(({ context }, { name, snapshot }: { name: string; snapshot: ClientSnapshot }) => {
       const old = context.tunnels[name];
       if (!old || context.stopping.includes(name)) return {};
       const status = statusOf(snapshot, old.key, old.generation);
       if (sameTunnelView(old, status)) return {};
-      const tunnels = { ...context.tunnels, [name]: status };
-      return { tunnels, aggregate: aggregateOf(tunnels, context.reloaded) };
+      return { tunnels: { ...context.tunnels, [name]: status } };
     }),
-    /** A child is done: fatal on its own, or stopped (then maybe started again). */
-    childDone: enqueueActions(({ context, enqueue, self }, { name }: { name: string }) => {
-      const child = self.getSnapshot().children[name] as ActorRefFrom<typeof clientMachine> | undefined;
-      const final = child?.getSnapshot();
+    /** A child is done (its `output`, how it ended): fatal on its own, or stopped (then maybe started again). */
+    childDone: enqueueActions(({ context, enqueue }, { name, output }: { name: string; output: ClientOutput }) => {
       enqueue.stopChild(name);
       const tunnels = { ...context.tunnels };
       const restarting = { ...context.restarting };
@@ -231,10 +238,10 @@ export const supervisorMachine = setup({
         tunnels[name] = starting(spec, old.generation + 1);
       } else if (context.stopping.includes(name) || !old) {
         delete tunnels[name];
-      } else if (final) {
-        tunnels[name] = statusOf(final, old.key, old.generation);
+      } else {
+        tunnels[name] = { ...output, key: old.key, generation: old.generation };
       }
-      enqueue.assign({ tunnels, restarting, stopping, aggregate: aggregateOf(tunnels, context.reloaded) });
+      enqueue.assign({ tunnels, restarting, stopping });
     }),
   },
 }).createMachine({
@@ -245,7 +252,7 @@ export const supervisorMachine = setup({
       spawn('client', childOptions(name, spec, false));
       tunnels[name] = starting(spec, 1);
     }
-    return { tunnels, aggregate: aggregateOf(tunnels), restarting: {}, stopping: [], reloaded: false };
+    return { tunnels, restarting: {}, stopping: [], reloaded: false };
   },
   initial: 'running',
   on: {
@@ -256,7 +263,7 @@ export const supervisorMachine = setup({
       },
     },
     'xstate.done.actor.*': {
-      actions: { type: 'childDone', params: ({ event }) => ({ name: event.actorId }) },
+      actions: { type: 'childDone', params: ({ event }) => ({ name: event.actorId, output: event.output }) },
     },
   },
   states: {

@@ -14,7 +14,7 @@
  */
 
 import { clientMachine } from '../machines/client.js';
-import { supervisorMachine } from '../machines/supervisor.js';
+import { supervisorDerived, supervisorMachine } from '../machines/supervisor.js';
 import { type Inspector, type InspectorOptions, startInspector as serveInspector } from './inspector/server.js';
 
 // The exports below are what the README documents; everything else is internal.
@@ -70,6 +70,8 @@ export type { PublicSnapshot } from './inspector/hub.js';
  */
 export function startInspector(options: Partial<InspectorOptions> = {}): Promise<Inspector> {
   const machine = options.machine ?? clientMachine;
-  const child = options.child ?? (machine === supervisorMachine ? clientMachine : undefined);
-  return serveInspector({ ...options, machine, ...(child ? { child } : {}) });
+  const supervised = machine === supervisorMachine;
+  const child = options.child ?? (supervised ? clientMachine : undefined);
+  const derived = options.derived ?? (supervised ? supervisorDerived : undefined);
+  return serveInspector({ ...options, machine, ...(child ? { child } : {}), ...(derived ? { derived } : {}) });
 }

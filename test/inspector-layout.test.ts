@@ -31,7 +31,9 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
     '\u2022 PROXY.CLOSED / connectionClosed',
     '\u2022 POOL.STATS / poolStats',
   ]);
-  assert.deepEqual(model.notes.get('connecting'), ['entry / startAttempt, openSession']);
+  assert.deepEqual(model.notes.get('connecting'), ['entry / startAttempt, openSession, logConnecting']);
+  assert.deepEqual(model.notes.get('backoff'), ['entry / scheduleRetry, logBackoff']);
+  assert.deepEqual(model.notes.get('stopped'), ['entry / closeSession, logStopped']);
   assert.deepEqual(model.notes.get('failed'), ['entry / closeSession']);
   assert.deepEqual(model.notes.get('listening'), ['\u2022 after stableAfter / assign']);
   assert.deepEqual(model.notes.get('listening.heartbeat.alive'), [
@@ -47,14 +49,14 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
     model.edges.map((e) => `${e.source}->${e.target}: ${e.labels.join('; ')}`),
     [
       '->stopped: STOP',
-      'connecting->authenticating: CONNECTED',
+      'connecting->authenticating: CONNECTED / logAuthenticating',
       'connecting->failed: FAILED / recordFailure; after connectTimeout / recordFailure',
-      'authenticating->listening: OPENED / opened',
+      'authenticating->listening: OPENED / opened, logListening',
       'authenticating->failed: FAILED / recordFailure; after handshakeTimeout / recordFailure',
       'listening->failed: CONTROL.LOST / recordFailure',
       'listening.heartbeat.alive->failed: after heartbeatTimeout / recordFailure',
       'listening.pool.asking->listening.pool.open: SERVER.POOL / openPool',
-      'listening.pool.asking->listening.pool.standard: after poolOfferTimeout',
+      'listening.pool.asking->listening.pool.standard: after poolOfferTimeout / logNoPool',
       'listening.pool.asking->listening.pool.off: always [poolOff]',
       'listening.pool.standard->listening.pool.open: SERVER.POOL / openPool',
       'failed->fatal: always [mustGiveUp]',

@@ -53,26 +53,34 @@ test('the chart comes from the client machine definition: every state and transi
   assert.equal(g.states.find((s) => s.path === 'listening.pool')!.initial, 'listening.pool.asking');
   assert.deepEqual(g.invoke, ['proxies'], 'the root invokes the proxies actor');
   const entry = (path: string) => g.states.find((s) => s.path === path)!.entry.filter((a) => !a.startsWith('xstate.'));
-  assert.deepEqual(entry('connecting'), ['startAttempt', 'openSession'], 'the session starts with the attempt');
+  assert.deepEqual(entry('connecting'), ['startAttempt', 'openSession', 'logConnecting'], 'the session starts with the attempt');
   assert.deepEqual(entry('failed'), ['closeSession']);
-  assert.deepEqual(entry('stopped'), ['closeSession']);
+  assert.deepEqual(entry('backoff'), ['scheduleRetry', 'logBackoff']);
+  assert.deepEqual(entry('fatal'), ['logFatal']);
+  assert.deepEqual(entry('stopped'), ['closeSession', 'logStopped']);
   assert.equal(g.states.find((s) => s.path === 'fatal')!.type, 'final');
   const has = (want: Partial<(typeof g.transitions)[number]>) =>
     assert.ok(
       g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify(t[k as keyof typeof t]) === JSON.stringify(v))),
       `missing transition ${JSON.stringify(want)}`,
     );
-  has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', targets: ['authenticating'] });
+  has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', targets: ['authenticating'], actions: ['logAuthenticating'] });
   has({ source: 'connecting', kind: 'on', trigger: 'FAILED', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'connecting', kind: 'after', trigger: 'connectTimeout', targets: ['failed'], actions: ['recordFailure'] });
-  has({ source: 'authenticating', kind: 'on', trigger: 'OPENED', targets: ['listening'] });
+  has({ source: 'authenticating', kind: 'on', trigger: 'OPENED', targets: ['listening'], actions: ['opened', 'logListening'] });
   has({ source: 'authenticating', kind: 'after', trigger: 'handshakeTimeout', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'authenticating', kind: 'on', trigger: 'CHALLENGE.ANSWERED', targets: ['authenticating'], reenter: true });
   has({ source: 'listening', kind: 'on', trigger: 'CONTROL.LOST', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'listening', kind: 'after', trigger: 'stableAfter', targets: [] });
   has({ source: 'listening.heartbeat.alive', kind: 'after', trigger: 'heartbeatTimeout', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'listening.pool.asking', kind: 'on', trigger: 'SERVER.POOL', targets: ['listening.pool.open'], actions: ['openPool'] });
-  has({ source: 'listening.pool.asking', kind: 'after', trigger: 'poolOfferTimeout', targets: ['listening.pool.standard'] });
+  has({
+    source: 'listening.pool.asking',
+    kind: 'after',
+    trigger: 'poolOfferTimeout',
+    targets: ['listening.pool.standard'],
+    actions: ['logNoPool'],
+  });
   has({ source: 'listening.pool.asking', kind: 'always', guard: 'poolOff', targets: ['listening.pool.off'] });
   has({ source: 'failed', kind: 'always', guard: 'mustGiveUp', targets: ['fatal'], actions: [] });
   has({ source: 'failed', kind: 'always', targets: ['backoff'], actions: [] });

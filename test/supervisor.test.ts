@@ -7,7 +7,14 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimulatedClock, createActor } from 'xstate';
 import type { TunnelSettings } from '../machines/client.js';
-import { aggregateOf, reloadDiff, supervisorMachine, type TunnelSpec, type TunnelStatus } from '../machines/supervisor.js';
+import {
+  aggregateOf,
+  reloadDiff,
+  supervisorAggregate,
+  supervisorMachine,
+  type TunnelSpec,
+  type TunnelStatus,
+} from '../machines/supervisor.js';
 import { ClientRuntime } from '../src/client/actors.js';
 import { silentLogger } from '../src/log/logger.js';
 import { ev, inertMachine, newProbe, testSettings, topState } from './helpers/machine.js';
@@ -35,7 +42,9 @@ function startSupervisor(tunnels: Record<string, TunnelSpec>) {
   };
   const ctx = () => actor.getSnapshot().context;
   const states = () => Object.fromEntries(Object.entries(ctx().tunnels).map(([n, t]) => [n, t.state]));
-  return { clock, probe, actor, child, childState, open, ctx, states };
+  /** The aggregate, computed from the context. */
+  const aggregate = () => supervisorAggregate(ctx());
+  return { clock, probe, actor, child, childState, open, ctx, states, aggregate };
 }
 
 describe('supervisor', () => {
@@ -43,23 +52,23 @@ describe('supervisor', () => {
     const s = startSupervisor({ web: spec({ localPort: 3000 }), api: spec({ localPort: 8080, port: 18080 }) });
     assert.deepEqual(Object.keys(s.actor.getSnapshot().children).sort(), ['api', 'web']);
     assert.equal(s.probe.sessions.length, 2, 'each child opened its session');
-    assert.equal(s.ctx().aggregate, 'starting');
+    assert.equal(s.aggregate(), 'starting');
     s.open('web', 20001);
     assert.deepEqual(s.states(), { web: 'listening', api: 'connecting' });
-    assert.equal(s.ctx().aggregate, 'starting');
+    assert.equal(s.aggregate(), 'starting');
     s.open('api', 18080);
-    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.aggregate(), 'listening');
     assert.equal(s.ctx().tunnels.api!.publicPort, 18080);
     assert.equal(s.ctx().tunnels.web!.publicPort, 20001);
 
     // One loses its server: it reconnects on its own schedule, the other is untouched.
     s.child('web')!.send(ev.lost());
-    assert.equal(s.ctx().aggregate, 'reconnecting');
+    assert.equal(s.aggregate(), 'reconnecting');
     assert.deepEqual(s.states(), { web: 'backoff', api: 'listening' });
     s.clock.increment(1000);
     assert.equal(s.childState('web'), 'connecting', 'the child retried by itself');
     s.open('web', 20001);
-    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.aggregate(), 'listening');
     assert.equal(s.ctx().tunnels.web!.generation, 1, 'nothing restarted by hand');
   });
 
@@ -74,7 +83,7 @@ describe('supervisor', () => {
     s.child('b')!.send(ev.refused('invalid-secret'));
     assert.equal(s.ctx().tunnels.b!.state, 'fatal');
     assert.equal(s.ctx().tunnels.b!.lastError?.code, 'invalid-secret');
-    assert.equal(s.ctx().aggregate, 'degraded');
+    assert.equal(s.aggregate(), 'degraded');
     assert.equal(s.child('b'), undefined, 'its actor is gone');
     assert.equal(topState(s.actor.getSnapshot().value), 'running');
     // The others go on: heartbeats and deadlines as before.
@@ -87,7 +96,7 @@ describe('supervisor', () => {
     assert.equal(s.childState('c'), 'listening');
     // A lost one that gives up (first attempt failed, no --retry-first) counts as fatal too.
     s.child('c')!.send(ev.lost());
-    assert.equal(s.ctx().aggregate, 'degraded');
+    assert.equal(s.aggregate(), 'degraded');
   });
 
   test('every child fatal: the supervisor is gone (final)', () => {
@@ -97,7 +106,7 @@ describe('supervisor', () => {
     assert.equal(s.actor.getSnapshot().status, 'active');
     s.child('b')!.send(ev.connected());
     s.child('b')!.send(ev.refused('port-not-allowed'));
-    assert.equal(s.ctx().aggregate, 'gone');
+    assert.equal(s.aggregate(), 'gone');
     assert.equal(s.actor.getSnapshot().status, 'done');
     assert.equal(topState(s.actor.getSnapshot().value), 'gone');
   });
@@ -116,7 +125,7 @@ describe('supervisor', () => {
       s.child(name)!.send(ev.refused('invalid-secret'));
     }
     assert.deepEqual(s.states(), { a: 'fatal', b: 'fatal' });
-    assert.equal(s.ctx().aggregate, 'waiting');
+    assert.equal(s.aggregate(), 'waiting');
     assert.equal(s.actor.getSnapshot().status, 'active', 'not final: a reload can still fix it');
     assert.equal(topState(s.actor.getSnapshot().value), 'running');
     // Time passes: nothing changes, nothing ends.
@@ -128,7 +137,7 @@ describe('supervisor', () => {
     assert.equal(s.ctx().tunnels.a!.generation, 3);
     s.open('a', 20001);
     s.open('b', 20002);
-    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.aggregate(), 'listening');
     s.actor.send({ type: 'STOP' });
     assert.equal(topState(s.actor.getSnapshot().value), 'stopped');
   });
@@ -183,7 +192,7 @@ describe('supervisor', () => {
     s.clock.increment(1000);
     s.open('change', 18080);
     s.open('added', 20005);
-    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.aggregate(), 'listening');
   });
 
   test('reload restarts a fatal tunnel even with the same settings, and can remove one', () => {
@@ -192,15 +201,15 @@ describe('supervisor', () => {
     const s = startSupervisor({ a, b });
     s.open('a', 20001);
     s.child('b')!.send(ev.connectFailed());
-    assert.equal(s.ctx().aggregate, 'degraded');
+    assert.equal(s.aggregate(), 'degraded');
     s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
     assert.equal(s.childState('b'), 'connecting');
     assert.equal(s.ctx().tunnels.b!.generation, 2);
-    assert.equal(s.ctx().aggregate, 'starting');
+    assert.equal(s.aggregate(), 'starting');
     s.child('b')!.send(ev.connectFailed());
     s.actor.send({ type: 'RELOAD', tunnels: { a } });
     assert.deepEqual(s.states(), { a: 'listening' });
-    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.aggregate(), 'listening');
   });
 });
 
@@ -213,13 +222,13 @@ describe('a tunnel stopped through its own STOP', () => {
     s.open('b', 20002);
     s.child('b')!.send(ev.stop());
     assert.deepEqual(s.states(), { a: 'listening', b: 'stopped' });
-    assert.equal(s.ctx().aggregate, 'listening');
+    assert.equal(s.aggregate(), 'listening');
     s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
     assert.equal(s.childState('b'), 'connecting');
-    assert.equal(s.ctx().aggregate, 'starting');
+    assert.equal(s.aggregate(), 'starting');
     s.child('a')!.send(ev.stop());
     s.child('b')!.send(ev.stop());
-    assert.equal(s.ctx().aggregate, 'gone');
+    assert.equal(s.aggregate(), 'gone');
     assert.equal(s.actor.getSnapshot().status, 'done');
   });
 });

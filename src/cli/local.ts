@@ -158,9 +158,11 @@ export async function runTunnels(
  */
 async function startSupervisorInspector(port: number, logger: CliLogger) {
   const { startInspector } = await import('../inspector/server.js');
-  const { supervisorMachine } = await import('../../machines/supervisor.js');
+  const { supervisorDerived, supervisorMachine } = await import('../../machines/supervisor.js');
   const { clientMachine } = await import('../../machines/client.js');
-  return startInspector({ machine: supervisorMachine, child: clientMachine, port, logger }).catch((err: Error) => {
-    throw new UsageError(err.message);
-  });
+  return startInspector({ machine: supervisorMachine, child: clientMachine, derived: supervisorDerived, port, logger }).catch(
+    (err: Error) => {
+      throw new UsageError(err.message);
+    },
+  );
 }

@@ -106,6 +106,12 @@ export class InspectorHub {
   #dirtySnapshot = false;
   #dirtyLog = new Set<LogEntry>();
   #scheduled = false;
+  readonly #derived: ((context: never) => Record<string, unknown>) | undefined;
+
+  /** `derived`: values computed from the root machine's context, served in it (see `InspectorOptions.derived`). */
+  constructor(derived?: (context: never) => Record<string, unknown>) {
+    this.#derived = derived;
+  }
 
   /** The XState `inspect` observer to pass to `createActor` / `startTunnel`. */
   readonly inspect = (ev: InspectionEvent): void => {
@@ -170,7 +176,7 @@ export class InspectorHub {
       value: s.value,
       active: activePaths(s.value),
       status: s.status,
-      context: publicContext(s.context),
+      context: publicContext(this.#derived && s.context ? { ...s.context, ...this.#derived(s.context as never) } : s.context),
       time: Date.now(),
     };
     if (this.#children.size > 0) {

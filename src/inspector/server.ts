@@ -33,6 +33,11 @@ export interface InspectorOptions {
    * child of `/snapshot`'s `children` with it.
    */
   child?: AnyStateMachine;
+  /**
+   * Values the root machine derives from its context rather than stores (the
+   * supervisor's `aggregate`): `/snapshot` serves them in its `context`.
+   */
+  derived?: (context: never) => Record<string, unknown>;
   /** Where to log `inspector at <url>` (default: nowhere). */
   logger?: Logger;
   /** Concurrent `/events` streams served; more get `503` (default {@link INSPECTOR_MAX_STREAMS}). */
@@ -86,7 +91,7 @@ function isLoopbackHost(host: string | undefined): boolean {
 
 /** Starts the inspector's HTTP server on 127.0.0.1 and logs its address. */
 export async function startInspector(options: InspectorOptions): Promise<Inspector> {
-  const hub = new InspectorHub();
+  const hub = new InspectorHub(options.derived);
   const graph: InspectorGraph = machineGraph(options.machine);
   if (options.child) graph.child = machineGraph(options.child);
   const graphJson = JSON.stringify(graph);

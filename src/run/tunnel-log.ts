@@ -1,63 +1,142 @@
 /**
  * The log lines of a tunnel's transitions (`connecting to`, `listening at`, `connection
- * failed: ...` and `reconnecting in ...`, the error that ends it), for `trackTunnel`.
- * A retry whose warning the rate limit suppressed (`log-rate-limit.ts`) logs its
- * follow-up lines at debug: a flood of retries stays as bounded as its warnings.
+ * failed: ...` and `reconnecting in ...`, the error that ends it), as the implementations
+ * of the client machine's named log actions (`logConnecting`, `logListening`,
+ * `logBackoff`, `logFatal`...): the chart says where each line is logged, the runner
+ * gives them with {@link loggedClientMachine}. Each tunnel's {@link TunnelLog} comes
+ * with its runtime ({@link TunnelRuntime}). A retry whose warning the rate limit
+ * suppressed (`src/log/rate-limit.ts`) logs its follow-up lines at debug: a flood of
+ * retries stays as bounded as its warnings.
  */
-import type { ClientContext } from '../../machines/client.js';
+import { clientMachine, type ClientContext, type TopState } from '../../machines/client.js';
+import { type Authenticator } from '../protocol/auth.js';
+import { ClientRuntime } from '../client/actors.js';
 import { formatHostPort } from '../net/address.js';
-import type { Logger } from '../log/logger.js';
-import { SUPPRESSED } from '../log/rate-limit.js';
+import { type RateLimitedLogger, SUPPRESSED } from '../log/rate-limit.js';
 
 /**
- * Logs a transition of a tunnel's client machine, from `from` to `state`. `quiet`: the
- * last retry's warning was rate-limited, and so go its follow-up lines (to debug).
- * Returns the new `quiet`.
+ * The log of one tunnel's transitions: its logger, the state of the line before (a
+ * `backoff` after `listening` is a loss, not a failure; `stopped` says where from) and
+ * whether the last retry's warning was rate-limited (then so go its follow-up lines, to debug).
  */
-export function logTransition(logger: Logger, from: string | undefined, state: string, ctx: ClientContext, quiet: boolean): boolean {
-  const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
-  const attempt = ctx.attempt;
-  switch (state) {
-    case 'connecting':
-      if (attempt > 1 && !quiet) logger.info(`connecting to ${server}`, { state, attempt, port: ctx.requestedPort });
-      else logger.debug(`connecting to ${server}`, { state, attempt });
-      break;
-    case 'authenticating':
-      logger.debug('connected, authenticating', { state, attempt, server, port: ctx.requestedPort });
-      break;
-    case 'listening':
-      if (ctx.reconnects > 0) logger.info('reconnected', { state, attempt, port: ctx.publicPort });
-      logger.info(`listening at ${formatHostPort(ctx.settings.to, ctx.publicPort!)}`, {
-        state,
-        port: ctx.publicPort,
-        local: formatHostPort(ctx.settings.localHost, ctx.settings.localPort),
-      });
-      break;
-    case 'backoff': {
-      const err = ctx.lastError!;
-      const what = from === 'listening' ? 'connection lost' : 'connection failed';
-      const hidden = logger.warn(`${what}: ${err.message}`, { state, attempt, code: err.code, class: err.class }) === SUPPRESSED;
-      logger[hidden ? 'debug' : 'info'](`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${attempt + 1})`, {
-        state,
-        attempt: attempt + 1,
-        delay: ctx.retryDelayMs,
-      });
-      return hidden;
-    }
-    case 'fatal': {
-      const err = ctx.lastError!;
-      const why =
-        err.class === 'fatal'
-          ? 'not retrying'
-          : !ctx.everListened
-            ? 'first attempt failed (use --retry-first to keep trying)'
-            : 'reconnect disabled (--no-reconnect)';
-      logger.error(err.message, { state, attempt, code: err.code, class: err.class, reason: why });
-      break;
-    }
-    case 'stopped':
-      logger.info('stopped', { state, from });
-      break;
+export class TunnelLog {
+  /** The tunnel's logger. */
+  readonly logger: RateLimitedLogger;
+  #from: TopState | undefined;
+  #quiet = false;
+
+  constructor(logger: RateLimitedLogger) {
+    this.logger = logger;
   }
-  return quiet;
+
+  /** Entering `connecting`: info for a retry (unless its warning was hidden), else debug. */
+  connecting(ctx: ClientContext): void {
+    const state = this.#enter('connecting');
+    const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
+    const attempt = ctx.attempt;
+    if (attempt > 1 && !this.#quiet) this.logger.info(`connecting to ${server}`, { state, attempt, port: ctx.requestedPort });
+    else this.logger.debug(`connecting to ${server}`, { state, attempt });
+  }
+
+  /** Connected: the handshake starts. */
+  authenticating(ctx: ClientContext): void {
+    const state = this.#enter('authenticating');
+    const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
+    this.logger.debug('connected, authenticating', { state, attempt: ctx.attempt, server, port: ctx.requestedPort });
+  }
+
+  /** Listening (again): the public address. */
+  listening(ctx: ClientContext): void {
+    const state = this.#enter('listening');
+    if (ctx.reconnects > 0) this.logger.info('reconnected', { state, attempt: ctx.attempt, port: ctx.publicPort });
+    this.logger.info(`listening at ${formatHostPort(ctx.settings.to, ctx.publicPort!)}`, {
+      state,
+      port: ctx.publicPort,
+      local: formatHostPort(ctx.settings.localHost, ctx.settings.localPort),
+    });
+  }
+
+  /** The server offered no pool in time. */
+  noPool(): void {
+    this.logger.debug(
+      'the server offered no connection pool (a Rust bore server, or --max-pool 0): new connections take the standard path',
+    );
+  }
+
+  /** Entering `backoff`: the failure (a warning, maybe rate-limited) and when the next attempt starts. */
+  backoff(ctx: ClientContext): void {
+    const from = this.#from;
+    const state = this.#enter('backoff');
+    const attempt = ctx.attempt;
+    const err = ctx.lastError!;
+    const what = from === 'listening' ? 'connection lost' : 'connection failed';
+    const hidden = this.logger.warn(`${what}: ${err.message}`, { state, attempt, code: err.code, class: err.class }) === SUPPRESSED;
+    this.logger[hidden ? 'debug' : 'info'](`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${attempt + 1})`, {
+      state,
+      attempt: attempt + 1,
+      delay: ctx.retryDelayMs,
+    });
+    this.#quiet = hidden;
+  }
+
+  /** Giving up: the error, and why it is not retried. */
+  fatal(ctx: ClientContext): void {
+    const state = this.#enter('fatal');
+    const err = ctx.lastError!;
+    const why =
+      err.class === 'fatal'
+        ? 'not retrying'
+        : !ctx.everListened
+          ? 'first attempt failed (use --retry-first to keep trying)'
+          : 'reconnect disabled (--no-reconnect)';
+    this.logger.error(err.message, { state, attempt: ctx.attempt, code: err.code, class: err.class, reason: why });
+  }
+
+  /** Stopped by `STOP`. */
+  stopped(): void {
+    const from = this.#from;
+    const state = this.#enter('stopped');
+    this.logger.info('stopped', { state, from });
+  }
+
+  #enter(state: TopState): TopState {
+    this.#from = state;
+    return state;
+  }
 }
+
+/** A client runtime that carries its tunnel's log and drain time, so the log actions and the runner find them. */
+export class TunnelRuntime extends ClientRuntime {
+  /** The log of the tunnel's transitions. */
+  readonly log: TunnelLog;
+  /** How long a stop lets in-flight connections finish (ms). */
+  readonly drainMs: number;
+
+  constructor(
+    logger: RateLimitedLogger,
+    auth: Authenticator | ((fresh: boolean) => Authenticator | undefined) | undefined,
+    drainMs: number,
+  ) {
+    super(logger, auth);
+    this.log = new TunnelLog(logger);
+    this.drainMs = drainMs;
+  }
+}
+
+/** The tunnel log of a machine's context, if its runtime has one (a test's plain runtime has none). */
+function logOf(context: ClientContext): TunnelLog | undefined {
+  return context.runtime instanceof TunnelRuntime ? context.runtime.log : undefined;
+}
+
+/** The client machine with its log actions given: each logs on its tunnel's {@link TunnelLog}. */
+export const loggedClientMachine = clientMachine.provide({
+  actions: {
+    logConnecting: ({ context }) => logOf(context)?.connecting(context),
+    logAuthenticating: ({ context }) => logOf(context)?.authenticating(context),
+    logListening: ({ context }) => logOf(context)?.listening(context),
+    logNoPool: ({ context }) => logOf(context)?.noPool(),
+    logBackoff: ({ context }) => logOf(context)?.backoff(context),
+    logFatal: ({ context }) => logOf(context)?.fatal(context),
+    logStopped: ({ context }) => logOf(context)?.stopped(),
+  },
+});

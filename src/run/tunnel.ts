@@ -6,19 +6,19 @@
 import { type Actor, type SnapshotFrom, createActor } from 'xstate';
 import {
   type ClientContext,
+  type ClientOutput,
   type TopState,
   type TunnelSettings,
   type TunnelView,
-  clientMachine,
+  type clientMachine,
   sameTunnelView,
   tunnelView,
 } from '../../machines/client.js';
 import { clientCredentials } from '../client/credentials.js';
 import { silentLogger } from '../log/logger.js';
-import { type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
-import { ClientRuntime } from '../client/actors.js';
+import { rateLimited } from '../log/rate-limit.js';
 import { EXIT, TUNNEL_DEFAULTS } from '../client/defaults.js';
-import { logTransition } from './tunnel-log.js';
+import { TunnelRuntime, loggedClientMachine } from './tunnel-log.js';
 import { limitPools } from './pool-bound.js';
 import { type Rules, checkOptions } from '../options/rules.js';
 import { type OptionsOf, rulesOf } from '../options/table.js';
@@ -104,9 +104,9 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   checkOptions(TUNNEL_RULES, options, 'startTunnel', ['localPort', 'to']);
   const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
   const settings = tunnelSettings({ ...options, pool: limitPools({ tunnel: options.pool ?? TUNNEL_DEFAULTS.pool }, logger).tunnel });
-  const runtime = new ClientRuntime(logger, clientCredentials(options, logger));
-  const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
-  const tunnel = trackTunnel(actor, runtime, logger, options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
+  const runtime = new TunnelRuntime(logger, clientCredentials(options, logger), options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
+  const actor = createActor(loggedClientMachine, { input: { settings, runtime }, inspect: options.inspect });
+  const tunnel = trackTunnel(actor, runtime);
   actor.start();
   stopOnAbort(options.signal, () => tunnel.stop(), tunnel.done);
   return tunnel;
@@ -125,16 +125,11 @@ export function stopOnAbort(signal: AbortSignal | undefined, stop: () => unknown
 
 /**
  * The {@link Tunnel} of a client machine's actor, started or not (`startTunnel`'s, or a
- * supervisor's child): logs its transitions on `logger`, reports its changes, and once
- * it is done drains `runtime`'s connections (for `drainMs` after a stop) before `done`
- * resolves. Subscribe before the actor's first transition.
+ * supervisor's child), whose log actions `runtime`'s log implements
+ * ({@link loggedClientMachine}): reports its changes, and once it is done drains
+ * `runtime`'s connections (for its drain time after a stop) before `done` resolves.
  */
-export function trackTunnel(
-  actor: Actor<typeof clientMachine>,
-  runtime: ClientRuntime,
-  logger: RateLimitedLogger,
-  drainMs: number,
-): Tunnel {
+export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelRuntime): Tunnel {
   let resolveReady!: (port: number) => void;
   let rejectReady!: (err: Error) => void;
   const ready = new Promise<number>((res, rej) => {
@@ -147,38 +142,17 @@ export function trackTunnel(
 
   // What a user sees, and who is told of its changes (until the final one).
   const stream = changeStream(tunnelView(actor.getSnapshot()), sameTunnelView);
-  let previous: string | undefined;
-  let previousPool: unknown;
-  // The last retry's warning was rate-limited: its follow-up lines go to debug.
-  let retryQuiet = false;
+  let ended = false;
   const onSnapshot = (snapshot: SnapshotFrom<typeof clientMachine>) => {
     const change = tunnelView(snapshot);
     stream.update(change, snapshot.status === 'done');
-    const pool = poolRegion(snapshot.value);
-    if (pool !== previousPool) {
-      previousPool = pool;
-      if (pool === 'standard') {
-        logger.debug('the server offered no connection pool (a Rust bore server, or --max-pool 0): new connections take the standard path');
-      }
-    }
-    const state = change.state;
-    if (state === previous) return;
-    const from = previous;
-    previous = state;
-    retryQuiet = logTransition(logger, from, state, snapshot.context, retryQuiet);
-    if (state === 'listening') resolveReady(snapshot.context.publicPort!);
-    if (snapshot.status === 'done') {
-      const result: TunnelResult =
-        state === 'stopped'
-          ? { state: 'stopped', exitCode: EXIT.stopped }
-          : {
-              state: 'fatal',
-              error: snapshot.context.lastError,
-              exitCode: snapshot.context.lastError?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp,
-            };
+    if (change.state === 'listening') resolveReady(snapshot.context.publicPort!);
+    if (snapshot.status === 'done' && snapshot.output && !ended) {
+      ended = true;
+      const result = tunnelResult(snapshot.output);
       rejectReady(new Error(result.error?.message ?? 'tunnel stopped'));
-      void runtime.drain(result.state === 'stopped' ? drainMs : 0).then(() => {
-        logger.flush();
+      void runtime.drain(result.state === 'stopped' ? runtime.drainMs : 0).then(() => {
+        runtime.log.logger.flush();
         resolveDone(result);
       });
     }
@@ -204,6 +178,12 @@ export function trackTunnel(
     changes: () => changes(onChange, isFinalChange),
     stop,
   };
+}
+
+/** How a tunnel ended, from its machine's output. */
+function tunnelResult(output: ClientOutput): TunnelResult {
+  if (output.state === 'stopped') return { state: 'stopped', exitCode: EXIT.stopped };
+  return { state: 'fatal', error: output.lastError, exitCode: output.lastError?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp };
 }
 
 function isFinalChange(change: TunnelChange): boolean {
@@ -284,9 +264,4 @@ export function changes<T>(
     }
   }
   return iterate();
-}
-
-/** The state of the machine's `pool` region while listening. */
-function poolRegion(value: SnapshotFrom<typeof clientMachine>['value']): unknown {
-  return typeof value === 'object' && 'listening' in value ? (value.listening as { pool?: unknown }).pool : undefined;
 }

@@ -8,14 +8,21 @@
 import { createHash } from 'node:crypto';
 import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
 import { type TunnelView, type clientMachine, sameTunnelView } from '../../machines/client.js';
-import { type AggregateState, type ReloadDiff, type TunnelSpec, reloadDiff, supervisorMachine } from '../../machines/supervisor.js';
+import {
+  type AggregateState,
+  type ReloadDiff,
+  type TunnelSpec,
+  reloadDiff,
+  supervisorAggregate,
+  supervisorMachine,
+} from '../../machines/supervisor.js';
 import { clientCredentials } from '../client/credentials.js';
-import { ClientRuntime } from '../client/actors.js';
 import { TUNNEL_DEFAULTS } from '../client/defaults.js';
 import { type Logger, silentLogger, withFields } from '../log/logger.js';
-import { type RateLimitOptions, type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
+import { type RateLimitOptions, rateLimited } from '../log/rate-limit.js';
 import { type Rule, type Rules, checkOptions, nested } from '../options/rules.js';
 import { limitPools } from './pool-bound.js';
+import { TunnelRuntime, loggedClientMachine } from './tunnel-log.js';
 import {
   EXIT,
   type Tunnel,
@@ -164,13 +171,6 @@ function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** What the runner keeps of a spec: a tunnel's logger and drain time, found from its child's runtime. */
-interface SpecInfo {
-  name: string;
-  logger: RateLimitedLogger;
-  drainMs: number;
-}
-
 /**
  * Starts a set of named tunnels under one supervisor. Throws a `TypeError` or
  * `RangeError` naming the option (`tunnels.web.localPort must be 1-65535, got 70000`)
@@ -181,14 +181,12 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   const base = options.logger ?? silentLogger;
   // Across tunnels: the same warning from 184 tunnels refused by the server's cap is one message.
   const shared = rateLimited(base, options.logRateLimit);
-  const infos = new WeakMap<ClientRuntime, SpecInfo>();
 
   const specOf = (name: string, spec: TunnelSpecOptions, pool: number): TunnelSpec => {
     const drainMs = spec.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs;
     const settings = tunnelSettings(spec);
     const logger = rateLimited(withFields(shared, { tunnel: name }), options.logRateLimit);
-    const runtime = new ClientRuntime(logger, clientCredentials(spec, logger));
-    infos.set(runtime, { name, logger, drainMs });
+    const runtime = new TunnelRuntime(logger, clientCredentials(spec, logger), drainMs);
     // A file is re-read at each attempt: the same path is the same tunnel.
     const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
     // The key has the pool asked for: a reload keeps a running tunnel whose options are
@@ -201,7 +199,9 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     return Object.fromEntries(Object.entries(set).map(([name, spec]) => [name, specOf(name, spec, pools[name]!)]));
   };
 
-  const actor = createActor(supervisorMachine, { input: { tunnels: specs(resolved) }, inspect: options.inspect });
+  // Each tunnel's client machine logs its transitions on the logger its runtime carries.
+  const machine = supervisorMachine.provide({ actors: { client: loggedClientMachine } });
+  const actor = createActor(machine, { input: { tunnels: specs(resolved) }, inspect: options.inspect });
 
   // Each child gets a Tunnel handle the moment it appears; every handle's end is awaited.
   const handles = new Map<string, Tunnel>();
@@ -216,8 +216,9 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
       if (!child || tracked.has(child)) continue;
       tracked.add(child);
       const ref = child as unknown as Actor<typeof clientMachine>;
-      const info = infos.get(ref.getSnapshot().context.runtime)!;
-      const tunnel = trackTunnel(ref, ref.getSnapshot().context.runtime, info.logger, info.drainMs);
+      const runtime = ref.getSnapshot().context.runtime;
+      if (!(runtime instanceof TunnelRuntime)) continue;
+      const tunnel = trackTunnel(ref, runtime);
       handles.set(name, tunnel);
       latest.set(name, tunnel);
       ends.push(
@@ -245,7 +246,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   let keepAlive: NodeJS.Timeout | undefined;
   actor.subscribe((snapshot) => {
     trackChildren(snapshot);
-    const isWaiting = snapshot.status === 'active' && snapshot.context.aggregate === 'waiting';
+    const isWaiting = snapshot.status === 'active' && supervisorAggregate(snapshot.context) === 'waiting';
     if (isWaiting && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
     if (!isWaiting && keepAlive) keepAlive = void clearInterval(keepAlive);
     if (snapshot.value === 'running') lastSet = Object.keys(snapshot.context.tunnels);
@@ -313,7 +314,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
 
 function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>): TunnelsChange {
   const value = snapshot.value as string;
-  const state: TunnelsState = value === 'stopped' || value === 'stopping' ? value : snapshot.context.aggregate;
+  const state: TunnelsState = value === 'stopped' || value === 'stopping' ? value : supervisorAggregate(snapshot.context);
   const tunnels = Object.fromEntries(
     Object.entries(snapshot.context.tunnels).map(([name, t]) => [
       name,

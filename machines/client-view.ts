@@ -1,0 +1,65 @@
+/**
+ * What a user sees of a tunnel's client machine (`machines/client.ts`): its top-level
+ * state and progress ({@link TunnelView}), and how it ended ({@link ClientOutput}, the
+ * machine's `output`). Plain functions of the machine's state value and context.
+ */
+import type { StateValue } from 'xstate';
+import type { ErrorClass, ErrorCode } from '../src/client/errors.js';
+
+/** The last failure, as shown to a person. */
+export interface LastError {
+  code: ErrorCode;
+  class: ErrorClass;
+  message: string;
+}
+
+/** A state of the machine at the top level (`listening`, not its regions). */
+export type TopState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
+
+/** What a user sees of a tunnel: its top-level state and its progress, not its heartbeats. */
+export interface TunnelView {
+  /** The machine's state (top level: `listening`, not `{ listening: { heartbeat: 'alive', ... } }`). */
+  readonly state: TopState;
+  /** The public port, once known (kept while reconnecting: the client asks for it again). */
+  readonly publicPort: number | undefined;
+  /** Number of the current attempt to open the tunnel (1 for the first). */
+  readonly attempt: number;
+  /** The last failure; cleared once the tunnel listens again. */
+  readonly lastError: LastError | undefined;
+  /** In `backoff`, the wait before the next attempt (ms). */
+  readonly retryDelayMs: number | undefined;
+}
+
+/** The machine's `output`: its final view, once it is `stopped` or `fatal` (then `lastError` is why). */
+export interface ClientOutput extends TunnelView {
+  /** How it ended: `stopped` (a `STOP`), or `fatal` (it gave up). */
+  readonly state: 'stopped' | 'fatal';
+}
+
+/** The fields of the context a view shows. */
+type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs'>;
+
+/** The {@link TunnelView} of a snapshot of the machine (its state value and context). */
+export function tunnelView(snapshot: { value: StateValue; context: ViewContext }): TunnelView {
+  const value = snapshot.value;
+  const state = (typeof value === 'string' ? value : Object.keys(value)[0]!) as TopState;
+  return viewOf(state, snapshot.context);
+}
+
+/** The view of a machine in `state` with `context`. */
+export function viewOf<S extends TopState>(state: S, context: ViewContext): TunnelView & { state: S } {
+  const { publicPort, attempt, lastError, retryDelayMs } = context;
+  return { state, publicPort, attempt, lastError, retryDelayMs };
+}
+
+/** Whether two views show the same (a heartbeat re-enters a state and changes none). */
+export function sameTunnelView(a: TunnelView, b: TunnelView): boolean {
+  return (
+    a.state === b.state &&
+    a.publicPort === b.publicPort &&
+    a.attempt === b.attempt &&
+    a.retryDelayMs === b.retryDelayMs &&
+    a.lastError?.code === b.lastError?.code &&
+    a.lastError?.message === b.lastError?.message
+  );
+}

@@ -1,0 +1,164 @@
+/**
+ * The client machine's `output` (its final view), its named log actions (where the
+ * chart logs each line), and the supervisor reading a child's end from its output:
+ * tested without waiting, on a `SimulatedClock`.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimulatedClock, createActor } from 'xstate';
+import { supervisorAggregate, supervisorMachine } from '../machines/supervisor.js';
+import { ClientRuntime } from '../src/client/actors.js';
+import { silentLogger } from '../src/log/logger.js';
+import { ev, inertMachine, newProbe, testInput, testSettings } from './helpers/machine.js';
+
+/** A started client machine whose log actions record their names, in order. */
+function logged(settings = {}) {
+  const clock = new SimulatedClock();
+  const calls: string[] = [];
+  const record = (name: string) => () => void calls.push(name);
+  const machine = inertMachine().provide({
+    actions: {
+      logConnecting: record('connecting'),
+      logAuthenticating: record('authenticating'),
+      logListening: record('listening'),
+      logNoPool: record('no pool'),
+      logBackoff: record('backoff'),
+      logFatal: record('fatal'),
+      logStopped: record('stopped'),
+    },
+  });
+  const actor = createActor(machine, {
+    input: testInput(
+      settings,
+      () => 0.5,
+      () => clock.now(),
+    ),
+    clock,
+  });
+  actor.start();
+  return { clock, calls, actor };
+}
+
+describe('client machine output', () => {
+  test('stopped: the final view, with the port it had', () => {
+    const { actor } = logged();
+    actor.send(ev.connected());
+    actor.send(ev.hello(20042));
+    actor.send(ev.stop());
+    assert.deepEqual(actor.getSnapshot().output, {
+      state: 'stopped',
+      publicPort: 20042,
+      attempt: 1,
+      lastError: undefined,
+      retryDelayMs: undefined,
+    });
+  });
+
+  test('fatal: the error that ended it', () => {
+    const { actor } = logged();
+    actor.send(ev.connected());
+    actor.send(ev.refused('invalid-secret'));
+    const output = actor.getSnapshot().output!;
+    assert.equal(output.state, 'fatal');
+    assert.equal(output.lastError?.code, 'invalid-secret');
+    assert.equal(output.lastError?.class, 'fatal');
+  });
+
+  test('no output while it runs', () => {
+    const { actor } = logged();
+    assert.equal(actor.getSnapshot().output, undefined);
+  });
+});
+
+describe('log actions: one per top-level change, where the chart says', () => {
+  test('a loss, a retry, a stop', () => {
+    const { actor, calls, clock } = logged({ pool: 4 });
+    actor.send(ev.connected());
+    actor.send(ev.answered());
+    actor.send(ev.hello());
+    actor.send(ev.heartbeat());
+    clock.increment(3000);
+    actor.send(ev.lost());
+    clock.increment(actor.getSnapshot().context.retryDelayMs!);
+    actor.send(ev.stop());
+    // The challenge re-enters authenticating and a heartbeat re-enters alive: neither logs.
+    assert.deepEqual(calls, ['connecting', 'authenticating', 'listening', 'no pool', 'backoff', 'connecting', 'stopped']);
+  });
+
+  test('a first failure without --retry-first: only fatal', () => {
+    const { actor, calls } = logged();
+    actor.send(ev.connectFailed('connect-refused'));
+    assert.deepEqual(calls, ['connecting', 'fatal']);
+  });
+
+  test('the actions see the context their line needs (after the assign before them)', () => {
+    const seen: unknown[] = [];
+    const machine = inertMachine().provide({
+      actions: {
+        logConnecting: ({ context }) => void seen.push(['connecting', context.attempt]),
+        logListening: ({ context }) => void seen.push(['listening', context.publicPort, context.reconnects]),
+        logBackoff: ({ context }) => void seen.push(['backoff', context.retryDelayMs, context.lastError?.code]),
+      },
+    });
+    const clock = new SimulatedClock();
+    const actor = createActor(machine, {
+      input: testInput(
+        {},
+        () => 0.5,
+        () => clock.now(),
+      ),
+      clock,
+    });
+    actor.start();
+    actor.send(ev.connected());
+    actor.send(ev.hello(20001));
+    actor.send(ev.lost('heartbeat-timeout'));
+    clock.increment(1000);
+    actor.send(ev.connected());
+    actor.send(ev.hello(20001));
+    assert.deepEqual(seen, [
+      ['connecting', 1],
+      ['listening', 20001, 0],
+      ['backoff', 1000, 'heartbeat-timeout'],
+      ['connecting', 2],
+      ['listening', 20001, 1],
+    ]);
+  });
+});
+
+describe('supervisor: a child ends with its output', () => {
+  const spec = (overrides = {}) => {
+    const settings = testSettings(overrides);
+    return { settings, runtime: new ClientRuntime(silentLogger, undefined, () => 0.5), key: JSON.stringify(settings) };
+  };
+
+  test('a fatal child is recorded as its output shows it; the aggregate follows, computed', () => {
+    const probe = newProbe();
+    const machine = supervisorMachine.provide({ actors: { client: inertMachine(probe) } });
+    const actor = createActor(machine, { input: { tunnels: { a: spec(), b: spec({ localPort: 3001 }) } }, clock: new SimulatedClock() });
+    actor.start();
+    const child = (name: string) => actor.getSnapshot().children[name]!;
+    child('a').send(ev.connected());
+    child('a').send(ev.refused('port-not-allowed'));
+    const a = actor.getSnapshot().context.tunnels.a!;
+    assert.equal(a.state, 'fatal');
+    assert.equal(a.lastError?.code, 'port-not-allowed');
+    assert.equal(a.generation, 1);
+    assert.equal(supervisorAggregate(actor.getSnapshot().context), 'degraded');
+    assert.equal('aggregate' in actor.getSnapshot().context, false, 'derived, not stored');
+  });
+
+  test('STOP: the aggregate of what is left is computed, never stale', () => {
+    const probe = newProbe();
+    const machine = supervisorMachine.provide({ actors: { client: inertMachine(probe) } });
+    const actor = createActor(machine, { input: { tunnels: { a: spec(), b: spec({ localPort: 3001 }) } }, clock: new SimulatedClock() });
+    actor.start();
+    const child = (name: string) => actor.getSnapshot().children[name]!;
+    child('a').send(ev.connected());
+    child('a').send(ev.refused('port-not-allowed'));
+    actor.send({ type: 'STOP' });
+    assert.equal(actor.getSnapshot().value, 'stopped');
+    assert.deepEqual(actor.getSnapshot().context.tunnels, {});
+    assert.equal(supervisorAggregate(actor.getSnapshot().context), 'gone');
+  });
+});
