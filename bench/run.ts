@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     results.startup = {
       runs: SIZES.startupRuns,
       nodeEmptyMs: round(timeCommand(process.execPath, ['-e', '0'], SIZES.startupRuns), 1),
-      helpMs: round(timeCommand(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), '--help'], SIZES.startupRuns), 1),
+      helpMs: round(timeCommand(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'cli.js'), '--help'], SIZES.startupRuns), 1),
       ...(existsSync(bundle) ? { bundleHelpMs: round(timeCommand(process.execPath, [bundle, '--help'], SIZES.startupRuns), 1) } : {}),
     };
     log(`startup: ${JSON.stringify(results.startup)}`);
