@@ -21,28 +21,13 @@ import { type RateLimitedLogger, rateLimited } from '../log/rate-limit.js';
 import { PendingConnections } from './pending.js';
 import { LISTEN_BACKLOG } from './ports.js';
 import { OPTION_ERROR, type Rules, checkOptions } from '../options/rules.js';
-import { type OptionsOf, rulesOf } from '../options/table.js';
+import { type OptionsOf, defaultsOf, rulesOf } from '../options/table.js';
 import { SERVER_OPTIONS } from './options.js';
 import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
 import { type ServerCounters, ServerBooks } from './books.js';
 import { Sessions } from './sessions.js';
-import {
-  ACCEPT_TIMEOUT_MS,
-  AUTH_FAILURE_WINDOW_MS,
-  CLIENT_TIMEOUT_MS,
-  DEFAULT_BIND_ADDR,
-  DEFAULT_CONTROL_PORT,
-  DEFAULT_MAX_PORT,
-  DEFAULT_MIN_PORT,
-  DRAIN_TIMEOUT_MS,
-  HANDSHAKE_TIMEOUT_MS,
-  IPV6_PREFIX_LENGTH,
-  MAX_AUTH_FAILURES,
-  MAX_PENDING_PER_TUNNEL,
-  MAX_POOL_PER_TUNNEL,
-  MAX_TUNNELS_PER_ADDR,
-} from './defaults.js';
+import { DRAIN_TIMEOUT_MS } from './defaults.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
 export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
@@ -71,6 +56,12 @@ export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
 /** The rules of {@link ServerOptions}, checked by the {@link BoreServer} constructor (see `options/rules.ts`). */
 const SERVER_RULES: Rules<ServerOptions> = rulesOf(SERVER_OPTIONS);
 
+/** What the server runs with: each option that has a default, filled in. */
+type ServerSettings = Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
+
+/** The table's defaults, taken by every setting a caller leaves out. */
+const SERVER_DEFAULTS: ServerSettings = defaultsOf(SERVER_OPTIONS);
+
 /** Counts of what a server holds, for tests and benchmarks. */
 export interface ServerStats {
   /** Tunnels (clients with a public port) open. */
@@ -95,7 +86,7 @@ function authenticator(secret: string | readonly string[] | undefined): Authenti
  * `tunnelClosed`, `connection`, `connectionClosed`, `error`).
  */
 export class BoreServer extends EventEmitter<ServerEvents> {
-  readonly #opts: Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
+  readonly #opts: ServerSettings;
   readonly #log: RateLimitedLogger;
   readonly #pending: PendingConnections;
   readonly #control: Server;
@@ -108,22 +99,9 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   constructor(options: ServerOptions = {}) {
     super();
     checkOptions(SERVER_RULES, options, 'BoreServer');
-    this.#opts = {
-      minPort: options.minPort ?? DEFAULT_MIN_PORT,
-      maxPort: options.maxPort ?? DEFAULT_MAX_PORT,
-      controlPort: options.controlPort ?? DEFAULT_CONTROL_PORT,
-      bindAddr: options.bindAddr ?? DEFAULT_BIND_ADDR,
-      bindTunnels: options.bindTunnels ?? DEFAULT_BIND_ADDR,
-      clientTimeoutMs: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS,
-      maxPendingPerTunnel: options.maxPendingPerTunnel ?? MAX_PENDING_PER_TUNNEL,
-      acceptTimeoutMs: options.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-      maxTunnelsPerAddr: options.maxTunnelsPerAddr ?? MAX_TUNNELS_PER_ADDR,
-      maxAuthFailures: options.maxAuthFailures ?? MAX_AUTH_FAILURES,
-      authFailureWindowMs: options.authFailureWindowMs ?? AUTH_FAILURE_WINDOW_MS,
-      ipv6PrefixLength: options.ipv6PrefixLength ?? IPV6_PREFIX_LENGTH,
-      maxPoolPerTunnel: options.maxPoolPerTunnel ?? MAX_POOL_PER_TUNNEL,
-    };
+    // Each setting the caller left out takes the table's default.
+    const pick = (key: keyof ServerSettings) => [key, options[key] ?? SERVER_DEFAULTS[key]];
+    this.#opts = Object.fromEntries((Object.keys(SERVER_DEFAULTS) as (keyof ServerSettings)[]).map(pick)) as ServerSettings;
     if (this.#opts.minPort > this.#opts.maxPort) {
       const message = `empty port range: minPort ${this.#opts.minPort} is above maxPort ${this.#opts.maxPort}`;
       throw Object.assign(new RangeError(message), { code: OPTION_ERROR });
