@@ -20,7 +20,13 @@ export type ErrorCode =
   | 'heartbeat-timeout'
   | 'server-closed'
   | 'protocol'
-  | 'network';
+  | 'network'
+  | 'tls-unsupported'
+  | 'tls-untrusted'
+  | 'tls-name-mismatch'
+  | 'tls-expired'
+  | 'tls-fingerprint'
+  | 'tls-failed';
 
 /** Whether an error ends the client or is retried. */
 export type ErrorClass = 'fatal' | 'retriable';
@@ -46,6 +52,14 @@ export const ERROR_CLASSES: Record<ErrorCode, ErrorClass> = {
   'address-cooling-down': 'retriable',
   protocol: 'retriable',
   network: 'retriable',
+  // TLS: the user must change something (a flag, the server's certificate); never a downgrade.
+  'tls-required': 'fatal',
+  'tls-unsupported': 'fatal',
+  'tls-untrusted': 'fatal',
+  'tls-name-mismatch': 'fatal',
+  'tls-expired': 'fatal',
+  'tls-fingerprint': 'fatal',
+  'tls-failed': 'fatal',
 };
 
 /** A classified client failure. `message` is what a person reads in the log. */

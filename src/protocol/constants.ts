@@ -25,7 +25,7 @@ export const NETWORK_TIMEOUT_MS = 3000;
 /**
  * The texts of the `Error` messages a server sends, by the code the client reports
  * for each: the Rust server's (its clients match on some of them) and
- * `too-many-tunnels` and `address-cooling-down`, which only this server sends. The server sends only these
+ * `too-many-tunnels`, `address-cooling-down` and `tls-required`, which only this server sends. The server sends only these
  * texts, and the client's error codes include these keys, so a text or code added
  * on one side and not the other fails to compile.
  */
@@ -39,6 +39,7 @@ export const SERVER_ERROR_TEXTS = {
   'no-free-port': 'failed to find an available port',
   'too-many-tunnels': 'too many tunnels from this address',
   'address-cooling-down': 'too many failed handshakes from this address, try again later',
+  'tls-required': 'this server requires TLS: connect with --tls',
 } as const;
 
 /** Code of an error a server reports with an `Error(text)` message. */

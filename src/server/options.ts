@@ -7,7 +7,8 @@
 import { MAX_POOL_SIZE } from '../protocol/constants.js';
 import type { Logger } from '../log/logger.js';
 import type { RateLimitOptions } from '../log/rate-limit.js';
-import { boolean, duration, func, integer, nested, secrets, string, withMethods } from '../options/rules.js';
+import { type Rule, boolean, duration, func, integer, nested, secrets, string, withMethods } from '../options/rules.js';
+import type { ServerTlsOptions } from './tls.js';
 import type { OptionTable } from '../options/table.js';
 import {
   ACCEPT_TIMEOUT_MS,
@@ -25,6 +26,18 @@ import {
   MAX_TUNNELS_PER_ADDR,
   MIN_CLIENT_TIMEOUT_MS,
 } from './defaults.js';
+
+/** `tls`: an object with `cert` and `key`, each a string or a Buffer. */
+const tlsRule: Rule<ServerTlsOptions> = Object.assign(
+  (name: string, value: unknown) => {
+    const ok = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v);
+    const o = value as Partial<ServerTlsOptions> | null;
+    if (typeof o !== 'object' || o === null || !ok(o.cert) || !ok(o.key)) {
+      throw Object.assign(new TypeError(`${name} must be { cert, key } (PEM strings or Buffers)`), { code: 'ERR_BORE_INVALID_OPTION' });
+    }
+  },
+  { range: { kind: 'other' } as const },
+);
 
 /** The options of {@link BoreServer} (the names match the CLI flags; durations in milliseconds). */
 export const SERVER_OPTIONS = {
@@ -144,6 +157,24 @@ export const SERVER_OPTIONS = {
     default: MAX_POOL_PER_TUNNEL,
     flag: 'max-pool',
     help: 'Idle pooled data connections a bore-ts client may keep per tunnel (a larger request gets this many; 0: no pool, every connection takes the standard path)',
+  },
+  /** The certificate (PEM, full chain) and key the control port serves TLS with, besides plaintext bore. */
+  tls: { rule: tlsRule },
+  /** File of the certificate (PEM, full chain); read at construction unless `tls` is given. */
+  tlsCert: {
+    rule: string('a path'),
+    flag: 'tls-cert',
+    env: 'BORE_TLS_CERT',
+    help: 'Serve TLS on the control port (besides plaintext bore) with this certificate (PEM, full chain); needs --tls-key',
+  },
+  /** File of the certificate's private key (PEM); read at construction unless `tls` is given. */
+  tlsKey: { rule: string('a path'), flag: 'tls-key', env: 'BORE_TLS_KEY', help: "The TLS certificate's private key (PEM)" },
+  /** Refuse plaintext clients with an `Error` message (default false). */
+  requireTls: {
+    rule: boolean,
+    default: false,
+    flag: 'require-tls',
+    help: 'Refuse plaintext clients (they get an error telling them to use --tls)',
   },
   /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger: { rule: withMethods<Logger>('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']) },

@@ -14,6 +14,9 @@
  */
 import net, { type Server } from 'node:net';
 import { EventEmitter, once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { SecureContext } from 'node:tls';
+import { serverSecureContext } from './tls.js';
 import { Authenticator } from '../protocol/auth.js';
 import { drainSockets } from '../net/drain.js';
 import { silentLogger } from '../log/logger.js';
@@ -57,7 +60,7 @@ export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
 const SERVER_RULES: Rules<ServerOptions> = rulesOf(SERVER_OPTIONS);
 
 /** What the server runs with: each option that has a default, filled in. */
-type ServerSettings = Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog'>>;
+type ServerSettings = Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog' | 'tls' | 'tlsCert' | 'tlsKey'>>;
 
 /** The table's defaults, taken by every setting a caller leaves out. */
 const SERVER_DEFAULTS: ServerSettings = defaultsOf(SERVER_OPTIONS);
@@ -79,6 +82,19 @@ export interface ServerStats {
 /** The authenticator of the option `secret`, if it holds a secret. */
 function authenticator(secret: string | readonly string[] | undefined): Authenticator | undefined {
   return secret === undefined || secret === '' ? undefined : new Authenticator(secret);
+}
+
+/** The secure context of the options `tls` or `tlsCert` and `tlsKey` (files read now), if any. */
+function secureContextOf(options: ServerOptions): SecureContext | undefined {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw Object.assign(new RangeError('tlsCert and tlsKey go together: give both'), { code: OPTION_ERROR });
+  }
+  const source =
+    options.tls ??
+    (options.tlsCert === undefined || options.tlsKey === undefined
+      ? undefined
+      : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) });
+  return source && serverSecureContext(source);
 }
 
 /**
@@ -122,6 +138,10 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     );
     this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
     this.#sessions.auth = authenticator(options.secret);
+    this.#sessions.tls = secureContextOf(options);
+    if (this.#opts.requireTls && !this.#sessions.tls) {
+      throw Object.assign(new RangeError('requireTls needs a certificate (tls, or tlsCert and tlsKey)'), { code: OPTION_ERROR });
+    }
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       const addr = socket.remoteAddress;
       // One whose address is unknown has already gone.
@@ -144,6 +164,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       minPort: this.#opts.minPort,
       maxPort: this.#opts.maxPort,
       auth: Boolean(this.#sessions.auth),
+      tls: this.#sessions.tls ? (this.#opts.requireTls ? 'required' : 'on') : 'off',
     });
     return port;
   }

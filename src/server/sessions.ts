@@ -7,6 +7,8 @@
  * {@link TunnelHost}).
  */
 import type { Server, Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { TLS_SNIFF_GRACE_MS, acceptTls, sniff } from './tls.js';
 import type { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
@@ -37,12 +39,15 @@ export interface SessionSettings {
   maxAuthFailures: number;
   authFailureWindowMs: number;
   maxPoolPerTunnel: number;
+  requireTls: boolean;
 }
 
 /** The control connections of one server and its open tunnels. */
 export class Sessions implements TunnelHost {
   /** The secret's keys, when the server has a secret (replaced by `setSecret`). */
   auth: Authenticator | undefined;
+  /** The secure context of the server's certificate, when it has one. */
+  tls: SecureContext | undefined;
   /** The server's registry of unclaimed public connections. */
   readonly pending: PendingConnections;
   /** Tunnels by the token of their pool. */
@@ -97,9 +102,37 @@ export class Sessions implements TunnelHost {
     this.#handshaking.add(socket);
     onClose(socket, () => this.#handshaking.delete(socket));
     socket.on('error', () => {});
-    const peer = formatPeer(socket);
-    const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
     const deadline = Date.now() + this.#settings.handshakeTimeoutMs;
+    const context = this.tls;
+    // Without a certificate nothing changes: a TLS ClientHello is garbage to the handshake.
+    if (!context && !this.#settings.requireTls) return this.#handshake(socket, socket, addr, deadline);
+    // A client with a secret waits for the challenge; one without speaks first.
+    const wait = this.auth && context ? TLS_SNIFF_GRACE_MS : deadline - Date.now();
+    void sniff(socket, wait).then(async (kind) => {
+      if (kind === 'closed') return socket.destroy();
+      if (kind === 'plain') {
+        if (!this.#settings.requireTls) return this.#handshake(socket, socket, addr, deadline);
+        const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
+        this.#handshaking.delete(socket);
+        return this.#refuse(framed, 'tls-required', 'plaintext client, TLS required', false);
+      }
+      if (!context) return socket.destroy();
+      try {
+        const secure = await acceptTls(socket, context, deadline - Date.now());
+        secure.on('error', () => {});
+        this.#handshake(secure, socket, addr, deadline);
+      } catch (err) {
+        this.log.warn('closing connection', { peer: formatPeer(socket), reason: (err as Error).message });
+        this.#books.countFailure('error');
+        socket.destroy();
+      }
+    });
+  }
+
+  /** The bore handshake on `stream` (the TLS socket over `socket`, or `socket` itself). */
+  #handshake(stream: Socket, socket: Socket, addr: string, deadline: number): void {
+    const peer = formatPeer(socket);
+    const framed: ServerFramed = new FramedSocket(stream, decodeClientMessage, serverMessageJson);
     const coolingDown = this.#limits.isBlocked(addr);
     admit(framed, deadline, { auth: this.auth, coolingDown, isLive: (claim) => this.#isLive(claim) })
       .then((admission) => this.#admitted(framed, admission, addr))
@@ -111,6 +144,7 @@ export class Sessions implements TunnelHost {
         // connections caught by an outage) must not get its address refused. One that
         // sent part of a message did try.
         if (socket.bytesRead > 0) this.#failed(addr);
+        stream.destroy();
         socket.destroy();
       })
       .finally(() => this.#handshaking.delete(socket));

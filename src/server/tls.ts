@@ -1,0 +1,84 @@
+/**
+ * TLS on the control port: the first byte of a connection decides (0x16 opens a TLS
+ * handshake record; a bore frame starts with `{`), so one port serves plaintext bore
+ * (Rust clients, ours without TLS) and TLS at once. Public ports stay raw TCP.
+ */
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import { onClose, onEnd } from '../net/socket-events.js';
+
+/** The first byte of a TLS handshake record. */
+export const TLS_HANDSHAKE_BYTE = 0x16;
+
+/**
+ * How long a server with a secret and a certificate waits for a client's first byte
+ * before it sends its `Challenge` (a TLS client speaks first, a plaintext one with a
+ * secret waits for the challenge).
+ */
+export const TLS_SNIFF_GRACE_MS = 100;
+
+/** The server's certificate and key (PEM; the certificate with its full chain). */
+export interface ServerTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+/** The secure context of `options`; throws if the certificate or key is invalid. */
+export function serverSecureContext(options: ServerTlsOptions): tls.SecureContext {
+  return tls.createSecureContext({ cert: options.cert, key: options.key, minVersion: 'TLSv1.3' });
+}
+
+/**
+ * What a connection's first byte says: `tls`, `plain`, or `closed` (the peer went first);
+ * `plain` too when nothing came within `waitMs`. The byte stays in the socket's stream.
+ */
+export function sniff(socket: Socket, waitMs: number): Promise<'tls' | 'plain' | 'closed'> {
+  return new Promise((resolve) => {
+    const done = (result: 'tls' | 'plain' | 'closed') => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      offClose();
+      offEnd();
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      done(chunk[0] === TLS_HANDSHAKE_BYTE ? 'tls' : 'plain');
+    };
+    const closed = () => done('closed');
+    const timer = setTimeout(
+      () => {
+        socket.pause();
+        done('plain');
+      },
+      Math.max(0, waitMs),
+    );
+    socket.on('data', onData);
+    const offClose = onClose(socket, closed);
+    const offEnd = onEnd(socket, closed);
+  });
+}
+
+/** Runs the server's side of a TLS handshake on `socket`; rejects on a failure or after `waitMs`. */
+export function acceptTls(socket: Socket, context: tls.SecureContext, waitMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context, minVersion: 'TLSv1.3' });
+    // A half-close passes through, as on a plaintext data connection.
+    secure.allowHalfOpen = true;
+    const timer = setTimeout(() => fail(new Error('timed out in the TLS handshake')), Math.max(0, waitMs));
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(err);
+    };
+    secure.once('error', fail);
+    const offClose = onClose(secure, () => fail(new Error('closed in the TLS handshake')));
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      secure.off('error', fail);
+      offClose();
+      resolve(secure);
+    });
+  });
+}
