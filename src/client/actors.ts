@@ -9,6 +9,7 @@ import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log/logger.js';
 import { connectTcp } from './connect.js';
+import type { ClientTls } from './tls.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
@@ -32,6 +33,8 @@ export class ClientRuntime {
   readonly random: () => number;
   /** Returns the time in epoch ms: when the next retry starts. */
   readonly now: () => number;
+  /** The tunnel's TLS settings (every connection to the server is TLS), or undefined for plaintext. */
+  tls: ClientTls | undefined = undefined;
 
   /**
    * `auth`: the credentials, or a function that gives them anew (a secret file read
@@ -123,7 +126,7 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     if (!over) sendBack(event);
   };
   const run = async () => {
-    const connected = await connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0 });
+    const connected = await connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0, tls: runtime.tls });
     if (over) {
       connected.destroy();
       return;
@@ -234,6 +237,9 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack
     ...input.target,
     get auth() {
       return runtime.auth;
+    },
+    get tls() {
+      return runtime.tls;
     },
   };
   let stopped = false;

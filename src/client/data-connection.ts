@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
 import { proxy } from '../net/proxy.js';
 import { connectTcp } from './connect.js';
+import type { ClientTls } from './tls.js';
 import { authenticate, frameClientSocket } from './handshake.js';
 
 /** Where a data connection goes. */
@@ -15,6 +16,8 @@ export interface DataConnectionTarget {
   localHost: string;
   localPort: number;
   auth: Authenticator | undefined;
+  /** TLS settings when the tunnel's connections to the server are TLS. */
+  tls?: ClientTls;
 }
 
 /**
@@ -30,7 +33,7 @@ export async function runDataConnection(
 ): Promise<void> {
   // Both connections are opened at once: on the critical path of a new public
   // connection, the local connect no longer waits for the server's.
-  const remoteOpening = connectTcp({ host: target.to, port: target.controlPort });
+  const remoteOpening = connectTcp({ host: target.to, port: target.controlPort, tls: target.tls });
   const localOpening = connectTcp({ host: target.localHost, port: target.localPort });
   const [remoteResult, localResult] = await Promise.allSettled([
     remoteOpening.then(async (remote) => {

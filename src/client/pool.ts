@@ -29,6 +29,7 @@ import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log/logger.js';
 import { connectTcp } from './connect.js';
+import type { ClientTls } from './tls.js';
 import { type ClientFramed, authenticate, frameClientSocket } from './handshake.js';
 import { type DataConnectionTarget, proxyToLocal } from './data-connection.js';
 import { TunnelError } from './errors.js';
@@ -327,11 +328,11 @@ export class ClientPool {
  * throws (and the socket is closed) if the pool closed while connecting.
  */
 export async function openPooled(
-  target: { to: string; controlPort: number; auth: Authenticator | undefined },
+  target: { to: string; controlPort: number; auth: Authenticator | undefined; tls?: ClientTls },
   token: string,
   track: (socket: Socket) => void,
 ): Promise<ClientFramed> {
-  const socket = await connectTcp({ host: target.to, port: target.controlPort });
+  const socket = await connectTcp({ host: target.to, port: target.controlPort, tls: target.tls });
   socket.on('error', () => {});
   try {
     track(socket);

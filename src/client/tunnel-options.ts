@@ -8,9 +8,36 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { CONTROL_PORT, MAX_POOL_SIZE } from '../protocol/constants.js';
 import type { Logger } from '../log/logger.js';
 import type { RateLimitOptions } from '../log/rate-limit.js';
-import { abortSignal, boolean, duration, func, functionOrObject, integer, nested, string, withMethods } from '../options/rules.js';
+import {
+  type Rule,
+  abortSignal,
+  boolean,
+  duration,
+  func,
+  functionOrObject,
+  integer,
+  nested,
+  string,
+  withMethods,
+} from '../options/rules.js';
 import type { OptionTable } from '../options/table.js';
 import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
+import type { TunnelTlsOptions } from './tls.js';
+
+/** `tls`: `true`/`false`, or `{ ca?, fingerprint?, servername? }`; a boolean flag and key on the command line and in the file. */
+const tlsRule: Rule<boolean | TunnelTlsOptions> = Object.assign(
+  (name: string, value: unknown) => {
+    if (typeof value === 'boolean') return;
+    const o = value as Record<string, unknown> | null;
+    const text = (v: unknown) => v === undefined || typeof v === 'string';
+    if (typeof o !== 'object' || o === null || !(text(o.ca) || Buffer.isBuffer(o.ca)) || !text(o.fingerprint) || !text(o.servername)) {
+      throw Object.assign(new TypeError(`${name} must be true, false or { ca?, fingerprint?, servername? }`), {
+        code: 'ERR_BORE_INVALID_OPTION',
+      });
+    }
+  },
+  { range: { kind: 'boolean' } as const },
+);
 
 /** The methods a logger must have. */
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'];
@@ -121,6 +148,33 @@ export const TUNNEL_OPTIONS = {
     config: 'drain_timeout',
     unit: 'ms',
     help: 'On SIGINT/SIGTERM, seconds to let open connections finish (a second signal skips the wait)',
+  },
+  /**
+   * Encrypt every connection to the server with TLS 1.3 (default false): `true` verifies
+   * the server's certificate against the system's CAs and the name `to`; an object
+   * gives a private CA (PEM), pins a SHA-256 fingerprint (then CA and name are not
+   * checked) or the name to verify. Never falls back to plaintext.
+   */
+  tls: {
+    rule: tlsRule,
+    flag: 'tls',
+    config: 'tls',
+    shownDefault: 'off',
+    help: "Encrypt the tunnel's connections to the server with TLS 1.3, verifying its certificate (system CAs and the --to name); never falls back to plaintext",
+  },
+  /** File of a private CA (PEM) to verify the server's certificate with; implies `tls`. */
+  tlsCa: {
+    rule: string('a path'),
+    flag: 'tls-ca',
+    config: 'tls_ca',
+    help: "Verify the server's certificate with this CA (PEM file) instead of the system's; implies --tls",
+  },
+  /** The server certificate's SHA-256 fingerprint (`sha256:HEX`) to pin instead of verifying CA and name; implies `tls`. */
+  tlsFingerprint: {
+    rule: string('a fingerprint'),
+    flag: 'tls-fingerprint',
+    config: 'tls_fingerprint',
+    help: 'Accept only the server certificate with this SHA-256 fingerprint (sha256:HEX) instead of checking CA and name; implies --tls',
   },
   /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger: { rule: withMethods<Logger>('a logger (error, warn, info and debug methods)', LOGGER_METHODS) },

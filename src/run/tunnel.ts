@@ -15,6 +15,7 @@ import {
   tunnelView,
 } from '../../machines/client.js';
 import { clientCredentials } from '../client/credentials.js';
+import { clientTlsOf } from '../client/tls.js';
 import { silentLogger } from '../log/logger.js';
 import { rateLimited } from '../log/rate-limit.js';
 import { EXIT, TUNNEL_DEFAULTS } from '../client/defaults.js';
@@ -105,6 +106,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const logger = rateLimited(options.logger ?? silentLogger, options.logRateLimit);
   const settings = tunnelSettings({ ...options, pool: limitPools({ tunnel: options.pool ?? TUNNEL_DEFAULTS.pool }, logger).tunnel });
   const runtime = new TunnelRuntime(logger, clientCredentials(options, logger), options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
+  runtime.tls = clientTlsOf(options);
   const actor = createActor(loggedClientMachine, { input: { settings, runtime }, inspect: options.inspect });
   const tunnel = trackTunnel(actor, runtime);
   actor.start();

@@ -17,6 +17,7 @@ import {
   supervisorMachine,
 } from '../../machines/supervisor.js';
 import { clientCredentials } from '../client/credentials.js';
+import { clientTlsOf } from '../client/tls.js';
 import { TUNNEL_DEFAULTS } from '../client/defaults.js';
 import { type Logger, silentLogger, withFields } from '../log/logger.js';
 import { type RateLimitOptions, rateLimited } from '../log/rate-limit.js';
@@ -187,11 +188,16 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     const settings = tunnelSettings(spec);
     const logger = rateLimited(withFields(shared, { tunnel: name }), options.logRateLimit);
     const runtime = new TunnelRuntime(logger, clientCredentials(spec, logger), drainMs);
+    runtime.tls = clientTlsOf(spec);
     // A file is re-read at each attempt: the same path is the same tunnel.
     const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
     // The key has the pool asked for: a reload keeps a running tunnel whose options are
     // the same, with the pool it got (its share of the descriptors may differ now).
-    return { settings: { ...settings, pool }, runtime, key: JSON.stringify({ settings, secret, drainMs }) };
+    return {
+      settings: { ...settings, pool },
+      runtime,
+      key: JSON.stringify({ settings, secret, drainMs, tls: [spec.tls, spec.tlsCa, spec.tlsFingerprint] }),
+    };
   };
   const specs = (set: Record<string, TunnelSpecOptions>) => {
     // The process's pools, summed over its tunnels, bounded by the open-file limit.

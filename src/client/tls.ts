@@ -1,0 +1,132 @@
+/**
+ * The client's TLS: what a tunnel's `tls` options resolve to, and the one line that
+ * names each TLS failure's cause and fix. Never a downgrade: a tunnel with TLS only
+ * ever talks TLS to its server.
+ */
+import { readFileSync } from 'node:fs';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { formatHostPort } from '../net/address.js';
+import { OPTION_ERROR } from '../options/rules.js';
+import { type ErrorCode, TunnelError } from './errors.js';
+
+/** The library's `tls` object: a private CA (PEM), a pinned SHA-256 fingerprint, the name to verify. */
+export interface TunnelTlsOptions {
+  ca?: string | Buffer;
+  fingerprint?: string;
+  servername?: string;
+}
+
+/** A tunnel's TLS settings as its connections use them (the session is the last one the server gave). */
+export interface ClientTls {
+  ca?: string | Buffer;
+  /** Upper-case hex without colons. */
+  fingerprint?: string;
+  servername?: string;
+  /** A session (ticket) to resume, from an earlier connection to the server. */
+  session?: Buffer;
+}
+
+/** Throws a `RangeError` the CLI reports as a usage error (the code of `options/rules.ts`). */
+function optionError(message: string): never {
+  throw Object.assign(new RangeError(message), { code: OPTION_ERROR });
+}
+
+/** The text of the CA file `path`; an unreadable one is an option error naming the path. */
+function readCa(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    return optionError(`cannot read the TLS CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** `sha256:AB:CD...` or `abcd...` as upper-case hex without colons; throws an option error if it is not 64 hex digits. */
+export function normalizeFingerprint(text: string): string {
+  const hex = text
+    .replace(/^sha256:/i, '')
+    .replace(/:/g, '')
+    .toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) optionError(`invalid TLS fingerprint '${text}' (expected sha256:HEX, 64 hex digits)`);
+  return hex;
+}
+
+/** The TLS settings of a tunnel's options (`tls`, `tlsCa`: a file read now, `tlsFingerprint`); undefined without TLS. */
+export function clientTlsOf(options: { tls?: boolean | TunnelTlsOptions; tlsCa?: string; tlsFingerprint?: string }): ClientTls | undefined {
+  const { tls, tlsCa, tlsFingerprint } = options;
+  if (!tls && tlsCa === undefined && tlsFingerprint === undefined) return undefined;
+  const object = typeof tls === 'object' ? tls : {};
+  const fingerprint = object.fingerprint ?? tlsFingerprint;
+  return {
+    ca: object.ca ?? (tlsCa === undefined ? undefined : readCa(tlsCa)),
+    fingerprint: fingerprint === undefined ? undefined : normalizeFingerprint(fingerprint),
+    servername: object.servername,
+  };
+}
+
+/** Throws the fingerprint mismatch of `socket` against `expected`, unless it matches (a resumed session was checked). */
+export function checkFingerprint(socket: TLSSocket, expected: string, host: string, port: number): void {
+  if (socket.isSessionReused()) return;
+  const cert: PeerCertificate | undefined = socket.getPeerCertificate();
+  const got = (cert?.fingerprint256 ?? '').replace(/:/g, '').toUpperCase();
+  if (got !== expected) {
+    throw new TunnelError(
+      'tls-fingerprint',
+      `the certificate of the server at ${formatHostPort(host, port)} does not match --tls-fingerprint (it is sha256:${got || 'none'}): check the fingerprint the server logs, or drop the pin`,
+    );
+  }
+}
+
+const CERT_ERRORS: Record<string, [ErrorCode, string]> = {
+  CERT_HAS_EXPIRED: ['tls-expired', 'has expired'],
+  CERT_NOT_YET_VALID: ['tls-expired', 'is not valid yet'],
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['tls-untrusted', 'is not trusted'],
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['tls-untrusted', 'is not trusted'],
+  UNABLE_TO_GET_ISSUER_CERT: ['tls-untrusted', 'is not trusted'],
+  DEPTH_ZERO_SELF_SIGNED_CERT: ['tls-untrusted', 'is not trusted'],
+  SELF_SIGNED_CERT_IN_CHAIN: ['tls-untrusted', 'is not trusted'],
+  CERT_UNTRUSTED: ['tls-untrusted', 'is not trusted'],
+  ERR_TLS_CERT_ALTNAME_INVALID: ['tls-name-mismatch', 'is for another name'],
+};
+
+/** Errors that show the server did not answer TLS at all (a plaintext bore server). */
+const NOT_TLS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+]);
+
+/**
+ * The TLS failure of a connection to `host:port` that had not completed its handshake;
+ * undefined for an error that is no TLS failure (a refused connect, DNS).
+ */
+export function tlsFailure(err: unknown, host: string, port: number): TunnelError | undefined {
+  if (err instanceof TunnelError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = e?.code ?? '';
+  const server = formatHostPort(host, port);
+  const cert = CERT_ERRORS[code];
+  if (cert) {
+    const [errorCode, what] = cert;
+    const reason = e.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '');
+    const fix =
+      errorCode === 'tls-untrusted'
+        ? ': give its CA with --tls-ca or pin it with --tls-fingerprint'
+        : errorCode === 'tls-name-mismatch'
+          ? ': connect with the name it has (--to), or pin it with --tls-fingerprint'
+          : ': renew the certificate on the server (or check the clocks)';
+    return new TunnelError(errorCode, `the certificate of the server at ${server} ${what} (${reason})${fix}`, { cause: err });
+  }
+  if (NOT_TLS.has(code)) {
+    return new TunnelError(
+      'tls-unsupported',
+      `the server at ${server} does not speak TLS: it is a plain bore server; drop --tls or enable TLS on the server`,
+      { cause: err },
+    );
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
+    return new TunnelError('tls-failed', `the TLS handshake with the server at ${server} failed (${e.message})`, { cause: err });
+  }
+  return undefined;
+}
