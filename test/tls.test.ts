@@ -7,6 +7,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { tlsFailure } from '../src/client/tls.js';
+import { classify } from '../src/client/errors.js';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -258,4 +260,14 @@ test('a capture of the client-server bytes carries none of the payload with TLS,
     await server.stop();
     await echo.close();
   }
+});
+
+test('a reset in the TLS handshake: a plain server the first time (fatal), the network once the server has spoken TLS (retriable)', () => {
+  const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const first = tlsFailure(reset, 'bore.example.com', 7835, false);
+  assert.equal(first?.code, 'tls-unsupported');
+  assert.equal(first?.class, 'fatal');
+  assert.equal(tlsFailure(reset, 'bore.example.com', 7835, true), undefined);
+  assert.equal(classify(reset).code, 'network');
+  assert.equal(classify(reset).class, 'retriable');
 });

@@ -47,7 +47,7 @@ export function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS,
       socket.off(event, onConnect);
       if (err) {
         socket.destroy();
-        reject((secure && tlsFailure(err, host, port)) || err);
+        reject((secure && tlsFailure(err, host, port, secure.session !== undefined)) || err);
       } else {
         resolve(socket);
       }

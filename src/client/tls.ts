@@ -99,9 +99,11 @@ const NOT_TLS = new Set([
 
 /**
  * The TLS failure of a connection to `host:port` that had not completed its handshake;
- * undefined for an error that is no TLS failure (a refused connect, DNS).
+ * undefined for an error that is no TLS failure (a refused connect, DNS). `spokeTls`:
+ * this server has completed a TLS handshake with us before (we hold its session), so a
+ * reset now is the network's doing, retriable, not a plaintext server.
  */
-export function tlsFailure(err: unknown, host: string, port: number): TunnelError | undefined {
+export function tlsFailure(err: unknown, host: string, port: number, spokeTls = false): TunnelError | undefined {
   if (err instanceof TunnelError) return err;
   const e = err as NodeJS.ErrnoException;
   const code = e?.code ?? '';
@@ -118,6 +120,7 @@ export function tlsFailure(err: unknown, host: string, port: number): TunnelErro
           : ': renew the certificate on the server (or check the clocks)';
     return new TunnelError(errorCode, `the certificate of the server at ${server} ${what} (${reason})${fix}`, { cause: err });
   }
+  if (NOT_TLS.has(code) && spokeTls) return undefined;
   if (NOT_TLS.has(code)) {
     return new TunnelError(
       'tls-unsupported',
