@@ -131,15 +131,19 @@ describe('supervisor: a child ends with its output', () => {
     const settings = testSettings(overrides);
     return { settings, runtime: new ClientRuntime(silentLogger, undefined, () => 0.5), key: JSON.stringify(settings) };
   };
-
-  test('a fatal child is recorded as its output shows it; the aggregate follows, computed', () => {
-    const probe = newProbe();
-    const machine = supervisorMachine.provide({ actors: { client: inertMachine(probe) } });
+  /** A supervisor of tunnels a and b whose child a has just failed fatally (the port refused). */
+  const withFatalChild = () => {
+    const machine = supervisorMachine.provide({ actors: { client: inertMachine(newProbe()) } });
     const actor = createActor(machine, { input: { tunnels: { a: spec(), b: spec({ localPort: 3001 }) } }, clock: new SimulatedClock() });
     actor.start();
-    const child = (name: string) => actor.getSnapshot().children[name]!;
-    child('a').send(ev.connected());
-    child('a').send(ev.refused('port-not-allowed'));
+    const a = actor.getSnapshot().children.a!;
+    a.send(ev.connected());
+    a.send(ev.refused('port-not-allowed'));
+    return actor;
+  };
+
+  test('a fatal child is recorded as its output shows it; the aggregate follows, computed', () => {
+    const actor = withFatalChild();
     const a = actor.getSnapshot().context.tunnels.a!;
     assert.equal(a.state, 'fatal');
     assert.equal(a.lastError?.code, 'port-not-allowed');
@@ -149,13 +153,7 @@ describe('supervisor: a child ends with its output', () => {
   });
 
   test('STOP: the aggregate of what is left is computed, never stale', () => {
-    const probe = newProbe();
-    const machine = supervisorMachine.provide({ actors: { client: inertMachine(probe) } });
-    const actor = createActor(machine, { input: { tunnels: { a: spec(), b: spec({ localPort: 3001 }) } }, clock: new SimulatedClock() });
-    actor.start();
-    const child = (name: string) => actor.getSnapshot().children[name]!;
-    child('a').send(ev.connected());
-    child('a').send(ev.refused('port-not-allowed'));
+    const actor = withFatalChild();
     actor.send({ type: 'STOP' });
     assert.equal(actor.getSnapshot().value, 'stopped');
     assert.deepEqual(actor.getSnapshot().context.tunnels, {});
