@@ -51,6 +51,8 @@ export type {
   ConnectionEvent,
   ConnectionClosedEvent,
 } from './server/server.js';
+export type { CertificateInfo } from './server/certificate.js';
+export type { ServerTlsOptions } from './server/tls.js';
 
 // Logging: any object with error/warn/info/debug(message, fields) will do; pino and
 // bunyan, called as (fields, message), through objectFirstLogger.

@@ -15,8 +15,8 @@
 import net, { type Server } from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { SecureContext } from 'node:tls';
-import { serverSecureContext } from './tls.js';
+import type { ServerTlsOptions } from './tls.js';
+import { type CertificateInfo, ServerCertificate } from './certificate.js';
 import { Authenticator } from '../protocol/auth.js';
 import { drainSockets } from '../net/drain.js';
 import { silentLogger } from '../log/logger.js';
@@ -84,8 +84,8 @@ function authenticator(secret: string | readonly string[] | undefined): Authenti
   return secret === undefined || secret === '' ? undefined : new Authenticator(secret);
 }
 
-/** The secure context of the options `tls` or `tlsCert` and `tlsKey` (files read now), if any. */
-function secureContextOf(options: ServerOptions): SecureContext | undefined {
+/** The certificate of the options `tls` or `tlsCert` and `tlsKey` (files read now), if any. */
+function certificateOf(options: ServerOptions): ServerCertificate | undefined {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw Object.assign(new RangeError('tlsCert and tlsKey go together: give both'), { code: OPTION_ERROR });
   }
@@ -94,7 +94,7 @@ function secureContextOf(options: ServerOptions): SecureContext | undefined {
     (options.tlsCert === undefined || options.tlsKey === undefined
       ? undefined
       : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) });
-  return source && serverSecureContext(source);
+  return source && new ServerCertificate(source);
 }
 
 /**
@@ -138,7 +138,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     );
     this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
     this.#sessions.auth = authenticator(options.secret);
-    this.#sessions.tls = secureContextOf(options);
+    this.#sessions.tls = certificateOf(options);
     if (this.#opts.requireTls && !this.#sessions.tls) {
       throw Object.assign(new RangeError('requireTls needs a certificate (tls, or tlsCert and tlsKey)'), { code: OPTION_ERROR });
     }
@@ -178,6 +178,22 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   setSecret(secret: string | readonly string[] | undefined): void {
     checkOptions({ secret: SERVER_RULES.secret }, { secret }, 'BoreServer.setSecret');
     this.#sessions.auth = authenticator(secret);
+  }
+
+  /**
+   * Serves TLS with `pem` (certificate with its chain, key) from the next connection on;
+   * connections and tunnels that are up keep theirs. On a server started without a
+   * certificate this turns TLS on. Throws (and keeps the current certificate) if `pem`
+   * is invalid.
+   */
+  setCertificate(pem: ServerTlsOptions): void {
+    if (this.#sessions.tls) this.#sessions.tls.replace(pem);
+    else this.#sessions.tls = new ServerCertificate(pem);
+  }
+
+  /** The current certificate's subject, names, fingerprint and expiry; undefined without TLS. */
+  get certificate(): CertificateInfo | undefined {
+    return this.#sessions.tls?.info;
   }
 
   /** The control port, once listening. */

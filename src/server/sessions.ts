@@ -7,8 +7,8 @@
  * {@link TunnelHost}).
  */
 import type { Server, Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import { TLS_SNIFF_GRACE_MS, acceptTls, sniff } from './tls.js';
+import type { ServerCertificate } from './certificate.js';
 import type { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
 import { ProtocolError } from '../protocol/framing.js';
@@ -46,8 +46,8 @@ export interface SessionSettings {
 export class Sessions implements TunnelHost {
   /** The secret's keys, when the server has a secret (replaced by `setSecret`). */
   auth: Authenticator | undefined;
-  /** The secure context of the server's certificate, when it has one. */
-  tls: SecureContext | undefined;
+  /** The server's certificate, when it has one (its context swapped by a reload or a renewal). */
+  tls: ServerCertificate | undefined;
   /** The server's registry of unclaimed public connections. */
   readonly pending: PendingConnections;
   /** Tunnels by the token of their pool. */
@@ -103,7 +103,7 @@ export class Sessions implements TunnelHost {
     onClose(socket, () => this.#handshaking.delete(socket));
     socket.on('error', () => {});
     const deadline = Date.now() + this.#settings.handshakeTimeoutMs;
-    const context = this.tls;
+    const context = this.tls?.context;
     // Without a certificate nothing changes: a TLS ClientHello is garbage to the handshake.
     if (!context && !this.#settings.requireTls) return this.#handshake(socket, socket, addr, deadline);
     // A client with a secret waits for the challenge; one without speaks first.
