@@ -9,7 +9,8 @@
  * churn soak (`bench/churn.ts`, issue 10, never part of the full run), with `wan`, the
  * figures over a link with 20 ms of round trip (`bench/wan.ts`: root, network namespaces
  * and gcc; not part of the full run either), and, with `multi`, the several-tunnels
- * figures (`bench/multi.ts`, issue 14, last in the full run); it skips the server and
+ * figures (`bench/multi.ts`, issue 14, last in the full run), and, with `tls`, TLS against
+ * plaintext (`bench/tls.ts`, issue 20; not part of the full run); it skips the server and
  * reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
@@ -37,6 +38,7 @@ if (only?.includes('churn')) runScript('churn.ts', quick ? ['--quick'] : []);
 if (only?.includes('setup-pool')) runScript('setup-pool.ts', []);
 if (only?.includes('wan')) runScript('wan.ts', quick ? ['--quick'] : []);
 if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
+if (only?.includes('tls')) runScript('tls.ts', quick ? ['--quick'] : []);
 if (only) process.exit(0);
 
 const server = await runServerBench();

@@ -23,15 +23,14 @@
  * Usage: `npm run bench -- --only wan [--quick]`, or after `npm run build`:
  * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64]`.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { BoreProcess, CLI } from '../test/helpers/procs.js';
-import type { Job } from './loadgen.js';
+import type { BoreProcess } from '../test/helpers/procs.js';
 import { cpuMs, median, percentile } from './proc-stats.js';
+import { CLIENT_IP, SERVER_IP, WanLink, nextJson } from './wan/link.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -50,17 +49,9 @@ const SIZES = quick
 if (bulkIdx >= 0) SIZES.bulk = Number(argv[bulkIdx + 1]) * (1 << 20);
 if (!(SIZES.bulk > 0)) throw new Error(`--bulk-mib wants a number of MiB, got '${argv[bulkIdx + 1]}'`);
 
-const SERVER_NS = `bore-wan-s-${process.pid}`;
-const CLIENT_NS = `bore-wan-c-${process.pid}`;
-const STALE_NS = /^bore-wan-[sc]-(\d+)$/;
-const STALE_TMP = /^bore-wan-(\d+)-/;
-const SERVER_IP = '10.77.0.1';
-const CLIENT_IP = '10.77.0.2';
-/** Name of the TAP device in each namespace (names are per namespace). */
-const IFNAME = 'wan0';
 const PORT_RANGE = ['--min-port', '23000', '--max-port', '23999'];
-/** A load-generator job that takes longer has hung (the longest, 64 MiB at a few MB/s, would take about 30 s). */
-const LOADGEN_TIMEOUT_MS = 120_000;
+/** The link, once made. */
+let link: WanLink | undefined;
 
 /**
  * A way to run the tunnel. Each is just extra `bore local` arguments, or another bore
@@ -115,165 +106,8 @@ function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
-function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim() };
-}
-
-function must(cmd: string, args: string[]): string {
-  const r = sh(cmd, args);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
-  return r.out;
-}
-
-/** Why this machine cannot run the benchmark, or undefined if it can. */
-function cannotRun(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces and TAP devices are Linux-only';
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  if (!sh('ip', ['-V']).ok) return 'no iproute2 (`ip`)';
-  if (!sh('gcc', ['--version']).ok) return 'no gcc to build bench/wan/wanlink.c';
-  if (!existsSync(CLI)) return `no ${CLI}: run \`npm run build\` first`;
-  return undefined;
-}
-
-/** Whether process `pid` is still running (a zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Deletes the namespaces and build directories left by runs that were killed outright (their pid is gone), with their processes. */
-function deleteStale(): void {
-  for (const line of sh('ip', ['netns', 'list']).out.split('\n')) {
-    const name = line.split(' ')[0]!;
-    const m = STALE_NS.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
-    for (const pid of sh('ip', ['netns', 'pids', name]).out.split(/\s+/).filter(Boolean)) sh('kill', ['-9', pid]);
-    sh('ip', ['netns', 'del', name]);
-    log(`deleted stale namespace ${name}`);
-  }
-  for (const name of readdirSync(os.tmpdir())) {
-    const m = STALE_TMP.exec(name);
-    if (m && !alive(Number(m[1]))) rmSync(join(os.tmpdir(), name), { recursive: true, force: true });
-  }
-}
-
-/** Everything started, for the cleanup. */
-const children = new Set<ChildProcess>();
-let tmpDir: string | undefined;
-let namespacesMade = false;
-
-/** Kills what is left of our processes, deletes the namespaces and the build directory. Synchronous: safe in a signal handler. */
-function cleanup(): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  if (namespacesMade) for (const ns of [SERVER_NS, CLIENT_NS]) sh('ip', ['netns', 'del', ns]);
-  namespacesMade = false;
-  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
-  tmpDir = undefined;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    log(`${signal}: cleaning up`);
-    cleanup();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
-
-/** A node script of bench/ run in namespace `ns`, with a line reader of its stdout. */
-function startNode(ns: string, script: string, args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(HERE, script), ...args], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return { child, lines: createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
-}
-
-async function nextJson<T>(lines: AsyncIterableIterator<string>, what: string): Promise<T> {
-  const r = await lines.next();
-  if (r.done) throw new Error(`${what} exited without a result`);
-  return JSON.parse(r.value) as T;
-}
-
-/** Runs one load-generator job in the server's namespace (beside the server) and returns its result; fails after 2 minutes. */
-async function loadgen<T>(job: Job): Promise<T> {
-  const { child, lines } = startNode(SERVER_NS, 'loadgen.ts', [JSON.stringify(job)]);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`loadgen ${job.kind} took over ${LOADGEN_TIMEOUT_MS / 1000} s`)), LOADGEN_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([nextJson<T>(lines, `loadgen ${job.kind}`), timeout]);
-  } finally {
-    clearTimeout(timer);
-    child.kill();
-  }
-}
-
-/** A bore process in namespace `ns`: our CLI, or `bin` (run through `sh`, since BoreProcess always names node). */
-function bore(ns: string, args: string[], bin?: string): BoreProcess {
-  const launcher = ['ip', 'netns', 'exec', ns, ...(bin ? ['sh', '-c', 'exec "$BORE_BIN" "$@"'] : [])];
-  // With `sh -c`, node's path becomes $0 and is dropped; the arguments follow.
-  const proc = new BoreProcess(args, bin ? { BORE_BIN: bin } : {}, bin ? [] : [CLI], launcher);
-  children.add(proc.proc);
-  return proc;
-}
-
-/** The link: namespaces, the emulator running between them, addresses. Returns the emulator, or why it cannot run. */
-async function makeLink(): Promise<{ bridge: ChildProcess; stats: Promise<string>; bin: string } | string> {
-  tmpDir = mkdtempSync(join(os.tmpdir(), `bore-wan-${process.pid}-`));
-  const bin = join(tmpDir, 'wanlink');
-  const cc = sh('gcc', ['-O2', '-Wall', '-o', bin, join(HERE, 'wan', 'wanlink.c')]);
-  if (!cc.ok) return `gcc failed on bench/wan/wanlink.c: ${cc.out}`;
-  const add = sh('ip', ['netns', 'add', SERVER_NS]);
-  if (!add.ok) return `cannot create a network namespace: ${add.out}`;
-  namespacesMade = true;
-  must('ip', ['netns', 'add', CLIENT_NS]);
-
-  const bridge = spawn(bin, ['bridge', SERVER_NS, CLIENT_NS, IFNAME, String(DELAY_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(bridge);
-  let stderr = '';
-  bridge.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<void>((resolve) => bridge.once('exit', () => resolve()));
-  const ready = createInterface({ input: bridge.stdout })[Symbol.asyncIterator]();
-  const first = await ready.next();
-  if (first.done || first.value !== 'ready') {
-    await exited;
-    return `the link emulator did not start: ${stderr.trim()}`;
-  }
-  for (const [ns, ip] of [
-    [SERVER_NS, SERVER_IP],
-    [CLIENT_NS, CLIENT_IP],
-  ] as const) {
-    // IPv4 only: no IPv6 router solicitations or multicast reports on the link.
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${IFNAME}.disable_ipv6=1`]);
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    must('ip', ['-n', ns, 'link', 'set', IFNAME, 'txqueuelen', '10000', 'mtu', '1500', 'up']);
-    must('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', IFNAME]);
-  }
-  return { bridge, stats: exited.then(() => stderr.trim()), bin };
-}
-
-/** ICMP round trips from the server's namespace to the client's, ms; the first (ARP) is left out. */
-function ping(wanlink: string): number[] {
-  const out = must('ip', ['netns', 'exec', SERVER_NS, wanlink, 'ping', CLIENT_IP, String(SIZES.pings + 1), '100']);
-  const lines = out.split('\n');
-  const lost = lines.find((l) => l.startsWith('lost '));
-  if (lost !== 'lost 0') throw new Error(`ping across the link: ${lost ?? out}`);
-  return lines
-    .filter((l) => /^[\d.]+$/.test(l))
-    .map(Number)
-    .slice(1);
-}
-
 async function measureTtfb(host: string, port: number, rttMs: number): Promise<Ttfb> {
-  const r = await loadgen<{ samples: number[] }>({ kind: 'setup', host, port, count: SIZES.warmup + SIZES.ttfb });
+  const r = await link!.loadgen<{ samples: number[] }>({ kind: 'setup', host, port, count: SIZES.warmup + SIZES.ttfb });
   const samples = r.samples.slice(SIZES.warmup);
   const p50 = percentile(samples, 50);
   const p90 = percentile(samples, 90);
@@ -291,7 +125,7 @@ async function measureBulk(host: string, port: number, bridgePid: number): Promi
   const cpu: number[] = [];
   for (let i = 0; i < SIZES.bulkRuns; i++) {
     const c0 = cpuMs(bridgePid);
-    const r = await loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', host, port, bytes: SIZES.bulk });
+    const r = await link!.loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', host, port, bytes: SIZES.bulk });
     mbps.push(r.mbps);
     cpu.push((cpuMs(bridgePid) - c0) / r.ms);
   }
@@ -324,10 +158,10 @@ async function startTunnel(
   config: Config,
   servicePort: number,
 ): Promise<{ server: BoreProcess; client: BoreProcess; publicPort: number; label: string } | { unavailable: string }> {
-  const server = bore(SERVER_NS, ['server', ...PORT_RANGE], config.bin);
+  const server = link!.bore(link!.serverNs, ['server', ...PORT_RANGE], config.bin);
   await server.waitFor(/server listening/);
   const local = (extra: string[]) =>
-    bore(CLIENT_NS, ['local', String(servicePort), '--to', SERVER_IP, '--local-host', '127.0.0.1', ...extra], config.bin);
+    link!.bore(link!.clientNs, ['local', String(servicePort), '--to', SERVER_IP, '--local-host', '127.0.0.1', ...extra], config.bin);
   let label = config.label;
   let client = local(config.localArgs);
   let port = await publicPort(client);
@@ -347,20 +181,18 @@ async function startTunnel(
 }
 
 async function main(): Promise<void> {
-  const why = cannotRun();
   const base = { date: new Date().toISOString(), commit: gitCommit(), quick, delayMs: DELAY_MS, sizes: SIZES };
-  if (why) return skip(base, why);
-  deleteStale();
-  const link = await makeLink();
-  if (typeof link === 'string') return skip(base, link);
+  const opened = await WanLink.open(DELAY_MS);
+  if (typeof opened === 'string') return skip(base, opened);
+  link = opened;
 
-  const pings = ping(link.bin);
+  const pings = link.ping(SIZES.pings);
   const rttMs = median(pings);
   log(`ping across the link: p50 ${rttMs.toFixed(2)} ms (${Math.min(...pings).toFixed(2)}-${Math.max(...pings).toFixed(2)})`);
 
-  const services = startNode(CLIENT_NS, 'services.ts', ['--host', '0.0.0.0']);
+  const services = link.startNode(link.clientNs, 'services.ts', ['--host', '0.0.0.0']);
   const { port: servicePort } = await nextJson<{ port: number }>(services.lines, 'services');
-  const tcp = await loadgen<{ samples: number[] }>({ kind: 'rtt', host: CLIENT_IP, port: servicePort, count: SIZES.tcpRtt });
+  const tcp = await link.loadgen<{ samples: number[] }>({ kind: 'rtt', host: CLIENT_IP, port: servicePort, count: SIZES.tcpRtt });
   const tcpRttMs = median(tcp.samples.slice(1));
   log(`TCP round trip (1-byte echo on one connection): p50 ${tcpRttMs.toFixed(2)} ms`);
 
@@ -369,7 +201,7 @@ async function main(): Promise<void> {
     name: 'direct',
     label: 'Direct (visitor to the service across the link)',
     ttfb: await measureTtfb(CLIENT_IP, servicePort, rttMs),
-    bulk: await measureBulk(CLIENT_IP, servicePort, link.bridge.pid!),
+    bulk: await measureBulk(CLIENT_IP, servicePort, link.bridge!.pid!),
   };
   paths.push(direct);
   log(`direct: ${JSON.stringify(direct)}`);
@@ -385,7 +217,7 @@ async function main(): Promise<void> {
         name: config.name,
         label: t.label,
         ttfb: await measureTtfb(SERVER_IP, t.publicPort, rttMs),
-        bulk: await measureBulk(SERVER_IP, t.publicPort, link.bridge.pid!),
+        bulk: await measureBulk(SERVER_IP, t.publicPort, link.bridge!.pid!),
       };
       paths.push(result);
       log(`${config.name}: ${JSON.stringify(result)}`);
@@ -400,8 +232,7 @@ async function main(): Promise<void> {
     }
   }
   services.child.kill();
-  link.bridge.kill('SIGTERM');
-  const emulator = await link.stats;
+  const emulator = await link.stop();
 
   const report = {
     ...base,
@@ -463,4 +294,4 @@ main()
     log(`wan bench failed: ${err.stack ?? err.message}`);
     process.exitCode = 1;
   })
-  .finally(cleanup);
+  .finally(() => link?.cleanup());
