@@ -51,8 +51,8 @@ type BulkRow = { round: number; path: string; streams: number; mbps: number; ser
 /** What `bench/tls.ts` writes to its JSON. */
 export interface TlsReport {
   bulk: { skipped: string } | { seconds: number; rows: BulkRow[] };
-  setup: { warmup: number; count: number; rows: { round: number; flavor: Flavor; tunnelP50Ms: number; directP50Ms: number }[] };
-  grace: { rows: { name: string; listenMs: number; setupP50Ms: number; count: number }[] };
+  setup?: { warmup: number; count: number; rows: { round: number; flavor: Flavor; tunnelP50Ms: number; directP50Ms: number }[] };
+  grace?: { rows: { name: string; listenMs: number; setupP50Ms: number; count: number }[] };
   wan:
     | { skipped: string }
     | {
@@ -105,28 +105,39 @@ function bulkTable(bulk: TlsReport['bulk']): string[] {
   return out;
 }
 
-/** The report as markdown tables, each target with `met` or `missed`. */
-export function formatReport(r: TlsReport): string {
-  const lines = ['', '### Bulk (loopback, iperf3)', '', ...bulkTable(r.bulk), '', '### Loopback setup with the pool', ''];
-  const p50s = (flavor: Flavor) => r.setup.rows.filter((x) => x.flavor === flavor).map((x) => x.tunnelP50Ms);
-  const direct = r.setup.rows.map((x) => x.directP50Ms);
-  const ratios = r.setup.rows
+function setupLines(setup: NonNullable<TlsReport['setup']>): string[] {
+  const p50s = (flavor: Flavor) => setup.rows.filter((x) => x.flavor === flavor).map((x) => x.tunnelP50Ms);
+  const direct = setup.rows.map((x) => x.directP50Ms);
+  const ratios = setup.rows
     .filter((x) => x.flavor === 'tls')
-    .map((x) => x.tunnelP50Ms / r.setup.rows.find((y) => y.round === x.round && y.flavor === 'plain')!.tunnelP50Ms);
-  lines.push(
-    `p50 over ${r.setup.count} after ${r.setup.warmup} (median of rounds, range): plaintext ${median(p50s('plain')).toFixed(3)} ms${spread(p50s('plain'), 3)}, ` +
+    .map((x) => x.tunnelP50Ms / setup.rows.find((y) => y.round === x.round && y.flavor === 'plain')!.tunnelP50Ms);
+  return [
+    '### Loopback setup with the pool',
+    '',
+    `p50 over ${setup.count} after ${setup.warmup} (median of rounds, range): plaintext ${median(p50s('plain')).toFixed(3)} ms${spread(p50s('plain'), 3)}, ` +
       `TLS ${median(p50s('tls')).toFixed(3)} ms${spread(p50s('tls'), 3)}, direct ${median(direct).toFixed(3)} ms. ` +
       `TLS / plaintext ${median(ratios).toFixed(2)}x${spread(ratios, 2)} (target <= 1.3x: ${met(median(ratios) <= 1.3)})`,
     '',
+  ];
+}
+
+function graceLines(grace: NonNullable<TlsReport['grace']>): string[] {
+  return [
     '### First-byte grace (loopback, secret on both ends, `--pool 0`)',
     '',
     '| Client and server | Time to listening | Setup p50 |',
     '|---|---|---|',
-    ...r.grace.rows.map((g) => `| ${g.name} | ${g.listenMs.toFixed(0)} ms | ${g.setupP50Ms.toFixed(2)} ms (${g.count}) |`),
+    ...grace.rows.map((g) => `| ${g.name} | ${g.listenMs.toFixed(0)} ms | ${g.setupP50Ms.toFixed(2)} ms (${g.count}) |`),
     '',
-    '### Over the 20 ms link',
-    '',
-  );
+  ];
+}
+
+/** The report as markdown tables, each target with `met` or `missed`. */
+export function formatReport(r: TlsReport): string {
+  const lines = ['', '### Bulk (loopback, iperf3)', '', ...bulkTable(r.bulk), ''];
+  if (r.setup) lines.push(...setupLines(r.setup));
+  if (r.grace) lines.push(...graceLines(r.grace));
+  lines.push('### Over the 20 ms link', '');
   if ('skipped' in r.wan) return [...lines, `skipped: ${r.wan.skipped}`].join('\n');
   const { rttMs, listenMs, ttfb } = r.wan;
   lines.push(`RTT (ping p50) ${rttMs.toFixed(2)} ms.`, '', '| Tunnel | TTFB p50 / p90 | In RTTs (p50) |', '|---|---|---|');

@@ -13,10 +13,12 @@
  *   a certificate; such a server waits `TLS_SNIFF_GRACE_MS` for a TLS ClientHello before
  *   it sends its challenge. Time to listening and setup p50.
  * - Over the 20 ms link (`bench/wan/link.ts`; root, netns, gcc): time to listening of a
- *   fresh `bore local` (spawn to its `listening at` line), plaintext and TLS alternating,
+ *   fresh `bore local` (its `connecting to` line to its `listening at` line, by its own
+ *   clock), plaintext and TLS,
  *   and time to first byte with the pool on and off.
  *
- * Writes `bench/results/tls.json` (`tls-quick.json` with `--quick`) and prints markdown.
+ * `--only bulk,setup,grace,wan` runs some of the parts. Writes `bench/results/tls.json`
+ * (`tls-quick.json` with `--quick`; `tls-only.json` with `--only`) and prints markdown.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -33,10 +35,13 @@ import { type Flavor, type TunnelSpec, boreArgs, formatReport } from './tls-repo
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
-const OUT = join(HERE, 'results', quick ? 'tls-quick.json' : 'tls.json');
+const OUT = join(HERE, 'results', process.argv.includes('--only') ? 'tls-only.json' : quick ? 'tls-quick.json' : 'tls.json');
 const SIZES = quick
   ? { rounds: 1, iperfSeconds: 3, setupWarm: 300, setup: 200, grace: 10, listens: 3, ttfbWarm: 3, ttfb: 20 }
   : { rounds: 3, iperfSeconds: 5, setupWarm: 1000, setup: 300, grace: 30, listens: 7, ttfbWarm: 5, ttfb: 50 };
+const onlyIdx = process.argv.indexOf('--only');
+/** `--only bulk,setup,grace,wan`: the parts to run (default all). */
+const ONLY = onlyIdx >= 0 ? process.argv[onlyIdx + 1]!.split(',') : ['bulk', 'setup', 'grace', 'wan'];
 const RUST = process.env.BORE_RUST;
 const SECRET = 'bench-secret';
 const DELAY_MS = 10;
@@ -72,7 +77,7 @@ interface Tunnel {
   server: BoreProcess;
   client: BoreProcess;
   publicPort: number;
-  /** Milliseconds from spawning `bore local` to its `listening at` line. */
+  /** Milliseconds from `bore local`'s first connect to its `listening at` line (the Rust bore: from its spawn). */
   listenMs: number;
   stop(): Promise<void>;
 }
@@ -102,12 +107,20 @@ async function startTunnel(spec: TunnelSpec, servicePort: number, certs: Certifi
 /** Starts `bore local` for `spec`; resolves once it listens, with the time that took. */
 async function startClient(spec: TunnelSpec, servicePort: number, certs: Certificates, controlPort: number | undefined, link?: WanLink) {
   const rust = spec.flavor === 'rust';
-  const args = boreArgs(spec, certs, link ? SERVER_IP : '127.0.0.1', servicePort, controlPort).client;
+  // Debug lines for the `connecting to` line's time stamp (ours only).
+  const args = [
+    ...boreArgs(spec, certs, link ? SERVER_IP : '127.0.0.1', servicePort, controlPort).client,
+    ...(rust ? [] : ['--log-level', 'debug']),
+  ];
   const t0 = performance.now();
   const client = link ? link.bore(link.clientNs, args, rust ? RUST : undefined) : bore(args, rust);
   try {
     const m = await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000);
-    return { client, listenMs: performance.now() - t0, publicPort: Number(m[1]) };
+    const spawnMs = performance.now() - t0;
+    // From the first connect to listening, by the client's own clock: Node's start-up left out.
+    const at = (re: RegExp) => Date.parse(re.exec(client.output)?.[1] ?? '');
+    const connectMs = at(/^(\S+Z) .*listening at/m) - at(/^(\S+Z) DEBUG connecting to/m);
+    return { client, listenMs: Number.isNaN(connectMs) ? spawnMs : connectMs, spawnMs, publicPort: Number(m[1]) };
   } catch (err) {
     await client.stop();
     throw err;
@@ -206,7 +219,7 @@ async function grace(certs: Certificates, echoPort: number) {
   return { rows };
 }
 
-/** Over the 20 ms link: time to listening (alternating), and time to first byte with the pool on and off. */
+/** Over the 20 ms link: time to listening, and time to first byte with the pool on and off. */
 async function wan(certs: Certificates) {
   const link = await WanLink.open(DELAY_MS);
   if (typeof link === 'string') return { skipped: link };
@@ -228,7 +241,7 @@ async function wan(certs: Certificates) {
           ttfb.push({ flavor, pool, p50Ms: round(p50, 2), p90Ms: round(percentile(samples, 90), 2), p50Rtts: round(p50 / rttMs, 2) });
           log(`wan ttfb: ${JSON.stringify(ttfb.at(-1))}`);
           if (pool !== 4) continue;
-          // Fresh clients against this server, one after another: spawn to `listening at`.
+          // Fresh clients against this server, one after another: first connect to `listening at`.
           for (let i = 0; i < SIZES.listens; i++) {
             const spec = { flavor, pool };
             const port = Number((await t.server.waitFor(/server listening .*port=(\d+)/))[1]);
@@ -259,10 +272,10 @@ async function main(): Promise<void> {
       sizes: SIZES,
       machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, kernel: os.release(), node: process.version, load: os.loadavg() },
       rust: RUST ?? null,
-      bulk: await bulk(certs),
-      setup: await setup(certs, echoPort),
-      grace: await grace(certs, echoPort),
-      wan: await wan(certs),
+      bulk: ONLY.includes('bulk') ? await bulk(certs) : { skipped: 'not asked for (--only)' },
+      setup: ONLY.includes('setup') ? await setup(certs, echoPort) : undefined,
+      grace: ONLY.includes('grace') ? await grace(certs, echoPort) : undefined,
+      wan: ONLY.includes('wan') ? await wan(certs) : { skipped: 'not asked for (--only)' },
     };
     mkdirSync(dirname(OUT), { recursive: true });
     writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
