@@ -45,6 +45,7 @@ test('the chart comes from the client machine definition: every state and transi
     'listening.pool.off',
     'listening.pool.open',
     'listening.pool.standard',
+    'securing',
     'stopped',
   ]);
   const listening = g.states.find((s) => s.path === 'listening')!;
@@ -64,9 +65,13 @@ test('the chart comes from the client machine definition: every state and transi
       g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify(t[k as keyof typeof t]) === JSON.stringify(v))),
       `missing transition ${JSON.stringify(want)}`,
     );
+  has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', guard: 'tlsOn', targets: ['securing'], actions: ['logSecuring'] });
   has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', targets: ['authenticating'], actions: ['logAuthenticating'] });
   has({ source: 'connecting', kind: 'on', trigger: 'FAILED', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'connecting', kind: 'after', trigger: 'connectTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'securing', kind: 'on', trigger: 'SECURED', targets: ['authenticating'], actions: ['secured', 'logAuthenticating'] });
+  has({ source: 'securing', kind: 'on', trigger: 'FAILED', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'securing', kind: 'after', trigger: 'tlsHandshakeTimeout', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'authenticating', kind: 'on', trigger: 'OPENED', targets: ['listening'], actions: ['opened', 'logListening'] });
   has({ source: 'authenticating', kind: 'after', trigger: 'handshakeTimeout', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'authenticating', kind: 'on', trigger: 'CHALLENGE.ANSWERED', targets: ['authenticating'], reenter: true });
