@@ -4,7 +4,10 @@ import http from 'node:http';
 /** What a test reads of a pushed snapshot. */
 export interface EventData {
   value?: unknown;
-  context?: { pool?: { size: number; idle: number; served: number; fallbacks: number; inUse: number } };
+  context?: {
+    pool?: { size: number; idle: number; served: number; fallbacks: number; inUse: number };
+    tls?: { protocol: string; cipher: string; subject: string; fingerprint: string; validTo: string; resumed: boolean } | null;
+  };
 }
 
 /** Follows `/events` until `until(event, data)` holds; resolves with everything read. */
