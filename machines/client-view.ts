@@ -5,6 +5,7 @@
  */
 import type { StateValue } from 'xstate';
 import type { ErrorClass, ErrorCode } from '../src/client/errors.js';
+import type { TunnelTls } from '../src/client/tls.js';
 
 /** The last failure, as shown to a person. */
 export interface LastError {
@@ -14,7 +15,7 @@ export interface LastError {
 }
 
 /** A state of the machine at the top level (`listening`, not its regions). */
-export type TopState = 'connecting' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
+export type TopState = 'connecting' | 'securing' | 'authenticating' | 'listening' | 'backoff' | 'fatal' | 'stopped';
 
 /** What a user sees of a tunnel: its top-level state and its progress, not its heartbeats. */
 export interface TunnelView {
@@ -28,6 +29,12 @@ export interface TunnelView {
   readonly lastError: LastError | undefined;
   /** In `backoff`, the wait before the next attempt (ms). */
   readonly retryDelayMs: number | undefined;
+  /**
+   * With TLS, once the control connection is secured: its protocol (`TLSv1.3`), cipher,
+   * the server certificate's subject, fingerprint (`sha256:HEX`) and expiry, and whether
+   * the session was resumed. Undefined without TLS, and between attempts.
+   */
+  readonly tls: TunnelTls | undefined;
 }
 
 /** The machine's `output`: its final view, once it is `stopped` or `fatal` (then `lastError` is why). */
@@ -37,7 +44,7 @@ export interface ClientOutput extends TunnelView {
 }
 
 /** The fields of the context a view shows. */
-type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs'>;
+type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs' | 'tls'>;
 
 /** The {@link TunnelView} of a snapshot of the machine (its state value and context). */
 export function tunnelView(snapshot: { value: StateValue; context: ViewContext }): TunnelView {
@@ -48,8 +55,8 @@ export function tunnelView(snapshot: { value: StateValue; context: ViewContext }
 
 /** The view of a machine in `state` with `context`. */
 export function viewOf<S extends TopState>(state: S, context: ViewContext): TunnelView & { state: S } {
-  const { publicPort, attempt, lastError, retryDelayMs } = context;
-  return { state, publicPort, attempt, lastError, retryDelayMs };
+  const { publicPort, attempt, lastError, retryDelayMs, tls } = context;
+  return { state, publicPort, attempt, lastError, retryDelayMs, tls };
 }
 
 /** Whether two views show the same (a heartbeat re-enters a state and changes none). */
@@ -60,6 +67,14 @@ export function sameTunnelView(a: TunnelView, b: TunnelView): boolean {
     a.attempt === b.attempt &&
     a.retryDelayMs === b.retryDelayMs &&
     a.lastError?.code === b.lastError?.code &&
-    a.lastError?.message === b.lastError?.message
+    a.lastError?.message === b.lastError?.message &&
+    sameTls(a.tls, b.tls)
   );
+}
+
+/** Whether two control connections' TLS show the same (each secured connection has its own object). */
+function sameTls(a: TunnelTls | undefined, b: TunnelTls | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (Object.keys(a) as (keyof TunnelTls)[]).every((k) => a[k] === b[k]);
 }

@@ -2,7 +2,7 @@
  * The client's connection manager: an XState v5 machine that owns the control
  * connection's lifetime, every deadline and the retry schedule.
  *
- *   connecting → authenticating → listening ⇄ backoff → connecting ...
+ *   connecting → (securing, with TLS) → authenticating → listening ⇄ backoff → connecting ...
  *   any failure → failed (transient) → backoff, or fatal when it must not be retried
  *   STOP from anywhere → stopped
  *
@@ -13,9 +13,9 @@
  *
  * The control connection belongs to one `session` actor, spawned on entering
  * `connecting` and stopped on entering `failed` or `stopped`; it reports `CONNECTED`,
- * `OPENED`, `SERVER.*` and `FAILED`/`CONTROL.LOST` and destroys its socket when
- * stopped. Side effects are the named actors of `src/client/actors.ts`; tests swap them
- * with `machine.provide({ actors })`. All timers (connect and handshake deadlines,
+ * `SECURED` (TLS), `OPENED`, `SERVER.*` and `FAILED`/`CONTROL.LOST` and destroys its
+ * socket when stopped. Side effects are the named actors of `src/client/actors.ts`; tests swap them
+ * with `machine.provide({ actors })`. All timers (connect, TLS and handshake deadlines,
  * heartbeat deadline, backoff delay, the stable-uptime reset) are XState delays, so a
  * `SimulatedClock` drives them, and the time and randomness the context records come
  * from the runtime.
@@ -23,9 +23,10 @@
 import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
-import { CONNECT_TIMEOUT_MS, connectTimeoutError } from '../src/client/connect.js';
+import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS, connectTimeoutError, tlsTimeoutError } from '../src/client/connect.js';
 import { ERROR_CLASSES, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
 import type { PoolStats } from '../src/client/pool.js';
+import type { TunnelTls } from '../src/client/tls.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 import { type ClientOutput, type LastError, viewOf } from './client-view.js';
 
@@ -94,6 +95,8 @@ export interface ClientContext {
   reconnects: number;
   /** The warm pool of data connections (all zero without one). */
   pool: PoolStats;
+  /** With TLS, the control connection's (protocol, cipher, the server's certificate), once secured in this attempt. */
+  tls: TunnelTls | undefined;
 }
 
 /** Every event the machine accepts. */
@@ -119,6 +122,7 @@ export const clientMachine = setup({
   },
   delays: {
     connectTimeout: CONNECT_TIMEOUT_MS,
+    tlsHandshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     handshakeTimeout: NETWORK_TIMEOUT_MS,
     heartbeatTimeout: ({ context }) => context.settings.heartbeatTimeoutMs,
     poolOfferTimeout: NETWORK_TIMEOUT_MS,
@@ -127,6 +131,8 @@ export const clientMachine = setup({
   },
   guards: {
     poolOff: ({ context }) => context.settings.pool === 0,
+    /** The tunnel's connections to the server are TLS (`--tls`): the session secures the connection next. */
+    tlsOn: ({ context }) => context.runtime.tls !== undefined,
     /** Give up: a fatal error, a first attempt without `--retry-first`, or a loss with `--no-reconnect`. */
     mustGiveUp: ({ context }) => {
       const failure = context.lastError;
@@ -170,6 +176,7 @@ export const clientMachine = setup({
         attempt: context.attempt + 1,
         retryDelayMs: undefined,
         nextRetryAt: undefined,
+        tls: undefined,
         requestedPort: context.settings.port || (sticky ? old : 0),
       };
     }),
@@ -180,6 +187,7 @@ export const clientMachine = setup({
       reconnects: context.everListened ? context.reconnects + 1 : context.reconnects,
       everListened: true,
     })),
+    secured: assign((_, { tls }: { tls: TunnelTls }) => ({ tls })),
     forwardConnection: sendTo('proxies', (_, { id }: { id: string }) => ({ type: 'SERVER.CONNECTION' as const, id })),
     /** Never more connections than asked for, whatever the server offers. */
     openPool: sendTo('proxies', ({ context }, { token, size }: { token: string; size: number }) => ({
@@ -199,7 +207,9 @@ export const clientMachine = setup({
     // runner with `machine.provide({ actions })` (src/run/tunnel-log.ts).
     /** Entering `connecting` (the attempt counted). */
     logConnecting: () => {},
-    /** Connected: the handshake starts. */
+    /** Connected, with TLS: its handshake starts. */
+    logSecuring: () => {},
+    /** Connected (and secured, with TLS): the bore handshake starts. */
     logAuthenticating: () => {},
     /** The server opened the tunnel (the port recorded). */
     logListening: () => {},
@@ -229,6 +239,7 @@ export const clientMachine = setup({
     everListened: false,
     reconnects: 0,
     pool: { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 },
+    tls: undefined,
   }),
   initial: 'connecting',
   // The final view: how it ended (the final state's own output, `stopped` or `fatal`) and the context then.
@@ -261,7 +272,26 @@ export const clientMachine = setup({
         },
       },
       on: {
-        CONNECTED: { target: 'authenticating', actions: 'logAuthenticating' },
+        CONNECTED: [
+          { guard: 'tlsOn', target: 'securing', actions: 'logSecuring' },
+          { target: 'authenticating', actions: 'logAuthenticating' },
+        ],
+        FAILED: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
+      },
+    },
+    // With TLS only: the handshake over the connected socket, with its own deadline.
+    securing: {
+      after: {
+        tlsHandshakeTimeout: {
+          target: 'failed',
+          actions: {
+            type: 'recordFailure',
+            params: ({ context }) => tlsTimeoutError(context.settings.to, context.settings.controlPort, TLS_HANDSHAKE_TIMEOUT_MS),
+          },
+        },
+      },
+      on: {
+        SECURED: { target: 'authenticating', actions: [{ type: 'secured', params: ({ event }) => event }, 'logAuthenticating'] },
         FAILED: { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
       },
     },

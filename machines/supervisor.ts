@@ -149,6 +149,7 @@ function starting(spec: TunnelSpec, generation: number): TunnelStatus {
     attempt: 0,
     lastError: undefined,
     retryDelayMs: undefined,
+    tls: undefined,
     generation,
   };
 }

@@ -38,6 +38,7 @@ export type { AggregateState, ReloadDiff } from '../machines/supervisor.js';
 export type { ClientContext, ClientEvent, LastError, TunnelSettings } from '../machines/client.js';
 export { TunnelError } from './client/errors.js';
 export type { ErrorClass, ErrorCode } from './client/errors.js';
+export type { TunnelTls, TunnelTlsOptions } from './client/tls.js';
 
 // Server.
 export { BoreServer } from './server/server.js';

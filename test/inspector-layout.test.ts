@@ -44,13 +44,25 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
   ]);
   assert.deepEqual(model.notes.get('listening.pool.open'), ['exit / closePool']);
   assert.deepEqual(model.children.get('listening'), ['listening.heartbeat', 'listening.pool']);
-  assert.deepEqual(model.children.get(''), ['connecting', 'authenticating', 'listening', 'failed', 'backoff', 'fatal', 'stopped']);
+  assert.deepEqual(model.children.get(''), [
+    'connecting',
+    'securing',
+    'authenticating',
+    'listening',
+    'failed',
+    'backoff',
+    'fatal',
+    'stopped',
+  ]);
   assert.deepEqual(
     model.edges.map((e) => `${e.source}->${e.target}: ${e.labels.join('; ')}`),
     [
       '->stopped: STOP',
+      'connecting->securing: CONNECTED [tlsOn] / logSecuring',
       'connecting->authenticating: CONNECTED / logAuthenticating',
       'connecting->failed: FAILED / recordFailure; after connectTimeout / recordFailure',
+      'securing->authenticating: SECURED / secured, logAuthenticating',
+      'securing->failed: FAILED / recordFailure; after tlsHandshakeTimeout / recordFailure',
       'authenticating->listening: OPENED / opened, logListening',
       'authenticating->failed: FAILED / recordFailure; after handshakeTimeout / recordFailure',
       'listening->failed: CONTROL.LOST / recordFailure',
@@ -70,6 +82,7 @@ test('client machine: columns follow the lifecycle; only the retry closes a cycl
   const layout = clientLayout();
   assert.deepEqual(boxOf(layout, '').columns, [
     ['connecting'],
+    ['securing'],
     ['authenticating'],
     ['listening'],
     ['failed'],
@@ -103,7 +116,8 @@ test('client machine: long and backward edges each get a lane of their own, outs
   const root = boxOf(layout, '');
   const lanes = (side: 'top' | 'bottom') => root.local.filter((l) => l.lane?.side === side);
   assert.deepEqual(root.local.filter((l) => l.span === 1).map(name), [
-    'connecting->authenticating',
+    'connecting->securing',
+    'securing->authenticating',
     'authenticating->listening',
     'listening->failed',
     'listening.heartbeat.alive->failed',
@@ -114,9 +128,16 @@ test('client machine: long and backward edges each get a lane of their own, outs
     root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined),
     'neighbouring columns: no lane',
   );
-  // Every failure goes through `failed`, so the long edges all run below the columns.
+  // Every failure goes through `failed`, so the long edges all run below the columns (and
+  // the step past `securing` without TLS with them).
   assert.deepEqual(lanes('top').map(name), []);
-  assert.deepEqual(lanes('bottom').map(name), ['connecting->failed', 'authenticating->failed', 'backoff->connecting']);
+  assert.deepEqual(lanes('bottom').map(name), [
+    'connecting->authenticating',
+    'connecting->failed',
+    'securing->failed',
+    'authenticating->failed',
+    'backoff->connecting',
+  ]);
 
   for (const box of layout.boxes.values()) {
     const ys = box.local.flatMap((l) => (l.lane ? [l.lane.y] : []));
@@ -137,7 +158,10 @@ test('client machine: long and backward edges each get a lane of their own, outs
   }
   // Neighbouring lanes are one lane apart, counted from the columns outwards.
   const bottoms = lanes('bottom').map((l) => l.lane!.y);
-  assert.deepEqual(bottoms, [bottoms[0]!, bottoms[0]! + SIZE.lane, bottoms[0]! + 2 * SIZE.lane]);
+  assert.deepEqual(
+    bottoms,
+    bottoms.map((_, i) => bottoms[0]! + i * SIZE.lane),
+  );
 });
 
 test('client machine: boxes stand in their columns, inside their parent, none overlapping', () => {
@@ -192,7 +216,7 @@ test('client machine: every arrow is drawn once, from its own point to its own p
   const stop = routes.find((r) => r.edge.source === '')!;
   assert.equal(stop.label?.text, 'STOP (from any state)');
   assert.ok(stop.dot, 'STOP starts at a dot under the root title');
-  assert.equal(gapLabels.length, 9, 'one label per edge between neighbouring columns: 6 at the root, 3 in the pool region');
+  assert.equal(gapLabels.length, 10, 'one label per edge between neighbouring columns: 7 at the root, 3 in the pool region');
   for (let i = 1; i < gapLabels.length; i++) {
     const [a, b] = [gapLabels[i - 1]!, gapLabels[i]!];
     assert.ok(Math.abs(b.x - a.x) >= 120 || b.y - a.y >= 15, `labels overlap: ${JSON.stringify([a, b])}`);
@@ -276,8 +300,35 @@ test('texts: transition labels, log lines and the context table, from what the h
     ],
   );
   assert.deepEqual(
-    rows.slice(8).map((r) => r.value),
-    ['closed', 'bore.pub:7835', 'localhost:3000', '\u2014'],
+    rows.slice(8).map((r) => [r.label, r.value]),
+    [
+      ['control connection', 'closed'],
+      ['server', 'bore.pub:7835'],
+      ['TLS', '\u2014'],
+      ['local service', 'localhost:3000'],
+      ['connection pool', '\u2014'],
+    ],
+  );
+  // With TLS, once secured: the protocol and cipher, and the server's certificate.
+  const tls = {
+    protocol: 'TLSv1.3',
+    cipher: 'TLS_AES_256_GCM_SHA384',
+    subject: 'CN=bore.pub',
+    fingerprint: `sha256:${'AB'.repeat(32)}`,
+    validTo: '2030-01-01T00:00:00.000Z',
+    resumed: true,
+  };
+  const secured = contextRows({ ...snapshot, active: ['securing'], context: { ...snapshot.context, tls } }, 0);
+  assert.deepEqual(
+    secured.slice(8, 14).map((r) => [r.label, r.value]),
+    [
+      ['control connection', 'open'],
+      ['server', 'bore.pub:7835'],
+      ['TLS', 'TLSv1.3, TLS_AES_256_GCM_SHA384, session resumed'],
+      ['server certificate', 'CN=bore.pub'],
+      ['fingerprint', tls.fingerprint],
+      ['certificate expires', '2030-01-01T00:00:00.000Z'],
+    ],
   );
   const pool = { size: 4, idle: 3, opening: 0, inUse: 1, served: 120, refills: 121, fallbacks: 5, failures: 0 };
   const poolRow = (p: typeof pool) => contextRows({ ...snapshot, context: { ...snapshot.context, pool: p } }, 0).at(-1);

@@ -3,8 +3,7 @@
  * HTTP contract (`/snapshot`, `/graph`, `/events`) against the real CLI, and the page
  * in a real headless Chromium (skipped, with a message, when Chromium cannot start).
  */
-import { type TestContext, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -18,7 +17,7 @@ import { type InspectorGraph, activePaths, machineGraph } from '../src/inspector
 import { InspectorHub, type PublicSnapshot, publicContext } from '../src/inspector/hub.js';
 import { INSPECTOR_MAX_STREAMS, INSPECTOR_STREAM_QUEUE_BYTES, startInspector } from '../src/inspector/server.js';
 import { BoreProcess, httpGet, startClient, startEchoServer, startServer } from './helpers/procs.js';
-import { readEvents } from './helpers/inspect.js';
+import { launchBrowser, readEvents } from './helpers/inspect.js';
 
 const SECRET = 'inspector-test-secret-7f3a91';
 const PORTS = ['--min-port', '25300', '--max-port', '25399'];
@@ -45,6 +44,7 @@ test('the chart comes from the client machine definition: every state and transi
     'listening.pool.off',
     'listening.pool.open',
     'listening.pool.standard',
+    'securing',
     'stopped',
   ]);
   const listening = g.states.find((s) => s.path === 'listening')!;
@@ -64,9 +64,13 @@ test('the chart comes from the client machine definition: every state and transi
       g.transitions.some((t) => Object.entries(want).every(([k, v]) => JSON.stringify(t[k as keyof typeof t]) === JSON.stringify(v))),
       `missing transition ${JSON.stringify(want)}`,
     );
+  has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', guard: 'tlsOn', targets: ['securing'], actions: ['logSecuring'] });
   has({ source: 'connecting', kind: 'on', trigger: 'CONNECTED', targets: ['authenticating'], actions: ['logAuthenticating'] });
   has({ source: 'connecting', kind: 'on', trigger: 'FAILED', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'connecting', kind: 'after', trigger: 'connectTimeout', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'securing', kind: 'on', trigger: 'SECURED', targets: ['authenticating'], actions: ['secured', 'logAuthenticating'] });
+  has({ source: 'securing', kind: 'on', trigger: 'FAILED', targets: ['failed'], actions: ['recordFailure'] });
+  has({ source: 'securing', kind: 'after', trigger: 'tlsHandshakeTimeout', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'authenticating', kind: 'on', trigger: 'OPENED', targets: ['listening'], actions: ['opened', 'logListening'] });
   has({ source: 'authenticating', kind: 'after', trigger: 'handshakeTimeout', targets: ['failed'], actions: ['recordFailure'] });
   has({ source: 'authenticating', kind: 'on', trigger: 'CHALLENGE.ANSWERED', targets: ['authenticating'], reenter: true });
@@ -444,29 +448,6 @@ test('bore local --inspect rejects a bad port with a usage error', async () => {
   assert.equal(await p.exited, 2);
   assert.match(p.output, /invalid value for --inspect: '99999'/);
 });
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
-
-/** Headless Chromium, closed after the test; `undefined` (the test skipped, saying why) when it cannot start. */
-async function launchBrowser(t: TestContext): Promise<Browser | undefined> {
-  const { chromium } = await import('playwright-core');
-  try {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    t.after(() => browser.close());
-    return browser;
-  } catch (err) {
-    t.skip(`cannot launch ${CHROMIUM} (install it: apt-get install -y chromium): ${(err as Error).message.split('\n')[0]}`);
-    return undefined;
-  }
-}
 
 /** Records on the page, in `window.takenLog`, every arrow that gets the class `just-taken`, in order. */
 const RECORD_TAKEN = `(() => {

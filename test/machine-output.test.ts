@@ -9,16 +9,17 @@ import { SimulatedClock, createActor } from 'xstate';
 import { supervisorAggregate, supervisorMachine } from '../machines/supervisor.js';
 import { ClientRuntime } from '../src/client/actors.js';
 import { silentLogger } from '../src/log/logger.js';
-import { ev, inertMachine, newProbe, testInput, testSettings } from './helpers/machine.js';
+import { TEST_TLS, ev, inertMachine, newProbe, testInput, testSettings } from './helpers/machine.js';
 
 /** A started client machine whose log actions record their names, in order. */
-function logged(settings = {}) {
+function logged(settings = {}, tls = false) {
   const clock = new SimulatedClock();
   const calls: string[] = [];
   const record = (name: string) => () => void calls.push(name);
   const machine = inertMachine().provide({
     actions: {
       logConnecting: record('connecting'),
+      logSecuring: record('securing'),
       logAuthenticating: record('authenticating'),
       logListening: record('listening'),
       logNoPool: record('no pool'),
@@ -32,6 +33,7 @@ function logged(settings = {}) {
       settings,
       () => 0.5,
       () => clock.now(),
+      tls,
     ),
     clock,
   });
@@ -51,7 +53,17 @@ describe('client machine output', () => {
       attempt: 1,
       lastError: undefined,
       retryDelayMs: undefined,
+      tls: undefined,
     });
+  });
+
+  test("stopped with TLS: the final view keeps the last control connection's TLS", () => {
+    const { actor } = logged({}, true);
+    actor.send(ev.connected());
+    actor.send(ev.secured());
+    actor.send(ev.hello(20042));
+    actor.send(ev.stop());
+    assert.deepEqual(actor.getSnapshot().output?.tls, TEST_TLS);
   });
 
   test('fatal: the error that ended it', () => {
@@ -83,6 +95,14 @@ describe('log actions: one per top-level change, where the chart says', () => {
     actor.send(ev.stop());
     // The challenge re-enters authenticating and a heartbeat re-enters alive: neither logs.
     assert.deepEqual(calls, ['connecting', 'authenticating', 'listening', 'no pool', 'backoff', 'connecting', 'stopped']);
+  });
+
+  test('with TLS: securing between connecting and authenticating, logged once each', () => {
+    const { actor, calls } = logged({}, true);
+    actor.send(ev.connected());
+    actor.send(ev.secured());
+    actor.send(ev.hello());
+    assert.deepEqual(calls, ['connecting', 'securing', 'authenticating', 'listening']);
   });
 
   test('a first failure without --retry-first: only fatal', () => {

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { SimulatedClock, createActor, fromTransition, transition } from 'xstate';
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { ERROR_CLASSES, type ErrorCode } from '../src/client/errors.js';
-import { CONNECT_TIMEOUT_MS } from '../src/client/connect.js';
+import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS } from '../src/client/connect.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
-import { type ClientContext, type ClientEvent, STICKY_PORT_TRIES, type TunnelSettings } from '../machines/client.js';
-import { ev, inertMachine, newProbe, startSimulated, testInput, topState } from './helpers/machine.js';
+import { type ClientContext, type ClientEvent, STICKY_PORT_TRIES, type TunnelSettings, tunnelView } from '../machines/client.js';
+import { TEST_TLS, ev, inertMachine, newProbe, startSimulated, testInput, topState } from './helpers/machine.js';
 
 describe('heartbeat deadline', () => {
   test('any server message resets it; silence for the timeout is a loss', () => {
@@ -105,6 +105,68 @@ describe('connect and handshake deadlines', () => {
     m.clock.increment(7000);
     assert.equal(m.state(), 'listening');
     assert.equal(m.probe.closedSessions, 0);
+  });
+});
+
+describe('TLS: the securing step', () => {
+  test('connected with TLS: the handshake has 3 s of its own, then fails as a TLS timeout (retriable)', () => {
+    const m = startSimulated({ retryFirst: true }, undefined, true);
+    m.clock.increment(2000);
+    m.send(ev.connected());
+    assert.equal(m.state(), 'securing');
+    m.clock.increment(TLS_HANDSHAKE_TIMEOUT_MS - 1);
+    assert.equal(m.state(), 'securing', 'counted from the connect, not from the attempt');
+    m.clock.increment(1);
+    assert.equal(m.state(), 'backoff');
+    assert.deepEqual(m.ctx().lastError, {
+      code: 'tls-timeout',
+      class: 'retriable',
+      message: 'the TLS handshake with the server at bore.test:7835 timed out after 3000 ms',
+    });
+    assert.equal(m.probe.closedSessions, 1, 'the stalled handshake is abandoned with its connection');
+  });
+
+  test('secured: what the handshake gave is in the view; the bore handshake gets its own deadline', () => {
+    const m = startSimulated({ retryFirst: true }, undefined, true);
+    m.send(ev.connected());
+    m.clock.increment(2500);
+    m.send(ev.secured());
+    assert.equal(m.state(), 'authenticating');
+    assert.deepEqual(tunnelView(m.actor.getSnapshot()).tls, TEST_TLS);
+    m.clock.increment(NETWORK_TIMEOUT_MS - 1);
+    assert.equal(m.state(), 'authenticating');
+    m.send(ev.hello());
+    assert.equal(m.state(), 'listening');
+    assert.deepEqual(m.ctx().tls, TEST_TLS, 'kept while listening');
+  });
+
+  test("a new attempt forgets the last connection's TLS until its own is secured", () => {
+    const m = startSimulated({}, undefined, true);
+    m.openTunnel();
+    m.send(ev.lost());
+    assert.equal(m.state(), 'backoff');
+    m.clock.increment(m.ctx().retryDelayMs!);
+    assert.equal(m.state(), 'connecting');
+    assert.equal(m.ctx().tls, undefined);
+    m.send(ev.connected());
+    const resumed = { ...TEST_TLS, resumed: true };
+    m.send(ev.secured(resumed));
+    assert.deepEqual(m.ctx().tls, resumed);
+  });
+
+  test('a TLS failure in the handshake is recorded as reported: fatal ones are never retried', () => {
+    const m = startSimulated({ retryFirst: true }, undefined, true);
+    m.send(ev.connected());
+    m.send(ev.connectFailed('tls-untrusted'));
+    assert.equal(m.state(), 'fatal');
+    assert.equal(m.ctx().lastError?.class, 'fatal');
+  });
+
+  test('without TLS there is no securing step', () => {
+    const m = startSimulated();
+    m.send(ev.connected());
+    assert.equal(m.state(), 'authenticating');
+    assert.equal(m.ctx().tls, undefined);
   });
 });
 
@@ -377,7 +439,9 @@ describe('model: every state and transition', () => {
     pureValue?: unknown;
   }
 
-  const replay = (variant: Partial<TunnelSettings>, steps: Step[]): Live => {
+  /** Settings, and whether the tunnel's connections are TLS. */
+  type Variant = Partial<TunnelSettings> & { tls?: boolean };
+  const replay = ({ tls, ...variant }: Variant, steps: Step[]): Live => {
     const probe = newProbe();
     const machine = inertMachine(probe);
     const clock = new SimulatedClock();
@@ -386,6 +450,7 @@ describe('model: every state and transition', () => {
         variant,
         () => 0.5,
         () => clock.now(),
+        tls,
       ),
       clock,
     });
@@ -420,6 +485,7 @@ describe('model: every state and transition', () => {
     const { settings, retryDelayMs } = live.context;
     const byState: Record<string, number | undefined> = {
       connecting: CONNECT_TIMEOUT_MS,
+      securing: TLS_HANDSHAKE_TIMEOUT_MS,
       authenticating: NETWORK_TIMEOUT_MS,
       listening: settings.heartbeatTimeoutMs,
       backoff: retryDelayMs,
@@ -429,6 +495,7 @@ describe('model: every state and transition', () => {
   const steps = (live: Live): Step[] => {
     const byState: Record<string, Step[]> = {
       connecting: [ev.connected(), ev.connectFailed('connect-refused'), ev.connectFailed('dns')],
+      securing: [ev.secured(), ev.connectFailed('tls-untrusted'), ev.connectFailed('network')],
       authenticating: [ev.answered(), ev.hello(), ev.refused('invalid-secret'), ev.refused('port-in-use')],
       listening: [ev.heartbeat(), ev.serverError(), ev.connection(), ev.lost('server-closed')],
     };
@@ -445,7 +512,7 @@ describe('model: every state and transition', () => {
   const serializeState = (s: { context: Live }) => JSON.stringify([s.context.value, s.context.context.everListened]);
   const serializeEvent = (e: Step) => JSON.stringify(e);
 
-  const variants: Partial<TunnelSettings>[] = [{}, { reconnect: false }, { retryFirst: true }];
+  const variants: Variant[] = [{}, { reconnect: false }, { retryFirst: true }, { tls: true }, { tls: true, retryFirst: true }];
   const covered = new Set<string>();
   const statesSeen = new Set<string>();
   const deadlinesMet = new Set<string>();
@@ -470,8 +537,12 @@ describe('model: every state and transition', () => {
         // The live actor and the pure transition function agree.
         if (event.type !== 'WAIT') assert.deepEqual(after.pureValue, after.value, `${label} pure`);
         // One session from connecting until the failure or the stop, never two.
-        const running = ['connecting', 'authenticating', 'listening'].includes(b);
+        const running = ['connecting', 'securing', 'authenticating', 'listening'].includes(b);
         assert.equal(after.openSessions, running ? 1 : 0, `${label} ${b}: sessions open`);
+        // Secured only with TLS, and only through `securing`; the view's TLS is this attempt's.
+        if (event.type === 'CONNECTED') assert.equal(b, variant.tls ? 'securing' : 'authenticating', label);
+        if (b === 'authenticating' || b === 'listening') assert.equal(after.context.tls !== undefined, variant.tls === true, label);
+        if (b === 'connecting' || b === 'securing') assert.equal(after.context.tls, undefined, label);
         // Every way into backoff or fatal records the failure; backoff knows when it retries.
         if (b === 'backoff' || b === 'fatal') assert.ok(after.context.lastError, `${label} records the failure`);
         if (b === 'backoff' && a !== 'backoff') assert.equal(after.context.nextRetryAt, after.now + after.context.retryDelayMs!, label);
@@ -484,9 +555,14 @@ describe('model: every state and transition', () => {
   }
 
   test('covers every state and every transition of the design', () => {
-    assert.deepEqual([...statesSeen].sort(), ['authenticating', 'backoff', 'connecting', 'fatal', 'listening', 'stopped']);
+    assert.deepEqual([...statesSeen].sort(), ['authenticating', 'backoff', 'connecting', 'fatal', 'listening', 'securing', 'stopped']);
     const expected = [
       'connecting->authenticating',
+      'connecting->securing',
+      'securing->authenticating',
+      'securing->backoff',
+      'securing->fatal',
+      'securing->stopped',
       'connecting->backoff',
       'connecting->fatal',
       'connecting->stopped',
@@ -501,7 +577,11 @@ describe('model: every state and transition', () => {
       'backoff->stopped',
     ];
     assert.deepEqual([...covered].sort(), expected.sort());
-    assert.deepEqual([...deadlinesMet].sort(), ['authenticating', 'backoff', 'connecting', 'listening'], 'every deadline fires');
+    assert.deepEqual(
+      [...deadlinesMet].sort(),
+      ['authenticating', 'backoff', 'connecting', 'listening', 'securing'],
+      'every deadline fires',
+    );
   });
 });
 

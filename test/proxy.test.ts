@@ -7,11 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { BULK_READ_BUFFER_SIZE, READ_BUFFER_SIZE, proxy, readIntoBuffer } from '../src/net/proxy.js';
 import { connect, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { rssMb, sampleRss } from './helpers/memory.js';
+import { TestCerts } from './helpers/tls-certs.js';
 
 const MiB = 1 << 20;
 
@@ -110,6 +113,52 @@ test('a read buffer grows to 512 KiB on a bulk transfer, stays at 64 KiB for sma
     b.destroy();
     close();
   }
+});
+
+test('a TLS source to a reader that holds off: every byte intact (a TLS socket is never read into a reused buffer)', async (t) => {
+  const certs = new TestCerts().make('server', 'localhost', 'IP:127.0.0.1', 1);
+  t.after(() => certs.remove());
+  const pem = (name: string) => readFileSync(certs.path(name));
+  const tlsServer = tls.createServer({ cert: pem('server.pem'), key: pem('server.key') });
+  tlsServer.listen(0, '127.0.0.1');
+  await once(tlsServer, 'listening');
+  t.after(() => tlsServer.close());
+  const secured = once(tlsServer, 'secureConnection') as Promise<[Socket]>;
+  const sender = tls.connect({ port: (tlsServer.address() as net.AddressInfo).port, host: '127.0.0.1', ca: pem('ca.pem') });
+  await once(sender, 'secureConnect');
+  const [inbound] = await secured;
+  const { a: out, b: reader, close } = await socketPair();
+  t.after(() => {
+    for (const s of [sender, inbound, out, reader]) s.destroy();
+    close();
+  });
+  const done = proxy(inbound, out);
+  // The reader takes a quarter, then holds off until the proxy's writes to it queue up.
+  const data = randomBytes(32 * MiB);
+  const got: Buffer[] = [];
+  let received = 0;
+  let held = false;
+  reader.on('data', (chunk: Buffer) => {
+    got.push(chunk);
+    received += chunk.length;
+    if (!held && received >= data.length / 4) {
+      held = true;
+      reader.pause();
+    }
+  });
+  const ended = once(reader, 'end');
+  const sent = writeFast(sender, data, data.length);
+  for (let turns = 0; !(held && out.writableLength > 0); turns++) {
+    assert.ok(turns < 1_000_000, 'the proxy never had to wait for the reader');
+    await new Promise((r) => setImmediate(r));
+  }
+  reader.resume();
+  await sent;
+  await ended;
+  assert.equal(received, data.length);
+  assert.equal(sha256(Buffer.concat(got)), sha256(data));
+  reader.end();
+  await done;
 });
 
 for (const reuseBuffers of [true, false]) {

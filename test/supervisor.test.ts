@@ -241,6 +241,7 @@ describe('reloadDiff and aggregateOf', () => {
     attempt: 1,
     lastError: undefined,
     retryDelayMs: undefined,
+    tls: undefined,
     generation: 1,
   });
   test('diff by key; a fatal tunnel counts as changed', () => {
@@ -251,6 +252,7 @@ describe('reloadDiff and aggregateOf', () => {
   test('aggregate', () => {
     assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'listening') }), 'listening');
     assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'authenticating') }), 'starting');
+    assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'securing') }), 'starting');
     assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'connecting') }), 'reconnecting');
     assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'fatal') }), 'degraded');
     assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }), 'gone');

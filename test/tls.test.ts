@@ -9,84 +9,30 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tlsFailure } from '../src/client/tls.js';
 import { classify } from '../src/client/errors.js';
-import { execFileSync } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { TestCerts } from './helpers/tls-certs.js';
 
-let dir = '';
-const path = (name: string) => join(dir, name);
-
-/** Runs openssl in the temp dir. */
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** A key and a certificate for `cn` with `san`, signed by the test CA (or self-signed), valid for `days` (negative: expired). */
-function makeCert(name: string, cn: string, san: string, days: number, selfSigned = false): void {
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`];
-  writeFileSync(path(`${name}.ext`), `subjectAltName=${san}\n`);
-  if (selfSigned) {
-    openssl('req', '-x509', ...key, '-out', `${name}.pem`, '-days', String(days), '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`);
-    return;
-  }
-  openssl('req', ...key, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    String(days),
-    '-extfile',
-    `${name}.ext`,
-    '-out',
-    `${name}.pem`,
-  );
-}
+let certs: TestCerts;
+const path = (name: string) => certs.path(name);
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bore-tls-'));
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=bore test CA',
-  );
-  makeCert('server', 'localhost', 'DNS:localhost,IP:127.0.0.1', 2);
-  makeCert('expired', 'localhost', 'DNS:localhost,IP:127.0.0.1', -1);
-  makeCert('other', 'other.example', 'DNS:other.example', 2);
-  makeCert('self', 'localhost', 'DNS:localhost,IP:127.0.0.1', 2, true);
+  certs = new TestCerts()
+    .make('server', 'localhost', 'DNS:localhost,IP:127.0.0.1', 2)
+    .make('expired', 'localhost', 'DNS:localhost,IP:127.0.0.1', -1)
+    .make('other', 'other.example', 'DNS:other.example', 2)
+    .make('self', 'localhost', 'DNS:localhost,IP:127.0.0.1', 2, true);
 });
 
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => certs.remove());
 
 /** `bore server` serving TLS with the certificate `name`. */
-const tlsServer = (name: string, args: string[] = []) =>
-  startServer(['--tls-cert', path(`${name}.pem`), '--tls-key', path(`${name}.key`), ...args]);
+const tlsServer = (name: string, args: string[] = []) => certs.server(name, args);
 
 /** The SHA-256 fingerprint of certificate `name`, as `sha256:HEX`. */
-const fingerprintOf = (name: string) => `sha256:${new X509Certificate(readFileSync(path(`${name}.pem`))).fingerprint256}`;
+const fingerprintOf = (name: string) => certs.fingerprintOf(name);
 
 /** Runs `bore local` until it exits; resolves with its code and output. */
 async function clientFails(controlPort: number, localPort: number, args: string[]) {

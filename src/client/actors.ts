@@ -8,8 +8,8 @@ import type { Socket } from 'node:net';
 import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log/logger.js';
-import { connectTcp } from './connect.js';
-import type { ClientTls } from './tls.js';
+import { connectTcp, secureSocket } from './connect.js';
+import { type ClientTls, type TunnelTls, tunnelTlsOf } from './tls.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
@@ -94,12 +94,13 @@ export interface SessionInput {
 
 /**
  * Events the session actor sends to the machine, in this order: `CONNECTED`, then
- * `CHALLENGE.ANSWERED` (with a secret), then `OPENED` or `FAILED`; once open, the
+ * `SECURED` (with TLS: what the handshake gave), then `CHALLENGE.ANSWERED` (with a secret), then `OPENED` or `FAILED`; once open, the
  * server's messages as `SERVER.*` until `CONTROL.LOST`. `SERVER.POOL` is the server's
  * pool offer (only a bore-ts server, only when asked); its token is a secret.
  */
 export type SessionEvent =
   | { type: 'CONNECTED' }
+  | { type: 'SECURED'; tls: TunnelTls }
   | { type: 'CHALLENGE.ANSWERED' }
   | { type: 'OPENED'; port: number }
   | { type: 'FAILED'; code: ErrorCode; message: string }
@@ -111,7 +112,7 @@ export type SessionEvent =
 
 /**
  * One control connection, from connect to close, and its only owner: connects, tunes
- * the socket, authenticates, sends `Hello` (then `PoolRequest` if a pool is wanted:
+ * the socket, secures it with TLS if the tunnel has it, authenticates, sends `Hello` (then `PoolRequest` if a pool is wanted:
  * a Rust server never reads it) and then turns the server's messages into machine
  * events (any message proves the server alive; EOF or a socket error is
  * `CONTROL.LOST`). It keeps no deadline: the machine's states do. Stopping it aborts
@@ -126,15 +127,26 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     if (!over) sendBack(event);
   };
   const run = async () => {
-    const connected = await connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0, tls: runtime.tls });
+    const connected = await connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0 });
     if (over) {
       connected.destroy();
       return;
     }
     socket = connected;
     setControlSocketBasics(socket);
-    const framed = frameClientSocket(socket);
     report({ type: 'CONNECTED' });
+    const tls = runtime.tls;
+    if (tls) {
+      const secured = await secureSocket({ socket, host: input.host, port: input.port, tls, signal: abort.signal });
+      socket = secured;
+      if (over) {
+        secured.destroy();
+        return;
+      }
+      // Read once per control connection: never per data connection.
+      report({ type: 'SECURED', tls: tunnelTlsOf(secured, tls) });
+    }
+    const framed = frameClientSocket(socket);
     const auth = runtime.renewAuth();
     await authenticate(framed, auth, 0);
     if (auth) report({ type: 'CHALLENGE.ANSWERED' });

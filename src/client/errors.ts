@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'tls-name-mismatch'
   | 'tls-expired'
   | 'tls-fingerprint'
-  | 'tls-failed';
+  | 'tls-failed'
+  | 'tls-timeout';
 
 /** Whether an error ends the client or is retried. */
 export type ErrorClass = 'fatal' | 'retriable';
@@ -60,6 +61,8 @@ export const ERROR_CLASSES: Record<ErrorCode, ErrorClass> = {
   'tls-expired': 'fatal',
   'tls-fingerprint': 'fatal',
   'tls-failed': 'fatal',
+  // A handshake that stalls (a lossy network, a middlebox) is the network's: retried.
+  'tls-timeout': 'retriable',
 };
 
 /** A classified client failure. `message` is what a person reads in the log. */

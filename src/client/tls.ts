@@ -24,6 +24,50 @@ export interface ClientTls {
   servername?: string;
   /** A session (ticket) to resume, from an earlier connection to the server. */
   session?: Buffer;
+  /** The server's certificate as the last full handshake verified it (a resumed one shows none). */
+  peer?: TlsPeer;
+}
+
+/** What the server's certificate says of itself, as a tunnel shows it. */
+export interface TlsPeer {
+  /** The leaf's subject, e.g. `CN=bore.example.com`. */
+  subject: string;
+  /** `sha256:` and upper-case hex, as `--tls-fingerprint` takes it. */
+  fingerprint: string;
+  /** When it stops being valid (ISO 8601). */
+  validTo: string;
+}
+
+/** A control connection's TLS as a tunnel's view shows it: protocol, cipher, the server's certificate, resumed or not. */
+export interface TunnelTls extends TlsPeer {
+  /** E.g. `TLSv1.3`. */
+  protocol: string;
+  /** The cipher suite's standard name, e.g. `TLS_AES_256_GCM_SHA384`. */
+  cipher: string;
+  /** Whether the handshake resumed an earlier session (a ticket) rather than verifying the certificate again. */
+  resumed: boolean;
+}
+
+/** The certificate of `socket`'s server, from a full handshake; undefined after a resumed one (the server sends none). */
+export function tlsPeerOf(socket: TLSSocket): TlsPeer | undefined {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return undefined;
+  return {
+    subject: cert.subject.replace(/\n/g, ', '),
+    fingerprint: `sha256:${cert.fingerprint256.replace(/:/g, '')}`,
+    validTo: new Date(cert.validTo).toISOString(),
+  };
+}
+
+/**
+ * The view of a secured control connection: its protocol and cipher, and the server's
+ * certificate (for a resumed session, the one the last full handshake verified). Read
+ * once per control connection, never per data connection.
+ */
+export function tunnelTlsOf(socket: TLSSocket, settings: ClientTls): TunnelTls {
+  const resumed = socket.isSessionReused();
+  const peer = (resumed ? undefined : tlsPeerOf(socket)) ?? settings.peer ?? { subject: '', fingerprint: '', validTo: '' };
+  return { protocol: socket.getProtocol() ?? '', cipher: socket.getCipher().standardName, ...peer, resumed };
 }
 
 /** Throws a `RangeError` the CLI reports as a usage error (the code of `options/rules.ts`). */

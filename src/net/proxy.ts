@@ -28,6 +28,11 @@
  * Backpressure: after each read the chunk is written to the other socket; if the kernel
  * did not take it all at once, reading stops until the write completes, so at most one
  * buffer per direction is ever in flight, whatever the reader's pace.
+ *
+ * Never for a TLS socket's reads: its handle decrypts a record into 16 KiB pieces and
+ * delivers them all in a loop, stop or not, so a piece would overwrite the buffer while
+ * the piece before it is still queued for writing (a held reader got corrupted bytes).
+ * A TLS socket is read with `pipe`, which gets a new buffer for each piece.
  */
 import type { Socket } from 'node:net';
 import { onClose, onEnd } from './socket-events.js';
@@ -79,6 +84,7 @@ export function readIntoBuffer(src: Socket, buffer: Buffer, onRead: (chunk: Buff
   const symbols = findSymbols(src);
   const socket = src as InternalSocket;
   const handle = socket._handle;
+  if ((src as Socket & { encrypted?: boolean }).encrypted) return null;
   if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || typeof handle.readStart !== 'function') return null;
   if (socket[symbols.buffer] != null || socket[symbols.callback] != null) return null;
 

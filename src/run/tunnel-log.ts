@@ -38,11 +38,33 @@ export class TunnelLog {
     else this.logger.debug(`connecting to ${server}`, { state, attempt });
   }
 
-  /** Connected: the handshake starts. */
+  /** Connected, with TLS: its handshake starts. */
+  securing(ctx: ClientContext): void {
+    const state = this.#enter('securing');
+    const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
+    this.logger.debug('connected, securing (TLS handshake)', { state, attempt: ctx.attempt, server });
+  }
+
+  /** Connected (and secured: what TLS gave): the bore handshake starts. */
   authenticating(ctx: ClientContext): void {
     const state = this.#enter('authenticating');
     const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
-    this.logger.debug('connected, authenticating', { state, attempt: ctx.attempt, server, port: ctx.requestedPort });
+    const tls = ctx.tls;
+    if (tls) {
+      this.logger.debug(`TLS: ${tls.protocol} ${tls.cipher}${tls.resumed ? ', session resumed' : ''}`, {
+        state,
+        server,
+        subject: tls.subject,
+        fingerprint: tls.fingerprint,
+        validTo: tls.validTo,
+      });
+    }
+    this.logger.debug(tls ? 'secured, authenticating' : 'connected, authenticating', {
+      state,
+      attempt: ctx.attempt,
+      server,
+      port: ctx.requestedPort,
+    });
   }
 
   /** Listening (again): the public address. */
@@ -132,6 +154,7 @@ function logOf(context: ClientContext): TunnelLog | undefined {
 export const loggedClientMachine = clientMachine.provide({
   actions: {
     logConnecting: ({ context }) => logOf(context)?.connecting(context),
+    logSecuring: ({ context }) => logOf(context)?.securing(context),
     logAuthenticating: ({ context }) => logOf(context)?.authenticating(context),
     logListening: ({ context }) => logOf(context)?.listening(context),
     logNoPool: ({ context }) => logOf(context)?.noPool(),

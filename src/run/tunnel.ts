@@ -15,7 +15,7 @@ import {
   tunnelView,
 } from '../../machines/client.js';
 import { clientCredentials } from '../client/credentials.js';
-import { clientTlsOf } from '../client/tls.js';
+import { type TunnelTls, clientTlsOf } from '../client/tls.js';
 import { silentLogger } from '../log/logger.js';
 import { rateLimited } from '../log/rate-limit.js';
 import { EXIT, TUNNEL_DEFAULTS } from '../client/defaults.js';
@@ -50,6 +50,8 @@ export interface Tunnel {
   readonly done: Promise<TunnelResult>;
   /** The public port, once known. */
   readonly publicPort: number | undefined;
+  /** With TLS, the control connection's protocol, cipher and server certificate, once secured (as in {@link TunnelChange}). */
+  readonly tls: TunnelTls | undefined;
   /**
    * Calls `listener` with the current {@link TunnelChange} at once, then once per change
    * of it (not on heartbeats, which re-enter the machine's state but change nothing a
@@ -175,6 +177,9 @@ export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelR
     done,
     get publicPort() {
       return actor.getSnapshot().context.publicPort;
+    },
+    get tls() {
+      return actor.getSnapshot().context.tls;
     },
     onChange,
     changes: () => changes(onChange, isFinalChange),

@@ -330,6 +330,7 @@ function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>): TunnelsChan
         attempt: t.attempt,
         lastError: t.lastError,
         retryDelayMs: t.retryDelayMs,
+        tls: t.tls,
       } satisfies TunnelView,
     ]),
   );

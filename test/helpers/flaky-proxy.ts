@@ -2,16 +2,22 @@
  * A TCP relay that can fail like a real network: `blackhole()` silently drops every
  * byte both ways without closing anything (a dead Wi-Fi, a pulled cable), `restore()`
  * brings the network back (connections that lived through the outage are reset, as
- * the peer's kernel would do), and `cut(i)` closes one relayed connection.
+ * the peer's kernel would do), and `cut(i)` closes one relayed connection. Each relayed
+ * connection keeps its first bytes each way (a TLS handshake's records, for a test to read).
  */
 import net from 'node:net';
 import { once } from 'node:events';
+
+/** Bytes kept of the start of each relayed connection, each way. */
+const FIRST_BYTES = 4096;
 
 interface Relay {
   client: net.Socket;
   server: net.Socket;
   bytes: number;
   blackholed: boolean;
+  /** The first {@link FIRST_BYTES} bytes the client sent, and the server. */
+  first: { client: Buffer; server: Buffer };
 }
 
 /** A relay from a loopback port to `targetPort`. */
@@ -38,12 +44,20 @@ export class FlakyProxy {
 
   #relay(client: net.Socket): void {
     const server = net.connect({ port: this.#targetPort, host: '127.0.0.1', allowHalfOpen: true });
-    const relay: Relay = { client, server, bytes: 0, blackholed: this.#dropping };
+    const relay: Relay = {
+      client,
+      server,
+      bytes: 0,
+      blackholed: this.#dropping,
+      first: { client: Buffer.alloc(0), server: Buffer.alloc(0) },
+    };
     this.relays.push(relay);
     const forward = (from: net.Socket, to: net.Socket) => {
+      const side = from === client ? 'client' : 'server';
       from.on('data', (chunk: Buffer) => {
         if (this.#dropping || relay.blackholed) return;
         relay.bytes += chunk.length;
+        if (relay.first[side].length < FIRST_BYTES) relay.first[side] = Buffer.concat([relay.first[side], chunk]).subarray(0, FIRST_BYTES);
         if (!to.write(chunk)) {
           from.pause();
           to.once('drain', () => from.resume());

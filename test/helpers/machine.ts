@@ -7,6 +7,7 @@ import { type EventObject, SimulatedClock, createActor, fromCallback } from 'xst
 import { type ClientEvent, type ClientMachineInput, clientMachine, type TunnelSettings } from '../../machines/client.js';
 import { ClientRuntime, type ProxiesInput, type ProxyRequest, type SessionInput } from '../../src/client/actors.js';
 import type { ErrorCode } from '../../src/client/errors.js';
+import type { TunnelTls } from '../../src/client/tls.js';
 import { silentLogger } from '../../src/log/logger.js';
 
 /** Settings with the CLI's defaults, against a server that is never contacted. */
@@ -59,14 +60,30 @@ export function inertMachine(probe: Probe = newProbe()) {
   });
 }
 
-/** Input for {@link inertMachine}; `random` 0.5 means no jitter, `now` is the time recorded in `nextRetryAt`. */
-export function testInput(settings: Partial<TunnelSettings> = {}, random = () => 0.5, now = () => 0): ClientMachineInput {
-  return { settings: testSettings(settings), runtime: new ClientRuntime(silentLogger, undefined, random, now) };
+/**
+ * Input for {@link inertMachine}; `random` 0.5 means no jitter, `now` is the time recorded
+ * in `nextRetryAt`; `tls`: the tunnel's connections are TLS (the session secures them).
+ */
+export function testInput(settings: Partial<TunnelSettings> = {}, random = () => 0.5, now = () => 0, tls = false): ClientMachineInput {
+  const runtime = new ClientRuntime(silentLogger, undefined, random, now);
+  if (tls) runtime.tls = {};
+  return { settings: testSettings(settings), runtime };
 }
+
+/** What a secured control connection reports of its TLS (the handshake of a test server). */
+export const TEST_TLS: TunnelTls = {
+  protocol: 'TLSv1.3',
+  cipher: 'TLS_AES_256_GCM_SHA384',
+  subject: 'CN=bore.test',
+  fingerprint: `sha256:${'AB'.repeat(32)}`,
+  validTo: '2030-01-01T00:00:00.000Z',
+  resumed: false,
+};
 
 /** The events the session actor would send. */
 export const ev = {
   connected: () => ({ type: 'CONNECTED' }),
+  secured: (tls: TunnelTls = TEST_TLS) => ({ type: 'SECURED', tls }),
   connectFailed: (code: ErrorCode = 'connect-refused') => ({ type: 'FAILED', code, message: code }),
   answered: () => ({ type: 'CHALLENGE.ANSWERED' }),
   hello: (port = 20001) => ({ type: 'OPENED', port }),
@@ -84,19 +101,20 @@ export function topState(value: string | object): string {
   return typeof value === 'string' ? value : Object.keys(value)[0]!;
 }
 
-/** A started actor of {@link inertMachine} on a simulated clock, with its own probe. */
-export function startSimulated(settings: Partial<TunnelSettings> = {}, random?: () => number) {
+/** A started actor of {@link inertMachine} on a simulated clock, with its own probe; `tls` as in {@link testInput}. */
+export function startSimulated(settings: Partial<TunnelSettings> = {}, random?: () => number, tls = false) {
   const clock = new SimulatedClock();
   const probe = newProbe();
   const machine = inertMachine(probe);
-  const actor = createActor(machine, { input: testInput(settings, random, () => clock.now()), clock });
+  const actor = createActor(machine, { input: testInput(settings, random, () => clock.now(), tls), clock });
   actor.start();
   const send = (e: ClientEvent) => actor.send(e);
   const state = () => topState(actor.getSnapshot().value);
   const ctx = () => actor.getSnapshot().context;
-  /** Connects and completes the handshake: the tunnel is listening. */
+  /** Connects (and secures, with TLS) and completes the handshake: the tunnel is listening. */
   const openTunnel = (port = 20001) => {
     send(ev.connected());
+    if (tls) send(ev.secured());
     send(ev.hello(port));
   };
   return { clock, probe, machine, actor, send, state, ctx, openTunnel };

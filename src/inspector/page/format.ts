@@ -3,7 +3,7 @@
  * the rows of the context table.
  */
 import type { GraphTransition } from '../graph.js';
-import type { ChildSnapshotView, LogEntryView, PoolView, SnapshotView } from './wire.js';
+import type { ChildSnapshotView, LogEntryView, PoolView, SnapshotView, TlsView } from './wire.js';
 
 /** Whether an action is XState plumbing not worth showing (`xstate.raise`, `xstate.cancel`). */
 export function isHiddenAction(name: string): boolean {
@@ -79,14 +79,26 @@ export function contextRows(snapshot: ChildSnapshotView, now: number): ContextRo
     { label: 'next retry', value: retry },
     { label: 'failures', value: show(c.failures) },
     { label: 'reconnects', value: show(c.reconnects) },
-    // The session actor owns the socket; it is open while connected (authenticating or listening).
+    // The session actor owns the socket; it is open while connected (securing, authenticating or listening).
     {
       label: 'control connection',
-      value: snapshot.active.includes('authenticating') || snapshot.active.includes('listening') ? 'open' : 'closed',
+      value: ['securing', 'authenticating', 'listening'].some((s) => snapshot.active.includes(s)) ? 'open' : 'closed',
     },
     { label: 'server', value: `${st.to}:${st.controlPort}` },
+    ...tlsRows(c.tls),
     { label: 'local service', value: `${st.localHost}:${st.localPort}` },
     { label: 'connection pool', value: poolText(c.pool) },
+  ];
+}
+
+/** The TLS of the control connection: protocol and cipher, then the server's certificate once secured. */
+function tlsRows(tls: TlsView | null | undefined): ContextRow[] {
+  if (!tls) return [{ label: 'TLS', value: NONE }];
+  return [
+    { label: 'TLS', value: `${tls.protocol}, ${tls.cipher}, ${tls.resumed ? 'session resumed' : 'full handshake'}` },
+    { label: 'server certificate', value: tls.subject || NONE },
+    { label: 'fingerprint', value: tls.fingerprint || NONE },
+    { label: 'certificate expires', value: tls.validTo || NONE },
   ];
 }
 

@@ -54,6 +54,8 @@ export interface ContextView {
   failures?: number | null;
   reconnects?: number | null;
   pool?: PoolView | null;
+  /** With TLS, the control connection's (the client's `TunnelTls`), once secured. */
+  tls?: TlsView | null;
   /** A supervisor's: what it knows of each tunnel, by name (`TunnelStatus`). */
   tunnels?: Record<string, TunnelStatusView> | null;
   /** A supervisor's: the aggregate of its tunnels' states (`listening`, `reconnecting`, `degraded`, ...). */
@@ -84,6 +86,18 @@ export interface PoolView {
   refills: number;
   fallbacks: number;
   failures: number;
+}
+
+/** A control connection's TLS (the client's `TunnelTls`). */
+export interface TlsView {
+  protocol: string;
+  cipher: string;
+  subject: string;
+  /** `sha256:HEX`. */
+  fingerprint: string;
+  /** ISO 8601. */
+  validTo: string;
+  resumed: boolean;
 }
 
 /** A snapshot pushed on `/events` (the hub's `PublicSnapshot`). */
