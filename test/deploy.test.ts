@@ -217,3 +217,30 @@ test("the units' ExecStart lines run: server and client with the secret from the
   }
   assert.ok(!server.output.includes(SECRET));
 });
+
+test("the server unit's StateDirectory keeps --tls-self-signed's certificate across restarts", async () => {
+  const u = parseUnit(readFileSync(path.join(DEPLOY, 'bore-server.service'), 'utf8'));
+  assert.equal(u.get('StateDirectory')?.at(-1), 'bore');
+  assert.equal(u.get('StateDirectoryMode')?.at(-1), '0700');
+  const credentials = path.join(dir, 'credentials-tls');
+  spawnSync('mkdir', ['-p', credentials]);
+  writeFileSync(path.join(credentials, 'secret'), `${SECRET}\n`, { mode: 0o600 });
+  // systemd makes /var/lib/<StateDirectory> and sets $STATE_DIRECTORY to it.
+  const state = path.join(dir, 'var-lib', 'bore');
+  const args = [...execStart('bore-server.service', credentials), '--tls-self-signed', '--control-port', '0', '--bind-addr', '127.0.0.1'];
+  const pins: string[] = [];
+  for (let start = 0; start < 2; start++) {
+    const server = new BoreProcess(args, { STATE_DIRECTORY: state });
+    try {
+      const m = await server.waitFor(
+        /self-signed TLS certificate (?:made|kept) in (.+?): clients connect with --tls-fingerprint (sha256:[0-9A-F]{64})/,
+      );
+      assert.equal(m[1], state);
+      pins.push(m[2]!);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  }
+  assert.equal(pins[0], pins[1]);
+  assert.ok(existsSync(path.join(state, 'tls-key.pem')));
+});

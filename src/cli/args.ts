@@ -94,6 +94,7 @@ function valueOf(spec: OptionSpec, flag: string, argv: Args): unknown {
   const name = `--${flag}`;
   const env = spec.env ?? '';
   const fallback = typeof spec.default === 'number' ? spec.default : undefined;
+  if (spec.valueOptional && value === '') return true;
   switch (range?.kind) {
     case 'integer':
       return range.port

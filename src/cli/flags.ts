@@ -31,7 +31,7 @@ function flagOf(spec: OptionSpec): Options {
     describe,
     defaultDescription: shownDefault,
     // A port flag without its value is reported as an invalid port ('').
-    requiresArg: !(range?.kind === 'integer' && range.port),
+    requiresArg: !(range?.kind === 'integer' && range.port) && !spec.valueOptional,
   };
 }
 
@@ -75,7 +75,7 @@ export const LOCAL_USAGE =
 /** The usage line and text of `bore up --help`. */
 export const UP_USAGE = `$0 [--config PATH]\n\n${UP_DESCRIBE}: added tunnels start, removed ones stop, changed ones restart, the others keep their connections (a SIGHUP during start-up is applied once the tunnels run).`;
 /** The usage line and text of `bore server --help`. */
-export const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}. SIGHUP reads --secret-file again (to rotate the secret); otherwise it is logged and changes nothing.`;
+export const SERVER_USAGE = `$0\n\n${SERVER_DESCRIBE}. SIGHUP reads --secret-file (to rotate the secret) and --tls-cert/--tls-key (a renewed certificate) again, without dropping a tunnel; otherwise it is logged and changes nothing.`;
 
 /** The flags of `bore local`. */
 export function localOptions<T>(y: Argv<T>) {

@@ -1,27 +1,32 @@
-/** `bore server`: a {@link BoreServer} from the flags, its secret file reloaded on SIGHUP, and its metrics listener. */
+/** `bore server`: a {@link BoreServer} from the flags, its secret file and certificate reloaded on SIGHUP, and its metrics listener. */
 import net from 'node:net';
 import { parseMetricsHosts } from '../server/metrics-guard.js';
 import { SERVER_OPTIONS } from '../server/options.js';
 import { DEFAULT_MAX_PORT, DEFAULT_MIN_PORT, DRAIN_TIMEOUT_MS } from '../server/defaults.js';
-import { SecretFileError, readSecrets } from '../system/secret-file.js';
+import { readSecrets } from '../system/secret-file.js';
 import { type Args, UsageError, asUsage, fromTable, given, secondsArg, secretArg } from './args.js';
 import { EXIT_CODES, exit, logSettings, makeLogger, onStopSignal } from './process.js';
 import { ignoreHangups, onHangup } from './hangup.js';
+import { reloader } from './server-reload.js';
 
-/** Gives `server` the secrets of `file` again, or keeps its own if the file gives none; says which. */
-function reloadSecrets(
-  server: { setSecret(secrets: string[]): void },
-  file: string,
-  logger: { info(m: string): unknown; error(m: string, meta?: object): unknown },
-): void {
-  try {
-    const secrets = readSecrets(file);
-    server.setSecret(secrets);
-    logger.info(`secrets reloaded from ${file}: ${secrets.length} secret${secrets.length === 1 ? '' : 's'}`);
-  } catch (err) {
-    if (!(err instanceof SecretFileError)) throw err;
-    logger.error(`SIGHUP: secret file ${err.message}; the server keeps the secrets it had`, { file });
+/**
+ * The certificate flags, checked together: `--tls-cert` with `--tls-key`, neither with
+ * `--tls-self-signed`, `--tls-names` only with it. Returns the files to reload on SIGHUP.
+ */
+function tlsArgs(argv: Args): { cert: string; key: string } | undefined {
+  const cert = given(argv['tls-cert'], 'BORE_TLS_CERT', '--tls-cert');
+  const key = given(argv['tls-key'], 'BORE_TLS_KEY', '--tls-key');
+  const selfSigned = given(argv['tls-self-signed'], 'BORE_TLS_SELF_SIGNED', '--tls-self-signed');
+  const names = given(argv['tls-names'], 'BORE_TLS_NAMES', '--tls-names');
+  if (selfSigned && (cert || key)) {
+    throw new UsageError(
+      `${selfSigned.name} and ${(cert ?? key)?.name} given together: use either a certificate of your own (--tls-cert and --tls-key) or one the server makes (--tls-self-signed)`,
+    );
   }
+  if (names && !selfSigned) throw new UsageError(`${names.name} goes with --tls-self-signed: it names the certificate the server makes`);
+  if (cert && !key) throw new UsageError(`${cert.name} needs --tls-key, the file of the certificate's private key`);
+  if (key && !cert) throw new UsageError(`${key.name} needs --tls-cert, the file of the certificate (PEM, full chain)`);
+  return cert && key ? { cert: cert.text, key: key.text } : undefined;
 }
 
 /** Whether `host` is a loopback address (127.0.0.0/8, ::1, IPv4-mapped 127.x, or the name localhost). */
@@ -66,6 +71,7 @@ export async function runServer(argv: Args): Promise<void> {
   const drainMs = secondsArg(argv['drain-timeout'], '--drain-timeout', DRAIN_TIMEOUT_MS / 1000) * 1000;
   const metrics = metricsArg(argv.metrics, argv['metrics-host']);
   const secretSource = secretArg(argv);
+  const tlsFiles = tlsArgs(argv);
   const secret = secretSource.file === undefined ? secretSource.secret : readSecrets(secretSource.file);
   const bindAddr = String(flags.bindAddr);
   const bindTunnels = String(flags.bindTunnels);
@@ -79,10 +85,10 @@ export async function runServer(argv: Args): Promise<void> {
     logger.info(`received ${signal}, shutting down`);
     void server.close(drainMs).then(() => exit(EXIT_CODES.stopped));
   });
-  // SIGHUP reads a secret file again (a rotation); there is nothing else to reload.
-  const { file } = secretSource;
-  if (file === undefined) ignoreHangups(logger, 'server');
-  else onHangup(() => reloadSecrets(server, file, logger));
+  // SIGHUP reads a secret file (a rotation) and the certificate files (a renewal) again.
+  const reload = reloader(server, { secretFile: secretSource.file, tls: tlsFiles }, logger);
+  if (reload) onHangup(reload);
+  else ignoreHangups(logger, 'server');
   try {
     const port = await server.listen();
     if (secret === undefined && !(isLoopback(bindAddr) && isLoopback(bindTunnels))) {
@@ -95,8 +101,10 @@ export async function runServer(argv: Args): Promise<void> {
       );
     }
   } catch (err) {
-    logger.error(`could not listen: ${err instanceof Error ? err.message : String(err)}`);
-    exit(EXIT_CODES.failed);
+    // A self-signed certificate that cannot be kept (its directory) is the call's to fix: not restarted.
+    const usage = err instanceof Error && 'code' in err && err.code === 'ERR_BORE_INVALID_OPTION';
+    logger.error(`${usage ? '' : 'could not listen: '}${err instanceof Error ? err.message : String(err)}`);
+    exit(usage ? EXIT_CODES.usage : EXIT_CODES.failed);
     return;
   }
   if (metrics) {

@@ -39,6 +39,8 @@ export interface OptionSpec<V = unknown> {
   readonly help?: string;
   /** What `--help` shows as the default when it is not the default itself (`off`). */
   readonly shownDefault?: string;
+  /** The flag may be given without a value (`--tls-self-signed`), which gives the library `true`. */
+  readonly valueOptional?: true;
 }
 
 /** A table of options by key. */

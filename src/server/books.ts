@@ -30,7 +30,15 @@ export interface ServerCounters {
   bytesOut: number;
   /** Failed handshakes by reason (`timeout`, `protocol`, `invalid-secret`, `blocked`, ...). */
   handshakeFailures: ReadonlyMap<string, number>;
+  /**
+   * Control-port connections (control, data and pooled) by transport, each counted once
+   * its transport is known: `tls` once its TLS handshake is done, `plain` at its first byte.
+   */
+  controlConnections: Readonly<Record<Transport, number>>;
 }
+
+/** How a connection to the control port is carried. */
+export type Transport = 'tls' | 'plain';
 
 /** The counts of the registry of unclaimed public connections that the counters include. */
 export interface PendingCounts {
@@ -56,6 +64,7 @@ export class ServerBooks {
   /** Both sockets of every proxied (claimed) public connection. */
   readonly #proxied = new Set<Socket>();
   readonly #handshakeFailures = new Map<string, number>();
+  readonly #transports: Record<Transport, number> = { tls: 0, plain: 0 };
   #publicActive = 0;
   #publicPooled = 0;
   #bytesIn = 0;
@@ -87,7 +96,13 @@ export class ServerBooks {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       handshakeFailures: this.#handshakeFailures,
+      controlConnections: { ...this.#transports },
     };
+  }
+
+  /** Counts a control-port connection carried by `transport`. */
+  countTransport(transport: Transport): void {
+    this.#transports[transport]++;
   }
 
   /** Counts a failed handshake under `reason`. */

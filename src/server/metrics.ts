@@ -3,8 +3,8 @@
  * (`bore server --metrics <addr:port>`): `GET /metrics` in the text exposition format
  * and `GET /healthz`, with its connections capped, slow requests timed out and the
  * `Host` checked (`metrics-guard.ts`). Every value is read from the server at scrape time
- * (`server.stats`, `server.counters`), so the server does nothing per connection for
- * them. Loaded (with prom-client) only when metrics are asked for.
+ * (`server.stats`, `server.counters`, `server.certificate`), so the server does nothing
+ * per connection for them beyond a count. Loaded (with prom-client) only when metrics are asked for.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
@@ -127,6 +127,41 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     collect() {
       this.reset();
       for (const [reason, count] of server.counters.handshakeFailures) this.inc({ reason }, count);
+    },
+  });
+  new Counter({
+    name: 'bore_control_connections_total',
+    help: 'Connections to the control port (control, data and pooled) by transport: tls (counted once its handshake is done) or plain',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      const { tls, plain } = server.counters.controlConnections;
+      this.reset();
+      this.inc({ transport: 'tls' }, tls);
+      this.inc({ transport: 'plain' }, plain);
+    },
+  });
+  new Gauge({
+    name: 'bore_tunnels_open_by_transport',
+    help: 'Tunnels open by the transport of their control connection: tls or plain',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      const { tunnels, tlsTunnels } = server.stats;
+      this.set({ transport: 'tls' }, tlsTunnels);
+      this.set({ transport: 'plain' }, tunnels - tlsTunnels);
+    },
+  });
+  // As blackbox_exporter's probe_ssl_earliest_cert_expiry: a timestamp, so an alert reads
+  // `bore_tls_certificate_expiry_timestamp_seconds - time() < 14 * 86400`. No sample without TLS.
+  new Gauge({
+    name: 'bore_tls_certificate_expiry_timestamp_seconds',
+    help: "When the control port's TLS certificate expires, in seconds since the Unix epoch (absent without TLS)",
+    registers: [registry],
+    collect() {
+      const info = server.certificate;
+      if (info) this.set(info.validTo.getTime() / 1000);
+      else this.remove();
     },
   });
   readGauge(registry, 'bore_up', '1 while the control listener is up and the server is not shutting down', () =>

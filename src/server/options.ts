@@ -39,6 +39,30 @@ const tlsRule: Rule<ServerTlsOptions> = Object.assign(
   { range: { kind: 'other' } as const },
 );
 
+/** `tlsSelfSigned`: `true` (the default directory) or a directory. */
+const selfSignedRule: Rule<boolean | string> = Object.assign(
+  (name: string, value: unknown) => {
+    if (value !== true && value !== false && (typeof value !== 'string' || value === '')) {
+      const shown = typeof value === 'string' ? "''" : typeof value;
+      throw Object.assign(new TypeError(`${name} must be true or a directory, got ${shown}`), { code: 'ERR_BORE_INVALID_OPTION' });
+    }
+  },
+  { range: { kind: 'string', nonEmpty: 'a directory', secret: false } as const },
+);
+
+/** `tlsNames`: host names and IP addresses, as a list or one comma-separated string. */
+const namesRule: Rule<string | readonly string[]> = Object.assign(
+  (name: string, value: unknown) => {
+    const ok = typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+    if (!ok) {
+      throw Object.assign(new TypeError(`${name} must be a list of host names and IP addresses (or one string, comma-separated)`), {
+        code: 'ERR_BORE_INVALID_OPTION',
+      });
+    }
+  },
+  { range: { kind: 'string', nonEmpty: 'host names or IP addresses', secret: false } as const },
+);
+
 /** The options of {@link BoreServer} (the names match the CLI flags; durations in milliseconds). */
 export const SERVER_OPTIONS = {
   /** Lowest public port a client may get (default 1024). */
@@ -169,6 +193,31 @@ export const SERVER_OPTIONS = {
   },
   /** File of the certificate's private key (PEM); read at construction unless `tls` is given. */
   tlsKey: { rule: string('a path'), flag: 'tls-key', env: 'BORE_TLS_KEY', help: "The TLS certificate's private key (PEM)" },
+  /**
+   * Serve TLS with a self-signed certificate that the server makes on its first start and
+   * keeps in this directory (`true`: `$STATE_DIRECTORY`, which systemd's `StateDirectory=`
+   * sets, else `$XDG_STATE_HOME/bore` or `~/.local/state/bore`), reused at every later
+   * start; its fingerprint is logged for the clients' `--tls-fingerprint`. Excludes
+   * `tls`, `tlsCert` and `tlsKey`.
+   */
+  tlsSelfSigned: {
+    rule: selfSignedRule,
+    flag: 'tls-self-signed',
+    env: 'BORE_TLS_SELF_SIGNED',
+    valueOptional: true,
+    help: "Serve TLS on the control port with a self-signed certificate made on the first start and kept in DIR (--tls-self-signed or --tls-self-signed=DIR; default $STATE_DIRECTORY, else ~/.local/state/bore); logs its fingerprint for the clients' --tls-fingerprint",
+  },
+  /**
+   * Names the self-signed certificate is made for besides this host's name, `localhost`,
+   * 127.0.0.1 and ::1 (host names and IP addresses; a string is comma-separated). A
+   * certificate already kept is not changed: the server warns of the names it lacks.
+   */
+  tlsNames: {
+    rule: namesRule,
+    flag: 'tls-names',
+    env: 'BORE_TLS_NAMES',
+    help: "Host names and IP addresses, comma-separated, that --tls-self-signed makes its certificate for besides this host's name and localhost",
+  },
   /** Refuse plaintext clients with an `Error` message (default false). */
   requireTls: {
     rule: boolean,

@@ -14,9 +14,10 @@
  */
 import net, { type Server } from 'node:net';
 import { EventEmitter, once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { ServerTlsOptions } from './tls.js';
 import { type CertificateInfo, ServerCertificate } from './certificate.js';
+import { type CertificateSource, certificateSource } from './certificate-source.js';
+import { CertificateWatch, certificateFields } from './certificate-watch.js';
 import { Authenticator } from '../protocol/auth.js';
 import { drainSockets } from '../net/drain.js';
 import { silentLogger } from '../log/logger.js';
@@ -60,7 +61,9 @@ export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
 const SERVER_RULES: Rules<ServerOptions> = rulesOf(SERVER_OPTIONS);
 
 /** What the server runs with: each option that has a default, filled in. */
-type ServerSettings = Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog' | 'tls' | 'tlsCert' | 'tlsKey'>>;
+type ServerSettings = Required<
+  Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog' | 'tls' | 'tlsCert' | 'tlsKey' | 'tlsSelfSigned' | 'tlsNames'>
+>;
 
 /** The table's defaults, taken by every setting a caller leaves out. */
 const SERVER_DEFAULTS: ServerSettings = defaultsOf(SERVER_OPTIONS);
@@ -77,24 +80,13 @@ export interface ServerStats {
   proxiedSockets: number;
   /** Idle pooled data connections, over all tunnels. */
   pooled: number;
+  /** Of the open tunnels, those whose control connection is TLS. */
+  tlsTunnels: number;
 }
 
 /** The authenticator of the option `secret`, if it holds a secret. */
 function authenticator(secret: string | readonly string[] | undefined): Authenticator | undefined {
   return secret === undefined || secret === '' ? undefined : new Authenticator(secret);
-}
-
-/** The certificate of the options `tls` or `tlsCert` and `tlsKey` (files read now), if any. */
-function certificateOf(options: ServerOptions): ServerCertificate | undefined {
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
-    throw Object.assign(new RangeError('tlsCert and tlsKey go together: give both'), { code: OPTION_ERROR });
-  }
-  const source =
-    options.tls ??
-    (options.tlsCert === undefined || options.tlsKey === undefined
-      ? undefined
-      : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) });
-  return source && new ServerCertificate(source);
 }
 
 /**
@@ -109,6 +101,10 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #books: ServerBooks;
   /** The control connections in their handshake and the open tunnels. */
   readonly #sessions: Sessions;
+  /** The expiry warnings of the certificate. */
+  readonly #watch: CertificateWatch;
+  /** Where the certificate comes from: made at start if it is to be made; says what a start says of it. */
+  readonly #source: CertificateSource;
   #closing = false;
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
@@ -138,9 +134,14 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     );
     this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
     this.#sessions.auth = authenticator(options.secret);
-    this.#sessions.tls = certificateOf(options);
-    if (this.#opts.requireTls && !this.#sessions.tls) {
-      throw Object.assign(new RangeError('requireTls needs a certificate (tls, or tlsCert and tlsKey)'), { code: OPTION_ERROR });
+    const source = certificateSource(options);
+    this.#source = source;
+    this.#sessions.tls = source.certificate;
+    this.#watch = new CertificateWatch(this.#log, () => this.certificate, source.renew);
+    if (this.#opts.requireTls && !this.#sessions.tls && !options.tlsSelfSigned) {
+      throw Object.assign(new RangeError('requireTls needs a certificate (tls, tlsCert and tlsKey, or tlsSelfSigned)'), {
+        code: OPTION_ERROR,
+      });
     }
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       const addr = socket.remoteAddress;
@@ -150,8 +151,14 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     });
   }
 
-  /** Starts listening on the control port. Resolves with the port actually bound. */
+  /**
+   * Starts listening on the control port. Resolves with the port actually bound. With
+   * `tlsSelfSigned` on a first start, makes the certificate first (rejects with an
+   * option error if it cannot be kept).
+   */
   async listen(): Promise<number> {
+    // A self-signed certificate is made here, off the constructor: it loads the X.509 encoder.
+    this.#sessions.tls ??= await this.#source.ready();
     this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
     // From now on a listener error (such as EMFILE on accept) is the server's own: logged,
@@ -166,6 +173,8 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       auth: Boolean(this.#sessions.auth),
       tls: this.#sessions.tls ? (this.#opts.requireTls ? 'required' : 'on') : 'off',
     });
+    this.#source.announce(this.#log);
+    this.#watch.start();
     return port;
   }
 
@@ -183,12 +192,14 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   /**
    * Serves TLS with `pem` (certificate with its chain, key) from the next connection on;
    * connections and tunnels that are up keep theirs. On a server started without a
-   * certificate this turns TLS on. Throws (and keeps the current certificate) if `pem`
-   * is invalid.
+   * certificate this turns TLS on. Logs the new fingerprint and expiry (and warns if it
+   * expires soon). Throws (and keeps the current certificate) if `pem` is invalid.
    */
   setCertificate(pem: ServerTlsOptions): void {
     if (this.#sessions.tls) this.#sessions.tls.replace(pem);
     else this.#sessions.tls = new ServerCertificate(pem);
+    this.#log.info('TLS certificate replaced', certificateFields(this.#sessions.tls.info));
+    this.#watch.check();
   }
 
   /** The current certificate's subject, names, fingerprint and expiry; undefined without TLS. */
@@ -214,6 +225,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       handshaking: this.#sessions.handshaking,
       proxiedSockets: this.#books.proxiedSockets,
       pooled: this.#sessions.pooled,
+      tlsTunnels: this.#sessions.tlsTunnels,
     };
   }
 
@@ -240,6 +252,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   async close(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#watch.stop();
     this.#control.close();
     this.#sessions.close('server shutting down');
     const proxied = this.#books.proxied();

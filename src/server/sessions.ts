@@ -90,6 +90,13 @@ export class Sessions implements TunnelHost {
     return this.#handshaking.size;
   }
 
+  /** Of the open tunnels, those whose control connection is TLS (counted when asked). */
+  get tlsTunnels(): number {
+    let n = 0;
+    for (const tunnel of this.#tunnels) if (tunnel.encrypted) n++;
+    return n;
+  }
+
   /** Idle pooled data connections, over all tunnels. */
   get pooled(): number {
     let n = 0;
@@ -105,12 +112,16 @@ export class Sessions implements TunnelHost {
     const deadline = Date.now() + this.#settings.handshakeTimeoutMs;
     const context = this.tls?.context;
     // Without a certificate nothing changes: a TLS ClientHello is garbage to the handshake.
-    if (!context && !this.#settings.requireTls) return this.#handshake(socket, socket, addr, deadline);
+    if (!context && !this.#settings.requireTls) {
+      this.#books.countTransport('plain');
+      return this.#handshake(socket, socket, addr, deadline);
+    }
     // A client with a secret waits for the challenge; one without speaks first.
     const wait = this.auth && context ? TLS_SNIFF_GRACE_MS : deadline - Date.now();
     void sniff(socket, wait).then(async (kind) => {
       if (kind === 'closed') return socket.destroy();
       if (kind === 'plain') {
+        this.#books.countTransport('plain');
         if (!this.#settings.requireTls) return this.#handshake(socket, socket, addr, deadline);
         const framed: ServerFramed = new FramedSocket(socket, decodeClientMessage, serverMessageJson);
         this.#handshaking.delete(socket);
@@ -120,6 +131,7 @@ export class Sessions implements TunnelHost {
       try {
         const secure = await acceptTls(socket, context, deadline - Date.now());
         secure.on('error', () => {});
+        this.#books.countTransport('tls');
         this.#handshake(secure, socket, addr, deadline);
       } catch (err) {
         this.log.warn('closing connection', { peer: formatPeer(socket), reason: (err as Error).message });

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { FramedSocket } from '../protocol/framed-socket.js';
 import { encodeFrame } from '../protocol/framing.js';
 import { type ClientMessage, type ServerMessage, serverMessageJson } from '../protocol/messages.js';
@@ -53,6 +54,8 @@ export class ServerTunnel {
   readonly port: number;
   /** The client's control connection, `host:port`. */
   readonly peer: string;
+  /** Whether its control connection is TLS. */
+  readonly encrypted: boolean;
   readonly #host: TunnelHost;
   readonly #control: ServerFramed;
   readonly #listener: Server;
@@ -75,6 +78,7 @@ export class ServerTunnel {
   constructor(host: TunnelHost, control: ServerFramed, listener: Server, release: () => void) {
     this.#host = host;
     this.#control = control;
+    this.encrypted = control.socket instanceof TLSSocket;
     this.#listener = listener;
     this.#release = release;
     this.port = (listener.address() as AddressInfo).port;
