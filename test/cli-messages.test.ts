@@ -76,6 +76,28 @@ test("yargs's wording never reaches the user: each mistake names the flag, the v
   );
 });
 
+test(
+  '--help shows each flag with the placeholder of its value, its default and its variable, and no type tags',
+  { timeout: 30_000 },
+  async () => {
+    for (const command of ['local', 'server', 'up']) {
+      const r = await run([command, '--help']);
+      assert.equal(r.code, 0, r.output);
+      assert.doesNotMatch(r.output, /\[string\]|\[boolean\]/, r.output);
+      for (const line of r.output.split('\n')) assert.ok(line.length <= 100, `wider than 100 columns: ${line}`);
+    }
+    const local = (await run(['local', '--help'])).output;
+    assert.match(local, /^ {2}-t, --to <HOST> +Address of the bore server \[env: BORE_SERVER\]/m, local);
+    assert.match(local, /^ {6}--heartbeat-timeout <SECONDS> +Seconds without a message/m, local);
+    assert.match(local, /^ {6}--tls-fingerprint <sha256:HEX> /m, local);
+    assert.match(local, /^ {6}--retry-first +Keep retrying/m, local);
+    assert.match(local, /\[default: 8\]/, local);
+    const server = (await run(['server', '--help'])).output;
+    assert.match(server, /^ {6}--max-pending <N> /m, server);
+    assert.match(server, /^ {6}--metrics <ADDR:PORT> /m, server);
+  },
+);
+
 test("bore help <command> prints that command's help, as clap does", { timeout: 30_000 }, async () => {
   const help = await run(['help', 'local']);
   const direct = await run(['local', '--help']);

@@ -12,6 +12,7 @@ import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
 import { didYouMean } from './suggest.js';
 import { placeholderOf } from './placeholders.js';
+import { asksForHelp, widening, withPlaceholders } from './help.js';
 import { UsageError, lastOfEachFlag } from './args.js';
 import { EXIT_CODES, chosenLogFormat, exit, printError } from './process.js';
 import {
@@ -117,6 +118,11 @@ function optionsOf(builder: (y: Argv) => Argv<unknown>): () => string[] {
   };
 }
 
+/** The width `--help` is wrapped to: the terminal's, at most 100 columns. */
+function helpWidth(): number {
+  return Math.min(100, process.stdout.columns || 100);
+}
+
 /** What every parser shares: strict flags, --help/--version, usage errors thrown as {@link UsageError}. */
 function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicatesAsArray = false) {
   return y
@@ -126,7 +132,7 @@ function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicat
     .help()
     .alias('h', 'help')
     .alias('V', 'version')
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(helpWidth())
     .fail((msg, err) => {
       // yargs reports its own validation failures (e.g. a flag without its value) as a
       // YError: those are usage errors too. Anything else came from a command's handler.
@@ -147,8 +153,6 @@ function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicat
  */
 export function buildCli(args: string[]) {
   const [command, ...rest] = args;
-  // `bore help local`, as clap has it: the command's help.
-  if (command === 'help') return buildCli(rest[0] !== undefined && COMMANDS.includes(rest[0]) ? [rest[0], '--help'] : ['--help']);
   // The first word decides: a mistyped command is the only error reported.
   if (command !== undefined && !command.startsWith('-') && !COMMANDS.includes(command)) throw unknownCommand(command);
   if (command === 'local') {
@@ -188,7 +192,23 @@ export function buildCli(args: string[]) {
 }
 
 async function main(): Promise<void> {
-  await buildCli(hideBin(process.argv)).parseAsync();
+  const typed = hideBin(process.argv);
+  // `bore help local`, as clap has it: the command's help.
+  const args = typed[0] === 'help' ? [...(COMMANDS.includes(typed[1] ?? '') ? [typed[1]!] : []), '--help'] : typed;
+  if (asksForHelp(args)) {
+    // Rendered twice when the placeholders widen the flag column, so the text still fits the width.
+    const text = await buildCli(args).getHelp();
+    const extra = widening(text, placeholderOf);
+    const fitted =
+      extra > 0
+        ? await buildCli(args)
+            .wrap(helpWidth() - extra)
+            .getHelp()
+        : text;
+    process.stdout.write(`${withPlaceholders(fitted, placeholderOf)}\n`);
+    return;
+  }
+  await buildCli(args).parseAsync();
 }
 
 await main().catch(async (err: unknown) => {

@@ -33,11 +33,12 @@ function specOf(flag: string): OptionSpec | undefined {
   return undefined;
 }
 
-/** `<PLACEHOLDER>` of `flag` (without dashes); `''` for a flag that takes no value. */
+/** `<PLACEHOLDER>` of `flag` (without dashes); `''` for a flag that takes no value (or that no table or list knows). */
 export function placeholderOf(flag: string): string {
   const spec = specOf(flag);
   const name = NAMED[spec?.flag ?? flag];
   if (name !== undefined) return `<${name}>`;
+  if (spec === undefined) return '';
   const range = spec?.rule.range;
   switch (range?.kind) {
     case 'boolean':
@@ -53,5 +54,5 @@ export function placeholderOf(flag: string): string {
     default:
   }
   // Otherwise the flag's last word: --acme-email <EMAIL>.
-  return `<${(spec?.flag ?? flag).split('-').at(-1)!.toUpperCase()}>`;
+  return `<${(spec.flag ?? flag).split('-').at(-1)!.toUpperCase()}>`;
 }
