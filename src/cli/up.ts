@@ -21,7 +21,7 @@ export async function runUp(argv: Args): Promise<void> {
   const settings = logSettings(argv);
   const path = fromEnv(argv.config, 'BORE_CONFIG') ?? 'bore.toml';
   const { loadConfig, ConfigError } = await import('./config.js');
-  let warn: ((message: string) => void) | undefined;
+  const sink: { warn?: (message: string) => void } = {};
   const pending: string[] = [];
   const read = (): TunnelsReload => {
     const warnings: string[] = [];
@@ -32,7 +32,7 @@ export async function runUp(argv: Args): Promise<void> {
       throw err;
     } finally {
       // At start-up they wait for the logger; on a reload they are logged at once.
-      for (const warning of warnings) (warn ?? ((m) => pending.push(m)))(warning);
+      for (const warning of warnings) (sink.warn ?? ((m) => pending.push(m)))(warning);
     }
   };
   const options = read();
@@ -46,8 +46,8 @@ export async function runUp(argv: Args): Promise<void> {
   }
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
-  warn = (message) => logger.warn(message, { file: path });
+  sink.warn = (message) => logger.warn(message, { file: path });
   logger.info(`config ${summary}`, { file: path });
-  for (const warning of pending) warn(warning);
+  for (const warning of pending) sink.warn(warning);
   await runTunnels(options, logger, signals, inspectArg(argv.inspect), { file: path, read });
 }
