@@ -5,7 +5,6 @@
  */
 import { type Actor, type SnapshotFrom, createActor } from 'xstate';
 import {
-  type ClientContext,
   type ClientOutput,
   type TopState,
   type TunnelSettings,
