@@ -36,6 +36,77 @@ test('edit distance and suggestions', () => {
   assert.equal(didYouMean('xyz', ['local', 'server']), undefined, 'nothing close');
   assert.equal(didYouMean('z', ['to']), undefined, 'one letter: no guess');
   assert.equal(didYouMean('to', ['to']), undefined, 'a known name is no typo');
+  assert.equal(didYouMean('heartbeat', ['port', 'heartbeat-timeout']), 'heartbeat-timeout', 'a prefix of a flag');
+  assert.equal(didYouMean('he', ['heartbeat-timeout']), undefined, 'two letters are no prefix worth a guess');
+  assert.equal(didYouMean('no-retry', ['retry-first', 'no-retry-first', 'no-reconnect']), 'no-reconnect', "other tools' word");
+});
+
+test("yargs's wording never reaches the user: each mistake names the flag, the value and the fix", { timeout: 60_000 }, async () => {
+  // A first argument that is no command is the only error: not the flags that follow.
+  await usageError(['lcoal', '3000', '--to', 'x'], 'unknown command lcoal. Did you mean local?');
+  const lcoal = await run(['lcoal', '3000', '--to', 'x']);
+  assert.doesNotMatch(lcoal.output, /unknown option|unexpected argument/, lcoal.output);
+  await usageError(
+    ['local', 'abc', '--to', 'x'],
+    "invalid value for <LOCAL_PORT>: 'abc' (expected the local service's port, 1-65535, as a decimal number, e.g. `bore local 3000 --to bore.example.com`)",
+  );
+  await usageError(
+    ['local', '0x50', '--to', 'x'],
+    "invalid value for <LOCAL_PORT>: '0x50' (expected the local service's port, 1-65535, as a decimal number, e.g. `bore local 3000 --to bore.example.com`)",
+  );
+  await usageError(['local', '3000', '--to', 'x', '--no-retry'], 'unknown option --no-retry. Did you mean --no-reconnect?');
+  await usageError(['local', '3000', '--to', 'x', '--heartbeat', '3'], 'unknown option --heartbeat. Did you mean --heartbeat-timeout?');
+  await usageError(['local', '3000', '--to'], 'missing value for --to: give it as `--to <HOST>`');
+  await usageError(
+    ['local', '3000', '--to', 'x', '--heartbeat-timeout'],
+    'missing value for --heartbeat-timeout: give it as `--heartbeat-timeout <SECONDS>`',
+  );
+  await usageError(
+    ['local', '3000', '--to', 'x', '--log-format', 'xml'],
+    "invalid value for --log-format: 'xml' (expected one of: human, json)",
+  );
+  await usageError(['local', '3000', '--to', 'x', '-l', ''], "--local-host must be a host name or address, got ''");
+  await usageError(
+    ['server', '--bind-addr', '999.1.1.1'],
+    "invalid value for --bind-addr: '999.1.1.1' (expected an IP address of this machine, e.g. 0.0.0.0, :: or 127.0.0.1)",
+  );
+  await usageError(
+    ['local', '--to', 'x', '--inspect', '44000'],
+    "missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com` (--inspect took '44000' as its port: write --inspect=PORT, or put LOCAL_PORT first)",
+  );
+});
+
+test(
+  '--help shows each flag with the placeholder of its value, its default and its variable, and no type tags',
+  { timeout: 30_000 },
+  async () => {
+    for (const command of ['local', 'server', 'up']) {
+      const r = await run([command, '--help']);
+      assert.equal(r.code, 0, r.output);
+      assert.doesNotMatch(r.output, /\[string\]|\[boolean\]/, r.output);
+      for (const line of r.output.split('\n')) assert.ok(line.length <= 100, `wider than 100 columns: ${line}`);
+    }
+    const local = (await run(['local', '--help'])).output;
+    assert.match(local, /^ {2}-t, --to <HOST> +Address of the bore server \[env: BORE_SERVER\]/m, local);
+    assert.match(local, /^ {6}--heartbeat-timeout <SECONDS> +Seconds without a message/m, local);
+    assert.match(local, /^ {6}--tls-fingerprint <sha256:HEX> /m, local);
+    assert.match(local, /^ {6}--retry-first +Keep retrying/m, local);
+    assert.match(local, /\[default: 8\]/, local);
+    const server = (await run(['server', '--help'])).output;
+    assert.match(server, /^ {6}--max-pending <N> /m, server);
+    assert.match(server, /^ {6}--metrics <ADDR:PORT> /m, server);
+  },
+);
+
+test("bore help <command> prints that command's help, as clap does", { timeout: 30_000 }, async () => {
+  const help = await run(['help', 'local']);
+  const direct = await run(['local', '--help']);
+  assert.equal(help.code, 0, help.output);
+  assert.equal(help.output, direct.output);
+  assert.match(help.output, /--heartbeat-timeout/);
+  const top = await run(['help']);
+  assert.equal(top.code, 0, top.output);
+  assert.match(top.output, /bore local/);
 });
 
 test('a mistyped flag or command: did you mean', { timeout: 30_000 }, async () => {

@@ -105,6 +105,8 @@ test('bad config files: file, line and key in every message, status 2', { timeou
   assert.deepEqual(await rejected(other), [
     `error: ${other}:1: to must be the server's host without a port (the port goes in control_port)`,
     `${other}:2: heartbeat_timeout must be a number of seconds above 0, got 0`,
+    // Across keys, with the schema's errors (before: only once those were fixed).
+    `${other}:4: secret_file and secret given together: use one of them`,
     `${other}:5: tunnels.web.local_port is required`,
     `${other}:8: tunnels.x.local_port must be a port number (1-65535), got "3000"`,
   ]);
@@ -114,6 +116,44 @@ test('bad config files: file, line and key in every message, status 2', { timeou
   assert.equal(await p.exited, 2);
   assert.match(p.output, /dup\.toml:5: duplicate tunnel name web/);
 });
+
+test('schema errors and errors across keys are reported together, in the order of the file', { timeout: 30_000 }, async () => {
+  const both = file(
+    'both.toml',
+    ['[tunnels.a]', 'local_port = 3000', 'remote_port = 9000', '[tunnels.b]', 'local_port = 70000', 'remote_port = 9000'].join('\n'),
+  );
+  // Before: only the schema's error (local_port), the missing server and the clash came after it was fixed.
+  assert.deepEqual(await rejected(both, { BORE_CONFIG: '' }), [
+    `error: ${both}:1: tunnels.a has no server: set to at the top of the file or in the tunnel`,
+    `${both}:4: tunnels.b has no server: set to at the top of the file or in the tunnel`,
+    `${both}:5: tunnels.b.local_port must be 1-65535, got 70000`,
+    `${both}:6: tunnels.b.remote_port 9000 is also the remote_port of tunnels.a on the same server`,
+  ]);
+});
+
+test(
+  'bore up --check validates and exits; a duration over an hour is a warning; --example prints a valid file',
+  { timeout: 30_000 },
+  async () => {
+    const ms = file('ms.toml', ['to = "127.0.0.1"', 'heartbeat_timeout = 8000', '[tunnels.web]', 'local_port = 3000'].join('\n'));
+    const check = new BoreProcess(['up', '--check', '--config', ms]);
+    assert.equal(await check.exited, 0, check.output);
+    assert.match(check.output, new RegExp(`^${ms}: 1 tunnel \\(web\\): valid$`, 'm'), check.output);
+    assert.match(
+      check.output,
+      new RegExp(`warning: ${ms}:2: heartbeat_timeout = 8000 is 2 h 13 min \\(durations are seconds\\): did you mean 8\\?`),
+      check.output,
+    );
+    const bad = new BoreProcess(['up', '--check', '--config', file('bad.toml', 'to = 1')]);
+    assert.equal(await bad.exited, 2, bad.output);
+    const example = new BoreProcess(['up', '--example']);
+    assert.equal(await example.exited, 0, example.output);
+    const written = file('example.toml', example.output);
+    const recheck = new BoreProcess(['up', '--check', '--config', written]);
+    assert.equal(await recheck.exited, 0, recheck.output);
+    assert.match(recheck.output, /3 tunnels \(web, api, db\): valid/, recheck.output);
+  },
+);
 
 test('the example file is valid', () => {
   const options = loadConfig(fileURLToPath(new URL('../examples/bore.toml', import.meta.url)));

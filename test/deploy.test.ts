@@ -75,7 +75,7 @@ test('Dockerfile: node slim base, non-root user, bore server as entrypoint, a he
   // The final stage: from the last FROM.
   const lastFrom = all.map((i) => i.keyword).lastIndexOf('FROM');
   const final = all.slice(lastFrom);
-  assert.match(final[0]!.args, /^node:20(\.\d+)*-(slim|alpine)\b/);
+  assert.match(final[0]!.args, /^node:24(\.\d+)*-(slim|alpine)\b/);
   const users = final.filter((i) => i.keyword === 'USER');
   assert.ok(users.length > 0, 'no USER in the final stage');
   assert.ok(!/^(root|0)(:|$)/.test(users.at(-1)!.args), `runs as ${users.at(-1)!.args}`);

@@ -232,9 +232,10 @@ test('an unknown flag is a usage error: exit code 2 and a message naming it', { 
 
 test('a flag without its value, or a bad value, is a usage error: exit code 2, the fix, no stack trace', { timeout: 30_000 }, async () => {
   for (const [args, message] of [
-    [['local', '3000', '--to'], /Not enough arguments following: to/],
-    [['local', '3000', '--to', '127.0.0.1', '--secret'], /Not enough arguments following: secret/],
-    [['server', '--bind-addr'], /Not enough arguments following: bind-addr/],
+    [['local', '3000', '--to'], /missing value for --to: give it as `--to <HOST>`/],
+    [['local', '3000', '--to', '127.0.0.1', '--secret'], /missing value for --secret: give it as `--secret <SECRET>`/],
+    [['server', '--bind-addr'], /missing value for --bind-addr: give it as `--bind-addr <ADDR>`/],
+    [['server', '--bind-addr', '999.1.1.1'], /invalid value for --bind-addr: '999.1.1.1' \(expected an IP address/],
     [['local', '3000'], /missing --to <TO>/],
     [['local', '3000', '--to', '127.0.0.1', '--port', 'abc'], /invalid value for --port: 'abc'/],
     [['server', '--max-pending', '0'], /invalid value for --max-pending: '0'/],

@@ -119,14 +119,66 @@ test('a tunnel that cannot reach its server ends with the fatal result, not a ha
   await closed.close();
   try {
     const tunnel = bore.startTunnel({ localPort: echo.port, to: '127.0.0.1', controlPort: deadPort });
-    await assert.rejects(tunnel.ready);
+    // The TunnelError itself: its class, its code (before: a plain Error with only the message).
+    await assert.rejects(tunnel.ready, (err: unknown) => {
+      assert.ok(err instanceof bore.TunnelError, String(err));
+      assert.equal(err.code, 'connect-refused');
+      assert.equal(err.class, 'retriable');
+      return true;
+    });
     const result = await tunnel.done;
     assert.equal(result.state, 'fatal');
     assert.equal(result.exitCode, bore.EXIT.gaveUp);
-    assert.equal(result.error?.class, 'retriable');
+    assert.ok(result.error instanceof bore.TunnelError);
+    assert.equal(result.error.class, 'retriable');
   } finally {
     await echo.close();
   }
+});
+
+test('a wrong secret rejects ready with the fatal TunnelError; a signal with a reason rejects with that reason', async (t) => {
+  const server = new bore.BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', secret: 'right' });
+  const controlPort = await server.listen();
+  t.after(() => server.close(0));
+  const wrong = bore.startTunnel({ localPort: 1, to: '127.0.0.1', controlPort, secret: 'wrong' });
+  await assert.rejects(
+    wrong.ready,
+    (err: unknown) => err instanceof bore.TunnelError && err.code === 'invalid-secret' && err.class === 'fatal',
+  );
+  assert.equal((await wrong.done).error?.code, 'invalid-secret');
+
+  const reason = new Error('shutting down');
+  const controller = new AbortController();
+  const tunnel = bore.startTunnel({ localPort: 1, to: '127.0.0.1', controlPort: 1, retryFirst: true, signal: controller.signal });
+  controller.abort(reason);
+  await assert.rejects(tunnel.ready, (err: unknown) => err === reason);
+});
+
+test('await using: a tunnel, a set of tunnels and a server are stopped at the end of their scope', async () => {
+  const echo = await startEchoServer();
+  let server: bore.BoreServer;
+  let tunnel: bore.Tunnel;
+  let tunnels: bore.Tunnels;
+  {
+    await using s = new bore.BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1' });
+    server = s;
+    const controlPort = await s.listen();
+    await using one = bore.startTunnel({ localPort: echo.port, localHost: '127.0.0.1', to: '127.0.0.1', controlPort, pool: 0 });
+    tunnel = one;
+    await using set = bore.startTunnels({
+      to: '127.0.0.1',
+      controlPort,
+      pool: 0,
+      tunnels: { a: { localPort: echo.port, localHost: '127.0.0.1' } },
+    });
+    tunnels = set;
+    await Promise.all([one.ready, set.ready]);
+    assert.equal(s.tunnelCount, 2);
+  }
+  assert.equal(tunnel.actor.getSnapshot().status, 'done');
+  assert.equal(tunnels.actor.getSnapshot().status, 'done');
+  assert.equal(server.listening, false);
+  await echo.close();
 });
 
 test('examples/http-service.ts: a service exposes itself through a real bore server', async (t) => {

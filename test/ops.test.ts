@@ -172,6 +172,10 @@ test('human lines: colour only when asked (a TTY without NO_COLOR), the public a
   assert.equal(wantsColor({ isTTY: true }, { NO_COLOR: '1' }), false);
   assert.equal(wantsColor({ isTTY: true }, { NO_COLOR: '' }), true, 'an empty NO_COLOR does not count (no-color.org)');
   assert.equal(wantsColor({ isTTY: false }, {}), false);
+  assert.equal(wantsColor({ isTTY: false }, { FORCE_COLOR: '1' }), true, 'FORCE_COLOR colours a pipe');
+  assert.equal(wantsColor({ isTTY: false }, { FORCE_COLOR: '' }), true, 'an empty FORCE_COLOR forces too, as in Node');
+  assert.equal(wantsColor({ isTTY: true }, { FORCE_COLOR: '0' }), false);
+  assert.equal(wantsColor({ isTTY: true }, { FORCE_COLOR: 'false', NO_COLOR: '' }), false);
   assert.equal(wantsColor({}, {}), false);
 });
 

@@ -162,5 +162,5 @@ test('the CLI turns a value its flags accept but the library refuses into a usag
     (e: { code: number; stderr: string }) => e,
   );
   assert.equal(err.code, 2);
-  assert.match(err.stderr, /^error: localHost must be a host name or address, got ''\n\nRun `bore --help`/);
+  assert.match(err.stderr, /^error: --local-host must be a host name or address, got ''\n\nRun `bore --help`/);
 });

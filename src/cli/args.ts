@@ -18,13 +18,18 @@ export class UsageError extends Error {}
  * Runs `start` (a library call given options the flags were checked into), turning the
  * library's own option errors (`OPTION_ERROR` of `options/rules.ts`, not imported into
  * the help's path by name) into usage errors: the few values the flags accept but the
- * library does not, such as an empty `--local-host`.
+ * library does not, such as an empty `--local-host`. An error that begins with an
+ * option of `table` names its flag instead (`localHost must be` → `--local-host must be`).
  */
-export function asUsage<T>(start: () => T): T {
+export function asUsage<T>(start: () => T, table: Readonly<Record<string, OptionSpec>> = {}): T {
   try {
     return start();
   } catch (err) {
-    if (err instanceof Error && 'code' in err && err.code === 'ERR_BORE_INVALID_OPTION') throw new UsageError(err.message);
+    if (err instanceof Error && 'code' in err && err.code === 'ERR_BORE_INVALID_OPTION') {
+      const key = /^\w+/.exec(err.message)?.[0] ?? '';
+      const flag = Object.hasOwn(table, key) ? table[key]!.flag : undefined;
+      throw new UsageError(flag === undefined ? err.message : `--${flag}${err.message.slice(key.length)}`);
+    }
     throw err;
   }
 }

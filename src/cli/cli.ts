@@ -11,6 +11,8 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
 import { didYouMean } from './suggest.js';
+import { placeholderOf } from './placeholders.js';
+import { asksForHelp, widening, withPlaceholders } from './help.js';
 import { UsageError, lastOfEachFlag } from './args.js';
 import { EXIT_CODES, chosenLogFormat, exit, printError } from './process.js';
 import {
@@ -60,19 +62,43 @@ function unknownArguments(msg: string, args: string[], options: () => string[]):
       // yargs adds the camelCase twin of a dashed name (too-much, tooMuch): report the one typed.
       .filter((name) => !names.some((other) => other !== name && other.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) === name))
       .map((name) => {
-        const typed = args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `-${name}` || a.startsWith(`-${name}=`));
+        // yargs reads --no-X as X = false: `--no-retry` reaches here as `retry`.
+        const forms = [`--${name}`, `-${name}`, `--no-${name}`];
+        const typed = args.find((a) => forms.some((f) => a === f || a.startsWith(`${f}=`)));
         if (typed !== undefined) {
-          const flag = typed.startsWith('--') ? `--${name}` : `-${name}`;
-          const near = flag.startsWith('--') ? didYouMean(name, longOptions()) : undefined;
+          const flag = /^(--no-|--|-)/.exec(typed)![0] + name;
+          const word = flag.replace(/^--?/, '');
+          const long = longOptions();
+          const near = flag.startsWith('--') ? didYouMean(word, [...long, ...long.map((o) => `no-${o}`)]) : undefined;
           return `unknown option ${flag}${near ? `. Did you mean --${near}?` : ''}`;
-        }
-        if (args[0] === name && options === topLevelOptions) {
-          const near = didYouMean(name, COMMANDS);
-          return `unknown command ${name}${near ? `. Did you mean ${near}?` : ': use `bore local`, `bore up` or `bore server` (see `bore --help`)'}`;
         }
         return `unexpected argument '${name}'`;
       })
       .join('\n')
+  );
+}
+
+/** The command line's other yargs messages in bore's words: a flag without its value, a value not among the choices. */
+function yargsMessage(msg: string, placeholder: (flag: string) => string): string {
+  const missing = /^Not enough arguments following: (.+)$/.exec(msg);
+  if (missing) {
+    const flag = missing[1]!.length === 1 ? `-${missing[1]}` : `--${missing[1]}`;
+    return `missing value for ${flag}: give it as \`${flag} ${placeholder(missing[1]!)}\``;
+  }
+  const invalid = /^Invalid values:\s+Argument: (.+), Given: (.+), Choices: (.+)$/.exec(msg.replace(/\n/g, ' '));
+  if (invalid) {
+    const unquote = (text: string) => text.replace(/^"(.*)"$/, '$1');
+    const choices = invalid[3]!.split(', ').map(unquote);
+    return `invalid value for --${invalid[1]}: '${unquote(invalid[2]!)}' (expected one of: ${choices.join(', ')})`;
+  }
+  return msg;
+}
+
+/** A first argument that is no command: the usage error that names it (and only it), with the closest command. */
+function unknownCommand(name: string): UsageError {
+  const near = didYouMean(name, COMMANDS);
+  return new UsageError(
+    `unknown command ${name}${near ? `. Did you mean ${near}?` : ': use `bore local`, `bore up` or `bore server` (see `bore --help`)'}`,
   );
 }
 
@@ -92,6 +118,11 @@ function optionsOf(builder: (y: Argv) => Argv<unknown>): () => string[] {
   };
 }
 
+/** The width `--help` is wrapped to: the terminal's, at most 100 columns. */
+function helpWidth(): number {
+  return Math.min(100, process.stdout.columns || 100);
+}
+
 /** What every parser shares: strict flags, --help/--version, usage errors thrown as {@link UsageError}. */
 function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicatesAsArray = false) {
   return y
@@ -101,12 +132,13 @@ function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicat
     .help()
     .alias('h', 'help')
     .alias('V', 'version')
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(helpWidth())
     .fail((msg, err) => {
       // yargs reports its own validation failures (e.g. a flag without its value) as a
       // YError: those are usage errors too. Anything else came from a command's handler.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(unknownArguments(msg ?? err?.message ?? 'invalid arguments', args, options));
+      const text = msg ?? err?.message ?? 'invalid arguments';
+      throw new UsageError(yargsMessage(unknownArguments(text, args, options), placeholderOf));
     });
 }
 
@@ -121,6 +153,8 @@ function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicat
  */
 export function buildCli(args: string[]) {
   const [command, ...rest] = args;
+  // The first word decides: a mistyped command is the only error reported.
+  if (command !== undefined && !command.startsWith('-') && !COMMANDS.includes(command)) throw unknownCommand(command);
   if (command === 'local') {
     // yargs keeps only the last value of a variadic positional unless repeated arguments
     // make arrays: they do here, and a flag given twice is reduced to its last value.
@@ -158,7 +192,23 @@ export function buildCli(args: string[]) {
 }
 
 async function main(): Promise<void> {
-  await buildCli(hideBin(process.argv)).parseAsync();
+  const typed = hideBin(process.argv);
+  // `bore help local`, as clap has it: the command's help.
+  const args = typed[0] === 'help' ? [...(COMMANDS.includes(typed[1] ?? '') ? [typed[1]!] : []), '--help'] : typed;
+  if (asksForHelp(args)) {
+    // Rendered twice when the placeholders widen the flag column, so the text still fits the width.
+    const text = await buildCli(args).getHelp();
+    const extra = widening(text, placeholderOf);
+    const fitted =
+      extra > 0
+        ? await buildCli(args)
+            .wrap(helpWidth() - extra)
+            .getHelp()
+        : text;
+    process.stdout.write(`${withPlaceholders(fitted, placeholderOf)}\n`);
+    return;
+  }
+  await buildCli(args).parseAsync();
 }
 
 await main().catch(async (err: unknown) => {

@@ -140,8 +140,8 @@ type Table = Record<string, unknown>;
 /** The file, valid: its top-level keys and its tunnels' tables by name. */
 type Config = Table & { tunnels: Record<string, Table> };
 
-/** Reads, parses and validates the config file at `path`; throws a {@link ConfigError}. */
-export function loadConfig(path: string): TunnelsReload {
+/** Reads, parses and validates the config file at `path`; throws a {@link ConfigError}; likely mistakes go to `warnings`. */
+export function loadConfig(path: string, warnings: string[] = []): TunnelsReload {
   let source: string;
   try {
     source = readFileSync(path, 'utf8');
@@ -151,11 +151,16 @@ export function loadConfig(path: string): TunnelsReload {
       `cannot read config file ${path} (${code})${code === 'ENOENT' ? ': write one (see examples/bore.toml) or give its path with --config' : ''}`,
     );
   }
-  return parseConfig(source, path);
+  return parseConfig(source, path, warnings);
 }
 
-/** Parses and validates `source`, the text of the config file `path` (which relative `secret_file` paths are resolved against). */
-export function parseConfig(source: string, path: string): TunnelsReload {
+/**
+ * Parses and validates `source`, the text of the config file `path` (which relative
+ * `secret_file` paths are resolved against); throws a {@link ConfigError} listing every
+ * mistake. What is valid but likely a mistake (a duration over an hour: milliseconds
+ * for seconds?) is added to `warnings`.
+ */
+export function parseConfig(source: string, path: string, warnings: string[] = []): TunnelsReload {
   let data: unknown;
   try {
     data = parse(source);
@@ -169,17 +174,32 @@ export function parseConfig(source: string, path: string): TunnelsReload {
     throw new ConfigError(`${path}:${err.line}: invalid TOML: ${reason}`);
   }
   const result = v.safeParse(CONFIG, data, { abortEarly: false });
+  // Every mistake at once, in the order of the file: the schema's and the checks across keys.
+  const errors: { line: number; text: string }[] = [];
+  const fail = (keys: string[], message: string) => {
+    errors.push({ line: lineOf(source, keys), text: `${path}:${lineOf(source, keys)}: ${keys.join('.')} ${message}` });
+  };
   if (!result.success) {
-    // In the order of the file.
-    const lines = result.issues.map((issue) => ({ line: lineOf(source, keysOf(issue)), text: describe(issue, source, path) }));
+    for (const issue of result.issues) errors.push({ line: lineOf(source, keysOf(issue)), text: describe(issue, source, path) });
+  }
+  const config = result.success ? result.output : asConfig(data);
+  const options = config && resolveConfig(config, source, path, fail, warnings);
+  if (errors.length > 0 || !options) {
     throw new ConfigError(
-      lines
+      errors
         .sort((a, b) => a.line - b.line)
         .map((l) => l.text)
         .join('\n'),
     );
   }
-  return resolveConfig(result.output, source, path);
+  return options;
+}
+
+/** `data` as a config to check across keys when the schema refused it: a table whose `tunnels` is a table of tables, else undefined. */
+function asConfig(data: unknown): Config | undefined {
+  const isTable = (x: unknown): x is Table => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Date);
+  if (!isTable(data) || !isTable(data.tunnels) || !Object.values(data.tunnels).every(isTable)) return undefined;
+  return data as Config;
 }
 
 function keysOf(issue: v.BaseIssue<unknown>): string[] {
@@ -201,14 +221,15 @@ function describe(issue: v.BaseIssue<unknown>, source: string, path: string): st
   return `${where}: ${key || 'the file'} ${issue.message}`;
 }
 
-/** The checks across keys, and the options of `startTunnels`. */
-function resolveConfig(config: Config, source: string, path: string): TunnelsReload {
-  const fail = (keys: string[], message: string): never => {
-    throw new ConfigError(`${path}:${lineOf(source, keys)}: ${keys.join('.')} ${message}`);
-  };
+/** A mistake found across keys, reported with the others. */
+type Fail = (keys: string[], message: string) => void;
+
+/** The checks across keys (each mistake to `fail`), and the options of `startTunnels`. */
+function resolveConfig(config: Config, source: string, path: string, fail: Fail, warnings: string[]): TunnelsReload {
   const byRemote = new Map<string, string>();
   const tunnels: Record<string, Partial<TunnelSpecOptions>> = {};
   const shared = optionsOf(config, [], fail, path);
+  warnLongDurations(config, [], source, path, warnings);
   for (const [name, t] of Object.entries(config.tunnels)) {
     if (!TUNNEL_NAME.test(name)) fail(['tunnels', name], 'is not a valid tunnel name (letters, digits, - and _)');
     const server = `${String(t.to ?? config.to)}:${Number(t.control_port ?? config.control_port ?? 0)}`;
@@ -220,6 +241,7 @@ function resolveConfig(config: Config, source: string, path: string): TunnelsRel
     if (t.to === undefined && config.to === undefined)
       fail(['tunnels', name], 'has no server: set to at the top of the file or in the tunnel');
     tunnels[name] = optionsOf(t, ['tunnels', name], fail, path);
+    warnLongDurations(t, ['tunnels', name], source, path, warnings);
   }
   return { ...shared, tunnels };
 }
@@ -228,9 +250,9 @@ function resolveConfig(config: Config, source: string, path: string): TunnelsRel
  * The keys of a table (the top level, or a tunnel's) as library options: each key's
  * option of the tunnel's table, seconds made milliseconds.
  */
-function optionsOf(table: Table, at: string[], fail: (keys: string[], message: string) => never, path: string): Partial<TunnelSpecOptions> {
-  if (table.secret !== undefined && table.secret_file !== undefined)
-    fail([...at, 'secret_file'], 'and secret given together: use one of them');
+function optionsOf(table: Table, at: string[], fail: Fail, path: string): Partial<TunnelSpecOptions> {
+  const both = table.secret !== undefined && table.secret_file !== undefined;
+  if (both) fail([...at, 'secret_file'], 'and secret given together: use one of them');
   const options: Record<string, unknown> = {};
   for (const { key, option, spec } of KEYS) {
     const value = table[key];
@@ -238,21 +260,36 @@ function optionsOf(table: Table, at: string[], fail: (keys: string[], message: s
     options[option] = spec.unit === 'ms' && typeof value === 'number' ? value * 1000 : value;
   }
   // A secret file is checked now and read again by the tunnel at every connection attempt.
-  if (typeof table.secret_file === 'string') {
+  if (typeof table.secret_file === 'string' && !both) {
     const secretFile = resolve(dirname(path), table.secret_file);
     try {
       readSecrets(secretFile);
     } catch (err) {
       if (!(err instanceof SecretFileError)) throw err;
-      return fail(
-        [...at, 'secret_file'],
-        err.code === 'EMPTY' ? `is empty: '${secretFile}'` : `cannot be read: '${secretFile}' (${err.code})`,
-      );
+      fail([...at, 'secret_file'], err.code === 'EMPTY' ? `is empty: '${secretFile}'` : `cannot be read: '${secretFile}' (${err.code})`);
+      return options;
     }
     options.secretFile = secretFile;
   }
   // The schema checked each key against its option's range; startTunnels checks them again.
   return options;
+}
+
+/** Durations are seconds: one over an hour is likely milliseconds (`heartbeat_timeout = 8000`). */
+const LONG_DURATION_S = 3600;
+
+/** Warns of each duration of `table` longer than an hour, with what it comes to and what was likely meant. */
+function warnLongDurations(table: Table, at: string[], source: string, path: string, warnings: string[]): void {
+  for (const { key, spec } of KEYS) {
+    const value = table[key];
+    if (spec.unit !== 'ms' || typeof value !== 'number' || value <= LONG_DURATION_S) continue;
+    const keys = [...at, key];
+    const h = Math.floor(value / 3600);
+    const min = Math.round((value % 3600) / 60);
+    warnings.push(
+      `${path}:${lineOf(source, keys)}: ${keys.join('.')} = ${value} is ${h} h ${min} min (durations are seconds): did you mean ${value / 1000}?`,
+    );
+  }
 }
 
 const KEY = String.raw`(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')`;

@@ -110,6 +110,14 @@ export function upOptions<T>(y: Argv<T>) {
         describe: 'The config file (TOML; see examples/bore.toml) [env: BORE_CONFIG]',
         defaultDescription: 'bore.toml',
       })
+      .option('check', {
+        type: 'boolean',
+        describe: 'Check the config file and exit: 0 and a summary if it is valid, 2 and every mistake if not (as nginx -t)',
+      })
+      .option('example', {
+        type: 'boolean',
+        describe: 'Print an example config file to start from (bore up --example > bore.toml) and exit',
+      })
       .option('inspect', {
         type: 'string',
         describe:

@@ -19,7 +19,7 @@ interface Mapping {
 
 /**
  * The mappings of `bore local` (`3000 8080:18080`), or the one of BORE_LOCAL_PORT.
- * Something that is no port at all is an unexpected argument, as before mappings.
+ * A first one that is no port at all is a bad LOCAL_PORT; a later one, an unexpected argument.
  */
 function mappingsArg(value: unknown): Mapping[] {
   const items = (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(shown);
@@ -28,8 +28,14 @@ function mappingsArg(value: unknown): Mapping[] {
     return port < 0 ? [] : [{ name: String(port), localPort: port, remotePort: undefined }];
   }
   const seen = new Map<string, string>();
-  return items.map((item) => {
-    if (!/^[\d:]+$/.test(item)) throw new UsageError(`unexpected argument '${item}'`);
+  return items.map((item, i) => {
+    if (!/^[\d:]+$/.test(item)) {
+      throw new UsageError(
+        i === 0
+          ? `invalid value for <LOCAL_PORT>: '${item}' (expected the local service's port, 1-65535, as a decimal number, e.g. \`bore local 3000 --to bore.example.com\`)`
+          : `unexpected argument '${item}'`,
+      );
+    }
     const m = /^(\d{1,5})(?::(\d{1,5}))?$/.exec(item);
     const localPort = Number(m?.[1]);
     const remotePort = m?.[2] === undefined ? undefined : Number(m[2]);
@@ -53,8 +59,12 @@ export async function runLocal(argv: Args): Promise<void> {
   const signals = onStopSignal(() => exit(0));
   const settings = logSettings(argv);
   const mappings = mappingsArg(argv.localPort);
-  if (mappings.length === 0)
-    throw new UsageError('missing <LOCAL_PORT>: the port of the local service, e.g. `bore local 3000 --to bore.example.com`');
+  if (mappings.length === 0) {
+    // `--inspect 4000` takes 4000 as the inspector's port (its value is optional).
+    const inspect = typeof argv.inspect === 'string' && argv.inspect !== '' ? argv.inspect : undefined;
+    const hint = inspect === undefined ? '' : ` (--inspect took '${inspect}' as its port: write --inspect=PORT, or put LOCAL_PORT first)`;
+    throw new UsageError(`missing <LOCAL_PORT>: the port of the local service, e.g. \`bore local 3000 --to bore.example.com\`${hint}`);
+  }
   const to = given(argv.to, TUNNEL_OPTIONS.to.env, '--to');
   if (!to) throw new UsageError('missing --to <TO>: the address of the bore server, e.g. `--to bore.example.com` (or set BORE_SERVER)');
   // host:port (one colon, or a bracketed IPv6 address): the port goes in --control-port.
@@ -109,8 +119,9 @@ export async function runLocal(argv: Args): Promise<void> {
             throw new UsageError(err.message);
           });
   // The flags were checked against the table's ranges, and startTunnel checks them again.
-  const tunnel = asUsage(() =>
-    startTunnel({ ...options, localPort: single.localPort, port, to: to.text, logger, inspect: inspector?.inspect }),
+  const tunnel = asUsage(
+    () => startTunnel({ ...options, localPort: single.localPort, port, to: to.text, logger, inspect: inspector?.inspect }),
+    TUNNEL_OPTIONS,
   );
   signals.set((signal) => {
     logger.info(`received ${signal}, stopping`);

@@ -60,6 +60,15 @@ function metricsArg(value: unknown, hosts: unknown): { host: string; port: numbe
   }
 }
 
+/** A listening address: an IP address (or `localhost`), as the Rust bore's `--bind-addr` takes; else a usage error. */
+function addressArg(value: unknown, flag: string): string {
+  const text = String(value);
+  if (net.isIP(text) === 0 && text !== 'localhost') {
+    throw new UsageError(`invalid value for ${flag}: '${text}' (expected an IP address of this machine, e.g. 0.0.0.0, :: or 127.0.0.1)`);
+  }
+  return text;
+}
+
 /** Runs `bore server` with `argv`. */
 export async function runServer(argv: Args): Promise<void> {
   const signals = onStopSignal(() => exit(0));
@@ -73,14 +82,14 @@ export async function runServer(argv: Args): Promise<void> {
   const secretSource = secretArg(argv);
   const tlsFiles = tlsArgs(argv);
   const secret = secretSource.file === undefined ? secretSource.secret : readSecrets(secretSource.file);
-  const bindAddr = String(flags.bindAddr);
-  const bindTunnels = String(flags.bindTunnels);
+  const bindAddr = addressArg(flags.bindAddr, '--bind-addr');
+  const bindTunnels = addressArg(flags.bindTunnels, '--bind-tunnels');
   const logger = await makeLogger(settings);
   signals.setLogger(logger);
   const fds = (await import('../system/fd-watch.js')).watchFds({ logger });
   const { BoreServer } = await import('../server/server.js');
   // The flags were checked against the table's ranges, and the constructor checks them again.
-  const server = asUsage(() => new BoreServer({ ...flags, secret, logger }));
+  const server = asUsage(() => new BoreServer({ ...flags, secret, logger }), SERVER_OPTIONS);
   signals.set((signal) => {
     logger.info(`received ${signal}, shutting down`);
     void server.close(drainMs).then(() => exit(EXIT_CODES.stopped));

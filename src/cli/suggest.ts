@@ -20,13 +20,33 @@ export function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** Words users reach for that bore calls otherwise (the flags of other tunnel tools). */
+const SYNONYMS: Readonly<Record<string, string>> = { retry: 'reconnect', 'no-retry': 'no-reconnect', server: 'to', host: 'to' };
+
 /**
  * The candidate closest to `word`, if it is within one edit per three letters of
- * `word` (at least one): `too` → `to`, `lcoal` → `local`, `secert` → `secret`; a
- * one-letter word gets no suggestion. Ties go to the first candidate.
+ * `word` (at least one): `too` → `to`, `lcoal` → `local`, `secert` → `secret`; else
+ * bore's name for a word of other tools (`no-retry` → `no-reconnect`); else the first
+ * candidate `word` begins (`heartbeat` → `heartbeat-timeout`, from three letters on). A one-letter word gets no suggestion. Ties go to the first candidate.
  */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
   if (word.length < 2) return undefined;
+  return closest(word, candidates) ?? synonymOf(word, candidates) ?? prefixOf(word, candidates);
+}
+
+/** The candidate that begins with `word` (three letters or more), if any. */
+function prefixOf(word: string, candidates: readonly string[]): string | undefined {
+  return word.length < 3 ? undefined : candidates.find((name) => name !== word && name.startsWith(word));
+}
+
+/** bore's name for `word`, if it is one of the candidates. */
+function synonymOf(word: string, candidates: readonly string[]): string | undefined {
+  const name = SYNONYMS[word];
+  return name !== undefined && candidates.includes(name) ? name : undefined;
+}
+
+/** The candidate within one edit per three letters of `word`, the closest first. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
   const limit = Math.max(1, Math.floor(word.length / 3));
   let best: { name: string; distance: number } | undefined;
   for (const name of candidates) {

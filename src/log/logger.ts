@@ -57,10 +57,13 @@ export interface LoggerOptions {
 }
 
 /**
- * Whether to colour a stream: only a TTY, and never when `NO_COLOR` is set to anything
- * non-empty (https://no-color.org).
+ * Whether to colour a stream: `FORCE_COLOR` decides when set (`0` or `false`: no; any
+ * other value: yes), as in Node's own `tty`; else only a TTY, and never when `NO_COLOR`
+ * is set to anything non-empty (https://no-color.org).
  */
 export function wantsColor(stream: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
   return stream.isTTY === true && (env.NO_COLOR ?? '') === '';
 }
 

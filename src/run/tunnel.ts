@@ -5,7 +5,6 @@
  */
 import { type Actor, type SnapshotFrom, createActor } from 'xstate';
 import {
-  type ClientContext,
   type ClientOutput,
   type TopState,
   type TunnelSettings,
@@ -16,6 +15,7 @@ import {
 } from '../../machines/client.js';
 import { clientCredentials } from '../client/credentials.js';
 import { type TunnelTls, clientTlsOf } from '../client/tls.js';
+import { TunnelError } from '../client/errors.js';
 import { silentLogger } from '../log/logger.js';
 import { rateLimited } from '../log/rate-limit.js';
 import { EXIT, TUNNEL_DEFAULTS } from '../client/defaults.js';
@@ -44,7 +44,11 @@ export type TunnelChange = TunnelView;
 export interface Tunnel {
   /** The machine's actor: subscribe to snapshots, read its context. */
   readonly actor: Actor<typeof clientMachine>;
-  /** Resolves with the public port once the tunnel is first listening; rejects if it never is. */
+  /**
+   * Resolves with the public port once the tunnel is first listening; rejects if it never
+   * is: with the {@link TunnelError} that ended it (its `code` and `class`), with the
+   * `signal`'s reason if the signal stopped it, else with an `Error('tunnel stopped')`.
+   */
   readonly ready: Promise<number>;
   /** Resolves when the machine has stopped (by `stop()` or a fatal error). */
   readonly done: Promise<TunnelResult>;
@@ -67,14 +71,16 @@ export interface Tunnel {
   changes(): AsyncIterableIterator<TunnelChange>;
   /** Stops the tunnel: closes the control connection, drains in-flight connections. */
   stop(): Promise<TunnelResult>;
+  /** `await using tunnel = startTunnel(...)`: stops it (as {@link Tunnel.stop}) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** How a tunnel ended. */
 export interface TunnelResult {
   /** `stopped` by the user, or `fatal`: gave up after an error. */
   state: 'stopped' | 'fatal';
-  /** The error that ended it, for `fatal`. */
-  error?: ClientContext['lastError'];
+  /** The error that ended it, for `fatal`: a {@link TunnelError} (`code`, `class`, `message`). */
+  error?: TunnelError;
   /** Process exit code the CLI uses: 0 stopped, 3 fatal error, 4 lost or unreachable without retry. */
   exitCode: number;
 }
@@ -110,7 +116,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const runtime = new TunnelRuntime(logger, clientCredentials(options, logger), options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
   runtime.tls = clientTlsOf(options);
   const actor = createActor(loggedClientMachine, { input: { settings, runtime }, inspect: options.inspect });
-  const tunnel = trackTunnel(actor, runtime);
+  const tunnel = trackTunnel(actor, runtime, options.signal);
   actor.start();
   stopOnAbort(options.signal, () => tunnel.stop(), tunnel.done);
   return tunnel;
@@ -133,9 +139,9 @@ export function stopOnAbort(signal: AbortSignal | undefined, stop: () => unknown
  * ({@link loggedClientMachine}): reports its changes, and once it is done drains
  * `runtime`'s connections (for its drain time after a stop) before `done` resolves.
  */
-export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelRuntime): Tunnel {
+export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelRuntime, signal?: AbortSignal): Tunnel {
   let resolveReady!: (port: number) => void;
-  let rejectReady!: (err: Error) => void;
+  let rejectReady!: (err: unknown) => void;
   const ready = new Promise<number>((res, rej) => {
     resolveReady = res;
     rejectReady = rej;
@@ -154,7 +160,7 @@ export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelR
     if (snapshot.status === 'done' && snapshot.output && !ended) {
       ended = true;
       const result = tunnelResult(snapshot.output);
-      rejectReady(new Error(result.error?.message ?? 'tunnel stopped'));
+      rejectReady(result.error ?? stoppedError(signal));
       void runtime.drain(result.state === 'stopped' ? runtime.drainMs : 0).then(() => {
         runtime.log.logger.flush();
         resolveDone(result);
@@ -184,13 +190,21 @@ export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelR
     onChange,
     changes: () => changes(onChange, isFinalChange),
     stop,
+    [Symbol.asyncDispose]: async () => void (await stop()),
   };
+}
+
+/** Why a stopped tunnel never became ready: `signal`'s reason if it aborted (an `AbortError` unless one was given), as Node's own APIs reject. */
+export function stoppedError(signal: AbortSignal | undefined, what = 'tunnel'): unknown {
+  return signal?.aborted ? signal.reason : new Error(`${what} stopped`);
 }
 
 /** How a tunnel ended, from its machine's output. */
 function tunnelResult(output: ClientOutput): TunnelResult {
   if (output.state === 'stopped') return { state: 'stopped', exitCode: EXIT.stopped };
-  return { state: 'fatal', error: output.lastError, exitCode: output.lastError?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp };
+  const last = output.lastError;
+  const error = last && new TunnelError(last.code, last.message);
+  return { state: 'fatal', error, exitCode: last?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp };
 }
 
 function isFinalChange(change: TunnelChange): boolean {

@@ -18,6 +18,7 @@ import {
 } from '../../machines/supervisor.js';
 import { clientCredentials } from '../client/credentials.js';
 import { clientTlsOf } from '../client/tls.js';
+import { TunnelError } from '../client/errors.js';
 import { TUNNEL_DEFAULTS } from '../client/defaults.js';
 import { type Logger, silentLogger, withFields } from '../log/logger.js';
 import { type RateLimitOptions, rateLimited } from '../log/rate-limit.js';
@@ -34,6 +35,7 @@ import {
   changeStream,
   changes,
   stopOnAbort,
+  stoppedError,
   trackTunnel,
   tunnelSettings,
 } from './tunnel.js';
@@ -93,7 +95,11 @@ export interface Tunnels {
   readonly actor: Actor<typeof supervisorMachine>;
   /** The handle of each running tunnel by name (a restarted one gets a new handle). */
   readonly tunnels: ReadonlyMap<string, Tunnel>;
-  /** Resolves with the public port of each tunnel once all are listening; rejects if one fails first. */
+  /**
+   * Resolves with the public port of each tunnel once all are listening; rejects if one
+   * fails first (with a {@link TunnelError} naming the tunnel), or with the `signal`'s
+   * reason if the signal stopped them.
+   */
   readonly ready: Promise<Record<string, number>>;
   /** Resolves when the set has ended (stopped, or every tunnel gone) and every connection drained. */
   readonly done: Promise<TunnelsResult>;
@@ -105,6 +111,8 @@ export interface Tunnels {
   changes(): AsyncIterableIterator<TunnelsChange>;
   /** Stops every tunnel and drains their connections. */
   stop(): Promise<TunnelsResult>;
+  /** `await using tunnels = startTunnels(...)`: stops them (as {@link Tunnels.stop}) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
   /**
    * Replaces the set: added tunnels start, removed ones stop (their connections drain),
    * changed ones (any option) restart, unchanged ones keep their connections and ports;
@@ -238,7 +246,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
 
   const stream = changeStream(changeOf(actor.getSnapshot()), sameChange);
   let resolveReady!: (ports: Record<string, number>) => void;
-  let rejectReady!: (err: Error) => void;
+  let rejectReady!: (err: unknown) => void;
   const ready = new Promise<Record<string, number>>((res, rej) => {
     resolveReady = res;
     rejectReady = rej;
@@ -265,8 +273,11 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     if (change.state === 'listening') {
       resolveReady(Object.fromEntries(Object.entries(change.tunnels).map(([name, t]) => [name, t.publicPort!])));
     } else if (['degraded', 'gone', 'waiting', 'stopped'].includes(change.state)) {
-      const failed = Object.entries(change.tunnels).find(([, t]) => t.state === 'fatal');
-      rejectReady(new Error(failed ? `tunnel ${failed[0]}: ${failed[1].lastError?.message ?? 'failed'}` : 'tunnels stopped'));
+      const failed = Object.entries(change.tunnels).find(([, t]) => t.state === 'fatal' && t.lastError);
+      const last = failed?.[1].lastError;
+      rejectReady(
+        failed && last ? new TunnelError(last.code, `tunnel ${failed[0]}: ${last.message}`) : stoppedError(options.signal, 'tunnels'),
+      );
     }
     if (snapshot.status === 'done') {
       const state = change.state === 'stopped' ? 'stopped' : 'gone';
@@ -300,6 +311,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     onChange,
     changes: () => changes(onChange, (c) => c.state === 'stopped' || c.state === 'gone'),
     stop,
+    [Symbol.asyncDispose]: async () => void (await stop()),
     reload(next: TunnelsReload): ReloadDiff {
       const set = resolveTunnels(next, 'reload');
       const snapshot = actor.getSnapshot();

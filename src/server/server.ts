@@ -264,4 +264,9 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     this.#log.flush();
     this.#log.info('server stopped');
   }
+
+  /** `await using server = new BoreServer(...)`: closes it (as {@link BoreServer.close}) at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }
