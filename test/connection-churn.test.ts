@@ -106,7 +106,10 @@ for (const secret of [undefined, 'churn-secret']) {
         for (const [kind, visit] of Object.entries(visits)) {
           await churn(EACH, () => visit(client.publicPort));
           for (const side of ['client', 'server'] as const) {
-            const left = await settlesTo(() => fds(pids[side]), baseline[side]);
+            // Down to the baseline (a leak stays above it) and, when the warm pool is still
+            // refilling under load (fewer descriptors, not more), back up to it.
+            const down = await settlesTo(() => fds(pids[side]), baseline[side]);
+            const left = down < baseline[side] ? await reaches(() => fds(pids[side]), baseline[side]) : down;
             assert.equal(left, baseline[side], `${side}: ${baseline[side]} fds before ${EACH} × ${kind}, ${left} after`);
           }
         }

@@ -150,6 +150,12 @@ test('a local service that is down closes only that public connection; the tunne
   first.destroy();
   assert.equal(Buffer.concat(received).length, 0, 'nothing came back from a service that is down');
   await cli.waitFor(/could not reach the local service/);
+  // The reason says what could not be connected, where, and why.
+  assert.match(
+    cli.output,
+    new RegExp(`could not connect to the local service at localhost:${port}: connection refused \\(ECONNREFUSED\\)`),
+    cli.output,
+  );
   assert.equal(cli.proc.exitCode, null, 'the client is still running');
 
   // Once the service is back, the same tunnel carries a new connection.

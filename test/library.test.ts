@@ -124,6 +124,9 @@ test('a tunnel that cannot reach its server ends with the fatal result, not a ha
       assert.ok(err instanceof bore.TunnelError, String(err));
       assert.equal(err.code, 'connect-refused');
       assert.equal(err.class, 'retriable');
+      // What was being connected, in words (before: `connect ECONNREFUSED 127.0.0.1:PORT`).
+      assert.equal(err.message, `could not connect to the server at 127.0.0.1:${deadPort}: connection refused (ECONNREFUSED)`);
+      assert.equal((err.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED', 'the socket error is its cause');
       return true;
     });
     const result = await tunnel.done;

@@ -35,6 +35,8 @@ export class ClientRuntime {
   readonly now: () => number;
   /** The tunnel's TLS settings (every connection to the server is TLS), or undefined for plaintext. */
   tls: ClientTls | undefined = undefined;
+  /** The session's last failure as thrown, with its cause (the machine's context keeps only what a view shows). */
+  lastFailure: TunnelError | undefined = undefined;
 
   /**
    * `auth`: the credentials, or a function that gives them anew (a secret file read
@@ -162,8 +164,9 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     });
   };
   run().catch((err: unknown) => {
-    const { code, message } = classify(err);
-    report({ type: 'FAILED', code, message });
+    const failure = classify(err);
+    if (!over) runtime.lastFailure = failure;
+    report({ type: 'FAILED', code: failure.code, message: failure.message });
     over = true;
   });
   return () => {

@@ -3,7 +3,7 @@ import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { type ClientTls, checkFingerprint, tlsFailure, tlsPeerOf } from './tls.js';
-import { TunnelError } from './errors.js';
+import { TunnelError, connectFailure } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 
 /** Connect deadline, as in the Rust client. */
@@ -35,6 +35,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Connect, then secure the connection with TLS 1.3 ({@link secureSocket}): resolves once the handshake is done. */
   tls?: ClientTls;
+  /** What is being connected, for the error (default `the server`; `the local service`). */
+  peer?: string;
 }
 
 /**
@@ -42,7 +44,14 @@ export interface ConnectOptions {
  * asked. The socket allows half-open connections so a peer's FIN can be passed
  * through when proxying.
  */
-export async function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEOUT_MS, tls: secure }: ConnectOptions): Promise<Socket> {
+export async function connectTcp({
+  host,
+  port,
+  signal,
+  timeoutMs = CONNECT_TIMEOUT_MS,
+  tls: secure,
+  peer = 'the server',
+}: ConnectOptions): Promise<Socket> {
   if (signal?.aborted) throw abortReason(signal);
   // One signal for the caller's abort and the deadline, which covers the TLS handshake too.
   const abort = new AbortController();
@@ -50,7 +59,10 @@ export async function connectTcp({ host, port, signal, timeoutMs = CONNECT_TIMEO
   signal?.addEventListener('abort', onAbort, { once: true });
   const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(connectTimeoutError(host, port, timeoutMs)), timeoutMs) : undefined;
   try {
-    const socket = await settle(net.connect({ host, port, allowHalfOpen: true }), 'connect', abort.signal);
+    const socket = await settle(net.connect({ host, port, allowHalfOpen: true }), 'connect', abort.signal).catch((err: unknown) => {
+      // A deadline or the caller's abort stays as it is; a socket error says what failed to connect.
+      throw abort.signal.aborted ? err : connectFailure(err, peer, formatHostPort(host, port));
+    });
     return secure ? await secureSocket({ socket, host, port, tls: secure, signal: abort.signal }) : socket;
   } finally {
     clearTimeout(timer);

@@ -34,7 +34,7 @@ export async function runDataConnection(
   // Both connections are opened at once: on the critical path of a new public
   // connection, the local connect no longer waits for the server's.
   const remoteOpening = connectTcp({ host: target.to, port: target.controlPort, tls: target.tls });
-  const localOpening = connectTcp({ host: target.localHost, port: target.localPort });
+  const localOpening = connectTcp({ host: target.localHost, port: target.localPort, peer: 'the local service' });
   const [remoteResult, localResult] = await Promise.allSettled([
     remoteOpening.then(async (remote) => {
       // Errors before the proxy owns the socket end up in the catch below via the reads.
@@ -79,7 +79,7 @@ export async function proxyToLocal(
 ): Promise<void> {
   let local: Socket;
   try {
-    local = await connectTcp({ host: target.localHost, port: target.localPort });
+    local = await connectTcp({ host: target.localHost, port: target.localPort, peer: 'the local service' });
   } catch (err) {
     remote.destroy();
     throw err;

@@ -100,6 +100,33 @@ export function handshakeTimeoutError(): TunnelError {
   return classify(new TimeoutError());
 }
 
+/** Words for the socket errors of a failed connect. */
+const CONNECT_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'timed out',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the name could not be resolved now',
+  EAI_FAIL: 'the name could not be resolved',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EACCES: 'permission denied',
+  ECONNRESET: 'connection reset',
+};
+
+/**
+ * The failure of a connect to `what` (`the server`, `the local service`) at `where`
+ * (`host:port`): what was being connected, the reason in words and the socket error's
+ * code (`could not connect to the server at x:7835: connection refused (ECONNREFUSED)`),
+ * the socket error as its `cause`.
+ */
+export function connectFailure(err: unknown, what: string, where: string): TunnelError {
+  if (err instanceof TunnelError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = (e?.code && SOCKET_ERRORS[e.code]) || 'network';
+  const reason = (e?.code && CONNECT_REASONS[e.code]) || e?.message || String(err);
+  return new TunnelError(code, `could not connect to ${what} at ${where}: ${reason}${e?.code ? ` (${e.code})` : ''}`, { cause: err });
+}
+
 /** Classifies any error thrown while connecting or talking to the server. */
 export function classify(err: unknown): TunnelError {
   if (err instanceof TunnelError) return err;

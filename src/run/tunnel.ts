@@ -159,7 +159,7 @@ export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelR
     if (change.state === 'listening') resolveReady(snapshot.context.publicPort!);
     if (snapshot.status === 'done' && snapshot.output && !ended) {
       ended = true;
-      const result = tunnelResult(snapshot.output);
+      const result = tunnelResult(snapshot.output, runtime);
       rejectReady(result.error ?? stoppedError(signal));
       void runtime.drain(result.state === 'stopped' ? runtime.drainMs : 0).then(() => {
         runtime.log.logger.flush();
@@ -200,10 +200,12 @@ export function stoppedError(signal: AbortSignal | undefined, what = 'tunnel'): 
 }
 
 /** How a tunnel ended, from its machine's output. */
-function tunnelResult(output: ClientOutput): TunnelResult {
+function tunnelResult(output: ClientOutput, runtime: TunnelRuntime): TunnelResult {
   if (output.state === 'stopped') return { state: 'stopped', exitCode: EXIT.stopped };
   const last = output.lastError;
-  const error = last && new TunnelError(last.code, last.message);
+  // The session's own error when it is the one that ended the tunnel: it carries the socket error as its cause.
+  const thrown = runtime.lastFailure;
+  const error = last && (thrown?.code === last.code && thrown.message === last.message ? thrown : new TunnelError(last.code, last.message));
   return { state: 'fatal', error, exitCode: last?.class === 'fatal' ? EXIT.fatal : EXIT.gaveUp };
 }
 
