@@ -119,7 +119,14 @@ test('onChange: connecting first, then once per change, nothing per heartbeat; u
   tunnel.actor.subscribe(() => snapshots++);
   const publicPort = await tunnel.ready;
   assert.deepEqual(changes.map(summary), ['connecting#1', 'authenticating#1', `listening#1:${publicPort}`]);
-  assert.deepEqual(changes[0], { state: 'connecting', publicPort: undefined, attempt: 1, lastError: undefined, retryDelayMs: undefined, tls: undefined });
+  assert.deepEqual(changes[0], {
+    state: 'connecting',
+    publicPort: undefined,
+    attempt: 1,
+    lastError: undefined,
+    retryDelayMs: undefined,
+    tls: undefined,
+  });
 
   const before = snapshots;
   await beats.after(4);
