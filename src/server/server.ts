@@ -15,6 +15,9 @@
 import net, { type Server } from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AcmeSettings } from './acme.js';
+import { defaultStateDir } from '../system/state-dir.js';
 import type { ServerTlsOptions } from './tls.js';
 import { type CertificateInfo, ServerCertificate } from './certificate.js';
 import { Authenticator } from '../protocol/auth.js';
@@ -60,7 +63,12 @@ export type ServerOptions = OptionsOf<typeof SERVER_OPTIONS>;
 const SERVER_RULES: Rules<ServerOptions> = rulesOf(SERVER_OPTIONS);
 
 /** What the server runs with: each option that has a default, filled in. */
-type ServerSettings = Required<Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog' | 'tls' | 'tlsCert' | 'tlsKey'>>;
+type ServerSettings = Required<
+  Omit<
+    ServerOptions,
+    'secret' | 'logger' | 'logRateLimit' | 'accessLog' | 'tls' | 'tlsCert' | 'tlsKey' | 'tlsAcme' | 'acmeEmail' | 'acmeDir'
+  >
+>;
 
 /** The table's defaults, taken by every setting a caller leaves out. */
 const SERVER_DEFAULTS: ServerSettings = defaultsOf(SERVER_OPTIONS);
@@ -89,12 +97,28 @@ function certificateOf(options: ServerOptions): ServerCertificate | undefined {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw Object.assign(new RangeError('tlsCert and tlsKey go together: give both'), { code: OPTION_ERROR });
   }
+  if (options.tlsAcme !== undefined && (options.tls !== undefined || options.tlsCert !== undefined)) {
+    const other = options.tls !== undefined ? 'tls' : 'tlsCert';
+    throw Object.assign(new RangeError(`tlsAcme and ${other} are two sources of the certificate: give one`), { code: OPTION_ERROR });
+  }
   const source =
     options.tls ??
     (options.tlsCert === undefined || options.tlsKey === undefined
       ? undefined
       : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) });
   return source && new ServerCertificate(source);
+}
+
+/** The ACME settings of the options, if `tlsAcme` is given; the state directory defaults to `<state dir>/acme`. */
+function acmeSettingsOf(options: ServerOptions, settings: ServerSettings): AcmeSettings | undefined {
+  if (options.tlsAcme === undefined) return undefined;
+  return {
+    hostname: options.tlsAcme,
+    email: options.acmeEmail,
+    directoryUrl: settings.acmeDirectory,
+    httpPort: settings.acmeHttpPort,
+    stateDir: options.acmeDir ?? join(defaultStateDir(), 'acme'),
+  };
 }
 
 /**
@@ -109,6 +133,10 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #books: ServerBooks;
   /** The control connections in their handshake and the open tunnels. */
   readonly #sessions: Sessions;
+  /** The ACME settings (option `tlsAcme`), if the certificate comes from an ACME CA. */
+  readonly #acmeSettings: AcmeSettings | undefined;
+  /** The ACME renewals, once `listen()` has the first certificate. */
+  #acme: { stop(): Promise<void> } | undefined;
   #closing = false;
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
@@ -139,8 +167,9 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
     this.#sessions.auth = authenticator(options.secret);
     this.#sessions.tls = certificateOf(options);
-    if (this.#opts.requireTls && !this.#sessions.tls) {
-      throw Object.assign(new RangeError('requireTls needs a certificate (tls, or tlsCert and tlsKey)'), { code: OPTION_ERROR });
+    this.#acmeSettings = acmeSettingsOf(options, this.#opts);
+    if (this.#opts.requireTls && !this.#sessions.tls && !this.#acmeSettings) {
+      throw Object.assign(new RangeError('requireTls needs a certificate (tls, tlsCert and tlsKey, or tlsAcme)'), { code: OPTION_ERROR });
     }
     this.#control = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       const addr = socket.remoteAddress;
@@ -150,8 +179,21 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     });
   }
 
-  /** Starts listening on the control port. Resolves with the port actually bound. */
+  /**
+   * Starts listening on the control port. Resolves with the port actually bound. With
+   * `tlsAcme`, first gets the certificate (stored or new; see `acme.ts`): rejects with an
+   * error of code `ERR_BORE_ACME` that says why if there is none.
+   */
   async listen(): Promise<number> {
+    if (this.#acmeSettings && !this.#acme) {
+      // acme-client (and its HTTP and X.509 libraries) is loaded only by a server that uses it.
+      const { AcmeCertificates } = await import('./acme.js');
+      this.#acme = await AcmeCertificates.start(this.#acmeSettings, (pem) => this.setCertificate(pem), this.#log);
+      if (this.#closing) {
+        await this.#acme.stop();
+        throw new Error('the server was closed while it got its certificate');
+      }
+    }
     this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
     // From now on a listener error (such as EMFILE on accept) is the server's own: logged,
@@ -165,6 +207,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       maxPort: this.#opts.maxPort,
       auth: Boolean(this.#sessions.auth),
       tls: this.#sessions.tls ? (this.#opts.requireTls ? 'required' : 'on') : 'off',
+      ...(this.#acmeSettings ? { acme: this.#acmeSettings.hostname } : {}),
     });
     return port;
   }
@@ -240,6 +283,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   async close(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    const acmeStopped = this.#acme?.stop();
     this.#control.close();
     this.#sessions.close('server shutting down');
     const proxied = this.#books.proxied();
@@ -248,6 +292,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       const cut = await drainSockets(proxied, drainMs);
       if (cut > 0) this.#log.warn('drain timed out, closing connections', { count: cut / 2 });
     }
+    await acmeStopped;
     this.#log.flush();
     this.#log.info('server stopped');
   }
