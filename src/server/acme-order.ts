@@ -8,9 +8,7 @@ import { Client, axios as acmeAxios, crypto as acmeCrypto } from 'acme-client';
 import type { AcmeStore } from './acme-store.js';
 import { newPrivateKey } from './acme-store.js';
 import type { Http01Responder } from './acme-http.js';
-
-/** The `code` of an {@link AcmeError}. */
-export const ACME_ERROR = 'ERR_BORE_ACME';
+import { AcmeError } from './acme-error.js';
 
 /** Deadline of one request to the CA (ms): an unreachable CA is reported, not waited on forever. */
 export const ACME_REQUEST_TIMEOUT_MS = 30_000;
@@ -25,12 +23,6 @@ export interface OrderSettings {
   directoryUrl: string;
   /** The port the HTTP-01 responder listens on (the CA connects to port 80; this one if it is forwarded). */
   httpPort: number;
-}
-
-/** A certificate the CA did not issue (or that could not be kept); the message names the cause and the fix. */
-export class AcmeError extends Error {
-  override name = 'AcmeError';
-  readonly code = ACME_ERROR;
 }
 
 /**

@@ -28,12 +28,13 @@ import type { Logger } from '../log/logger.js';
 import { certificateInfo } from './certificate.js';
 import { AcmeStore } from './acme-store.js';
 import { Http01Responder } from './acme-http.js';
-import { AcmeError, type OrderSettings, orderCertificate } from './acme-order.js';
+import type { OrderSettings } from './acme-order.js';
+import { AcmeError } from './acme-error.js';
 import { renewalTime, retryDelayMs } from './acme-schedule.js';
 import type { ServerTlsOptions } from './tls.js';
 import { MAX_TIMER_MS } from '../options/rules.js';
 
-export { ACME_ERROR, AcmeError } from './acme-order.js';
+export { ACME_ERROR, AcmeError } from './acme-error.js';
 
 /** What {@link AcmeCertificates} needs: the order's settings and where state is kept. */
 export interface AcmeSettings extends OrderSettings {
@@ -114,6 +115,9 @@ export class AcmeCertificates {
 
   /** A new certificate from the CA, stored; throws an {@link AcmeError}. */
   async #order(): Promise<Pem> {
+    // acme-client (with its HTTP and X.509 libraries, some 20 MB) is loaded at the first order: a
+    // server that reuses its stored certificate loads it only when the renewal comes.
+    const { orderCertificate } = await import('./acme-order.js');
     const pem = await orderCertificate(this.#settings, this.#store, this.#responder);
     try {
       this.#store.saveCertificate(this.#settings.hostname, pem);
