@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoreProcess, connect, roundTrip, startEchoServer, startServer } from './helpers/procs.js';
 import { renewalTime, retryDelayMs } from '../src/server/acme-schedule.js';
+import { BoreServer } from '../src/server/server.js';
 import { type Pebble, findPebble, freePort, makeListenerCertificate, startPebble } from './helpers/pebble.js';
 
 const pebbleBinary = findPebble();
@@ -238,4 +239,15 @@ test('renewal at two thirds of the lifetime; retries back off from 1/20 of the t
     [1, 2, 3].map((failures) => retryDelayMs(failures, new Date(4000), 0)),
     [1000, 2000, 4000],
   );
+});
+
+test('the library checks the ACME options: a DNS name, one source of the certificate; requireTls is satisfied by tlsAcme', () => {
+  assert.throws(() => new BoreServer({ tlsAcme: '10.0.0.1' }), /tlsAcme must be the DNS name clients connect to .*got '10\.0\.0\.1'/);
+  assert.throws(() => new BoreServer({ tlsAcme: 'bad name.example' }), /tlsAcme must be the DNS name/);
+  assert.throws(() => new BoreServer({ acmeDirectory: 'ftp://x' }), /acmeDirectory must be an ACME directory URL/);
+  assert.throws(
+    () => new BoreServer({ tlsAcme: 'bore.example.com', tlsCert: 'a.pem', tlsKey: 'a.key' }),
+    /tlsAcme and tlsCert are two sources of the certificate: give one/,
+  );
+  assert.ok(new BoreServer({ tlsAcme: 'bore.example.com', requireTls: true, acmeDir: join(dir, 'unused') }));
 });
