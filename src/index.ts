@@ -53,6 +53,8 @@ export type {
   ConnectionClosedEvent,
 } from './server/server.js';
 export type { CertificateInfo } from './server/certificate.js';
+/** What `listen()` rejects with when a server with `tlsAcme` gets no certificate (code `ERR_BORE_ACME`). */
+export { AcmeError, ACME_ERROR } from './server/acme-error.js';
 export type { ServerTlsOptions } from './server/tls.js';
 
 // Logging: any object with error/warn/info/debug(message, fields) will do; pino and

@@ -69,11 +69,33 @@ function addressArg(value: unknown, flag: string): string {
   return text;
 }
 
+/**
+ * The checks of `--tls-acme`, `--acme-directory` and `--acme-email` (or their environment
+ * variables) against the table's rules, each error a usage error naming the flag; and
+ * `--tls-acme` with `--tls-cert`, which are two sources of the certificate.
+ */
+function checkAcmeFlags(argv: Args, flags: Record<string, unknown>): void {
+  for (const key of ['tlsAcme', 'acmeDirectory', 'acmeEmail'] as const) {
+    const spec = SERVER_OPTIONS[key];
+    const arg = given(argv[spec.flag], spec.env, `--${spec.flag}`);
+    if (arg === undefined) continue;
+    try {
+      spec.rule(arg.name, arg.text);
+    } catch (err) {
+      throw new UsageError(`invalid value for ${arg.name}: ${(err as Error).message.replace(`${arg.name} must be`, 'expected')}`);
+    }
+  }
+  if (flags.tlsAcme !== undefined && flags.tlsCert !== undefined) {
+    throw new UsageError('--tls-acme and --tls-cert both give the certificate: use one of them');
+  }
+}
+
 /** Runs `bore server` with `argv`. */
 export async function runServer(argv: Args): Promise<void> {
   const signals = onStopSignal(() => exit(0));
   const settings = logSettings(argv);
   const flags = fromTable(SERVER_OPTIONS, argv, ['secret']);
+  checkAcmeFlags(argv, flags);
   const minPort = typeof flags.minPort === 'number' ? flags.minPort : DEFAULT_MIN_PORT;
   const maxPort = typeof flags.maxPort === 'number' ? flags.maxPort : DEFAULT_MAX_PORT;
   if (minPort > maxPort) throw new UsageError(`empty port range: --min-port ${minPort} is greater than --max-port ${maxPort}`);
@@ -112,7 +134,9 @@ export async function runServer(argv: Args): Promise<void> {
   } catch (err) {
     // A self-signed certificate that cannot be kept (its directory) is the call's to fix: not restarted.
     const usage = err instanceof Error && 'code' in err && err.code === 'ERR_BORE_INVALID_OPTION';
-    logger.error(`${usage ? '' : 'could not listen: '}${err instanceof Error ? err.message : String(err)}`);
+    // With --tls-acme, no certificate means no start: a server told to serve TLS never serves plaintext only.
+    const acme = err instanceof Error && 'code' in err && err.code === 'ERR_BORE_ACME';
+    logger.error(`${usage || acme ? '' : 'could not listen: '}${err instanceof Error ? err.message : String(err)}`);
     exit(usage ? EXIT_CODES.usage : EXIT_CODES.failed);
     return;
   }

@@ -32,3 +32,7 @@ export const ACCEPT_TIMEOUT_MS = 10_000;
 export const HANDSHAKE_TIMEOUT_MS = NETWORK_TIMEOUT_MS;
 /** How long a closing server lets proxied connections finish (`close()`, `--drain-timeout`). */
 export const DRAIN_TIMEOUT_MS = 5000;
+/** Default ACME directory of `--tls-acme`: Let's Encrypt's production CA. */
+export const DEFAULT_ACME_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+/** Default port of the ACME HTTP-01 responder: the port the CA connects to. */
+export const DEFAULT_ACME_HTTP_PORT = 80;

@@ -13,6 +13,8 @@ import type { OptionTable } from '../options/table.js';
 import {
   ACCEPT_TIMEOUT_MS,
   AUTH_FAILURE_WINDOW_MS,
+  DEFAULT_ACME_DIRECTORY,
+  DEFAULT_ACME_HTTP_PORT,
   CLIENT_TIMEOUT_MS,
   DEFAULT_BIND_ADDR,
   DEFAULT_CONTROL_PORT,
@@ -61,6 +63,40 @@ const namesRule: Rule<string | readonly string[]> = Object.assign(
     }
   },
   { range: { kind: 'string', nonEmpty: 'host names or IP addresses', secret: false } as const },
+);
+
+/** A DNS name a CA issues certificates for: dot-separated labels of letters, digits and hyphens, not an IP address. */
+const hostNameRule: Rule<string> = Object.assign(
+  (name: string, value: unknown) => {
+    string('a host name')(name, value);
+    const label = '[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?';
+    const text = value as string;
+    if (text.length > 253 || !new RegExp(`^${label}(?:\\.${label})*\\.?$`).test(text) || /^[0-9.]+$/.test(text)) {
+      throw Object.assign(new RangeError(`${name} must be the DNS name clients connect to (e.g. bore.example.com), got '${text}'`), {
+        code: 'ERR_BORE_INVALID_OPTION',
+      });
+    }
+  },
+  { range: { kind: 'string', nonEmpty: 'a host name', secret: false } as const },
+);
+
+/** An ACME directory URL: `https://` (or `http://` for a test CA). */
+const directoryUrlRule: Rule<string> = Object.assign(
+  (name: string, value: unknown) => {
+    string('a URL')(name, value);
+    let ok: boolean;
+    try {
+      ok = ['https:', 'http:'].includes(new URL(value as string).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      throw Object.assign(new RangeError(`${name} must be an ACME directory URL (https://...), got '${String(value)}'`), {
+        code: 'ERR_BORE_INVALID_OPTION',
+      });
+    }
+  },
+  { range: { kind: 'string', nonEmpty: 'a URL', secret: false } as const },
 );
 
 /** The options of {@link BoreServer} (the names match the CLI flags; durations in milliseconds). */
@@ -224,6 +260,55 @@ export const SERVER_OPTIONS = {
     default: false,
     flag: 'require-tls',
     help: 'Refuse plaintext clients (they get an error telling them to use --tls)',
+  },
+  /**
+   * Get a trusted certificate for this DNS name from an ACME CA (`acmeDirectory`) when
+   * the server starts, and renew it at two thirds of its lifetime; `listen()` rejects if
+   * none can be had. Means agreeing to the CA's terms of service. Not with `tls` or `tlsCert`.
+   */
+  tlsAcme: {
+    rule: hostNameRule,
+    flag: 'tls-acme',
+    env: 'BORE_TLS_ACME',
+    help: "Serve TLS with a certificate for this DNS name from an ACME CA (Let's Encrypt by default; you agree to its terms of service), got at start and renewed; the CA checks http://NAME/.well-known/acme-challenge/ on port 80 (see --acme-http-port)",
+  },
+  /** The ACME account's contact address (optional). */
+  acmeEmail: {
+    rule: string('an email address'),
+    flag: 'acme-email',
+    env: 'BORE_ACME_EMAIL',
+    help: 'Contact address of the ACME account (optional)',
+  },
+  /** The ACME CA's directory URL (default: Let's Encrypt's production CA). */
+  acmeDirectory: {
+    rule: directoryUrlRule,
+    default: DEFAULT_ACME_DIRECTORY,
+    flag: 'acme-directory',
+    env: 'BORE_ACME_DIRECTORY',
+    help: 'Directory URL of the ACME CA (staging: https://acme-staging-v02.api.letsencrypt.org/directory)',
+  },
+  /**
+   * Port of the HTTP-01 listener, open only while an order is pending (default 80, the
+   * port the CA connects to; another one if port 80 is forwarded to it).
+   */
+  acmeHttpPort: {
+    rule: integer(1, 65535),
+    default: DEFAULT_ACME_HTTP_PORT,
+    flag: 'acme-http-port',
+    env: 'BORE_ACME_HTTP_PORT',
+    help: 'Port of the ACME HTTP-01 listener, open only while a certificate is being ordered (the CA connects to port 80: forward it here to run without privileges)',
+  },
+  /**
+   * Where the ACME account key and certificates are kept (0700; files 0600), so a
+   * restart reuses a valid certificate (default: `$STATE_DIRECTORY/acme` under systemd,
+   * else `$XDG_STATE_HOME/bore/acme` or `~/.local/state/bore/acme`).
+   */
+  acmeDir: {
+    rule: string('a path'),
+    flag: 'acme-dir',
+    env: 'BORE_ACME_DIR',
+    shownDefault: '$STATE_DIRECTORY/acme, else ~/.local/state/bore/acme',
+    help: 'Directory of the ACME account key and certificates (kept 0700, files 0600) so a restart reuses a valid certificate',
   },
   /** Where to log (default: nowhere); repeated warnings are rate-limited. */
   logger: { rule: withMethods<Logger>('a logger (error, warn, info and debug methods)', ['error', 'warn', 'info', 'debug']) },

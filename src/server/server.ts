@@ -14,6 +14,9 @@
  */
 import net, { type Server } from 'node:net';
 import { EventEmitter, once } from 'node:events';
+import { join } from 'node:path';
+import type { AcmeSettings } from './acme.js';
+import { defaultStateDir } from '../system/state-dir.js';
 import type { ServerTlsOptions } from './tls.js';
 import { type CertificateInfo, ServerCertificate } from './certificate.js';
 import { type CertificateSource, certificateSource } from './certificate-source.js';
@@ -62,7 +65,21 @@ const SERVER_RULES: Rules<ServerOptions> = rulesOf(SERVER_OPTIONS);
 
 /** What the server runs with: each option that has a default, filled in. */
 type ServerSettings = Required<
-  Omit<ServerOptions, 'secret' | 'logger' | 'logRateLimit' | 'accessLog' | 'tls' | 'tlsCert' | 'tlsKey' | 'tlsSelfSigned' | 'tlsNames'>
+  Omit<
+    ServerOptions,
+    | 'secret'
+    | 'logger'
+    | 'logRateLimit'
+    | 'accessLog'
+    | 'tls'
+    | 'tlsCert'
+    | 'tlsKey'
+    | 'tlsSelfSigned'
+    | 'tlsNames'
+    | 'tlsAcme'
+    | 'acmeEmail'
+    | 'acmeDir'
+  >
 >;
 
 /** The table's defaults, taken by every setting a caller leaves out. */
@@ -89,6 +106,22 @@ function authenticator(secret: string | readonly string[] | undefined): Authenti
   return secret === undefined || secret === '' ? undefined : new Authenticator(secret);
 }
 
+/** The ACME settings of the options, if `tlsAcme` is given; the state directory defaults to `<state dir>/acme`. */
+function acmeSettingsOf(options: ServerOptions, settings: ServerSettings): AcmeSettings | undefined {
+  if (options.tlsAcme === undefined) return undefined;
+  const other = (['tls', 'tlsCert', 'tlsSelfSigned'] as const).find((key) => options[key] !== undefined && options[key] !== false);
+  if (other) {
+    throw Object.assign(new RangeError(`tlsAcme and ${other} are two sources of the certificate: give one`), { code: OPTION_ERROR });
+  }
+  return {
+    hostname: options.tlsAcme,
+    email: options.acmeEmail,
+    directoryUrl: settings.acmeDirectory,
+    httpPort: settings.acmeHttpPort,
+    stateDir: options.acmeDir ?? join(defaultStateDir(), 'acme'),
+  };
+}
+
 /**
  * A running bore server; an `EventEmitter` of {@link ServerEvents} (`tunnelOpened`,
  * `tunnelClosed`, `connection`, `connectionClosed`, `error`).
@@ -105,6 +138,10 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #watch: CertificateWatch;
   /** Where the certificate comes from: made at start if it is to be made; says what a start says of it. */
   readonly #source: CertificateSource;
+  /** The ACME settings (option `tlsAcme`), if the certificate comes from an ACME CA. */
+  readonly #acmeSettings: AcmeSettings | undefined;
+  /** The ACME renewals, once `listen()` has the first certificate. */
+  #acme: { stop(): Promise<void> } | undefined;
   #closing = false;
 
   /** Throws a `TypeError` or `RangeError` (naming the option and its value) if an option is invalid. */
@@ -134,12 +171,15 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     );
     this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
     this.#sessions.auth = authenticator(options.secret);
+    // Two sources of the certificate are refused before either file is read.
+    this.#acmeSettings = acmeSettingsOf(options, this.#opts);
     const source = certificateSource(options);
     this.#source = source;
     this.#sessions.tls = source.certificate;
-    this.#watch = new CertificateWatch(this.#log, () => this.certificate, source.renew);
-    if (this.#opts.requireTls && !this.#sessions.tls && !options.tlsSelfSigned) {
-      throw Object.assign(new RangeError('requireTls needs a certificate (tls, tlsCert and tlsKey, or tlsSelfSigned)'), {
+    const renew = this.#acmeSettings ? 'it is renewed by ACME: see the log for renewal failures' : source.renew;
+    this.#watch = new CertificateWatch(this.#log, () => this.certificate, renew);
+    if (this.#opts.requireTls && !this.#sessions.tls && !options.tlsSelfSigned && !this.#acmeSettings) {
+      throw Object.assign(new RangeError('requireTls needs a certificate (tls, tlsCert and tlsKey, tlsSelfSigned or tlsAcme)'), {
         code: OPTION_ERROR,
       });
     }
@@ -154,11 +194,22 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   /**
    * Starts listening on the control port. Resolves with the port actually bound. With
    * `tlsSelfSigned` on a first start, makes the certificate first (rejects with an
-   * option error if it cannot be kept).
+   * option error if it cannot be kept); with `tlsAcme`, first gets the certificate
+   * (stored or new; see `acme.ts`): rejects with an error of code `ERR_BORE_ACME` that
+   * says why if there is none.
    */
   async listen(): Promise<number> {
     // A self-signed certificate is made here, off the constructor: it loads the X.509 encoder.
     this.#sessions.tls ??= await this.#source.ready();
+    if (this.#acmeSettings && !this.#acme) {
+      // acme-client (and its HTTP and X.509 libraries) is loaded only by a server that uses it.
+      const { AcmeCertificates } = await import('./acme.js');
+      this.#acme = await AcmeCertificates.start(this.#acmeSettings, (pem) => this.setCertificate(pem), this.#log);
+      if (this.#closing) {
+        await this.#acme.stop();
+        throw new Error('the server was closed while it got its certificate');
+      }
+    }
     this.#control.listen({ port: this.#opts.controlPort, host: this.#opts.bindAddr, backlog: LISTEN_BACKLOG });
     await once(this.#control, 'listening');
     // From now on a listener error (such as EMFILE on accept) is the server's own: logged,
@@ -172,6 +223,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       maxPort: this.#opts.maxPort,
       auth: Boolean(this.#sessions.auth),
       tls: this.#sessions.tls ? (this.#opts.requireTls ? 'required' : 'on') : 'off',
+      ...(this.#acmeSettings ? { acme: this.#acmeSettings.hostname } : {}),
     });
     this.#source.announce(this.#log);
     this.#watch.start();
@@ -253,6 +305,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     if (this.#closing) return;
     this.#closing = true;
     this.#watch.stop();
+    const acmeStopped = this.#acme?.stop();
     this.#control.close();
     this.#sessions.close('server shutting down');
     const proxied = this.#books.proxied();
@@ -261,6 +314,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       const cut = await drainSockets(proxied, drainMs);
       if (cut > 0) this.#log.warn('drain timed out, closing connections', { count: cut / 2 });
     }
+    await acmeStopped;
     this.#log.flush();
     this.#log.info('server stopped');
   }
