@@ -106,11 +106,11 @@ for (const secret of [undefined, 'churn-secret']) {
         for (const [kind, visit] of Object.entries(visits)) {
           await churn(EACH, () => visit(client.publicPort));
           for (const side of ['client', 'server'] as const) {
-            // Down to the baseline (a leak stays above it) and, when the warm pool is still
-            // refilling under load (fewer descriptors, not more), back up to it.
-            const down = await settlesTo(() => fds(pids[side]), baseline[side]);
-            const left = down < baseline[side] ? await reaches(() => fds(pids[side]), baseline[side]) : down;
-            assert.equal(left, baseline[side], `${side}: ${baseline[side]} fds before ${EACH} × ${kind}, ${left} after`);
+            // Down to the baseline: a leak stays above it. Fewer is no leak: under load the warm
+            // pool may still be refilling (or paused after refused refills, restarted by the
+            // next visitor on the standard path), and the baseline may hold a closing socket.
+            const left = await settlesTo(() => fds(pids[side]), baseline[side]);
+            assert.ok(left <= baseline[side], `${side}: ${baseline[side]} fds before ${EACH} × ${kind}, ${left} after`);
           }
         }
         assert.equal((await roundTrip(await connect(client.publicPort), Buffer.from('still here'))).toString(), 'still here');

@@ -28,6 +28,8 @@ test('the package entry exports the client machine, startTunnel, the server and 
   // Only what the README documents: internals (the runtime, the inspector's parts,
   // backoff and port-retry tuning) stay internal.
   assert.deepEqual(Object.keys(bore).sort(), [
+    'ACME_ERROR',
+    'AcmeError',
     'BoreServer',
     'DEFAULT_CONTROL_PORT',
     'EXIT',

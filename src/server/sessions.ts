@@ -7,7 +7,7 @@
  * {@link TunnelHost}).
  */
 import type { Server, Socket } from 'node:net';
-import { TLS_SNIFF_GRACE_MS, acceptTls, sniff } from './tls.js';
+import { TLS_REQUIRED_GRACE_MS, TLS_SNIFF_GRACE_MS, acceptTls, sniff } from './tls.js';
 import type { ServerCertificate } from './certificate.js';
 import type { Authenticator } from '../protocol/auth.js';
 import { FramedSocket, TimeoutError } from '../protocol/framed-socket.js';
@@ -116,8 +116,11 @@ export class Sessions implements TunnelHost {
       this.#books.countTransport('plain');
       return this.#handshake(socket, socket, addr, deadline);
     }
-    // A client with a secret waits for the challenge; one without speaks first.
-    const wait = this.auth && context ? TLS_SNIFF_GRACE_MS : deadline - Date.now();
+    // A client with a secret waits for the challenge; one without speaks first. With TLS
+    // required, a plaintext client is only refused, so the wait can be longer (a TLS client
+    // mistaken for plaintext would fail), yet short of its 3 s wait for the challenge.
+    const grace = this.#settings.requireTls ? TLS_REQUIRED_GRACE_MS : TLS_SNIFF_GRACE_MS;
+    const wait = this.auth && context ? grace : deadline - Date.now();
     void sniff(socket, wait).then(async (kind) => {
       if (kind === 'closed') return socket.destroy();
       if (kind === 'plain') {

@@ -17,6 +17,13 @@ export const TLS_HANDSHAKE_BYTE = 0x16;
  */
 export const TLS_SNIFF_GRACE_MS = 100;
 
+/**
+ * The same wait on a server that requires TLS, where a plaintext client with a secret is
+ * only told to use TLS: long enough that a TLS client slowed by a busy machine is never
+ * taken for plaintext, short of the client's 3 s wait for the challenge.
+ */
+export const TLS_REQUIRED_GRACE_MS = 1000;
+
 /** The server's certificate and key (PEM; the certificate with its full chain). */
 export interface ServerTlsOptions {
   cert: string | Buffer;
@@ -34,7 +41,9 @@ export function serverSecureContext(options: ServerTlsOptions): tls.SecureContex
  */
 export function sniff(socket: Socket, waitMs: number): Promise<'tls' | 'plain' | 'closed'> {
   return new Promise((resolve) => {
+    let settled = false;
     const done = (result: 'tls' | 'plain' | 'closed') => {
+      settled = true;
       clearTimeout(timer);
       socket.off('data', onData);
       offClose();
@@ -47,11 +56,15 @@ export function sniff(socket: Socket, waitMs: number): Promise<'tls' | 'plain' |
       done(chunk[0] === TLS_HANDSHAKE_BYTE ? 'tls' : 'plain');
     };
     const closed = () => done('closed');
+    // After the grace, one more turn of the event loop: a first byte that came while the
+    // process was busy is read (poll phase) before the grace is called over (check phase).
     const timer = setTimeout(
-      () => {
-        socket.pause();
-        done('plain');
-      },
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          socket.pause();
+          done('plain');
+        }),
       Math.max(0, waitMs),
     );
     socket.on('data', onData);
