@@ -225,3 +225,16 @@ test('examples type-check against the package types', { timeout: 60_000 }, async
   );
   assert.equal(stdout.trim(), '');
 });
+
+test('importing the package loads no winston; createLogger loads it when called', { timeout: 30_000 }, async () => {
+  // A process of its own: this one has loaded winston through other tests' imports.
+  const script = `
+    const loaded = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/winston/'));
+    import('bore-ts').then((bore) => {
+      const before = loaded();
+      bore.createLogger({ format: 'json', level: 'error' });
+      console.log(JSON.stringify({ before, after: loaded() }));
+    });`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  assert.deepEqual(JSON.parse(stdout), { before: false, after: true });
+});

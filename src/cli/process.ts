@@ -87,8 +87,9 @@ export function logSettings(argv: Readonly<Record<string, unknown>>): LogSetting
 
 /** The logger of `settings`, loaded on demand (`--help` never loads winston). */
 export async function makeLogger(settings: LogSettings) {
-  const { createLogger } = await import('../log/logger.js');
-  return createLogger(settings);
+  // A dynamic import the bundle follows (the library's createLogger requires winston at run time).
+  const [{ createWinstonLogger }, { default: winston }] = await Promise.all([import('../log/winston-logger.js'), import('winston')]);
+  return createWinstonLogger(winston, settings);
 }
 
 /** The logger a command runs with. */

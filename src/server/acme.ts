@@ -117,7 +117,11 @@ export class AcmeCertificates {
   async #order(): Promise<Pem> {
     // acme-client (with its HTTP and X.509 libraries, some 20 MB) is loaded at the first order: a
     // server that reuses its stored certificate loads it only when the renewal comes.
-    const { orderCertificate } = await import('./acme-order.js');
+    const { orderCertificate } = await import('./acme-order.js').catch((err: unknown) => {
+      // An optional peer dependency of the library (the CLI's bundle has it inside).
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String(err).includes('acme-client')) throw err;
+      throw new AcmeError('tlsAcme needs the acme-client package: npm install acme-client', { cause: err });
+    });
     const pem = await orderCertificate(this.#settings, this.#store, this.#responder);
     try {
       this.#store.saveCertificate(this.#settings.hostname, pem);
