@@ -2,7 +2,7 @@
 import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { type ClientTls, checkFingerprint, tlsFailure } from './tls.js';
+import { type ClientTls, checkFingerprint, clientContext, tlsFailure } from './tls.js';
 import { TunnelError } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 
@@ -73,8 +73,7 @@ function connectTls(host: string, port: number, settings: ClientTls): TLSSocket 
     host,
     port,
     servername: settings.servername ?? (net.isIP(host) ? undefined : host),
-    ca: settings.ca,
-    minVersion: 'TLSv1.3',
+    secureContext: clientContext(settings),
     session: settings.session,
     // A pin replaces the CA and name checks; the fingerprint is checked on connect.
     rejectUnauthorized: !pinned,
