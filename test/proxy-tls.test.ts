@@ -2,7 +2,8 @@
  * The hot path with a TLS socket on one side (`src/net/proxy.ts`, as on a TLS tunnel's
  * data connections): Node hands a TLS socket's cleartext over one record at a time and
  * keeps doing so after reading was stopped, so bytes from TLS to a slow reader must
- * still arrive intact; small exchanges both ways and a half-close pass through.
+ * still arrive intact; small exchanges both ways and a half-close pass through, and the
+ * first reply is announced once.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,7 +104,8 @@ test(
 test('plain to TLS and back: small writes echoed in order, then a half-close passes through', async () => {
   const { client, close } = await tlsPair((s) => s.pipe(s));
   const [near, far] = await plainPair();
-  const done = proxy(near, client);
+  let replies = 0;
+  const done = proxy(near, client, undefined, { onReply: () => replies++ });
   const sent: Buffer[] = [];
   const received: Buffer[] = [];
   far.on('data', (chunk: Buffer) => received.push(chunk));
@@ -115,6 +117,7 @@ test('plain to TLS and back: small writes echoed in order, then a half-close pas
   far.end();
   await once(far, 'end');
   assert.equal(sha256(Buffer.concat(received)), sha256(Buffer.concat(sent)));
+  assert.equal(replies, 1, 'onReply is called once, for the first bytes back');
   far.destroy();
   await done;
   close();

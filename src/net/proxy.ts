@@ -52,6 +52,8 @@ export const GATHER_BUFFER_SIZE = 256 * 1024;
 export interface ProxyOptions {
   /** Read into a reused buffer when the Node internals allow it (default true); false always uses `pipe`. */
   reuseBuffers?: boolean;
+  /** Called once, after the first bytes read from `b` were handed to `a` (the reply, on a request-response connection). */
+  onReply?: () => void;
 }
 
 /** The libuv stream handle behind a socket, as far as the proxy uses it. */
@@ -150,7 +152,7 @@ function releaseBuffer(buffer: Buffer): void {
  * reads into to `used`. Returns false (and does nothing) if this Node lacks the
  * internals it needs.
  */
-function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[]): boolean {
+function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[], first?: () => void): boolean {
   let stalled = false;
   const written = (): void => {
     // Only once every write is done: an earlier write's callback must not restart reading.
@@ -164,6 +166,7 @@ function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[]): boolean
     buffer,
     (chunk) => {
       dst.write(chunk, written);
+      if (first) first = once(first);
       if (dst.writableLength === 0) return true; // the kernel took it all: the buffer is free again
       stalled = true;
       return false;
@@ -183,6 +186,12 @@ function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[]): boolean
   return true;
 }
 
+/** Calls `callback` and returns undefined: `first = once(first)` calls a one-time callback and forgets it. */
+function once(callback: () => void): undefined {
+  callback();
+  return undefined;
+}
+
 /** Whether `socket` is a TLS socket (its reads come one TLS record at a time). */
 function isTls(socket: Socket): boolean {
   return (socket as Socket & { encrypted?: boolean }).encrypted === true;
@@ -200,7 +209,7 @@ function isTls(socket: Socket): boolean {
  * write completes. Reading stops while more than a gather buffer waits in `dst`.
  * Returns false (and does nothing) if this Node lacks the internals it needs.
  */
-function forwardGathering(src: Socket, dst: Socket, used: Buffer[]): boolean {
+function forwardGathering(src: Socket, dst: Socket, used: Buffer[], first?: () => void): boolean {
   const free: Buffer[] = [];
   const newGather = (): Buffer => {
     const buffer = free.pop();
@@ -228,6 +237,7 @@ function forwardGathering(src: Socket, dst: Socket, used: Buffer[]): boolean {
       if (held) free.push(buffer);
       written();
     });
+    if (first) first = once(first);
     filled = 0;
     // The kernel did not take it all: the write holds the buffer until its callback.
     held = dst.writableLength > 0;
@@ -286,9 +296,13 @@ export function proxy(a: Socket, b: Socket, head?: Buffer, options: ProxyOptions
     }
     if (head && head.length > 0) b.write(head);
     const reuse = options.reuseBuffers ?? true;
-    const forward = (src: Socket, dst: Socket) =>
-      reuse && (isTls(src) ? forwardGathering(src, dst, used) : forwardReusingBuffer(src, dst, used));
+    const forward = (src: Socket, dst: Socket, first?: () => void) =>
+      reuse && (isTls(src) ? forwardGathering(src, dst, used, first) : forwardReusingBuffer(src, dst, used, first));
     if (!forward(a, b)) a.pipe(b);
-    if (!forward(b, a)) b.pipe(a);
+    if (!forward(b, a, options.onReply)) {
+      const onReply = options.onReply;
+      if (onReply) b.once('data', () => process.nextTick(onReply));
+      b.pipe(a);
+    }
   });
 }
