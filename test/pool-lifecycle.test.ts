@@ -73,6 +73,7 @@ function harness() {
   const log = new CaptureLogger();
   const conns: FakeConnection[] = [];
   const served = new Map<string, ReturnType<typeof deferred<void>>>();
+  const replies = new Map<string, () => void>();
   const closed: { id: string; error?: string }[] = [];
   const io: PoolIo = {
     open: (_target, token, track) => {
@@ -81,10 +82,11 @@ function harness() {
       conns.push(c);
       return c.promise;
     },
-    proxy: (_remote, _head, _target, onSockets) => {
+    proxy: (_remote, _head, _target, onSockets, onReply) => {
       const id = `id${served.size}`;
       const d = deferred<void>();
       served.set(id, d);
+      if (onReply) replies.set(id, onReply);
       onSockets?.(new net.Socket(), new net.Socket());
       return d.promise;
     },
@@ -96,7 +98,7 @@ function harness() {
     io,
   );
   const debug = (message: string) => log.lines.filter((l) => l.level === 'debug' && l.message === message).length;
-  return { pool, conns, served, closed, debug };
+  return { pool, conns, served, replies, closed, debug };
 }
 
 test('closed, filling, full: a pool opens its size and is ready once every connection is acknowledged', async () => {
@@ -195,6 +197,30 @@ test('full, then a public connection: in use, served, refilled; in use outlives 
   await settle();
   assert.equal(pool.stats.inUse, 0);
   assert.deepEqual(closed, [{ id: 'visitor' }]);
+});
+
+test("with idle connections left, the replacement waits for the local service's first reply", async () => {
+  const { pool, conns, served, replies } = harness();
+  pool.open(TOKEN, 2);
+  conns.forEach((c) => c.connect().ack());
+  await settle();
+  conns[0]!.send({ type: 'Connection', id: 'visitor' });
+  await settle();
+  await settle();
+  assert.deepEqual(
+    [pool.stats.idle, pool.stats.opening, pool.stats.refills, conns.length],
+    [1, 0, 0, 2],
+    'no handshake during the first exchange',
+  );
+  replies.get('id0')!();
+  await settle();
+  assert.deepEqual([pool.stats.opening, pool.stats.refills, conns.length], [1, 1, 3]);
+  // The end of the connection asks for no second replacement.
+  served.get('id0')!.resolve();
+  await settle();
+  await settle();
+  assert.deepEqual([pool.stats.refills, conns.length], [1, 3]);
+  pool.close();
 });
 
 test('a connection of a closed session is not pooled, even when a new session is open', async () => {

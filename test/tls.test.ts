@@ -7,7 +7,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tlsFailure } from '../src/client/tls.js';
+import { clientTlsOf, tlsFailure } from '../src/client/tls.js';
+import { connectTcp } from '../src/client/connect.js';
+import type { TLSSocket } from 'node:tls';
 import { classify } from '../src/client/errors.js';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -217,3 +219,29 @@ test('a reset in the TLS handshake: a plain server the first time (fatal), the n
   assert.equal(classify(reset).code, 'network');
   assert.equal(classify(reset).class, 'retriable');
 });
+
+test(
+  "a tunnel's connections share one secure context, resume the first one's session and use AES-128-GCM",
+  { timeout: 30_000 },
+  async () => {
+    const server = await tlsServer('server');
+    try {
+      const settings = clientTlsOf({ tls: true, tlsCa: path('ca.pem') });
+      assert.ok(settings);
+      const first = (await connectTcp({ host: '127.0.0.1', port: server.controlPort, tls: settings })) as TLSSocket;
+      const context = settings.context;
+      assert.ok(context);
+      assert.equal(first.isSessionReused(), false);
+      assert.equal(first.getCipher().name, 'TLS_AES_128_GCM_SHA256');
+      // The server's session tickets come after the handshake: the next connection resumes one.
+      if (settings.session === undefined) await once(first, 'session');
+      const second = (await connectTcp({ host: '127.0.0.1', port: server.controlPort, tls: settings })) as TLSSocket;
+      assert.equal(second.isSessionReused(), true);
+      assert.equal(settings.context, context);
+      first.destroy();
+      second.destroy();
+    } finally {
+      await server.stop();
+    }
+  },
+);

@@ -2,7 +2,7 @@
 import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { type ClientTls, checkFingerprint, tlsFailure, tlsPeerOf } from './tls.js';
+import { type ClientTls, checkFingerprint, clientContext, tlsFailure, tlsPeerOf } from './tls.js';
 import { TunnelError, connectFailure } from './errors.js';
 import { formatHostPort } from '../net/address.js';
 
@@ -95,8 +95,7 @@ export async function secureSocket({ socket, host, port, tls: settings, signal }
     socket,
     host,
     servername: settings.servername ?? (net.isIP(host) ? undefined : host),
-    ca: settings.ca,
-    minVersion: 'TLSv1.3',
+    secureContext: clientContext(settings),
     session: settings.session,
     // A pin replaces the CA and name checks; the fingerprint is checked below.
     rejectUnauthorized: !pinned,

@@ -69,13 +69,15 @@ export async function runDataConnection(
  * Joins `remote`, a data connection that already carries a public connection (`head`:
  * its bytes read past the last frame), to a new connection to the local service, and
  * proxies until both sides close. Rejects (and closes `remote`) if the local service
- * cannot be reached.
+ * cannot be reached. `onReply` is called once the local service's first bytes are on
+ * their way back to the server.
  */
 export async function proxyToLocal(
   remote: Socket,
   head: Buffer,
   target: Pick<DataConnectionTarget, 'localHost' | 'localPort'>,
   onSockets?: (remote: Socket, local: Socket) => void,
+  onReply?: () => void,
 ): Promise<void> {
   let local: Socket;
   try {
@@ -85,7 +87,7 @@ export async function proxyToLocal(
     throw err;
   }
   local.setNoDelay(true);
-  const done = proxy(remote, local, head);
+  const done = proxy(remote, local, head, { onReply });
   onSockets?.(remote, local);
   await done;
 }

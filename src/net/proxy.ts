@@ -29,10 +29,11 @@
  * did not take it all at once, reading stops until the write completes, so at most one
  * buffer per direction is ever in flight, whatever the reader's pace.
  *
- * Never for a TLS socket's reads: its handle decrypts a record into 16 KiB pieces and
- * delivers them all in a loop, stop or not, so a piece would overwrite the buffer while
- * the piece before it is still queued for writing (a held reader got corrupted bytes).
- * A TLS socket is read with `pipe`, which gets a new buffer for each piece.
+ * A TLS socket's reads are different (see {@link forwardGathering}): Node's TLSWrap
+ * hands over its cleartext one record (at most 16 KiB) at a time, every record it can
+ * decrypt from what it read, even after reading was stopped; so those records are
+ * copied out of the read buffer (a record must not overwrite bytes a pending write still
+ * holds) and gathered into one write per turn of the event loop.
  */
 import type { Socket } from 'node:net';
 import { onClose, onEnd } from './socket-events.js';
@@ -42,10 +43,17 @@ export const READ_BUFFER_SIZE = 64 * 1024;
 /** Size a direction's read buffer grows to once a read fills it. */
 export const BULK_READ_BUFFER_SIZE = 512 * 1024;
 
+/** Most cleartext Node's TLSWrap hands over per read of a TLS socket (one TLS record). */
+export const TLS_RECORD_SIZE = 16 * 1024;
+/** Bytes a direction from a TLS socket gathers before it writes them (one write per turn of the loop below that). */
+export const GATHER_BUFFER_SIZE = 256 * 1024;
+
 /** Options of {@link proxy}. */
 export interface ProxyOptions {
   /** Read into a reused buffer when the Node internals allow it (default true); false always uses `pipe`. */
   reuseBuffers?: boolean;
+  /** Called once, after the first bytes read from `b` were handed to `a` (the reply, on a request-response connection). */
+  onReply?: () => void;
 }
 
 /** The libuv stream handle behind a socket, as far as the proxy uses it. */
@@ -84,7 +92,6 @@ export function readIntoBuffer(src: Socket, buffer: Buffer, onRead: (chunk: Buff
   const symbols = findSymbols(src);
   const socket = src as InternalSocket;
   const handle = socket._handle;
-  if ((src as Socket & { encrypted?: boolean }).encrypted) return null;
   if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || typeof handle.readStart !== 'function') return null;
   if (socket[symbols.buffer] != null || socket[symbols.callback] != null) return null;
 
@@ -125,6 +132,7 @@ export function readIntoBuffer(src: Socket, buffer: Buffer, onRead: (chunk: Buff
  */
 const spares = new Map<number, { buffers: Buffer[]; max: number }>([
   [READ_BUFFER_SIZE, { buffers: [], max: 64 }],
+  [GATHER_BUFFER_SIZE, { buffers: [], max: 16 }],
   [BULK_READ_BUFFER_SIZE, { buffers: [], max: 16 }],
 ]);
 
@@ -144,7 +152,7 @@ function releaseBuffer(buffer: Buffer): void {
  * reads into to `used`. Returns false (and does nothing) if this Node lacks the
  * internals it needs.
  */
-function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[]): boolean {
+function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[], first?: () => void): boolean {
   let stalled = false;
   const written = (): void => {
     // Only once every write is done: an earlier write's callback must not restart reading.
@@ -158,6 +166,7 @@ function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[]): boolean
     buffer,
     (chunk) => {
       dst.write(chunk, written);
+      if (first) first = once(first);
       if (dst.writableLength === 0) return true; // the kernel took it all: the buffer is free again
       stalled = true;
       return false;
@@ -174,6 +183,86 @@ function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[]): boolean
   }
   used.push(buffer);
   onEnd(src, () => dst.end());
+  return true;
+}
+
+/** Calls `callback` and returns undefined: `first = once(first)` calls a one-time callback and forgets it. */
+function once(callback: () => void): undefined {
+  callback();
+  return undefined;
+}
+
+/** Whether `socket` is a TLS socket (its reads come one TLS record at a time). */
+function isTls(socket: Socket): boolean {
+  return (socket as Socket & { encrypted?: boolean }).encrypted === true;
+}
+
+/**
+ * Forwards a TLS socket `src` to `dst`. Its TLSWrap decrypts every record it can from
+ * what it read and hands each one over into the same read buffer, without checking
+ * whether reading was stopped: a record written straight from that buffer could be
+ * overwritten by the next one while the kernel had not taken it (the bytes of a slow
+ * reader's connection corrupted). So every record is copied into a gather buffer: a
+ * short record (the end of what the peer wrote) is written at once, full ones once per
+ * turn of the event loop or when the gather buffer is full, in one write instead of
+ * one per 16 KiB. A gather buffer a pending write still holds is set aside until its
+ * write completes. Reading stops while more than a gather buffer waits in `dst`.
+ * Returns false (and does nothing) if this Node lacks the internals it needs.
+ */
+function forwardGathering(src: Socket, dst: Socket, used: Buffer[], first?: () => void): boolean {
+  const free: Buffer[] = [];
+  const newGather = (): Buffer => {
+    const buffer = free.pop();
+    if (buffer) return buffer;
+    const taken = takeBuffer(GATHER_BUFFER_SIZE);
+    used.push(taken);
+    return taken;
+  };
+  let gather = newGather();
+  let filled = 0;
+  let scheduled: NodeJS.Immediate | undefined;
+  let stalled = false;
+  const written = (): void => {
+    if (!stalled || dst.writableLength > 0) return;
+    stalled = false;
+    restart!();
+  };
+  const flush = (): void => {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+    if (filled === 0 || dst.destroyed) return;
+    const buffer = gather;
+    let held = false;
+    dst.write(buffer.subarray(0, filled), () => {
+      if (held) free.push(buffer);
+      written();
+    });
+    if (first) first = once(first);
+    filled = 0;
+    // The kernel did not take it all: the write holds the buffer until its callback.
+    held = dst.writableLength > 0;
+    if (held) gather = newGather();
+  };
+  const read = takeBuffer(READ_BUFFER_SIZE);
+  const restart = readIntoBuffer(src, read, (chunk) => {
+    if (filled + chunk.length > gather.length) flush();
+    chunk.copy(gather, filled);
+    filled += chunk.length;
+    if (chunk.length < TLS_RECORD_SIZE) flush();
+    else scheduled ??= setImmediate(flush);
+    if (dst.writableLength <= GATHER_BUFFER_SIZE) return true;
+    stalled = true;
+    return false;
+  });
+  if (!restart) {
+    releaseBuffer(read);
+    return false;
+  }
+  used.push(read);
+  onEnd(src, () => {
+    flush();
+    dst.end();
+  });
   return true;
 }
 
@@ -207,7 +296,13 @@ export function proxy(a: Socket, b: Socket, head?: Buffer, options: ProxyOptions
     }
     if (head && head.length > 0) b.write(head);
     const reuse = options.reuseBuffers ?? true;
-    if (!reuse || !forwardReusingBuffer(a, b, used)) a.pipe(b);
-    if (!reuse || !forwardReusingBuffer(b, a, used)) b.pipe(a);
+    const forward = (src: Socket, dst: Socket, first?: () => void) =>
+      reuse && (isTls(src) ? forwardGathering(src, dst, used, first) : forwardReusingBuffer(src, dst, used, first));
+    if (!forward(a, b)) a.pipe(b);
+    if (!forward(b, a, options.onReply)) {
+      const onReply = options.onReply;
+      if (onReply) b.once('data', () => process.nextTick(onReply));
+      b.pipe(a);
+    }
   });
 }
