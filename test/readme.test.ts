@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,9 +98,10 @@ class Sandbox {
     return server;
   }
 
-  /** Stops the local servers it started. */
+  /** Stops the local servers it started and removes the scratch directory. */
   async close(): Promise<void> {
     for (const server of this.#secretServers.values()) await (await server).stop();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -326,6 +327,7 @@ test('a README command with a typo in a flag fails its check', async (t) => {
       assert.match(ran.output, /unknown option/);
     }
   } finally {
+    await box.close();
     certs.remove();
   }
 });
@@ -356,6 +358,7 @@ test("the README's two commands expose a port: bytes go through", async (t) => {
   } finally {
     await srv.stop();
     await echo?.close();
+    await box.close();
     certs.remove();
   }
 });
