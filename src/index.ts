@@ -17,7 +17,7 @@ import { clientMachine } from '../machines/client.js';
 import { supervisorDerived, supervisorMachine } from '../machines/supervisor.js';
 import { type Inspector, type InspectorOptions, startInspector as serveInspector } from './inspector/server.js';
 
-// The exports below are what the README documents; everything else is internal.
+// The exports below are what docs/library.md documents; everything else is internal.
 
 // Client: run a tunnel from options; the machine behind it, for `provide` and types.
 export { startTunnel, EXIT, DEFAULT_CONTROL_PORT } from './run/tunnel.js';

@@ -25,7 +25,7 @@ test('the package entry exports the client machine, startTunnel, the server and 
   assert.equal(bore.clientMachine.id, 'bore');
   assert.equal(bore.DEFAULT_CONTROL_PORT, 7835);
   assert.deepEqual(bore.EXIT, { stopped: 0, usage: 2, fatal: 3, gaveUp: 4 });
-  // Only what the README documents: internals (the runtime, the inspector's parts,
+  // Only what docs/library.md documents: internals (the runtime, the inspector's parts,
   // backoff and port-retry tuning) stay internal.
   assert.deepEqual(Object.keys(bore).sort(), [
     'ACME_ERROR',

@@ -109,7 +109,7 @@ test("require('bore-ts') works as well as import (the `default` export condition
   assert.equal(stdout.trim(), 'function function 7835');
 });
 
-test('the tarball: the executable, the bundle and its maps, the library, the licence and what the README shows', async () => {
+test('the tarball: the executable, the bundle and its maps, the library, the licence and what the README shows and links', async () => {
   // --ignore-scripts: list the files without rebuilding dist/ under the other tests' feet.
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
   const [pack] = JSON.parse(stdout) as { files: { path: string }[] }[];
@@ -124,6 +124,9 @@ test('the tarball: the executable, the bundle and its maps, the library, the lic
     'dist/src/index.js',
     'dist/src/index.d.ts',
     'docs/inspector.png',
+    'docs/design.md',
+    'docs/operations.md',
+    'docs/library.md',
     'examples/http-service.ts',
     'examples/bore.toml',
   ]) {

@@ -1,9 +1,9 @@
 /**
  * Rotating the secret with no tunnel ever down, between real processes: `bore server`
  * with a secret file it reads again on SIGHUP, `bore up` with 12 tunnels whose secret
- * file it reads again at each attempt, and the cool-down on (3 failures). The README's
- * order: the server learns the new secret, the clients switch, the server forgets the
- * old one; then a server restart makes every tunnel authenticate again.
+ * file it reads again at each attempt, and the cool-down on (3 failures). The order of
+ * docs/operations.md: the server learns the new secret, the clients switch, the server
+ * forgets the old one; then a server restart makes every tunnel authenticate again.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

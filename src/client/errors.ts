@@ -32,7 +32,7 @@ export type ErrorCode =
 /** Whether an error ends the client or is retried. */
 export type ErrorClass = 'fatal' | 'retriable';
 
-/** The class of every error code: the table the README documents. */
+/** The class of every error code: the table docs/design.md documents. */
 export const ERROR_CLASSES: Record<ErrorCode, ErrorClass> = {
   'invalid-secret': 'fatal',
   'secret-required': 'fatal',
