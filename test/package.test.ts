@@ -143,3 +143,14 @@ test('the packed manifest has no prepare script and is otherwise package.json as
   const { prepare: _prepare, ...otherScripts } = manifest.scripts;
   assert.deepEqual(packed, { ...manifest, scripts: otherScripts });
 });
+
+test('the production install holds as many packages as CONTRIBUTING.md says', async () => {
+  // What an install of the package brings: the production tree, bore-ts included.
+  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT });
+  const count = stdout.split('\n').filter((line) => line.trim() !== '').length;
+  const stated = /An install of the package holds (\d+) packages/.exec(
+    readFileSync(new URL('../CONTRIBUTING.md', import.meta.url), 'utf8'),
+  );
+  assert.ok(stated, 'CONTRIBUTING.md states the count');
+  assert.equal(count, Number(stated[1]), `npm ls counts ${count} packages; CONTRIBUTING.md says ${stated[1]}`);
+});
