@@ -1,48 +1,26 @@
 /**
- * Certificates for tests, made with openssl in a directory of their own: a CA, server
- * certificates it signs (each with its own key) valid for a given number of days, and
- * their SHA-256 fingerprints and expiries as the server and client show them.
+ * Certificates for the server-side TLS tests: server certificates for localhost and
+ * 127.0.0.1 signed by a test CA, valid for a given number of days, and their SHA-256
+ * fingerprints and expiries as the server and client show them. Made by the TLS tests'
+ * own maker (`tls-certs.ts`), in a directory of their own.
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { TestCerts as Maker } from './tls-certs.js';
 
 /** A directory of test certificates with its CA (`ca.pem`). */
 export class TestCerts {
-  readonly dir = mkdtempSync(join(tmpdir(), 'bore-certs-'));
-
-  constructor() {
-    this.#openssl('req', '-x509', ...this.#newKey('ca'), '-out', 'ca.pem', '-days', '30', '-subj', '/CN=bore test CA');
-  }
+  readonly #maker = new Maker();
+  readonly dir = this.#maker.dir;
 
   /** The path of `name` in the directory. */
   path(name: string): string {
-    return join(this.dir, name);
+    return this.#maker.path(name);
   }
 
   /** Makes `<name>.pem` and `<name>.key`, signed by the CA for localhost and 127.0.0.1, valid for `days` days. */
   make(name: string, days: number): { cert: string; key: string } {
-    writeFileSync(this.path(`${name}.ext`), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    this.#openssl('req', ...this.#newKey(name), '-out', `${name}.csr`, '-subj', '/CN=localhost');
-    this.#openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      String(days),
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
+    this.#maker.make(name, 'localhost', 'DNS:localhost,IP:127.0.0.1', days);
     return { cert: this.path(`${name}.pem`), key: this.path(`${name}.key`) };
   }
 
@@ -58,14 +36,6 @@ export class TestCerts {
 
   /** Removes the directory. */
   remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  #newKey(name: string): string[] {
-    return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`];
-  }
-
-  #openssl(...args: string[]): void {
-    execFileSync('openssl', args, { cwd: this.dir, stdio: 'ignore' });
+    this.#maker.remove();
   }
 }
