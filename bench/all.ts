@@ -10,7 +10,9 @@
  * figures over a link with 20 ms of round trip (`bench/wan.ts`: root, network namespaces
  * and gcc; not part of the full run either), and, with `multi`, the several-tunnels
  * figures (`bench/multi.ts`, issue 14, last in the full run), and, with `tls`, TLS against
- * plaintext (`bench/tls.ts`, issue 20; not part of the full run); it skips the server and
+ * plaintext (`bench/tls.ts`, issue 20; not part of the full run), and, with `exe`, the
+ * single-file executable's size and start-up against the bundle's (`bench/exe.ts`, issue
+ * 21; after `npm run build:exe`; not part of the full run); it skips the server and
  * reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
@@ -39,6 +41,7 @@ if (only?.includes('setup-pool')) runScript('setup-pool.ts', []);
 if (only?.includes('wan')) runScript('wan.ts', quick ? ['--quick'] : []);
 if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
 if (only?.includes('tls')) runScript('tls.ts', quick ? ['--quick'] : []);
+if (only?.includes('exe')) runScript('exe.ts', quick ? ['--runs', '5'] : []);
 if (only) process.exit(0);
 
 const server = await runServerBench();

@@ -78,7 +78,7 @@ export const APP_JS: string = ${JSON.stringify(script)};
  * of each whose first call `require`s the real module; esbuild bundles that module
  * wrapped so it is evaluated then, not at start-up (`test/bundle.test.ts` checks it).
  */
-const lazyHelpRendering: Plugin = {
+export const lazyHelpRendering: Plugin = {
   name: 'lazy-help-rendering',
   setup(b) {
     b.onResolve({ filter: /^(cliui|string-width)$/ }, (args) =>

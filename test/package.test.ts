@@ -132,8 +132,14 @@ test('the tarball: the executable, the bundle and its maps, the library, the lic
   ]) {
     assert.ok(files.has(f), `${f} is shipped`);
   }
-  const unwanted = [...files].filter((f) => /^(src|test|bench|scripts|machines)\/|^dist\/src\/(cli|bin|config)\.|tsconfig/.test(f));
-  assert.deepEqual(unwanted, [], 'sources, tests, the unbundled CLI (and its config file reader) and tsconfigs stay out');
+  const unwanted = [...files].filter((f) =>
+    /^(src|test|bench|scripts|machines)\/|^dist\/src\/(cli|bin|config)\.|^dist\/(bore-linux-x64|exe-build)|tsconfig/.test(f),
+  );
+  assert.deepEqual(
+    unwanted,
+    [],
+    'sources, tests, the unbundled CLI (and its config file reader), the single-file executable (npm run build:exe) and tsconfigs stay out',
+  );
 });
 
 test('the packed manifest has no prepare script and is otherwise package.json as it is', () => {

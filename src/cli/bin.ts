@@ -28,5 +28,6 @@ if (problem !== undefined) {
       .catch(() => process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`))
       .finally(() => process.exit(1));
   });
-  await import('./cli.js');
+  // Not awaited: the single-file executable bundles this file as CommonJS (no top-level await).
+  void import('./cli.js');
 }

@@ -9,7 +9,6 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { createRequire } from 'node:module';
 import { didYouMean } from './suggest.js';
 import { placeholderOf } from './placeholders.js';
 import { asksForHelp, widening, withPlaceholders } from './help.js';
@@ -29,19 +28,10 @@ import {
 import { runLocal } from './local.js';
 import { runUp } from './up.js';
 import { runServer } from './server.js';
+import { packageVersion } from './package-files.js';
 
-/** The package's version: two levels up from the bundle and the sources, three from tsc's `dist/src/cli/`. */
-const { version } = ((require): { version: string } => {
-  const read = (path: string): { version: string } => {
-    const json: unknown = require(path);
-    return { version: typeof json === 'object' && json !== null && 'version' in json ? String(json.version) : '' };
-  };
-  try {
-    return read('../../package.json');
-  } catch {
-    return read('../../../package.json');
-  }
-})(createRequire(import.meta.url));
+/** The package's version, for `--version`. */
+const version = packageVersion();
 
 /** The commands of `bore`. */
 const COMMANDS = ['local', 'up', 'server'];
@@ -211,7 +201,8 @@ async function main(): Promise<void> {
   await buildCli(args).parseAsync();
 }
 
-await main().catch(async (err: unknown) => {
+// Not awaited at the top level: the single-file executable's build (CommonJS) has no top-level await.
+void main().catch(async (err: unknown) => {
   const json = chosenLogFormat() === 'json';
   if (err instanceof UsageError) {
     if (json) printError(err.message, { code: 'usage' });

@@ -1,14 +1,9 @@
 /** `bore up`: the tunnels of a config file, reloaded on SIGHUP (`up-reload.ts`); `--check` validates it, `--example` prints one. */
-import { readFileSync } from 'node:fs';
 import { type Args, UsageError, fromEnv, inspectArg } from './args.js';
 import { exit, logSettings, makeLogger, onStopSignal } from './process.js';
 import { runTunnels } from './local.js';
 import type { TunnelsReload } from '../run/tunnels.js';
-
-/** The example config file: `examples/bore.toml`, two levels up from the bundle and from the sources. */
-function exampleConfig(): string {
-  return readFileSync(new URL('../../examples/bore.toml', import.meta.url), 'utf8');
-}
+import { exampleConfig } from './package-files.js';
 
 /** Runs `bore up` with `argv`. */
 export async function runUp(argv: Args): Promise<void> {

@@ -170,7 +170,10 @@ export function tlsFailure(err: unknown, host: string, port: number, spokeTls = 
   const cert = CERT_ERRORS[code];
   if (cert) {
     const [errorCode, what] = cert;
-    const reason = e.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '');
+    // Node 24 appends a hint about --use-system-ca; the line gives its own fix.
+    const reason = e.message
+      .replace(/^Hostname\/IP does not match certificate's altnames: /, '')
+      .replace(/; if the root CA is installed locally.*$/, '');
     const fix =
       errorCode === 'tls-untrusted'
         ? ': give its CA with --tls-ca or pin it with --tls-fingerprint'

@@ -9,12 +9,13 @@
  * connection on which nothing is being sent (and, with a user timeout set, Linux also
  * applies that timeout to the probes).
  *
- * The per-socket options come from `net-keepalive`; where it cannot load or the
- * platform lacks an option, the socket keeps the defaults and a debug line says so.
+ * The per-socket options come from `net-keepalive`; where it cannot load, the sockets keep
+ * the platform defaults and a warning says so once; where the platform lacks an option, a
+ * debug line does.
  */
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
+import { type NetKeepalive, requireNetKeepalive } from './native-keepalive.js';
 
 /** Keepalive idle time before the first probe. */
 export const KEEPALIVE_IDLE_MS = 30_000;
@@ -31,7 +32,6 @@ export interface TuneResult {
   userTimeout: boolean;
 }
 
-type NetKeepalive = typeof import('net-keepalive');
 let netKeepalive: NetKeepalive | null | undefined;
 const reported = new Set<string>();
 
@@ -45,10 +45,17 @@ function debugOnce(logger: Logger, message: string, reason: string): void {
 function loadNetKeepalive(logger: Logger): NetKeepalive | null {
   if (netKeepalive === undefined) {
     try {
-      netKeepalive = createRequire(import.meta.url)('net-keepalive') as NetKeepalive;
+      netKeepalive = requireNetKeepalive();
     } catch (err) {
       netKeepalive = null;
-      debugOnce(logger, 'socket options unavailable, using platform defaults', (err as Error).message);
+      // Once per process, as a warning: the server then notices a silently dead client only
+      // at the kernel's retransmission limit (some 15 minutes on Linux), not within seconds.
+      logger.warn(
+        'TCP_USER_TIMEOUT and keepalive probes unavailable: a silently dead peer is dropped only at the kernel retransmission limit',
+        {
+          reason: (err as Error).message,
+        },
+      );
     }
   }
   return netKeepalive;

@@ -33,13 +33,15 @@ export class BoreProcess {
   /**
    * `script` (default: the CLI) lets other Node programs, e.g. the examples, be run the same way.
    * `launcher`, if given, is a command that runs node for us, e.g. `['ip', 'netns', 'exec', 'ns1']`.
+   * `exe`, if given, is run with `args` in place of all that (no Node, no script), with
+   * exactly `env` (nothing inherited): the single-file executable.
    */
-  constructor(args: string[], env: Record<string, string> = {}, script: string[] = [CLI], launcher: string[] = []) {
+  constructor(args: string[], env: Record<string, string> = {}, script: string[] = [CLI], launcher: string[] = [], exe?: string) {
     const [cmd, ...pre] = [...launcher, process.execPath];
-    this.proc = spawn(cmd, [...pre, ...script, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.proc =
+      exe === undefined
+        ? spawn(cmd, [...pre, ...script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(exe, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk: Buffer) => {
       this.output += chunk.toString();
       this.#check();
