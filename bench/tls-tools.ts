@@ -1,16 +1,14 @@
 /**
- * What `bench/tls.ts` needs besides bore: certificates made with openssl in a temporary
- * directory (a CA and a server certificate for the loopback and the link's server
- * address, as in test/tls.test.ts), and iperf3 (a server, and a client run parsed from
+ * What `bench/tls.ts` needs besides bore: certificates (a CA and a server certificate
+ * for the loopback and the link's server address, made by the tests' openssl maker),
+ * and iperf3 (a server, and a client run parsed from
  * its JSON report).
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import net from 'node:net';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { TestCerts } from '../test/helpers/tls-certs.js';
 
 /** Paths of the benchmark's certificates; `remove()` deletes them. */
 export interface Certificates {
@@ -20,37 +18,10 @@ export interface Certificates {
   remove(): void;
 }
 
-/** Makes a P-256 CA and a server certificate it signs, valid for `localhost`, 127.0.0.1 and each of `ips`. */
+/** Makes a P-256 CA and a server certificate it signs, valid for `localhost`, 127.0.0.1 and each of `ips` (the tests' maker). */
 export function makeCertificates(ips: string[]): Certificates {
-  const dir = mkdtempSync(join(tmpdir(), 'bore-bench-tls-'));
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  const key = (name: string) => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`];
-  openssl('req', '-x509', ...key('ca'), '-out', 'ca.pem', '-days', '2', '-subj', '/CN=bore bench CA');
-  writeFileSync(join(dir, 'server.ext'), `subjectAltName=${['DNS:localhost', 'IP:127.0.0.1', ...ips.map((ip) => `IP:${ip}`)].join(',')}\n`);
-  openssl('req', ...key('server'), '-out', 'server.csr', '-subj', '/CN=localhost');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.pem',
-  );
-  return {
-    ca: join(dir, 'ca.pem'),
-    cert: join(dir, 'server.pem'),
-    key: join(dir, 'server.key'),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
+  const certs = new TestCerts().make('server', 'localhost', ['DNS:localhost', 'IP:127.0.0.1', ...ips.map((ip) => `IP:${ip}`)].join(','), 2);
+  return { ca: certs.path('ca.pem'), cert: certs.path('server.pem'), key: certs.path('server.key'), remove: () => certs.remove() };
 }
 
 /** The path of iperf3, or undefined if it is not installed. */
