@@ -14,6 +14,8 @@ const NAMED: Readonly<Record<string, string>> = {
   'bind-addr': 'ADDR',
   'bind-tunnels': 'ADDR',
   'tls-fingerprint': 'sha256:HEX',
+  'tls-acme': 'HOST',
+  'acme-directory': 'URL',
   config: 'PATH',
   'secret-file': 'PATH',
   'drain-timeout': 'SECONDS',
@@ -38,6 +40,8 @@ export function placeholderOf(flag: string): string {
   const spec = specOf(flag);
   const name = NAMED[spec?.flag ?? flag];
   if (name !== undefined) return `<${name}>`;
+  // Its value may be left out: `--tls-self-signed` or `--tls-self-signed=DIR`.
+  if (flag === 'tls-self-signed') return '[=DIR]';
   if (spec === undefined) return '';
   const range = spec?.rule.range;
   switch (range?.kind) {
