@@ -95,9 +95,9 @@ test(
     const server = (await run(['server', '--help'])).output;
     assert.match(server, /^ {6}--max-pending <N> /m, server);
     assert.match(server, /^ {6}--metrics <ADDR:PORT> /m, server);
-  assert.match(server, /^ {6}--tls-self-signed \[=DIR\] /m, server);
-  assert.match(server, /^ {6}--tls-acme <HOST> /m, server);
-  assert.match(server, /^ {6}--acme-directory <URL> /m, server);
+    assert.match(server, /^ {6}--tls-self-signed \[=DIR\] /m, server);
+    assert.match(server, /^ {6}--tls-acme <HOST> /m, server);
+    assert.match(server, /^ {6}--acme-directory <URL> /m, server);
   },
 );
 
