@@ -9,7 +9,7 @@ import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log/logger.js';
 import { connectTcp, secureSocket } from './connect.js';
-import { type ClientTls, type TunnelTls, tunnelTlsOf } from './tls.js';
+import { type ClientTls, type TunnelTls, tunnelTlsOf, warmUpTls } from './tls.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
@@ -129,7 +129,9 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     if (!over) sendBack(event);
   };
   const run = async () => {
-    const connected = await connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0 });
+    const connecting = connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0 });
+    if (runtime.tls) warmUpTls(runtime.tls);
+    const connected = await connecting;
     if (over) {
       connected.destroy();
       return;

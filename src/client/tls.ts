@@ -4,7 +4,9 @@
  * ever talks TLS to its server.
  */
 import { readFileSync } from 'node:fs';
-import { type PeerCertificate, type SecureContext, type TLSSocket, createSecureContext } from 'node:tls';
+import tls, { type PeerCertificate, type SecureContext, type TLSSocket, createSecureContext } from 'node:tls';
+import { Duplex } from 'node:stream';
+import { X509Certificate } from 'node:crypto';
 import { formatHostPort } from '../net/address.js';
 import { OPTION_ERROR } from '../options/rules.js';
 import { type ErrorCode, TunnelError } from './errors.js';
@@ -83,6 +85,35 @@ export const CLIENT_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA3
 export function clientContext(settings: ClientTls): SecureContext {
   settings.context ??= createSecureContext({ ca: settings.ca, minVersion: 'TLSv1.3', ciphers: CLIENT_CIPHER_SUITES });
   return settings.context;
+}
+
+let warmedUp = false;
+const WARM_UP_NAME = 'warm-up.invalid';
+
+/**
+ * Once per process, starts a TLS client handshake against nothing (a stream that drops
+ * what it is given) and abandons it a turn later. A process's first handshake costs
+ * 20-30 ms of CPU more than the next ones (OpenSSL's and Node's TLS code run for the
+ * first time); called while the control connection's TCP connect is in flight, that
+ * cost is paid during the round trip instead of after it. It also runs, once, the
+ * code that checks and shows the server's certificate (the name check; the CA's X.509
+ * parse), which a first handshake pays for too. Sends nothing anywhere.
+ */
+export function warmUpTls(settings: ClientTls): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const nowhere = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+  const probe = tls.connect({ socket: nowhere, secureContext: clientContext(settings), servername: WARM_UP_NAME });
+  probe.on('error', () => {});
+  setImmediate(() => {
+    probe.destroy();
+    tls.checkServerIdentity(WARM_UP_NAME, { subject: { CN: WARM_UP_NAME }, subjectaltname: `DNS:${WARM_UP_NAME}` } as PeerCertificate);
+    try {
+      if (settings.ca !== undefined) void new X509Certificate(settings.ca).fingerprint256;
+    } catch {
+      // Not a certificate: the real handshake says so.
+    }
+  });
 }
 
 /** Throws a `RangeError` the CLI reports as a usage error (the code of `options/rules.ts`). */
