@@ -90,7 +90,10 @@ function seaModules(version: string, example: string): Plugin {
       join(ROOT, 'src', 'cli', 'package-files.ts'),
       `export const packageVersion = () => ${JSON.stringify(version)};\nexport const exampleConfig = () => ${JSON.stringify(example)};`,
     ],
-    [join(ROOT, 'src', 'net', 'native-keepalive.ts'), `export const requireNetKeepalive = () => require('net-keepalive');`],
+    [
+      join(ROOT, 'src', 'net', 'native-keepalive.ts'),
+      `export const requireNetKeepalive = () => require('net-keepalive');\nexport const requireFfiRs = () => require('ffi-rs');`,
+    ],
   ]);
   const loader = join(ROOT, 'scripts', 'sea', 'embedded-addon.ts');
   return {

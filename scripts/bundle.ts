@@ -110,7 +110,7 @@ async function bundleCli(): Promise<void> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['net-keepalive'],
+    external: ['net-keepalive', 'ffi-rs'],
     // CommonJS dependencies (winston, logform) call require() for Node built-ins. The
     // require is made on first use: creating one in each of the chunks at load (and
     // resolving its paths) made Node's path code hot enough for V8 to optimize it, and

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { BoreServer, HANDSHAKE_TIMEOUT_MS, ServerErrors } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES, tuneControlSocket } from '../src/net/socket-options.js';
@@ -26,6 +26,7 @@ import {
   readAll,
 } from './helpers/raw-peer.js';
 import { UNKNOWN_CLAIM_ALLOWANCE } from '../src/server/peer-limits.js';
+import { PendingConnections, PendingGroup } from '../src/server/pending.js';
 import { BoreProcess, connect, startServer as startCliServer } from './helpers/procs.js';
 
 const RANGE = { minPort: 22000, maxPort: 22199 };
@@ -71,37 +72,62 @@ test('a handshake that takes longer than 3 s in total is cut at 3 s, even if eac
   assert.equal(server.stats.handshaking, 0);
 });
 
-test('unclaimed public connections are capped per tunnel: the oldest is dropped with a log line', async () => {
+test('unclaimed public connections are capped per tunnel: at the cap the public listener pauses, nobody is dropped, and the visitors who waited in the backlog are served once the client claims', async () => {
   const { server, logger } = await startServer({ maxPendingPerTunnel: 3 });
   const tunnel = await rawTunnel(server.port);
   const publics: net.Socket[] = [];
-  const ids: string[] = [];
-  for (let i = 0; i < 5; i++) {
+  let ended = 0;
+  for (let i = 0; i < 8; i++) {
+    // The kernel completes every handshake, paused or not (the listen backlog).
     const s = await connect(tunnel.port);
     s.on('error', () => {});
-    s.resume();
+    s.on('close', () => ended++);
+    s.write(`visitor ${i}`);
     publics.push(s);
-    ids.push(await tunnel.nextConnection());
   }
-  // The two oldest are closed by the server; the three newest are kept.
-  await closed(publics[0]!);
-  await closed(publics[1]!);
+  const first = [await tunnel.nextConnection(), await tunnel.nextConnection(), await tunnel.nextConnection()];
+  await logger.waitFor('too many unclaimed connections: accepting paused until the client claims some');
   assert.equal(server.stats.pending, 3);
+  // Claiming brings the tunnel under three quarters of its cap: it accepts again, the
+  // backlog first, and pauses again at the cap; every visitor is served in the end.
+  const served = new Set<string>();
+  const queue = [...first];
+  while (served.size < 8) {
+    const id = queue.shift() ?? (await tunnel.nextConnection());
+    const data = await rawAccept(server.port, id);
+    served.add((await nextData(data)).toString());
+    assert.ok(server.stats.pending <= 3, `${server.stats.pending} unclaimed connections, over the cap of 3`);
+    data.destroy();
+  }
+  assert.deepEqual(
+    [...served].sort(),
+    publics.map((_, i) => `visitor ${i}`),
+  );
+  assert.equal(ended, 0, 'no visitor was cut');
+  assert.deepEqual(logger.find('too many unclaimed connections, dropping the oldest'), []);
+  for (const s of publics) s.destroy();
+  tunnel.framed.socket.destroy();
+});
+
+test('where the public listener cannot pause, the cap drops the oldest unclaimed connection with a log line', async () => {
+  const logger = new CaptureLogger();
+  const pending = new PendingConnections({ maxPerTunnel: 2, expiryMs: 10_000 }, logger);
+  const group = new PendingGroup();
+  group.pause = () => false;
+  const listener = net.createServer((s) => s.resume());
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = (listener.address() as net.AddressInfo).port;
+  const sockets = await Promise.all([1, 2, 3].map(() => connect(port)));
+  const ids = sockets.map((s) => pending.add(group, port, s));
+  assert.equal(pending.size, 2);
+  assert.equal(pending.has(ids[0]!), false);
+  assert.ok(sockets[0]!.destroyed, 'the oldest is closed');
   assert.deepEqual(
     logger.find('too many unclaimed connections, dropping the oldest').map((l) => l.meta.id),
-    [ids[0], ids[1]],
+    [ids[0]],
   );
-  // A dropped id cannot be claimed any more; a kept one can, and carries data both ways.
-  const late = await rawAccept(server.port, ids[0]!);
-  assert.equal((await readAll(late)).length, 0);
-  const data = await rawAccept(server.port, ids[4]!);
-  const payload = randomBytes(4096);
-  publics[4]!.write(payload);
-  const got = await nextData(data);
-  assert.deepEqual(got, payload.subarray(0, got.length));
-  for (const s of publics) s.destroy();
-  data.destroy();
-  tunnel.framed.socket.destroy();
+  pending.dropGroup(group);
+  listener.close();
 });
 
 test('an Accept for an unknown id is closed quietly, without an Error message, and the server carries on', async () => {

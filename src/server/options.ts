@@ -155,12 +155,12 @@ export const SERVER_OPTIONS = {
     unit: 'ms',
     help: `Seconds within which a silently dead client is dropped and its port freed (Linux TCP_USER_TIMEOUT; elsewhere the kernel retransmission limit); at least ${MIN_CLIENT_TIMEOUT_MS / 1000}`,
   },
-  /** Unclaimed public connections kept per tunnel; the oldest is dropped past it (default 1024). */
+  /** Unclaimed public connections kept per tunnel; at it the tunnel stops accepting until its client claims some (default 1024). */
   maxPendingPerTunnel: {
     rule: integer(1),
     default: MAX_PENDING_PER_TUNNEL,
     flag: 'max-pending',
-    help: 'Unclaimed public connections kept per tunnel; past it the oldest is dropped',
+    help: 'Unclaimed public connections kept per tunnel; at it the tunnel stops accepting (visitors wait in the kernel backlog) until its client claims some',
   },
   /** How long an unclaimed public connection waits for its `Accept` (default 10000 ms). */
   acceptTimeoutMs: { rule: duration(), default: ACCEPT_TIMEOUT_MS, unit: 'ms' },

@@ -1,7 +1,10 @@
 /**
  * Public connections waiting for their data connection (`Accept(id)`), across all
- * tunnels: each expires after a deadline, and each tunnel keeps at most a fixed number
- * (past it the oldest is dropped), so a flood of public connections cannot pile up.
+ * tunnels: each expires after a deadline, and each tunnel keeps at most a fixed number,
+ * so a flood of public connections cannot pile up. A full tunnel pauses its public
+ * listener (the visitors wait in the kernel's backlog and their SYN retries) and resumes
+ * it once a quarter of its places are free again; only where the listener cannot pause
+ * is the oldest connection dropped instead.
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -10,8 +13,15 @@ import { onClose } from '../net/socket-events.js';
 import { formatPeer } from '../net/address.js';
 import type { PublicConnection } from './connection.js';
 
-/** The unclaimed connections of one tunnel, oldest first. */
-export type PendingGroup = Set<string>;
+/** The unclaimed connections of one tunnel, oldest first, and how its listener pauses. */
+export class PendingGroup extends Set<string> {
+  /** Stops the tunnel's accepting; false where it cannot (then the oldest is dropped). */
+  pause: () => boolean = () => false;
+  /** Starts the tunnel's accepting again. */
+  resume: () => void = () => {};
+  /** Whether {@link pause} succeeded and no resume followed. */
+  paused = false;
+}
 
 interface Entry {
   /** The connection; its `peer` is read only for `onUnclaimed`. */
@@ -25,7 +35,7 @@ export type OnUnclaimed = (conn: PublicConnection) => void;
 
 /** Limits of a {@link PendingConnections}. */
 export interface PendingLimits {
-  /** Unclaimed connections kept per tunnel; the oldest is dropped past it. */
+  /** Unclaimed connections kept per tunnel; the tunnel's listener pauses at it. */
   maxPerTunnel: number;
   /** How long a connection waits for its `Accept` before it is closed. */
   expiryMs: number;
@@ -56,10 +66,12 @@ export class PendingConnections {
 
   /**
    * Registers `socket`, a public connection of the tunnel on `port`, and returns its new
-   * id. Drops the group's oldest connection first if the group is full.
+   * id; pauses the group's listener once the group is full. Where it could not pause,
+   * drops the group's oldest connection first if the group is full (a paused group takes
+   * the few its listener had accepted before the pause).
    */
   add(group: PendingGroup, port: number, socket: Socket): string {
-    if (group.size >= this.#limits.maxPerTunnel) {
+    if (group.size >= this.#limits.maxPerTunnel && !group.paused) {
       const oldest = group.values().next().value as string;
       this.#log.warn('too many unclaimed connections, dropping the oldest', { port, id: oldest, max: this.#limits.maxPerTunnel });
       this.drop(oldest);
@@ -75,6 +87,13 @@ export class PendingConnections {
     const peer = this.#onUnclaimed ? formatPeer(socket) : '';
     this.#entries.set(id, { conn: { visitor: socket, port, id, since: Date.now(), peer }, group, timer });
     group.add(id);
+    if (group.size >= this.#limits.maxPerTunnel && !group.paused && group.pause()) {
+      group.paused = true;
+      this.#log.info('too many unclaimed connections: accepting paused until the client claims some', {
+        port,
+        max: this.#limits.maxPerTunnel,
+      });
+    }
     onClose(socket, () => {
       const entry = this.#remove(id);
       if (entry) this.#ended(entry);
@@ -124,8 +143,14 @@ export class PendingConnections {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     this.#entries.delete(id);
-    entry.group.delete(id);
+    const group = entry.group;
+    group.delete(id);
     clearTimeout(entry.timer);
+    if (group.paused && group.size <= (this.#limits.maxPerTunnel * 3) / 4) {
+      group.paused = false;
+      group.resume();
+      this.#log.debug('accepting again', { port: entry.conn.port, unclaimed: group.size });
+    }
     return entry;
   }
 }

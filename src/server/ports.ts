@@ -79,13 +79,16 @@ export async function openPublicListener(requested: number, range: PortRange, lo
   throw new PortRefusal('no-free-port');
 }
 
+/** How public listeners are made: half-open connections pass through; nothing is read before the client claims a connection. */
+export const PUBLIC_LISTENER_OPTIONS = { allowHalfOpen: true, pauseOnConnect: true } as const;
+
 /**
  * Binds one public listener. New connections start paused (nothing is read before the
  * client claims them). Rejects with a {@link PortRefusal}.
  */
 export function bindPublicListener(port: number, host: string, log: Logger): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    const listener = net.createServer(PUBLIC_LISTENER_OPTIONS);
     listener.once('error', (err: NodeJS.ErrnoException) => {
       reject(new PortRefusal(err.code === 'EADDRINUSE' ? 'port-in-use' : err.code === 'EACCES' ? 'permission-denied' : 'bind-failed'));
     });

@@ -14,7 +14,9 @@ import { onClose, onEnd } from '../net/socket-events.js';
 import { formatPeer } from '../net/address.js';
 import type { Logger } from '../log/logger.js';
 import type { PublicConnection } from './connection.js';
-import type { PendingConnections, PendingGroup } from './pending.js';
+import { type PendingConnections, PendingGroup } from './pending.js';
+import { PausableListener } from '../net/pausable-listener.js';
+import { LISTEN_BACKLOG, PUBLIC_LISTENER_OPTIONS } from './ports.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -59,10 +61,12 @@ export class ServerTunnel {
   readonly #host: TunnelHost;
   readonly #control: ServerFramed;
   readonly #listener: Server;
+  /** The public listener once started: it pauses while the tunnel's unclaimed connections are at their cap. */
+  #accepting: PausableListener | undefined;
   /** Gives back the tunnel's slot in its address's cap. */
   readonly #release: () => void;
   /** This tunnel's unclaimed public connections. */
-  readonly #group: PendingGroup = new Set();
+  readonly #group = new PendingGroup();
   /** The pool, once offered. */
   #pool: TunnelPool | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -99,7 +103,15 @@ export class ServerTunnel {
     const socket = framed.socket;
     this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT_INTERVAL_MS);
     framed.send({ type: 'Hello', port: this.port }, { type: 'Heartbeat' });
-    this.#listener.on('connection', (conn: Socket) => this.#onPublicConnection(conn));
+    const accepting = new PausableListener(this.#listener, {
+      serverOptions: PUBLIC_LISTENER_OPTIONS,
+      backlog: LISTEN_BACKLOG,
+      onConnection: (conn) => this.#onPublicConnection(conn),
+      onError: (err) => this.#host.log.warn('public listener error', { port: this.port, reason: err.message }),
+    });
+    this.#accepting = accepting;
+    this.#group.pause = () => accepting.pause();
+    this.#group.resume = () => accepting.resume();
     // A Rust client sends nothing after Hello, ours may ask for a pool. Reading is also
     // how EOF, resets and the TCP_USER_TIMEOUT failure are seen; a malformed frame
     // closes the control connection, and with it the tunnel.
@@ -137,7 +149,8 @@ export class ServerTunnel {
       this.#pool.close();
     }
     this.#release();
-    this.#listener.close();
+    if (this.#accepting) this.#accepting.close();
+    else this.#listener.close();
     this.#host.pending.dropGroup(this.#group);
     this.#control.socket.destroy();
     const why = reason ?? this.#reason ?? 'connection closed';
