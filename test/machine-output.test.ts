@@ -164,7 +164,7 @@ describe('supervisor: a child ends with its output', () => {
 
   test('a fatal child is recorded as its output shows it; the aggregate follows, computed', () => {
     const actor = withFatalChild();
-    const a = actor.getSnapshot().context.tunnels.a!;
+    const a = actor.getSnapshot().context.tunnels.get('a')!;
     assert.equal(a.state, 'fatal');
     assert.equal(a.lastError?.code, 'port-not-allowed');
     assert.equal(a.generation, 1);
@@ -176,7 +176,7 @@ describe('supervisor: a child ends with its output', () => {
     const actor = withFatalChild();
     actor.send({ type: 'STOP' });
     assert.equal(actor.getSnapshot().value, 'stopped');
-    assert.deepEqual(actor.getSnapshot().context.tunnels, {});
+    assert.equal(actor.getSnapshot().context.tunnels.size, 0);
     assert.equal(supervisorAggregate(actor.getSnapshot().context), 'gone');
   });
 });

@@ -12,6 +12,7 @@ import {
   reloadDiff,
   supervisorAggregate,
   supervisorMachine,
+  START_WINDOW,
   type TunnelSpec,
   type TunnelStatus,
 } from '../machines/supervisor.js';
@@ -41,7 +42,7 @@ function startSupervisor(tunnels: Record<string, TunnelSpec>) {
     child(name)!.send(ev.hello(port));
   };
   const ctx = () => actor.getSnapshot().context;
-  const states = () => Object.fromEntries(Object.entries(ctx().tunnels).map(([n, t]) => [n, t.state]));
+  const states = () => Object.fromEntries([...ctx().tunnels].map(([n, t]) => [n, t.state]));
   /** The aggregate, computed from the context. */
   const aggregate = () => supervisorAggregate(ctx());
   return { clock, probe, actor, child, childState, open, ctx, states, aggregate };
@@ -58,8 +59,8 @@ describe('supervisor', () => {
     assert.equal(s.aggregate(), 'starting');
     s.open('api', 18080);
     assert.equal(s.aggregate(), 'listening');
-    assert.equal(s.ctx().tunnels.api!.publicPort, 18080);
-    assert.equal(s.ctx().tunnels.web!.publicPort, 20001);
+    assert.equal(s.ctx().tunnels.get('api')!.publicPort, 18080);
+    assert.equal(s.ctx().tunnels.get('web')!.publicPort, 20001);
 
     // One loses its server: it reconnects on its own schedule, the other is untouched.
     s.child('web')!.send(ev.lost());
@@ -69,7 +70,7 @@ describe('supervisor', () => {
     assert.equal(s.childState('web'), 'connecting', 'the child retried by itself');
     s.open('web', 20001);
     assert.equal(s.aggregate(), 'listening');
-    assert.equal(s.ctx().tunnels.web!.generation, 1, 'nothing restarted by hand');
+    assert.equal(s.ctx().tunnels.get('web')!.generation, 1, 'nothing restarted by hand');
   });
 
   test('one child fatal: reported in the context, the others keep running', () => {
@@ -81,8 +82,8 @@ describe('supervisor', () => {
     s.clock.increment(1000);
     s.child('b')!.send(ev.connected());
     s.child('b')!.send(ev.refused('invalid-secret'));
-    assert.equal(s.ctx().tunnels.b!.state, 'fatal');
-    assert.equal(s.ctx().tunnels.b!.lastError?.code, 'invalid-secret');
+    assert.equal(s.ctx().tunnels.get('b')!.state, 'fatal');
+    assert.equal(s.ctx().tunnels.get('b')!.lastError?.code, 'invalid-secret');
     assert.equal(s.aggregate(), 'degraded');
     assert.equal(s.child('b'), undefined, 'its actor is gone');
     assert.equal(topState(s.actor.getSnapshot().value), 'running');
@@ -102,7 +103,7 @@ describe('supervisor', () => {
   test('every child fatal: the supervisor is gone (final)', () => {
     const s = startSupervisor({ a: spec(), b: spec({ localPort: 2 }) });
     s.child('a')!.send(ev.connectFailed());
-    assert.equal(s.ctx().tunnels.a!.state, 'fatal');
+    assert.equal(s.ctx().tunnels.get('a')!.state, 'fatal');
     assert.equal(s.actor.getSnapshot().status, 'active');
     s.child('b')!.send(ev.connected());
     s.child('b')!.send(ev.refused('port-not-allowed'));
@@ -134,7 +135,7 @@ describe('supervisor', () => {
     // The corrected file.
     s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
     assert.deepEqual(s.states(), { a: 'connecting', b: 'connecting' });
-    assert.equal(s.ctx().tunnels.a!.generation, 3);
+    assert.equal(s.ctx().tunnels.get('a')!.generation, 3);
     s.open('a', 20001);
     s.open('b', 20002);
     assert.equal(s.aggregate(), 'listening');
@@ -151,7 +152,7 @@ describe('supervisor', () => {
     assert.equal(s.probe.closedSessions, 2);
     assert.equal(s.actor.getSnapshot().status, 'done');
     assert.equal(topState(s.actor.getSnapshot().value), 'stopped');
-    assert.deepEqual(s.ctx().tunnels, {});
+    assert.equal(s.ctx().tunnels.size, 0);
   });
 
   test('reload: added start, removed stop, changed restart, unchanged untouched', () => {
@@ -180,8 +181,8 @@ describe('supervisor', () => {
     assert.equal(s.child('change')!.getSnapshot().context.settings.retryFirst, true, 'a restart retries its first attempt');
     assert.equal(s.childState('added'), 'connecting');
     assert.deepEqual(s.states(), { keep: 'listening', change: 'connecting', added: 'connecting' });
-    assert.equal(s.ctx().tunnels.change!.generation, 2);
-    assert.equal(s.ctx().tunnels.added!.generation, 1);
+    assert.equal(s.ctx().tunnels.get('change')!.generation, 2);
+    assert.equal(s.ctx().tunnels.get('added')!.generation, 1);
     assert.equal(s.probe.sessions.length, sessionsBefore + 2, 'one session for the restarted, one for the added');
     assert.equal(s.probe.sessions.at(-1)!.requestedPort, 18080, 'the restarted one asks for its port');
 
@@ -204,12 +205,50 @@ describe('supervisor', () => {
     assert.equal(s.aggregate(), 'degraded');
     s.actor.send({ type: 'RELOAD', tunnels: { a, b } });
     assert.equal(s.childState('b'), 'connecting');
-    assert.equal(s.ctx().tunnels.b!.generation, 2);
+    assert.equal(s.ctx().tunnels.get('b')!.generation, 2);
     assert.equal(s.aggregate(), 'starting');
     s.child('b')!.send(ev.connectFailed());
     s.actor.send({ type: 'RELOAD', tunnels: { a } });
     assert.deepEqual(s.states(), { a: 'listening' });
     assert.equal(s.aggregate(), 'listening');
+  });
+});
+
+describe('the start window', () => {
+  const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${i}`, spec({ localPort: 1000 + i })]));
+  const spawned = (s: ReturnType<typeof startSupervisor>) => Object.keys(s.actor.getSnapshot().children).length;
+
+  test('at most START_WINDOW tunnels make their first attempt at once; each that ends one starts the next', () => {
+    const s = startSupervisor(many(START_WINDOW + 3));
+    assert.equal(spawned(s), START_WINDOW);
+    assert.equal(s.ctx().tunnels.size, START_WINDOW + 3, 'the queued ones are in the set, connecting');
+    assert.equal(s.ctx().tunnels.get(`t${START_WINDOW}`)!.state, 'connecting');
+    assert.equal(s.childState(`t${START_WINDOW}`), undefined);
+    s.open('t0', 20001);
+    assert.equal(spawned(s), START_WINDOW + 1, 'a tunnel listening made room');
+    assert.equal(s.childState(`t${START_WINDOW}`), 'connecting');
+    s.child('t1')!.send(ev.connectFailed());
+    assert.equal(s.ctx().tunnels.get('t1')!.state, 'fatal', 'a first attempt that fails is fatal');
+    assert.equal(spawned(s), START_WINDOW + 1, 'the fatal child is gone, and one more started');
+    assert.equal(s.childState(`t${START_WINDOW + 1}`), 'connecting');
+    s.child('t2')!.send(ev.heartbeat());
+    assert.equal(s.childState(`t${START_WINDOW + 2}`), undefined, 'an event that ends nothing starts nothing');
+  });
+
+  test('a reload drops or replaces a queued tunnel without a child; STOP with tunnels queued stops', () => {
+    const set = many(START_WINDOW + 2);
+    const s = startSupervisor(set);
+    const last = `t${START_WINDOW + 1}`;
+    const next: Record<string, TunnelSpec> = { ...set, [`t${START_WINDOW}`]: spec({ localPort: 9 }) };
+    delete next[last];
+    s.actor.send({ type: 'RELOAD', tunnels: next });
+    assert.equal(s.ctx().tunnels.has(last), false, 'the removed queued tunnel is gone');
+    assert.equal(s.ctx().tunnels.get(`t${START_WINDOW}`)!.key, next[`t${START_WINDOW}`]!.key, 'the changed one waits with its new spec');
+    s.open('t0', 20001);
+    assert.equal(s.childState(`t${START_WINDOW}`), 'connecting');
+    s.actor.send({ type: 'STOP' });
+    assert.equal(topState(s.actor.getSnapshot().value), 'stopped');
+    assert.equal(s.ctx().tunnels.size, 0);
   });
 });
 
@@ -245,20 +284,23 @@ describe('reloadDiff and aggregateOf', () => {
     generation: 1,
   });
   test('diff by key; a fatal tunnel counts as changed', () => {
-    const now = { a: status('1', 'listening'), b: status('2', 'listening'), c: status('3', 'fatal'), d: status('4', 'backoff') };
+    const now = new Map(
+      Object.entries({ a: status('1', 'listening'), b: status('2', 'listening'), c: status('3', 'fatal'), d: status('4', 'backoff') }),
+    );
     const next = { a: { ...spec(), key: '1' }, b: { ...spec(), key: 'other' }, c: { ...spec(), key: '3' }, e: { ...spec(), key: '5' } };
     assert.deepEqual(reloadDiff(now, next), { added: ['e'], removed: ['d'], changed: ['b', 'c'], unchanged: ['a'] });
   });
+  const entries = (o: Record<string, TunnelStatus>) => new Map(Object.entries(o));
   test('aggregate', () => {
-    assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'listening') }), 'listening');
-    assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'authenticating') }), 'starting');
-    assert.equal(aggregateOf({ a: status('', 'listening'), b: status('', 'securing') }), 'starting');
-    assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'connecting') }), 'reconnecting');
-    assert.equal(aggregateOf({ a: status('', 'backoff'), b: status('', 'fatal') }), 'degraded');
-    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }), 'gone');
-    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'listening') }), 'listening');
+    assert.equal(aggregateOf(entries({ a: status('', 'listening'), b: status('', 'listening') })), 'listening');
+    assert.equal(aggregateOf(entries({ a: status('', 'listening'), b: status('', 'authenticating') })), 'starting');
+    assert.equal(aggregateOf(entries({ a: status('', 'listening'), b: status('', 'securing') })), 'starting');
+    assert.equal(aggregateOf(entries({ a: status('', 'backoff'), b: status('', 'connecting') })), 'reconnecting');
+    assert.equal(aggregateOf(entries({ a: status('', 'backoff'), b: status('', 'fatal') })), 'degraded');
+    assert.equal(aggregateOf(entries({ a: status('', 'stopped'), b: status('', 'fatal') })), 'gone');
+    assert.equal(aggregateOf(entries({ a: status('', 'stopped'), b: status('', 'listening') })), 'listening');
     // After a reload: all fatal waits for the next one; all stopped (by their own handles) is still gone.
-    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'fatal') }, true), 'waiting');
-    assert.equal(aggregateOf({ a: status('', 'stopped'), b: status('', 'stopped') }, true), 'gone');
+    assert.equal(aggregateOf(entries({ a: status('', 'stopped'), b: status('', 'fatal') }), true), 'waiting');
+    assert.equal(aggregateOf(entries({ a: status('', 'stopped'), b: status('', 'stopped') }), true), 'gone');
   });
 });

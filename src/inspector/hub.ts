@@ -78,7 +78,8 @@ export function publicContext(context: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(context)) {
     if (HIDDEN_KEYS.has(k)) continue;
-    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = publicContext(v);
+    if (v instanceof Map) out[k] = publicContext(Object.fromEntries(v));
+    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = publicContext(v);
     else out[k] = v === undefined ? null : v;
   }
   return out;

@@ -225,7 +225,11 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   const tracked = new WeakSet<object>();
   const results = new Map<string, TunnelResult>();
   const ends: Promise<unknown>[] = [];
+  // The supervisor's `children` object is replaced only when a child is spawned or stopped.
+  let seenChildren: object | undefined;
   const trackChildren = (snapshot: SnapshotFrom<typeof supervisorMachine>) => {
+    if (snapshot.children === seenChildren) return;
+    seenChildren = snapshot.children;
     for (const [name, child] of Object.entries(snapshot.children)) {
       if (!child || tracked.has(child)) continue;
       tracked.add(child);
@@ -241,7 +245,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
         }),
       );
     }
-    for (const name of [...handles.keys()]) if (!Object.hasOwn(snapshot.context.tunnels, name)) handles.delete(name);
+    for (const name of [...handles.keys()]) if (!snapshot.context.tunnels.has(name)) handles.delete(name);
   };
 
   const stream = changeStream(changeOf(actor.getSnapshot()), sameChange);
@@ -258,13 +262,30 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   let lastState: TunnelsState | undefined;
   // While `waiting`, no socket or timer of the set is left to keep the process alive: this one does.
   let keepAlive: NodeJS.Timeout | undefined;
+  // A child's heartbeat, pool figures and connection counts reach the supervisor as
+  // snapshots that leave its tunnels' views as they were (the same `tunnels` object): those
+  // change nothing here, and skipping them keeps a beat of one tunnel from costing a pass
+  // over the whole set.
+  let seen: { tunnels: unknown; stopping: unknown; reloaded: boolean; value: unknown; status: string } | undefined;
   actor.subscribe((snapshot) => {
+    const { tunnels, stopping, reloaded } = snapshot.context;
+    if (
+      seen &&
+      seen.tunnels === tunnels &&
+      seen.stopping === stopping &&
+      seen.reloaded === reloaded &&
+      seen.value === snapshot.value &&
+      seen.status === snapshot.status
+    ) {
+      return;
+    }
+    seen = { tunnels, stopping, reloaded, value: snapshot.value, status: snapshot.status };
     trackChildren(snapshot);
     const isWaiting = snapshot.status === 'active' && supervisorAggregate(snapshot.context) === 'waiting';
     if (isWaiting && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
     if (!isWaiting && keepAlive) keepAlive = void clearInterval(keepAlive);
-    if (snapshot.value === 'running') lastSet = Object.keys(snapshot.context.tunnels);
-    const change = changeOf(snapshot);
+    if (snapshot.value === 'running') lastSet = [...snapshot.context.tunnels.keys()];
+    const change = changeOf(snapshot, stream.current);
     stream.update(change, snapshot.status === 'done');
     if (change.state !== lastState) {
       lastState = change.state;
@@ -306,7 +327,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     ready,
     done,
     get publicPorts() {
-      return Object.fromEntries(Object.entries(actor.getSnapshot().context.tunnels).map(([name, t]) => [name, t.publicPort]));
+      return Object.fromEntries([...actor.getSnapshot().context.tunnels].map(([name, t]) => [name, t.publicPort]));
     },
     onChange,
     changes: () => changes(onChange, (c) => c.state === 'stopped' || c.state === 'gone'),
@@ -330,22 +351,29 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
   };
 }
 
-function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>): TunnelsChange {
+/**
+ * What the runner reports of `snapshot`. A tunnel whose view is the same as in `previous`
+ * keeps its object from there, so that a change of one tunnel costs one new view and
+ * {@link sameChange} compares the others by identity.
+ */
+function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>, previous?: TunnelsChange): TunnelsChange {
   const value = snapshot.value as string;
   const state: TunnelsState = value === 'stopped' || value === 'stopping' ? value : supervisorAggregate(snapshot.context);
-  const tunnels = Object.fromEntries(
-    Object.entries(snapshot.context.tunnels).map(([name, t]) => [
-      name,
-      {
-        state: t.state,
-        publicPort: t.publicPort,
-        attempt: t.attempt,
-        lastError: t.lastError,
-        retryDelayMs: t.retryDelayMs,
-        tls: t.tls,
-      } satisfies TunnelView,
-    ]),
-  );
+  const tunnels: Record<string, TunnelView> = {};
+  for (const [name, t] of snapshot.context.tunnels) {
+    const before = previous?.tunnels[name];
+    tunnels[name] =
+      before && sameTunnelView(before, t)
+        ? before
+        : {
+            state: t.state,
+            publicPort: t.publicPort,
+            attempt: t.attempt,
+            lastError: t.lastError,
+            retryDelayMs: t.retryDelayMs,
+            tls: t.tls,
+          };
+  }
   return { state, tunnels };
 }
 
@@ -353,7 +381,9 @@ function sameChange(a: TunnelsChange, b: TunnelsChange): boolean {
   if (a.state !== b.state) return false;
   const names = Object.keys(a.tunnels);
   if (names.length !== Object.keys(b.tunnels).length) return false;
-  return names.every((name) => b.tunnels[name] !== undefined && sameTunnelView(a.tunnels[name]!, b.tunnels[name]));
+  return names.every(
+    (name) => a.tunnels[name] === b.tunnels[name] || (b.tunnels[name] !== undefined && sameTunnelView(a.tunnels[name]!, b.tunnels[name])),
+  );
 }
 
 function logAggregate(logger: Logger, change: TunnelsChange): void {
