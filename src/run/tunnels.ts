@@ -281,6 +281,22 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     }
     seen = { tunnels, stopping, reloaded, value: snapshot.value, status: snapshot.status };
     trackChildren(snapshot);
+    // The rest passes over the whole set: once per turn of the event loop, however many
+    // tunnels changed in it (a set starting up changes thousands of times), and at once at the end.
+    if (snapshot.status === 'done') report();
+    else if (!reporting) {
+      reporting = true;
+      setImmediate(report);
+    }
+  });
+  let reporting = false;
+  let reported = false;
+  let readyResolved = false;
+  function report(): void {
+    reporting = false;
+    if (reported) return;
+    const snapshot = actor.getSnapshot();
+    reported = snapshot.status !== 'active';
     const isWaiting = snapshot.status === 'active' && supervisorAggregate(snapshot.context) === 'waiting';
     if (isWaiting && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
     if (!isWaiting && keepAlive) keepAlive = void clearInterval(keepAlive);
@@ -291,7 +307,8 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
       lastState = change.state;
       logAggregate(base, change);
     }
-    if (change.state === 'listening') {
+    if (change.state === 'listening' && !readyResolved) {
+      readyResolved = true;
       resolveReady(Object.fromEntries(Object.entries(change.tunnels).map(([name, t]) => [name, t.publicPort!])));
     } else if (['degraded', 'gone', 'waiting', 'stopped'].includes(change.state)) {
       const failed = Object.entries(change.tunnels).find(([, t]) => t.state === 'fatal' && t.lastError);
@@ -310,7 +327,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
         resolveDone({ state, tunnels: all, exitCode: tunnelsExitCode(state, Object.values(all)) });
       })();
     }
-  });
+  }
   trackChildren(actor.getSnapshot());
   actor.start();
 
@@ -319,7 +336,11 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     return done;
   };
   stopOnAbort(options.signal, stop, done);
-  const onChange = (listener: (change: TunnelsChange) => void) => stream.onChange(listener);
+  // A listener is told the current change first: bring it up to date if a report is due.
+  const onChange = (listener: (change: TunnelsChange) => void) => {
+    if (reporting) report();
+    return stream.onChange(listener);
+  };
 
   return {
     actor,
