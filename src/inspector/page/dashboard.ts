@@ -31,7 +31,8 @@ export function stateSentence(view: ChildSnapshotView, now: number): { text: str
   const st = c.settings ?? {};
   const server = `${st.to ?? '?'}:${st.controlPort ?? '?'}`;
   const top = view.active[0] ?? String(view.value);
-  const why = c.lastError ? `: ${c.lastError.message}` : '';
+  // (The server is named already: `could not connect to the server at host:port: ` is left off its error.)
+  const why = c.lastError ? `: ${c.lastError.message.replace(`could not connect to the server at ${server}: `, '')}` : '';
   const attempt = c.attempt ?? 0;
   switch (top) {
     case 'listening':
@@ -112,7 +113,7 @@ export function isRoutine(entry: LogEntryView): boolean {
 export function friendlyLogText(entry: LogEntryView): string {
   const text =
     entry.kind === 'transition'
-      ? `${entry.from ? topOf(entry.from) : '(start)'} \u2192 ${shownState(entry.to ?? '')}   (${friendlyEvent(entry.event)})`
+      ? `${entry.from ? topOf(entry.from) : '(start)'} \u2192 ${topOf(entry.to ?? '')}   (${friendlyEvent(entry.event)})`
       : friendlyEvent(entry.event) + (entry.count > 1 ? `  \u00d7${entry.count}` : '');
   return entry.actor === undefined ? text : `[${entry.actor}] ${text}`;
 }
@@ -120,13 +121,6 @@ export function friendlyLogText(entry: LogEntryView): string {
 /** The top-level state of a dotted path (`listening.pool.open` → `listening`). */
 function topOf(path: string): string {
   return path.split('.')[0] ?? path;
-}
-
-/** A state as the log shows it: the top-level state, with the pool region's state in words. */
-function shownState(path: string): string {
-  const parts = path.split('.');
-  if (parts[0] === 'listening' && parts[1] === 'pool' && parts[2]) return `listening (pool ${parts[2]})`;
-  return parts[0] ?? path;
 }
 
 /** `0 B`, `512 B`, `1.5 KB`, `12 MB` (powers of 1000). */
