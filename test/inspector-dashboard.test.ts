@@ -342,3 +342,36 @@ test('the dashboard in a real browser: header, a connection with its bytes, reco
   await page.waitForSelector('#conn.conn-ended');
   assert.deepEqual(errors, []);
 });
+
+test('POST /control with several tunnels: "stop" on one tunnel stops it alone; "reconnect" names a tunnel that is not waiting', async (t) => {
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  const server = await startServer(PORTS);
+  t.after(() => server.stop('SIGKILL'));
+  const [a, b] = [`${echo.port}`, `${echo.port}:25650`];
+  const local = new BoreProcess(['local', a, b, '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--inspect']);
+  t.after(() => local.stop('SIGKILL'));
+  const port = Number((await local.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+  await local.waitFor(new RegExp(`listening at 127\\.0\\.0\\.1:\\d+ tunnel=${a} `));
+  await local.waitFor(/listening at 127\.0\.0\.1:25650 /);
+  const headers = { origin: `http://127.0.0.1:${port}`, 'x-bore-token': await pageToken(port), 'content-type': 'application/json' };
+  const ask = (tunnel: string, action: string) => post(port, headers, JSON.stringify({ tunnel, action }));
+  assert.deepEqual(await ask('nope', 'stop'), { status: 409, body: 'tunnel nope is not running\n' });
+  assert.deepEqual(await ask(a, 'reconnect'), { status: 409, body: `tunnel ${a} is not waiting to reconnect\n` });
+  assert.deepEqual(
+    await ask('', 'reconnect'),
+    { status: 409, body: 'the tunnel process is not waiting to reconnect\n' },
+    'the supervisor has no wait',
+  );
+  assert.deepEqual(await ask(b, 'stop'), { status: 202, body: `tunnel ${b}: stopping\n` });
+  // The tunnel logs its stop; its public port is closed, the other one still listens.
+  await local.waitFor(new RegExp(`stopped .*tunnel=${b.replace(/:/g, '\\:')}`));
+  const refused = net.connect({ port: 25650, host: '127.0.0.1' });
+  await assert.rejects(once(refused, 'connect'), /ECONNREFUSED/);
+  const snapshot = (await (await fetch(`http://127.0.0.1:${port}/snapshot`)).json()) as {
+    context: { tunnels: Record<string, { state: string }> };
+  };
+  assert.equal(snapshot.context.tunnels[a]?.state, 'listening');
+  assert.equal(snapshot.context.tunnels[b]?.state, 'stopped');
+  assert.equal(local.proc.exitCode, null, 'the process keeps its other tunnel');
+});

@@ -165,7 +165,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       sampling = setInterval(() => {
         const traffic = sampler.sample();
         for (const write of streams.values()) write('traffic', traffic);
-      }, INSPECTOR_TRAFFIC_MS);
+      }, INSPECTOR_TRAFFIC_MS).unref();
     } else if (streams.size === 0 && sampling) {
       clearInterval(sampling);
       sampling = undefined;

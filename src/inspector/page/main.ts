@@ -14,10 +14,16 @@
  * (`tunnels.ts`); the chart and the context table show the selected one (kept in the
  * address's `#tunnel=name`), and its arrows light up as they are taken.
  *
+ * Above the chart, the dashboard: the selected tunnel's header (`local → public`, its
+ * state in a sentence and the buttons of `controls.ts`, kept up to date with each
+ * snapshot and the countdown) and its connections (`traffic.ts`, redrawn with each
+ * `traffic` event, once a second); the log's lines are made by `log.ts`.
+ *
  * What the page keeps between events is one {@link PageState} (`state.ts`), `state` below.
  */
-import { type ContextRow, contextRows, formatTime, logText, stateTitle } from './format.js';
-import { friendlyLogText, isRoutine, localAddress, publicAddress, stateSentence } from './dashboard.js';
+import { type ContextRow, contextRows, stateTitle } from './format.js';
+import { localAddress, publicAddress, stateSentence } from './dashboard.js';
+import { addLog as addLines, note as addNote } from './log.js';
 import { wireControls } from './controls.js';
 import { TrafficPanel } from './traffic.js';
 import { layoutChart } from './layout.js';
@@ -29,8 +35,6 @@ import type { ChildSnapshotView, GraphView, HelloView, LogEntryView, SnapshotVie
 import { type PageState, forgetProcess, initialState } from './state.js';
 import { ChartZoom } from './zoom.js';
 
-/** Most log lines kept on the page. */
-const LOG_LINES = 200;
 /** How often a pending retry's countdown is refreshed (ms). */
 const COUNTDOWN_MS = 250;
 /** How long a just-taken arrow stays highlighted (ms); the style fades it out over this time. */
@@ -154,7 +158,11 @@ function renderSummary(): void {
   element('reconnect', HTMLButtonElement).disabled = supervisor || !running || view?.active[0] !== 'backoff';
   element('stop', HTMLButtonElement).disabled = !running;
   element('stop', HTMLButtonElement).textContent = supervisor ? 'stop all' : 'stop';
-  traffic.show(supervisor ? undefined : state.selected, Date.now());
+}
+
+/** Shows the selected tunnel's connections (every tunnel's with the supervisor selected): once a second, and on selection. */
+function showTraffic(): void {
+  traffic.show(state.graph?.child && !state.selected ? undefined : state.selected, Date.now());
 }
 
 /** Brings the tab strip up to date: the supervisor's tab, then one per tunnel. */
@@ -225,6 +233,7 @@ function select(name: string): void {
   // Another chart: start from its top left (then the active states are scrolled into view).
   element('chart-box', HTMLElement).scrollTo(0, 0);
   drawSelected();
+  showTraffic();
 }
 
 /** Highlights the arrows (and their labels) of `keys` for {@link TAKEN_MS}, and no other. */
@@ -274,36 +283,11 @@ function renderContext(): void {
 }
 
 function addLog(entries: readonly LogEntryView[]): void {
-  const list = element('log', HTMLOListElement);
-  for (const e of entries) {
-    let li = state.logItems.get(e.seq);
-    if (!li) {
-      li = document.createElement('li');
-      state.logItems.set(e.seq, li);
-      list.insertBefore(li, list.firstChild);
-      while (list.childNodes.length > LOG_LINES && list.lastChild) {
-        const last = list.lastChild;
-        for (const [seq, item] of state.logItems) if (item === last) state.logItems.delete(seq);
-        list.removeChild(last);
-      }
-    }
-    li.className = e.kind + (isRoutine(e) ? ' routine' : '');
-    li.setAttribute('data-event', e.event);
-    li.title = logText(e);
-    const time = document.createElement('span');
-    time.className = 't';
-    time.textContent = formatTime(e.time);
-    li.replaceChildren(time, document.createTextNode(friendlyLogText(e)));
-  }
+  addLines(element('log', HTMLOListElement), state.logItems, entries);
 }
 
-/** A line of the page's own (a restart), kept when the log starts over. */
 function note(text: string): void {
-  const list = element('log', HTMLOListElement);
-  const li = document.createElement('li');
-  li.className = 'restart';
-  li.textContent = `${formatTime(Date.now())}  ${text}`;
-  list.insertBefore(li, list.firstChild);
+  addNote(element('log', HTMLOListElement), text);
 }
 
 function setConn(status: 'live' | 'wait' | 'ended', text: string): void {
@@ -344,7 +328,7 @@ function connect(): void {
   on<LogEntryView[]>('log', addLog);
   on<TrafficView>('traffic', (t) => {
     traffic.update(t);
-    renderSummary();
+    showTraffic();
   });
   on<unknown>('end', () => {
     // The process is stopping: its last state stays on screen; a new process on this port is picked up.
