@@ -4,6 +4,9 @@
  * listeners about them. The hook itself only stores references and counts; all
  * serialization and delivery happen later on `setImmediate`, batched, so the tunnel
  * never waits on the inspector (and bytes of the tunnel never pass through it anyway).
+ * It also keeps the root actor and the machines it spawned, for the page's controls
+ * ({@link InspectorHub.actor}), and finds each tunnel's books of public connections in
+ * its machine's runtime, for the sampler ({@link InspectorHub.books}).
  */
 import { SECRET_KEYS } from '../log/redact.js';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
