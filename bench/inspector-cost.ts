@@ -5,6 +5,8 @@
  * page open, then with the dashboard open in headless Chromium (its `/events` stream:
  * snapshots, the log, and the traffic sampled once a second), alternately, `--rounds`
  * times (default 2). The load runs in a process of its own (this script with `load`).
+ * Also per 1,000 connections served, the figure to compare when a loaded machine cannot
+ * keep the pace (a round then lasts longer than `--seconds`).
  *
  * Usage: node --import tsx bench/inspector-cost.ts [--rate 1000] [--seconds 10] [--rounds 2] [--json]
  */
@@ -84,16 +86,22 @@ async function main(): Promise<void> {
 
   const closed: number[] = [];
   const open: number[] = [];
+  /** CPU ms per 1,000 connections served: comparable when a loaded machine cannot keep the pace. */
+  const perK = (r: { cpuMs: number; done: number }) => (r.cpuMs / Math.max(1, r.done)) * 1000;
+  const closedPerK: number[] = [];
+  const openPerK: number[] = [];
   const rows: object[] = [];
   for (let round = 0; round < rounds; round++) {
     const a = await run();
     closed.push(a.cpuMs);
+    closedPerK.push(perK(a));
     rows.push({ page: 'closed', ...a });
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`http://127.0.0.1:${inspectPort}/`);
     await page.waitForSelector('#state[data-tone="ok"]');
     const b = await run();
     open.push(b.cpuMs);
+    openPerK.push(perK(b));
     rows.push({ page: 'open', ...b });
     await page.close();
   }
@@ -106,6 +114,8 @@ async function main(): Promise<void> {
     seconds,
     cpuPerSecondClosedMs: median(closed) / seconds,
     cpuPerSecondOpenMs: median(open) / seconds,
+    cpuPerThousandClosedMs: median(closedPerK),
+    cpuPerThousandOpenMs: median(openPerK),
     rows,
   };
   if (process.argv.includes('--json')) console.log(JSON.stringify(summary, null, 2));
@@ -113,7 +123,8 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(JSON.stringify(r));
     console.log(
       `client CPU at ${rate} connections/s: page closed ${summary.cpuPerSecondClosedMs.toFixed(0)} ms/s, ` +
-        `page open ${summary.cpuPerSecondOpenMs.toFixed(0)} ms/s (median of ${rounds})`,
+        `page open ${summary.cpuPerSecondOpenMs.toFixed(0)} ms/s; per 1,000 connections: ` +
+        `${summary.cpuPerThousandClosedMs.toFixed(0)} ms closed, ${summary.cpuPerThousandOpenMs.toFixed(0)} ms open (median of ${rounds})`,
     );
   }
 }
