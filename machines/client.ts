@@ -4,6 +4,7 @@
  *
  *   connecting → (securing, with TLS) → authenticating → listening ⇄ backoff → connecting ...
  *   any failure → failed (transient) → backoff, or fatal when it must not be retried
+ *   RETRY_NOW in backoff → connecting at once (the wait skipped)
  *   STOP from anywhere → stopped
  *
  * `listening` has two regions: `heartbeat` (the server's messages keep it alive) and
@@ -99,8 +100,11 @@ export interface ClientContext {
   tls: TunnelTls | undefined;
 }
 
-/** Every event the machine accepts. */
-export type ClientEvent = SessionEvent | ProxyEvent | { type: 'STOP' };
+/**
+ * Every event the machine accepts. `RETRY_NOW` (the inspector's "reconnect now") ends a
+ * backoff's wait at once; anywhere else it changes nothing.
+ */
+export type ClientEvent = SessionEvent | ProxyEvent | { type: 'STOP' } | { type: 'RETRY_NOW' };
 
 /** A failure as reported, before it is classified: the `params` of `recordFailure`. */
 export interface Failure {
@@ -361,6 +365,7 @@ export const clientMachine = setup({
     backoff: {
       entry: ['scheduleRetry', 'logBackoff'],
       after: { retryDelay: 'connecting' },
+      on: { RETRY_NOW: 'connecting' },
     },
     fatal: {
       type: 'final',

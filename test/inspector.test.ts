@@ -513,9 +513,9 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
 
   // Heartbeats re-enter listening.heartbeat.alive every 500 ms: no arrow lights up for them.
   await page.evaluate(RECORD_TAKEN);
-  // The count of SERVER.HEARTBEAT on its log line (`SERVER.HEARTBEAT  ×12`).
+  // The count of SERVER.HEARTBEAT on its log line (`server heartbeat  ×12`, hidden by default).
   const HEARTBEATS = `(() => {
-    const line = Array.from(document.querySelectorAll('#log li.event'), (li) => li.textContent).find((t) => t.includes('SERVER.HEARTBEAT'));
+    const line = Array.from(document.querySelectorAll('#log li.event[data-event="SERVER.HEARTBEAT"]'), (li) => li.textContent)[0];
     return line ? Number((/\u00d7(\\d+)/.exec(line) || [0, 1])[1]) : 0;
   })()`;
   const before = await page.evaluate<number>(HEARTBEATS);

@@ -194,6 +194,28 @@ describe('backoff', () => {
     assert.equal(m.probe.closedSessions, 7, 'each closed by its failure');
   });
 
+  test('RETRY_NOW skips the wait of a backoff (a new attempt at once, its old timer gone); elsewhere it changes nothing', () => {
+    const m = startSimulated({ maxReconnectDelayMs: 8000 });
+    m.openTunnel();
+    m.send({ type: 'RETRY_NOW' });
+    assert.equal(m.state(), 'listening', 'listening: nothing to skip');
+    m.send(ev.lost());
+    m.clock.increment(m.ctx().retryDelayMs!);
+    m.send(ev.connectFailed('connect-refused'));
+    assert.equal(m.state(), 'backoff');
+    const delay = m.ctx().retryDelayMs!;
+    assert.ok(delay > 1000, `a wait worth skipping (${delay} ms)`);
+    m.send({ type: 'RETRY_NOW' });
+    assert.equal(m.state(), 'connecting');
+    assert.equal(m.ctx().attempt, 3);
+    assert.equal(m.ctx().nextRetryAt, undefined);
+    assert.equal(m.probe.sessions.length, 3, 'a session for the new attempt');
+    // The skipped backoff's timer does not fire a second attempt later.
+    m.clock.increment(delay);
+    assert.equal(m.ctx().attempt, 3);
+    assert.equal(m.state(), 'connecting');
+  });
+
   test('the schedule starts over once the tunnel was up for the stable time', () => {
     const m = startSimulated({ stableAfterMs: 10_000, heartbeatTimeoutMs: 8000 });
     m.openTunnel();

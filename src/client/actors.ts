@@ -15,11 +15,13 @@ import { type ClientFramed, authenticate, frameClientSocket, requestPort } from 
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { ClientPool, type PoolStats } from './pool.js';
 import { setControlSocketBasics } from '../net/socket-options.js';
+import { ConnectionBook } from '../net/connection-book.js';
 import { onClose, onEnd } from '../net/socket-events.js';
 
 /**
  * What the machine's actors need that is not data: the logger, the credentials, the
- * set of open proxied sockets (for the drain on stop), and the sources of randomness
+ * books of the public connections (the open ones for the drain on stop, counters and
+ * the recently closed ones for the inspector), and the sources of randomness
  * and time (injected, so tests fix them). Hidden from JSON so snapshots stay
  * serializable and the secret never leaks into them.
  */
@@ -27,8 +29,8 @@ export class ClientRuntime {
   readonly logger: Logger;
   readonly #source: ((fresh: boolean) => Authenticator | undefined) | undefined;
   #auth: Authenticator | undefined;
-  /** In-flight proxied connections, each as its two sockets (to the server, to the local service). */
-  readonly proxied = new Set<readonly [Socket, Socket]>();
+  /** The public connections: the open ones (each as its two sockets), counters, the recently closed ones. */
+  readonly connections: ConnectionBook;
   /** Returns a number in [0, 1): the backoff jitter. */
   readonly random: () => number;
   /** Returns the time in epoch ms: when the next retry starts. */
@@ -53,6 +55,7 @@ export class ClientRuntime {
     this.#auth = typeof auth === 'function' ? auth(true) : auth;
     this.random = random;
     this.now = now;
+    this.connections = new ConnectionBook(now);
   }
 
   /** The credentials for a data connection: a secret file's, read again if need be. */
@@ -69,13 +72,12 @@ export class ClientRuntime {
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
   async drain(ms: number): Promise<void> {
-    const open = [...this.proxied].filter((pair) => pair.some((s) => !s.closed));
-    if (open.length === 0) return;
+    if (this.connections.size === 0) return;
     // Connections, not sockets: one visitor is one connection.
-    this.logger.info('draining connections', { count: open.length, drainMs: ms });
-    await drainSockets(open.flat(), ms);
+    this.logger.info('draining connections', { count: this.connections.size, drainMs: ms });
+    await drainSockets(this.connections.sockets(), ms);
     // Connections that opened during the drain are cut too.
-    for (const pair of this.proxied) for (const s of pair) s.destroy();
+    for (const s of this.connections.sockets()) s.destroy();
   }
 
   toJSON(): string {
@@ -264,11 +266,10 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ sendBack
     if (!stopped) sendBack(event);
   };
   const opened = (id: string, remote: Socket, local: Socket) => {
-    const pair = [remote, local] as const;
-    runtime.proxied.add(pair);
+    const done = runtime.connections.open(id, remote, local);
     let open = 2;
     const closed = () => {
-      if (--open === 0) runtime.proxied.delete(pair);
+      if (--open === 0) done();
     };
     onClose(remote, closed);
     onClose(local, closed);

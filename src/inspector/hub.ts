@@ -4,9 +4,13 @@
  * listeners about them. The hook itself only stores references and counts; all
  * serialization and delivery happen later on `setImmediate`, batched, so the tunnel
  * never waits on the inspector (and bytes of the tunnel never pass through it anyway).
+ * It also keeps the root actor and the machines it spawned, for the page's controls
+ * ({@link InspectorHub.actor}), and finds each tunnel's books of public connections in
+ * its machine's runtime, for the sampler ({@link InspectorHub.books}).
  */
 import { SECRET_KEYS } from '../log/redact.js';
-import type { InspectionEvent } from 'xstate';
+import type { ActorRefLike, InspectionEvent } from 'xstate';
+import { ConnectionBook } from '../net/connection-book.js';
 import { activePaths } from './graph.js';
 
 /** One line of the inspector's live log. */
@@ -98,8 +102,13 @@ export class InspectorHub {
   readonly #log: LogEntry[] = [];
   #seq = 0;
   #latest: { value: unknown; status: string; context: unknown } | undefined;
-  /** The latest snapshot of each machine the root spawned, its state key and its actor's session, by id. */
-  readonly #children = new Map<string, { value: unknown; status: string; context: unknown; key: string; session: string }>();
+  /** The latest snapshot of each machine the root spawned, its state key, its actor and its actor's session, by id. */
+  readonly #children = new Map<
+    string,
+    { value: unknown; status: string; context: unknown; key: string; session: string; ref: ActorRefLike }
+  >();
+  /** The root actor (what the page's controls send events to, with its children). */
+  #root: ActorRefLike | undefined;
   #steps: StateStep[] = [];
   /** Each child's changes of state since the last push, by id (kept, like {@link #steps}, only while pages listen). */
   #childSteps = new Map<string, StateStep[]>();
@@ -120,6 +129,7 @@ export class InspectorHub {
       if (ev.type === '@xstate.snapshot' && isChildMachine(ev)) this.#childSnapshot(ev);
       return;
     }
+    this.#root = ev.actorRef;
     if (ev.type === '@xstate.event') {
       // A child's snapshot relayed to its parent (`syncSnapshot`) is no event of interest.
       if (ev.event.type.startsWith('xstate.snapshot.')) return;
@@ -164,6 +174,7 @@ export class InspectorHub {
       context: snap.context,
       key,
       session: ev.actorRef.sessionId,
+      ref: ev.actorRef,
     });
     this.#dirtySnapshot = true;
     this.#schedule();
@@ -187,6 +198,33 @@ export class InspectorHub {
           { value: c.value, active: activePaths(c.value), status: c.status, context: publicContext(c.context) },
         ]),
       );
+    }
+    return out;
+  }
+
+  /** The actor of tunnel `name` (`''`: the root machine), if it is running. */
+  actor(name: string): ActorRefLike | undefined {
+    if (name === '') return this.#latest?.status === 'active' ? this.#root : undefined;
+    const child = this.#children.get(name);
+    return child?.status === 'active' ? child.ref : undefined;
+  }
+
+  /**
+   * The books of each tunnel's public connections, by name (`''`: the root machine's,
+   * when it is a tunnel's client machine): found in the machines' runtime, read by the
+   * inspector's sampler.
+   */
+  books(): Map<string, ConnectionBook> {
+    const out = new Map<string, ConnectionBook>();
+    const bookOf = (context: unknown) => {
+      const book = (context as { runtime?: { connections?: unknown } } | undefined)?.runtime?.connections;
+      return book instanceof ConnectionBook ? book : undefined;
+    };
+    const root = bookOf(this.#latest?.context);
+    if (root) out.set('', root);
+    for (const [id, c] of this.#children) {
+      const book = bookOf(c.context);
+      if (book) out.set(id, book);
     }
     return out;
   }

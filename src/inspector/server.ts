@@ -7,18 +7,23 @@
  *                    (a supervisor's tunnels all run the client machine)
  *   GET /snapshot    the current state: `{ value, active, status, context, time }`,
  *                    and `children` (each tunnel by name) when the root is a supervisor
- *   GET /events      server-sent events: `hello`, `snapshot`, `log`, and `end` when
- *                    the inspector closes (at most `maxStreams` at once; beyond that
- *                    `503` with `retry-after`)
+ *   GET /events      server-sent events: `hello`, `snapshot`, `log`, `traffic` (each
+ *                    tunnel's connections and rates, sampled once a second while a page
+ *                    is open: {@link TrafficEvent}), and `end` when the inspector closes
+ *                    (at most `maxStreams` at once; beyond that `503` with `retry-after`)
+ *   POST /control    the page's "reconnect now" and "stop" (`control.ts`: same origin
+ *                    and the page's per-run token only)
  */
 import http from 'node:http';
 import { once } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type InspectorGraph, machineGraph } from './graph.js';
 import { InspectorHub } from './hub.js';
-import { APP_CSS, APP_JS, PAGE_HTML } from './page.js';
+import { APP_CSS, APP_JS, PAGE_HTML, TOKEN_PLACEHOLDER } from './page.js';
+import { TrafficSampler } from './traffic.js';
+import { applyControl, readControl, refusal } from './control.js';
 import { formatHostPort } from '../net/address.js';
 
 /** Options of {@link startInspector}. */
@@ -81,6 +86,8 @@ const HOST = '127.0.0.1';
 const SSE_RETRY_MS = 1000;
 /** Comment lines keep idle streams from being cut by proxies and detect dead pages. */
 const SSE_PING_MS = 15_000;
+/** How often the tunnels' connections are sampled while a page is open (ms). */
+export const INSPECTOR_TRAFFIC_MS = 1000;
 
 /** Whether a request's Host header names this machine's loopback (any port). */
 function isLoopbackHost(host: string | undefined): boolean {
@@ -96,6 +103,11 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   if (options.child) graph.child = machineGraph(options.child);
   const graphJson = JSON.stringify(graph);
   const bootId = randomUUID();
+  // The per-run token of the page's controls: only a page read from this server knows it.
+  const token = randomBytes(24).toString('base64url');
+  const pageHtml = PAGE_HTML.replace(TOKEN_PLACEHOLDER, token);
+  const sampler = new TrafficSampler(() => hub.books());
+  let sampling: NodeJS.Timeout | undefined;
   /** The open `/events` streams, each with its function that writes one event. */
   const streams = new Map<http.ServerResponse, (event: string, data: unknown) => void>();
   const maxStreams = options.maxStreams ?? INSPECTOR_MAX_STREAMS;
@@ -104,11 +116,12 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     // Refuse other Host names: a web page cannot read the inspector through DNS rebinding.
     if (!isLoopbackHost(req.headers.host)) return send(res, 403, 'text/plain', 'forbidden: use http://127.0.0.1:<port>/\n');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/control') return control(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     switch (url.pathname) {
       case '/':
       case '/index.html':
-        return send(res, 200, 'text/html; charset=utf-8', PAGE_HTML);
+        return send(res, 200, 'text/html; charset=utf-8', pageHtml, { 'x-frame-options': 'DENY' });
       case '/app.js':
         return send(res, 200, 'text/javascript; charset=utf-8', APP_JS);
       case '/app.css':
@@ -131,6 +144,34 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     }
   });
 
+  function control(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed: POST\n', { allow: 'POST' });
+    const refused = refusal(req, token);
+    if (refused) {
+      req.resume();
+      return send(res, 403, 'text/plain', `${refused}\n`);
+    }
+    void readControl(req).then((request) => {
+      if (typeof request === 'string') return send(res, 400, 'text/plain', `${request}\n`);
+      const { status, text } = applyControl(hub.actor(request.tunnel), request);
+      (options.logger ?? silentLogger).info(`inspector: ${text.trim()}`, { action: request.action });
+      send(res, status, 'text/plain', text);
+    });
+  }
+
+  /** Samples the tunnels' connections while pages are open; stops with the last one. */
+  function sampleWhileOpen(): void {
+    if (streams.size > 0 && !sampling) {
+      sampling = setInterval(() => {
+        const traffic = sampler.sample();
+        for (const write of streams.values()) write('traffic', traffic);
+      }, INSPECTOR_TRAFFIC_MS).unref();
+    } else if (streams.size === 0 && sampling) {
+      clearInterval(sampling);
+      sampling = undefined;
+    }
+  }
+
   function openStream(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (streams.size >= maxStreams) {
       const body = `too many inspector pages open (at most ${maxStreams}); retry later\n`;
@@ -147,17 +188,20 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     };
     const write = (event: string, data: unknown) => writeBounded(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     write('hello', { bootId, log: hub.log() });
+    write('traffic', sampler.whole());
     const snap = hub.snapshot();
     if (snap) write('snapshot', snap);
     const unlisten = hub.listen({ snapshot: (s) => write('snapshot', s), log: (entries) => write('log', entries) });
     const ping = setInterval(() => writeBounded(': ping\n\n'), SSE_PING_MS);
     streams.set(res, write);
+    sampleWhileOpen();
     req.socket.setNoDelay(true);
     // eslint-disable-next-line no-restricted-syntax -- the response was opened just above
     res.on('close', () => {
       clearInterval(ping);
       unlisten();
       streams.delete(res);
+      sampleWhileOpen();
     });
   }
 
@@ -175,6 +219,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     port,
     inspect: hub.inspect,
     async close() {
+      clearInterval(sampling);
       hub.flush();
       const open = [...streams];
       const finished = open.map(

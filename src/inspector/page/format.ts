@@ -5,9 +5,13 @@
 import type { GraphTransition } from '../graph.js';
 import type { ChildSnapshotView, LogEntryView, PoolView, SnapshotView, TlsView } from './wire.js';
 
-/** Whether an action is XState plumbing not worth showing (`xstate.raise`, `xstate.cancel`). */
+/**
+ * Whether an action is not worth showing: XState plumbing (`xstate.raise`,
+ * `xstate.cancel`), or one of the client machine's log hooks (`logListening`: no-ops in
+ * the machine, the runner's log lines).
+ */
 export function isHiddenAction(name: string): boolean {
-  return /^xstate\.(raise|cancel)/.test(name);
+  return /^xstate\.(raise|cancel)/.test(name) || /^log[A-Z]/.test(name);
 }
 
 /** The actions worth showing, by name (`xstate.assign` shown as `assign`). */
@@ -46,6 +50,18 @@ export function logText(entry: LogEntryView): string {
   return entry.actor === undefined ? text : `[${entry.actor}] ${text}`;
 }
 
+/**
+ * A state value in words: `backoff`, `listening (heartbeat alive, pool open)` for
+ * `{ listening: { heartbeat: 'alive', pool: 'open' } }`.
+ */
+export function stateText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (!value || typeof value !== 'object') return NONE;
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => (typeof v === 'string' ? `${k} ${v}` : `${k} (${stateText(v)})`))
+    .join(', ');
+}
+
 /** One row of the context table. */
 export interface ContextRow {
   label: string;
@@ -69,7 +85,7 @@ export function contextRows(snapshot: ChildSnapshotView, now: number): ContextRo
     retry = `${formatTime(c.nextRetryAt)} (in ${left.toFixed(1)}s, delay ${((c.retryDelayMs || 0) / 1000).toFixed(1)}s)`;
   }
   return [
-    { label: 'state', value: show(JSON.stringify(snapshot.value)) },
+    { label: 'state', value: stateText(snapshot.value) },
     { label: 'attempt', value: show(c.attempt) },
     { label: 'public port', value: c.publicPort == null ? NONE : `${st.to}:${c.publicPort}` },
     { label: 'active connections', value: show(c.activeConnections) },

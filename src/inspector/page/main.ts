@@ -14,20 +14,27 @@
  * (`tunnels.ts`); the chart and the context table show the selected one (kept in the
  * address's `#tunnel=name`), and its arrows light up as they are taken.
  *
+ * Above the chart, the dashboard: the selected tunnel's header (`local → public`, its
+ * state in a sentence and the buttons of `controls.ts`, kept up to date with each
+ * snapshot and the countdown) and its connections (`traffic.ts`, redrawn with each
+ * `traffic` event, once a second); the log's lines are made by `log.ts`.
+ *
  * What the page keeps between events is one {@link PageState} (`state.ts`), `state` below.
  */
-import { type ContextRow, contextRows, formatTime, logText, stateTitle } from './format.js';
+import { type ContextRow, contextRows, stateTitle } from './format.js';
+import { localAddress, publicAddress, stateSentence } from './dashboard.js';
+import { addLog as addLines, note as addNote } from './log.js';
+import { wireControls } from './controls.js';
+import { TrafficPanel } from './traffic.js';
 import { layoutChart } from './layout.js';
 import { chartModel } from './model.js';
 import { ARROW, TAKEN_ARROW, drawChart } from './render.js';
 import { takenEdges } from './taken.js';
 import { type TunnelItem, aggregateTone, supervisorRows, tunnelItems } from './tunnels.js';
-import type { ChildSnapshotView, GraphView, HelloView, LogEntryView, SnapshotView } from './wire.js';
+import type { ChildSnapshotView, GraphView, HelloView, LogEntryView, SnapshotView, TrafficView } from './wire.js';
 import { type PageState, forgetProcess, initialState } from './state.js';
 import { ChartZoom } from './zoom.js';
 
-/** Most log lines kept on the page. */
-const LOG_LINES = 200;
 /** How often a pending retry's countdown is refreshed (ms). */
 const COUNTDOWN_MS = 250;
 /** How long a just-taken arrow stays highlighted (ms); the style fades it out over this time. */
@@ -45,6 +52,11 @@ function element<T extends HTMLElement | SVGElement>(id: string, type: new () =>
 }
 
 const zoom = new ChartZoom(element('chart-box', HTMLElement), element('chart', SVGSVGElement), element('zoom', HTMLElement));
+const traffic = new TrafficPanel(
+  element('traffic-stats', HTMLElement),
+  element('rates', SVGSVGElement),
+  element('connections', HTMLElement) as HTMLTableSectionElement,
+);
 
 function render(g: GraphView): void {
   state.graph = g;
@@ -110,11 +122,47 @@ function showSnapshot(s: SnapshotView, fresh = true): void {
   }
   const was = new Set(before?.active);
   zoom.reveal(view.active.filter((p) => !was.has(p)).flatMap((p) => state.groups.get(p) ?? []));
-  const pill = element('state', HTMLElement);
-  pill.textContent = stateTitle(s);
-  pill.setAttribute('data-status', s.status);
-  pill.setAttribute('data-leaf', s.active[s.active.length - 1] ?? '');
+  renderSummary();
   renderContext();
+}
+
+/**
+ * The header of the selected tunnel: `local → public`, the sentence of its state, and
+ * which buttons apply; with the supervisor selected, the set's state (stop: every tunnel).
+ */
+function renderSummary(): void {
+  const s = state.snapshot;
+  if (!s) return;
+  const view = selectedView();
+  const sentence = element('state', HTMLElement);
+  const supervisor = !!state.graph?.child && !state.selected;
+  let text: string;
+  let tone: string;
+  if (supervisor || !view) {
+    const items = tunnels();
+    const aggregate = s.context.aggregate ?? s.status;
+    text = `${stateTitle(s)}: ${items.length} tunnel${items.length === 1 ? '' : 's'}, ${aggregate}`;
+    tone = aggregateTone(aggregate);
+    setText(document, '#addr-local', 'every tunnel of this process');
+    setText(document, '#addr-public', items.map((t) => publicAddress(t.view.context) ?? '\u2026').join(', ') || '\u2014');
+  } else {
+    ({ text, tone } = stateSentence(view, Date.now()));
+    setText(document, '#addr-local', localAddress(view.context));
+    setText(document, '#addr-public', publicAddress(view.context) ?? 'waiting for the server to open the port\u2026');
+  }
+  if (sentence.textContent !== text) sentence.textContent = text;
+  sentence.setAttribute('data-tone', tone);
+  sentence.setAttribute('data-status', (supervisor ? s.status : view?.status) ?? s.status);
+  const running = (supervisor ? s.status : view?.status) === 'active';
+  element('copy', HTMLButtonElement).disabled = supervisor || !view || !publicAddress(view.context);
+  element('reconnect', HTMLButtonElement).disabled = supervisor || !running || view?.active[0] !== 'backoff';
+  element('stop', HTMLButtonElement).disabled = !running;
+  element('stop', HTMLButtonElement).textContent = supervisor ? 'stop all' : 'stop';
+}
+
+/** Shows the selected tunnel's connections (every tunnel's with the supervisor selected): once a second, and on selection. */
+function showTraffic(): void {
+  traffic.show(state.graph?.child && !state.selected ? undefined : state.selected, Date.now());
 }
 
 /** Brings the tab strip up to date: the supervisor's tab, then one per tunnel. */
@@ -171,7 +219,7 @@ function renderTunnels(): void {
   }
 }
 
-function setText(parent: Element, selector: string, text: string): void {
+function setText(parent: ParentNode, selector: string, text: string): void {
   const el = parent.querySelector(selector);
   if (el && el.textContent !== text) el.textContent = text;
 }
@@ -185,6 +233,7 @@ function select(name: string): void {
   // Another chart: start from its top left (then the active states are scrolled into view).
   element('chart-box', HTMLElement).scrollTo(0, 0);
   drawSelected();
+  showTraffic();
 }
 
 /** Highlights the arrows (and their labels) of `keys` for {@link TAKEN_MS}, and no other. */
@@ -234,34 +283,11 @@ function renderContext(): void {
 }
 
 function addLog(entries: readonly LogEntryView[]): void {
-  const list = element('log', HTMLOListElement);
-  for (const e of entries) {
-    let li = state.logItems.get(e.seq);
-    if (!li) {
-      li = document.createElement('li');
-      state.logItems.set(e.seq, li);
-      list.insertBefore(li, list.firstChild);
-      while (list.childNodes.length > LOG_LINES && list.lastChild) {
-        const last = list.lastChild;
-        for (const [seq, item] of state.logItems) if (item === last) state.logItems.delete(seq);
-        list.removeChild(last);
-      }
-    }
-    li.className = e.kind;
-    const time = document.createElement('span');
-    time.className = 't';
-    time.textContent = formatTime(e.time);
-    li.replaceChildren(time, document.createTextNode(logText(e)));
-  }
+  addLines(element('log', HTMLOListElement), state.logItems, entries);
 }
 
-/** A line of the page's own (a restart), kept when the log starts over. */
 function note(text: string): void {
-  const list = element('log', HTMLOListElement);
-  const li = document.createElement('li');
-  li.className = 'restart';
-  li.textContent = `${formatTime(Date.now())}  ${text}`;
-  list.insertBefore(li, list.firstChild);
+  addNote(element('log', HTMLOListElement), text);
 }
 
 function setConn(status: 'live' | 'wait' | 'ended', text: string): void {
@@ -300,6 +326,10 @@ function connect(): void {
   on<HelloView>('hello', onHello);
   on<SnapshotView>('snapshot', showSnapshot);
   on<LogEntryView[]>('log', addLog);
+  on<TrafficView>('traffic', (t) => {
+    traffic.update(t);
+    showTraffic();
+  });
   on<unknown>('end', () => {
     // The process is stopping: its last state stays on screen; a new process on this port is picked up.
     state.ended = true;
@@ -315,8 +345,25 @@ function connect(): void {
 }
 
 setInterval(() => {
-  if (state.snapshot && selectedView()?.context.nextRetryAt) renderContext();
+  if (!state.snapshot || !selectedView()?.context.nextRetryAt) return;
+  renderContext();
+  renderSummary();
 }, COUNTDOWN_MS);
+wireControls({
+  copy: element('copy', HTMLButtonElement),
+  reconnect: element('reconnect', HTMLButtonElement),
+  stop: element('stop', HTMLButtonElement),
+  message: element('control-msg', HTMLElement),
+  address: () => {
+    const view = selectedView();
+    return view && (!state.graph?.child || state.selected) ? publicAddress(view.context) : undefined;
+  },
+  target: () => state.selected,
+});
+const routine = element('show-routine', HTMLInputElement);
+const showRoutine = () => element('log', HTMLOListElement).classList.toggle('show-routine', routine.checked);
+routine.addEventListener('change', showRoutine);
+showRoutine();
 element('tunnels', HTMLElement).addEventListener('click', (e) => {
   const tab = e.target instanceof Element ? e.target.closest('[data-tunnel]') : null;
   if (tab) select(tab.getAttribute('data-tunnel') ?? '');

@@ -4,7 +4,7 @@
  * each with its state, the tone of its pill and its address, the snapshot its chart and
  * context table show, and the supervisor's own context table.
  */
-import { type ContextRow, NONE } from './format.js';
+import { type ContextRow, NONE, stateText } from './format.js';
 import type { ChildSnapshotView, ContextView, SnapshotView } from './wire.js';
 
 /** The colour of a tunnel's pill: `ok` listening, `wait` on its way (connecting, backoff), `bad` gave up, `off` stopped. */
@@ -90,7 +90,7 @@ export function supervisorRows(snapshot: SnapshotView): ContextRow[] {
   const c = snapshot.context;
   const tunnels = Object.entries(c.tunnels ?? {});
   return [
-    { label: 'state', value: JSON.stringify(snapshot.value) },
+    { label: 'state', value: stateText(snapshot.value) },
     { label: 'tunnels', value: c.aggregate ? `${tunnels.length}, ${c.aggregate}` : String(tunnels.length) },
     ...tunnels.map(([name, t]) => ({
       label: name,

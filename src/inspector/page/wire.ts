@@ -134,3 +134,39 @@ export interface HelloView {
   /** The recent log, oldest first. */
   log: LogEntryView[];
 }
+
+/** One public connection in the `traffic` event (the client's `ConnectionRecord`). */
+export interface ConnectionView {
+  id: string;
+  openedAt: number;
+  closedAt?: number;
+  bytesIn: number;
+  bytesOut: number;
+  end?: string;
+}
+
+/** One point of a tunnel's traffic chart (the inspector's `TrafficPoint`). */
+export interface TrafficPointView {
+  time: number;
+  open: number;
+  inRate: number;
+  outRate: number;
+  connRate: number;
+}
+
+/** One tunnel's traffic (the inspector's `TunnelTraffic`). */
+export interface TunnelTrafficView {
+  totals: { opened: number; closed: number; open: number; bytesIn: number; bytesOut: number };
+  open: ConnectionView[];
+  recent: ConnectionView[];
+  history: TrafficPointView[];
+}
+
+/** The `traffic` event, once a second while the page is open (the inspector's `TrafficEvent`). */
+export interface TrafficView {
+  time: number;
+  /** Whether `history` holds every kept point (the stream's first event) or only the new one. */
+  full: boolean;
+  /** By tunnel name; `''`: a single tunnel. */
+  tunnels: Record<string, TunnelTrafficView>;
+}
