@@ -9,8 +9,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, type Metric, type MetricValueWithName, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BoreServer } from './server.js';
+import type { HistogramSnapshot } from './histogram.js';
 import { METRICS_SERVER_OPTIONS, capConnections, checkHost } from './metrics-guard.js';
 
 /** Where the metrics listener binds. */
@@ -23,7 +24,16 @@ export interface MetricsOptions {
   allowedHosts?: readonly string[];
   /** The process's watch of its file descriptors (`fd-watch.ts`), if it runs one. */
   fdWatch?: { readonly limitReached: number };
+  /** The version `bore_build_info` reports (default `unknown`; the CLI gives the package's). */
+  version?: string;
 }
+
+/**
+ * prom-client's default metrics that break `promtool check metrics` (gauges named like
+ * counters, so it exits 3): they are the sums of `nodejs_active_handles`,
+ * `nodejs_active_requests` and `nodejs_active_resources` (by `type`), which stay.
+ */
+export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** A running metrics listener. */
 export interface MetricsServer {
@@ -63,13 +73,42 @@ function readGauge(registry: Registry, name: string, help: string, read: () => n
 }
 
 /**
+ * A histogram whose buckets, sum and count are what `read()` returns at scrape time (the
+ * server keeps them itself: prom-client is not loaded without `--metrics`).
+ */
+function readHistogram(registry: Registry, name: string, help: string, read: () => HistogramSnapshot): void {
+  const get = () => {
+    const { bounds, cumulative, sum } = read();
+    const count = cumulative[cumulative.length - 1] ?? 0;
+    const values: MetricValueWithName<'le'>[] = [
+      ...bounds.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: cumulative[i] ?? 0 })),
+      { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count },
+      { metricName: `${name}_sum`, labels: {}, value: sum },
+      { metricName: `${name}_count`, labels: {}, value: count },
+    ];
+    return Promise.resolve({ name, help, type: 'histogram' as const, aggregator: 'sum' as const, values });
+  };
+  // The registry asks a metric only for its name, get() and reset() (prom-client's own
+  // Histogram would need every observation replayed into it).
+  registry.registerMetric({ name, help, get, reset() {} } as unknown as Metric);
+}
+
+/**
  * Builds a registry holding `server`'s metrics and the process metrics (on Linux,
- * prom-client's `process_open_fds` and `process_max_fds` among them), plus the count of
+ * prom-client's `process_open_fds` and `process_max_fds` among them, less
+ * {@link DROPPED_DEFAULT_METRICS}), `bore_build_info` with `version`, plus the count of
  * `fdWatch`'s checks that found the descriptors exhausted, if given.
  */
-export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch']): Registry {
+export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch'], version = 'unknown'): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'bore_build_info',
+    help: 'Always 1; its label is the version of bore that runs',
+    labelNames: ['version'],
+    registers: [registry],
+  }).set({ version }, 1);
   if (fdWatch) {
     // While descriptors are exhausted /metrics cannot be reached (nor process_open_fds read): this tells afterwards.
     totalCounter(
@@ -110,13 +149,13 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
   totalCounter(
     registry,
     'bore_received_bytes_total',
-    'Bytes read from visitors (counted when a connection closes)',
+    'Bytes read from visitors (those of open connections included, read off their sockets at scrape time)',
     () => server.counters.bytesIn,
   );
   totalCounter(
     registry,
     'bore_sent_bytes_total',
-    'Bytes written to visitors (counted when a connection closes)',
+    'Bytes written to visitors (those of open connections included, read off their sockets at scrape time)',
     () => server.counters.bytesOut,
   );
   new Counter({
@@ -129,6 +168,29 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
       for (const [reason, count] of server.counters.handshakeFailures) this.inc({ reason }, count);
     },
   });
+  totalCounter(registry, 'bore_tunnels_opened_total', 'Tunnels opened (a client got its public port)', () => server.counters.tunnelsOpened);
+  new Counter({
+    name: 'bore_tunnels_closed_total',
+    help: 'Tunnels closed by reason: client, timeout (a silently dead client), reset, not-reading, shutdown, error',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of server.counters.tunnelsClosed) this.inc({ reason }, count);
+    },
+  });
+  readHistogram(
+    registry,
+    'bore_connection_duration_seconds',
+    'Seconds from the accept of a proxied public connection to its close',
+    () => server.counters.connectionSeconds,
+  );
+  readHistogram(
+    registry,
+    'bore_connection_setup_seconds',
+    "Seconds from the accept of a public connection until its client's data connection claimed it",
+    () => server.counters.setupSeconds,
+  );
   new Counter({
     name: 'bore_control_connections_total',
     help: 'Connections to the control port (control, data and pooled) by transport: tls (counted once its handshake is done) or plain',
@@ -172,7 +234,7 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
 
 /** Serves `server`'s metrics on `options.host`:`options.port`; resolves once listening. */
 export async function startMetrics(server: BoreServer, options: MetricsOptions): Promise<MetricsServer> {
-  const registry = serverRegistry(server, options.fdWatch);
+  const registry = serverRegistry(server, options.fdWatch, options.version);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

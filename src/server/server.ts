@@ -35,6 +35,7 @@ import type { ServerEvents } from './events.js';
 import { type ServerCounters, ServerBooks } from './books.js';
 import { Sessions } from './sessions.js';
 import { DRAIN_TIMEOUT_MS } from './defaults.js';
+import { CLOSE_TEXT } from './reasons.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
 export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
@@ -307,7 +308,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     this.#watch.stop();
     const acmeStopped = this.#acme?.stop();
     this.#control.close();
-    this.#sessions.close('server shutting down');
+    this.#sessions.close(CLOSE_TEXT.shutdown);
     const proxied = this.#books.proxied();
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });
