@@ -36,6 +36,7 @@ import { type ServerCounters, ServerBooks } from './books.js';
 import { Sessions } from './sessions.js';
 import { DRAIN_TIMEOUT_MS, MAX_TUNNELS_PER_ADDR } from './defaults.js';
 import { CLOSE_TEXT } from './reasons.js';
+import { ephemeralOverlap } from './ephemeral.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
 export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
@@ -242,9 +243,21 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       tls: this.#sessions.tls ? (this.#opts.requireTls ? 'required' : 'on') : 'off',
       ...(this.#acmeSettings ? { acme: this.#acmeSettings.hostname } : {}),
     });
+    this.#announceEphemeral();
     this.#source.announce(this.#log);
     this.#watch.start();
     return port;
+  }
+
+  /** Says once (info) that the public port range overlaps the kernel's ephemeral ports, where it does (Linux). */
+  #announceEphemeral(): void {
+    const { minPort, maxPort } = this.#opts;
+    const overlap = ephemeralOverlap(minPort, maxPort);
+    if (!overlap) return;
+    this.#log.info(
+      `public ports ${overlap.min}-${overlap.max} are also the kernel's ephemeral ports (net.ipv4.ip_local_port_range): a client asking for a fixed port there can be refused as in use while an outgoing connection holds it (move either range: see docs/operations.md)`,
+      { minPort, maxPort, ephemeralMin: overlap.min, ephemeralMax: overlap.max },
+    );
   }
 
   /**
