@@ -3,7 +3,7 @@
  * (`bore server --metrics <addr:port>`): `GET /metrics` in the text exposition format
  * and `GET /healthz`, with its connections capped, slow requests timed out and the
  * `Host` checked (`metrics-guard.ts`). Every value is read from the server at scrape time
- * (`server.stats`, `server.counters`, `server.certificate`), so the server does nothing
+ * (`server.stats`, `counters()`, `server.certificate`), so the server does nothing
  * per connection for them beyond a count. Loaded (with prom-client) only when metrics are asked for.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -73,6 +73,21 @@ function readGauge(registry: Registry, name: string, help: string, read: () => n
 }
 
 /**
+ * `read`, called at most once per turn of the event loop: a scrape collects every metric
+ * in one turn, so its metrics share one reading.
+ */
+function readOncePerTurn<T>(read: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    if (value === undefined) {
+      value = read();
+      setImmediate(() => (value = undefined));
+    }
+    return value;
+  };
+}
+
+/**
  * A histogram whose buckets, sum and count are what `read()` returns at scrape time (the
  * server keeps them itself: prom-client is not loaded without `--metrics`).
  */
@@ -101,6 +116,8 @@ function readHistogram(registry: Registry, name: string, help: string, read: () 
  */
 export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch'], version = 'unknown'): Registry {
   const registry = new Registry();
+  // Read once per scrape: each read sums the bytes of every open connection.
+  const counters = readOncePerTurn(() => server.counters);
   collectDefaultMetrics({ register: registry });
   for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   new Gauge({
@@ -131,32 +148,32 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     () => server.stats.handshaking,
   );
   readGauge(registry, 'bore_public_connections_pending', 'Public connections waiting for their client', () => server.stats.pending);
-  readGauge(registry, 'bore_public_connections_active', 'Claimed public connections open', () => server.counters.publicActive);
-  totalCounter(registry, 'bore_public_connections_accepted_total', 'Public connections accepted', () => server.counters.publicAccepted);
+  readGauge(registry, 'bore_public_connections_active', 'Claimed public connections open', () => counters().publicActive);
+  totalCounter(registry, 'bore_public_connections_accepted_total', 'Public connections accepted', () => counters().publicAccepted);
   totalCounter(
     registry,
     'bore_public_connections_pooled_total',
     'Public connections handed at once to an idle pooled data connection',
-    () => server.counters.publicPooled,
+    () => counters().publicPooled,
   );
   readGauge(registry, 'bore_pooled_connections_idle', 'Idle pooled data connections, over all tunnels', () => server.stats.pooled);
   totalCounter(
     registry,
     'bore_public_connections_failed_total',
     'Public connections that ended unclaimed (dropped, expired, visitor left, tunnel closed)',
-    () => server.counters.publicFailed,
+    () => counters().publicFailed,
   );
   totalCounter(
     registry,
     'bore_received_bytes_total',
     'Bytes read from visitors (those of open connections included, read off their sockets at scrape time)',
-    () => server.counters.bytesIn,
+    () => counters().bytesIn,
   );
   totalCounter(
     registry,
     'bore_sent_bytes_total',
     'Bytes written to visitors (those of open connections included, read off their sockets at scrape time)',
-    () => server.counters.bytesOut,
+    () => counters().bytesOut,
   );
   new Counter({
     name: 'bore_handshake_failures_total',
@@ -165,10 +182,10 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, count] of server.counters.handshakeFailures) this.inc({ reason }, count);
+      for (const [reason, count] of counters().handshakeFailures) this.inc({ reason }, count);
     },
   });
-  totalCounter(registry, 'bore_tunnels_opened_total', 'Tunnels opened (a client got its public port)', () => server.counters.tunnelsOpened);
+  totalCounter(registry, 'bore_tunnels_opened_total', 'Tunnels opened (a client got its public port)', () => counters().tunnelsOpened);
   new Counter({
     name: 'bore_tunnels_closed_total',
     help: 'Tunnels closed by reason: client, timeout (a silently dead client), reset, not-reading, shutdown, error',
@@ -176,20 +193,20 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, count] of server.counters.tunnelsClosed) this.inc({ reason }, count);
+      for (const [reason, count] of counters().tunnelsClosed) this.inc({ reason }, count);
     },
   });
   readHistogram(
     registry,
     'bore_connection_duration_seconds',
     'Seconds from the accept of a proxied public connection to its close',
-    () => server.counters.connectionSeconds,
+    () => counters().connectionSeconds,
   );
   readHistogram(
     registry,
     'bore_connection_setup_seconds',
     "Seconds from the accept of a public connection until its client's data connection claimed it",
-    () => server.counters.setupSeconds,
+    () => counters().setupSeconds,
   );
   new Counter({
     name: 'bore_control_connections_total',
@@ -197,7 +214,7 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     labelNames: ['transport'],
     registers: [registry],
     collect() {
-      const { tls, plain } = server.counters.controlConnections;
+      const { tls, plain } = counters().controlConnections;
       this.reset();
       this.inc({ transport: 'tls' }, tls);
       this.inc({ transport: 'plain' }, plain);
