@@ -3,8 +3,9 @@
  * (`bore server --metrics <addr:port>`): `GET /metrics` in the text exposition format
  * and `GET /healthz`, with its connections capped, slow requests timed out and the
  * `Host` checked (`metrics-guard.ts`). Every value is read from the server at scrape time
- * (`server.stats`, `counters()`, `server.certificate`), so the server does nothing
- * per connection for them beyond a count. Loaded (with prom-client) only when metrics are asked for.
+ * (`server.stats`, `server.counters`, `server.certificate`), so the server does nothing
+ * for them per connection beyond a count and a histogram bucket, and nothing per chunk.
+ * Loaded (with prom-client) only when metrics are asked for.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
