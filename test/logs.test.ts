@@ -1,11 +1,13 @@
 /**
  * Logs of the real CLI: `--log-format json` (or BORE_LOG_FORMAT=json) prints one JSON
  * object per line with the time, level, message and fields; human lines stay the
- * default; the secret never appears in either.
+ * default, their fields written as logfmt (a value with a space or a quote quoted); the
+ * secret never appears in either.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BoreProcess, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { humanLine } from '../src/log/logger.js';
 
 const SECRET = 'logs-test-secret-c0ffee42';
 const PORTS = ['--min-port', '25400', '--max-port', '25499'];
@@ -137,6 +139,47 @@ test('human lines are the default: time, level, message, key=value fields', () =
   }
   assert.match(human.client, /INFO  listening at 127\.0\.0\.1:\d+ .*local=/);
   assert.match(human.client, /reconnecting in \d+\.\ds \(attempt 2\) .*delay=\d+/);
+});
+
+/**
+ * The logfmt fields at the end of a human line (after its message), parsed as logfmt
+ * parsers read them: `key=bare` or `key="quoted, \\" and \\\\ escaped"`.
+ */
+function logfmtFields(line: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  const pair = /\s([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|[^\s"=]*)$/;
+  let rest = line;
+  for (let m = pair.exec(rest); m; m = pair.exec(rest)) {
+    const value = m[2] ?? '';
+    fields[m[1] ?? ''] = value.startsWith('"') ? (JSON.parse(value) as string) : value;
+    rest = rest.slice(0, m.index);
+  }
+  return fields;
+}
+
+test('human lines quote values with spaces, quotes or `=` so that they parse as logfmt', () => {
+  const tricky = {
+    plain: 'ECONNRESET',
+    spaced: 'closed by client',
+    quoted: 'say "hi"',
+    equals: 'a=b',
+    backslash: 'C:\\bore',
+    empty: '',
+    newline: 'two\nlines',
+    peer: '[::1]:7835',
+  };
+  const line = humanLine({ time: 'T', level: 'warn', message: 'a message with spaces', ...tricky, port: 42, obj: { a: 'b c' } }, false);
+  assert.equal(
+    line,
+    'T WARN  a message with spaces plain=ECONNRESET spaced="closed by client" quoted="say \\"hi\\"" equals="a=b" backslash="C:\\\\bore" empty="" newline="two\\nlines" peer=[::1]:7835 port=42 obj="{\\"a\\":\\"b c\\"}"',
+  );
+  assert.deepEqual(logfmtFields(line), { ...tricky, port: '42', obj: '{"a":"b c"}' });
+  // From the real server: the refusal of the client with a wrong secret.
+  const refusal = human.server.split('\n').find((l) => l.includes('WARN  refusing client'));
+  assert.ok(refusal, human.server);
+  assert.match(refusal, / reason="invalid secret"$/);
+  assert.equal(logfmtFields(refusal).reason, 'invalid secret');
+  assert.match(logfmtFields(refusal).peer ?? '', /^127\.0\.0\.1:\d+$/);
 });
 
 test('the secret appears in no log line, in either format', () => {

@@ -2,7 +2,9 @@
  * `bore server --metrics` and `--access-log`: the Prometheus exposition scraped with a
  * real HTTP client after a tunnel carried a known number of bytes and connections,
  * `/healthz` through a shutdown, usage errors for bad addresses, and the access log's
- * lines (JSON from the CLI, and unclaimed/reset endings from a BoreServer in-process).
+ * lines (JSON from the CLI, and unclaimed/reset endings from a BoreServer in-process),
+ * each with the connection's id and its tunnel's client. (The series alerts lean on,
+ * and promtool's check: `metrics-series.test.ts`.)
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,9 +127,14 @@ test(
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.message === 'connection');
     assert.equal(lines.length, sizes.length, server.output);
+    const ids = new Set(lines.map((l) => l.id));
+    assert.equal(ids.size, sizes.length, 'one id per connection');
     for (const [i, line] of lines.entries()) {
       assert.equal(line.level, 'info');
+      assert.match(String(line.id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       assert.match(String(line.visitor), /^127\.0\.0\.1:\d+$/);
+      assert.match(String(line.client), /^127\.0\.0\.1:\d+$/, "the tunnel's client");
+      assert.notEqual(line.client, line.visitor);
       assert.equal(line.port, client.publicPort);
       assert.equal(line.bytesIn, sizes[i]);
       assert.equal(line.bytesOut, sizes[i]);
@@ -224,19 +231,23 @@ test('the access log says how a connection ended: unclaimed, reset', { timeout: 
   const early = await connect(tunnel.port);
   early.on('error', () => {});
   cleanups.push(() => Promise.resolve(early.destroy()));
-  await tunnel.nextConnection();
+  const earlyId = await tunnel.nextConnection();
   await logger.waitFor('connection');
   const [unclaimed, ...more] = logger.find('connection');
   assert.equal(more.length, 0);
   assert.equal(unclaimed?.meta.ended, 'unclaimed');
   assert.equal(unclaimed.meta.port, tunnel.port);
+  assert.equal(unclaimed.meta.id, earlyId, 'the id the client was sent');
+  const { localAddress, localPort } = tunnel.framed.socket;
+  assert.equal(unclaimed.meta.client, `${localAddress}:${localPort}`, "the tunnel's client");
   assert.match(String(unclaimed.meta.visitor), /^127\.0\.0\.1:\d+$/);
 
   // Reset: the visitor sends 5 bytes, gets 3 back, then resets.
   const visitor = net.connect({ port: tunnel.port, host: '127.0.0.1' });
   visitor.on('error', () => {});
   await once(visitor, 'connect');
-  const data = await rawAccept(server.port, await tunnel.nextConnection());
+  const resetId = await tunnel.nextConnection();
+  const data = await rawAccept(server.port, resetId);
   data.on('error', () => {});
   visitor.write('hello');
   await nextData(data);
@@ -247,6 +258,7 @@ test('the access log says how a connection ended: unclaimed, reset', { timeout: 
   const reset = logger.find('connection')[1];
   assert.equal(reset?.level, 'info');
   assert.equal(reset.meta.ended, 'reset');
+  assert.equal(reset.meta.id, resetId);
   assert.equal(reset.meta.bytesIn, 5);
   assert.equal(reset.meta.bytesOut, 3);
 
@@ -281,6 +293,6 @@ test('failed handshakes are counted by reason; a peer that closes without a word
   assert.equal(values.get('bore_handshake_failures_total{reason="invalid-secret"}'), 1);
   assert.equal(values.get('bore_handshake_failures_total{reason="secret-required"}'), 1);
   assert.equal(values.get('bore_handshake_failures_total{reason="timeout"}'), 1);
-  assert.equal(values.get('bore_handshake_failures_total{reason="protocol"}'), undefined);
+  assert.equal(values.get('bore_handshake_failures_total{reason="protocol"}'), 0, 'there, at 0');
   for (const s of [wrong, skip]) s.socket.destroy();
 });

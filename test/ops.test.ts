@@ -2,18 +2,20 @@
  * Running it for real, from the real CLI as child processes: `--secret-file` and
  * `BORE_SECRET_FILE` (read at start, never printed, bad files are usage errors naming
  * the path), the warning of a server open to the network without a secret, JSON for
- * every stderr line under `--log-format json` (the second signal too), and colour only
- * on a terminal without `NO_COLOR`.
+ * every stderr line under `--log-format json` (the second signal too), colour only
+ * on a terminal without `NO_COLOR`, and the info line of a public port range that
+ * overlaps Linux's ephemeral ports.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BoreProcess, CLI, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { humanLine, wantsColor } from '../src/log/logger.js';
+import { EPHEMERAL_RANGE_FILE, ephemeralOverlap, ephemeralRange } from '../src/server/ephemeral.js';
 
 const SECRET = 'ops-test-secret-5ca1ab1e';
 const dir = mkdtempSync(path.join(tmpdir(), 'bore-ops-'));
@@ -216,5 +218,40 @@ test(
     const piped = await startServer(LOOPBACK);
     assert.equal(await piped.stop(), 0);
     assert.ok(!piped.output.includes(ESC), piped.output);
+  },
+);
+
+test('the ephemeral port range is read from its file; none where the file is missing or makes no sense', () => {
+  const range = file('ip_local_port_range', '32768\t60999\n');
+  assert.deepEqual(ephemeralRange(range), { min: 32768, max: 60999 });
+  assert.deepEqual(ephemeralOverlap(1024, 65535, range), { min: 32768, max: 60999 });
+  assert.deepEqual(ephemeralOverlap(40000, 40099, range), { min: 40000, max: 40099 });
+  assert.deepEqual(ephemeralOverlap(60000, 65535, range), { min: 60000, max: 60999 });
+  assert.equal(ephemeralOverlap(20000, 20999, range), undefined);
+  assert.equal(ephemeralOverlap(61000, 65535, range), undefined);
+  assert.equal(ephemeralRange(path.join(dir, 'no-such-file')), undefined);
+  assert.equal(ephemeralOverlap(1024, 65535, path.join(dir, 'no-such-file')), undefined);
+  assert.equal(ephemeralRange(file('garbage', 'not a range\n')), undefined);
+  assert.equal(ephemeralRange(file('reversed', '60999 32768\n')), undefined);
+});
+
+test(
+  "bore server says once when its public range overlaps the kernel's ephemeral ports, and not when it does not",
+  { skip: !existsSync(EPHEMERAL_RANGE_FILE) && `no ${EPHEMERAL_RANGE_FILE} (not Linux): nothing to say` },
+  async () => {
+    const kernel = ephemeralRange()!;
+    const line = /INFO {2}public ports (\d+)-(\d+) are also the kernel's ephemeral ports \(net\.ipv4\.ip_local_port_range\)/g;
+    const overlapping = await startServer(LOOPBACK);
+    assert.equal(await overlapping.stop(), 0);
+    const said = [...overlapping.output.matchAll(line)];
+    assert.equal(said.length, 1, overlapping.output);
+    const overlap = ephemeralOverlap(1024, 65535)!;
+    assert.deepEqual([Number(said[0]![1]), Number(said[0]![2])], [overlap.min, overlap.max]);
+    // A range outside the kernel's, below or above it.
+    const outside =
+      kernel.min > 1100 ? ['--min-port', '1024', '--max-port', String(kernel.min - 1)] : ['--min-port', String(kernel.max + 1)];
+    const quiet = await startServer([...LOOPBACK, ...outside]);
+    assert.equal(await quiet.stop(), 0);
+    assert.doesNotMatch(quiet.output, /ephemeral/, quiet.output);
   },
 );

@@ -1,11 +1,15 @@
 /**
  * The server's per-address bookkeeping (src/server/peer-limits.ts) on an injected
  * clock: the tunnel cap, the failed-handshake cool-down, IPv4-mapped addresses, and
- * bounded memory.
+ * bounded memory; and the cap's default on a BoreServer over loopback (16 without a
+ * secret, none with one) and in `bore server --help`.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerLimits, peerKey } from '../src/server/peer-limits.js';
+import { BoreServer } from '../src/server/server.js';
+import { BoreProcess } from './helpers/procs.js';
+import { type RawTunnel, rawConnect, rawAuthenticate, rawTunnel } from './helpers/raw-peer.js';
 import { ServerErrors } from '../src/server/ports.js';
 import { serverError } from '../src/client/errors.js';
 
@@ -133,4 +137,84 @@ test("a client classifies the server's tunnel-cap refusal as retriable", () => {
   assert.equal(err.code, 'too-many-tunnels');
   assert.equal(err.class, 'retriable');
   assert.equal(err.message, 'server error: too many tunnels from this address');
+});
+
+test('the tunnel cap can be changed at run time: tunnels already open stay, new ones meet the new cap', () => {
+  const { l } = limits({ maxTunnels: 3 });
+  for (let i = 0; i < 3; i++) assert.ok(l.reserveTunnel('10.0.0.1'));
+  l.maxTunnels = 2;
+  assert.equal(l.maxTunnels, 2);
+  assert.equal(l.tunnels('10.0.0.1'), 3);
+  assert.equal(l.reserveTunnel('10.0.0.1'), undefined);
+  l.maxTunnels = 0;
+  assert.ok(l.reserveTunnel('10.0.0.1'), '0: no cap');
+  assert.throws(() => (l.maxTunnels = -1), /maxTunnelsPerAddr must be a whole number of at least 0, got -1/);
+});
+
+const servers: BoreServer[] = [];
+const opened: RawTunnel[] = [];
+after(async () => {
+  for (const t of opened) t.framed.socket.destroy();
+  for (const s of servers) await s.close(0);
+});
+
+/** A BoreServer on loopback. */
+async function loopbackServer(opts: ConstructorParameters<typeof BoreServer>[0] = {}): Promise<BoreServer> {
+  const server = new BoreServer({
+    minPort: 28700,
+    maxPort: 28799,
+    controlPort: 0,
+    bindAddr: '127.0.0.1',
+    bindTunnels: '127.0.0.1',
+    ...opts,
+  });
+  servers.push(server);
+  await server.listen();
+  return server;
+}
+
+/** Opens `n` tunnels from 127.0.0.1 (authenticating with `secret`, if given). */
+async function openTunnels(server: BoreServer, n: number, secret?: string): Promise<void> {
+  for (let i = 0; i < n; i++) opened.push(await rawTunnel(server.port, { secret }));
+}
+
+/** The answer to one more `Hello` from 127.0.0.1: `Hello` (then closed) or the `Error`'s text. */
+async function oneMore(server: BoreServer, secret?: string): Promise<string> {
+  const framed = await rawConnect(server.port);
+  if (secret !== undefined) await rawAuthenticate(framed, secret);
+  framed.send({ type: 'Hello', port: 0 });
+  const reply = await framed.recv();
+  framed.socket.destroy();
+  return reply?.type === 'Error' ? reply.message : String(reply?.type);
+}
+
+test('without a secret one address gets 16 tunnels by default: the 17th is refused', async () => {
+  const server = await loopbackServer();
+  await openTunnels(server, 16);
+  assert.equal(await oneMore(server), 'too many tunnels from this address');
+  assert.equal(server.stats.tunnels, 16);
+});
+
+test("with a secret the default is no cap (20 tunnels to one's own server); it follows setSecret; a given cap stays", async () => {
+  const server = await loopbackServer({ secret: 'own' });
+  await openTunnels(server, 20, 'own');
+  assert.equal(server.stats.tunnels, 20);
+  assert.equal(await oneMore(server, 'own'), 'Hello');
+  // The secret removed (a reload): anyone may open tunnels again, so the cap is back.
+  server.setSecret(undefined);
+  assert.equal(await oneMore(server), 'too many tunnels from this address');
+  server.setSecret('own');
+  assert.equal(await oneMore(server, 'own'), 'Hello');
+
+  const capped = await loopbackServer({ secret: 'own', maxTunnelsPerAddr: 2 });
+  await openTunnels(capped, 2, 'own');
+  assert.equal(await oneMore(capped, 'own'), 'too many tunnels from this address');
+  capped.setSecret('other');
+  assert.equal(await oneMore(capped, 'other'), 'too many tunnels from this address', 'a cap given stays whatever the secret');
+});
+
+test('bore server --help gives the default of --max-tunnels-per-addr: 16, none with a secret', async () => {
+  const help = new BoreProcess(['server', '--help']);
+  assert.equal(await help.exited, 0);
+  assert.match(help.output.replace(/\s+/g, ' '), /--max-tunnels-per-addr .*\[default: 16; none with a secret\]/);
 });

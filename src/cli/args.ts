@@ -91,7 +91,7 @@ export function countArg(value: unknown, name: string, fallback: number, min = 1
 /**
  * The value of a table's option from its flag (or environment variable), checked by
  * the kind of its rule's range and converted to the library's unit; its default if
- * neither is given.
+ * neither is given (`undefined` for a number without one).
  */
 function valueOf(spec: OptionSpec, flag: string, argv: Args): unknown {
   const range: Range | undefined = spec.rule.range;
@@ -102,6 +102,8 @@ function valueOf(spec: OptionSpec, flag: string, argv: Args): unknown {
   if (spec.valueOptional && value === '') return true;
   switch (range?.kind) {
     case 'integer':
+      // An option without a default whose flag is not given is left out (its default depends on others).
+      if (fallback === undefined && given(value, env, name) === undefined) return undefined;
       return range.port
         ? portArg(value, env, name, fallback ?? -1, range.min)
         : countArg(value, name, fallback ?? -1, range.min, range.max, env);

@@ -8,6 +8,7 @@ import { type Args, UsageError, asUsage, fromTable, given, secondsArg, secretArg
 import { EXIT_CODES, exit, logSettings, makeLogger, onStopSignal } from './process.js';
 import { ignoreHangups, onHangup } from './hangup.js';
 import { reloader } from './server-reload.js';
+import { packageVersion } from './package-files.js';
 
 /**
  * The certificate flags, checked together: `--tls-cert` with `--tls-key`, neither with
@@ -144,7 +145,7 @@ export async function runServer(argv: Args): Promise<void> {
     // prom-client is loaded only here: without --metrics it costs nothing.
     const { startMetrics } = await import('../server/metrics.js');
     try {
-      const { url } = await startMetrics(server, { ...metrics, fdWatch: fds });
+      const { url } = await startMetrics(server, { ...metrics, fdWatch: fds, version: packageVersion() });
       logger.info(`metrics at ${url}`);
     } catch (err) {
       logger.error(`could not listen for metrics: ${err instanceof Error ? err.message : String(err)}`);

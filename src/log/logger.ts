@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { type LoggerOptions, type Winston, type WinstonLogger, createWinstonLogger } from './winston-logger.js';
 
 /** Options, colours and the human line format of the winston logger (defined in `winston-logger.ts`). */
-export { type LoggerOptions, humanLine, wantsColor } from './winston-logger.js';
+export { type LoggerOptions, humanLine, logfmtValue, wantsColor } from './winston-logger.js';
 import { withMethods } from '../options/rules.js';
 
 /** The levels and formats, defined in `log-levels.ts`. */

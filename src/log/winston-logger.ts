@@ -37,14 +37,28 @@ const LEVEL_COLORS: Record<string, string> = { error: '31', warn: '33', info: '3
 /** Messages whose address is highlighted: the tunnel's public address. */
 const ADDRESS = /^(listening at )(\S+)/;
 
+/** A value that logfmt reads up to the first space as it is: no space, quote, `=`, backslash or control character, not empty. */
+const BARE = /^[^\s"=\\\p{Cc}]+$/u;
+
 /**
- * One human line, `time LEVEL message key=value ...`; with `color`, the level in its
- * colour and the public address of `listening at …` in bold cyan.
+ * A field's value as logfmt writes it: bare when it can be, else in double quotes with
+ * `"`, `\` and control characters escaped (as JSON escapes them). A value that is not a
+ * string is its JSON text first.
+ */
+export function logfmtValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return BARE.test(text) ? text : JSON.stringify(text);
+}
+
+/**
+ * One human line, `time LEVEL message key=value ...`, the fields as logfmt writes them
+ * ({@link logfmtValue}: a value with a space or a quote is quoted); with `color`, the
+ * level in its colour and the public address of `listening at …` in bold cyan.
  */
 export function humanLine(info: Record<string, unknown>, color: boolean): string {
   const { time, level, message, ...fields } = info;
   const extra = Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${logfmtValue(v)}`)
     .join(' ');
   const name = String(level);
   let label = name.toUpperCase().padEnd(5);

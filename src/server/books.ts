@@ -1,9 +1,11 @@
 /**
- * The server's books: running totals (public connections, bytes, failed handshakes by
- * reason), the sockets of the proxied public connections, the access log, and the
- * events a `BoreServer` emits about tunnels and public connections. Everything is
- * counted once per connection or tunnel, never per chunk: bytes are read off the
- * visitor's socket when it closes.
+ * The server's books: running totals (public connections, bytes, tunnels, failed
+ * handshakes by reason, connection durations and setup times), the sockets of the
+ * proxied public connections, the access log, and the events a `BoreServer` emits about
+ * tunnels and public connections. Everything is counted once per connection or tunnel,
+ * never per chunk: the bytes of a connection still open are read off its visitor's
+ * socket (`bytesRead`, `bytesWritten`, counters the socket keeps anyway) when the totals
+ * are read, so a scrape sees a long connection's traffic while it flows.
  */
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -13,6 +15,15 @@ import { formatPeer } from '../net/address.js';
 import type { Logger } from '../log/logger.js';
 import type { PublicConnection } from './connection.js';
 import type { ServerEvents } from './events.js';
+import type { ServerErrorCode } from '../protocol/constants.js';
+import { DURATION_BUCKETS, Histogram, type HistogramSnapshot, SETUP_BUCKETS } from './histogram.js';
+import {
+  HANDSHAKE_FAILURE_REASONS,
+  type HandshakeFailureReason,
+  TUNNEL_CLOSE_REASONS,
+  type TunnelCloseReason,
+  tunnelCloseReason,
+} from './reasons.js';
 
 /** Running totals since the server started, read at scrape time by `metrics.ts`. */
 export interface ServerCounters {
@@ -24,12 +35,20 @@ export interface ServerCounters {
   publicActive: number;
   /** Public connections that ended without being claimed by their client. */
   publicFailed: number;
-  /** Bytes read from visitors on closed proxied public connections. */
+  /** Bytes read from visitors on proxied public connections, those still open included (as far as they have come). */
   bytesIn: number;
-  /** Bytes written to visitors on closed proxied public connections. */
+  /** Bytes written to visitors on proxied public connections, those still open included. */
   bytesOut: number;
-  /** Failed handshakes by reason (`timeout`, `protocol`, `invalid-secret`, `blocked`, ...). */
+  /** Failed handshakes by reason, every reason of {@link HANDSHAKE_FAILURE_REASONS} there (0 until one fails). */
   handshakeFailures: ReadonlyMap<string, number>;
+  /** Tunnels opened (`Hello` answered with a public port). */
+  tunnelsOpened: number;
+  /** Tunnels closed, by reason, every reason of {@link TUNNEL_CLOSE_REASONS} there. */
+  tunnelsClosed: ReadonlyMap<TunnelCloseReason, number>;
+  /** Seconds from a proxied public connection's accept to its close, over those that closed. */
+  connectionSeconds: HistogramSnapshot;
+  /** Seconds from a public connection's accept until a data connection claimed it, over those claimed. */
+  setupSeconds: HistogramSnapshot;
   /**
    * Control-port connections (control, data and pooled) by transport, each counted once
    * its transport is known: `tls` once its TLS handshake is done, `plain` at its first byte.
@@ -63,12 +82,18 @@ export class ServerBooks {
   readonly #log: Logger;
   /** Both sockets of every proxied (claimed) public connection. */
   readonly #proxied = new Set<Socket>();
-  readonly #handshakeFailures = new Map<string, number>();
+  /** The visitors' sockets of the proxied public connections still open (their bytes are counted when the totals are read). */
+  readonly #visitors = new Set<Socket>();
+  readonly #handshakeFailures = new Map<string, number>(HANDSHAKE_FAILURE_REASONS.map((r) => [r, 0]));
+  readonly #tunnelsClosed = new Map<TunnelCloseReason, number>(TUNNEL_CLOSE_REASONS.map((r) => [r, 0]));
   readonly #transports: Record<Transport, number> = { tls: 0, plain: 0 };
-  #publicActive = 0;
+  readonly #durations = new Histogram(DURATION_BUCKETS);
+  readonly #setups = new Histogram(SETUP_BUCKETS);
+  #tunnelsOpened = 0;
   #publicPooled = 0;
-  #bytesIn = 0;
-  #bytesOut = 0;
+  /** Bytes of the proxied public connections that have closed. */
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
 
   constructor(events: EventEmitter<ServerEvents>, log: Logger, accessLog: boolean) {
     this.#events = events;
@@ -86,16 +111,31 @@ export class ServerBooks {
     return [...this.#proxied];
   }
 
-  /** The running totals, with the unclaimed connections' counts of `pending`. */
+  /**
+   * The running totals, with the unclaimed connections' counts of `pending`. The bytes
+   * are those of the closed connections plus what each open one's visitor socket has
+   * read and written so far: one pass over the open connections per call (per scrape),
+   * nothing per chunk.
+   */
   counters(pending: PendingCounts): ServerCounters {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const visitor of this.#visitors) {
+      bytesIn += visitor.bytesRead;
+      bytesOut += visitor.bytesWritten;
+    }
     return {
       publicAccepted: pending.added + this.#publicPooled,
       publicPooled: this.#publicPooled,
-      publicActive: this.#publicActive,
+      publicActive: this.#visitors.size,
       publicFailed: pending.unclaimed,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
+      bytesIn,
+      bytesOut,
       handshakeFailures: this.#handshakeFailures,
+      tunnelsOpened: this.#tunnelsOpened,
+      tunnelsClosed: this.#tunnelsClosed,
+      connectionSeconds: this.#durations.snapshot(),
+      setupSeconds: this.#setups.snapshot(),
       controlConnections: { ...this.#transports },
     };
   }
@@ -105,8 +145,8 @@ export class ServerBooks {
     this.#transports[transport]++;
   }
 
-  /** Counts a failed handshake under `reason`. */
-  countFailure(reason: string): void {
+  /** Counts a failed handshake under `reason` (one of {@link HANDSHAKE_FAILURE_REASONS}, or the code of the refusal). */
+  countFailure(reason: HandshakeFailureReason | ServerErrorCode): void {
     this.#handshakeFailures.set(reason, (this.#handshakeFailures.get(reason) ?? 0) + 1);
   }
 
@@ -122,21 +162,24 @@ export class ServerBooks {
    */
   forward(conn: PublicConnection, data: Socket, head: Buffer): void {
     const { visitor, port, id, since } = conn;
+    this.#setups.observe((performance.now() - since) / 1000);
     this.#proxied.add(data);
     this.#proxied.add(visitor);
-    this.#publicActive++;
+    this.#visitors.add(visitor);
     const events = this.#events;
     const announce = events.listenerCount('connection') > 0;
     const peer = this.accessLog || announce || events.listenerCount('connectionClosed') > 0 ? formatPeer(visitor) : '';
     if (announce) this.#emit('connection', { port, visitor: peer, id });
     onClose(data, () => this.#proxied.delete(data));
-    // Bytes are counted once, when the connection closes: nothing per chunk.
+    // From the open connections' sum to the closed ones' at once: the totals never step back.
     onClose(visitor, () => {
+      const durationMs = performance.now() - since;
       this.#proxied.delete(visitor);
-      this.#publicActive--;
-      this.#bytesIn += visitor.bytesRead;
-      this.#bytesOut += visitor.bytesWritten;
-      if (this.accessLog) this.#logAccess(conn, peer, howEnded(visitor));
+      this.#visitors.delete(visitor);
+      this.#closedBytesIn += visitor.bytesRead;
+      this.#closedBytesOut += visitor.bytesWritten;
+      this.#durations.observe(durationMs / 1000);
+      if (this.accessLog) this.#logAccess(conn, peer, howEnded(visitor), durationMs);
       if (events.listenerCount('connectionClosed') > 0) {
         this.#emit('connectionClosed', {
           port,
@@ -144,7 +187,7 @@ export class ServerBooks {
           id,
           bytesIn: visitor.bytesRead,
           bytesOut: visitor.bytesWritten,
-          durationMs: Date.now() - since,
+          durationMs: Math.round(durationMs),
           ended: howEnded(visitor),
         });
       }
@@ -154,16 +197,19 @@ export class ServerBooks {
 
   /** The access log's line for a public connection that ended unclaimed (call only with the access log on). */
   unclaimed(conn: PublicConnection): void {
-    this.#logAccess(conn, conn.peer, 'unclaimed');
+    this.#logAccess(conn, conn.peer, 'unclaimed', performance.now() - conn.since);
   }
 
-  /** Emits `tunnelOpened` if it has a listener. */
+  /** Counts a tunnel opened, and emits `tunnelOpened` if it has a listener. */
   tunnelOpened(port: number, peer: string): void {
+    this.#tunnelsOpened++;
     if (this.#events.listenerCount('tunnelOpened') > 0) this.#emit('tunnelOpened', { port, peer });
   }
 
-  /** Emits `tunnelClosed` if it has a listener. */
+  /** Counts a tunnel closed (by the label of `reason`), and emits `tunnelClosed` if it has a listener. */
   tunnelClosed(port: number, peer: string, reason: string): void {
+    const label = tunnelCloseReason(reason);
+    this.#tunnelsClosed.set(label, (this.#tunnelsClosed.get(label) ?? 0) + 1);
     if (this.#events.listenerCount('tunnelClosed') > 0) this.#emit('tunnelClosed', { port, peer, reason });
   }
 
@@ -188,15 +234,21 @@ export class ServerBooks {
     }
   }
 
-  /** The access log's line for a public connection that has ended. */
-  #logAccess(conn: PublicConnection, peer: string, ended: string): void {
+  /**
+   * The access log's line for a public connection that has ended after `durationMs`:
+   * its id (the one of the `Connection` and `Accept` messages and of the debug lines),
+   * its visitor, the client of its tunnel, its port, bytes each way and how it ended.
+   */
+  #logAccess(conn: PublicConnection, peer: string, ended: string, durationMs: number): void {
     const socket = conn.visitor;
     this.#log.info('connection', {
+      id: conn.id,
       visitor: peer,
+      client: conn.client,
       port: conn.port,
       bytesIn: socket.bytesRead,
       bytesOut: socket.bytesWritten,
-      durationMs: Date.now() - conn.since,
+      durationMs: Math.round(durationMs),
       ended,
     });
   }

@@ -13,7 +13,9 @@ export interface PublicConnection {
   readonly port: number;
   /** The id the server announces it with (`Connection(id)`, answered by `Accept(id)`). */
   readonly id: string;
-  /** When it was accepted (`Date.now()`). */
+  /** The address of its tunnel's client (its control connection), `host:port`. */
+  readonly client: string;
+  /** When it was accepted (`performance.now()`, ms). */
   readonly since: number;
   /**
    * The visitor's address, `host:port`, when it was read at the accept for the access

@@ -4,13 +4,15 @@
  * and `GET /healthz`, with its connections capped, slow requests timed out and the
  * `Host` checked (`metrics-guard.ts`). Every value is read from the server at scrape time
  * (`server.stats`, `server.counters`, `server.certificate`), so the server does nothing
- * per connection for them beyond a count. Loaded (with prom-client) only when metrics are asked for.
+ * for them per connection beyond a count and a histogram bucket, and nothing per chunk.
+ * Loaded (with prom-client) only when metrics are asked for.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, type Metric, type MetricValueWithName, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BoreServer } from './server.js';
+import type { HistogramSnapshot } from './histogram.js';
 import { METRICS_SERVER_OPTIONS, capConnections, checkHost } from './metrics-guard.js';
 
 /** Where the metrics listener binds. */
@@ -23,7 +25,16 @@ export interface MetricsOptions {
   allowedHosts?: readonly string[];
   /** The process's watch of its file descriptors (`fd-watch.ts`), if it runs one. */
   fdWatch?: { readonly limitReached: number };
+  /** The version `bore_build_info` reports (default `unknown`; the CLI gives the package's). */
+  version?: string;
 }
+
+/**
+ * prom-client's default metrics that break `promtool check metrics` (gauges named like
+ * counters, so it exits 3): they are the sums of `nodejs_active_handles`,
+ * `nodejs_active_requests` and `nodejs_active_resources` (by `type`), which stay.
+ */
+export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** A running metrics listener. */
 export interface MetricsServer {
@@ -63,13 +74,59 @@ function readGauge(registry: Registry, name: string, help: string, read: () => n
 }
 
 /**
+ * `read`, called at most once per turn of the event loop: a scrape collects every metric
+ * in one turn, so its metrics share one reading.
+ */
+function readOncePerTurn<T>(read: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    if (value === undefined) {
+      value = read();
+      setImmediate(() => (value = undefined));
+    }
+    return value;
+  };
+}
+
+/**
+ * A histogram whose buckets, sum and count are what `read()` returns at scrape time (the
+ * server keeps them itself: prom-client is not loaded without `--metrics`).
+ */
+function readHistogram(registry: Registry, name: string, help: string, read: () => HistogramSnapshot): void {
+  const get = () => {
+    const { bounds, cumulative, sum } = read();
+    const count = cumulative[cumulative.length - 1] ?? 0;
+    const values: MetricValueWithName<'le'>[] = [
+      ...bounds.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: cumulative[i] ?? 0 })),
+      { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count },
+      { metricName: `${name}_sum`, labels: {}, value: sum },
+      { metricName: `${name}_count`, labels: {}, value: count },
+    ];
+    return Promise.resolve({ name, help, type: 'histogram' as const, aggregator: 'sum' as const, values });
+  };
+  // The registry asks a metric only for its name, get() and reset() (prom-client's own
+  // Histogram would need every observation replayed into it).
+  registry.registerMetric({ name, help, get, reset() {} } as unknown as Metric);
+}
+
+/**
  * Builds a registry holding `server`'s metrics and the process metrics (on Linux,
- * prom-client's `process_open_fds` and `process_max_fds` among them), plus the count of
+ * prom-client's `process_open_fds` and `process_max_fds` among them, less
+ * {@link DROPPED_DEFAULT_METRICS}), `bore_build_info` with `version`, plus the count of
  * `fdWatch`'s checks that found the descriptors exhausted, if given.
  */
-export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch']): Registry {
+export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdWatch'], version = 'unknown'): Registry {
   const registry = new Registry();
+  // Read once per scrape: each read sums the bytes of every open connection.
+  const counters = readOncePerTurn(() => server.counters);
   collectDefaultMetrics({ register: registry });
+  for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'bore_build_info',
+    help: 'Always 1; its label is the version of bore that runs',
+    labelNames: ['version'],
+    registers: [registry],
+  }).set({ version }, 1);
   if (fdWatch) {
     // While descriptors are exhausted /metrics cannot be reached (nor process_open_fds read): this tells afterwards.
     totalCounter(
@@ -92,32 +149,32 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     () => server.stats.handshaking,
   );
   readGauge(registry, 'bore_public_connections_pending', 'Public connections waiting for their client', () => server.stats.pending);
-  readGauge(registry, 'bore_public_connections_active', 'Claimed public connections open', () => server.counters.publicActive);
-  totalCounter(registry, 'bore_public_connections_accepted_total', 'Public connections accepted', () => server.counters.publicAccepted);
+  readGauge(registry, 'bore_public_connections_active', 'Claimed public connections open', () => counters().publicActive);
+  totalCounter(registry, 'bore_public_connections_accepted_total', 'Public connections accepted', () => counters().publicAccepted);
   totalCounter(
     registry,
     'bore_public_connections_pooled_total',
     'Public connections handed at once to an idle pooled data connection',
-    () => server.counters.publicPooled,
+    () => counters().publicPooled,
   );
   readGauge(registry, 'bore_pooled_connections_idle', 'Idle pooled data connections, over all tunnels', () => server.stats.pooled);
   totalCounter(
     registry,
     'bore_public_connections_failed_total',
     'Public connections that ended unclaimed (dropped, expired, visitor left, tunnel closed)',
-    () => server.counters.publicFailed,
+    () => counters().publicFailed,
   );
   totalCounter(
     registry,
     'bore_received_bytes_total',
-    'Bytes read from visitors (counted when a connection closes)',
-    () => server.counters.bytesIn,
+    'Bytes read from visitors (those of open connections included, read off their sockets at scrape time)',
+    () => counters().bytesIn,
   );
   totalCounter(
     registry,
     'bore_sent_bytes_total',
-    'Bytes written to visitors (counted when a connection closes)',
-    () => server.counters.bytesOut,
+    'Bytes written to visitors (those of open connections included, read off their sockets at scrape time)',
+    () => counters().bytesOut,
   );
   new Counter({
     name: 'bore_handshake_failures_total',
@@ -126,16 +183,39 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, count] of server.counters.handshakeFailures) this.inc({ reason }, count);
+      for (const [reason, count] of counters().handshakeFailures) this.inc({ reason }, count);
     },
   });
+  totalCounter(registry, 'bore_tunnels_opened_total', 'Tunnels opened (a client got its public port)', () => counters().tunnelsOpened);
+  new Counter({
+    name: 'bore_tunnels_closed_total',
+    help: 'Tunnels closed by reason: client, timeout (a silently dead client), reset, not-reading, shutdown, error',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of counters().tunnelsClosed) this.inc({ reason }, count);
+    },
+  });
+  readHistogram(
+    registry,
+    'bore_connection_duration_seconds',
+    'Seconds from the accept of a proxied public connection to its close',
+    () => counters().connectionSeconds,
+  );
+  readHistogram(
+    registry,
+    'bore_connection_setup_seconds',
+    "Seconds from the accept of a public connection until its client's data connection claimed it",
+    () => counters().setupSeconds,
+  );
   new Counter({
     name: 'bore_control_connections_total',
     help: 'Connections to the control port (control, data and pooled) by transport: tls (counted once its handshake is done) or plain',
     labelNames: ['transport'],
     registers: [registry],
     collect() {
-      const { tls, plain } = server.counters.controlConnections;
+      const { tls, plain } = counters().controlConnections;
       this.reset();
       this.inc({ transport: 'tls' }, tls);
       this.inc({ transport: 'plain' }, plain);
@@ -172,7 +252,7 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
 
 /** Serves `server`'s metrics on `options.host`:`options.port`; resolves once listening. */
 export async function startMetrics(server: BoreServer, options: MetricsOptions): Promise<MetricsServer> {
-  const registry = serverRegistry(server, options.fdWatch);
+  const registry = serverRegistry(server, options.fdWatch, options.version);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -168,13 +168,16 @@ export const SERVER_OPTIONS = {
   handshakeTimeoutMs: { rule: duration(), default: HANDSHAKE_TIMEOUT_MS, unit: 'ms' },
   /**
    * Tunnels one peer address may hold at once; past it `Hello` is refused with an
-   * `Error` (default 16; 0 for no limit). IPv4-mapped IPv6 counts as the IPv4 address.
+   * `Error` (0 for no limit). Default: 16 ({@link MAX_TUNNELS_PER_ADDR}) on a server
+   * without a secret, none on one with a secret, whose clients are its operator's own;
+   * left out, it follows {@link BoreServer.setSecret}. IPv4-mapped IPv6 counts as the
+   * IPv4 address.
    */
   maxTunnelsPerAddr: {
     rule: integer(0),
-    default: MAX_TUNNELS_PER_ADDR,
     flag: 'max-tunnels-per-addr',
-    help: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit)',
+    shownDefault: `${MAX_TUNNELS_PER_ADDR}; none with a secret`,
+    help: 'Tunnels one client address may hold at once; past it Hello is refused (0: no limit). Without a secret anyone may open tunnels, so the default is a limit; with one the clients are your own, and the default is none',
   },
   /**
    * Failed handshakes (wrong or missing secret, garbage, a timeout after some bytes)

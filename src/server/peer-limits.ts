@@ -95,7 +95,7 @@ function ipv6Groups(address: string): number[] | undefined {
 
 /** Per-address tunnel counts and failed-handshake cool-downs. */
 export class PeerLimits {
-  readonly #opts: Required<PeerLimitOptions>;
+  #opts: Required<PeerLimitOptions>;
   readonly #tunnels = new Map<string, number>();
   /** Failure entries, least recently failed first (an entry is moved to the end on each failure). */
   readonly #failures = new Map<string, FailureEntry>();
@@ -114,6 +114,17 @@ export class PeerLimits {
       now: () => performance.now(),
       ...options,
     };
+  }
+
+  /** Tunnels one address may hold at once (0: no limit). */
+  get maxTunnels(): number {
+    return this.#opts.maxTunnels;
+  }
+
+  /** Changes the cap on tunnels per address (0: no limit); tunnels already open stay. */
+  set maxTunnels(max: number) {
+    if (!(Number.isInteger(max) && max >= 0)) throw new RangeError(`maxTunnelsPerAddr must be a whole number of at least 0, got ${max}`);
+    this.#opts.maxTunnels = max;
   }
 
   /** The key `address` is counted under (see {@link peerKey}). */

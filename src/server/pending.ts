@@ -65,12 +65,13 @@ export class PendingConnections {
   }
 
   /**
-   * Registers `socket`, a public connection of the tunnel on `port`, and returns its new
+   * Registers `socket`, a public connection of the tunnel on `port` (whose client is at
+   * `client`), and returns its new
    * id; pauses the group's listener once the group is full. Where it could not pause,
    * drops the group's oldest connection first if the group is full (a paused group takes
    * the few its listener had accepted before the pause).
    */
-  add(group: PendingGroup, port: number, socket: Socket): string {
+  add(group: PendingGroup, port: number, client: string, socket: Socket): string {
     if (group.size >= this.#limits.maxPerTunnel && !group.paused) {
       const oldest = group.values().next().value as string;
       this.#log.warn('too many unclaimed connections, dropping the oldest', { port, id: oldest, max: this.#limits.maxPerTunnel });
@@ -85,7 +86,7 @@ export class PendingConnections {
       }
     }, this.#limits.expiryMs);
     const peer = this.#onUnclaimed ? formatPeer(socket) : '';
-    this.#entries.set(id, { conn: { visitor: socket, port, id, since: Date.now(), peer }, group, timer });
+    this.#entries.set(id, { conn: { visitor: socket, port, id, client, since: performance.now(), peer }, group, timer });
     group.add(id);
     if (group.size >= this.#limits.maxPerTunnel && !group.paused && group.pause()) {
       group.paused = true;

@@ -34,7 +34,9 @@ import { PeerLimits } from './peer-limits.js';
 import type { ServerEvents } from './events.js';
 import { type ServerCounters, ServerBooks } from './books.js';
 import { Sessions } from './sessions.js';
-import { DRAIN_TIMEOUT_MS } from './defaults.js';
+import { DRAIN_TIMEOUT_MS, MAX_TUNNELS_PER_ADDR } from './defaults.js';
+import { CLOSE_TEXT } from './reasons.js';
+import { ephemeralOverlap } from './ephemeral.js';
 
 /** The public listeners' port tries, backlog and error texts by name (defined in `ports.ts`). */
 export { LISTEN_BACKLOG, PORT_TRIES, ServerErrors } from './ports.js';
@@ -68,6 +70,7 @@ type ServerSettings = Required<
   Omit<
     ServerOptions,
     | 'secret'
+    | 'maxTunnelsPerAddr'
     | 'logger'
     | 'logRateLimit'
     | 'accessLog'
@@ -99,6 +102,14 @@ export interface ServerStats {
   pooled: number;
   /** Of the open tunnels, those whose control connection is TLS. */
   tlsTunnels: number;
+}
+
+/**
+ * The cap on tunnels per address: `maxTunnelsPerAddr` if given, else none with a secret
+ * (the clients are the operator's own) and {@link MAX_TUNNELS_PER_ADDR} without one.
+ */
+function tunnelCap(given: number | undefined, auth: Authenticator | undefined): number {
+  return given ?? (auth ? 0 : MAX_TUNNELS_PER_ADDR);
 }
 
 /** The authenticator of the option `secret`, if it holds a secret. */
@@ -140,6 +151,10 @@ export class BoreServer extends EventEmitter<ServerEvents> {
   readonly #source: CertificateSource;
   /** The ACME settings (option `tlsAcme`), if the certificate comes from an ACME CA. */
   readonly #acmeSettings: AcmeSettings | undefined;
+  /** The per-address limits. */
+  readonly #limits: PeerLimits;
+  /** The option `maxTunnelsPerAddr`, if given (else the cap follows the secret). */
+  readonly #maxTunnelsGiven: number | undefined;
   /** The ACME renewals, once `listen()` has the first certificate. */
   #acme: { stop(): Promise<void> } | undefined;
   #closing = false;
@@ -155,8 +170,10 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       const message = `empty port range: minPort ${this.#opts.minPort} is above maxPort ${this.#opts.maxPort}`;
       throw Object.assign(new RangeError(message), { code: OPTION_ERROR });
     }
+    this.#maxTunnelsGiven = options.maxTunnelsPerAddr;
+    const auth = authenticator(options.secret);
     const limits = new PeerLimits({
-      maxTunnels: this.#opts.maxTunnelsPerAddr,
+      maxTunnels: tunnelCap(options.maxTunnelsPerAddr, auth),
       maxFailures: this.#opts.maxAuthFailures,
       windowMs: this.#opts.authFailureWindowMs,
       ipv6PrefixLength: this.#opts.ipv6PrefixLength,
@@ -169,8 +186,9 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       this.#log,
       books.accessLog ? (conn) => books.unclaimed(conn) : undefined,
     );
+    this.#limits = limits;
     this.#sessions = new Sessions(this.#opts, limits, this.#pending, books, this.#log);
-    this.#sessions.auth = authenticator(options.secret);
+    this.#sessions.auth = auth;
     // Two sources of the certificate are refused before either file is read.
     this.#acmeSettings = acmeSettingsOf(options, this.#opts);
     const source = certificateSource(options);
@@ -225,20 +243,34 @@ export class BoreServer extends EventEmitter<ServerEvents> {
       tls: this.#sessions.tls ? (this.#opts.requireTls ? 'required' : 'on') : 'off',
       ...(this.#acmeSettings ? { acme: this.#acmeSettings.hostname } : {}),
     });
+    this.#announceEphemeral();
     this.#source.announce(this.#log);
     this.#watch.start();
     return port;
   }
 
+  /** Says once (info) that the public port range overlaps the kernel's ephemeral ports, where it does (Linux). */
+  #announceEphemeral(): void {
+    const { minPort, maxPort } = this.#opts;
+    const overlap = ephemeralOverlap(minPort, maxPort);
+    if (!overlap) return;
+    this.#log.info(
+      `public ports ${overlap.min}-${overlap.max} are also the kernel's ephemeral ports (net.ipv4.ip_local_port_range): a client asking for a fixed port there can be refused as in use while an outgoing connection holds it (move either range: see docs/operations.md)`,
+      { minPort, maxPort, ephemeralMin: overlap.min, ephemeralMax: overlap.max },
+    );
+  }
+
   /**
    * Replaces the secrets clients must prove they know (the option `secret`'s forms;
    * `undefined` or `''`: none). Tunnels that are up stay; their data connections and new
-   * tunnels are checked against the new secrets. Throws a `TypeError` or `RangeError`
+   * tunnels are checked against the new secrets. Unless `maxTunnelsPerAddr` was given,
+   * the cap on tunnels per address follows: none with a secret, 16 without. Throws a `TypeError` or `RangeError`
    * for a bad value, as the constructor does.
    */
   setSecret(secret: string | readonly string[] | undefined): void {
     checkOptions({ secret: SERVER_RULES.secret }, { secret }, 'BoreServer.setSecret');
     this.#sessions.auth = authenticator(secret);
+    this.#limits.maxTunnels = tunnelCap(this.#maxTunnelsGiven, this.#sessions.auth);
   }
 
   /**
@@ -307,7 +339,7 @@ export class BoreServer extends EventEmitter<ServerEvents> {
     this.#watch.stop();
     const acmeStopped = this.#acme?.stop();
     this.#control.close();
-    this.#sessions.close('server shutting down');
+    this.#sessions.close(CLOSE_TEXT.shutdown);
     const proxied = this.#books.proxied();
     if (proxied.length > 0) {
       this.#log.info('draining connections', { count: proxied.length / 2, drainMs });

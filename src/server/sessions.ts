@@ -35,7 +35,6 @@ export interface SessionSettings {
   bindTunnels: string;
   clientTimeoutMs: number;
   handshakeTimeoutMs: number;
-  maxTunnelsPerAddr: number;
   maxAuthFailures: number;
   authFailureWindowMs: number;
   maxPoolPerTunnel: number;
@@ -251,7 +250,7 @@ export class Sessions implements TunnelHost {
     const settings = this.#settings;
     const release = this.#limits.reserveTunnel(addr);
     if (!release) {
-      return this.#refuse(framed, 'too-many-tunnels', `too many tunnels from this address (limit ${settings.maxTunnelsPerAddr})`);
+      return this.#refuse(framed, 'too-many-tunnels', `too many tunnels from this address (limit ${this.#limits.maxTunnels})`);
     }
     let listener: Server;
     try {

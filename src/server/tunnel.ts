@@ -18,6 +18,7 @@ import { type PendingConnections, PendingGroup } from './pending.js';
 import { PausableListener } from '../net/pausable-listener.js';
 import { LISTEN_BACKLOG, PUBLIC_LISTENER_OPTIONS } from './ports.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
+import { CLOSE_TEXT } from './reasons.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -121,7 +122,7 @@ export class ServerTunnel {
     });
     socket.on('error', (err: NodeJS.ErrnoException) => (this.#reason ??= err.code ?? err.message));
     onEnd(socket, () => {
-      this.#reason ??= 'closed by client';
+      this.#reason ??= CLOSE_TEXT.client;
       socket.destroy();
     });
     onClose(socket, () => this.close());
@@ -165,7 +166,7 @@ export class ServerTunnel {
     if (socket.writableLength === 0) {
       this.#control.send({ type: 'Heartbeat' });
     } else if (socket.writableLength > MAX_CONTROL_BACKLOG) {
-      this.close('client does not read its control connection');
+      this.close(CLOSE_TEXT.notReading);
     }
   }
 
@@ -198,10 +199,10 @@ export class ServerTunnel {
       const id = randomUUID();
       this.#host.log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
       pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
-      this.#host.forward({ visitor: conn, port: this.port, id, since: Date.now(), peer: '' }, pooled, EMPTY);
+      this.#host.forward({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, pooled, EMPTY);
       return;
     }
-    const id = this.#host.pending.add(this.#group, this.port, conn);
+    const id = this.#host.pending.add(this.#group, this.port, this.peer, conn);
     this.#host.log.debug('new connection', { port: this.port, id });
     // A heartbeat follows every Connection, as the Rust server does.
     this.#control.send({ type: 'Connection', id }, { type: 'Heartbeat' });
