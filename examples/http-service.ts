@@ -33,8 +33,8 @@ const service = http.createServer((req, res) => {
         publicPort: tunnel?.publicPort ?? null,
         attempt: latest?.attempt,
         lastError: latest?.lastError ?? null,
-        // The machine's context has more: here, the warm pool of data connections.
-        pooledIdle: tunnel?.actor.getSnapshot().context.pool.idle ?? 0,
+        // Counts that change per connection are read when asked: here, the warm pool's idle connections.
+        pooledIdle: tunnel?.counts().pool.idle ?? 0,
       }),
     );
     return;

@@ -22,7 +22,7 @@
  * from the runtime.
  */
 import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
-import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
+import { type ClientRuntime, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS, connectTimeoutError, tlsTimeoutError } from '../src/client/connect.js';
 import { ERROR_CLASSES, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
@@ -88,14 +88,10 @@ export interface ClientContext {
   retryDelayMs: number | undefined;
   /** When the next attempt starts (epoch ms), while in backoff. */
   nextRetryAt: number | undefined;
-  /** Proxied public connections now open. */
-  activeConnections: number;
   /** Whether the tunnel has ever been listening. */
   everListened: boolean;
   /** Times the tunnel came back after a loss. */
   reconnects: number;
-  /** The warm pool of data connections (all zero without one). */
-  pool: PoolStats;
   /** With TLS, the control connection's (protocol, cipher, the server's certificate), once secured in this attempt. */
   tls: TunnelTls | undefined;
 }
@@ -104,7 +100,7 @@ export interface ClientContext {
  * Every event the machine accepts. `RETRY_NOW` (the inspector's "reconnect now") ends a
  * backoff's wait at once; anywhere else it changes nothing.
  */
-export type ClientEvent = SessionEvent | ProxyEvent | { type: 'STOP' } | { type: 'RETRY_NOW' };
+export type ClientEvent = SessionEvent | { type: 'STOP' } | { type: 'RETRY_NOW' };
 
 /** A failure as reported, before it is classified: the `params` of `recordFailure`. */
 export interface Failure {
@@ -200,13 +196,6 @@ export const clientMachine = setup({
       size: Math.min(size, context.settings.pool),
     })),
     closePool: sendTo('proxies', { type: 'POOL.CLOSE' as const }),
-    poolStats: assign((_, { stats }: { stats: PoolStats }) => ({ pool: stats })),
-    connectionOpened: assign({ activeConnections: ({ context }) => context.activeConnections + 1 }),
-    /** A connection that never opened (it carries an error) was never counted. */
-    connectionClosed: assign({
-      activeConnections: ({ context }, { failed }: { failed: boolean }) =>
-        failed ? context.activeConnections : Math.max(0, context.activeConnections - 1),
-    }),
     // The log lines of the transitions, where they happen: no-ops here, given by the
     // runner with `machine.provide({ actions })` (src/run/tunnel-log.ts).
     /** Entering `connecting` (the attempt counted). */
@@ -239,10 +228,8 @@ export const clientMachine = setup({
     stickyRefusals: 0,
     retryDelayMs: undefined,
     nextRetryAt: undefined,
-    activeConnections: 0,
     everListened: false,
     reconnects: 0,
-    pool: { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 },
     tls: undefined,
   }),
   initial: 'connecting',
@@ -259,9 +246,6 @@ export const clientMachine = setup({
   },
   on: {
     STOP: '.stopped',
-    'PROXY.OPENED': { actions: 'connectionOpened' },
-    'PROXY.CLOSED': { actions: { type: 'connectionClosed', params: ({ event }) => ({ failed: event.error !== undefined }) } },
-    'POOL.STATS': { actions: { type: 'poolStats', params: ({ event }) => event } },
   },
   states: {
     connecting: {
@@ -389,4 +373,20 @@ function stickyPortRefusal(context: ClientContext, code: ErrorCode): boolean {
   if (!isStickyRequest(context)) return false;
   if (code === 'port-in-use') return context.stickyRefusals + 1 >= STICKY_PORT_TRIES;
   return code === 'port-not-allowed' || code === 'permission-denied' || code === 'bind-failed';
+}
+
+/** A tunnel's public connections open now and its warm pool's counts (all zero without one). */
+export type LiveCounts = {
+  activeConnections: number;
+  pool: PoolStats;
+};
+
+/**
+ * What changes per connection, read from the tunnel's runtime when a view asks (the
+ * inspector's `/snapshot`, its page): the public connections open now and the warm pool's
+ * counts. They never pass through the machine (no event per connection); the inspector
+ * serves them beside the context, as values derived from it.
+ */
+export function clientLiveCounts(context: ClientContext): LiveCounts {
+  return { activeConnections: context.runtime.connections.size, pool: context.runtime.poolStats };
 }

@@ -35,9 +35,10 @@ export type {
 export { clientMachine } from '../machines/client.js';
 export { supervisorMachine } from '../machines/supervisor.js';
 export type { AggregateState, ReloadDiff } from '../machines/supervisor.js';
-export type { ClientContext, ClientEvent, LastError, TunnelSettings } from '../machines/client.js';
+export type { ClientContext, ClientEvent, LastError, LiveCounts, TunnelSettings } from '../machines/client.js';
 export { TunnelError } from './client/errors.js';
 export type { ErrorClass, ErrorCode } from './client/errors.js';
+export type { PoolStats } from './client/pool.js';
 export type { TunnelTls, TunnelTlsOptions } from './client/tls.js';
 
 // Server.

@@ -157,8 +157,7 @@ test('the header sentence and the log: states in words, friendly event names, ro
   const line = { seq: 1, time: 0, count: 9, kind: 'event' as const, event: 'SERVER.HEARTBEAT' };
   assert.equal(friendlyLogText(line), 'server heartbeat  \u00d79');
   assert.ok(isRoutine(line));
-  assert.ok(isRoutine({ ...line, event: 'POOL.STATS' }));
-  assert.ok(isRoutine({ ...line, event: 'PROXY.CLOSED' }));
+  assert.ok(isRoutine({ ...line, event: 'SERVER.POOL' }));
   assert.ok(!isRoutine({ ...line, event: 'CONTROL.LOST' }));
   const pool = {
     seq: 2,

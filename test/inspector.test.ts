@@ -97,8 +97,6 @@ test('the chart comes from the client machine definition: every state and transi
   });
   has({ source: 'backoff', kind: 'after', trigger: 'retryDelay', targets: ['connecting'] });
   has({ source: '', kind: 'on', trigger: 'STOP', targets: ['stopped'] });
-  has({ source: '', kind: 'on', trigger: 'PROXY.CLOSED', targets: [], actions: ['connectionClosed'] });
-  has({ source: '', kind: 'on', trigger: 'PROXY.OPENED', targets: [], actions: ['connectionOpened'] });
   // one graph transition per machine transition (nothing dropped, nothing invented)
   let count = 0;
   type Node = { transitions: Map<string, unknown[]>; always?: unknown[]; states: Record<string, Node> };

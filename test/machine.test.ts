@@ -9,7 +9,14 @@ import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from 'xstate/g
 import { ERROR_CLASSES, type ErrorCode } from '../src/client/errors.js';
 import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS } from '../src/client/connect.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
-import { type ClientContext, type ClientEvent, STICKY_PORT_TRIES, type TunnelSettings, tunnelView } from '../machines/client.js';
+import {
+  type ClientContext,
+  type ClientEvent,
+  STICKY_PORT_TRIES,
+  type TunnelSettings,
+  clientLiveCounts,
+  tunnelView,
+} from '../machines/client.js';
 import { TEST_TLS, ev, inertMachine, newProbe, startSimulated, testInput, topState } from './helpers/machine.js';
 
 describe('heartbeat deadline', () => {
@@ -369,22 +376,26 @@ describe('connections and stop', () => {
     m.openTunnel();
     m.send(ev.connection(id));
     assert.deepEqual(m.probe.proxyRequests, [id], 'connection forwarded to the proxies actor');
-    m.send({ type: 'PROXY.OPENED', id });
-    assert.equal(m.ctx().activeConnections, 1);
     m.send(ev.lost());
     m.clock.increment(1000);
     assert.equal(m.state(), 'connecting');
     assert.equal(m.actor.getSnapshot().children.proxies, proxies, 'the same proxies actor after the reconnect');
-    m.send({ type: 'PROXY.CLOSED', id });
-    assert.equal(m.ctx().activeConnections, 0);
   });
 
-  test('a proxy that never opened does not change the count', () => {
-    const m = startSimulated();
+  test('the counts that change per connection are read from the runtime when asked, not kept in the context', () => {
+    const m = startSimulated({ pool: 4 });
     m.openTunnel();
-    m.send(ev.connection('22222222-2222-4222-8222-222222222222'));
-    m.send({ type: 'PROXY.CLOSED', id: '22222222-2222-4222-8222-222222222222', error: 'ECONNREFUSED' });
-    assert.equal(m.ctx().activeConnections, 0);
+    assert.equal('activeConnections' in m.ctx(), false);
+    assert.equal('pool' in m.ctx(), false);
+    assert.deepEqual(clientLiveCounts(m.ctx()), {
+      activeConnections: 0,
+      pool: { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 },
+    });
+    const stats = { size: 4, idle: 3, opening: 1, inUse: 2, served: 9, refills: 9, fallbacks: 1, failures: 0 };
+    const before = m.actor.getSnapshot();
+    m.ctx().runtime.pool = { stats };
+    assert.deepEqual(clientLiveCounts(m.ctx()).pool, stats, 'read at the call');
+    assert.equal(m.actor.getSnapshot(), before, 'no machine event');
   });
 
   const reach: Record<string, (m: ReturnType<typeof startSimulated>) => void> = {
@@ -661,14 +672,5 @@ describe('the pool region (a warm pool of data connections)', () => {
     assert.equal(m.state(), 'listening');
     m.clock.increment(1);
     assert.equal(m.state(), 'backoff');
-  });
-
-  test('the pool counts the proxies actor reports are the context, as reported', () => {
-    const m = startSimulated({ pool: 4 });
-    m.openTunnel();
-    const stats = { size: 4, idle: 3, opening: 1, inUse: 2, served: 9, refills: 9, fallbacks: 1, failures: 0 };
-    m.send({ type: 'POOL.STATS', stats });
-    assert.deepEqual(m.ctx().pool, stats);
-    assert.equal(m.state(), 'listening');
   });
 });

@@ -107,14 +107,14 @@ export async function runLocal(argv: Args): Promise<void> {
   ignoreHangups(logger, 'local');
   (await import('../system/fd-watch.js')).watchFds({ logger });
   const { startTunnel } = await import('../run/tunnel.js');
-  const { clientMachine } = await import('../../machines/client.js');
+  const { clientMachine, clientLiveCounts } = await import('../../machines/client.js');
   const inspector =
     inspectPort === undefined
       ? undefined
       : await (
           await import('../inspector/server.js')
         )
-          .startInspector({ machine: clientMachine, port: inspectPort, logger })
+          .startInspector({ machine: clientMachine, derived: clientLiveCounts, port: inspectPort, logger })
           .catch((err: Error) => {
             throw new UsageError(err.message);
           });
@@ -170,10 +170,15 @@ export async function runTunnels(
 async function startSupervisorInspector(port: number, logger: CliLogger) {
   const { startInspector } = await import('../inspector/server.js');
   const { supervisorDerived, supervisorMachine } = await import('../../machines/supervisor.js');
-  const { clientMachine } = await import('../../machines/client.js');
-  return startInspector({ machine: supervisorMachine, child: clientMachine, derived: supervisorDerived, port, logger }).catch(
-    (err: Error) => {
-      throw new UsageError(err.message);
-    },
-  );
+  const { clientMachine, clientLiveCounts } = await import('../../machines/client.js');
+  return startInspector({
+    machine: supervisorMachine,
+    child: clientMachine,
+    derived: supervisorDerived,
+    childDerived: clientLiveCounts,
+    port,
+    logger,
+  }).catch((err: Error) => {
+    throw new UsageError(err.message);
+  });
 }

@@ -118,9 +118,13 @@ export class InspectorHub {
   #scheduled = false;
   readonly #derived: ((context: never) => Record<string, unknown>) | undefined;
 
-  /** `derived`: values computed from the root machine's context, served in it (see `InspectorOptions.derived`). */
-  constructor(derived?: (context: never) => Record<string, unknown>) {
+  /** Values computed from each child's context, served in it (see `InspectorOptions.childDerived`). */
+  readonly #childDerived: ((context: never) => Record<string, unknown>) | undefined;
+
+  /** `derived`, `childDerived`: values computed from the root machine's and each child's context, served in them (see `InspectorOptions`). */
+  constructor(derived?: (context: never) => Record<string, unknown>, childDerived?: (context: never) => Record<string, unknown>) {
     this.#derived = derived;
+    this.#childDerived = childDerived;
   }
 
   /** The XState `inspect` observer to pass to `createActor` / `startTunnel`. */
@@ -195,7 +199,14 @@ export class InspectorHub {
       out.children = Object.fromEntries(
         [...this.#children].map(([id, c]) => [
           id,
-          { value: c.value, active: activePaths(c.value), status: c.status, context: publicContext(c.context) },
+          {
+            value: c.value,
+            active: activePaths(c.value),
+            status: c.status,
+            context: publicContext(
+              this.#childDerived && c.context ? { ...c.context, ...this.#childDerived(c.context as never) } : c.context,
+            ),
+          },
         ]),
       );
     }

@@ -43,6 +43,11 @@ export interface InspectorOptions {
    * supervisor's `aggregate`): `/snapshot` serves them in its `context`.
    */
   derived?: (context: never) => Record<string, unknown>;
+  /**
+   * Values read for each child's context when served (the client machine's
+   * `clientLiveCounts`: open connections and pool counts, kept outside the machine).
+   */
+  childDerived?: (context: never) => Record<string, unknown>;
   /** Where to log `inspector at <url>` (default: nowhere). */
   logger?: Logger;
   /** Concurrent `/events` streams served; more get `503` (default {@link INSPECTOR_MAX_STREAMS}). */
@@ -98,7 +103,7 @@ function isLoopbackHost(host: string | undefined): boolean {
 
 /** Starts the inspector's HTTP server on 127.0.0.1 and logs its address. */
 export async function startInspector(options: InspectorOptions): Promise<Inspector> {
-  const hub = new InspectorHub(options.derived);
+  const hub = new InspectorHub(options.derived, options.childDerived);
   const graph: InspectorGraph = machineGraph(options.machine);
   if (options.child) graph.child = machineGraph(options.child);
   const graphJson = JSON.stringify(graph);

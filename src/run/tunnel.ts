@@ -5,6 +5,8 @@
  */
 import { type Actor, type SnapshotFrom, createActor } from 'xstate';
 import {
+  clientLiveCounts,
+  type LiveCounts,
   type ClientOutput,
   type TopState,
   type TunnelSettings,
@@ -56,6 +58,11 @@ export interface Tunnel {
   readonly publicPort: number | undefined;
   /** With TLS, the control connection's protocol, cipher and server certificate, once secured (as in {@link TunnelChange}). */
   readonly tls: TunnelTls | undefined;
+  /**
+   * The public connections open now and the warm pool's counts, read at the call: they
+   * change per connection, so they are no part of the machine's context or its changes.
+   */
+  counts(): LiveCounts;
   /**
    * Calls `listener` with the current {@link TunnelChange} at once, then once per change
    * of it (not on heartbeats, which re-enter the machine's state but change nothing a
@@ -187,6 +194,7 @@ export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelR
     get tls() {
       return actor.getSnapshot().context.tls;
     },
+    counts: () => clientLiveCounts(actor.getSnapshot().context),
     onChange,
     changes: () => changes(onChange, isFinalChange),
     stop,

@@ -69,9 +69,6 @@ const EVENT_NAMES: Record<string, string> = {
   'SERVER.CONNECTION': 'visitor connected',
   'SERVER.ERROR': 'server error',
   'SERVER.POOL': 'server offered a pool',
-  'PROXY.OPENED': 'connection opened',
-  'PROXY.CLOSED': 'connection closed',
-  'POOL.STATS': 'pool counts',
   STOP: 'stop',
   RETRY_NOW: 'reconnect now',
   RELOAD: 'configuration reloaded',
@@ -100,7 +97,7 @@ export function friendlyEvent(type: string): string {
 }
 
 /** Events that come with traffic or keep-alives, not with a change a person looks for. */
-const ROUTINE = new Set(['SERVER.HEARTBEAT', 'SERVER.CONNECTION', 'SERVER.POOL', 'PROXY.OPENED', 'PROXY.CLOSED', 'POOL.STATS']);
+const ROUTINE = new Set(['SERVER.HEARTBEAT', 'SERVER.CONNECTION', 'SERVER.POOL']);
 
 /** Whether a log line is routine: hidden unless "show heartbeats, connections and pool" is on. */
 export function isRoutine(entry: LogEntryView): boolean {
