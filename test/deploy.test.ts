@@ -1,154 +1,27 @@
 /**
- * The deploy files under `deploy/`. No container engine runs here, so the Dockerfile is
- * parsed and its essentials checked (a non-root USER, `bore server` as ENTRYPOINT, a
- * HEALTHCHECK whose command is run for real against a server); the systemd units are
- * checked with `systemd-analyze verify` where it exists, their key fields parsed, and
- * their `ExecStart` run as the CLI with a credential file.
+ * The systemd units under `deploy/`: their key fields parsed, the comments' defaults
+ * checked against the code's, and their `ExecStart` run as the CLI with a credential
+ * file. `systemd-analyze verify` against the installed package is in
+ * `deploy-install.test.ts`, `bore-up.service`'s reload in `deploy-up.test.ts`, the
+ * Dockerfile in `deploy-docker.test.ts`.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BoreProcess, startEchoServer, startServer } from './helpers/procs.js';
+import { BoreProcess, startEchoServer } from './helpers/procs.js';
+import { UNITS, commandLine, unit, unitText } from './helpers/deploy-files.js';
+import { DRAIN_TIMEOUT_MS } from '../src/server/defaults.js';
+import { TUNNEL_OPTIONS } from '../src/client/tunnel-options.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DEPLOY = path.join(ROOT, 'deploy');
 const SECRET = 'deploy-test-secret-d00dfeed';
 const dir = mkdtempSync(path.join(tmpdir(), 'bore-deploy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A Dockerfile instruction: its keyword (upper case) and the rest of its logical line. */
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-/** The instructions of a Dockerfile: comments dropped, `\` continuations joined. */
-function parseDockerfile(text: string): Instruction[] {
-  const out: Instruction[] = [];
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
-    if (line.startsWith('#')) continue; // a comment inside a continuation
-    if (line.endsWith('\\')) {
-      pending += `${line.slice(0, -1)} `;
-      continue;
-    }
-    const full = pending + line;
-    pending = '';
-    const m = /^(\w+)\s*(.*)$/.exec(full);
-    assert.ok(m, `not an instruction: ${full}`);
-    out.push({ keyword: m[1]!.toUpperCase(), args: m[2]! });
-  }
-  assert.equal(pending, '', 'a continuation runs past the end of the file');
-  return out;
-}
-
-const KNOWN = new Set([
-  'FROM',
-  'RUN',
-  'CMD',
-  'LABEL',
-  'EXPOSE',
-  'ENV',
-  'ADD',
-  'COPY',
-  'ENTRYPOINT',
-  'VOLUME',
-  'USER',
-  'WORKDIR',
-  'ARG',
-  'ONBUILD',
-  'STOPSIGNAL',
-  'HEALTHCHECK',
-  'SHELL',
-]);
-
-test('Dockerfile: node slim base, non-root user, bore server as entrypoint, a healthcheck', () => {
-  const all = parseDockerfile(readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8'));
-  for (const i of all) assert.ok(KNOWN.has(i.keyword), `unknown instruction ${i.keyword}`);
-  assert.equal(all[0]!.keyword, 'FROM');
-  // The final stage: from the last FROM.
-  const lastFrom = all.map((i) => i.keyword).lastIndexOf('FROM');
-  const final = all.slice(lastFrom);
-  assert.match(final[0]!.args, /^node:24(\.\d+)*-(slim|alpine)\b/);
-  const users = final.filter((i) => i.keyword === 'USER');
-  assert.ok(users.length > 0, 'no USER in the final stage');
-  assert.ok(!/^(root|0)(:|$)/.test(users.at(-1)!.args), `runs as ${users.at(-1)!.args}`);
-  const entrypoint = final.filter((i) => i.keyword === 'ENTRYPOINT').at(-1);
-  assert.ok(entrypoint, 'no ENTRYPOINT');
-  const argv = JSON.parse(entrypoint.args) as string[];
-  assert.equal(argv[0], 'node');
-  assert.match(argv[1]!, /dist\/bundle\/bore\.mjs$/);
-  assert.equal(argv[2], 'server');
-  const healthcheck = final.find((i) => i.keyword === 'HEALTHCHECK');
-  assert.ok(healthcheck, 'no HEALTHCHECK');
-  assert.match(healthcheck.args, /CMD \[/);
-  // What the COPY of the build stage needs exists in the repository.
-  for (const f of ['package.json', 'package-lock.json']) assert.ok(existsSync(path.join(ROOT, f)), f);
-  // The bundle reads ../../package.json: the image must have it beside dist/.
-  const copies = final.filter((i) => i.keyword === 'COPY').map((i) => i.args);
-  assert.ok(
-    copies.some((c) => /\bpackage\.json\s+\.\/$/.test(c)),
-    copies.join('\n'),
-  );
-  assert.ok(
-    copies.some((c) => /dist\/bundle\s+\.\/dist\/bundle$/.test(c)),
-    copies.join('\n'),
-  );
-});
-
-/** The healthcheck's command line from the Dockerfile (its exec form). */
-function healthcheckArgv(): string[] {
-  const hc = parseDockerfile(readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8')).find((i) => i.keyword === 'HEALTHCHECK')!;
-  return JSON.parse(hc.args.slice(hc.args.indexOf('CMD') + 3).trim()) as string[];
-}
-
-test("Dockerfile: the healthcheck's command passes against a server and fails without one", async () => {
-  const [cmd, ...args] = healthcheckArgv();
-  assert.equal(cmd, 'node');
-  const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1', '--secret', SECRET]);
-  try {
-    const up = spawnSync(process.execPath, args, {
-      env: { ...process.env, BORE_CONTROL_PORT: String(server.controlPort) },
-      timeout: 10_000,
-    });
-    assert.equal(up.status, 0, up.stderr.toString());
-  } finally {
-    assert.equal(await server.stop(), 0);
-  }
-  // The check closes without a word: a warn line, but not a failed handshake.
-  assert.doesNotMatch(server.output, /failed handshake|refusing address/, server.output);
-  const down = spawnSync(process.execPath, args, {
-    env: { ...process.env, BORE_CONTROL_PORT: String(server.controlPort) },
-    timeout: 10_000,
-  });
-  assert.equal(down.status, 1);
-});
-
-/** A unit file's `[Service]` (and other) keys: each key's values in order. */
-function parseUnit(text: string): Map<string, string[]> {
-  const keys = new Map<string, string[]>();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';') || line.startsWith('[')) continue;
-    const eq = line.indexOf('=');
-    assert.ok(eq > 0, `not a key=value line: ${line}`);
-    const key = line.slice(0, eq).trim();
-    keys.set(key, [...(keys.get(key) ?? []), line.slice(eq + 1).trim()]);
-  }
-  return keys;
-}
-
-const UNITS = ['bore-server.service', 'bore-local@.service'];
-
 test('systemd units: hardening, the secret by LoadCredential and --secret-file, restart by exit status', () => {
   for (const name of UNITS) {
-    const u = parseUnit(readFileSync(path.join(DEPLOY, name), 'utf8'));
+    const u = unit(name);
     const one = (k: string) => u.get(k)?.at(-1);
     assert.equal(one('DynamicUser'), 'yes', name);
     assert.equal(one('NoNewPrivileges'), 'yes', name);
@@ -157,45 +30,34 @@ test('systemd units: hardening, the secret by LoadCredential and --secret-file, 
     assert.match(one('LoadCredential') ?? '', /^secret:\/etc\/bore\//, name);
     assert.match(one('ExecStart') ?? '', /--secret-file \$\{CREDENTIALS_DIRECTORY\}\/secret/, name);
     assert.ok(!/--secret\s/.test(one('ExecStart') ?? ''), `${name}: a secret on the command line`);
+    // A bare name: systemd finds it in /usr/local/bin (npm install -g) or /usr/bin.
+    assert.match(one('ExecStart') ?? '', /^bore (server|local|up) /, name);
+    assert.match(unitText(name).split('\n')[0]!, /^# Edit: .*\/usr\/local\/bin/, `${name}: the first line says where bore is found`);
     const prevent = (one('RestartPreventExitStatus') ?? '').split(/\s+/);
     assert.ok(prevent.includes('2'), `${name}: a usage error is restarted`);
-    if (name.startsWith('bore-local')) assert.ok(prevent.includes('3'), `${name}: a fatal error (status 3) is restarted`);
+    if (name !== 'bore-server.service') assert.ok(prevent.includes('3'), `${name}: a fatal error (status 3) is restarted`);
     assert.ok(!prevent.includes('4'), `${name}: status 4 (connection lost) must be restarted`);
   }
+  assert.equal(unit('bore-up.service').get('ExecReload')?.at(-1), '/bin/kill -HUP $MAINPID');
 });
 
-const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
-
-test('systemd units pass systemd-analyze verify', { skip: !hasAnalyze && 'no systemd-analyze' }, () => {
-  // verify wants ExecStart's program to exist: point it at a stand-in.
-  const bin = path.join(dir, 'bore');
-  writeFileSync(bin, '#!/bin/sh\n');
-  chmodSync(bin, 0o755);
-  const files: string[] = [];
-  for (const name of UNITS) {
-    const text = readFileSync(path.join(DEPLOY, name), 'utf8').replaceAll('/usr/bin/bore', bin);
-    const file = path.join(dir, name.replace('@.', '@web.'));
-    writeFileSync(file, text);
-    files.push(file);
-  }
-  const r = spawnSync('systemd-analyze', ['verify', ...files], { encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr.trim(), '', r.stderr);
+test("the units' comments give the drain defaults of the code", () => {
+  const server = /--drain-timeout, (\d+) s by default/.exec(unitText('bore-server.service'));
+  assert.equal(Number(server?.[1]), DRAIN_TIMEOUT_MS / 1000);
+  const up = /drain_timeout \((\d+) s by default\)/.exec(unitText('bore-up.service'));
+  assert.equal(Number(up?.[1]), TUNNEL_OPTIONS.drainTimeoutMs.default / 1000);
 });
 
 /** A unit's ExecStart as arguments of the CLI, with the credential directory set. */
 function execStart(name: string, credentials: string): string[] {
-  const line = parseUnit(readFileSync(path.join(DEPLOY, name), 'utf8'))
-    .get('ExecStart')!
-    .at(-1)!;
-  const [bin, ...args] = line.replaceAll('${CREDENTIALS_DIRECTORY}', credentials).split(/\s+/);
-  assert.equal(bin, '/usr/bin/bore');
+  const [bin, ...args] = commandLine(unit(name), 'ExecStart', { CREDENTIALS_DIRECTORY: credentials });
+  assert.equal(bin, 'bore');
   return args;
 }
 
 test("the units' ExecStart lines run: server and client with the secret from the credential file", async () => {
   const credentials = path.join(dir, 'credentials');
-  spawnSync('mkdir', ['-p', credentials]);
+  mkdirSync(credentials, { recursive: true });
   writeFileSync(path.join(credentials, 'secret'), `${SECRET}\n`, { mode: 0o600 });
   const serverArgs = execStart('bore-server.service', credentials);
   const server = new BoreProcess([...serverArgs, '--control-port', '0', '--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1']);
@@ -219,11 +81,11 @@ test("the units' ExecStart lines run: server and client with the secret from the
 });
 
 test("the server unit's StateDirectory keeps --tls-self-signed's certificate across restarts", async () => {
-  const u = parseUnit(readFileSync(path.join(DEPLOY, 'bore-server.service'), 'utf8'));
+  const u = unit('bore-server.service');
   assert.equal(u.get('StateDirectory')?.at(-1), 'bore');
   assert.equal(u.get('StateDirectoryMode')?.at(-1), '0700');
   const credentials = path.join(dir, 'credentials-tls');
-  spawnSync('mkdir', ['-p', credentials]);
+  mkdirSync(credentials, { recursive: true });
   writeFileSync(path.join(credentials, 'secret'), `${SECRET}\n`, { mode: 0o600 });
   // systemd makes /var/lib/<StateDirectory> and sets $STATE_DIRECTORY to it.
   const state = path.join(dir, 'var-lib', 'bore');

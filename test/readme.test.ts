@@ -231,11 +231,12 @@ const RULES: Rule[] = [
     covers: /^docker build -f (\S+) -t (\S+) \.$/,
     check: (m, _box, built) => {
       const dockerfile = readFileSync(join(ROOT, m[1]!), 'utf8');
-      assert.match(dockerfile, /^ENTRYPOINT \[.*"server"\]$/m, 'the image runs bore server');
+      assert.match(dockerfile, /^ENTRYPOINT \["bore"\]$/m, 'the image runs bore');
+      assert.match(dockerfile, /^CMD \["server"\]$/m, 'bore server by default');
       built.add(`image:${m[2]}`);
     },
   },
-  // The image's entrypoint is `bore server`: run the arguments as one, the volumes and -e as they would be.
+  // The image's entrypoint is `bore` (its command `server` by default): run the arguments as one, the volumes and -e as they would be.
   {
     covers: /^docker run (?:-d )?--network host((?: -[ve] \S+)*) (\S+)( .*)?$/,
     check: async (m, box, built) => {
@@ -243,7 +244,7 @@ const RULES: Rule[] = [
       const volumes = new Map([...m[1]!.matchAll(/-v (\S+?):(\S+?)(?::ro)?(?= |$)/g)].map((v) => [v[2]!, box.rewrite(v[1]!)]));
       const env = Object.fromEntries([...m[1]!.matchAll(/-e (\w+)=(\S+)/g)].map((e) => [e[1]!, volumes.get(e[2]!) ?? e[2]!]));
       for (const file of volumes.values()) assert.ok(existsSync(file), `${file} exists for the volume`);
-      const command = `bore server${m[3] ?? ''}`;
+      const command = m[3] ? `bore${m[3]}` : 'bore server';
       assertRan(m[0], await runShown(box, command, env));
     },
   },
@@ -262,6 +263,7 @@ const RULES: Rule[] = [
   { covers: /^sudo systemctl daemon-reload$/, check: () => {} },
   { covers: /^sudo systemctl enable --now ([\w@-]+)$/, check: (m) => assert.match(unit(m[1]!).text, /^\[Install\]$/m) },
   { covers: /^journalctl -u ([\w@-]+) -f$/, check: (m) => assert.ok(unit(m[1]!).text) },
+  { covers: /^sudo systemctl reload ([\w@-]+)$/, check: (m) => assert.match(unit(m[1]!).text, /^ExecReload=/m) },
 ];
 
 /** The rule covering `command`, with its match. */

@@ -148,6 +148,16 @@ export function secretArg(argv: Args): { secret?: string; file?: string } {
   return envFile ? { file: checkSecretFile(envFile) } : {};
 }
 
+/**
+ * `--secret-file` (else `BORE_SECRET_FILE`) alone, for `bore up`: the path of a secret
+ * file, checked now, if given. Under systemd it names the unit's credential
+ * (`${CREDENTIALS_DIRECTORY}/secret`), which a config file cannot.
+ */
+export function secretFileArg(argv: Args): string | undefined {
+  const arg = given(argv['secret-file'], 'BORE_SECRET_FILE', '--secret-file');
+  return arg && checkSecretFile(arg);
+}
+
 /** The path `arg` names, once its file has been read and holds a secret. */
 function checkSecretFile(arg: { text: string; name: string }): string {
   try {

@@ -110,6 +110,12 @@ export function upOptions<T>(y: Argv<T>) {
         describe: 'The config file (TOML; see examples/bore.toml) [env: BORE_CONFIG]',
         defaultDescription: 'bore.toml',
       })
+      .option('secret-file', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          "The secret's file for the tunnels when the config file's top level sets neither secret nor secret_file (a tunnel's own still wins); systemd: ${CREDENTIALS_DIRECTORY}/secret [env: BORE_SECRET_FILE]",
+      })
       .option('check', {
         type: 'boolean',
         describe: 'Check the config file and exit: 0 and a summary if it is valid, 2 and every mistake if not (as nginx -t)',

@@ -1,5 +1,5 @@
 /** `bore up`: the tunnels of a config file, reloaded on SIGHUP (`up-reload.ts`); `--check` validates it, `--example` prints one. */
-import { type Args, UsageError, fromEnv, inspectArg } from './args.js';
+import { type Args, UsageError, fromEnv, inspectArg, secretFileArg } from './args.js';
 import { exit, logSettings, makeLogger, onStopSignal } from './process.js';
 import { runTunnels } from './local.js';
 import type { TunnelsReload } from '../run/tunnels.js';
@@ -15,13 +15,17 @@ export async function runUp(argv: Args): Promise<void> {
   const signals = onStopSignal(() => exit(0));
   const settings = logSettings(argv);
   const path = fromEnv(argv.config, 'BORE_CONFIG') ?? 'bore.toml';
+  const secretFile = secretFileArg(argv);
   const { loadConfig, ConfigError } = await import('./config.js');
   const sink: { warn?: (message: string) => void } = {};
   const pending: string[] = [];
   const read = (): TunnelsReload => {
     const warnings: string[] = [];
     try {
-      return loadConfig(path, warnings);
+      const options = loadConfig(path, warnings);
+      // --secret-file: the secret of the file's tunnels when its top level sets none (a tunnel's own still wins).
+      if (secretFile !== undefined && options.secret === undefined && options.secretFile === undefined) options.secretFile = secretFile;
+      return options;
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.message);
       throw err;
