@@ -35,6 +35,13 @@ export interface TunnelView {
    * the session was resumed. Undefined without TLS, and between attempts.
    */
   readonly tls: TunnelTls | undefined;
+  /**
+   * With several servers only (`--to a,b`): the current one (`host:port`), whose host and
+   * `publicPort` are the public address, and the last move between servers with its
+   * reason. Absent with one server, so its views are as they were.
+   */
+  readonly server?: string;
+  readonly moved?: { readonly from: string; readonly to: string; readonly reason: string };
 }
 
 /** The machine's `output`: its final view, once it is `stopped` or `fatal` (then `lastError` is why). */
@@ -43,8 +50,12 @@ export interface ClientOutput extends TunnelView {
   readonly state: 'stopped' | 'fatal';
 }
 
-/** The fields of the context a view shows. */
-type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs' | 'tls'>;
+/** The fields of the context a view shows (and those it reads the server from: the list, the index, the last move). */
+type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs' | 'tls'> & {
+  servers?: readonly { readonly name: string }[];
+  server?: number;
+  moved?: TunnelView['moved'];
+};
 
 /** The {@link TunnelView} of a snapshot of the machine (its state value and context). */
 export function tunnelView(snapshot: { value: StateValue; context: ViewContext }): TunnelView {
@@ -55,8 +66,10 @@ export function tunnelView(snapshot: { value: StateValue; context: ViewContext }
 
 /** The view of a machine in `state` with `context`. */
 export function viewOf<S extends TopState>(state: S, context: ViewContext): TunnelView & { state: S } {
-  const { publicPort, attempt, lastError, retryDelayMs, tls } = context;
-  return { state, publicPort, attempt, lastError, retryDelayMs, tls };
+  const { publicPort, attempt, lastError, retryDelayMs, tls, servers = [], server = 0, moved } = context;
+  const view = { state, publicPort, attempt, lastError, retryDelayMs, tls };
+  if (servers.length < 2) return view;
+  return { ...view, server: servers[server]?.name, ...(moved ? { moved } : {}) };
 }
 
 /** Whether two views show the same (a heartbeat re-enters a state and changes none). */
@@ -68,6 +81,8 @@ export function sameTunnelView(a: TunnelView, b: TunnelView): boolean {
     a.retryDelayMs === b.retryDelayMs &&
     a.lastError?.code === b.lastError?.code &&
     a.lastError?.message === b.lastError?.message &&
+    a.server === b.server &&
+    a.moved?.reason === b.moved?.reason &&
     sameTls(a.tls, b.tls)
   );
 }

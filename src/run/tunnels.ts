@@ -343,6 +343,7 @@ function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>): TunnelsChan
         lastError: t.lastError,
         retryDelayMs: t.retryDelayMs,
         tls: t.tls,
+        ...(t.server === undefined ? {} : { server: t.server, moved: t.moved }),
       } satisfies TunnelView,
     ]),
   );
