@@ -39,6 +39,7 @@ export type { ClientContext, ClientEvent, LastError, TunnelSettings } from '../m
 export { TunnelError } from './client/errors.js';
 export type { ErrorClass, ErrorCode } from './client/errors.js';
 export type { TunnelTls, TunnelTlsOptions } from './client/tls.js';
+export type { ServerOption, ServersOption } from './client/servers.js';
 
 // Server.
 export { BoreServer } from './server/server.js';
