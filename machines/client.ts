@@ -20,7 +20,7 @@
  * `SimulatedClock` drives them, and the time and randomness the context records come
  * from the runtime.
  */
-import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
+import { assign, cancel, raise, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import { type ClientRuntime, type ProxyEvent, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { type ProbeEvent, probeActor } from '../src/client/probe.js';
 import { backoffDelay } from '../src/client/backoff.js';
@@ -117,7 +117,7 @@ export const clientMachine = setup({
       return !context.settings.reconnect;
     },
     /** `--prefer-first`, listening on another server than the first. */
-    awayFromFirst: ({ context }) => context.settings.preferFirst === true && context.server !== 0,
+    awayFromFirst: ({ context }) => awayFromFirst(context),
   },
   actions: {
     openSession: spawnChild('session', {
@@ -158,6 +158,11 @@ export const clientMachine = setup({
     }),
     /** Giving up with several servers: the message names each server's failure. */
     sayEveryServer: assign(({ context }) => failover.everyServerError(context)),
+    /** `--prefer-first` away from the first server: probe the first (`src/client/probe.ts`; idle otherwise). */
+    startProbe: spawnChild('probe', {
+      id: 'probe',
+      input: ({ context }) => ({ server: failover.firstServer(context), runtime: context.runtime, active: awayFromFirst(context) }),
+    }),
     /** `--prefer-first`: back to the first server, asking for the port it gave before. */
     returnToFirst: assign(({ context }) => ({ ...failover.returnToFirst(context), stickyRefusals: 0 })),
     startAttempt: assign(({ context }) => {
@@ -303,9 +308,15 @@ export const clientMachine = setup({
     },
     listening: {
       type: 'parallel',
+      // `--prefer-first` away from the first server: the probe's answers start (or cancel) the wait for a return.
+      entry: 'startProbe',
+      exit: [stopChild('probe'), cancel('steady')],
       after: { stableAfter: { actions: assign({ failures: 0 }) } },
       on: {
         'CONTROL.LOST': { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
+        'PROBE.ANSWERED': { actions: raise({ type: 'PROBE.STEADY' }, { id: 'steady', delay: 'stableAfter' }) },
+        'PROBE.SILENT': { actions: cancel('steady') },
+        'PROBE.STEADY': { guard: 'awayFromFirst', target: 'returning' },
       },
       states: {
         heartbeat: {
@@ -348,21 +359,6 @@ export const clientMachine = setup({
             off: {},
           },
         },
-        // `--prefer-first` away from the first server: probe it; once it has answered for `stableAfter`, return.
-        preferFirst: {
-          initial: 'off',
-          states: {
-            off: { always: { guard: 'awayFromFirst', target: 'probing' } },
-            probing: {
-              invoke: { src: 'probe', input: ({ context }) => ({ server: failover.firstServer(context), runtime: context.runtime }) },
-              initial: 'silent',
-              states: {
-                silent: { on: { 'PROBE.ANSWERED': 'answering' } },
-                answering: { on: { 'PROBE.SILENT': 'silent' }, after: { stableAfter: '#bore.returning' } },
-              },
-            },
-          },
-        },
       },
     },
     // Every failure comes through here, recorded: one decision, from the context alone.
@@ -391,6 +387,10 @@ export const clientMachine = setup({
     },
   },
 });
+
+function awayFromFirst(context: ClientContext): boolean {
+  return context.settings.preferFirst === true && context.server !== 0;
+}
 
 /** The last failure is a refusal by the current server for good (a fatal answer, not a refusal of the old port). */
 function refusedHere(context: ClientContext): boolean {

@@ -158,13 +158,9 @@ const PER_TUNNEL = ['local_port', 'remote_port'];
  */
 const SHARED: Record<string, v.GenericSchema> = Object.fromEntries(
   KEYS.filter(({ key }) => !PER_TUNNEL.includes(key))
-    .sort((a, b) => Number(isServerKey(b.key)) - Number(isServerKey(a.key)))
+    .sort((a, b) => Number(b.key === 'control_port' || b.key === 'to') - Number(a.key === 'control_port' || a.key === 'to'))
     .map(({ key, spec }) => [key, v.optional(schemaOf(key, spec))]),
 );
-
-function isServerKey(key: string): boolean {
-  return key === 'control_port' || key === 'to' || key === 'servers';
-}
 
 /** A tunnel's table: `local_port` required, `remote_port` optional. */
 const TUNNEL = v.strictObject(
@@ -291,7 +287,7 @@ function resolveConfig(config: Config, source: string, path: string, fail: Fail,
       byRemote.set(`${server}/${t.remote_port}`, name);
     }
     if (t.to === undefined && t.servers === undefined && config.to === undefined && config.servers === undefined)
-      fail(['tunnels', name], 'has no server: set to (or servers) at the top of the file or in the tunnel');
+      fail(['tunnels', name], 'has no server: set to at the top of the file or in the tunnel');
     tunnels[name] = optionsOf(t, ['tunnels', name], fail, path);
     warnLongDurations(t, ['tunnels', name], source, path, warnings);
   }

@@ -12,18 +12,24 @@ import type { ServerAddress } from './servers.js';
 /** How often the first server is probed (ms). */
 export const PROBE_INTERVAL_MS = 1000;
 
-/** What the probe tells the machine: the first server accepted a connection, or did not. */
-export type ProbeEvent = { type: 'PROBE.ANSWERED' } | { type: 'PROBE.SILENT' };
+/**
+ * What the probe tells the machine: the first server accepted a connection, or did not;
+ * and `PROBE.STEADY`, which the machine raises itself once the answers lasted long enough.
+ */
+export type ProbeEvent = { type: 'PROBE.ANSWERED' } | { type: 'PROBE.SILENT' } | { type: 'PROBE.STEADY' };
 
 /** Input of {@link probeActor}: the server to probe. */
 export interface ProbeInput {
   server: ServerAddress;
   runtime: ClientRuntime;
+  /** Probe at all (`--prefer-first`, away from the first server); else the actor does nothing. */
+  active: boolean;
 }
 
 /** Probes `server` until stopped; reports each change of its answer (the first probe's too). */
 export const probeActor = fromCallback<EventObject, ProbeInput>(({ sendBack, input }) => {
   const abort = new AbortController();
+  if (!input.active) return () => {};
   let last: ProbeEvent['type'] | undefined;
   let timer: NodeJS.Timeout | undefined;
   const probe = () => {

@@ -88,14 +88,6 @@ export const TUNNEL_OPTIONS = {
     configList: 'servers',
     help: 'Address of the bore server {env} (required); several, comma-separated (a.example.com,b.example.com:7836), to fail over between in order',
   },
-  /** With several servers: return to the first once it has answered for a while (default false: stay on the one that works). */
-  preferFirst: {
-    rule: boolean,
-    default: false,
-    flag: 'prefer-first',
-    config: 'prefer_first',
-    help: 'With several servers in --to: return to the first once it has answered for 10 s (open connections finish on the other)',
-  },
   /** Host of the local service (default `localhost`). */
   localHost: {
     rule: string('a host name or address'),
@@ -177,6 +169,14 @@ export const TUNNEL_OPTIONS = {
     flag: 'retry-first',
     config: 'retry_first',
     help: 'Keep retrying when the very first attempt fails (for services started at boot)',
+  },
+  /** With several servers: return to the first once it has answered for a while (default false: stay on the one that works). */
+  preferFirst: {
+    rule: boolean,
+    default: false,
+    flag: 'prefer-first',
+    config: 'prefer_first',
+    help: 'With several servers in --to: return to the first once it has answered for 10 s (open connections finish on the other)',
   },
   /** Uptime after which the backoff schedule starts over, ms (default 10000). */
   stableAfterMs: { rule: duration(0, true), default: 10_000, unit: 'ms' },

@@ -61,6 +61,7 @@ export function inertMachine(probe: Probe = newProbe()) {
         receive((e) => probe.proxyRequests.push(e.type === 'SERVER.CONNECTION' ? e.id : e.type));
       }),
       probe: fromCallback<EventObject, ProbeInput>(({ input }) => {
+        if (!input.active) return;
         probe.probes.push(`${input.server.host}:${input.server.port}`);
         return () => {
           probe.closedProbes += 1;
