@@ -1,6 +1,7 @@
 /**
  * The client's connection manager: an XState v5 machine that owns the control
- * connection's lifetime, every deadline and the retry schedule.
+ * connection's lifetime, every deadline, the retry schedule and the server it uses
+ * (with several, `failover.ts` picks the next after failures; `--prefer-first` returns).
  *
  *   connecting → (securing, with TLS) → authenticating → listening ⇄ backoff → connecting ...
  *   any failure → failed (transient) → backoff, or fatal when it must not be retried
