@@ -14,7 +14,9 @@
  * single-file executable's size and start-up against the bundle's (`bench/exe.ts`, issue
  * 21; after `npm run build:exe`; not part of the full run), and, with `burst`, bursts of
  * 5,000 and 10,000 simultaneous visitors (`bench/burst.ts`, issue 23; not part of the full
- * run); it skips the server and reconnect figures.
+ * run), and, with `failover`, the time from a killed first server to listening on the
+ * second (`bench/failover.ts`, issue 24; not part of the full run); it skips the server
+ * and reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,7 @@ if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
 if (only?.includes('tls')) runScript('tls.ts', quick ? ['--quick'] : []);
 if (only?.includes('exe')) runScript('exe.ts', quick ? ['--runs', '5'] : []);
 if (only?.includes('burst')) runScript('burst.ts', quick ? ['--rounds', '1'] : []);
+if (only?.includes('failover')) runScript('failover.ts', quick ? ['--runs', '3'] : []);
 if (only) process.exit(0);
 
 const server = await runServerBench();

@@ -6,6 +6,8 @@
 import type { StateValue } from 'xstate';
 import type { ErrorClass, ErrorCode } from '../src/client/errors.js';
 import type { TunnelTls } from '../src/client/tls.js';
+import type { ClientRuntime } from '../src/client/actors.js';
+import type { PoolStats } from '../src/client/pool.js';
 
 /** The last failure, as shown to a person. */
 export interface LastError {
@@ -35,6 +37,13 @@ export interface TunnelView {
    * the session was resumed. Undefined without TLS, and between attempts.
    */
   readonly tls: TunnelTls | undefined;
+  /**
+   * With several servers only (`--to a,b`): the current one (`host:port`), whose host and
+   * `publicPort` are the public address, and the last move between servers with its
+   * reason. Absent with one server, so its views are as they were.
+   */
+  readonly server?: string;
+  readonly moved?: { readonly from: string; readonly to: string; readonly reason: string };
 }
 
 /** The machine's `output`: its final view, once it is `stopped` or `fatal` (then `lastError` is why). */
@@ -43,8 +52,12 @@ export interface ClientOutput extends TunnelView {
   readonly state: 'stopped' | 'fatal';
 }
 
-/** The fields of the context a view shows. */
-type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs' | 'tls'>;
+/** The fields of the context a view shows (and those it reads the server from: the list, the index, the last move). */
+type ViewContext = Pick<TunnelView, 'publicPort' | 'attempt' | 'lastError' | 'retryDelayMs' | 'tls'> & {
+  servers?: readonly { readonly name: string }[];
+  server?: number;
+  moved?: TunnelView['moved'];
+};
 
 /** The {@link TunnelView} of a snapshot of the machine (its state value and context). */
 export function tunnelView(snapshot: { value: StateValue; context: ViewContext }): TunnelView {
@@ -55,8 +68,10 @@ export function tunnelView(snapshot: { value: StateValue; context: ViewContext }
 
 /** The view of a machine in `state` with `context`. */
 export function viewOf<S extends TopState>(state: S, context: ViewContext): TunnelView & { state: S } {
-  const { publicPort, attempt, lastError, retryDelayMs, tls } = context;
-  return { state, publicPort, attempt, lastError, retryDelayMs, tls };
+  const { publicPort, attempt, lastError, retryDelayMs, tls, servers = [], server = 0, moved } = context;
+  const view = { state, publicPort, attempt, lastError, retryDelayMs, tls };
+  if (servers.length < 2) return view;
+  return { ...view, server: servers[server]?.name, ...(moved ? { moved } : {}) };
 }
 
 /** Whether two views show the same (a heartbeat re-enters a state and changes none). */
@@ -68,6 +83,8 @@ export function sameTunnelView(a: TunnelView, b: TunnelView): boolean {
     a.retryDelayMs === b.retryDelayMs &&
     a.lastError?.code === b.lastError?.code &&
     a.lastError?.message === b.lastError?.message &&
+    a.server === b.server &&
+    a.moved?.reason === b.moved?.reason &&
     sameTls(a.tls, b.tls)
   );
 }
@@ -77,4 +94,20 @@ function sameTls(a: TunnelTls | undefined, b: TunnelTls | undefined): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return (Object.keys(a) as (keyof TunnelTls)[]).every((k) => a[k] === b[k]);
+}
+
+/** A tunnel's public connections open now and its warm pool's counts (all zero without one). */
+export type LiveCounts = {
+  activeConnections: number;
+  pool: PoolStats;
+};
+
+/**
+ * What changes per connection, read from the tunnel's runtime when a view asks (the
+ * inspector's `/snapshot`, its page): the public connections open now and the warm pool's
+ * counts. They never pass through the machine (no event per connection); the inspector
+ * serves them beside the context, as values derived from it.
+ */
+export function clientLiveCounts(context: { runtime: ClientRuntime }): LiveCounts {
+  return { activeConnections: context.runtime.connections.size, pool: context.runtime.poolStats };
 }

@@ -1,6 +1,7 @@
 /**
  * The client's connection manager: an XState v5 machine that owns the control
- * connection's lifetime, every deadline and the retry schedule.
+ * connection's lifetime, every deadline, the retry schedule and the server it uses
+ * (with several, `failover.ts` picks the next after failures; `--prefer-first` returns).
  *
  *   connecting → (securing, with TLS) → authenticating → listening ⇄ backoff → connecting ...
  *   any failure → failed (transient) → backoff, or fatal when it must not be retried
@@ -21,52 +22,29 @@
  * `SimulatedClock` drives them, and the time and randomness the context records come
  * from the runtime.
  */
-import { assign, sendTo, setup, spawnChild, stopChild } from 'xstate';
+import { assign, cancel, raise, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import { type ClientRuntime, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
+import { type ProbeEvent, probeActor } from '../src/client/probe.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS, connectTimeoutError, tlsTimeoutError } from '../src/client/connect.js';
 import { ERROR_CLASSES, type ErrorCode, handshakeTimeoutError } from '../src/client/errors.js';
-import type { PoolStats } from '../src/client/pool.js';
 import type { TunnelTls } from '../src/client/tls.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 import { type ClientOutput, type LastError, viewOf } from './client-view.js';
+import * as failover from './failover.js';
+import { type ClientMachineInput, STICKY_PORT_TRIES, type TunnelSettings, isStickyRequest, stickyPortRefusal } from './client-settings.js';
 
-export { type ClientOutput, type LastError, type TopState, type TunnelView, sameTunnelView, tunnelView } from './client-view.js';
-
-/** Settings of one tunnel; the names and defaults match the CLI's flags. */
-export interface TunnelSettings {
-  /** Server host (`--to`). */
-  to: string;
-  /** Server control port (`--control-port`, default 7835). */
-  controlPort: number;
-  /** Local service host (`--local-host`, default localhost). */
-  localHost: string;
-  /** Local service port. */
-  localPort: number;
-  /** Public port to ask for (`--port`, 0 = any). */
-  port: number;
-  /** Declare the connection lost after this long without a message (ms). */
-  heartbeatTimeoutMs: number;
-  /** Cap on the reconnect delay (ms). */
-  maxReconnectDelayMs: number;
-  /** Reconnect after a loss (false: `--no-reconnect`). */
-  reconnect: boolean;
-  /** Retry the first attempt too instead of failing fast (`--retry-first`). */
-  retryFirst: boolean;
-  /** Uptime after which the backoff schedule starts over (ms). */
-  stableAfterMs: number;
-  /** Idle pooled data connections to ask a bore-ts server for (`--pool`, 0: none). */
-  pool: number;
-}
-
-/** Input of {@link clientMachine}. */
-export interface ClientMachineInput {
-  settings: TunnelSettings;
-  runtime: ClientRuntime;
-}
-
-/** Times the old public port is asked for again before the client takes any port. */
-export const STICKY_PORT_TRIES = 3;
+export {
+  type ClientOutput,
+  type LastError,
+  type LiveCounts,
+  type TopState,
+  type TunnelView,
+  clientLiveCounts,
+  sameTunnelView,
+  tunnelView,
+} from './client-view.js';
+export { type ClientMachineInput, STICKY_PORT_TRIES, type TunnelSettings } from './client-settings.js';
 
 /** What the machine knows; everything but `runtime` is plain data. */
 export interface ClientContext {
@@ -74,7 +52,7 @@ export interface ClientContext {
   runtime: ClientRuntime;
   /** Number of the current attempt to open the tunnel (1 for the first). */
   attempt: number;
-  /** Failures since the tunnel was last stable: drives the backoff schedule. */
+  /** Failed rounds of the server list (with one server, failures) since the tunnel was last stable: drives the backoff. */
   failures: number;
   /** The last failure. */
   lastError: LastError | undefined;
@@ -94,13 +72,20 @@ export interface ClientContext {
   reconnects: number;
   /** With TLS, the control connection's (protocol, cipher, the server's certificate), once secured in this attempt. */
   tls: TunnelTls | undefined;
+  /** Index of the current server in the list; what the tunnel knows of each; the failover's counts (`failover.ts`). */
+  server: number;
+  servers: readonly failover.ServerState[];
+  serverFailures: number;
+  roundFailed: readonly number[];
+  /** The last move between servers and why. */
+  moved: failover.ServerMove | undefined;
 }
 
 /**
  * Every event the machine accepts. `RETRY_NOW` (the inspector's "reconnect now") ends a
  * backoff's wait at once; anywhere else it changes nothing.
  */
-export type ClientEvent = SessionEvent | { type: 'STOP' } | { type: 'RETRY_NOW' };
+export type ClientEvent = SessionEvent | ProbeEvent | { type: 'STOP' } | { type: 'RETRY_NOW' };
 
 /** A failure as reported, before it is classified: the `params` of `recordFailure`. */
 export interface Failure {
@@ -119,6 +104,7 @@ export const clientMachine = setup({
   actors: {
     session: sessionActor,
     proxies: proxiesActor,
+    probe: probeActor,
   },
   delays: {
     connectTimeout: CONNECT_TIMEOUT_MS,
@@ -132,21 +118,22 @@ export const clientMachine = setup({
   guards: {
     poolOff: ({ context }) => context.settings.pool === 0,
     /** The tunnel's connections to the server are TLS (`--tls`): the session secures the connection next. */
-    tlsOn: ({ context }) => context.runtime.tls !== undefined,
-    /** Give up: a fatal error, a first attempt without `--retry-first`, or a loss with `--no-reconnect`. */
+    tlsOn: ({ context }) => context.runtime.tlsFor(context.server) !== undefined,
+    /** Give up: every server refused, a first round failed without `--retry-first`, or a loss with `--no-reconnect`. */
     mustGiveUp: ({ context }) => {
-      const failure = context.lastError;
-      if (failure?.class === 'fatal' && !stickyPortRefusal(context, failure.code)) return true;
-      if (!context.everListened) return !context.settings.retryFirst;
+      if (refusedHere(context) && failover.othersRefused(context)) return true;
+      if (!context.everListened) return !context.settings.retryFirst && failover.endsRound(context);
       return !context.settings.reconnect;
     },
+    /** `--prefer-first`, listening on another server than the first. */
+    awayFromFirst: ({ context }) => awayFromFirst(context),
   },
   actions: {
     openSession: spawnChild('session', {
       id: 'session',
       input: ({ context }) => ({
-        host: context.settings.to,
-        port: context.settings.controlPort,
+        ...failover.currentServer(context),
+        server: context.server,
         requestedPort: context.requestedPort,
         poolSize: context.settings.pool,
         runtime: context.runtime,
@@ -157,18 +144,37 @@ export const clientMachine = setup({
     recordFailure: assign((_, failure: Failure) => ({
       lastError: { code: failure.code, class: ERROR_CLASSES[failure.code], message: failure.message },
     })),
+    /** The delay of the current round (it grows once a whole round has failed) and the next server (`failover.ts`). */
     scheduleRetry: assign(({ context }) => {
-      const code = context.lastError?.code;
-      const failures = context.failures + 1;
-      const retryDelayMs = backoffDelay(failures, context.settings.maxReconnectDelayMs, context.runtime.random);
+      const error = context.lastError!;
+      const dropped = stickyPortRefusal(context, error.code);
+      const next = failover.afterFailure(
+        { ...context, servers: dropped ? failover.dropPort(context.servers, context.server) : context.servers },
+        error,
+        refusedHere(context),
+      );
+      const round = context.failures + 1;
+      const retryDelayMs = backoffDelay(round, context.settings.maxReconnectDelayMs, context.runtime.random);
+      const moved = next.server !== context.server;
       return {
-        failures,
+        ...next,
+        failures: next.roundOver ? round : context.failures,
         retryDelayMs,
         nextRetryAt: context.runtime.now() + retryDelayMs,
-        stickyRefusals: context.stickyRefusals + (isStickyRequest(context) && code === 'port-in-use' ? 1 : 0),
-        publicPort: code && stickyPortRefusal(context, code) ? undefined : context.publicPort,
+        stickyRefusals: moved ? 0 : context.stickyRefusals + (isStickyRequest(context) && error.code === 'port-in-use' ? 1 : 0),
+        publicPort: moved ? next.servers[next.server]!.port : dropped ? undefined : context.publicPort,
       };
     }),
+    /** Giving up with several servers: the message names each server's failure. */
+    sayEveryServer: assign(({ context }) => failover.everyServerError(context)),
+    /** `--prefer-first` away from the first server: probe the first (`src/client/probe.ts`; idle otherwise). */
+    startProbe: spawnChild('probe', {
+      id: 'probe',
+      input: ({ context }) => ({ server: failover.firstServer(context), runtime: context.runtime, active: awayFromFirst(context) }),
+    }),
+    stopProbe: stopChild('probe'),
+    /** `--prefer-first`: back to the first server, asking for the port it gave before. */
+    returnToFirst: assign(({ context }) => ({ ...failover.returnToFirst(context), stickyRefusals: 0 })),
     startAttempt: assign(({ context }) => {
       const old = context.publicPort;
       const sticky = context.settings.port === 0 && old !== undefined && context.stickyRefusals < STICKY_PORT_TRIES;
@@ -181,6 +187,7 @@ export const clientMachine = setup({
       };
     }),
     opened: assign(({ context }, { port }: { port: number }) => ({
+      ...failover.listenedOn(context, port),
       publicPort: port,
       lastError: undefined,
       stickyRefusals: 0,
@@ -231,6 +238,11 @@ export const clientMachine = setup({
     everListened: false,
     reconnects: 0,
     tls: undefined,
+    server: 0,
+    servers: failover.initialServers(input.settings),
+    serverFailures: 0,
+    roundFailed: [],
+    moved: undefined,
   }),
   initial: 'connecting',
   // The final view: how it ended (the final state's own output, `stopped` or `fatal`) and the context then.
@@ -255,7 +267,7 @@ export const clientMachine = setup({
           target: 'failed',
           actions: {
             type: 'recordFailure',
-            params: ({ context }) => connectTimeoutError(context.settings.to, context.settings.controlPort, CONNECT_TIMEOUT_MS),
+            params: ({ context }) => connectTimeoutError(...failover.hostPort(context), CONNECT_TIMEOUT_MS),
           },
         },
       },
@@ -274,7 +286,7 @@ export const clientMachine = setup({
           target: 'failed',
           actions: {
             type: 'recordFailure',
-            params: ({ context }) => tlsTimeoutError(context.settings.to, context.settings.controlPort, TLS_HANDSHAKE_TIMEOUT_MS),
+            params: ({ context }) => tlsTimeoutError(...failover.hostPort(context), TLS_HANDSHAKE_TIMEOUT_MS),
           },
         },
       },
@@ -294,9 +306,15 @@ export const clientMachine = setup({
     },
     listening: {
       type: 'parallel',
+      // `--prefer-first` away from the first server: the probe's answers start (or cancel) the wait for a return.
+      entry: 'startProbe',
+      exit: ['stopProbe', cancel('steady')],
       after: { stableAfter: { actions: assign({ failures: 0 }) } },
       on: {
         'CONTROL.LOST': { target: 'failed', actions: { type: 'recordFailure', params: ({ event }) => event } },
+        'PROBE.ANSWERED': { actions: raise({ type: 'PROBE.STEADY' }, { id: 'steady', delay: 'stableAfter' }) },
+        'PROBE.SILENT': { actions: cancel('steady') },
+        'PROBE.STEADY': { guard: 'awayFromFirst', target: 'returning' },
       },
       states: {
         heartbeat: {
@@ -344,7 +362,12 @@ export const clientMachine = setup({
     // Every failure comes through here, recorded: one decision, from the context alone.
     failed: {
       entry: 'closeSession',
-      always: [{ guard: 'mustGiveUp', target: 'fatal' }, { target: 'backoff' }],
+      always: [{ guard: 'mustGiveUp', target: 'fatal', actions: 'sayEveryServer' }, { target: 'backoff' }],
+    },
+    // `--prefer-first`: leaving the server that works for the first one, which answered for a while.
+    returning: {
+      entry: ['closeSession', 'returnToFirst'],
+      always: 'connecting',
     },
     backoff: {
       entry: ['scheduleRetry', 'logBackoff'],
@@ -364,29 +387,12 @@ export const clientMachine = setup({
   },
 });
 
-function isStickyRequest(context: ClientContext): boolean {
-  return context.settings.port === 0 && context.requestedPort !== 0;
+function awayFromFirst(context: ClientContext): boolean {
+  return context.settings.preferFirst === true && context.server !== 0;
 }
 
-/** A refusal of the old port we asked for on our own: fall back to any port, never fatal. */
-function stickyPortRefusal(context: ClientContext, code: ErrorCode): boolean {
-  if (!isStickyRequest(context)) return false;
-  if (code === 'port-in-use') return context.stickyRefusals + 1 >= STICKY_PORT_TRIES;
-  return code === 'port-not-allowed' || code === 'permission-denied' || code === 'bind-failed';
-}
-
-/** A tunnel's public connections open now and its warm pool's counts (all zero without one). */
-export type LiveCounts = {
-  activeConnections: number;
-  pool: PoolStats;
-};
-
-/**
- * What changes per connection, read from the tunnel's runtime when a view asks (the
- * inspector's `/snapshot`, its page): the public connections open now and the warm pool's
- * counts. They never pass through the machine (no event per connection); the inspector
- * serves them beside the context, as values derived from it.
- */
-export function clientLiveCounts(context: ClientContext): LiveCounts {
-  return { activeConnections: context.runtime.connections.size, pool: context.runtime.poolStats };
+/** The last failure is a refusal by the current server for good (a fatal answer, not a refusal of the old port). */
+function refusedHere(context: ClientContext): boolean {
+  const failure = context.lastError;
+  return failure?.class === 'fatal' && !stickyPortRefusal(context, failure.code);
 }

@@ -40,6 +40,7 @@ export { TunnelError } from './client/errors.js';
 export type { ErrorClass, ErrorCode } from './client/errors.js';
 export type { PoolStats } from './client/pool.js';
 export type { TunnelTls, TunnelTlsOptions } from './client/tls.js';
+export type { ServerOption, ServersOption } from './client/servers.js';
 
 // Server.
 export { BoreServer } from './server/server.js';

@@ -30,7 +30,13 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
   assert.deepEqual(model.notes.get('backoff'), ['entry / scheduleRetry']);
   assert.deepEqual(model.notes.get('stopped'), ['entry / closeSession']);
   assert.deepEqual(model.notes.get('failed'), ['entry / closeSession']);
-  assert.deepEqual(model.notes.get('listening'), ['\u2022 after stableAfter / assign']);
+  assert.deepEqual(model.notes.get('listening'), [
+    'entry / startProbe',
+    'exit / stopProbe',
+    '\u2022 PROBE.ANSWERED',
+    '\u2022 PROBE.SILENT',
+    '\u2022 after stableAfter / assign',
+  ]);
   assert.deepEqual(model.notes.get('listening.heartbeat.alive'), [
     '\u21bb SERVER.HEARTBEAT',
     '\u21bb SERVER.ERROR',
@@ -45,6 +51,7 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
     'authenticating',
     'listening',
     'failed',
+    'returning',
     'backoff',
     'fatal',
     'stopped',
@@ -61,26 +68,28 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
       'authenticating->listening: OPENED / opened',
       'authenticating->failed: FAILED / recordFailure; after handshakeTimeout / recordFailure',
       'listening->failed: CONTROL.LOST / recordFailure',
+      'listening->returning: PROBE.STEADY [awayFromFirst]',
       'listening.heartbeat.alive->failed: after heartbeatTimeout / recordFailure',
       'listening.pool.asking->listening.pool.open: SERVER.POOL / openPool',
       'listening.pool.asking->listening.pool.standard: after poolOfferTimeout',
       'listening.pool.asking->listening.pool.off: always [poolOff]',
       'listening.pool.standard->listening.pool.open: SERVER.POOL / openPool',
-      'failed->fatal: always [mustGiveUp]',
+      'failed->fatal: always [mustGiveUp] / sayEveryServer',
       'failed->backoff: always',
+      'returning->connecting: always',
       'backoff->connecting: RETRY_NOW; after retryDelay',
     ],
   );
 });
 
-test('client machine: columns follow the lifecycle; only the retry closes a cycle', () => {
+test('client machine: columns follow the lifecycle; only the retry and the return to the first server close a cycle', () => {
   const layout = clientLayout();
   assert.deepEqual(boxOf(layout, '').columns, [
     ['connecting'],
     ['securing'],
     ['authenticating'],
     ['listening'],
-    ['failed'],
+    ['failed', 'returning'],
     ['fatal', 'backoff'],
     ['stopped'],
   ]);
@@ -97,7 +106,7 @@ test('client machine: columns follow the lifecycle; only the retry closes a cycl
 
   const root = boxOf(layout, '');
   const { back } = rankColumns(layout.model.children.get('')!, 'connecting', root.local);
-  assert.deepEqual(root.local.filter((_, i) => back[i]).map(name), ['backoff->connecting']);
+  assert.deepEqual(root.local.filter((_, i) => back[i]).map(name), ['returning->connecting', 'backoff->connecting']);
   // The heartbeat timeout leaves from `alive` but is laid out between the root's children.
   assert.deepEqual(
     root.local.filter((l) => l.edge.source === 'listening.heartbeat.alive').map((l) => [l.from, l.to, l.span]),
@@ -115,6 +124,7 @@ test('client machine: long and backward edges each get a lane of their own, outs
     'securing->authenticating',
     'authenticating->listening',
     'listening->failed',
+    'listening->returning',
     'listening.heartbeat.alive->failed',
     'failed->fatal',
     'failed->backoff',
@@ -123,16 +133,10 @@ test('client machine: long and backward edges each get a lane of their own, outs
     root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined),
     'neighbouring columns: no lane',
   );
-  // Every failure goes through `failed`, so the long edges all run below the columns (and
-  // the step past `securing` without TLS with them).
-  assert.deepEqual(lanes('top').map(name), []);
-  assert.deepEqual(lanes('bottom').map(name), [
-    'connecting->authenticating',
-    'connecting->failed',
-    'securing->failed',
-    'authenticating->failed',
-    'backoff->connecting',
-  ]);
+  // Every failure goes through `failed`: those long edges run above the columns; the step
+  // past `securing` without TLS and the two edges back to `connecting` run below.
+  assert.deepEqual(lanes('top').map(name), ['connecting->failed', 'securing->failed', 'authenticating->failed']);
+  assert.deepEqual(lanes('bottom').map(name), ['connecting->authenticating', 'returning->connecting', 'backoff->connecting']);
 
   for (const box of layout.boxes.values()) {
     const ys = box.local.flatMap((l) => (l.lane ? [l.lane.y] : []));
@@ -211,7 +215,7 @@ test('client machine: every arrow is drawn once, from its own point to its own p
   const stop = routes.find((r) => r.edge.source === '')!;
   assert.equal(stop.label?.text, 'STOP (from any state)');
   assert.ok(stop.dot, 'STOP starts at a dot under the root title');
-  assert.equal(gapLabels.length, 10, 'one label per edge between neighbouring columns: 7 at the root, 3 in the pool region');
+  assert.equal(gapLabels.length, 11, 'one label per edge between neighbouring columns: 8 at the root, 3 in the pool region');
   for (let i = 1; i < gapLabels.length; i++) {
     const [a, b] = [gapLabels[i - 1]!, gapLabels[i]!];
     assert.ok(Math.abs(b.x - a.x) >= 120 || b.y - a.y >= 15, `labels overlap: ${JSON.stringify([a, b])}`);

@@ -44,6 +44,7 @@ test('the chart comes from the client machine definition: every state and transi
     'listening.pool.off',
     'listening.pool.open',
     'listening.pool.standard',
+    'returning',
     'securing',
     'stopped',
   ]);
@@ -86,7 +87,10 @@ test('the chart comes from the client machine definition: every state and transi
     actions: ['logNoPool'],
   });
   has({ source: 'listening.pool.asking', kind: 'always', guard: 'poolOff', targets: ['listening.pool.off'] });
-  has({ source: 'failed', kind: 'always', guard: 'mustGiveUp', targets: ['fatal'], actions: [] });
+  has({ source: 'failed', kind: 'always', guard: 'mustGiveUp', targets: ['fatal'], actions: ['sayEveryServer'] });
+  // Several servers: --prefer-first's return is a transition of the chart.
+  has({ source: 'listening', kind: 'on', trigger: 'PROBE.STEADY', guard: 'awayFromFirst', targets: ['returning'] });
+  has({ source: 'returning', kind: 'always', targets: ['connecting'] });
   has({ source: 'failed', kind: 'always', targets: ['backoff'], actions: [] });
   has({
     source: 'listening.heartbeat.alive',

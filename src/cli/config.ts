@@ -15,6 +15,7 @@ import { SecretFileError, readSecrets } from '../system/secret-file.js';
 import type { TunnelSpecOptions, TunnelsReload } from '../run/tunnels.js';
 import { TUNNEL_OPTIONS } from '../client/tunnel-options.js';
 import type { OptionSpec } from '../options/table.js';
+import { type ServerOption, type ServersOption, parseServer } from '../client/servers.js';
 
 /** A config file that cannot be read, parsed or validated; the message names file, line and key. */
 export class ConfigError extends Error {
@@ -76,11 +77,57 @@ const secretText = (what: string) =>
     v.nonEmpty('must not be empty'),
   );
 
+/** An entry of `servers`: `host` or `host:port`, or a table with the server's own control port and TLS. */
+const serverEntry = v.union(
+  [
+    v.pipe(
+      v.string(),
+      v.nonEmpty(),
+      v.check((text) => {
+        try {
+          parseServer(text, 1);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    ),
+    v.strictObject({
+      host,
+      control_port: v.optional(port(1)),
+      tls: v.optional(v.boolean(got('true or false'))),
+      tls_ca: v.optional(v.pipe(v.string(got('a path')), v.nonEmpty(got('a path')))),
+      tls_fingerprint: v.optional(v.pipe(v.string(got('a fingerprint')), v.nonEmpty(got('a fingerprint')))),
+    }),
+  ],
+  (issue) =>
+    `must be a server: "host", "host:port" or { host = "...", control_port = N, tls_ca = "...", tls_fingerprint = "..." }, got ${shown(issue.input)}`,
+);
+const serverList = v.pipe(
+  v.array(serverEntry, got('a list of servers, e.g. ["a.example.com", "b.example.com:7836"]')),
+  v.minLength(1, 'must name at least one server'),
+);
+
+/** `servers`' entries as the library's `to` list takes them. */
+function serversOption(list: unknown[]): ServersOption {
+  return list.map((entry) => {
+    if (typeof entry === 'string') return entry;
+    const t = entry as Record<string, unknown>;
+    const server: ServerOption = { host: t.host as string };
+    if (t.control_port !== undefined) server.controlPort = t.control_port as number;
+    if (t.tls !== undefined) server.tls = t.tls as boolean;
+    if (t.tls_ca !== undefined) server.tlsCa = t.tls_ca as string;
+    if (t.tls_fingerprint !== undefined) server.tlsFingerprint = t.tls_fingerprint as string;
+    return server;
+  });
+}
+
 /** The schema of a key, from its option's range in the tunnel's table (`client/tunnel-options.ts`). */
 function schemaOf(key: string, spec: OptionSpec): v.GenericSchema {
   const range = spec.rule.range;
   // Beyond the library's rules: `to` holds no port, and a secret file's path is kept out of messages like a secret.
   if (key === 'to') return host;
+  if (key === 'servers') return serverList;
   if (key === 'secret_file') return secretText('a path');
   switch (range?.kind) {
     case 'integer':
@@ -97,9 +144,10 @@ function schemaOf(key: string, spec: OptionSpec): v.GenericSchema {
 }
 
 /** The keys of the file: each config key of the tunnel's table, with its option's key and spec. */
-const KEYS = Object.entries<OptionSpec>(TUNNEL_OPTIONS).flatMap(([option, spec]) =>
-  spec.config === undefined ? [] : [{ key: spec.config, option, spec }],
-);
+const KEYS = Object.entries<OptionSpec>(TUNNEL_OPTIONS).flatMap(([option, spec]) => [
+  ...(spec.config === undefined ? [] : [{ key: spec.config, option, spec }]),
+  ...(spec.configList === undefined ? [] : [{ key: spec.configList, option, spec }]),
+]);
 
 /** The keys only a tunnel sets (the rest may be set at the top level too, for every tunnel). */
 const PER_TUNNEL = ['local_port', 'remote_port'];
@@ -232,13 +280,13 @@ function resolveConfig(config: Config, source: string, path: string, fail: Fail,
   warnLongDurations(config, [], source, path, warnings);
   for (const [name, t] of Object.entries(config.tunnels)) {
     if (!TUNNEL_NAME.test(name)) fail(['tunnels', name], 'is not a valid tunnel name (letters, digits, - and _)');
-    const server = `${String(t.to ?? config.to)}:${Number(t.control_port ?? config.control_port ?? 0)}`;
+    const server = `${JSON.stringify(t.to ?? t.servers ?? config.to ?? config.servers)}:${Number(t.control_port ?? config.control_port ?? 0)}`;
     if (typeof t.remote_port === 'number' && t.remote_port !== 0) {
       const other = byRemote.get(`${server}/${t.remote_port}`);
       if (other) fail(['tunnels', name, 'remote_port'], `${t.remote_port} is also the remote_port of tunnels.${other} on the same server`);
       byRemote.set(`${server}/${t.remote_port}`, name);
     }
-    if (t.to === undefined && config.to === undefined)
+    if (t.to === undefined && t.servers === undefined && config.to === undefined && config.servers === undefined)
       fail(['tunnels', name], 'has no server: set to at the top of the file or in the tunnel');
     tunnels[name] = optionsOf(t, ['tunnels', name], fail, path);
     warnLongDurations(t, ['tunnels', name], source, path, warnings);
@@ -253,11 +301,13 @@ function resolveConfig(config: Config, source: string, path: string, fail: Fail,
 function optionsOf(table: Table, at: string[], fail: Fail, path: string): Partial<TunnelSpecOptions> {
   const both = table.secret !== undefined && table.secret_file !== undefined;
   if (both) fail([...at, 'secret_file'], 'and secret given together: use one of them');
+  if (table.to !== undefined && table.servers !== undefined) fail([...at, 'servers'], 'and to given together: use one of them');
   const options: Record<string, unknown> = {};
   for (const { key, option, spec } of KEYS) {
     const value = table[key];
     if (value === undefined) continue;
-    options[option] = spec.unit === 'ms' && typeof value === 'number' ? value * 1000 : value;
+    if (key === 'servers' && Array.isArray(value)) options[option] = serversOption(value);
+    else options[option] = spec.unit === 'ms' && typeof value === 'number' ? value * 1000 : value;
   }
   // A secret file is checked now and read again by the tunnel at every connection attempt.
   if (typeof table.secret_file === 'string' && !both) {

@@ -67,8 +67,9 @@ export async function runLocal(argv: Args): Promise<void> {
   }
   const to = given(argv.to, TUNNEL_OPTIONS.to.env, '--to');
   if (!to) throw new UsageError('missing --to <TO>: the address of the bore server, e.g. `--to bore.example.com` (or set BORE_SERVER)');
-  // host:port (one colon, or a bracketed IPv6 address): the port goes in --control-port.
-  const withPort = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(to.text);
+  // One server as host:port (one colon, or a bracketed IPv6 address): the port goes in
+  // --control-port. In a list (a,b:7836), each server may carry its own.
+  const withPort = to.text.includes(',') ? null : /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(to.text);
   if (withPort) {
     const [, host, port] = withPort;
     const fix = to.name === '--to' ? `use \`--to ${host} --control-port ${port}\`` : `set ${to.name}=${host} and BORE_CONTROL_PORT=${port}`;

@@ -37,6 +37,10 @@ export class ClientRuntime {
   readonly now: () => number;
   /** The tunnel's TLS settings (every connection to the server is TLS), or undefined for plaintext. */
   tls: ClientTls | undefined = undefined;
+  /** Per server of the tunnel's list (by index), its own TLS settings where it has some; the others use `tls`. */
+  serverTls: readonly (ClientTls | undefined)[] = [];
+  /** The server of the latest session (set as it starts): where data connections go. */
+  endpoint: { host: string; port: number; tls: ClientTls | undefined } | undefined = undefined;
   /** The session's last failure as thrown, with its cause (the machine's context keeps only what a view shows). */
   lastFailure: TunnelError | undefined = undefined;
   /** The warm pool while the proxies actor runs: its counts are read from it when asked ({@link poolStats}). */
@@ -58,6 +62,11 @@ export class ClientRuntime {
     this.random = random;
     this.now = now;
     this.connections = new ConnectionBook(now);
+  }
+
+  /** The TLS settings of server `index` of the list: its own, else the tunnel's. */
+  tlsFor(index = 0): ClientTls | undefined {
+    return this.serverTls[index] ?? this.tls;
   }
 
   /** The credentials for a data connection: a secret file's, read again if need be. */
@@ -99,6 +108,8 @@ export class ClientRuntime {
 export interface SessionInput {
   host: string;
   port: number;
+  /** Index of the server in the tunnel's list (its TLS settings); 0 if absent. */
+  server?: number;
   /** The public port to ask for in `Hello` (0: any). */
   requestedPort: number;
   /** Idle pooled data connections to ask the server for after `Hello` (0: none). */
@@ -134,6 +145,8 @@ export type SessionEvent =
  */
 export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack, input }) => {
   const { runtime } = input;
+  const tls = runtime.tlsFor(input.server);
+  runtime.endpoint = { host: input.host, port: input.port, tls };
   const abort = new AbortController();
   let socket: Socket | undefined;
   let over = false;
@@ -142,7 +155,7 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
   };
   const run = async () => {
     const connecting = connectTcp({ host: input.host, port: input.port, signal: abort.signal, timeoutMs: 0 });
-    if (runtime.tls) warmUpTls(runtime.tls);
+    if (tls) warmUpTls(tls);
     const connected = await connecting;
     if (over) {
       connected.destroy();
@@ -151,7 +164,6 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     socket = connected;
     setControlSocketBasics(socket);
     report({ type: 'CONNECTED' });
-    const tls = runtime.tls;
     if (tls) {
       const secured = await secureSocket({ socket, host: input.host, port: input.port, tls, signal: abort.signal });
       socket = secured;
@@ -256,14 +268,20 @@ export type ProxyRequest =
  */
 export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive, input }) => {
   const { runtime } = input;
-  // Read at each data connection: the credentials of the current attempt.
+  // Read at each data connection: the credentials of the current attempt, the server of the latest session.
   const target = {
     ...input.target,
+    get to() {
+      return runtime.endpoint?.host ?? input.target.to;
+    },
+    get controlPort() {
+      return runtime.endpoint?.port ?? input.target.controlPort;
+    },
     get auth() {
       return runtime.auth;
     },
     get tls() {
-      return runtime.tls;
+      return runtime.endpoint ? runtime.endpoint.tls : runtime.tls;
     },
   };
   const opened = (id: string, remote: Socket, local: Socket) => {

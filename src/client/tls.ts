@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { formatHostPort } from '../net/address.js';
 import { OPTION_ERROR } from '../options/rules.js';
 import { type ErrorCode, TunnelError } from './errors.js';
+import { type ServersOption, serverEntries } from './servers.js';
 
 /** The library's `tls` object: a private CA (PEM), a pinned SHA-256 fingerprint, the name to verify. */
 export interface TunnelTlsOptions {
@@ -151,6 +152,11 @@ export function clientTlsOf(options: { tls?: boolean | TunnelTlsOptions; tlsCa?:
     fingerprint: fingerprint === undefined ? undefined : normalizeFingerprint(fingerprint),
     servername: object.servername,
   };
+}
+
+/** The TLS settings each server of `to` has of its own (read now), by index; undefined for those that use the tunnel's. */
+export function serverTlsOf(to: ServersOption): (ClientTls | undefined)[] {
+  return serverEntries(to).map((entry) => (typeof entry === 'string' ? undefined : clientTlsOf(entry)));
 }
 
 /** Throws the fingerprint mismatch of `socket` against `expected`, unless it matches (a resumed session was checked). */

@@ -23,6 +23,33 @@ import {
 import type { OptionTable } from '../options/table.js';
 import { DEFAULT_MAX_DELAY_MS } from './backoff.js';
 import type { TunnelTlsOptions } from './tls.js';
+import { type ServersOption, serversOf } from './servers.js';
+
+/**
+ * `to`: a server's host, a comma-separated list of them, or a list of hosts (each may
+ * carry its control port, `host:port`) and `{ host, controlPort?, tls?, tlsCa?,
+ * tlsFingerprint? }`; a string on the command line (`--to a,b:7836`) and in the file
+ * (`to`), a list in the file (`servers`).
+ */
+const serversRule: Rule<ServersOption> = Object.assign(
+  (name: string, value: unknown) => {
+    if (Array.isArray(value)) {
+      value.forEach((entry: unknown, i) => {
+        if (typeof entry === 'string') return;
+        const o = entry as Record<string, unknown> | null;
+        if (typeof o !== 'object' || o === null || typeof o.host !== 'string')
+          throw Object.assign(new TypeError(`${name}[${i}] must be a host or { host, controlPort?, tls?, tlsCa?, tlsFingerprint? }`), {
+            code: 'ERR_BORE_INVALID_OPTION',
+          });
+        if (o.controlPort !== undefined) integer(1, 65535)(`${name}[${i}].controlPort`, o.controlPort);
+        if (o.tls !== undefined) tlsRule(`${name}[${i}].tls`, o.tls);
+        for (const key of ['tlsCa', 'tlsFingerprint']) if (o[key] !== undefined) string('a string')(`${name}[${i}].${key}`, o[key]);
+      });
+    } else string('a host name or address')(name, value);
+    serversOf(value as ServersOption, CONTROL_PORT);
+  },
+  { range: { kind: 'string', nonEmpty: 'a host name or address', secret: false } as const },
+);
 
 /** `tls`: `true`/`false`, or `{ ca?, fingerprint?, servername? }`; a boolean flag and key on the command line and in the file. */
 const tlsRule: Rule<boolean | TunnelTlsOptions> = Object.assign(
@@ -47,14 +74,19 @@ export const TUNNEL_OPTIONS = {
   /** Port of the local service to expose. */
   localPort: { rule: integer(1, 65535), required: true, env: 'BORE_LOCAL_PORT', config: 'local_port' },
   /** Address of the bore server. */
+  /**
+   * Address of the bore server, or several to fail over between, tried in order
+   * (`'a.example.com,b.example.com:7836'` or a list; see `ServersOption`).
+   */
   to: {
-    rule: string('a host name or address'),
+    rule: serversRule,
     required: true,
     flag: 'to',
     alias: 't',
     env: 'BORE_SERVER',
     config: 'to',
-    help: 'Address of the bore server {env} (required)',
+    configList: 'servers',
+    help: 'Address of the bore server {env} (required); several, comma-separated (a.example.com,b.example.com:7836), to fail over between in order',
   },
   /** Host of the local service (default `localhost`). */
   localHost: {
@@ -137,6 +169,14 @@ export const TUNNEL_OPTIONS = {
     flag: 'retry-first',
     config: 'retry_first',
     help: 'Keep retrying when the very first attempt fails (for services started at boot)',
+  },
+  /** With several servers: return to the first once it has answered for a while (default false: stay on the one that works). */
+  preferFirst: {
+    rule: boolean,
+    default: false,
+    flag: 'prefer-first',
+    config: 'prefer_first',
+    help: 'With several servers in --to: return to the first once it has answered for 10 s (open connections finish on the other)',
   },
   /** Uptime after which the backoff schedule starts over, ms (default 10000). */
   stableAfterMs: { rule: duration(0, true), default: 10_000, unit: 'ms' },

@@ -33,6 +33,8 @@ export interface OptionSpec<V = unknown> {
   readonly env?: string;
   /** The key in `bore.toml` (tunnel options only). */
   readonly config?: string;
+  /** Another key of `bore.toml` for the same option, which takes a list (`servers` for `to`). */
+  readonly configList?: string;
   /** `ms`: milliseconds in the library, seconds in flags and the config file. */
   readonly unit?: 'ms';
   /** The flag's help; `{env}` places the `[env: ...]` note, else it ends the text. */

@@ -9,6 +9,8 @@
  * retries stays as bounded as its warnings.
  */
 import { clientMachine, type ClientContext, type TopState } from '../../machines/client.js';
+import { currentServer } from '../../machines/failover.js';
+import { serverName } from '../client/servers.js';
 import { type Authenticator } from '../protocol/auth.js';
 import { ClientRuntime } from '../client/actors.js';
 import { formatHostPort } from '../net/address.js';
@@ -24,6 +26,10 @@ export class TunnelLog {
   readonly logger: RateLimitedLogger;
   #from: TopState | undefined;
   #quiet = false;
+  /** The server the tunnel last listened on: listening on another is a move, said in the line. */
+  #listenedOn: string | undefined;
+  /** The server of the last attempt: a retry on another says so. */
+  #tried: string | undefined;
 
   constructor(logger: RateLimitedLogger) {
     this.logger = logger;
@@ -32,7 +38,8 @@ export class TunnelLog {
   /** Entering `connecting`: info for a retry (unless its warning was hidden), else debug. */
   connecting(ctx: ClientContext): void {
     const state = this.#enter('connecting');
-    const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
+    this.#tried = serverName(currentServer(ctx));
+    const server = serverName(currentServer(ctx));
     const attempt = ctx.attempt;
     if (attempt > 1 && !this.#quiet) this.logger.info(`connecting to ${server}`, { state, attempt, port: ctx.requestedPort });
     else this.logger.debug(`connecting to ${server}`, { state, attempt });
@@ -41,14 +48,14 @@ export class TunnelLog {
   /** Connected, with TLS: its handshake starts. */
   securing(ctx: ClientContext): void {
     const state = this.#enter('securing');
-    const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
+    const server = serverName(currentServer(ctx));
     this.logger.debug('connected, securing (TLS handshake)', { state, attempt: ctx.attempt, server });
   }
 
   /** Connected (and secured: what TLS gave): the bore handshake starts. */
   authenticating(ctx: ClientContext): void {
     const state = this.#enter('authenticating');
-    const server = formatHostPort(ctx.settings.to, ctx.settings.controlPort);
+    const server = serverName(currentServer(ctx));
     const tls = ctx.tls;
     if (tls) {
       this.logger.debug(`TLS: ${tls.protocol} ${tls.cipher}${tls.resumed ? ', session resumed' : ''}`, {
@@ -70,11 +77,18 @@ export class TunnelLog {
   /** Listening (again): the public address. */
   listening(ctx: ClientContext): void {
     const state = this.#enter('listening');
-    if (ctx.reconnects > 0) this.logger.info('reconnected', { state, attempt: ctx.attempt, port: ctx.publicPort });
-    this.logger.info(`listening at ${formatHostPort(ctx.settings.to, ctx.publicPort!)}`, {
+    const { host } = currentServer(ctx);
+    const server = serverName(currentServer(ctx));
+    const moved = this.#listenedOn !== undefined && this.#listenedOn !== server;
+    this.#listenedOn = server;
+    if (ctx.reconnects > 0 && !moved) this.logger.info('reconnected', { state, attempt: ctx.attempt, port: ctx.publicPort });
+    const line = `listening at ${formatHostPort(host, ctx.publicPort!)}`;
+    // A move changes the public address: one line says where it is now, and why it moved.
+    this.logger.info(moved ? `moved to ${host}: ${line}` : line, {
       state,
       port: ctx.publicPort,
       local: formatHostPort(ctx.settings.localHost, ctx.settings.localPort),
+      ...(moved ? { server, from: ctx.moved?.from, reason: ctx.moved?.reason } : {}),
     });
   }
 
@@ -93,11 +107,18 @@ export class TunnelLog {
     const err = ctx.lastError!;
     const what = from === 'listening' ? 'connection lost' : 'connection failed';
     const hidden = this.logger.warn(`${what}: ${err.message}`, { state, attempt, code: err.code, class: err.class }) === SUPPRESSED;
-    this.logger[hidden ? 'debug' : 'info'](`reconnecting in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${attempt + 1})`, {
-      state,
-      attempt: attempt + 1,
-      delay: ctx.retryDelayMs,
-    });
+    const next = serverName(currentServer(ctx));
+    const moving = ctx.servers.length > 1 && ctx.servers[ctx.server]!.name !== this.#tried ? ` to ${next}` : '';
+    this.#tried = next;
+    this.logger[hidden ? 'debug' : 'info'](
+      `reconnecting${moving} in ${((ctx.retryDelayMs ?? 0) / 1000).toFixed(1)}s (attempt ${attempt + 1})`,
+      {
+        state,
+        attempt: attempt + 1,
+        delay: ctx.retryDelayMs,
+        ...(moving ? { server: next, reason: ctx.moved?.reason } : {}),
+      },
+    );
     this.#quiet = hidden;
   }
 

@@ -16,7 +16,8 @@ import {
   tunnelView,
 } from '../../machines/client.js';
 import { clientCredentials } from '../client/credentials.js';
-import { type TunnelTls, clientTlsOf } from '../client/tls.js';
+import { type TunnelTls, clientTlsOf, serverTlsOf } from '../client/tls.js';
+import { serversOf } from '../client/servers.js';
 import { TunnelError } from '../client/errors.js';
 import { silentLogger } from '../log/logger.js';
 import { rateLimited } from '../log/rate-limit.js';
@@ -97,9 +98,12 @@ export { EXIT };
 
 /** Resolves tunnel options to the machine's settings, applying the CLI's defaults. */
 export function tunnelSettings(options: TunnelOptions): TunnelSettings {
+  const servers = serversOf(options.to, options.controlPort ?? TUNNEL_DEFAULTS.controlPort);
+  // One server: the settings of old (`to` as given, no list).
+  const several = servers.length > 1 ? { servers, preferFirst: options.preferFirst ?? TUNNEL_DEFAULTS.preferFirst } : {};
   return {
-    to: options.to,
-    controlPort: options.controlPort ?? TUNNEL_DEFAULTS.controlPort,
+    to: servers[0]!.host,
+    controlPort: servers[0]!.port,
     localHost: options.localHost ?? TUNNEL_DEFAULTS.localHost,
     localPort: options.localPort,
     port: options.port ?? TUNNEL_DEFAULTS.port,
@@ -109,6 +113,7 @@ export function tunnelSettings(options: TunnelOptions): TunnelSettings {
     retryFirst: options.retryFirst ?? TUNNEL_DEFAULTS.retryFirst,
     stableAfterMs: options.stableAfterMs ?? TUNNEL_DEFAULTS.stableAfterMs,
     pool: options.pool ?? TUNNEL_DEFAULTS.pool,
+    ...several,
   };
 }
 
@@ -122,6 +127,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const settings = tunnelSettings({ ...options, pool: limitPools({ tunnel: options.pool ?? TUNNEL_DEFAULTS.pool }, logger).tunnel });
   const runtime = new TunnelRuntime(logger, clientCredentials(options, logger), options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
   runtime.tls = clientTlsOf(options);
+  runtime.serverTls = serverTlsOf(options.to);
   const actor = createActor(loggedClientMachine, { input: { settings, runtime }, inspect: options.inspect });
   const tunnel = trackTunnel(actor, runtime, options.signal);
   actor.start();

@@ -17,7 +17,7 @@ import {
   supervisorMachine,
 } from '../../machines/supervisor.js';
 import { clientCredentials } from '../client/credentials.js';
-import { clientTlsOf } from '../client/tls.js';
+import { clientTlsOf, serverTlsOf } from '../client/tls.js';
 import { TunnelError } from '../client/errors.js';
 import { TUNNEL_DEFAULTS } from '../client/defaults.js';
 import { type Logger, silentLogger, withFields } from '../log/logger.js';
@@ -197,6 +197,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     const logger = rateLimited(withFields(shared, { tunnel: name }), options.logRateLimit);
     const runtime = new TunnelRuntime(logger, clientCredentials(spec, logger), drainMs);
     runtime.tls = clientTlsOf(spec);
+    runtime.serverTls = serverTlsOf(spec.to);
     // A file is re-read at each attempt: the same path is the same tunnel.
     const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
     // The key has the pool asked for: a reload keeps a running tunnel whose options are
@@ -204,7 +205,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     return {
       settings: { ...settings, pool },
       runtime,
-      key: JSON.stringify({ settings, secret, drainMs, tls: [spec.tls, spec.tlsCa, spec.tlsFingerprint] }),
+      key: JSON.stringify({ settings, secret, drainMs, tls: [spec.tls, spec.tlsCa, spec.tlsFingerprint], to: spec.to }),
     };
   };
   const specs = (set: Record<string, TunnelSpecOptions>) => {
@@ -393,6 +394,7 @@ function changeOf(snapshot: SnapshotFrom<typeof supervisorMachine>, previous?: T
             lastError: t.lastError,
             retryDelayMs: t.retryDelayMs,
             tls: t.tls,
+            ...(t.server === undefined ? {} : { server: t.server, moved: t.moved }),
           };
   }
   return { state, tunnels };

@@ -100,6 +100,11 @@ export class FlakyProxy {
     }
   }
 
+  /** Refuses new connections (the listener closes); those relayed so far go on. */
+  stopAccepting(): void {
+    this.#server.close();
+  }
+
   /** Closes relayed connection number `i` (in order of arrival) on both sides. */
   cut(i: number): void {
     const r = this.relays[i]!;

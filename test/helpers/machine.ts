@@ -8,6 +8,7 @@ import { type ClientEvent, type ClientMachineInput, clientMachine, type TunnelSe
 import { ClientRuntime, type ProxiesInput, type ProxyRequest, type SessionInput } from '../../src/client/actors.js';
 import type { ErrorCode } from '../../src/client/errors.js';
 import type { TunnelTls } from '../../src/client/tls.js';
+import type { ProbeInput } from '../../src/client/probe.js';
 import { silentLogger } from '../../src/log/logger.js';
 
 /** Settings with the CLI's defaults, against a server that is never contacted. */
@@ -36,11 +37,14 @@ export interface Probe {
   closedSessions: number;
   /** Connection ids the proxies actor was asked to serve. */
   proxyRequests: string[];
+  /** Servers the `--prefer-first` probe was started on, and probes stopped. */
+  probes: string[];
+  closedProbes: number;
 }
 
 /** A probe with nothing recorded yet. */
 export function newProbe(): Probe {
-  return { sessions: [], closedSessions: 0, proxyRequests: [] };
+  return { sessions: [], closedSessions: 0, proxyRequests: [], probes: [], closedProbes: 0 };
 }
 
 /** The machine with inert actors (outcomes come only from the events a test sends), recording into `probe`. */
@@ -55,6 +59,13 @@ export function inertMachine(probe: Probe = newProbe()) {
       }),
       proxies: fromCallback<ProxyRequest, ProxiesInput>(({ receive }) => {
         receive((e) => probe.proxyRequests.push(e.type === 'SERVER.CONNECTION' ? e.id : e.type));
+      }),
+      probe: fromCallback<EventObject, ProbeInput>(({ input }) => {
+        if (!input.active) return;
+        probe.probes.push(`${input.server.host}:${input.server.port}`);
+        return () => {
+          probe.closedProbes += 1;
+        };
       }),
     },
   });

@@ -78,6 +78,8 @@ export function contextRows(snapshot: ChildSnapshotView, now: number): ContextRo
   const c = snapshot.context;
   const st = c.settings || {};
   const err = c.lastError;
+  const servers = c.servers ?? [];
+  const current = servers.length > 1 ? servers[c.server ?? 0]?.name : undefined;
   const show = (value: string | number | null | undefined) => (value === undefined ? NONE : String(value));
   let retry = NONE;
   if (c.nextRetryAt) {
@@ -87,7 +89,7 @@ export function contextRows(snapshot: ChildSnapshotView, now: number): ContextRo
   return [
     { label: 'state', value: stateText(snapshot.value) },
     { label: 'attempt', value: show(c.attempt) },
-    { label: 'public port', value: c.publicPort == null ? NONE : `${st.to}:${c.publicPort}` },
+    { label: 'public port', value: c.publicPort == null ? NONE : `${hostOf(current, st.to)}:${c.publicPort}` },
     { label: 'active connections', value: show(c.activeConnections) },
     err
       ? { label: 'last error', value: `${err.message} (${err.code}, ${err.class})`, className: 'err' }
@@ -100,10 +102,30 @@ export function contextRows(snapshot: ChildSnapshotView, now: number): ContextRo
       label: 'control connection',
       value: ['securing', 'authenticating', 'listening'].some((s) => snapshot.active.includes(s)) ? 'open' : 'closed',
     },
-    { label: 'server', value: `${st.to}:${st.controlPort}` },
+    { label: 'server', value: current ?? `${st.to}:${st.controlPort}` },
+    ...serverRows(c),
     ...tlsRows(c.tls),
     { label: 'local service', value: `${st.localHost}:${st.localPort}` },
     { label: 'connection pool', value: poolText(c.pool) },
+  ];
+}
+
+/** `host` of `host:port` (a bracketed IPv6 address unbracketed), else `fallback`. */
+function hostOf(name: string | undefined, fallback: string | undefined): string | undefined {
+  return name === undefined ? fallback : name.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+}
+
+/** With several servers: each one (current, refused, its sticky port) and the last move with its reason. */
+function serverRows(c: ChildSnapshotView['context']): ContextRow[] {
+  const servers = c.servers ?? [];
+  if (servers.length < 2) return [];
+  const list = servers
+    .map((s, i) => `${i === c.server ? '\u25b6 ' : ''}${s.name}${s.refused ? ' (refused)' : ''}${s.port ? ` port ${s.port}` : ''}`)
+    .join(', ');
+  const moved = c.moved ? `to ${c.moved.to}: ${c.moved.reason}` : NONE;
+  return [
+    { label: 'servers', value: list },
+    { label: 'moved', value: moved },
   ];
 }
 

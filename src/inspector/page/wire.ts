@@ -56,6 +56,12 @@ export interface ContextView {
   pool?: PoolView | null;
   /** With TLS, the control connection's (the client's `TunnelTls`), once secured. */
   tls?: TlsView | null;
+  /** The current server's index in `servers` (the client's failover, `machines/failover.ts`). */
+  server?: number | null;
+  /** What the client knows of each of its servers. */
+  servers?: { name: string; port?: number; refused?: boolean; error?: string }[] | null;
+  /** The last move between servers, and why. */
+  moved?: { from: string; to: string; reason: string } | null;
   /** A supervisor's: what it knows of each tunnel, by name (`TunnelStatus`). */
   tunnels?: Record<string, TunnelStatusView> | null;
   /** A supervisor's: the aggregate of its tunnels' states (`listening`, `reconnecting`, `degraded`, ...). */
