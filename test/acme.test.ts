@@ -120,7 +120,7 @@ test(
     const state = join(dir, 'state-start');
     const echo = await echoService();
     const server = await acmeServer(pebble, httpPort, state);
-    assert.match(server.output, /certificate for localhost obtained issuer=CN=Pebble Intermediate CA/);
+    assert.match(server.output, /certificate for localhost obtained issuer="CN=Pebble Intermediate CA/);
     assert.equal(pebble.issued(), 1);
     // The HTTP-01 listener was open for the order only.
     assert.equal(await accepts(httpPort), false, 'the HTTP-01 listener is closed once the certificate is there');

@@ -365,6 +365,8 @@ test('POST /control with several tunnels: "stop" on one tunnel stops it alone; "
   assert.deepEqual(await ask(b, 'stop'), { status: 202, body: `tunnel ${b}: stopping\n` });
   // The tunnel logs its stop; its public port is closed, the other one still listens.
   await local.waitFor(new RegExp(`stopped .*tunnel=${b.replace(/:/g, '\\:')}`));
+  // The server closes the public port once it has seen the control connection end.
+  await server.waitFor(/client disconnected port=25650/);
   const refused = net.connect({ port: 25650, host: '127.0.0.1' });
   await assert.rejects(once(refused, 'connect'), /ECONNREFUSED/);
   const snapshot = (await (await fetch(`http://127.0.0.1:${port}/snapshot`)).json()) as {
