@@ -23,7 +23,7 @@
  * from the runtime.
  */
 import { assign, cancel, raise, sendTo, setup, spawnChild, stopChild } from 'xstate';
-import { type ClientRuntime, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
+import { type ClientRuntime, HEARTBEAT_COALESCE_MS, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
 import { type ProbeEvent, probeActor } from '../src/client/probe.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS, connectTimeoutError, tlsTimeoutError } from '../src/client/connect.js';
@@ -110,7 +110,7 @@ export const clientMachine = setup({
     connectTimeout: CONNECT_TIMEOUT_MS,
     tlsHandshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     handshakeTimeout: NETWORK_TIMEOUT_MS,
-    heartbeatTimeout: ({ context }) => context.settings.heartbeatTimeoutMs,
+    heartbeatTimeout: ({ context }) => context.settings.heartbeatTimeoutMs + HEARTBEAT_COALESCE_MS,
     poolOfferTimeout: NETWORK_TIMEOUT_MS,
     retryDelay: ({ context }) => context.retryDelayMs ?? 0,
     stableAfter: ({ context }) => context.settings.stableAfterMs,

@@ -3,6 +3,7 @@
  * the backoff grows, when it gives up, the sticky port of each server and
  * `--prefer-first`; on a SimulatedClock, no waiting.
  */
+import { HEARTBEAT_COALESCE_MS } from '../src/client/actors.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { tunnelView } from '../machines/client.js';
@@ -61,7 +62,7 @@ describe('failover: where the next attempt goes', () => {
   test('a heartbeat loss counts as a failure of the server like any other', () => {
     const m = startSimulated({ ...two, heartbeatTimeoutMs: 8000 });
     m.openTunnel();
-    m.clock.increment(8000);
+    m.clock.increment(8000 + HEARTBEAT_COALESCE_MS);
     assert.equal(m.ctx().lastError?.code, 'heartbeat-timeout');
     retry(m);
     m.send(ev.connected());

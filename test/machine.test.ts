@@ -8,6 +8,7 @@ import { SimulatedClock, createActor, fromTransition, transition } from 'xstate'
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from 'xstate/graph';
 import { ERROR_CLASSES, type ErrorCode } from '../src/client/errors.js';
 import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS } from '../src/client/connect.js';
+import { HEARTBEAT_COALESCE_MS } from '../src/client/actors.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 import {
   type ClientContext,
@@ -20,15 +21,19 @@ import {
 import { TEST_TLS, ev, inertMachine, newProbe, startSimulated, testInput, topState } from './helpers/machine.js';
 
 describe('heartbeat deadline', () => {
-  test('any server message resets it; silence for the timeout is a loss', () => {
+  // The session passes on at most one heartbeat per HEARTBEAT_COALESCE_MS, so the last one
+  // passed on may be that much older than the server's last: the deadline adds it.
+  const deadline = (timeoutMs: number) => timeoutMs + HEARTBEAT_COALESCE_MS;
+
+  test('any server message resets it; silence for the timeout (and the coalescing window) is a loss', () => {
     const m = startSimulated({ heartbeatTimeoutMs: 8000 });
     m.openTunnel();
     for (let i = 0; i < 5; i++) {
-      m.clock.increment(7999);
+      m.clock.increment(deadline(8000) - 1);
       assert.equal(m.state(), 'listening', `still alive after heartbeat ${i}`);
       m.send(i % 2 ? ev.heartbeat() : ev.connection(`00000000-0000-4000-8000-00000000000${i}`));
     }
-    m.clock.increment(7999);
+    m.clock.increment(deadline(8000) - 1);
     assert.equal(m.state(), 'listening');
     m.clock.increment(1);
     assert.equal(m.state(), 'backoff');
@@ -39,7 +44,7 @@ describe('heartbeat deadline', () => {
   test('the deadline follows --heartbeat-timeout', () => {
     const m = startSimulated({ heartbeatTimeoutMs: 3000 });
     m.openTunnel();
-    m.clock.increment(2999);
+    m.clock.increment(deadline(3000) - 1);
     assert.equal(m.state(), 'listening');
     m.clock.increment(1);
     assert.equal(m.state(), 'backoff');
@@ -520,7 +525,7 @@ describe('model: every state and transition', () => {
       connecting: CONNECT_TIMEOUT_MS,
       securing: TLS_HANDSHAKE_TIMEOUT_MS,
       authenticating: NETWORK_TIMEOUT_MS,
-      listening: settings.heartbeatTimeoutMs,
+      listening: settings.heartbeatTimeoutMs + HEARTBEAT_COALESCE_MS,
       backoff: retryDelayMs,
     };
     return byState[topState(live.value)];
@@ -666,9 +671,9 @@ describe('the pool region (a warm pool of data connections)', () => {
   test('an offer proves the server alive: it restarts the heartbeat deadline and not stableAfter', () => {
     const m = startSimulated({ pool: 4, heartbeatTimeoutMs: 8000 });
     m.openTunnel();
-    m.clock.increment(7999);
+    m.clock.increment(7999 + HEARTBEAT_COALESCE_MS);
     m.send(ev.poolOffer());
-    m.clock.increment(7999);
+    m.clock.increment(7999 + HEARTBEAT_COALESCE_MS);
     assert.equal(m.state(), 'listening');
     m.clock.increment(1);
     assert.equal(m.state(), 'backoff');

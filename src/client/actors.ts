@@ -202,10 +202,25 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
   };
 });
 
-/** Reports every message of an open control connection, then its loss (once). */
+/**
+ * The session passes on at most one plain `Heartbeat` per this many ms (the server sends
+ * one every 500 ms); any other message goes on at once. A heartbeat costs the machine a
+ * transition (about 50 µs measured, with its parent's): 1,000 tunnels idle spent 10% of a
+ * core on them at two a second. The machine's heartbeat deadline is the timeout plus this,
+ * so a connection still counts as lost only after the whole timeout without a message.
+ */
+export const HEARTBEAT_COALESCE_MS = 1000;
+
+/** Reports every message of an open control connection (heartbeats coalesced), then its loss (once). */
 function listen(framed: ClientFramed, logger: Logger, report: (event: SessionEvent) => void): void {
   const socket = framed.socket;
   let lost = false;
+  // When a message last went to the machine (it restarts the heartbeat deadline).
+  let told = -Infinity;
+  const alive = (event: SessionEvent) => {
+    told = performance.now();
+    report(event);
+  };
   const lose = (err: TunnelError) => {
     if (lost) return;
     lost = true;
@@ -217,24 +232,24 @@ function listen(framed: ClientFramed, logger: Logger, report: (event: SessionEve
   framed.listen((msg) => {
     switch (msg.type) {
       case 'Connection':
-        report({ type: 'SERVER.CONNECTION', id: msg.id });
+        alive({ type: 'SERVER.CONNECTION', id: msg.id });
         break;
       case 'Error':
         // As the Rust client: logged at error level, the connection stays open.
         logger.error(`server error: ${msg.message}`);
-        report({ type: 'SERVER.ERROR', message: msg.message });
+        alive({ type: 'SERVER.ERROR', message: msg.message });
         break;
       case 'Hello':
       case 'Challenge':
         // The Rust client warns and goes on; any message still proves the server alive.
         logger.warn(`unexpected ${msg.type.toLowerCase()}`);
-        report({ type: 'SERVER.HEARTBEAT' });
+        alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'Heartbeat':
-        report({ type: 'SERVER.HEARTBEAT' });
+        if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'PoolOffer':
-        report({ type: 'SERVER.POOL', token: msg.token, size: msg.size });
+        alive({ type: 'SERVER.POOL', token: msg.token, size: msg.size });
         break;
     }
   });
