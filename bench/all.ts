@@ -46,6 +46,7 @@ if (only?.includes('multi')) runScript('multi.ts', quick ? ['--quick'] : []);
 if (only?.includes('tls')) runScript('tls.ts', quick ? ['--quick'] : []);
 if (only?.includes('exe')) runScript('exe.ts', quick ? ['--runs', '5'] : []);
 if (only?.includes('burst')) runScript('burst.ts', quick ? ['--rounds', '1'] : []);
+if (only?.includes('many')) runScript('many-tunnels.ts', quick ? ['--counts', '100,1000'] : []);
 if (only?.includes('failover')) runScript('failover.ts', quick ? ['--runs', '3'] : []);
 if (only) process.exit(0);
 

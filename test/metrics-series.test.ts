@@ -17,6 +17,7 @@ import { startMetrics } from '../src/server/metrics.js';
 import { HANDSHAKE_FAILURE_REASONS, TUNNEL_CLOSE_REASONS } from '../src/server/reasons.js';
 import { connect, httpGet } from './helpers/procs.js';
 import { CaptureLogger, closed, nextData, rawAccept, rawTunnel } from './helpers/raw-peer.js';
+import { parseExposition } from './helpers/exposition.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -25,18 +26,6 @@ after(async () => {
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 const NO_PROMTOOL = 'promtool not installed (Debian/Ubuntu: apt-get install prometheus)';
-
-/** Parses the text exposition format into `name{labels}` → value (comments skipped). */
-function parseExposition(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    assert.ok(m, `not an exposition line: ${line}`);
-    values.set(m[1] ?? '', Number(m[2]));
-  }
-  return values;
-}
 
 /** A BoreServer on loopback with its metrics listener (version `9.9.9-test`); both closed after the tests. */
 async function startInProcess(opts: ConstructorParameters<typeof BoreServer>[0] = {}) {

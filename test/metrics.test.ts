@@ -14,23 +14,12 @@ import { BoreServer } from '../src/server/server.js';
 import { startMetrics } from '../src/server/metrics.js';
 import { BoreProcess, connect, httpGet, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { CaptureLogger, closed, nextData, rawAccept, rawAuthenticate, rawConnect, rawTunnel } from './helpers/raw-peer.js';
+import { parseExposition } from './helpers/exposition.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Parses the text exposition format into `name{labels}` → value (comments skipped). */
-function parseExposition(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    assert.ok(m, `not an exposition line: ${line}`);
-    values.set(m[1] ?? '', Number(m[2]));
-  }
-  return values;
-}
 
 /** Resolves once `ok()` holds; rejects after `timeoutMs`. */
 async function until(ok: () => boolean, timeoutMs = 5000): Promise<void> {
