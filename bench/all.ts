@@ -15,8 +15,9 @@
  * 21; after `npm run build:exe`; not part of the full run), and, with `burst`, bursts of
  * 5,000 and 10,000 simultaneous visitors (`bench/burst.ts`, issue 23; not part of the full
  * run), and, with `failover`, the time from a killed first server to listening on the
- * second (`bench/failover.ts`, issue 24; not part of the full run); it skips the server
- * and reconnect figures.
+ * second (`bench/failover.ts`, issue 24; not part of the full run), and, with `many`, one
+ * `bore up` with 100 to 3,000 tunnels (`bench/many-tunnels.ts`, issue 23; not part of the
+ * full run); it skips the server and reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
