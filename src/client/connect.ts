@@ -1,6 +1,7 @@
 /** Opening TCP connections to the server and to the local service, and securing them with TLS. */
 import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
+import { sharedLookup } from '../net/lookup-cache.js';
 import tls, { type TLSSocket } from 'node:tls';
 import { type ClientTls, checkFingerprint, clientContext, tlsFailure, tlsPeerOf } from './tls.js';
 import { TunnelError, connectFailure } from './errors.js';
@@ -59,10 +60,12 @@ export async function connectTcp({
   signal?.addEventListener('abort', onAbort, { once: true });
   const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(connectTimeoutError(host, port, timeoutMs)), timeoutMs) : undefined;
   try {
-    const socket = await settle(net.connect({ host, port, allowHalfOpen: true }), 'connect', abort.signal).catch((err: unknown) => {
-      // A deadline or the caller's abort stays as it is; a socket error says what failed to connect.
-      throw abort.signal.aborted ? err : connectFailure(err, peer, formatHostPort(host, port));
-    });
+    const socket = await settle(net.connect({ host, port, allowHalfOpen: true, lookup: sharedLookup }), 'connect', abort.signal).catch(
+      (err: unknown) => {
+        // A deadline or the caller's abort stays as it is; a socket error says what failed to connect.
+        throw abort.signal.aborted ? err : connectFailure(err, peer, formatHostPort(host, port));
+      },
+    );
     return secure ? await secureSocket({ socket, host, port, tls: secure, signal: abort.signal }) : socket;
   } finally {
     clearTimeout(timer);
