@@ -293,8 +293,8 @@ export const supervisorMachine = setup({
       enqueue.assign({ tunnels, launching: launch.launching, queued: launch.queued });
     }),
     /** A child is done (its `output`, how it ended): fatal on its own, or stopped (then maybe started again). */
-    childDone: enqueueActions(({ context, enqueue }, { name, output }: { name: string; output: ClientOutput }) => {
-      enqueue.stopChild(name);
+    childDone: enqueueActions(({ context, enqueue }, { name, output, unlink }: { name: string; output: ClientOutput; unlink: boolean }) => {
+      if (unlink) enqueue.stopChild(name);
       const tunnels = new Map(context.tunnels);
       const restarting = { ...context.restarting };
       const stopping = context.stopping.filter((n) => n !== name);
@@ -333,7 +333,7 @@ export const supervisorMachine = setup({
       actions: { type: 'childChanged', params: ({ event }) => childParams(event) },
     },
     'xstate.done.actor.*': {
-      actions: { type: 'childDone', params: ({ event }) => ({ name: event.actorId, output: event.output }) },
+      actions: { type: 'childDone', params: ({ event }) => ({ name: event.actorId, output: event.output, unlink: true }) },
     },
   },
   states: {
@@ -347,6 +347,14 @@ export const supervisorMachine = setup({
     stopping: {
       entry: 'stopAll',
       always: { guard: 'noneLeft', target: 'stopped' },
+      // A child done while the set stops stays in `children` (it has stopped itself) until
+      // the supervisor ends: unlinking each one copies XState's `children` object, 1-2 ms at
+      // 1,000 tunnels, which made stopping 1,000 take 3.9 s.
+      on: {
+        'xstate.done.actor.*': {
+          actions: { type: 'childDone', params: ({ event }) => ({ name: event.actorId, output: event.output, unlink: false }) },
+        },
+      },
     },
     stopped: { type: 'final' },
     gone: { type: 'final' },
