@@ -21,7 +21,7 @@ import type { ChildSnapshotView, TrafficView } from '../src/inspector/page/wire.
 import { BoreProcess, connect, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { launchBrowser } from './helpers/inspect.js';
 
-const PORTS = ['--min-port', '25600', '--max-port', '25699'];
+const PORTS = ['--min-port', '27800', '--max-port', '27899'];
 const SCREENSHOTS = fileURLToPath(new URL(process.env.BORE_DOCS_SCREENSHOTS ? '../docs/' : '../test-artifacts/', import.meta.url));
 
 /** Two connected loopback sockets. */
@@ -347,12 +347,12 @@ test('POST /control with several tunnels: "stop" on one tunnel stops it alone; "
   t.after(() => echo.close());
   const server = await startServer(PORTS);
   t.after(() => server.stop('SIGKILL'));
-  const [a, b] = [`${echo.port}`, `${echo.port}:25650`];
+  const [a, b] = [`${echo.port}`, `${echo.port}:27850`];
   const local = new BoreProcess(['local', a, b, '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--inspect']);
   t.after(() => local.stop('SIGKILL'));
   const port = Number((await local.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
   await local.waitFor(new RegExp(`listening at 127\\.0\\.0\\.1:\\d+ tunnel=${a} `));
-  await local.waitFor(/listening at 127\.0\.0\.1:25650 /);
+  await local.waitFor(/listening at 127\.0\.0\.1:27850 /);
   const headers = { origin: `http://127.0.0.1:${port}`, 'x-bore-token': await pageToken(port), 'content-type': 'application/json' };
   const ask = (tunnel: string, action: string) => post(port, headers, JSON.stringify({ tunnel, action }));
   assert.deepEqual(await ask('nope', 'stop'), { status: 409, body: 'tunnel nope is not running\n' });
@@ -366,8 +366,8 @@ test('POST /control with several tunnels: "stop" on one tunnel stops it alone; "
   // The tunnel logs its stop; its public port is closed, the other one still listens.
   await local.waitFor(new RegExp(`stopped .*tunnel=${b.replace(/:/g, '\\:')}`));
   // The server closes the public port once it has seen the control connection end.
-  await server.waitFor(/client disconnected port=25650/);
-  const refused = net.connect({ port: 25650, host: '127.0.0.1' });
+  await server.waitFor(/client disconnected port=27850/);
+  const refused = net.connect({ port: 27850, host: '127.0.0.1' });
   await assert.rejects(once(refused, 'connect'), /ECONNREFUSED/);
   const snapshot = (await (await fetch(`http://127.0.0.1:${port}/snapshot`)).json()) as {
     context: { tunnels: Record<string, { state: string }> };
