@@ -79,9 +79,7 @@ export function makeSelfSigned(names: readonly string[], days = SELF_SIGNED_DAYS
   const subject = new Name([
     new RelativeDistinguishedName([new AttributeTypeAndValue({ type: COMMON_NAME, value: new AttributeValue({ utf8String: first }) })]),
   ]);
-  // A positive serial of 127 random bits (RFC 5280: at most 20 octets, not negative).
-  const serialNumber = randomBytes(16);
-  serialNumber[0] = (serialNumber[0] ?? 0) & 0x7f;
+  const serialNumber = certificateSerial(randomBytes(16));
   const altNames = names.map((name) => new GeneralName(isIP(name) ? { iPAddress: name } : { dNSName: name }));
   const tbsCertificate = new TBSCertificate({
     version: Version.v3,
@@ -107,4 +105,17 @@ export function makeSelfSigned(names: readonly string[], days = SELF_SIGNED_DAYS
     ),
   );
   return { cert: pem('CERTIFICATE', der), key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/**
+ * A certificate serial from 16 random bytes: positive and minimally encoded (RFC 5280: at
+ * most 20 octets, not negative; DER: no leading zero octet). The first octet is kept in
+ * 0x40-0x7f: a top bit set would make it negative, and a zero first octet followed by one
+ * below 0x80 is padding OpenSSL refuses ("illegal padding"), which 1 serial in 256 hit when
+ * only the top bit was cleared. 126 random bits.
+ */
+export function certificateSerial(bytes: Buffer): Buffer {
+  const serial = Buffer.from(bytes);
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
+  return serial;
 }
