@@ -23,7 +23,14 @@
  * from the runtime.
  */
 import { assign, cancel, raise, sendTo, setup, spawnChild, stopChild } from 'xstate';
-import { type ClientRuntime, HEARTBEAT_COALESCE_MS, type SessionEvent, proxiesActor, sessionActor } from '../src/client/actors.js';
+import {
+  type ClientRuntime,
+  HEARTBEAT_COALESCE_MS,
+  type SessionEvent,
+  heartbeatIntervalFor,
+  proxiesActor,
+  sessionActor,
+} from '../src/client/actors.js';
 import { type ProbeEvent, probeActor } from '../src/client/probe.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT_MS, connectTimeoutError, tlsTimeoutError } from '../src/client/connect.js';
@@ -136,6 +143,7 @@ export const clientMachine = setup({
         server: context.server,
         requestedPort: context.requestedPort,
         poolSize: context.settings.pool,
+        heartbeatIntervalMs: heartbeatIntervalFor(context.settings.heartbeatTimeoutMs),
         runtime: context.runtime,
       }),
     }),

@@ -212,3 +212,13 @@ test('the pool extension: PoolRequest, PoolOffer and PoolJoin encode as serde wo
   assert.throws(() => decodeServerMessage('{"PoolRequest":4}'), ProtocolError);
   assert.throws(() => decodeClientMessage(json), ProtocolError);
 });
+
+test('the heartbeat extension: HeartbeatInterval encodes as serde would and decodes back; bad ones are refused', () => {
+  const msg: ClientMessage = { type: 'HeartbeatInterval', ms: 2000 };
+  assert.deepEqual(encodeFrame(clientMessageJson(msg)), Buffer.from('{"HeartbeatInterval":2000}\0'));
+  assert.deepEqual(decodeClientMessage('{"HeartbeatInterval":2000}'), msg);
+  for (const bad of ['{"HeartbeatInterval":-1}', '{"HeartbeatInterval":0.5}', '{"HeartbeatInterval":"2000"}', '"HeartbeatInterval"']) {
+    assert.throws(() => decodeClientMessage(bad), ProtocolError, bad);
+  }
+  assert.throws(() => decodeServerMessage('{"HeartbeatInterval":2000}'), ProtocolError, 'a client message only');
+});

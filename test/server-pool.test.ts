@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { POOL_HEARTBEAT_EVERY, TunnelPool } from '../src/server/pool.js';
+import { POOL_HEARTBEAT_MS, TunnelPool } from '../src/server/pool.js';
 import { clearControlTuning, tuneControlSocket } from '../src/net/socket-options.js';
 import { silentLogger } from '../src/log/logger.js';
 import { ByteReader } from './helpers/replay.js';
@@ -40,9 +40,9 @@ test('idle pooled connections: acknowledged, tuned at their first heartbeat, unt
   assert.equal((await a.reader.read(12)).toString(), '"Heartbeat"\0', 'the join is acknowledged');
   assert.equal(pool.idle, 2);
 
-  for (let i = 1; i < POOL_HEARTBEAT_EVERY; i++) pool.beat();
+  for (let ms = 500; ms < POOL_HEARTBEAT_MS; ms += 500) pool.beat(500);
   assert.equal(applied.length, 0, 'not before the first pool heartbeat');
-  pool.beat();
+  pool.beat(500);
   assert.deepEqual(new Set(applied), new Set([a.server, b.server]));
   assert.equal((await a.reader.read(12)).toString(), '"Heartbeat"\0');
 

@@ -2,9 +2,9 @@
  * The bore messages in both directions, encoded as serde encodes the Rust enums
  * (externally tagged): `"Heartbeat"`, `{"Hello":20001}`, `{"Accept":"<uuid>"}`.
  *
- * Three more messages extend the protocol between this client and this server (the
- * warm pool of data connections); neither end sends them unless the other announced
- * them first, so Rust peers never see one:
+ * Four more messages extend the protocol between this client and this server (the
+ * warm pool of data connections and the pace of heartbeats); neither end sends them
+ * unless the other announced them first, so Rust peers never see one:
  * - `{"PoolRequest":4}`: client, on the control connection after `Hello`: "I can keep
  *   4 idle data connections". A Rust server never reads the control connection again
  *   after `Hello`, so it ignores this.
@@ -13,6 +13,10 @@
  *   this control session.
  * - `{"PoolJoin":"<uuid>"}`: client, on a new data connection, after the challenge if
  *   there is one: join the pool of the session with this token.
+ * - `{"HeartbeatInterval":2000}`: client, on the control connection, only after a
+ *   `PoolOffer` (so only to a bore-ts server): "a heartbeat every 2,000 ms is enough for
+ *   me" (the server keeps 500 ms otherwise and caps what it grants to what its own
+ *   dead-client bound allows).
  */
 import { ProtocolError } from './framing.js';
 
@@ -22,7 +26,8 @@ export type ClientMessage =
   | { type: 'Hello'; port: number }
   | { type: 'Accept'; id: string }
   | { type: 'PoolRequest'; size: number }
-  | { type: 'PoolJoin'; token: string };
+  | { type: 'PoolJoin'; token: string }
+  | { type: 'HeartbeatInterval'; ms: number };
 
 /** A message from the server to the client. */
 export type ServerMessage =
@@ -53,10 +58,15 @@ function parsePort(value: unknown): number {
   throw new ProtocolError(`invalid port number: ${preview(value)}`);
 }
 
-/** A pool size on the wire: any u32 (a peer asking for more than it may have gets the cap, not an error). */
-function parsePoolSize(value: unknown): number {
+/** A u32 on the wire (a peer asking for more than it may have gets the cap, not an error). */
+function parseU32(value: unknown, what: string): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff) return value;
-  throw new ProtocolError(`invalid pool size: ${preview(value)}`);
+  throw new ProtocolError(`invalid ${what}: ${preview(value)}`);
+}
+
+/** A pool size on the wire: any u32. */
+function parsePoolSize(value: unknown): number {
+  return parseU32(value, 'pool size');
 }
 
 function parseOffer(value: unknown): { token: string; size: number } {
@@ -118,6 +128,9 @@ export function decodeClientMessage(text: string): ClientMessage {
     case 'PoolJoin':
       unitOrPayload(name, payload, false);
       return { type: 'PoolJoin', token: parseUuid(payload) };
+    case 'HeartbeatInterval':
+      unitOrPayload(name, payload, false);
+      return { type: 'HeartbeatInterval', ms: parseU32(payload, 'heartbeat interval') };
     default:
       throw new ProtocolError(`unknown client message: ${preview(name)}`);
   }
@@ -163,6 +176,8 @@ export function clientMessageJson(msg: ClientMessage): unknown {
       return { PoolRequest: msg.size };
     case 'PoolJoin':
       return { PoolJoin: msg.token };
+    case 'HeartbeatInterval':
+      return { HeartbeatInterval: msg.ms };
   }
 }
 

@@ -71,7 +71,7 @@ export async function admit(framed: ServerFramed, deadline: number, ctx: Handsha
   const msg = await recv();
   if (msg === undefined) return { type: 'closed' };
   if (msg.type === 'Authenticate') throw new ProtocolError('unexpected Authenticate');
-  if (msg.type === 'PoolRequest') throw new ProtocolError('unexpected PoolRequest before Hello');
+  if (msg.type === 'PoolRequest' || msg.type === 'HeartbeatInterval') throw new ProtocolError(`unexpected ${msg.type} before Hello`);
   if (!ctx.coolingDown) return msg;
   if (msg.type === 'Hello') return coolingDown('a new tunnel');
   if (!ctx.isLive(msg)) return coolingDown(`${msg.type} of no live session`);

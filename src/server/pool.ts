@@ -6,7 +6,7 @@
  * A pool belongs to one control session: its token is issued with the `PoolOffer` and
  * forgotten when the tunnel closes, which closes every idle connection in it. It holds
  * at most the size it offered. An idle connection is proved alive by a heartbeat every
- * {@link POOL_HEARTBEAT_EVERY} beats of the tunnel (unacknowledged, TCP_USER_TIMEOUT
+ * {@link POOL_HEARTBEAT_MS} of the tunnel's beats (unacknowledged, TCP_USER_TIMEOUT
  * fails it like a control connection) and dropped if the client sends anything on it.
  * The control connections' socket options are set at its first heartbeat, not at its
  * join (a busy pool's connections are used within milliseconds, and setting them costs
@@ -22,8 +22,8 @@ import { encodeFrame } from '../protocol/framing.js';
 import { serverMessageJson } from '../protocol/messages.js';
 import { onClose, onEnd } from '../net/socket-events.js';
 
-/** Heartbeats go to idle pooled connections on every this many beats of the control connection. */
-export const POOL_HEARTBEAT_EVERY = 10;
+/** Heartbeats go to idle pooled connections once the control connection's beats add up to this many ms. */
+export const POOL_HEARTBEAT_MS = 5000;
 
 const HEARTBEAT = encodeFrame(serverMessageJson({ type: 'Heartbeat' }));
 
@@ -46,7 +46,8 @@ export class TunnelPool {
   readonly #tuning: PoolSocketTuning;
   /** Idle sockets whose options were set (they are cleared when the socket is handed out). */
   readonly #tuned = new WeakSet<Socket>();
-  #beats = 0;
+  /** Ms of control beats since the last pool heartbeat. */
+  #sinceBeat = 0;
   #closed = false;
 
   constructor(size: number, tuning: PoolSocketTuning) {
@@ -98,9 +99,14 @@ export class TunnelPool {
     return undefined;
   }
 
-  /** Called on every heartbeat of the control connection: proves the idle connections alive. */
-  beat(): void {
-    if (++this.#beats % POOL_HEARTBEAT_EVERY !== 0) return;
+  /**
+   * Called on every heartbeat of the control connection, `intervalMs` after the one before:
+   * proves the idle connections alive every {@link POOL_HEARTBEAT_MS}.
+   */
+  beat(intervalMs: number): void {
+    this.#sinceBeat += intervalMs;
+    if (this.#sinceBeat < POOL_HEARTBEAT_MS) return;
+    this.#sinceBeat = 0;
     for (const socket of this.#idle) {
       if (!this.#tuned.has(socket)) {
         this.#tuned.add(socket);

@@ -25,7 +25,7 @@ import type { PoolSocketTuning } from './pool.js';
 import { PortRefusal, openPublicListener } from './ports.js';
 import type { ServerBooks } from './books.js';
 import type { PublicConnection } from './connection.js';
-import { type PoolTokens, type ServerFramed, ServerTunnel, type TunnelHost } from './tunnel.js';
+import { HEARTBEAT_INTERVAL_MS, type PoolTokens, type ServerFramed, ServerTunnel, type TunnelHost } from './tunnel.js';
 import { CLIENT_TIMEOUT_SLACK_MS } from './defaults.js';
 
 /** The settings of the server that its control connections' handling reads (its options, defaults applied). */
@@ -77,6 +77,20 @@ export class Sessions implements TunnelHost {
     this.#books = books;
     this.log = log;
     this.maxPool = settings.maxPoolPerTunnel;
+  }
+
+  /**
+   * Grants a client's `HeartbeatInterval`: from {@link HEARTBEAT_INTERVAL_MS} up to a
+   * quarter of what the client timeout leaves after its slack. What a slower pace adds
+   * to the wait for the first unacknowledged heartbeat comes off the control socket's
+   * TCP_USER_TIMEOUT, so a silently dead client is still freed within the client timeout.
+   */
+  grantHeartbeatInterval(socket: Socket, requestedMs: number): number {
+    const budget = this.#settings.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS;
+    const most = Math.max(HEARTBEAT_INTERVAL_MS, Math.floor(budget / 4));
+    const granted = Math.min(Math.max(requestedMs, HEARTBEAT_INTERVAL_MS), most);
+    if (granted > HEARTBEAT_INTERVAL_MS) tuneControlSocket(socket, this.log, budget - (granted - HEARTBEAT_INTERVAL_MS));
+    return granted;
   }
 
   /** Tunnels open. */

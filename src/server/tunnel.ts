@@ -45,6 +45,8 @@ export interface TunnelHost {
   readonly tunePooled: PoolSocketTuning;
   /** Where the tunnel logs. */
   readonly log: Logger;
+  /** Grants a client's asked heartbeat interval on `socket` (its control connection): the ms granted. */
+  grantHeartbeatInterval(socket: Socket, requestedMs: number): number;
   /** Joins a pooled data connection (`head`: bytes read past its frames) to the visitor of `conn`. */
   forward(conn: PublicConnection, data: Socket, head: Buffer): void;
   /** Called once at the end of a tunnel's closing (its public port is free again) with why it closed. */
@@ -71,6 +73,8 @@ export class ServerTunnel {
   /** The pool, once offered. */
   #pool: TunnelPool | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Ms between heartbeats: {@link HEARTBEAT_INTERVAL_MS} unless the client asked for fewer. */
+  #interval = HEARTBEAT_INTERVAL_MS;
   /** Why the control connection failed, if it did. */
   #reason: string | undefined;
   #closed = false;
@@ -118,6 +122,7 @@ export class ServerTunnel {
     // closes the control connection, and with it the tunnel.
     framed.listen((msg) => {
       if (msg.type === 'PoolRequest') this.#offerPool(msg.size);
+      else if (msg.type === 'HeartbeatInterval') this.#pace(msg.ms);
       else this.#host.log.debug('ignoring a message after Hello', { port: this.port, type: msg.type });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => (this.#reason ??= err.code ?? err.message));
@@ -162,12 +167,23 @@ export class ServerTunnel {
   /** Sends a heartbeat unless earlier ones are still queued; drops a client that stopped reading. */
   #beat(): void {
     const socket = this.#control.socket;
-    this.#pool?.beat();
+    this.#pool?.beat(this.#interval);
     if (socket.writableLength === 0) {
       this.#control.send({ type: 'Heartbeat' });
     } else if (socket.writableLength > MAX_CONTROL_BACKLOG) {
       this.close(CLOSE_TEXT.notReading);
     }
+  }
+
+  /** Sends heartbeats at the pace the client asked for, as far as the host grants it. */
+  #pace(requestedMs: number): void {
+    if (this.#closed) return;
+    const granted = this.#host.grantHeartbeatInterval(this.#control.socket, requestedMs);
+    this.#host.log.debug('heartbeat interval', { port: this.port, requested: requestedMs, granted });
+    if (granted === this.#interval) return;
+    this.#interval = granted;
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => this.#beat(), granted);
   }
 
   /** Offers a pool once per control session, capped to `maxPool` (none with a cap of 0). */
