@@ -2,7 +2,8 @@
  * Properties of the bundled CLI (`scripts/bundle.ts`) that no other test sees: yargs's
  * help rendering (cliui, string-width) is evaluated only when help or an error is
  * printed, so a running tunnel never loads the ICU data behind it (about 2.6 MB of
- * resident memory for the life of the process).
+ * resident memory for the life of the process). And Node's compile cache is on: a run
+ * leaves the CLI's compiled code in the temporary folder for the next start.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,10 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { once } from 'node:events';
+import module from 'node:module';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CLI } from './helpers/procs.js';
 
 const COUNTER = fileURLToPath(new URL('./helpers/count-segmenters.mjs', import.meta.url));
@@ -51,5 +56,26 @@ test(
     const run = await segmentersBuilt(['local', '3000', '--to', '127.0.0.1', '--control-port', String(await closedPort())]);
     assert.match(run.output, /ECONNREFUSED/, run.output);
     assert.equal(run.count, 0, run.output);
+  },
+);
+
+test(
+  'the compile cache: a run of the CLI leaves its compiled code under TMPDIR; NODE_DISABLE_COMPILE_CACHE=1 leaves none',
+  { skip: 'enableCompileCache' in module ? false : `Node ${process.versions.node} has no module compile cache (22.1 and later)` },
+  async (t) => {
+    const files = async (env: Record<string, string>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'bore-compile-cache-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const { NODE_COMPILE_CACHE: _, ...inherited } = process.env;
+      await new Promise<void>((resolve, reject) =>
+        execFile(process.execPath, [CLI, '--version'], { env: { ...inherited, TMPDIR: dir, ...env }, timeout: 20_000 }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      return readdirSync(dir, { recursive: true }).filter((f) => !String(f).endsWith('node-compile-cache'));
+    };
+    const cached = await files({});
+    assert.ok(cached.length >= 2, `cache files written: ${cached.join(', ')}`);
+    assert.deepEqual(await files({ NODE_DISABLE_COMPILE_CACHE: '1' }), []);
   },
 );

@@ -8,7 +8,11 @@
  * `src/cli/crash-report.ts`, loaded only then, with its stack mapped to the TypeScript
  * sources, and the process exits with status 1 as Node's own report would. SIGHUP is
  * caught first thing (`src/cli/hangup.ts`) and handed to the CLI once it is loaded.
+ * Node's module compile cache is on (Node 22.1 and later; `NODE_DISABLE_COMPILE_CACHE=1`
+ * turns it off): the CLI's JavaScript is compiled once and read back from the cache in
+ * the system's temporary folder, about 10 ms of a 90 ms start.
  */
+import module from 'node:module';
 import { catchHangups } from './hangup.js';
 import { nodeVersionProblem } from './node-version.js';
 
@@ -28,6 +32,21 @@ if (problem !== undefined) {
       .catch(() => process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`))
       .finally(() => process.exit(1));
   });
+  enableCompileCache();
   // Not awaited: the single-file executable bundles this file as CommonJS (no top-level await).
   void import('./cli.js');
+}
+
+/**
+ * Turns on Node's compile cache where Node has it, and writes what start-up compiled
+ * 5 s in (a server that is killed, not stopped, never reaches the write at exit).
+ */
+function enableCompileCache(): void {
+  const api = module as { enableCompileCache?: () => unknown; flushCompileCache?: () => void };
+  try {
+    api.enableCompileCache?.();
+    setTimeout(() => api.flushCompileCache?.(), 5000).unref();
+  } catch {
+    // A cache that cannot be used costs nothing but the time it would have saved.
+  }
 }
