@@ -17,7 +17,8 @@
  * run), and, with `failover`, the time from a killed first server to listening on the
  * second (`bench/failover.ts`, issue 24; not part of the full run), and, with `many`, one
  * `bore up` with 100 to 3,000 tunnels (`bench/many-tunnels.ts`, issue 23; not part of the
- * full run); it skips the server and reconnect figures.
+ * full run), and, with `start`, the time from spawn to listening (`bench/listen-start.ts`,
+ * issue 23; not part of the full run); it skips the server and reconnect figures.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ if (only?.includes('exe')) runScript('exe.ts', quick ? ['--runs', '5'] : []);
 if (only?.includes('burst')) runScript('burst.ts', quick ? ['--rounds', '1'] : []);
 if (only?.includes('many')) runScript('many-tunnels.ts', quick ? ['--counts', '100,1000'] : []);
 if (only?.includes('failover')) runScript('failover.ts', quick ? ['--runs', '3'] : []);
+if (only?.includes('start')) runScript('listen-start.ts', quick ? ['--runs', '5'] : []);
 if (only) process.exit(0);
 
 const server = await runServerBench();

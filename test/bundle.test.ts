@@ -69,7 +69,7 @@ test(
       const { NODE_COMPILE_CACHE: _, ...inherited } = process.env;
       await new Promise<void>((resolve, reject) =>
         execFile(process.execPath, [CLI, '--version'], { env: { ...inherited, TMPDIR: dir, ...env }, timeout: 20_000 }, (err) =>
-          err ? reject(err) : resolve(),
+          err ? reject(new Error(`bore --version failed: ${err.message}`)) : resolve(),
         ),
       );
       return readdirSync(dir, { recursive: true }).filter((f) => !String(f).endsWith('node-compile-cache'));
