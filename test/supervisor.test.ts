@@ -43,8 +43,15 @@ function startSupervisor(tunnels: Record<string, TunnelSpec>) {
   };
   const ctx = () => actor.getSnapshot().context;
   const states = () => Object.fromEntries([...ctx().tunnels].map(([n, t]) => [n, t.state]));
-  /** The aggregate, computed from the context. */
-  const aggregate = () => supervisorAggregate(ctx());
+  /**
+   * The aggregate, computed from the context; checked against a pass over a copy of the
+   * set (a new Map has no tally yet), so every test also checks the tally derived change by change.
+   */
+  const aggregate = () => {
+    const derived = supervisorAggregate(ctx());
+    assert.equal(derived, aggregateOf(new Map(ctx().tunnels), ctx().reloaded), 'the derived tally matches a count');
+    return derived;
+  };
   return { clock, probe, actor, child, childState, open, ctx, states, aggregate };
 }
 
