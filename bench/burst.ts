@@ -39,7 +39,7 @@ async function startTunnel(cli: string, servicePort: number) {
   await server.waitFor(/listening/, 15_000);
   const client = spawnBore(['local', String(servicePort), '--to', '127.0.0.1', ...(rust ? [] : ['--control-port', '7890'])]);
   const m = await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000);
-  return { port: Number(m[1]), stop: () => Promise.all([client.stop(), server.stop()]) };
+  return { port: Number(m[1]), serverLog: () => server.output, stop: () => Promise.all([client.stop(), server.stop()]) };
 }
 
 async function main(): Promise<void> {
@@ -58,7 +58,10 @@ async function main(): Promise<void> {
           gen.child.stdin.write('\n');
           await nextJson(gen.lines, 'loadgen release');
           gen.child.kill();
-          rows.push({ round, build, conns, ms: Math.round(r.ms), failures: r.failures, errors: r.errors });
+          // What the server says of the visitors it closed itself (the Rust bore says nothing).
+          const said = (re: RegExp) => (tunnel.serverLog().match(re) ?? []).length;
+          const server = { stale: said(/removed stale connection/g), droppedOldest: said(/dropping the oldest/g) };
+          rows.push({ round, build, conns, ms: Math.round(r.ms), failures: r.failures, errors: { ...r.errors, ...server } });
           process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
         } finally {
           await tunnel.stop();
