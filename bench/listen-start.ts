@@ -6,12 +6,13 @@
  * design's three named dependencies: a bare listener that loads and uses yargs (parse),
  * winston (one line) and xstate (one actor), bundled and minified like our CLI. Each
  * command with Node's compile cache (filled by a run that lasts) and, for ours, without
- * (`NODE_DISABLE_COMPILE_CACHE=1`). `--before <bore.mjs>` adds another build.
+ * (`NODE_DISABLE_COMPILE_CACHE=1`). And each one's resident memory 3 s after listening
+ * (one run each). `--before <bore.mjs>` adds another build.
  *
  *   npm run build && node --import tsx bench/listen-start.ts [--runs 15] [--before dist/bundle-before/bore.mjs]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -64,18 +65,30 @@ async function script(name: string, source: string, bundle = false): Promise<str
   return out;
 }
 
-/** Ms from spawn to the first output line matching `ready` (then SIGKILL). */
-function timeToReady(args: string[], env: Record<string, string>, ready: RegExp): Promise<number> {
+/** Ms from spawn to the first output line matching `ready` (then SIGKILL, or `settle` ms later). */
+function timeToReady(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  settle = 0,
+  onSettled?: (pid: number) => void,
+): Promise<number> {
   const t0 = performance.now();
   const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let text = '';
     const on = (chunk: Buffer) => {
       text += chunk.toString();
-      if (!ready.test(text)) return;
-      resolve(performance.now() - t0);
-      child.kill('SIGKILL');
+      if (settled || !ready.test(text)) return;
+      settled = true;
+      const ms = performance.now() - t0;
+      setTimeout(() => {
+        onSettled?.(child.pid!);
+        resolve(ms);
+        child.kill('SIGKILL');
+      }, settle);
     };
+    let settled = false;
     child.stdout!.on('data', on);
     child.stderr!.on('data', on);
     child.on('exit', () => reject(new Error(`${args.join(' ')} ended before ${ready}: ${text}`)));
@@ -129,13 +142,24 @@ const times = rows.map(() => [] as number[]);
 for (let run = 0; run < RUNS; run++) {
   for (const [i, row] of rows.entries()) times[i]!.push(await timeToReady(row.args(nextPort()), row.env, row.ready));
 }
+
+// Resident memory, idle: 3 s after listening, one run each.
+const rss: number[] = [];
+for (const row of rows) {
+  await timeToReady(row.args(nextPort()), row.env, row.ready, 3000, (pid) => {
+    rss.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024);
+  });
+}
+const bare = median(times[0]!);
 target.kill('SIGTERM');
 rmSync(DIR, { recursive: true, force: true });
-
-const bare = median(times[0]!);
-console.log(`| start to listening, Node ${process.versions.node}, median of ${RUNS} | ms | x bare Node listen |`);
-console.log('|---|---|---|');
+console.log(
+  `| start to listening, Node ${process.versions.node}, median of ${RUNS} | ms | x bare Node listen | RSS idle, MB | over bare Node |`,
+);
+console.log('|---|---|---|---|---|');
 for (const [i, row] of rows.entries()) {
   const ms = median(times[i]!);
-  console.log(`| ${row.name} | ${ms.toFixed(1)} | ${(ms / bare).toFixed(2)}x |`);
+  console.log(
+    `| ${row.name} | ${ms.toFixed(1)} | ${(ms / bare).toFixed(2)}x | ${rss[i]!.toFixed(1)} | ${(rss[i]! - rss[0]!).toFixed(1)} |`,
+  );
 }
