@@ -12,7 +12,9 @@
  * (`id`, `length`, bytes; length 0 opens or closes), so a new public connection costs
  * no TCP connection between them at all. Measures setup (connect + first echoed byte)
  * directly, through the three bare tunnels and through bore with the pool off and on,
- * with the same load generator and service as `run.ts`.
+ * with the same load generator and service as `run.ts`, and the CPU each shape's two
+ * processes spend per 1,000 connections (server + client, from /proc/<pid>/stat), and
+ * one stream's throughput through each (256 MB to the sink, two runs).
  *
  * Usage: node --import tsx bench/setup-floor.ts [--count 500] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
@@ -25,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { proxy } from '../src/net/proxy.js';
 import { startClient, startServer } from '../test/helpers/procs.js';
-import { percentile } from './proc-stats.js';
+import { cpuMs, percentile } from './proc-stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HOST = '127.0.0.1';
@@ -166,23 +168,45 @@ async function main(): Promise<void> {
   const pooled = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '4']);
   try {
     const p50 = (xs: number[]) => Number(percentile(xs, 50).toFixed(3));
-    const targets: Record<string, number> = {
-      direct: direct!,
-      bare: bare.port,
-      'bare+pool': barePool.port,
-      'bare mux': muxPorts.public!,
-      bore: client.publicPort,
-      'bore+pool': pooled.publicPort,
+    const pids = (...procs: { pid?: number }[]) => procs.map((p) => p.pid!);
+    const targets: Record<string, { port: number; pids: number[] }> = {
+      direct: { port: direct!, pids: [] },
+      bare: { port: bare.port, pids: pids(...bare.procs.map((p) => p.child)) },
+      'bare+pool': { port: barePool.port, pids: pids(...barePool.procs.map((p) => p.child)) },
+      'bare mux': { port: muxPorts.public!, pids: pids(muxServerProc.child, muxClientProc.child) },
+      bore: { port: client.publicPort, pids: pids(server.proc, client.proc) },
+      'bore+pool': { port: pooled.publicPort, pids: pids(server.proc, pooled.proc) },
     };
     const rows: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    const cpuNow = (list: number[]) => list.reduce((sum, pid) => sum + cpuMs(pid), 0);
     // Interleaved, three rounds, so a burst of load elsewhere hits all alike.
     for (let round = 0; round < 3; round++) {
-      for (const [name, port] of Object.entries(targets)) rows[name]!.push(p50(await setupSamples(port, count)));
+      for (const [name, { port, pids: list }] of Object.entries(targets)) {
+        const before = cpuNow(list);
+        rows[name]!.push(p50(await setupSamples(port, count)));
+        cpu[name]!.push(Math.round(((cpuNow(list) - before) * 1000) / count));
+      }
+    }
+    // What the shape costs where bytes move: 256 MB one way to the sink, once each, interleaved over two rounds.
+    const mbps: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    for (let round = 0; round < 2; round++) {
+      for (const [name, { port }] of Object.entries(targets)) {
+        const job = startNode([join(HERE, 'loadgen.ts'), JSON.stringify({ kind: 'throughput', port, bytes: 256e6 })]);
+        mbps[name]!.push(Math.round(((await job.next()) as unknown as { mbps: number }).mbps));
+        job.child.kill();
+      }
     }
     const d = percentile(rows.direct!, 50);
     for (const [name, xs] of Object.entries(rows)) {
       const m = percentile(xs, 50);
-      process.stdout.write(`${name.padEnd(10)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct\n`);
+      const perK =
+        name === 'direct'
+          ? ''
+          : `; CPU per 1,000 connections, server + client: ${percentile(cpu[name]!, 50)} ms (rounds ${cpu[name]!.join(', ')})`;
+      process.stdout.write(
+        `${name.padEnd(10)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct${perK}; one stream ${mbps[name]!.join(', ')} MB/s\n`,
+      );
     }
   } finally {
     await Promise.all([client.stop(), pooled.stop(), server.stop()]);
@@ -190,20 +214,28 @@ async function main(): Promise<void> {
   }
 }
 
-/** Writes one mux frame: id, length, payload (length 0: open or close). */
-function muxFrame(id: number, payload?: Buffer): Buffer {
+/** Length field of a frame that half-closes its stream (EOF one way). */
+const MUX_END = 0xffffffff;
+
+/** Writes one mux frame: id, length, payload (length 0: open or close; {@link MUX_END}: EOF). */
+function muxFrame(id: number, payload?: Buffer, end = false): Buffer {
   const head = Buffer.allocUnsafe(8);
   head.writeUInt32BE(id, 0);
-  head.writeUInt32BE(payload?.length ?? 0, 4);
+  head.writeUInt32BE(end ? MUX_END : (payload?.length ?? 0), 4);
   return payload ? Buffer.concat([head, payload]) : head;
 }
 
-/** Calls `onFrame` for every mux frame read from `socket`. */
-function readFrames(socket: Socket, onFrame: (id: number, payload: Buffer) => void): void {
+/** Calls `onFrame` for every mux frame read from `socket` (`onEnd` for an EOF frame). */
+function readFrames(socket: Socket, onFrame: (id: number, payload: Buffer) => void, onEnd: (id: number) => void): void {
   let buffered: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
     buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
     while (buffered.length >= 8) {
+      if (buffered.readUInt32BE(4) === MUX_END) {
+        onEnd(buffered.readUInt32BE(0));
+        buffered = buffered.subarray(8);
+        continue;
+      }
       const length = buffered.readUInt32BE(4);
       if (buffered.length < 8 + length) break;
       onFrame(buffered.readUInt32BE(0), buffered.subarray(8, 8 + length));
@@ -217,11 +249,12 @@ async function muxServer(): Promise<void> {
   const streams = new Map<number, Socket>();
   let mux: Socket | undefined;
   let nextId = 1;
-  const publicListener = net.createServer({ noDelay: true }, (conn) => {
+  const publicListener = net.createServer({ noDelay: true, allowHalfOpen: true }, (conn) => {
     const id = nextId++;
     streams.set(id, conn);
     mux?.write(muxFrame(id));
     conn.on('data', (chunk: Buffer) => mux?.write(muxFrame(id, chunk)));
+    conn.on('end', () => mux?.write(muxFrame(id, undefined, true)));
     conn.on('close', () => {
       if (streams.delete(id)) mux?.write(muxFrame(id));
     });
@@ -229,15 +262,19 @@ async function muxServer(): Promise<void> {
   });
   const muxListener = net.createServer({ noDelay: true }, (socket) => {
     mux = socket;
-    readFrames(socket, (id, payload) => {
-      const conn = streams.get(id);
-      if (!conn) return;
-      if (payload.length) conn.write(payload);
-      else {
-        streams.delete(id);
-        conn.destroy();
-      }
-    });
+    readFrames(
+      socket,
+      (id, payload) => {
+        const conn = streams.get(id);
+        if (!conn) return;
+        if (payload.length) conn.write(payload);
+        else {
+          streams.delete(id);
+          conn.destroy();
+        }
+      },
+      (id) => streams.get(id)?.end(),
+    );
   });
   const ports = { control: await listen(muxListener), data: 0, public: await listen(publicListener) };
   process.stdout.write(`${JSON.stringify(ports)}\n`);
@@ -247,13 +284,19 @@ async function muxServer(): Promise<void> {
 async function muxClient(muxPort: number, localPort: number): Promise<void> {
   const mux = net.connect({ port: muxPort, host: HOST, noDelay: true });
   const streams = new Map<number, Socket>();
-  readFrames(mux, (id, payload) => {
+  readFrames(
+    mux,
+    (id, payload) => onFrame(id, payload),
+    (id) => streams.get(id)?.end(),
+  );
+  function onFrame(id: number, payload: Buffer): void {
     const local = streams.get(id);
     if (!local) {
       if (payload.length) return;
-      const conn = net.connect({ port: localPort, host: HOST, noDelay: true });
+      const conn = net.connect({ port: localPort, host: HOST, noDelay: true, allowHalfOpen: true });
       streams.set(id, conn);
       conn.on('data', (chunk: Buffer) => mux.write(muxFrame(id, chunk)));
+      conn.on('end', () => mux.write(muxFrame(id, undefined, true)));
       conn.on('close', () => {
         if (streams.delete(id)) mux.write(muxFrame(id));
       });
@@ -263,7 +306,7 @@ async function muxClient(muxPort: number, localPort: number): Promise<void> {
       streams.delete(id);
       local.destroy();
     }
-  });
+  }
   await once(mux, 'connect');
   process.stdout.write('{"ready":true}\n');
 }
