@@ -21,6 +21,29 @@ test('formatHostPort brackets IPv6 addresses only', () => {
   assert.equal(formatPeer(new net.Socket()), '?:?', 'a socket without a peer');
 });
 
+test('formatPeer: the peer of a real socket, IPv4 as it is, an IPv4-mapped address of a dual-stack listener in brackets', async (t) => {
+  for (const [listenOn, expected] of [
+    ['127.0.0.1', /^127\.0\.0\.1:\d+$/],
+    ['::', /^\[::ffff:127\.0\.0\.1\]:\d+$/],
+  ] as const) {
+    const accepted: net.Socket[] = [];
+    const server = net.createServer((s) => accepted.push(s));
+    try {
+      server.listen(0, listenOn);
+      await once(server, 'listening');
+    } catch {
+      t.diagnostic(`cannot listen on ${listenOn}: skipped`);
+      continue;
+    }
+    const socket = await connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    while (accepted.length === 0) await once(server, 'connection');
+    assert.match(formatPeer(accepted[0]!), expected);
+    assert.equal(formatPeer(socket), `127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    socket.destroy();
+    server.close();
+  }
+});
+
 /** Whether this machine can listen on and connect to `::1`. */
 async function ipv6Loopback(): Promise<boolean> {
   const server = net.createServer((s) => s.destroy());

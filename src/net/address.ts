@@ -9,7 +9,13 @@ export function formatHostPort(host: string, port: number | string): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** A socket's peer as `host:port` (see {@link formatHostPort}); `?` for what the socket no longer knows. */
+/**
+ * A socket's peer as `host:port` (see {@link formatHostPort}); `?` for what the socket no
+ * longer knows. The socket knows its address family: no need to parse the address (a
+ * server formats every visitor's).
+ */
 export function formatPeer(socket: net.Socket): string {
-  return formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? '?');
+  const host = socket.remoteAddress ?? '?';
+  const port = socket.remotePort ?? '?';
+  return socket.remoteFamily === 'IPv6' ? `[${host}]:${port}` : `${host}:${port}`;
 }
