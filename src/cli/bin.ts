@@ -39,11 +39,16 @@ if (problem !== undefined) {
 
 /**
  * Turns on Node's compile cache where Node has it, and writes what start-up compiled
- * 5 s in (a server that is killed, not stopped, never reaches the write at exit).
+ * 5 s in (a server that is killed, not stopped, never reaches the write at exit). Not in
+ * the single-file executable: it carries V8's code cache of its own, and the compile
+ * cache would create the temporary folder the executable's native module is written to.
  */
 function enableCompileCache(): void {
   const api = module as { enableCompileCache?: () => unknown; flushCompileCache?: () => void };
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  const sea = getBuiltin?.('node:sea') as { isSea?: () => boolean } | undefined;
   try {
+    if (sea?.isSea?.()) return;
     api.enableCompileCache?.();
     setTimeout(() => api.flushCompileCache?.(), 5000).unref();
   } catch {
