@@ -203,7 +203,6 @@ export const clientMachine = setup({
       everListened: true,
     })),
     secured: assign((_, { tls }: { tls: TunnelTls }) => ({ tls })),
-    forwardConnection: sendTo('proxies', (_, { id }: { id: string }) => ({ type: 'SERVER.CONNECTION' as const, id })),
     /** Never more connections than asked for, whatever the server offers. */
     openPool: sendTo('proxies', ({ context }, { token, size }: { token: string; size: number }) => ({
       type: 'POOL.OPEN' as const,
@@ -340,11 +339,6 @@ export const clientMachine = setup({
                 'SERVER.HEARTBEAT': { target: 'alive', reenter: true },
                 'SERVER.ERROR': { target: 'alive', reenter: true },
                 'SERVER.POOL': { target: 'alive', reenter: true },
-                'SERVER.CONNECTION': {
-                  target: 'alive',
-                  reenter: true,
-                  actions: { type: 'forwardConnection', params: ({ event }) => event },
-                },
               },
             },
           },

@@ -31,7 +31,7 @@ describe('heartbeat deadline', () => {
     for (let i = 0; i < 5; i++) {
       m.clock.increment(deadline(8000) - 1);
       assert.equal(m.state(), 'listening', `still alive after heartbeat ${i}`);
-      m.send(i % 2 ? ev.heartbeat() : ev.connection(`00000000-0000-4000-8000-00000000000${i}`));
+      m.send(i % 2 ? ev.heartbeat() : ev.serverError());
     }
     m.clock.increment(deadline(8000) - 1);
     assert.equal(m.state(), 'listening');
@@ -373,14 +373,11 @@ describe('same public port', () => {
 });
 
 describe('connections and stop', () => {
-  test('each public connection goes to the proxies actor, which outlives control reconnects', () => {
+  test('the proxies actor (where the session hands each public connection) outlives control reconnects', () => {
     const m = startSimulated();
-    const id = '11111111-1111-4111-8111-111111111111';
     const proxies = m.actor.getSnapshot().children.proxies;
     assert.ok(proxies, 'proxies actor runs from the start');
     m.openTunnel();
-    m.send(ev.connection(id));
-    assert.deepEqual(m.probe.proxyRequests, [id], 'connection forwarded to the proxies actor');
     m.send(ev.lost());
     m.clock.increment(1000);
     assert.equal(m.state(), 'connecting');
@@ -535,7 +532,7 @@ describe('model: every state and transition', () => {
       connecting: [ev.connected(), ev.connectFailed('connect-refused'), ev.connectFailed('dns')],
       securing: [ev.secured(), ev.connectFailed('tls-untrusted'), ev.connectFailed('network')],
       authenticating: [ev.answered(), ev.hello(), ev.refused('invalid-secret'), ev.refused('port-in-use')],
-      listening: [ev.heartbeat(), ev.serverError(), ev.connection(), ev.lost('server-closed')],
+      listening: [ev.heartbeat(), ev.serverError(), ev.lost('server-closed')],
     };
     const ms = deadline(live);
     const waits: Step[] =
@@ -561,9 +558,9 @@ describe('model: every state and transition', () => {
     const paths = getShortestPaths(model, options);
     const adjacency = getAdjacencyMap(model, options);
     test(`variant ${JSON.stringify(variant)}: ${paths.length} states, every edge checked`, () => {
-      assert.ok(paths.length >= 5);
+      assert.ok(paths.length >= 5, `${paths.length} states`);
       const edges = adjacencyMapToArray(adjacency);
-      assert.ok(edges.length >= 20);
+      assert.ok(edges.length >= 15, `${edges.length} edges`);
       for (const { state: from, event, nextState: to } of edges) {
         const before = from.context;
         const after = to.context;

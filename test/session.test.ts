@@ -59,7 +59,7 @@ function runSession(port: number, runtime: ClientRuntime) {
 
 const ID = '518fa307-c86d-4b48-9356-20a0fa30e064';
 
-test('reports the handshake and every message but a heartbeat within a second of the last; logs a server error and an unexpected hello or challenge', async (t) => {
+test('reports the handshake and every message but a heartbeat within a second of the last (a Connection goes to the proxies); logs a server error and an unexpected hello or challenge', async (t) => {
   const server = await scriptedServer(async (framed) => {
     assert.deepEqual(await framed.recv(), { type: 'Hello', port: 0 });
     framed.send({ type: 'Hello', port: 20001 });
@@ -69,9 +69,13 @@ test('reports the handshake and every message but a heartbeat within a second of
   });
   t.after(() => server.close());
   const logger = new CaptureLogger();
-  const session = runSession(server.port, new ClientRuntime(logger, undefined));
+  const runtime = new ClientRuntime(logger, undefined);
+  const served: string[] = [];
+  runtime.serve = (id) => served.push(id);
+  const session = runSession(server.port, runtime);
   await session.next('CONTROL.LOST');
   session.actor.stop();
+  assert.deepEqual(served, [ID], 'a Connection goes straight to the proxies (the runtime), not to the machine');
   assert.deepEqual(session.events, [
     { type: 'CONNECTED' },
     { type: 'OPENED', port: 20001 },
@@ -80,7 +84,6 @@ test('reports the handshake and every message but a heartbeat within a second of
     // heartbeat right after them is not (at most one a second: HEARTBEAT_COALESCE_MS).
     { type: 'SERVER.HEARTBEAT' },
     { type: 'SERVER.HEARTBEAT' },
-    { type: 'SERVER.CONNECTION', id: ID },
     { type: 'CONTROL.LOST', code: 'server-closed', message: 'server closed the connection' },
   ]);
   assert.deepEqual(

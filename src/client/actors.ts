@@ -45,6 +45,12 @@ export class ClientRuntime {
   lastFailure: TunnelError | undefined = undefined;
   /** The warm pool while the proxies actor runs: its counts are read from it when asked ({@link poolStats}). */
   pool: { readonly stats: PoolStats } | undefined = undefined;
+  /**
+   * Serves public connection `id` the standard way (claim it, join it to the local
+   * service) while the proxies actor runs: the session hands a `Connection` straight to
+   * it, so a connection costs the machine no event.
+   */
+  serve: ((id: string) => void) | undefined = undefined;
 
   /**
    * `auth`: the credentials, or a function that gives them anew (a secret file read
@@ -132,7 +138,6 @@ export type SessionEvent =
   | { type: 'OPENED'; port: number }
   | { type: 'FAILED'; code: ErrorCode; message: string }
   | { type: 'SERVER.HEARTBEAT' }
-  | { type: 'SERVER.CONNECTION'; id: string }
   | { type: 'SERVER.ERROR'; message: string }
   | { type: 'SERVER.POOL'; token: string; size: number }
   | { type: 'CONTROL.LOST'; code: ErrorCode; message: string };
@@ -186,7 +191,12 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
       runtime.logger.debug('asked the server for a pool of data connections', { size: input.poolSize });
     }
     report({ type: 'OPENED', port });
-    listen(framed, runtime.logger, input.heartbeatIntervalMs ?? 0, (event) => {
+    const serve = (id: string) => {
+      if (over) return;
+      if (runtime.serve) runtime.serve(id);
+      else runtime.logger.debug('public connection announced with no proxies running', { id });
+    };
+    listen(framed, runtime.logger, input.heartbeatIntervalMs ?? 0, serve, (event) => {
       report(event);
       if (event.type === 'CONTROL.LOST') over = true;
     });
@@ -225,10 +235,17 @@ export function heartbeatIntervalFor(heartbeatTimeoutMs: number): number {
 
 /**
  * Reports every message of an open control connection (heartbeats coalesced), then its
- * loss (once). A pool offer shows a bore-ts server: it is asked for `intervalMs` between
- * heartbeats (when above its 500 ms).
+ * loss (once); a `Connection` goes to `serve` and counts for the machine as a heartbeat
+ * (the server sends one after it anyway). A pool offer shows a bore-ts server: it is
+ * asked for `intervalMs` between heartbeats (when above its 500 ms).
  */
-function listen(framed: ClientFramed, logger: Logger, intervalMs: number, report: (event: SessionEvent) => void): void {
+function listen(
+  framed: ClientFramed,
+  logger: Logger,
+  intervalMs: number,
+  serve: (id: string) => void,
+  report: (event: SessionEvent) => void,
+): void {
   const socket = framed.socket;
   let lost = false;
   // When a message last went to the machine (it restarts the heartbeat deadline).
@@ -248,7 +265,8 @@ function listen(framed: ClientFramed, logger: Logger, intervalMs: number, report
   framed.listen((msg) => {
     switch (msg.type) {
       case 'Connection':
-        alive({ type: 'SERVER.CONNECTION', id: msg.id });
+        serve(msg.id);
+        if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'Error':
         // As the Rust client: logged at error level, the connection stays open.
@@ -279,15 +297,16 @@ export interface ProxiesInput {
 }
 
 /**
- * What the machine asks of the proxies actor: serve public connection `id` (the
- * standard path), open the pool the server offered, or close it (the session ended).
+ * What the machine asks of the proxies actor: open the pool the server offered, or close
+ * it (the session ended). Public connections of the standard path come to it straight
+ * from the session ({@link ClientRuntime.serve}).
  */
-export type ProxyRequest =
-  { type: 'SERVER.CONNECTION'; id: string } | { type: 'POOL.OPEN'; token: string; size: number } | { type: 'POOL.CLOSE' };
+export type ProxyRequest = { type: 'POOL.OPEN'; token: string; size: number } | { type: 'POOL.CLOSE' };
 
 /**
- * Every public connection of the tunnel: for each `SERVER.CONNECTION` it receives, it
- * claims the connection and proxies it to the local service; between `POOL.OPEN` and
+ * Every public connection of the tunnel: for each `Connection` the session hands it
+ * ({@link ClientRuntime.serve}), it claims the connection and proxies it to the local
+ * service; between `POOL.OPEN` and
  * `POOL.CLOSE` it also keeps the pool of idle data connections (`pool.ts`) that serves
  * public connections without a claim. It sends the machine nothing: what changes per
  * connection (the open ones, the pool's counts) is kept in the runtime's books and read
@@ -327,17 +346,20 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   };
   const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {}, changed: () => {} });
   runtime.pool = pool;
-  receive((request) => {
-    if (request.type === 'POOL.OPEN') return pool.open(request.token, request.size);
-    if (request.type === 'POOL.CLOSE') return pool.close();
-    const { id } = request;
+  const serve = (id: string) => {
     pool.fallback();
     runDataConnection(id, target, (remote, local) => opened(id, remote, local)).catch((err: Error) => {
       runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
     });
+  };
+  runtime.serve = serve;
+  receive((request) => {
+    if (request.type === 'POOL.OPEN') pool.open(request.token, request.size);
+    else pool.close();
   });
   return () => {
     pool.close();
     if (runtime.pool === pool) runtime.pool = undefined;
+    if (runtime.serve === serve) runtime.serve = undefined;
   };
 });

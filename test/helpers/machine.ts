@@ -58,7 +58,7 @@ export function inertMachine(probe: Probe = newProbe()) {
         };
       }),
       proxies: fromCallback<ProxyRequest, ProxiesInput>(({ receive }) => {
-        receive((e) => probe.proxyRequests.push(e.type === 'SERVER.CONNECTION' ? e.id : e.type));
+        receive((e) => probe.proxyRequests.push(e.type));
       }),
       probe: fromCallback<EventObject, ProbeInput>(({ input }) => {
         if (!input.active) return;
@@ -101,7 +101,6 @@ export const ev = {
   refused: (code: ErrorCode) => ({ type: 'FAILED', code, message: code }),
   heartbeat: () => ({ type: 'SERVER.HEARTBEAT' }),
   serverError: (message = 'something went wrong') => ({ type: 'SERVER.ERROR', message }),
-  connection: (id = '00000000-0000-4000-8000-000000000000') => ({ type: 'SERVER.CONNECTION', id }),
   lost: (code: ErrorCode = 'server-closed') => ({ type: 'CONTROL.LOST', code, message: code }),
   poolOffer: (size = 4, token = '00000000-0000-4000-8000-0000000000aa') => ({ type: 'SERVER.POOL', token, size }),
   stop: () => ({ type: 'STOP' }),

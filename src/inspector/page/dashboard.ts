@@ -66,7 +66,6 @@ const EVENT_NAMES: Record<string, string> = {
   FAILED: 'attempt failed',
   'CONTROL.LOST': 'control connection lost',
   'SERVER.HEARTBEAT': 'server heartbeat',
-  'SERVER.CONNECTION': 'visitor connected',
   'SERVER.ERROR': 'server error',
   'SERVER.POOL': 'server offered a pool',
   STOP: 'stop',
@@ -97,7 +96,7 @@ export function friendlyEvent(type: string): string {
 }
 
 /** Events that come with traffic or keep-alives, not with a change a person looks for. */
-const ROUTINE = new Set(['SERVER.HEARTBEAT', 'SERVER.CONNECTION', 'SERVER.POOL']);
+const ROUTINE = new Set(['SERVER.HEARTBEAT', 'SERVER.POOL']);
 
 /** Whether a log line is routine: hidden unless "show heartbeats, connections and pool" is on. */
 export function isRoutine(entry: LogEntryView): boolean {
