@@ -353,6 +353,15 @@ test('POST /control with several tunnels: "stop" on one tunnel stops it alone; "
   const port = Number((await local.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
   await local.waitFor(new RegExp(`listening at 127\\.0\\.0\\.1:\\d+ tunnel=${a} `));
   await local.waitFor(/listening at 127\.0\.0\.1:27850 /);
+  // What /control acts on is the inspector's view of each tunnel's machine: wait until it
+  // shows both listening (under load it can trail the log line).
+  for (;;) {
+    const seen = (await (await fetch(`http://127.0.0.1:${port}/snapshot`)).json()) as {
+      children?: Record<string, { status: string; active: string[] }>;
+    };
+    if ([a, b].every((name) => seen.children?.[name]?.status === 'active' && seen.children[name].active.includes('listening'))) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const headers = { origin: `http://127.0.0.1:${port}`, 'x-bore-token': await pageToken(port), 'content-type': 'application/json' };
   const ask = (tunnel: string, action: string) => post(port, headers, JSON.stringify({ tunnel, action }));
   assert.deepEqual(await ask('nope', 'stop'), { status: 409, body: 'tunnel nope is not running\n' });
