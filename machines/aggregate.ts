@@ -60,18 +60,10 @@ export function aggregateOf(tunnels: ReadonlyMap<string, TunnelStatus>, reloaded
   return 'starting';
 }
 
-// The aggregate of each `tunnels` object met, by `reloaded`: the object is replaced on
-// every change of a tunnel's view, so a child's heartbeat, which changes none, costs a lookup
-// here instead of a pass over the set (the `always` guard asks after every event).
-const aggregates = new WeakMap<object, [AggregateState | undefined, AggregateState | undefined]>();
-
 /** The aggregate of a supervisor's tunnels now: a function of its context (or snapshot's context), not stored in it. */
 export function supervisorAggregate(context: {
   readonly tunnels: ReadonlyMap<string, TunnelStatus>;
   readonly reloaded: boolean;
 }): AggregateState {
-  let known = aggregates.get(context.tunnels);
-  if (!known) aggregates.set(context.tunnels, (known = [undefined, undefined]));
-  const slot = context.reloaded ? 1 : 0;
-  return (known[slot] ??= aggregateOf(context.tunnels, context.reloaded));
+  return aggregateOf(context.tunnels, context.reloaded);
 }

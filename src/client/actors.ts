@@ -7,6 +7,7 @@ import { drainSockets } from '../net/drain.js';
 import type { Socket } from 'node:net';
 import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
+import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
 import type { Logger } from '../log/logger.js';
 import { connectTcp, secureSocket } from './connect.js';
 import { type ClientTls, type TunnelTls, tunnelTlsOf, warmUpTls } from './tls.js';
@@ -120,7 +121,7 @@ export interface SessionInput {
   requestedPort: number;
   /** Idle pooled data connections to ask the server for after `Hello` (0: none). */
   poolSize: number;
-  /** Heartbeat pace to ask a server that offered a pool for ({@link heartbeatIntervalFor}); absent or 500 or less asks nothing. */
+  /** Heartbeat pace to ask a server that offered a pool for ({@link heartbeatIntervalFor}); absent or the protocol's 500 ms or less asks nothing. */
   heartbeatIntervalMs?: number;
   runtime: ClientRuntime;
 }
@@ -237,7 +238,7 @@ export function heartbeatIntervalFor(heartbeatTimeoutMs: number): number {
  * Reports every message of an open control connection (heartbeats coalesced), then its
  * loss (once); a `Connection` goes to `serve` and counts for the machine as a heartbeat
  * (the server sends one after it anyway). A pool offer shows a bore-ts server: it is
- * asked for `intervalMs` between heartbeats (when above its 500 ms).
+ * asked for `intervalMs` between heartbeats (when above {@link HEARTBEAT_INTERVAL_MS}).
  */
 function listen(
   framed: ClientFramed,
@@ -283,7 +284,7 @@ function listen(
         if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'PoolOffer':
-        if (intervalMs > 500) framed.send({ type: 'HeartbeatInterval', ms: intervalMs });
+        if (intervalMs > HEARTBEAT_INTERVAL_MS) framed.send({ type: 'HeartbeatInterval', ms: intervalMs });
         alive({ type: 'SERVER.POOL', token: msg.token, size: msg.size });
         break;
     }

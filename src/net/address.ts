@@ -6,7 +6,11 @@ import net from 'node:net';
  * readable; IPv4 addresses and host names are printed as they are.
  */
 export function formatHostPort(host: string, port: number | string): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+  return joinHostPort(host, port, net.isIPv6(host));
+}
+
+function joinHostPort(host: string, port: number | string, ipv6: boolean): string {
+  return ipv6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
@@ -15,7 +19,5 @@ export function formatHostPort(host: string, port: number | string): string {
  * server formats every visitor's).
  */
 export function formatPeer(socket: net.Socket): string {
-  const host = socket.remoteAddress ?? '?';
-  const port = socket.remotePort ?? '?';
-  return socket.remoteFamily === 'IPv6' ? `[${host}]:${port}` : `${host}:${port}`;
+  return joinHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? '?', socket.remoteFamily === 'IPv6');
 }

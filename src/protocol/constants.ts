@@ -23,6 +23,12 @@ export const MAX_POOL_SIZE = 1024;
 export const NETWORK_TIMEOUT_MS = 3000;
 
 /**
+ * Interval between a server's heartbeats on a control connection (the Rust bore's 500 ms);
+ * a bore-ts client may ask a bore-ts server for a slower one (`HeartbeatInterval`).
+ */
+export const HEARTBEAT_INTERVAL_MS = 500;
+
+/**
  * The texts of the `Error` messages a server sends, by the code the client reports
  * for each: the Rust server's (its clients match on some of them) and
  * `too-many-tunnels`, `address-cooling-down` and `tls-required`, which only this server sends. The server sends only these

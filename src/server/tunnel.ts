@@ -19,11 +19,12 @@ import { PausableListener } from '../net/pausable-listener.js';
 import { LISTEN_BACKLOG, PUBLIC_LISTENER_OPTIONS } from './ports.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
 import { CLOSE_TEXT } from './reasons.js';
+import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/** Interval between heartbeats on a control connection. */
-export const HEARTBEAT_INTERVAL_MS = 500;
+/** The protocol's heartbeat interval, defined in `protocol/constants.ts`. */
+export { HEARTBEAT_INTERVAL_MS };
 /** Bytes queued for a client that does not read its control connection before it is dropped. */
 export const MAX_CONTROL_BACKLOG = 64 * 1024;
 
