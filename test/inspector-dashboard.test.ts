@@ -19,7 +19,7 @@ import { TrafficSampler } from '../src/inspector/traffic.js';
 import { friendlyEvent, friendlyLogText, isRoutine, stateSentence } from '../src/inspector/page/dashboard.js';
 import type { ChildSnapshotView, TrafficView } from '../src/inspector/page/wire.js';
 import { BoreProcess, connect, startClient, startEchoServer, startServer } from './helpers/procs.js';
-import { launchBrowser } from './helpers/inspect.js';
+import { launchBrowser, readEvents } from './helpers/inspect.js';
 
 const PORTS = ['--min-port', '27800', '--max-port', '27899'];
 const SCREENSHOTS = fileURLToPath(new URL(process.env.BORE_DOCS_SCREENSHOTS ? '../docs/' : '../test-artifacts/', import.meta.url));
@@ -355,13 +355,12 @@ test('POST /control with several tunnels: "stop" on one tunnel stops it alone; "
   await local.waitFor(/listening at 127\.0\.0\.1:27850 /);
   // What /control acts on is the inspector's view of each tunnel's machine: wait until it
   // shows both listening (under load it can trail the log line).
-  for (;;) {
-    const seen = (await (await fetch(`http://127.0.0.1:${port}/snapshot`)).json()) as {
-      children?: Record<string, { status: string; active: string[] }>;
-    };
-    if ([a, b].every((name) => seen.children?.[name]?.status === 'active' && seen.children[name].active.includes('listening'))) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await readEvents(port, (event, data) => {
+    const children = (data as { children?: Record<string, { status: string; active: string[] }> }).children;
+    return (
+      event === 'snapshot' && [a, b].every((name) => children?.[name]?.status === 'active' && children[name].active.includes('listening'))
+    );
+  });
   const headers = { origin: `http://127.0.0.1:${port}`, 'x-bore-token': await pageToken(port), 'content-type': 'application/json' };
   const ask = (tunnel: string, action: string) => post(port, headers, JSON.stringify({ tunnel, action }));
   assert.deepEqual(await ask('nope', 'stop'), { status: 409, body: 'tunnel nope is not running\n' });
