@@ -4,12 +4,13 @@
  * timeout); the server grants it within what its own dead-client bound allows. A Rust
  * peer never sees it: a server that offers no pool is never asked.
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { BoreServer } from '../src/server/server.js';
+import { heartbeatGrant } from '../src/server/sessions.js';
+import { HEARTBEAT_INTERVAL_MS } from '../src/protocol/constants.js';
 import { heartbeatIntervalFor } from '../src/client/actors.js';
 import { FramedSocket } from '../src/protocol/framed-socket.js';
 import { type ClientMessage, type ServerMessage, decodeClientMessage, serverMessageJson } from '../src/protocol/messages.js';
@@ -18,20 +19,55 @@ import { type RawFramed, rawConnect, rawTunnel } from './helpers/raw-peer.js';
 
 const RANGE = ['--min-port', '29500', '--max-port', '29599'];
 
-/** The gap between the next two heartbeats, ms. */
-async function heartbeatGap(control: RawFramed): Promise<number> {
-  assert.equal((await control.recv(10_000))?.type, 'Heartbeat');
-  const from = performance.now();
-  assert.equal((await control.recv(10_000))?.type, 'Heartbeat');
-  return performance.now() - from;
-}
-
 test('a quarter of the heartbeat timeout is asked for', () => {
   assert.equal(heartbeatIntervalFor(8000), 2000);
   assert.equal(heartbeatIntervalFor(1000), 250);
 });
 
-test('server: HeartbeatInterval slows the heartbeats, capped by the client timeout; before Hello it is a protocol error', async (t) => {
+test('the grant: up to a quarter of the client timeout less its slack, paid for out of TCP_USER_TIMEOUT', () => {
+  assert.deepEqual(heartbeatGrant(2000, 15_000), { grantedMs: 2000, userTimeoutMs: 12_500 });
+  assert.deepEqual(heartbeatGrant(60_000, 15_000), { grantedMs: 3500, userTimeoutMs: 11_000 }, 'capped');
+  assert.deepEqual(heartbeatGrant(100, 15_000), { grantedMs: 500 }, 'never faster than the protocol');
+  assert.deepEqual(heartbeatGrant(2000, 3000), { grantedMs: 500 }, 'a tight client timeout keeps the 500 ms pace');
+  // The whole bound stays within the client timeout: the wait for the first beat plus TCP_USER_TIMEOUT.
+  for (const [asked, timeout] of [
+    [2000, 15_000],
+    [60_000, 15_000],
+    [4000, 30_000],
+  ] as const) {
+    const { grantedMs, userTimeoutMs } = heartbeatGrant(asked, timeout);
+    assert.ok(grantedMs + userTimeoutMs! <= timeout - HEARTBEAT_INTERVAL_MS, `${asked} ms asked of ${timeout} ms`);
+  }
+});
+
+/**
+ * The heartbeats the server sends over `ms` of its (mocked) interval timers after the
+ * tunnel's pace was set: the client half-closes, which ends the tunnel, and counts what
+ * came before the EOF.
+ */
+async function heartbeatsOver(t: TestContext, control: RawFramed, ms: number): Promise<number> {
+  for (let at = 0; at < ms; at += 250) {
+    t.mock.timers.tick(250);
+    // Let each beat's write leave before the next (a beat is skipped while one is queued).
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  control.socket.end();
+  let beats = 0;
+  for (let msg = await control.recv(); msg !== undefined; msg = await control.recv()) if (msg.type === 'Heartbeat') beats++;
+  return beats;
+}
+
+/** A raw tunnel that asked for `ms` between heartbeats, once the server has acted on it (its pool offer follows). */
+async function pacedTunnel(server: BoreServer, ms: number): Promise<RawFramed> {
+  const { framed } = await rawTunnel(server.port);
+  assert.equal((await framed.recv())?.type, 'Heartbeat', 'the first beat, at Hello');
+  framed.send({ type: 'HeartbeatInterval', ms }, { type: 'PoolRequest', size: 1 });
+  assert.equal((await framed.recv())?.type, 'PoolOffer');
+  return framed;
+}
+
+test('server: HeartbeatInterval sets the pace, capped by the client timeout; before Hello it is a protocol error', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const make = async (clientTimeoutMs: number, minPort: number) => {
     const server = new BoreServer({
       controlPort: 0,
@@ -46,30 +82,16 @@ test('server: HeartbeatInterval slows the heartbeats, capped by the client timeo
     return server;
   };
   const server = await make(15_000, 29500);
-  const a = (await rawTunnel(server.port)).framed;
-  assert.ok((await heartbeatGap(a)) < 900, 'the Rust pace until asked');
-  a.send({ type: 'HeartbeatInterval', ms: 2000 });
-  await a.recv(); // the beat already scheduled at the old pace
-  const slow = await heartbeatGap(a);
-  assert.ok(slow > 1800 && slow < 2600, `2 s asked, 2 s granted: ${slow.toFixed(0)} ms`);
-
-  const b = (await rawTunnel(server.port)).framed;
-  b.send({ type: 'HeartbeatInterval', ms: 60_000 });
-  await b.recv(10_000);
-  const capped = await heartbeatGap(b);
-  assert.ok(capped > 3300 && capped < 4100, `capped at a quarter of (15 s - 1 s slack): ${capped.toFixed(0)} ms`);
-
-  // A client timeout of 3 s leaves 2 s: a quarter is below 500 ms, so nothing changes.
+  assert.equal(await heartbeatsOver(t, await pacedTunnel(server, 500), 7000), 14, 'the protocol pace: 14 in 7 s');
+  assert.equal(await heartbeatsOver(t, await pacedTunnel(server, 2000), 7000), 3, '2 s asked, 2 s granted');
+  assert.equal(await heartbeatsOver(t, await pacedTunnel(server, 60_000), 7000), 2, 'capped at 3.5 s');
   const tight = await make(3000, 29510);
-  const c = (await rawTunnel(tight.port)).framed;
-  c.send({ type: 'HeartbeatInterval', ms: 2000 });
-  await c.recv();
-  assert.ok((await heartbeatGap(c)) < 900, 'a tight client timeout keeps the 500 ms pace');
+  assert.equal(await heartbeatsOver(t, await pacedTunnel(tight, 2000), 7000), 14, 'a tight client timeout keeps 500 ms');
 
   const early = await rawConnect(server.port);
   early.send({ type: 'HeartbeatInterval', ms: 2000 });
   assert.equal(await early.recv(), undefined, 'closed with no answer');
-  for (const f of [a, b, c, early]) f.socket.destroy();
+  early.socket.destroy();
 });
 
 test('client: asks only a server that offered a pool; our server grants it', async (t) => {

@@ -41,6 +41,21 @@ export interface SessionSettings {
   requireTls: boolean;
 }
 
+/**
+ * What a server with `clientTimeoutMs` grants a client that asks for a heartbeat every
+ * `requestedMs`: from {@link HEARTBEAT_INTERVAL_MS} up to a quarter of what the client
+ * timeout leaves after its slack. What a slower pace adds to the wait for the first
+ * unacknowledged heartbeat comes off the control socket's TCP_USER_TIMEOUT
+ * (`userTimeoutMs`, absent at the protocol's pace), so a silently dead client is still
+ * freed within the client timeout.
+ */
+export function heartbeatGrant(requestedMs: number, clientTimeoutMs: number): { grantedMs: number; userTimeoutMs?: number } {
+  const budget = clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS;
+  const most = Math.max(HEARTBEAT_INTERVAL_MS, Math.floor(budget / 4));
+  const grantedMs = Math.min(Math.max(requestedMs, HEARTBEAT_INTERVAL_MS), most);
+  return grantedMs > HEARTBEAT_INTERVAL_MS ? { grantedMs, userTimeoutMs: budget - (grantedMs - HEARTBEAT_INTERVAL_MS) } : { grantedMs };
+}
+
 /** The control connections of one server and its open tunnels. */
 export class Sessions implements TunnelHost {
   /** The secret's keys, when the server has a secret (replaced by `setSecret`). */
@@ -79,18 +94,11 @@ export class Sessions implements TunnelHost {
     this.maxPool = settings.maxPoolPerTunnel;
   }
 
-  /**
-   * Grants a client's `HeartbeatInterval`: from {@link HEARTBEAT_INTERVAL_MS} up to a
-   * quarter of what the client timeout leaves after its slack. What a slower pace adds
-   * to the wait for the first unacknowledged heartbeat comes off the control socket's
-   * TCP_USER_TIMEOUT, so a silently dead client is still freed within the client timeout.
-   */
+  /** Grants a client's `HeartbeatInterval` ({@link heartbeatGrant}) and sets its control socket's TCP_USER_TIMEOUT to match. */
   grantHeartbeatInterval(socket: Socket, requestedMs: number): number {
-    const budget = this.#settings.clientTimeoutMs - CLIENT_TIMEOUT_SLACK_MS;
-    const most = Math.max(HEARTBEAT_INTERVAL_MS, Math.floor(budget / 4));
-    const granted = Math.min(Math.max(requestedMs, HEARTBEAT_INTERVAL_MS), most);
-    if (granted > HEARTBEAT_INTERVAL_MS) tuneControlSocket(socket, this.log, budget - (granted - HEARTBEAT_INTERVAL_MS));
-    return granted;
+    const { grantedMs, userTimeoutMs } = heartbeatGrant(requestedMs, this.#settings.clientTimeoutMs);
+    if (userTimeoutMs !== undefined) tuneControlSocket(socket, this.log, userTimeoutMs);
+    return grantedMs;
   }
 
   /** Tunnels open. */
