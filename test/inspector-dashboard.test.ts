@@ -323,6 +323,10 @@ test('the dashboard in a real browser: header, a connection with its bytes, reco
   assert.ok(await page.isEnabled('#reconnect'));
   await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: `${SCREENSHOTS}inspector.png` });
+  // The statechart at its default zoom (100%, the whole width in view), scrolled to the state the tunnel waits in.
+  await page.locator('#chart-wrap').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SCREENSHOTS}inspector-chart.png` });
+  await page.evaluate('window.scrollTo(0, 0)');
   const clicked = Date.now();
   await page.click('#reconnect');
   await page.waitForSelector('#control-msg:has-text("reconnecting now")', { timeout: 5000 });

@@ -1,6 +1,6 @@
 /**
- * The inspector page's pure modules (`src/inspector/page/`: model, layout, edges,
- * format) run here in Node, without a DOM, on the real client machine's graph; and the
+ * The inspector page's pure modules (`src/inspector/page/`: model, format, tunnels,
+ * taken; the chart's geometry is `inspector-chart-layout.test.ts`) run here in Node, without a DOM, on the real client machine's graph; and the
  * script served at `/app.js` is the current bundle of those modules.
  */
 import { test } from 'node:test';
@@ -11,17 +11,11 @@ import { bundlePage } from '../scripts/bundle.js';
 import { machineGraph } from '../src/inspector/graph.js';
 import { InspectorHub } from '../src/inspector/hub.js';
 import { APP_JS } from '../src/inspector/page.js';
-import { type EdgeRoute, routeEdges, separate } from '../src/inspector/page/edges.js';
 import { contextRows, formatTime, logText, transitionLabel } from '../src/inspector/page/format.js';
-import { type Box, type ChartLayout, type LocalEdge, SIZE, layoutChart, rankColumns } from '../src/inspector/page/layout.js';
 import { chartModel } from '../src/inspector/page/model.js';
 import { labelMatchesEvent, takenEdges } from '../src/inspector/page/taken.js';
 import { aggregateTone, stateTone, supervisorRows, tunnelAddress, tunnelItems } from '../src/inspector/page/tunnels.js';
 import type { ChildSnapshotView, LogEntryView, SnapshotView } from '../src/inspector/page/wire.js';
-
-const clientLayout = (): ChartLayout => layoutChart(chartModel(machineGraph(clientMachine)));
-const name = (l: LocalEdge) => `${l.edge.source}->${l.edge.target}`;
-const boxOf = (layout: ChartLayout, path: string): Box => layout.boxes.get(path)!;
 
 test('client machine: notes in the boxes, one arrow per source and target', () => {
   const model = chartModel(machineGraph(clientMachine));
@@ -73,175 +67,6 @@ test('client machine: notes in the boxes, one arrow per source and target', () =
       'failed->backoff: always',
       'returning->connecting: always',
       'backoff->connecting: RETRY_NOW; after retryDelay',
-    ],
-  );
-});
-
-test('client machine: columns follow the lifecycle; only the retry and the return to the first server close a cycle', () => {
-  const layout = clientLayout();
-  assert.deepEqual(boxOf(layout, '').columns, [
-    ['connecting'],
-    ['securing'],
-    ['authenticating'],
-    ['listening'],
-    ['failed', 'returning'],
-    ['fatal', 'backoff'],
-    ['stopped'],
-  ]);
-  // The parallel regions stand in one column, with no initial arrow between them.
-  assert.deepEqual(boxOf(layout, 'listening').columns, [['listening.heartbeat', 'listening.pool']]);
-  assert.equal(boxOf(layout, '').initial, 'connecting');
-  assert.equal(boxOf(layout, 'listening').initial, undefined);
-  assert.equal(boxOf(layout, 'listening.heartbeat').initial, 'listening.heartbeat.alive');
-  assert.deepEqual(boxOf(layout, 'listening.pool').columns, [
-    ['listening.pool.asking'],
-    ['listening.pool.standard', 'listening.pool.off'],
-    ['listening.pool.open'],
-  ]);
-
-  const root = boxOf(layout, '');
-  const { back } = rankColumns(layout.model.children.get('')!, 'connecting', root.local);
-  assert.deepEqual(root.local.filter((_, i) => back[i]).map(name), ['returning->connecting', 'backoff->connecting']);
-  // The heartbeat timeout leaves from `alive` but is laid out between the root's children.
-  assert.deepEqual(
-    root.local.filter((l) => l.edge.source === 'listening.heartbeat.alive').map((l) => [l.from, l.to, l.span]),
-    [['listening', 'failed', 1]],
-  );
-  assert.deepEqual(boxOf(layout, 'listening').local, [], 'nothing is drawn inside listening');
-});
-
-test('client machine: long and backward edges each get a lane of their own, outside the columns', () => {
-  const layout = clientLayout();
-  const root = boxOf(layout, '');
-  const lanes = (side: 'top' | 'bottom') => root.local.filter((l) => l.lane?.side === side);
-  assert.deepEqual(root.local.filter((l) => l.span === 1).map(name), [
-    'connecting->securing',
-    'securing->authenticating',
-    'authenticating->listening',
-    'listening->failed',
-    'listening->returning',
-    'listening.heartbeat.alive->failed',
-    'failed->fatal',
-    'failed->backoff',
-  ]);
-  assert.ok(
-    root.local.filter((l) => l.span === 1).every((l) => l.lane === undefined),
-    'neighbouring columns: no lane',
-  );
-  // Every failure goes through `failed`: those long edges run above the columns; the step
-  // past `securing` without TLS and the two edges back to `connecting` run below.
-  assert.deepEqual(lanes('top').map(name), ['connecting->failed', 'securing->failed', 'authenticating->failed']);
-  assert.deepEqual(lanes('bottom').map(name), ['connecting->authenticating', 'returning->connecting', 'backoff->connecting']);
-
-  for (const box of layout.boxes.values()) {
-    const ys = box.local.flatMap((l) => (l.lane ? [l.lane.y] : []));
-    assert.equal(new Set(ys).size, ys.length, `two edges share a lane in ${JSON.stringify(box.path)}: ${ys.join(', ')}`);
-    if (!box.kids.length) continue;
-    const columnsTop = Math.min(...box.kids.map((k) => k.y));
-    const columnsBottom = Math.max(...box.kids.map((k) => k.y + k.height));
-    for (const l of box.local) {
-      if (!l.lane) continue;
-      if (l.lane.side === 'top')
-        assert.ok(l.lane.y > box.head && l.lane.y < columnsTop, `${name(l)}: lane ${l.lane.y} is not between the title and the columns`);
-      else
-        assert.ok(
-          l.lane.y > columnsBottom && l.lane.y < box.height,
-          `${name(l)}: lane ${l.lane.y} is not between the columns and the bottom`,
-        );
-    }
-  }
-  // Neighbouring lanes are one lane apart, counted from the columns outwards.
-  const bottoms = lanes('bottom').map((l) => l.lane!.y);
-  assert.deepEqual(
-    bottoms,
-    bottoms.map((_, i) => bottoms[0]! + i * SIZE.lane),
-  );
-});
-
-test('client machine: boxes stand in their columns, inside their parent, none overlapping', () => {
-  const layout = clientLayout();
-  assert.deepEqual([layout.root.ax, layout.root.ay], [10, 10]);
-  assert.deepEqual([layout.width, layout.height], [layout.root.width + 20, layout.root.height + 20]);
-  for (const box of layout.boxes.values()) {
-    for (const k of box.kids) {
-      assert.equal(k.ax, box.ax + k.x);
-      assert.equal(k.ay, box.ay + k.y);
-      assert.ok(
-        k.x > 0 && k.y >= box.head && k.x + k.width < box.width && k.y + k.height < box.height,
-        `${k.path} sticks out of ${JSON.stringify(box.path)}`,
-      );
-    }
-    let right = -Infinity;
-    for (const column of box.columns) {
-      const kids = column.map((p) => boxOf(layout, p));
-      assert.ok(Math.min(...kids.map((k) => k.x)) > right, `column ${column.join()} overlaps the one before`);
-      right = Math.max(...kids.map((k) => k.x + k.width));
-      for (let i = 1; i < kids.length; i++)
-        assert.equal(kids[i]!.y, kids[i - 1]!.y + kids[i - 1]!.height + SIZE.rowGap, `${column.join()}: rows`);
-    }
-  }
-});
-
-/** The first and last points of a path: `M x,y ... x,y`. */
-function endsOf(route: EdgeRoute): { start: string; end: string } {
-  const points = route.d.match(/-?[\d.]+,-?[\d.]+/g)!;
-  return { start: points[0], end: points[points.length - 1]! };
-}
-
-test('client machine: every arrow is drawn once, from its own point to its own point', () => {
-  const layout = clientLayout();
-  const { routes, gapLabels } = routeEdges(layout);
-  const drawn = routes.map((r) => `${r.edge.source}->${r.edge.target}`);
-  assert.deepEqual([...drawn].sort(), layout.model.edges.map((e) => `${e.source}->${e.target}`).sort());
-  const ends = routes.map(endsOf);
-  assert.equal(new Set(ends.map((e) => e.start)).size, routes.length, 'two arrows leave from one point');
-  assert.equal(new Set(ends.map((e) => e.end)).size, routes.length, 'two arrows end at one point');
-  // Each arrow ends on its target's border.
-  for (const [i, r] of routes.entries()) {
-    const [x, y] = ends[i]!.end.split(',').map(Number) as [number, number];
-    const t = boxOf(layout, r.edge.target);
-    const onX = x === t.ax || x === t.ax + t.width;
-    const onY = y === t.ay || y === t.ay + t.height;
-    assert.ok(
-      (onX && y >= t.ay && y <= t.ay + t.height) || (onY && x >= t.ax && x <= t.ax + t.width),
-      `${drawn[i]} ends at ${x},${y}, off ${r.edge.target}`,
-    );
-  }
-  const stop = routes.find((r) => r.edge.source === '')!;
-  assert.equal(stop.label?.text, 'STOP (from any state)');
-  assert.ok(stop.dot, 'STOP starts at a dot under the root title');
-  assert.equal(gapLabels.length, 11, 'one label per edge between neighbouring columns: 8 at the root, 3 in the pool region');
-  for (let i = 1; i < gapLabels.length; i++) {
-    const [a, b] = [gapLabels[i - 1]!, gapLabels[i]!];
-    assert.ok(Math.abs(b.x - a.x) >= 120 || b.y - a.y >= 15, `labels overlap: ${JSON.stringify([a, b])}`);
-  }
-});
-
-test('rankColumns: longest paths, back edges, searches from unreached children, and the rest last', () => {
-  const links = (...pairs: string[]) => pairs.map((p) => ({ from: p[0]!, to: p[1]! }));
-  assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ab', 'bc', 'ca')), {
-    columns: [['a'], ['b'], ['c']],
-    back: [false, false, true],
-  });
-  assert.deepEqual(rankColumns(['a', 'b', 'c'], 'a', links('ac', 'ab', 'bc')).columns, [['a'], ['b'], ['c']], 'c after its longest path');
-  // x is not reachable from the initial a: a search starts from it; z has no links at all.
-  assert.deepEqual(rankColumns(['z', 'a', 'b', 'x', 'y'], 'a', links('ab', 'xy')).columns, [['a', 'x'], ['b', 'y'], ['z']]);
-  assert.deepEqual(rankColumns(['p', 'q'], undefined, []).columns, [['p', 'q']], 'no initial state and no links: one column');
-  assert.deepEqual(rankColumns(['a', 'b'], 'a', links('aa', 'ab')).back, [true, false], 'a self-loop is a back edge');
-});
-
-test('separate: a label close to the previous one moves below it', () => {
-  const out = separate([
-    { x: 100, y: 50, text: 'b' },
-    { x: 100, y: 40, text: 'a' },
-    { x: 300, y: 40, text: 'far' },
-  ]);
-  assert.deepEqual(
-    out.map((l) => [l.text, l.y]),
-    [
-      ['a', 40],
-      ['b', 55],
-      ['far', 40],
     ],
   );
 });

@@ -510,6 +510,29 @@ test('the page in a real browser: statechart, live state, survives a tunnel rest
     assert.ok(sizes.length > 0, `no ${selector} drawn`);
     assert.ok(Math.min(...sizes) >= 11, `${selector} at ${Math.min(...sizes).toFixed(1)} px on screen at 1280x800`);
   }
+  // The whole chart across at its default zoom: no sideways scrolling in its box.
+  const across = await page.evaluate<number[]>(
+    `(() => { const b = document.getElementById('chart-box'); return [b.scrollWidth, b.clientWidth]; })()`,
+  );
+  assert.ok(across[0]! <= across[1]!, `the chart box scrolls sideways at 1280x800: ${across.join(' > ')}`);
+  // As drawn: no arrow passes through the box of a state that holds neither its source nor its target.
+  const through = await page.evaluate<string[]>(`(() => {
+    const boxes = Array.from(document.querySelectorAll('#chart [data-state]'), (g) => [g.getAttribute('data-state'), g.querySelector('rect').getBBox()]);
+    const holds = (p, q) => q === p || q.startsWith(p + '.');
+    const found = new Set();
+    for (const path of document.querySelectorAll('#chart path.edge[data-edge]')) {
+      const key = path.getAttribute('data-edge');
+      const [source, target] = key.split('->');
+      for (let d = 0, n = path.getTotalLength(); d <= n; d += 2) {
+        const { x, y } = path.getPointAtLength(d);
+        for (const [state, r] of boxes)
+          if (!holds(state, source) && !holds(state, target) && x > r.x + 1 && x < r.x + r.width - 1 && y > r.y + 1 && y < r.y + r.height - 1)
+            found.add(key + ' through ' + state);
+      }
+    }
+    return [...found];
+  })()`);
+  assert.deepEqual(through, [], 'arrows drawn through boxes');
   // (the arrow's label has its key too, so the label is highlighted with it)
   assert.ok((await page.locator('text.edge-label[data-edge="backoff->connecting"]').count()) === 1);
 

@@ -1,15 +1,19 @@
 /**
- * The arrows' geometry, pure (no DOM): SVG path data and label positions for every
- * edge of a {@link ChartLayout}, in the order they are drawn.
+ * The arrows' geometry, pure (no DOM): SVG path data, the corner points, and label
+ * positions for every edge of a {@link ChartLayout}, in the order they are drawn.
  *
- * Three kinds: a curve through the gap between neighbouring columns; a lane edge that
- * leaves its source's top or bottom side, runs along its lane and enters its target's
- * same side; and a straight drop from a compound state's title (a dot) to a descendant,
- * e.g. the root's `STOP → stopped`. Edge ends sharing a side of a box are spread evenly
- * along it. An edge from a state to one of its ancestors is not drawn.
+ * Every arrow runs in right angles with rounded corners. It leaves its source's bottom
+ * and turns on its own line of the channel under the source's row, where its label
+ * stands beside it; from there it goes to its target's top (an edge to the next row),
+ * or along its lane and through the channel above its target (any other). A drop from a
+ * compound state's title (a dot) to a descendant, e.g. the root's `STOP → stopped`,
+ * runs straight down the channel above the first row. Edge ends sharing a side of a box
+ * are spread along it in the order of where they come from or go to, and the lines of
+ * a channel are ordered so that a line's label stands right of every arrow that reaches
+ * that line from above. An edge from a state to one of its ancestors is not drawn.
  */
-import type { Box, ChartLayout, LocalEdge } from './layout.js';
-import { type ChartEdge, ROOT, isInside } from './model.js';
+import { type Box, type Channel, type ChartLayout, type Lane, SIZE, boxAt, dropLabel, dropsOf, textWidth } from './layout.js';
+import { type ChartEdge, childOf, isInside } from './model.js';
 import { edgeKey } from './taken.js';
 
 /** A point of the drawing. */
@@ -30,101 +34,266 @@ export interface EdgeRoute {
   readonly edge: ChartEdge;
   /** SVG path data. */
   readonly d: string;
+  /** The corners it runs through, first to last (the path rounds them). */
+  readonly points: readonly Point[];
   /** Where a dot marks the start (an arrow from a compound state's title). */
   readonly dot?: Point;
-  /** The label drawn right after the path; edges between neighbouring columns have theirs in {@link EdgeDrawing.gapLabels}. */
-  readonly label?: Label;
+  /** Its label, drawn after every arrow. */
+  readonly label: Label;
 }
 
-/** Everything {@link routeEdges} computes. */
-export interface EdgeDrawing {
-  /** The arrows, in drawing order: each container's local edges (containers parents first), then the drops to descendants. */
-  readonly routes: EdgeRoute[];
-  /** Labels of the edges between neighbouring columns, moved apart so that none overlaps the previous one; drawn last. */
-  readonly gapLabels: Label[];
-}
-
-/** Where an edge meets a box: which box side (`key`), and how far along it (0..1). */
+/** Where an edge meets a box: which box side (`key`), how far along it (0..1), ordered by `order`. */
 interface End {
   readonly key: string;
+  readonly order: number;
   frac: number;
 }
 
-/** Corner radius of lane edges. */
+/** Corner radius of the arrows. */
 const CORNER = 6;
+/** From a channel line's top: its label's baseline, and its arrows' run. */
+const BASELINE = 12;
+const RUN = 17;
 
-/** Routes every edge of a layout. */
-export function routeEdges(layout: ChartLayout): EdgeDrawing {
-  const boxOf = (path: string): Box => {
-    const b = layout.boxes.get(path);
-    if (!b) throw new Error(`no box for state ${JSON.stringify(path)}`);
-    return b;
-  };
+/** Routes every edge of a layout: each container's local edges (containers parents first), then its drops. */
+export function routeEdges(layout: ChartLayout): EdgeRoute[] {
+  const { boxes, model } = layout;
+  const box = (path: string) => boxAt(boxes, path);
+  const centre = (path: string) => box(path).ax + box(path).width / 2;
+  const laneX = (b: Box, lane: Lane) => b.ax + lane.x;
+  const childIn = (k: Box, path: string) => box(childOf(model, k.path, path) ?? '');
   const ends: End[] = [];
-  const end = (path: string, side: string): End => {
-    const e = { key: `${path}:${side}`, frac: 0.5 };
+  const end = (path: string, side: 'top' | 'bottom', order: number): End => {
+    const e = { key: `${path}:${side}`, order, frac: 0.5 };
     ends.push(e);
     return e;
   };
-  const local: { l: LocalEdge; from: End; to: End }[] = [];
-  for (const b of layout.boxes.values()) {
+  // Where each edge leaves its source and reaches its target (a local lane's edges share their arrival).
+  const fromEnd = new Map<ChartEdge, End>();
+  const toEnd = new Map<ChartEdge, End>();
+  const plans = [...boxes.values()].map((b) => {
+    const arrivals = new Map(
+      b.lanes.flatMap((lane) => (lane.kind === 'local' ? [[lane, end(lane.target, 'top', laneX(b, lane))] as const] : [])),
+    );
     for (const l of b.local) {
-      const side = l.span === 1 ? undefined : (l.lane?.side ?? 'bottom');
-      local.push({ l, from: end(l.edge.source, side ?? 'r'), to: end(l.edge.target, side ?? 'l') });
+      fromEnd.set(l.edge, end(l.edge.source, 'bottom', l.lane ? laneX(b, l.lane) : centre(l.edge.target)));
+      toEnd.set(l.edge, (l.lane && arrivals.get(l.lane)) || end(l.edge.target, 'top', centre(l.edge.source)));
+    }
+    const drops = dropsOf(model, b.path);
+    for (const d of drops) toEnd.set(d, end(d.target, 'top', centre(d.target)));
+    return { b, drops };
+  });
+  spread(ends);
+  const at = (path: string, e: End | undefined) => box(path).ax + box(path).width * (e?.frac ?? 0.5);
+  const entryLane = (k: Box, target: string) => k.lanes.find((l) => l.kind === 'entry' && l.target === target);
+  const exitLane = (k: Box, edge: ChartEdge) => k.lanes.find((l) => l.kind === 'exit' && l.edge === edge);
+  /** The x at which `edge` leaves the bottom of `k` (its source, or a box holding it). */
+  const exitX = (edge: ChartEdge, k: Box): number => {
+    if (k.path === edge.source) return at(edge.source, fromEnd.get(edge));
+    const lane = exitLane(k, edge);
+    return lane ? laneX(k, lane) : exitX(edge, childIn(k, edge.source));
+  };
+  /** The x at which `edge` enters the top of `k` (its target, or a box holding it). */
+  const entryX = (edge: ChartEdge, k: Box): number => {
+    if (k.path === edge.target) return at(edge.target, toEnd.get(edge));
+    const lane = entryLane(k, edge.target);
+    return lane ? laneX(k, lane) : entryX(edge, childIn(k, edge.target));
+  };
+
+  // Each channel's lines: drops, leaving edges and lanes, arriving lanes, in the order that crosses least.
+  const lineY = new Map<unknown, number>();
+  for (const { b, drops } of plans) {
+    const edgeTo = (lane: Lane) =>
+      b.local.find((l) => l.lane === lane)?.edge ?? [...toEnd.keys()].find((e) => e.target === lane.target && !isInside(e.source, b.path));
+    for (const ch of b.channels) {
+      const items: LineItem[] = [];
+      if (ch.row === -1)
+        for (const drop of drops) {
+          const x = entryX(drop, childIn(b, drop.target));
+          items.push({ key: drop, v: [[x, -Infinity, Infinity]], h: [], label: [x + 6, textWidth(dropLabel(drop))] });
+        }
+      for (const l of b.local.filter((l) => l.fromRow === ch.row)) {
+        const sx = exitX(l.edge, box(l.from));
+        const tx = l.lane ? laneX(b, l.lane) : entryX(l.edge, box(l.to));
+        const onward: Vertical = l.lane?.side === 'left' ? [tx, -Infinity, 0] : [tx, 0, Infinity];
+        items.push({ key: l, v: [[sx, -Infinity, 0], onward], h: [[sx, tx]], label: [sx + 6, textWidth(l.edge.labels.join('; '))] });
+      }
+      for (const lane of b.lanes) {
+        const lx = laneX(b, lane);
+        if (lane.kind === 'exit' && lane.row === ch.row && lane.edge) {
+          const sx = exitX(lane.edge, childIn(b, lane.target));
+          items.push({
+            key: lane,
+            v: [
+              [sx, -Infinity, 0],
+              [lx, 0, Infinity],
+            ],
+            h: [[sx, lx]],
+          });
+        }
+        const edge = lane.kind !== 'exit' && lane.row === ch.row + 1 ? edgeTo(lane) : undefined;
+        if (!edge) continue;
+        const dx = entryX(edge, childIn(b, lane.target));
+        items.push({
+          key: lane,
+          v: [lane.side === 'left' && lane.kind === 'local' ? [lx, 0, Infinity] : [lx, -Infinity, 0], [dx, 0, Infinity]],
+          h: [[lx, dx]],
+        });
+      }
+      leastCrossing(items).forEach((item, i) => lineY.set(item.key, lineTop(b, ch, i)));
     }
   }
-  const drops = layout.model.edges
-    .filter((e) => isInside(e.target, e.source) && e.source !== e.target)
-    .map((edge) => ({ edge, to: end(edge.target, 'top') }));
-  spread(ends);
+  const run = (key: unknown) => (lineY.get(key) ?? 0) + RUN;
+  /** The corners from the source's bottom to the bottom of `k`, a box holding it. */
+  const out = (edge: ChartEdge, k: Box): Point[] => {
+    if (k.path === edge.source) return [{ x: exitX(edge, k), y: k.ay + k.height }];
+    const points = out(edge, childIn(k, edge.source));
+    const x = points[points.length - 1]!.x;
+    const lane = exitLane(k, edge);
+    if (lane) points.push({ x, y: run(lane) }, { x: laneX(k, lane), y: run(lane) });
+    points.push({ x: lane ? laneX(k, lane) : x, y: k.ay + k.height });
+    return points;
+  };
+  /** The corners from the top of `k`, a box holding the target (or the target), to the target's top. */
+  const into = (edge: ChartEdge, k: Box): Point[] => {
+    const points: Point[] = [{ x: entryX(edge, k), y: k.ay }];
+    if (k.path === edge.target) return points;
+    const inner = childIn(k, edge.target);
+    const lane = entryLane(k, edge.target);
+    if (lane) points.push({ x: points[0]!.x, y: run(lane) }, { x: entryX(edge, inner), y: run(lane) });
+    return [...points, ...into(edge, inner)];
+  };
 
   const routes: EdgeRoute[] = [];
-  const gapLabels: Label[] = [];
-  for (const { l, from, to } of local) {
-    const s = boxOf(l.edge.source);
-    const d = boxOf(l.edge.target);
-    const text = l.edge.labels.join('; ');
-    if (l.span === 1) {
-      const x0 = s.ax + s.width;
-      const y0 = s.ay + Math.min(s.height, 90) * from.frac;
-      const x1 = d.ax;
-      const y1 = d.ay + d.height * to.frac;
-      const mx = (x0 + x1) / 2;
-      const gapX = boxOf(l.from).ax + boxOf(l.from).width;
-      routes.push({ edge: l.edge, d: `M${x0},${y0} C${mx},${y0} ${mx},${y1} ${x1},${y1}` });
-      gapLabels.push({ x: gapX + 10, y: y0 + (y1 - y0) * 0.5 - 4, text, edge: edgeKey(l.edge) });
-    } else {
-      // The lane's y is relative to its container but used as absolute, as the ES5 page
-      // did: right only for a container at y = 0 (the root's lanes sit 10 higher than
-      // meant, a nested container's would be drawn near the top of the chart).
-      const lane = l.lane?.y ?? 0;
-      const top = l.lane?.side === 'top';
-      const sx = s.ax + s.width * from.frac;
-      const dx = d.ax + d.width * to.frac;
-      const sy = top ? s.ay : s.ay + s.height;
-      const dy = top ? d.ay : d.ay + d.height;
-      const dir = dx > sx ? 1 : -1;
-      const v = top ? -1 : 1;
-      const r = CORNER;
-      routes.push({
-        edge: l.edge,
-        d: `M${sx},${sy} L${sx},${lane - v * r} Q${sx},${lane} ${sx + dir * r},${lane} L${dx - dir * r},${lane} Q${dx},${lane} ${dx},${lane - v * r} L${dx},${dy}`,
-        label: { x: Math.min(sx, dx) + 10, y: lane - 4, text, edge: edgeKey(l.edge) },
-      });
+  for (const { b, drops } of plans) {
+    for (const l of b.local) {
+      const points = out(l.edge, box(l.from));
+      const sx = points[points.length - 1]!.x;
+      const y = run(l);
+      points.push({ x: sx, y });
+      if (l.lane) {
+        const lx = laneX(b, l.lane);
+        points.push({ x: lx, y }, { x: lx, y: run(l.lane) }, { x: entryX(l.edge, box(l.to)), y: run(l.lane) });
+      } else points.push({ x: entryX(l.edge, box(l.to)), y });
+      points.push(...into(l.edge, box(l.to)));
+      const top = lineY.get(l) ?? 0;
+      routes.push(route(l.edge, points, { x: sx + 6, y: top + BASELINE, text: l.edge.labels.join('; '), edge: edgeKey(l.edge) }));
+    }
+    for (const drop of drops) {
+      const k = childIn(b, drop.target);
+      const start = { x: entryX(drop, k), y: b.ay + (b.channels[0]?.y ?? b.head) };
+      const label = { x: start.x + 6, y: (lineY.get(drop) ?? 0) + BASELINE, text: dropLabel(drop), edge: edgeKey(drop) };
+      routes.push({ ...route(drop, [start, ...into(drop, k)], label), dot: start });
     }
   }
-  for (const { edge, to } of drops) {
-    const s = boxOf(edge.source);
-    const d = boxOf(edge.target);
-    const x = d.ax + d.width * to.frac;
-    const top = s.ay + (s.path === ROOT ? 30 : s.head);
-    const text = edge.labels.join('; ') + (edge.source === ROOT ? ' (from any state)' : '');
-    routes.push({ edge, d: `M${x},${top} L${x},${d.ay}`, dot: { x, y: top }, label: { x: x + 6, y: top + 14, text, edge: edgeKey(edge) } });
-  }
-  return { routes, gapLabels: separate(gapLabels) };
+  return routes;
 }
 
-/** Spreads the ends that share a side of a box evenly along it. */
+/** A vertical run in a channel: its x, and from and to where, relative to its line (0; -Infinity: the channel's top). */
+type Vertical = readonly [x: number, from: number, to: number];
+
+/** What runs on one line of a channel, for {@link leastCrossing}: vertical runs, horizontal ones (from x, to x) on the line, and a label (x, width) just above it. */
+interface LineItem {
+  readonly key: unknown;
+  readonly v: readonly Vertical[];
+  readonly h: readonly (readonly [number, number])[];
+  readonly label?: readonly [number, number];
+}
+
+/** Most lines a channel is searched for its best order (7! = 5,040 orders); a longer one keeps its order. */
+const MAX_SEARCHED = 7;
+
+/**
+ * The order of a channel's lines, top to bottom, in which the fewest vertical runs cross
+ * another line's run or label; among equals, the first found (the items' own order first).
+ */
+export function leastCrossing<T extends LineItem>(items: readonly T[]): T[] {
+  if (items.length < 2 || items.length > MAX_SEARCHED) return [...items];
+  let best: T[] = [...items];
+  let bestScore = crossings(best);
+  permute(items.length, (order) => {
+    if (bestScore === 0) return;
+    const candidate = order.map((i) => items[i]!);
+    const score = crossings(candidate);
+    if (score < bestScore) [best, bestScore] = [candidate, score];
+  });
+  return best;
+}
+
+/** How many times a vertical run crosses another line's horizontal run or label, the lines in this order. */
+function crossings(lines: readonly LineItem[]): number {
+  let n = 0;
+  lines.forEach((a, ia) => {
+    for (const [x, from, to] of a.v) {
+      const [y0, y1] = [ia + from, ia + to];
+      lines.forEach((b, ib) => {
+        if (ib === ia) return;
+        for (const [x0, x1] of b.h) if (x > Math.min(x0, x1) + 0.5 && x < Math.max(x0, x1) - 0.5 && y0 < ib && y1 > ib) n++;
+        // A label fills the band just above its line.
+        if (b.label && x > b.label[0] - 2 && x < b.label[0] + b.label[1] && y0 < ib - 0.1 && y1 > ib - 0.9) n++;
+      });
+    }
+  });
+  return n;
+}
+
+/** Calls `visit` with every order of 0..n-1 (Heap's algorithm), the identity first. */
+function permute(n: number, visit: (order: readonly number[]) => void): void {
+  const a = Array.from({ length: n }, (_, i) => i);
+  const c = new Array<number>(n).fill(0);
+  visit(a);
+  for (let i = 1; i < n;) {
+    if (c[i]! < i) {
+      const j = i % 2 === 0 ? 0 : c[i]!;
+      [a[j], a[i]] = [a[i]!, a[j]!];
+      visit(a);
+      c[i]!++;
+      i = 1;
+    } else c[i++] = 0;
+  }
+}
+
+/** The top of line `i` of a channel of `b`, absolute. */
+function lineTop(b: Box, ch: Channel, i: number): number {
+  return b.ay + ch.y + SIZE.slotTop + i * SIZE.slot;
+}
+
+/** An arrow through `points` (repeated and aligned points dropped), its corners rounded. */
+function route(edge: ChartEdge, corners: readonly Point[], label: Label): Omit<EdgeRoute, 'dot'> {
+  const points: Point[] = [];
+  for (const p of corners) {
+    const last = points[points.length - 1];
+    if (last && Math.abs(last.x - p.x) < 0.01 && Math.abs(last.y - p.y) < 0.01) continue;
+    const before = points[points.length - 2];
+    // Three in a line: the middle one is no corner.
+    if (before && last && ((before.x === last.x && last.x === p.x) || (before.y === last.y && last.y === p.y))) points.pop();
+    points.push(p);
+  }
+  let d = `M${points[0]!.x},${points[0]!.y}`;
+  for (let i = 1; i < points.length; i++) {
+    const [p, c, n] = [points[i - 1]!, points[i]!, points[i + 1]];
+    if (!n) {
+      d += ` L${c.x},${c.y}`;
+      continue;
+    }
+    const r = Math.min(CORNER, dist(p, c) / 2, dist(c, n) / 2);
+    const a = toward(c, p, r);
+    const z = toward(c, n, r);
+    d += ` L${a.x},${a.y} Q${c.x},${c.y} ${z.x},${z.y}`;
+  }
+  return { edge, d, points, label };
+}
+
+function dist(a: Point, b: Point): number {
+  return Math.abs(a.x - b.x) + Math.abs(a.y - b.y);
+}
+
+/** The point `r` from `from` toward `to` (on an axis-parallel segment). */
+function toward(from: Point, to: Point, r: number): Point {
+  return { x: from.x + Math.sign(to.x - from.x) * r, y: from.y + Math.sign(to.y - from.y) * r };
+}
+
+/** Spreads the ends that share a side of a box evenly along it, in their `order`. */
 function spread(ends: readonly End[]): void {
   const sides = new Map<string, End[]>();
   for (const e of ends) {
@@ -132,16 +301,8 @@ function spread(ends: readonly End[]): void {
     if (list) list.push(e);
     else sides.set(e.key, [e]);
   }
-  for (const list of sides.values()) list.forEach((e, i) => (e.frac = (i + 1) / (list.length + 1)));
-}
-
-/** Sorts labels left to right and moves each down below the previous one if they would overlap. */
-export function separate(labels: readonly Label[]): Label[] {
-  const sorted = [...labels].sort((a, b) => a.x - b.x || a.y - b.y);
-  const out: Label[] = [];
-  for (const label of sorted) {
-    const prev = out[out.length - 1];
-    out.push(prev && Math.abs(label.x - prev.x) < 120 && label.y - prev.y < 15 ? { ...label, y: prev.y + 15 } : label);
+  for (const list of sides.values()) {
+    list.sort((a, b) => a.order - b.order);
+    list.forEach((e, i) => (e.frac = (i + 1) / (list.length + 1)));
   }
-  return out;
 }

@@ -2,13 +2,17 @@
  * Where everything goes, as pure functions of the {@link ChartModel} (no DOM, no text
  * measuring: widths are estimated from character counts).
  *
- * Inside each compound state (and the root) the children stand in columns, layered:
- * a depth-first search from the initial child marks the edges that close a cycle
- * ("back" edges); every other edge goes at least one column to the right, so a child's
- * column is the longest path to it from the initial child ({@link rankColumns}). An edge
- * between neighbouring columns is a curve through the gap between them, and the gap is
- * widened to fit its labels; every other edge (longer, within a column, or backward)
- * runs in a lane of its own above or below the columns.
+ * The chart reads top to bottom. Inside each compound state (and the root) the children
+ * stand in rows: a depth-first search from the initial child marks the edges that close
+ * a cycle ("back" edges); every other edge goes at least one row down, so a child's row
+ * is the longest path to it from the initial child ({@link rankRows}). Between two rows
+ * (and above the first) runs a channel that no box stands in: every arrow leaves its
+ * source's bottom into the channel under the source's row, with its label there, one
+ * line of the channel each. An arrow to the next row goes on to its target's top; a
+ * longer, backward or sideways one runs to a vertical lane beside the rows (right going
+ * down, left going up), shared by every such arrow to the same target, and reaches its
+ * target through the channel above it. So no arrow crosses a box, and labels never widen
+ * the chart between its boxes: a chart fits a laptop's width at 100%.
  */
 import { type ChartEdge, type ChartModel, ROOT, childOf, isInside } from './model.js';
 
@@ -20,12 +24,17 @@ export const SIZE = {
   pad: 14,
   /** Height of a box's title. */
   head: 26,
-  /** Vertical space between boxes of a column. */
-  rowGap: 30,
-  /** Least horizontal space between columns. */
-  minGap: 70,
-  /** Distance between two lanes. */
-  lane: 18,
+  /** Horizontal space between the boxes of a row. */
+  colGap: 36,
+  /** Height of a channel with no arrow in it. */
+  rowGap: 26,
+  /** Height of one line (an arrow's run and its label) of a channel. */
+  slot: 18,
+  /** Space in a channel above its first line, and under its last (the arrows' final drop). */
+  slotTop: 6,
+  slotBottom: 16,
+  /** Distance between two vertical lanes, and from the rows to the first. */
+  lane: 16,
   /** Estimated width of a character of 12px text. */
   char: 6.6,
 } as const;
@@ -41,21 +50,23 @@ export interface Link {
   readonly to: string;
 }
 
-/** The columns of a container: {@link rankColumns}'s result. */
-export interface Columns {
-  /** Children by column, left to right, each column top to bottom. */
-  readonly columns: string[][];
-  /** For each link (same index): whether it closes a cycle, so that it does not push its target right. */
+/** The rows of a container: {@link rankRows}'s result. */
+export interface Rows {
+  /** Children by row, top to bottom, each row left to right. */
+  readonly rows: string[][];
+  /** For each link (same index): whether it closes a cycle, so that it does not push its target down. */
   readonly back: boolean[];
 }
 
 /**
- * Puts the `children` of a container in columns. A depth-first search from `initial`
- * (then from each child not reached yet that has links of its own) gives the order
- * within columns and marks back links; a reached child's column is its longest path of
- * forward links from a search's start; children never reached go in one last column.
+ * Puts the `children` of a container in rows. A depth-first search from `initial` (then
+ * from each child not reached yet that has links of its own) marks back links; a reached
+ * child's row is its longest path of forward links from a search's start; children
+ * never reached (a parallel state's regions, a state entered only from outside) join the
+ * first row. Within a row, children that leave by a back link come first (their lane is
+ * on the left), then the search's order.
  */
-export function rankColumns(children: readonly string[], initial: string | undefined, links: readonly Link[]): Columns {
+export function rankRows(children: readonly string[], initial: string | undefined, links: readonly Link[]): Rows {
   const visit = new Map<string, 'open' | 'done'>();
   const order: string[] = [];
   const back = links.map(() => false);
@@ -84,30 +95,58 @@ export function rankColumns(children: readonly string[], initial: string | undef
       changed = true;
     });
   }
-  const reached = children.filter((c) => visit.has(c));
-  const last = order.length ? Math.max(0, ...reached.map(at)) + 1 : 0;
-  for (const c of children) if (!visit.has(c)) rank.set(c, last);
-
-  const position = (c: string) => (visit.has(c) ? order.indexOf(c) : Infinity);
-  const columns: string[][] = [];
-  for (const c of [...children].sort((a, b) => position(a) - position(b) || 0)) (columns[at(c)] ??= []).push(c);
-  return { columns: columns.filter(Boolean), back };
+  const leavesBack = new Set(links.filter((_, i) => back[i]).map((l) => l.from));
+  const position = (c: string) => (visit.has(c) ? order.indexOf(c) : order.length + children.indexOf(c));
+  const key = (c: string) => (leavesBack.has(c) ? 0 : 1);
+  const rows: string[][] = [];
+  for (const c of [...children].sort((a, b) => key(a) - key(b) || position(a) - position(b))) (rows[at(c)] ??= []).push(c);
+  return { rows: rows.filter(Boolean), back };
 }
 
-/** A lane: a horizontal run above or below a container's columns. */
+/** How an edge between two children runs, by their rows. */
+export type EdgeKind = 'next' | 'same' | 'down' | 'up';
+
+/**
+ * A vertical lane beside the rows. `local`: the way of every longer, backward or
+ * sideways edge between children to one target. `entry`: the way in of every edge from
+ * outside to one descendant of a child below the first row (it comes in at the top).
+ * `exit`: the way out of one edge from a descendant of a child above the last row to
+ * outside (it leaves at the bottom).
+ */
 export interface Lane {
-  readonly side: 'top' | 'bottom';
-  /** Its y, relative to the container's box. */
-  readonly y: number;
+  readonly kind: 'local' | 'entry' | 'exit';
+  readonly side: 'left' | 'right';
+  /** The edges' common target (`local`, `entry`), or the one edge's source (`exit`). */
+  readonly target: string;
+  /** The one edge of an `exit` lane. */
+  readonly edge?: ChartEdge;
+  /** Row of the child the lane ends at (`local`, `entry`: in the channel above it) or starts from (`exit`: in the channel under it). */
+  readonly row: number;
+  /** Its x, relative to the container's box. */
+  x: number;
 }
 
 /** An edge drawn inside a container, between two of its children. */
 export interface LocalEdge extends Link {
   readonly edge: ChartEdge;
-  /** Columns from `from` to `to`: 1 for a curve through the gap; anything else runs in {@link lane}. */
-  readonly span: number;
-  /** The lane, for an edge that is not between neighbouring columns. */
+  /** Rows of `from` and `to`. */
+  readonly fromRow: number;
+  readonly toRow: number;
+  /** `next`: one row down, straight through the channel; `down`/`up`/`same`: through {@link lane}. */
+  readonly kind: EdgeKind;
+  /** The lane, for any but a `next` edge. */
   lane?: Lane;
+}
+
+/** A channel: the space under a row (or above the first), where arrows and their labels run. */
+export interface Channel {
+  /** The row above it (-1: the channel above the first row). */
+  readonly row: number;
+  /** Number of lines: one per edge leaving the row above, one per lane arriving at the row below, one per drop. */
+  readonly lines: number;
+  /** Its top, relative to the container's box. */
+  y: number;
+  readonly height: number;
 }
 
 /** A state's box (or the root's), with its children's boxes. */
@@ -124,12 +163,16 @@ export interface Box {
   /** Absolute position in the drawing. */
   ax: number;
   ay: number;
-  /** The children's boxes, column by column. */
+  /** The children's boxes, row by row. */
   readonly kids: Box[];
-  /** The children's paths by column ({@link rankColumns}). */
-  columns: string[][];
+  /** The children's paths by row ({@link rankRows}). */
+  rows: string[][];
   /** The edges between children, drawn inside this box. */
   local: LocalEdge[];
+  /** The lanes of those edges, left ones outermost first, right ones innermost first. */
+  lanes: Lane[];
+  /** The channels, the one above the first row first. */
+  channels: Channel[];
   /** Path of the initial child (the dot and arrow point at it). */
   initial?: string;
 }
@@ -146,7 +189,7 @@ export interface ChartLayout {
   readonly height: number;
 }
 
-/** Lays out the whole chart: box sizes, columns, lanes and absolute positions. */
+/** Lays out the whole chart: box sizes, rows, channels, lanes and absolute positions. */
 export function layoutChart(model: ChartModel): ChartLayout {
   const boxes = new Map<string, Box>();
   const root = measure(model, ROOT, boxes);
@@ -156,17 +199,21 @@ export function layoutChart(model: ChartModel): ChartLayout {
   return { model, root, boxes, width: root.width + 20, height: root.height + 20 };
 }
 
-/** Height of a column of boxes, gaps included. */
-function columnHeight(column: readonly string[], boxes: ReadonlyMap<string, Box>): number {
-  let h = -SIZE.rowGap;
-  for (const c of column) h += box(boxes, c).height + SIZE.rowGap;
-  return h;
-}
-
-function box(boxes: ReadonlyMap<string, Box>, path: string): Box {
+/** The box of `path`. */
+export function boxAt(boxes: ReadonlyMap<string, Box>, path: string): Box {
   const b = boxes.get(path);
   if (!b) throw new Error(`no box for state ${JSON.stringify(path)}`);
   return b;
+}
+
+/** The edges drawn from a container's title down to one of its descendants (e.g. the root's `STOP`). */
+export function dropsOf(model: ChartModel, path: string): ChartEdge[] {
+  return model.edges.filter((e) => e.source === path && e.target !== path && isInside(e.target, path));
+}
+
+/** The words under a drop's line: its labels, and for the root's, that it leaves any state. */
+export function dropLabel(edge: ChartEdge): string {
+  return edge.labels.join('; ') + (edge.source === ROOT ? ' (from any state)' : '');
 }
 
 /** Sizes the box of `path` and, inside it, places its children's boxes (relative positions). */
@@ -177,7 +224,21 @@ function measure(model: ChartModel, path: string, boxes: Map<string, Box>): Box 
   const head = SIZE.head + notes.length * SIZE.line;
   let width = Math.max(120, textWidth(title, true) + 2 * SIZE.pad);
   for (const n of notes) width = Math.max(width, textWidth(n) + 2 * SIZE.pad);
-  const self: Box = { path, width, height: head + 10, head, x: 0, y: 0, ax: 0, ay: 0, kids: [], columns: [], local: [] };
+  const self: Box = {
+    path,
+    width,
+    height: head + 10,
+    head,
+    x: 0,
+    y: 0,
+    ax: 0,
+    ay: 0,
+    kids: [],
+    rows: [],
+    local: [],
+    lanes: [],
+    channels: [],
+  };
   boxes.set(path, self);
   const children = model.children.get(path) ?? [];
   if (!children.length) return self;
@@ -190,78 +251,126 @@ function measure(model: ChartModel, path: string, boxes: Map<string, Box>): Box 
     if (from !== undefined && to !== undefined && from !== to && isInside(edge.source, path) && isInside(edge.target, path))
       links.push({ edge, from, to });
   }
-  const { columns } = rankColumns(children, initial, links);
+  const { rows } = rankRows(children, initial, links);
   for (const c of children) measure(model, c, boxes);
-
-  const columnOf = new Map(columns.flatMap((column, i) => column.map((c) => [c, i] as const)));
-  const col = (c: string) => columnOf.get(c) ?? 0;
-  const local: LocalEdge[] = links.map((l) => ({ ...l, span: col(l.to) - col(l.from) }));
-  // Gaps between columns fit the labels of the edges that cross them.
-  const gaps = columns.map((): number => SIZE.minGap);
-  for (const l of local) {
-    if (l.span !== 1) continue;
-    for (const label of l.edge.labels) gaps[col(l.from)] = Math.max(gaps[col(l.from)] ?? SIZE.minGap, textWidth(label) + 36);
-  }
-  const areaHeight = Math.max(0, ...columns.map((column) => columnHeight(column, boxes)));
-  const { above, below } = laneSides(local, columns, boxes, areaHeight);
-  const top = self.head + 8 + (above.length ? above.length * SIZE.lane + 12 : 0);
-  above.forEach((l, i) => (l.lane = { side: 'top', y: top - 12 - i * SIZE.lane }));
-  below.forEach((l, i) => (l.lane = { side: 'bottom', y: top + areaHeight + 16 + i * SIZE.lane }));
-
-  let x = SIZE.pad + 14;
-  columns.forEach((column, i) => {
-    const columnWidth = Math.max(0, ...column.map((c) => box(boxes, c).width));
-    let y = top + (areaHeight - columnHeight(column, boxes)) / 2;
-    for (const c of column) {
-      const kid = box(boxes, c);
-      kid.x = x + (columnWidth - kid.width) / 2;
-      kid.y = y;
-      y += kid.height + SIZE.rowGap;
-      self.kids.push(kid);
-    }
-    x += columnWidth + (i < columns.length - 1 ? (gaps[i] ?? SIZE.minGap) : 0);
+  const rowOf = new Map(rows.flatMap((row, i) => row.map((c) => [c, i] as const)));
+  const row = (c: string) => rowOf.get(c) ?? 0;
+  const local: LocalEdge[] = links.map((l) => {
+    const [fromRow, toRow] = [row(l.from), row(l.to)];
+    const kind: EdgeKind = toRow === fromRow + 1 ? 'next' : toRow > fromRow ? 'down' : toRow < fromRow ? 'up' : 'same';
+    return { ...l, fromRow, toRow, kind };
   });
-  self.columns = columns;
-  self.local = local;
-  self.initial = initial;
-  // Labels of arrows from this box's border down to a descendant (e.g. STOP) may stick out on the right.
-  let extra = 0;
-  for (const e of model.edges) {
-    if (e.source !== path || e.target === path || !isInside(e.target, path)) continue;
-    const kid = box(boxes, childOf(model, path, e.target) ?? '');
-    extra = Math.max(extra, kid.x + kid.width / 2 + 6 + textWidth(`${e.labels.join('; ')} (from any state)`) - x + 10);
+  const lanes = laneFor(local, throughLanes(model, path, row, rows.length));
+  const drops = dropsOf(model, path);
+
+  // Rows side by side, centred on the widest; the initial dot and the left lanes to their left.
+  const lefts = lanes.filter((l) => l.side === 'left');
+  const rights = lanes.filter((l) => l.side === 'right');
+  const areaLeft = SIZE.pad + 18 + (lefts.length ? lefts.length * SIZE.lane + 6 : 0);
+  const rowWidth = (r: readonly string[]) => r.reduce((w, c) => w + boxAt(boxes, c).width, (r.length - 1) * SIZE.colGap);
+  const areaWidth = Math.max(...rows.map(rowWidth));
+  lefts.forEach((l, i) => (l.x = SIZE.pad + 6 + i * SIZE.lane));
+
+  // Channels: lines for the edges leaving the row above, the lanes arriving at the row below, the drops.
+  const lines = (r: number) =>
+    local.filter((l) => l.fromRow === r).length +
+    lanes.filter((l) => (l.kind === 'exit' ? l.row === r : l.row === r + 1)).length +
+    (r === -1 ? drops.length : 0);
+  const channel = (r: number): Channel => {
+    const n = lines(r);
+    return { row: r, lines: n, y: 0, height: n ? SIZE.slotTop + n * SIZE.slot + SIZE.slotBottom : r === -1 ? 4 : SIZE.rowGap };
+  };
+  let y = head + 4;
+  const channels: Channel[] = [];
+  for (let r = -1; r < rows.length; r++) {
+    if (r >= 0) {
+      let x = areaLeft + (areaWidth - rowWidth(rows[r]!)) / 2;
+      for (const c of rows[r]!) {
+        const kid = boxAt(boxes, c);
+        kid.x = x;
+        kid.y = y;
+        x += kid.width + SIZE.colGap;
+        self.kids.push(kid);
+      }
+      y += Math.max(...rows[r]!.map((c) => boxAt(boxes, c).height));
+    }
+    const ch = channel(r);
+    if (r === rows.length - 1 && !ch.lines) break;
+    ch.y = y;
+    y += ch.height;
+    channels.push(ch);
   }
-  self.width = Math.max(self.width, x + SIZE.pad + extra);
-  self.height = top + areaHeight + (below.length ? below.length * SIZE.lane + 20 : 0) + SIZE.pad;
+  self.rows = rows;
+  self.local = local;
+  self.lanes = lanes;
+  self.channels = channels;
+  self.initial = initial;
+  // Labels start beside their line and may reach past the rows; the right lanes run past them.
+  let right = areaLeft + areaWidth;
+  const reach = (p: string, text: string) => offsetIn(model, boxes, p, path) + boxAt(boxes, p).width + 6 + textWidth(text);
+  for (const l of local) right = Math.max(right, reach(l.from, l.edge.labels.join('; ')));
+  for (const d of drops) right = Math.max(right, reach(d.target, dropLabel(d)));
+  rights.forEach((l, i) => (l.x = right + SIZE.lane + i * SIZE.lane));
+  self.width = Math.max(self.width, right + rights.length * SIZE.lane + SIZE.pad);
+  self.height = y + SIZE.pad - (channels.at(-1)?.row === rows.length - 1 ? SIZE.slotBottom - 4 : 0);
   return self;
 }
 
 /**
- * Splits the edges that are not between neighbouring columns into those that run above
- * the columns (forward edges whose target's middle is in the upper half) and those that
- * run below (any other: backward edges, edges within a column). Each gets a lane of its
- * own, numbered from the columns outwards in this order.
+ * Gives every edge that is not `next` its lane: one per target and side, shared by all
+ * the edges to it. Down edges go right, up and sideways ones left; with the `through`
+ * lanes (entries on the left, exits on the right), the right lanes are numbered from the
+ * rows outwards in order of the row they end at (exits last: they end at the bottom),
+ * the left ones from the outside in, the one to the highest row outermost (so that a
+ * lane's last run crosses no other lane).
  */
-function laneSides(
-  local: readonly LocalEdge[],
-  columns: readonly string[][],
-  boxes: ReadonlyMap<string, Box>,
-  areaHeight: number,
-): { above: LocalEdge[]; below: LocalEdge[] } {
-  const above: LocalEdge[] = [];
-  const below: LocalEdge[] = [];
+function laneFor(local: LocalEdge[], through: readonly Lane[]): Lane[] {
+  const lanes = new Map<string, Lane>();
   for (const l of local) {
-    if (l.span === 1) continue;
-    const column = columns.find((c) => c.includes(l.to)) ?? [];
-    let y = 0;
-    for (const c of column) {
-      if (c === l.to) break;
-      y += box(boxes, c).height + SIZE.rowGap;
-    }
-    const middle = (areaHeight - columnHeight(column, boxes)) / 2 + y + box(boxes, l.to).height / 2;
-    (l.span > 1 && middle < areaHeight / 2 ? above : below).push(l);
+    if (l.kind === 'next') continue;
+    const side = l.kind === 'down' ? 'right' : 'left';
+    const key = `${side}:${l.edge.target}`;
+    let lane = lanes.get(key);
+    if (!lane) lanes.set(key, (lane = { kind: 'local', side, target: l.edge.target, row: l.toRow, x: 0 }));
+    l.lane = lane;
   }
-  return { above, below };
+  const all = [...lanes.values(), ...through];
+  const end = (l: Lane) => (l.kind === 'exit' ? Infinity : l.row);
+  const rights = all.filter((l) => l.side === 'right').sort((a, b) => end(a) - end(b));
+  const lefts = all.filter((l) => l.side === 'left').sort((a, b) => a.row - b.row);
+  return [...lefts, ...rights];
+}
+
+/**
+ * The lanes of the edges that cross the border of `path`'s box: one `entry` lane per
+ * descendant reached from outside whose child stands below the first row, one `exit`
+ * lane per edge that leaves from a descendant whose child stands above the last row.
+ * (An edge to or from a child of the first or last row goes straight through.)
+ */
+function throughLanes(model: ChartModel, path: string, row: (child: string) => number, rowCount: number): Lane[] {
+  if (path === ROOT) return [];
+  const entries = new Map<string, Lane>();
+  const exits: Lane[] = [];
+  for (const edge of model.edges) {
+    const inSource = edge.source !== path && isInside(edge.source, path);
+    const inTarget = edge.target !== path && isInside(edge.target, path);
+    if (inTarget && !inSource) {
+      const r = row(childOf(model, path, edge.target) ?? '');
+      if (r > 0 && !entries.has(edge.target)) entries.set(edge.target, { kind: 'entry', side: 'left', target: edge.target, row: r, x: 0 });
+    }
+    if (inSource && !inTarget && edge.target !== path && !isInside(path, edge.target)) {
+      const r = row(childOf(model, path, edge.source) ?? '');
+      if (r < rowCount - 1) exits.push({ kind: 'exit', side: 'right', target: edge.source, edge, row: r, x: 0 });
+    }
+  }
+  return [...entries.values(), ...exits];
+}
+
+/** How far right of its ancestor `container`'s left side the box of `path` stands (relative positions summed). */
+function offsetIn(model: ChartModel, boxes: ReadonlyMap<string, Box>, path: string, container: string): number {
+  let x = 0;
+  for (let p: string | undefined = path; p !== undefined && p !== container; p = model.states.get(p)?.parent) x += boxAt(boxes, p).x;
+  return x;
 }
 
 /** Turns relative positions into absolute ones. */

@@ -107,13 +107,13 @@ function drawBox(layout: ChartLayout, box: Box, parent: Element, groups: Map<str
 }
 
 function drawEdges(layout: ChartLayout, layer: SVGGElement): void {
-  const { routes, gapLabels } = routeEdges(layout);
+  const routes = routeEdges(layout);
   for (const route of routes) {
     if (route.dot) svg('circle', { cx: route.dot.x, cy: route.dot.y, r: 3, class: 'initial-dot' }, layer);
     svg('path', { d: route.d, class: 'edge', 'marker-end': `url(#${ARROW})`, 'data-edge': edgeKey(route.edge) }, layer);
-    if (route.label) edgeLabel(route.label, layer);
   }
-  for (const label of gapLabels) edgeLabel(label, layer);
+  // Labels over every arrow (their halo hides a line passing behind them).
+  for (const route of routes) edgeLabel(route.label, layer);
 }
 
 function edgeLabel(label: Label, layer: SVGGElement): void {
