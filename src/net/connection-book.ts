@@ -9,6 +9,7 @@
  * books ({@link ConnectionBook.sample}, the inspector page once a second).
  */
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { onEnd } from './socket-events.js';
 
 /** One public connection as the books show it. */
@@ -48,7 +49,8 @@ export interface ConnectionSample {
 /** An open connection: its record, its sockets, and what was seen of its end so far. */
 interface OpenEntry {
   readonly record: ConnectionRecord;
-  readonly remote: Socket;
+  /** The connection to the server (a data connection, or a stream of the multiplexed one). */
+  readonly remote: Duplex;
   readonly local: Socket;
   /** Which side's FIN came first, if any. */
   ended?: 'visitor closed' | 'service closed';
@@ -76,7 +78,7 @@ export class ConnectionBook {
   }
 
   /** Records public connection `id`, joined to the local service; returns the function to call once both sockets closed. */
-  open(id: string, remote: Socket, local: Socket): () => void {
+  open(id: string, remote: Duplex, local: Socket): () => void {
     const entry: OpenEntry = { record: { id, openedAt: this.#now(), bytesIn: 0, bytesOut: 0 }, remote, local };
     this.#open.add(entry);
     this.#opened++;
@@ -104,8 +106,8 @@ export class ConnectionBook {
   }
 
   /** Both sockets of every open connection (for the drain on stop). */
-  sockets(): Socket[] {
-    const out: Socket[] = [];
+  sockets(): Duplex[] {
+    const out: Duplex[] = [];
     for (const e of this.#open) out.push(e.remote, e.local);
     return out;
   }

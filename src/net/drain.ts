@@ -2,7 +2,7 @@
  * Draining on stop, for client and server alike: let open connections finish, up to a
  * deadline, then cut the rest.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { onClose } from './socket-events.js';
 
 /**
@@ -10,7 +10,7 @@ import { onClose } from './socket-events.js';
  * `ms`. Resolves with how many it cut: those not yet destroyed at the deadline (0 when
  * all closed in time).
  */
-export async function drainSockets(sockets: Iterable<Socket>, ms: number): Promise<number> {
+export async function drainSockets(sockets: Iterable<Duplex>, ms: number): Promise<number> {
   const open = [...sockets].filter((s) => !s.closed);
   if (open.length === 0) return 0;
   let timer: NodeJS.Timeout | undefined;

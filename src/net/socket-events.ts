@@ -1,5 +1,5 @@
 /**
- * Socket lifecycle events that cannot be missed. A socket's `'end'` and `'close'` are
+ * Socket (and stream) lifecycle events that cannot be missed. A socket's `'end'` and `'close'` are
  * emitted once; a listener attached after that moment never runs. That moment can come
  * earlier than it looks: a paused socket still reads, and Node emits `'end'` as soon as
  * it reads the FIN (net's `onStreamRead` calls `read(0)` at EOF), so a socket handed
@@ -9,13 +9,13 @@
  * lint rule in eslint.config.js fails on a bare one): each runs its callback on the
  * next tick if the event already happened, else once when it does.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * Calls `fn` once `socket`'s readable side has ended (the peer's FIN was read).
  * Returns a function that cancels the call.
  */
-export function onEnd(socket: Socket, fn: () => void): () => void {
+export function onEnd(socket: Duplex, fn: () => void): () => void {
   return once(socket, socket.readableEnded, 'end', fn);
 }
 
@@ -23,11 +23,11 @@ export function onEnd(socket: Socket, fn: () => void): () => void {
  * Calls `fn` once `socket` is closed (destroyed and its handle released). Returns a
  * function that cancels the call.
  */
-export function onClose(socket: Socket, fn: () => void): () => void {
+export function onClose(socket: Duplex, fn: () => void): () => void {
   return once(socket, socket.closed, 'close', fn);
 }
 
-function once(socket: Socket, past: boolean, event: 'end' | 'close', fn: () => void): () => void {
+function once(socket: Duplex, past: boolean, event: 'end' | 'close', fn: () => void): () => void {
   if (past) {
     let cancelled = false;
     process.nextTick(() => cancelled || fn());

@@ -1,0 +1,304 @@
+/**
+ * Many public connections over one data connection: the bore-ts multiplexing extension
+ * (frames in `protocol/mux-frames.ts`). The server opens a stream per visitor on the
+ * tunnel's multiplexed connection; the client joins each stream to a new connection to
+ * its local service. No TCP or TLS handshake between client and server per visitor.
+ *
+ * Each stream is a `Duplex` with per-stream flow control: a sender sends at most the
+ * credit its receiver gave ({@link MUX_WINDOW} to start) and waits for a `WINDOW` frame
+ * for more; a receiver gives credit back as what it received is read out of the stream
+ * (in `_read`, a quarter of the window at a time), so a slow local service or visitor
+ * holds up only its own stream, and at most a window of it is buffered. A write the
+ * connection's socket does not take at once (its buffer full) completes when it drains,
+ * which backs up every stream's writer.
+ *
+ * Half-close passes through (`FIN` for a stream's end); a stream destroyed before both
+ * ends finished sends `RST`, which destroys the peer's stream. When the connection
+ * closes, every stream on it is destroyed. {@link MuxSession.retire} stops new streams
+ * and closes the connection once the last one ends (a control session that ended does
+ * not cut the connections in flight).
+ */
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { MUX_MAX_DATA, MUX_WINDOW, MuxDecoder, MuxType, type MuxTypeCode, muxHeader } from '../protocol/mux-frames.js';
+import { onClose, onEnd } from './socket-events.js';
+
+/** Bytes a multiplexed connection's socket may hold unsent before its streams' writes wait for it to drain. */
+export const MUX_SOCKET_BUFFER = 1024 * 1024;
+/** Credit is given back once this much of a stream was read out of it. */
+const CREDIT_STEP = MUX_WINDOW / 4;
+
+/** A stream's error: reset by the peer, or its connection gone. */
+function streamError(message: string, code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+/** One public connection on a multiplexed connection: a `Duplex` of its bytes (see the module comment). */
+export class MuxStream extends Duplex {
+  /** The stream's number on its connection. */
+  readonly id: number;
+  readonly #session: MuxSession;
+  /** Bytes this end may still send before the peer's next `WINDOW`. */
+  #credit = MUX_WINDOW;
+  /** Bytes received and not yet credited back to the peer. */
+  #unacked = 0;
+  /** A write waiting for credit: its rest and its callback. */
+  #waiting: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;
+  #finSent = false;
+  #finReceived = false;
+  /** The peer reset the stream (or the connection went): no `RST` goes back. */
+  #reset = false;
+
+  /** @internal Made by {@link MuxSession}. */
+  constructor(session: MuxSession, id: number) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.#session = session;
+    this.id = id;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#finSent = true;
+    this.#session.control(MuxType.FIN, this.id);
+    cb();
+  }
+
+  override _read(): void {
+    if (this.#unacked >= CREDIT_STEP) {
+      this.#session.control(MuxType.WINDOW, this.id, this.#unacked);
+      this.#unacked = 0;
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.cb(err ?? streamError('stream closed', 'ERR_STREAM_DESTROYED'));
+    if (!this.#reset && !(this.#finSent && this.#finReceived)) this.#session.control(MuxType.RST, this.id);
+    this.#session.forget(this.id);
+    cb(err);
+  }
+
+  /** Sends `chunk` within the credit, in frames of at most {@link MUX_MAX_DATA}; the rest waits for credit. */
+  #send(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    let rest = chunk;
+    let ok = true;
+    while (rest.length > 0) {
+      if (this.#credit <= 0) {
+        this.#waiting = { chunk: rest, cb };
+        return;
+      }
+      const n = Math.min(rest.length, this.#credit, MUX_MAX_DATA);
+      this.#credit -= n;
+      ok = this.#session.data(this.id, rest.subarray(0, n));
+      rest = rest.subarray(n);
+    }
+    if (ok) cb();
+    else this.#session.whenDrained(() => cb());
+  }
+
+  /** @internal The peer's `WINDOW`: more credit, which sends a waiting write. */
+  credited(n: number): void {
+    this.#credit += n;
+    const waiting = this.#waiting;
+    if (waiting && this.#credit > 0) {
+      this.#waiting = undefined;
+      this.#send(waiting.chunk, waiting.cb);
+    }
+  }
+
+  /** @internal Payload of the peer's `DATA`. False: more than the credit given (a protocol violation). */
+  received(bytes: Buffer): boolean {
+    if (this.destroyed || this.#finReceived) return true;
+    this.#unacked += bytes.length;
+    if (this.#unacked > MUX_WINDOW + MUX_MAX_DATA) return false;
+    this.push(bytes);
+    return true;
+  }
+
+  /** @internal The peer's `FIN`. */
+  ended(): void {
+    this.#finReceived = true;
+    this.push(null);
+  }
+
+  /** @internal The peer's `RST`, or the connection's end. */
+  reset(message: string, code: string): void {
+    this.#reset = true;
+    this.destroy(streamError(message, code));
+  }
+}
+
+/** Options of a {@link MuxSession}. */
+export interface MuxSessionOptions {
+  /** (Client) a stream the server opened, for a new visitor. Without it an `OPEN` is a protocol violation. */
+  onStream?: (stream: MuxStream) => void;
+  /** (Client) the server acknowledged the connection (`WINDOW` on stream 0): streams may come. */
+  onReady?: () => void;
+  /** The connection closed: every stream on it is destroyed. */
+  onClose?: () => void;
+}
+
+/** One multiplexed data connection, either end (see the module comment). */
+export class MuxSession {
+  readonly #socket: Socket;
+  readonly #streams = new Map<number, MuxStream>();
+  readonly #onStream: ((stream: MuxStream) => void) | undefined;
+  readonly #onReady: (() => void) | undefined;
+  readonly #drained: (() => void)[] = [];
+  #next = 1;
+  #retired = false;
+  #closed = false;
+  /** Why the connection was closed for a protocol violation, if it was. */
+  failure: string | undefined;
+
+  /** Runs the multiplexed connection on `socket` (its `MuxJoin` exchange done; `head`: bytes read past it). */
+  constructor(socket: Socket, options: MuxSessionOptions = {}, head?: Buffer) {
+    this.#socket = socket;
+    this.#onStream = options.onStream;
+    this.#onReady = options.onReady;
+    const decoder = new MuxDecoder({
+      control: (type, stream, length) => this.#control(type, stream, length),
+      data: (stream, bytes) => {
+        const s = this.#streams.get(stream);
+        if (s && !s.received(bytes)) this.#fail(`stream ${stream} sent past its credit`);
+      },
+    });
+    const read = (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        this.#fail((err as Error).message);
+      }
+    };
+    socket.on('data', read);
+    socket.on('drain', () => {
+      for (const cb of this.#drained.splice(0)) cb();
+    });
+    socket.on('error', () => {});
+    onEnd(socket, () => socket.destroy());
+    onClose(socket, () => {
+      this.#closed = true;
+      for (const s of [...this.#streams.values()]) s.reset('the multiplexed connection closed', 'ECONNRESET');
+      for (const cb of this.#drained.splice(0)) cb();
+      options.onClose?.();
+    });
+    if (head?.length) read(head);
+    socket.resume();
+  }
+
+  /** Streams open now. */
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  /** Whether a new stream can be opened here (not closed, not retired). */
+  get usable(): boolean {
+    return !this.#closed && !this.#retired && !this.#socket.destroyed;
+  }
+
+  /** (Server) acknowledges the client's `MuxJoin`: streams may come. */
+  ready(): void {
+    this.control(MuxType.WINDOW, 0, 0);
+  }
+
+  /** (Server) opens a stream for a new visitor: `OPEN` goes to the client. */
+  open(): MuxStream {
+    const stream = this.#add(this.#next++);
+    this.control(MuxType.OPEN, stream.id);
+    return stream;
+  }
+
+  /** Opens no more streams; closes the connection once the last stream has ended (at once if none is open). */
+  retire(): void {
+    this.#retired = true;
+    if (this.#streams.size === 0) this.#socket.destroy();
+  }
+
+  /** Closes the connection at once, destroying every stream. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** @internal Writes a frame without payload. */
+  control(type: MuxTypeCode, stream: number, length = 0): void {
+    if (!this.#closed) this.#socket.write(muxHeader(type, stream, length));
+  }
+
+  /**
+   * @internal Writes a `DATA` frame; false once the socket holds {@link MUX_SOCKET_BUFFER}
+   * bytes not yet taken by the kernel (wait for {@link whenDrained}). The socket's own
+   * mark (16 KiB) would let one chunk at a time in flight and drain the pipe between them.
+   */
+  data(stream: number, bytes: Buffer): boolean {
+    if (this.#closed) return true;
+    const socket = this.#socket;
+    socket.cork();
+    socket.write(muxHeader(MuxType.DATA, stream, bytes.length));
+    socket.write(bytes);
+    socket.uncork();
+    return socket.writableLength < MUX_SOCKET_BUFFER;
+  }
+
+  /** @internal Calls `cb` once the socket has drained (or closed). */
+  whenDrained(cb: () => void): void {
+    if (this.#closed) cb();
+    else this.#drained.push(cb);
+  }
+
+  /** @internal A stream is gone: forgotten, and a retired connection closes after its last. */
+  forget(id: number): void {
+    this.#streams.delete(id);
+    if (this.#retired && this.#streams.size === 0) this.#socket.destroy();
+  }
+
+  #add(id: number): MuxStream {
+    const stream = new MuxStream(this, id);
+    this.#streams.set(id, stream);
+    return stream;
+  }
+
+  #control(type: MuxTypeCode, id: number, length: number): void {
+    if (id === 0) {
+      if (type === MuxType.WINDOW && length === 0) this.#onReady?.();
+      else this.#fail(`unexpected frame ${type} on stream 0`);
+      return;
+    }
+    if (type === MuxType.OPEN) {
+      if (!this.#onStream || this.#streams.has(id)) return this.#fail(`unexpected OPEN of stream ${id}`);
+      this.#onStream(this.#add(id));
+      return;
+    }
+    const stream = this.#streams.get(id);
+    if (!stream) return; // a stream already closed here: late frames are dropped
+    if (type === MuxType.WINDOW) stream.credited(length);
+    else if (type === MuxType.FIN) stream.ended();
+    else if (type === MuxType.RST) stream.reset('the peer reset the stream', 'ECONNRESET');
+  }
+
+  /** A protocol violation: the connection closes (and with it its streams). */
+  #fail(reason: string): void {
+    this.failure ??= reason;
+    this.#socket.destroy();
+  }
+}
+
+/**
+ * Joins `socket` (a visitor's, or the local service's) to `stream` both ways until both
+ * have ended: each end's FIN passes on, and a failure of either destroys the other (a
+ * stream destroyed before both ends finished resets the peer's).
+ */
+export function joinStream(socket: Socket, stream: MuxStream): void {
+  socket.pipe(stream);
+  stream.pipe(socket);
+  socket.on('error', () => stream.destroy());
+  stream.on('error', () => socket.destroy());
+  // A socket that closed with both ends finished leaves the stream to send what it still
+  // holds (a write waiting for credit) and end by itself; any other close resets it.
+  onClose(socket, () => {
+    if (!stream.destroyed && (socket.errored || !socket.readableEnded || !socket.writableFinished)) stream.destroy();
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * The multiplexed data connection (`src/net/mux.ts`, `src/protocol/mux-frames.ts`):
+ * the frame decoder on split and joined chunks, and two sessions over a real loopback
+ * TCP connection: many streams echoed, half-close, per-stream flow control against a
+ * reader that stops, resets both ways, the connection's loss, a protocol violation.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { MUX_HEADER, MUX_MAX_DATA, MUX_WINDOW, MuxDecoder, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
+import { MuxSession, type MuxStream } from '../src/net/mux.js';
+
+test('the decoder: headers and payloads split anywhere, several frames in one chunk, bad frames refused', () => {
+  const frames: string[] = [];
+  const decoder = new MuxDecoder({
+    control: (type, stream, length) => frames.push(`${type}:${stream}:${length}`),
+    data: (stream, bytes) => frames.push(`data:${stream}:${bytes.toString()}`),
+  });
+  const wire = Buffer.concat([
+    muxHeader(MuxType.OPEN, 7, 0),
+    muxHeader(MuxType.DATA, 7, 11),
+    Buffer.from('hello world'),
+    muxHeader(MuxType.WINDOW, 7, 65536),
+    muxHeader(MuxType.FIN, 7, 0),
+  ]);
+  // One byte at a time: every header split, the payload handed on byte by byte.
+  for (const byte of wire) decoder.push(Buffer.from([byte]));
+  const payload = frames.filter((f) => f.startsWith('data:')).map((f) => f.slice('data:7:'.length));
+  assert.equal(payload.join(''), 'hello world');
+  assert.deepEqual(
+    frames.filter((f) => !f.startsWith('data:')),
+    ['1:7:0', '5:7:65536', '3:7:0'],
+  );
+  frames.length = 0;
+  decoder.push(wire);
+  assert.deepEqual(frames, ['1:7:0', 'data:7:hello world', '5:7:65536', '3:7:0'], 'in one chunk');
+  assert.throws(
+    () => new MuxDecoder({ control() {}, data() {} }).push(Buffer.from([9, 0, 0, 0, 1, 0, 0, 0, 0])),
+    /unknown multiplexed frame type 9/,
+  );
+  assert.throws(
+    () => new MuxDecoder({ control() {}, data() {} }).push(muxHeader(MuxType.DATA, 1, MUX_MAX_DATA + 1)),
+    /DATA frame of 1048577 bytes/,
+  );
+  assert.equal(MUX_HEADER, 9);
+});
+
+/** A server session and a client session over one loopback connection; `onStream` gets the client's streams. */
+async function pair(onStream: (s: MuxStream) => void) {
+  const listener = net.createServer({ allowHalfOpen: true });
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const accepted = once(listener, 'connection');
+  const clientSocket = net.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  const [serverSocket] = (await accepted) as [net.Socket];
+  await once(clientSocket, 'connect');
+  listener.close();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const client = new MuxSession(clientSocket, { onStream, onReady: ready });
+  const server = new MuxSession(serverSocket);
+  server.ready();
+  await isReady;
+  return { server, client, serverSocket, clientSocket };
+}
+
+/** Everything a stream reads until its end. */
+async function readAll(stream: MuxStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+test('many streams at once, each echoed by the client and ended by a half-close from each side', async (t) => {
+  const { server, clientSocket } = await pair((s) => s.pipe(s));
+  t.after(() => clientSocket.destroy());
+  const results = await Promise.all(
+    Array.from({ length: 100 }, async (_, i) => {
+      const stream = server.open();
+      const body = randomBytes(1000 + i * 997);
+      const echoed = readAll(stream);
+      stream.end(body);
+      return Buffer.compare(await echoed, body) === 0;
+    }),
+  );
+  assert.equal(results.filter(Boolean).length, 100, 'every stream came back whole');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(server.size, 0, 'ended streams are forgotten');
+});
+
+test('flow control: a reader that stops holds at most a window of its stream; the rest waits, then arrives whole', async (t) => {
+  const streams: MuxStream[] = [];
+  const p = await pair((s) => streams.push(s));
+  t.after(() => p.clientSocket.destroy());
+  const sender = p.server.open();
+  sender.on('error', () => {}); // reset at the end, when the reader's loop destroys its stream
+  while (!streams.length) await new Promise((r) => setImmediate(r));
+  const clientStream = streams[0]!;
+  clientStream.on('error', () => {}); // reset when the test closes the connection
+  const body = randomBytes(8 * MUX_WINDOW);
+  let written = false;
+  sender.end(body, () => (written = true));
+  // Nothing reads the client's stream: what it buffers stops growing at the window.
+  let before = -1;
+  while (clientStream.readableLength !== before) {
+    before = clientStream.readableLength;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(clientStream.readableLength <= MUX_WINDOW, `the receiver buffered ${clientStream.readableLength} bytes`);
+  assert.ok(clientStream.readableLength >= MUX_WINDOW / 2, `the sender stopped early: ${clientStream.readableLength} bytes`);
+  assert.equal(written, false, 'the sender is held back');
+  const received = await readAll(clientStream);
+  assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(body).digest('hex'));
+});
+
+test('a reset passes to the peer; the loss of the connection resets every stream; garbage closes the connection', async (t) => {
+  const client: MuxStream[] = [];
+  const p = await pair((s) => client.push(s));
+  t.after(() => p.clientSocket.destroy());
+  const a = p.server.open();
+  const b = p.server.open();
+  while (client.length < 2) await new Promise((r) => setImmediate(r));
+  const aError = once(a, 'error');
+  client[0]!.destroy();
+  const [err] = (await aError) as [NodeJS.ErrnoException];
+  assert.equal(err.code, 'ECONNRESET');
+  const bError = once(client[1]!, 'error');
+  const bServerError = once(b, 'error');
+  p.serverSocket.destroy();
+  assert.equal(((await bError)[0] as NodeJS.ErrnoException).code, 'ECONNRESET');
+  assert.equal(((await bServerError)[0] as NodeJS.ErrnoException).code, 'ECONNRESET');
+
+  const q = await pair(() => {});
+  const closed = once(q.clientSocket, 'close');
+  q.serverSocket.write(Buffer.from([42, 0, 0, 0, 1, 0, 0, 0, 0]));
+  await closed;
+  assert.match(q.client.failure ?? '', /unknown multiplexed frame type 42/);
+});
