@@ -5,6 +5,7 @@
  */
 import { drainSockets } from '../net/drain.js';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
@@ -15,6 +16,7 @@ import { type ErrorCode, TunnelError, classify } from './errors.js';
 import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { ClientPool, type PoolStats } from './pool.js';
+import { ClientMux } from './mux.js';
 import { setControlSocketBasics } from '../net/socket-options.js';
 import { ConnectionBook } from '../net/connection-book.js';
 import { onClose, onEnd } from '../net/socket-events.js';
@@ -44,6 +46,8 @@ export class ClientRuntime {
   endpoint: { host: string; port: number; tls: ClientTls | undefined } | undefined = undefined;
   /** The session's last failure as thrown, with its cause (the machine's context keeps only what a view shows). */
   lastFailure: TunnelError | undefined = undefined;
+  /** Carry visitors over one multiplexed connection to a server that offers a pool (`--mux`; `client/mux.ts`). */
+  mux = false;
   /** The warm pool while the proxies actor runs: its counts are read from it when asked ({@link poolStats}). */
   pool: { readonly stats: PoolStats } | undefined = undefined;
   /**
@@ -336,7 +340,7 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
       return runtime.endpoint ? runtime.endpoint.tls : runtime.tls;
     },
   };
-  const opened = (id: string, remote: Socket, local: Socket) => {
+  const opened = (id: string, remote: Duplex, local: Socket) => {
     const done = runtime.connections.open(id, remote, local);
     let open = 2;
     const closed = () => {
@@ -347,6 +351,7 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   };
   const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {}, changed: () => {} });
   runtime.pool = pool;
+  const mux = runtime.mux ? new ClientMux(target, runtime.logger, { opened }) : undefined;
   const serve = (id: string) => {
     pool.fallback();
     runDataConnection(id, target, (remote, local) => opened(id, remote, local)).catch((err: Error) => {
@@ -355,11 +360,17 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   };
   runtime.serve = serve;
   receive((request) => {
-    if (request.type === 'POOL.OPEN') pool.open(request.token, request.size);
-    else pool.close();
+    if (request.type === 'POOL.OPEN') {
+      pool.open(request.token, request.size);
+      mux?.open(request.token);
+    } else {
+      pool.close();
+      mux?.close();
+    }
   });
   return () => {
     pool.close();
+    mux?.close();
     if (runtime.pool === pool) runtime.pool = undefined;
     if (runtime.serve === serve) runtime.serve = undefined;
   };

@@ -239,4 +239,18 @@ export const TUNNEL_OPTIONS = {
     config: 'pool',
     help: 'Idle data connections kept open to a bore-ts server so a new visitor needs no round trip between client and server (0: none; a Rust bore server is used the standard way)',
   },
+  /**
+   * Carry every visitor over one multiplexed connection to a bore-ts server instead of a
+   * data connection each (default false): no TCP or TLS handshake between client and
+   * server per visitor, for many short connections. Needs the pool's offer (a `pool` of
+   * 1 or more); a Rust server, or a bore-ts server without it, is used as without.
+   */
+  mux: {
+    rule: boolean,
+    default: false,
+    flag: 'mux',
+    env: 'BORE_MUX',
+    config: 'mux',
+    help: 'Carry visitors over one multiplexed connection to a bore-ts server (no handshake per visitor; for many short connections); needs --pool 1 or more',
+  },
 } as const satisfies OptionTable;

@@ -2,7 +2,7 @@
  * The bore messages in both directions, encoded as serde encodes the Rust enums
  * (externally tagged): `"Heartbeat"`, `{"Hello":20001}`, `{"Accept":"<uuid>"}`.
  *
- * Four more messages extend the protocol between this client and this server (the
+ * Five more messages extend the protocol between this client and this server (the
  * warm pool of data connections and the pace of heartbeats); neither end sends them
  * unless the other announced them first, so Rust peers never see one:
  * - `{"PoolRequest":4}`: client, on the control connection after `Hello`: "I can keep
@@ -17,6 +17,11 @@
  *   `PoolOffer` (so only to a bore-ts server): "a heartbeat every 2,000 ms is enough for
  *   me" (the server keeps 500 ms otherwise and caps what it grants to what its own
  *   dead-client bound allows).
+ * - `{"MuxJoin":"<uuid>"}`: client, on a new data connection, after the challenge if
+ *   there is one, only with a pool's token (so only to a bore-ts server): make this the
+ *   tunnel's multiplexed connection. From then on both ends send the binary frames of
+ *   `mux-frames.ts`, the server first (its acknowledgement); a server that does not know
+ *   the message closes the connection, and the client keeps to the pool.
  */
 import { ProtocolError } from './framing.js';
 
@@ -27,7 +32,8 @@ export type ClientMessage =
   | { type: 'Accept'; id: string }
   | { type: 'PoolRequest'; size: number }
   | { type: 'PoolJoin'; token: string }
-  | { type: 'HeartbeatInterval'; ms: number };
+  | { type: 'HeartbeatInterval'; ms: number }
+  | { type: 'MuxJoin'; token: string };
 
 /** A message from the server to the client. */
 export type ServerMessage =
@@ -131,6 +137,9 @@ export function decodeClientMessage(text: string): ClientMessage {
     case 'HeartbeatInterval':
       unitOrPayload(name, payload, false);
       return { type: 'HeartbeatInterval', ms: parseU32(payload, 'heartbeat interval') };
+    case 'MuxJoin':
+      unitOrPayload(name, payload, false);
+      return { type: 'MuxJoin', token: parseUuid(payload) };
     default:
       throw new ProtocolError(`unknown client message: ${preview(name)}`);
   }
@@ -178,6 +187,8 @@ export function clientMessageJson(msg: ClientMessage): unknown {
       return { PoolJoin: msg.token };
     case 'HeartbeatInterval':
       return { HeartbeatInterval: msg.ms };
+    case 'MuxJoin':
+      return { MuxJoin: msg.token };
   }
 }
 

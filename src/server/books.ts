@@ -9,7 +9,9 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { proxy } from '../net/proxy.js';
+import { MuxStream, joinStream } from '../net/mux.js';
 import { onClose } from '../net/socket-events.js';
 import { formatPeer } from '../net/address.js';
 import type { Logger } from '../log/logger.js';
@@ -25,6 +27,7 @@ import {
   tunnelCloseReason,
 } from './reasons.js';
 
+const EMPTY = Buffer.alloc(0);
 /** Running totals since the server started, read at scrape time by `metrics.ts`. */
 export interface ServerCounters {
   /** Public connections accepted on a tunnel's port. */
@@ -80,8 +83,8 @@ export class ServerBooks {
   readonly accessLog: boolean;
   readonly #events: EventEmitter<ServerEvents>;
   readonly #log: Logger;
-  /** Both sockets of every proxied (claimed) public connection. */
-  readonly #proxied = new Set<Socket>();
+  /** Both sockets (or the visitor's socket and its multiplexed stream) of every proxied (claimed) public connection. */
+  readonly #proxied = new Set<Duplex>();
   /** The visitors' sockets of the proxied public connections still open (their bytes are counted when the totals are read). */
   readonly #visitors = new Set<Socket>();
   readonly #handshakeFailures = new Map<string, number>(HANDSHAKE_FAILURE_REASONS.map((r) => [r, 0]));
@@ -106,8 +109,8 @@ export class ServerBooks {
     return this.#proxied.size;
   }
 
-  /** The sockets of the proxied public connections, for the drain at shutdown. */
-  proxied(): Socket[] {
+  /** The sockets (and streams) of the proxied public connections, for the drain at shutdown. */
+  proxied(): Duplex[] {
     return [...this.#proxied];
   }
 
@@ -156,11 +159,12 @@ export class ServerBooks {
   }
 
   /**
-   * Joins a data connection (its frames done, `head` the bytes read past them) to the
-   * visitor of `conn`, and keeps the books on it: its sockets, the `connection` and
-   * `connectionClosed` events, its bytes and its access log line when it ends.
+   * Joins a data connection (its frames done, `head` the bytes read past them), or a
+   * stream of the tunnel's multiplexed connection, to the visitor of `conn`, and keeps
+   * the books on it: its sockets, the `connection` and `connectionClosed` events, its
+   * bytes and its access log line when it ends.
    */
-  forward(conn: PublicConnection, data: Socket, head: Buffer): void {
+  forward(conn: PublicConnection, data: Socket | MuxStream, head: Buffer = EMPTY): void {
     const { visitor, port, id, since } = conn;
     this.#setups.observe((performance.now() - since) / 1000);
     this.#proxied.add(data);
@@ -192,7 +196,8 @@ export class ServerBooks {
         });
       }
     });
-    void proxy(data, visitor, head);
+    if (data instanceof MuxStream) joinStream(visitor, data);
+    else void proxy(data, visitor, head);
   }
 
   /** The access log's line for a public connection that ended unclaimed (call only with the access log on). */

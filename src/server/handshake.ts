@@ -18,7 +18,7 @@ import type { ClientMessage } from '../protocol/messages.js';
 import type { ServerFramed } from './tunnel.js';
 
 /** A data connection's claim: the id of a public connection, or a pool's token. */
-export type DataClaim = Extract<ClientMessage, { type: 'Accept' } | { type: 'PoolJoin' }>;
+export type DataClaim = Extract<ClientMessage, { type: 'Accept' } | { type: 'PoolJoin' } | { type: 'MuxJoin' }>;
 
 /** What a connection's handshake came to. */
 export type Admission =

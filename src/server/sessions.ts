@@ -19,6 +19,7 @@ import { clearControlTuning, tuneControlSocket } from '../net/socket-options.js'
 import { formatPeer } from '../net/address.js';
 import type { Logger } from '../log/logger.js';
 import { type Admission, type DataClaim, admit } from './handshake.js';
+import type { MuxStream } from '../net/mux.js';
 import type { PeerLimits } from './peer-limits.js';
 import type { PendingConnections } from './pending.js';
 import type { PoolSocketTuning } from './pool.js';
@@ -199,6 +200,12 @@ export class Sessions implements TunnelHost {
     this.#books.forward(conn, data, head);
   }
 
+  /** Counts a public connection handed to a stream of the multiplexed connection and joins them (for a {@link ServerTunnel}). */
+  forwardStream(conn: PublicConnection, stream: MuxStream): void {
+    this.#books.countPooled();
+    this.#books.forward(conn, stream);
+  }
+
   /** Forgets a tunnel that has closed and announces it (for a {@link ServerTunnel}). */
   closed(tunnel: ServerTunnel, reason: string): void {
     this.#tunnels.delete(tunnel);
@@ -221,6 +228,8 @@ export class Sessions implements TunnelHost {
         return this.#accept(framed, admission.id, addr);
       case 'PoolJoin':
         return this.#joinPool(framed, admission.token, addr);
+      case 'MuxJoin':
+        return this.#joinPool(framed, admission.token, addr, true);
     }
   }
 
@@ -316,10 +325,11 @@ export class Sessions implements TunnelHost {
   }
 
   /**
-   * Adds a data connection that presented a pool's token to that pool; a token no open
-   * pool has (its tunnel closed, or a guess) or a full pool closes the connection.
+   * Adds a data connection that presented a pool's token to that pool, or (`mux`) makes
+   * it the tunnel's multiplexed connection; a token no open pool has (its tunnel closed,
+   * or a guess) or a full pool closes the connection.
    */
-  #joinPool(framed: ServerFramed, token: string, addr: string): void {
+  #joinPool(framed: ServerFramed, token: string, addr: string, mux = false): void {
     const socket = framed.socket;
     const tunnel = this.poolTokens.get(token);
     const head = framed.detach();
@@ -334,6 +344,7 @@ export class Sessions implements TunnelHost {
       return;
     }
     this.#handshaking.delete(socket);
+    if (mux) return tunnel.addMux(socket);
     if (!tunnel.addPooled(socket)) {
       this.log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
       socket.destroy();

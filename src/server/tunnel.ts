@@ -1,7 +1,8 @@
 /**
  * One tunnel as the server holds it: a client's control connection, the public
  * listener opened for it, its heartbeat, its unclaimed public connections and, for a
- * client that asked for one, its pool of idle data connections. (The client's running
+ * client that asked for one, its pool of idle data connections (and its multiplexed
+ * connection, if the client joined one). (The client's running
  * tunnel is another thing: `Tunnel` of `src/run/tunnel.ts`.)
  */
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import { type PendingConnections, PendingGroup } from './pending.js';
 import { PausableListener } from '../net/pausable-listener.js';
 import { LISTEN_BACKLOG, PUBLIC_LISTENER_OPTIONS } from './ports.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
+import { MuxSession, type MuxStream } from '../net/mux.js';
 import { CLOSE_TEXT } from './reasons.js';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
 
@@ -50,6 +52,8 @@ export interface TunnelHost {
   grantHeartbeatInterval(socket: Socket, requestedMs: number): number;
   /** Joins a pooled data connection (`head`: bytes read past its frames) to the visitor of `conn`. */
   forward(conn: PublicConnection, data: Socket, head: Buffer): void;
+  /** Joins a stream of the tunnel's multiplexed connection to the visitor of `conn`. */
+  forwardStream(conn: PublicConnection, stream: MuxStream): void;
   /** Called once at the end of a tunnel's closing (its public port is free again) with why it closed. */
   closed(tunnel: ServerTunnel, reason: string): void;
 }
@@ -73,6 +77,8 @@ export class ServerTunnel {
   readonly #group = new PendingGroup();
   /** The pool, once offered. */
   #pool: TunnelPool | undefined;
+  /** The multiplexed connection, once the client joined one with the pool's token. */
+  #mux: MuxSession | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Ms between heartbeats: {@link HEARTBEAT_INTERVAL_MS} unless the client asked for fewer. */
   #interval = HEARTBEAT_INTERVAL_MS;
@@ -143,6 +149,29 @@ export class ServerTunnel {
   }
 
   /**
+   * Makes `socket`, a data connection that presented this tunnel's pool token with
+   * `MuxJoin`, the tunnel's multiplexed connection: acknowledged, and from now on every
+   * visitor is a stream on it (a previous one is retired: its streams go on).
+   */
+  addMux(socket: Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#mux?.retire();
+    socket.setNoDelay(true);
+    const mux = new MuxSession(socket, {
+      onClose: () => {
+        if (this.#mux === mux) this.#mux = undefined;
+        if (mux.failure) this.#host.log.warn('multiplexed connection closed', { port: this.port, reason: mux.failure });
+      },
+    });
+    this.#mux = mux;
+    mux.ready();
+    this.#host.log.debug('multiplexed connection joined', { port: this.port });
+  }
+
+  /**
    * Closes the tunnel (once): stops the heartbeat, gives back the address's slot,
    * closes the public listener, its unclaimed connections and the control connection,
    * and logs why (`reason`, else how the control connection failed).
@@ -155,6 +184,8 @@ export class ServerTunnel {
       this.#host.poolTokens.delete(this.#pool.token);
       this.#pool.close();
     }
+    // Its visitors' streams go on until they end, as pooled connections in use do.
+    this.#mux?.retire();
     this.#release();
     if (this.#accepting) this.#accepting.close();
     else this.#listener.close();
@@ -208,6 +239,13 @@ export class ServerTunnel {
     conn.on('error', () => {});
     if (this.#closed) {
       conn.destroy();
+      return;
+    }
+    const mux = this.#mux;
+    if (mux?.usable) {
+      const id = randomUUID();
+      this.#host.log.debug('new connection, multiplexed', { port: this.port, id });
+      this.#host.forwardStream({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, mux.open());
       return;
     }
     const pooled = this.#pool?.take();

@@ -1,0 +1,161 @@
+/**
+ * The client's side of the multiplexed data connection (`--mux`, `src/net/mux.ts`): one
+ * connection to the server per control session, joined with the pool's token
+ * (`MuxJoin`), on which the server opens a stream per visitor; each stream is joined to
+ * a new connection to the local service. Only a server that offered a pool gets it, so
+ * a Rust server never does; a bore-ts server that does not know `MuxJoin` closes it, and
+ * the tunnel goes on with the pool.
+ *
+ * A control session that ends retires the connection (its visitors' streams finish on
+ * it); the next session opens a new one. A connection lost while its session lasts is
+ * opened again after {@link MUX_REOPEN_MS}, if it had been acknowledged (one the server
+ * refused is not tried again in that session).
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../log/logger.js';
+import { MuxSession, type MuxStream, joinStream } from '../net/mux.js';
+import { connectTcp } from './connect.js';
+import type { DataConnectionTarget } from './data-connection.js';
+import { authenticate, frameClientSocket } from './handshake.js';
+
+/** Wait before opening again a multiplexed connection that was lost. */
+export const MUX_REOPEN_MS = 1000;
+
+/** What a {@link ClientMux} tells its owner. */
+export interface MuxHooks {
+  /** A visitor's stream was joined to its connection to the local service. */
+  opened(id: string, remote: Duplex, local: Socket): void;
+}
+
+/** The multiplexed connection of one tunnel client (one control session at a time). */
+export class ClientMux {
+  readonly #target: DataConnectionTarget;
+  readonly #log: Logger;
+  readonly #hooks: MuxHooks;
+  /** The pool token of the current control session; undefined between sessions. */
+  #token: string | undefined;
+  #session: MuxSession | undefined;
+  /** The socket being opened (destroyed if the control session ends first). */
+  #opening: Socket | undefined;
+  #reopen: NodeJS.Timeout | undefined;
+  /** Whether the server acknowledged {@link #session}. */
+  #acked = false;
+  /** Streams served since the tunnel started. */
+  #served = 0;
+
+  constructor(target: DataConnectionTarget, log: Logger, hooks: MuxHooks) {
+    this.#target = target;
+    this.#log = log;
+    this.#hooks = hooks;
+  }
+
+  /** Whether the server acknowledged the current connection (visitors come over it). */
+  get ready(): boolean {
+    return this.#session?.usable === true && this.#acked;
+  }
+
+  /** Streams served since the tunnel started. */
+  get served(): number {
+    return this.#served;
+  }
+
+  /** Opens the multiplexed connection of the control session whose pool token is `token`. */
+  open(token: string): void {
+    this.close();
+    this.#token = token;
+    this.#connect(token);
+  }
+
+  /** Retires the connection (its streams go on) and forgets the session. */
+  close(): void {
+    this.#token = undefined;
+    clearTimeout(this.#reopen);
+    this.#opening?.destroy();
+    this.#opening = undefined;
+    this.#session?.retire();
+    this.#session = undefined;
+    this.#acked = false;
+  }
+
+  #connect(token: string): void {
+    void this.#join(token).then(
+      ({ socket, head }) => {
+        if (token !== this.#token) {
+          socket.destroy();
+          return;
+        }
+        let acked = false;
+        const session = new MuxSession(
+          socket,
+          {
+            onStream: (stream) => this.#serve(stream),
+            onReady: () => {
+              acked = true;
+              if (this.#session === session) this.#acked = true;
+              this.#log.debug('multiplexed connection ready');
+            },
+            onClose: () => {
+              if (this.#session !== session) return;
+              this.#session = undefined;
+              this.#acked = false;
+              if (!acked) {
+                this.#log.info('the server does not multiplex connections (--mux): using the pool');
+                return;
+              }
+              this.#log.debug('multiplexed connection lost', { reason: session.failure ?? 'closed' });
+              this.#reopen = setTimeout(() => token === this.#token && this.#connect(token), MUX_REOPEN_MS);
+            },
+          },
+          head,
+        );
+        this.#session = session;
+      },
+      (err: Error) => {
+        if (token !== this.#token) return;
+        this.#log.debug('could not open the multiplexed connection', { reason: err.message });
+        this.#reopen = setTimeout(() => token === this.#token && this.#connect(token), MUX_REOPEN_MS);
+      },
+    );
+  }
+
+  /** Connects, answers the challenge if there is a secret, and sends `MuxJoin(token)`. */
+  async #join(token: string): Promise<{ socket: Socket; head: Buffer }> {
+    const socket = await connectTcp({ host: this.#target.to, port: this.#target.controlPort, tls: this.#target.tls });
+    socket.on('error', () => {});
+    this.#opening = socket;
+    try {
+      socket.setNoDelay(true);
+      const framed = frameClientSocket(socket);
+      await authenticate(framed, this.#target.auth);
+      framed.send({ type: 'MuxJoin', token });
+      return { socket, head: framed.detach() };
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    } finally {
+      if (this.#opening === socket) this.#opening = undefined;
+    }
+  }
+
+  /** Joins a visitor's stream to a new connection to the local service (a reset if that cannot be reached). */
+  #serve(stream: MuxStream): void {
+    const id = `mux-${++this.#served}`;
+    stream.on('error', () => {});
+    connectTcp({ host: this.#target.localHost, port: this.#target.localPort, peer: 'the local service' }).then(
+      (local) => {
+        local.setNoDelay(true);
+        if (stream.destroyed) {
+          local.destroy();
+          return;
+        }
+        this.#hooks.opened(id, stream, local);
+        joinStream(local, stream);
+      },
+      (err: Error) => {
+        stream.destroy();
+        this.#log.warn('public connection closed: could not reach the local service', { id, reason: err.message });
+      },
+    );
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * `--mux` end to end with the real CLI: visitors over one multiplexed connection
+ * (plaintext with a secret, and TLS), a transfer in flight across a control reconnect,
+ * a client without a pool offer that never asks; the server's side against raw sockets
+ * (the acknowledgement, a visitor's stream, a malformed frame closing only the
+ * multiplexed connection); and the client's side against a bore-ts server that does
+ * not know `MuxJoin` (it keeps to the pool).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BoreServer } from '../src/server/server.js';
+import { ClientMux } from '../src/client/mux.js';
+import { MUX_HEADER, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
+import { FlakyProxy } from './helpers/flaky-proxy.js';
+import { sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
+import { connect, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { ByteReader } from './helpers/replay.js';
+
+const RANGE = ['--min-port', '26700', '--max-port', '26799'];
+const SECRET = 'mux-test-secret-7d1e';
+
+/** `count` visitors at once, each a sha256-checked echo of its own bytes (one of them 4 MiB): how many came back whole. */
+async function echoes(port: number, count: number): Promise<number> {
+  const ok = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const data = randomBytes(i === 0 ? 4 * 1024 * 1024 : 1000 + i * 331);
+      return sha256(await roundTrip(await connect(port), data)) === sha256(data);
+    }),
+  );
+  return ok.filter(Boolean).length;
+}
+
+test('--mux with a secret: 50 visitors at once over one multiplexed connection, none through the pool', async (t) => {
+  const echo = await startEchoServer();
+  const server = await startServer([...RANGE, '--log-level', 'debug'], { BORE_SECRET: SECRET });
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const client = await startClient(echo.port, server.controlPort, ['--mux', '--pool', '1', '--log-level', 'debug'], {
+    BORE_SECRET: SECRET,
+  });
+  t.after(() => client.stop());
+  await client.waitFor(/multiplexed connection ready/);
+  await server.waitFor(/multiplexed connection joined/);
+  assert.equal(await echoes(client.publicPort, 50), 50);
+  assert.equal(server.output.match(/new connection, multiplexed/g)?.length, 50);
+  assert.doesNotMatch(server.output, /through the pool/);
+  assert.doesNotMatch(client.output, /pool: public connection/);
+});
+
+test("--mux over TLS: the multiplexed connection is the tunnel's TLS, visitors come back whole", async (t) => {
+  const echo = await startEchoServer();
+  const dir = mkdtempSync(join(tmpdir(), 'bore-mux-tls-'));
+  const server = await startServer([...RANGE, '--tls-self-signed', dir, '--require-tls', '--log-level', 'debug']);
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const pin = (await server.waitFor(/--tls-fingerprint (sha256:[0-9A-F]{64})/))[1]!;
+  const client = await startClient(echo.port, server.controlPort, ['--tls', '--tls-fingerprint', pin, '--mux', '--log-level', 'debug']);
+  t.after(() => client.stop());
+  await client.waitFor(/multiplexed connection ready/);
+  assert.equal(await echoes(client.publicPort, 20), 20);
+  assert.equal(server.output.match(/new connection, multiplexed/g)?.length, 20);
+  // --require-tls refuses plaintext: the multiplexed connection, accepted, was TLS.
+  assert.doesNotMatch(server.output, /refused|plaintext/i);
+});
+
+test('--mux: a transfer in flight across a control reconnect arrives intact; the next session multiplexes again', async (t) => {
+  const server = await startServer([...RANGE, '--log-level', 'debug']);
+  const relay = new FlakyProxy(server.controlPort);
+  const relayPort = await relay.listen();
+  const total = 16 * 1024 * 1024;
+  const data = randomBytes(total);
+  const sink = await startHeldSink(total);
+  const client = await startClient(sink.port, relayPort, ['--mux', '--log-level', 'debug']);
+  t.after(async () => {
+    await client.stop();
+    await server.stop();
+    await relay.close();
+    sink.close();
+  });
+  await client.waitFor(/multiplexed connection ready/);
+  const mark = client.output.length;
+  const { receivedAtReconnect, digest } = await sendAcrossControlCut(client, client.publicPort, relay, sink, data);
+  assert.ok(receivedAtReconnect < total, `in flight at the reconnect (${receivedAtReconnect} of ${total})`);
+  assert.equal(digest, sha256(data));
+  assert.match(server.output, /new connection, multiplexed/);
+  await client.waitFor(/multiplexed connection ready/, 10_000, mark);
+  assert.equal(server.output.match(/multiplexed connection joined/g)?.length, 2, 'a new session, a new multiplexed connection');
+});
+
+test('--mux with no pool offered (--max-pool 0, as a server that does not know the pool): never asked, the standard path works', async (t) => {
+  const echo = await startEchoServer();
+  const server = await startServer([...RANGE, '--max-pool', '0', '--log-level', 'debug']);
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const client = await startClient(echo.port, server.controlPort, ['--mux', '--log-level', 'debug']);
+  t.after(() => client.stop());
+  assert.equal(await echoes(client.publicPort, 5), 5);
+  assert.doesNotMatch(server.output, /multiplexed/);
+  assert.doesNotMatch(client.output, /multiplexed/);
+});
+
+/** Frames read off a raw multiplexed connection, header by header. */
+async function frame(reader: ByteReader): Promise<{ type: number; stream: number; length: number; payload?: Buffer }> {
+  const h = await reader.read(MUX_HEADER);
+  const f = { type: h[0]!, stream: h.readUInt32BE(1), length: h.readUInt32BE(5) };
+  return f.type === MuxType.DATA ? { ...f, payload: await reader.read(f.length) } : f;
+}
+
+test('server, raw: MuxJoin is acknowledged, a visitor is a stream both ways, a malformed frame closes only that connection', async (t) => {
+  const logs: string[] = [];
+  const log = (level: string) => (msg: string, fields?: object) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`);
+  const server = new BoreServer({
+    controlPort: 0,
+    bindAddr: '127.0.0.1',
+    bindTunnels: '127.0.0.1',
+    minPort: 26700,
+    maxPort: 26799,
+    logger: { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') },
+  });
+  await server.listen();
+  t.after(() => server.close(0));
+  const raw = async () => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    const reader = new ByteReader(socket);
+    const recv = async () => {
+      let text = '';
+      for (let b = await reader.read(1); b[0] !== 0; b = await reader.read(1)) text += b.toString('latin1');
+      return JSON.parse(text) as unknown;
+    };
+    return { socket, reader, send: (v: unknown) => socket.write(`${JSON.stringify(v)}\0`), recv };
+  };
+  const control = await raw();
+  control.send({ Hello: 0 });
+  const { Hello: port } = (await control.recv()) as { Hello: number };
+  control.send({ PoolRequest: 1 });
+  let offer: unknown;
+  while ((offer = await control.recv()) === 'Heartbeat');
+  const { token } = (offer as { PoolOffer: { token: string } }).PoolOffer;
+
+  const mux = await raw();
+  mux.send({ MuxJoin: token });
+  assert.deepEqual(await frame(mux.reader), { type: MuxType.WINDOW, stream: 0, length: 0 }, 'the acknowledgement');
+  const visitor = await connect(port);
+  assert.deepEqual(await frame(mux.reader), { type: MuxType.OPEN, stream: 1, length: 0 });
+  visitor.write('to the client');
+  assert.deepEqual(await frame(mux.reader), { type: MuxType.DATA, stream: 1, length: 13, payload: Buffer.from('to the client') });
+  mux.socket.write(Buffer.concat([muxHeader(MuxType.DATA, 1, 14), Buffer.from('to the visitor'), muxHeader(MuxType.FIN, 1, 0)]));
+  const chunks: Buffer[] = [];
+  visitor.on('data', (c: Buffer) => chunks.push(c));
+  await once(visitor, 'end');
+  assert.equal(Buffer.concat(chunks).toString(), 'to the visitor');
+
+  // Garbage: the multiplexed connection closes, with a warning; the tunnel goes on.
+  const closed = once(mux.socket, 'close');
+  mux.socket.write(Buffer.from([77, 0, 0, 0, 0, 0, 0, 0, 0]));
+  await closed;
+  assert.ok(
+    logs.some((l) => /warn multiplexed connection closed .*unknown multiplexed frame type 77/.test(l)),
+    logs.join('\n'),
+  );
+  assert.equal(control.socket.destroyed, false, 'the control connection is untouched');
+  const next = await connect(port);
+  let msg: unknown;
+  while ((msg = await control.recv()) === 'Heartbeat');
+  assert.ok((msg as { Connection?: string }).Connection, 'the next visitor takes the standard path');
+  next.destroy();
+});
+
+test('client: a server that closes the connection at MuxJoin (one that does not know it) leaves the tunnel on the pool, said once', async (t) => {
+  const listener = net.createServer((s) => s.once('data', () => s.destroy()));
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  t.after(() => listener.close());
+  const lines: string[] = [];
+  const logger = { error() {}, warn() {}, info: (m: string) => lines.push(m), debug() {} };
+  const mux = new ClientMux(
+    { to: '127.0.0.1', controlPort: (listener.address() as net.AddressInfo).port, localHost: '127.0.0.1', localPort: 1, auth: undefined },
+    logger,
+    { opened() {} },
+  );
+  mux.open('00000000-0000-4000-8000-000000000000');
+  while (!lines.length) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(lines, ['the server does not multiplex connections (--mux): using the pool']);
+  assert.equal(mux.ready, false);
+  mux.close();
+});
