@@ -12,6 +12,8 @@ export type Flavor = 'plain' | 'tls' | 'rust';
 export interface TunnelSpec {
   flavor: Flavor;
   pool?: number;
+  /** The client multiplexes its visitors (`--mux`). */
+  mux?: boolean;
   secret?: string;
   serverCert?: boolean;
 }
@@ -40,6 +42,7 @@ export function boreArgs(spec: TunnelSpec, certs: Certificates, host: string, se
       '127.0.0.1',
       '--pool',
       String(spec.pool ?? 4),
+      ...(spec.mux ? ['--mux'] : []),
       ...(spec.flavor === 'tls' ? ['--tls', '--tls-ca', certs.ca] : []),
       ...secret,
     ],
@@ -51,7 +54,11 @@ type BulkRow = { round: number; path: string; streams: number; mbps: number; ser
 /** What `bench/tls.ts` writes to its JSON. */
 export interface TlsReport {
   bulk: { skipped: string } | { seconds: number; rows: BulkRow[] };
-  setup?: { warmup: number; count: number; rows: { round: number; flavor: Flavor; tunnelP50Ms: number; directP50Ms: number }[] };
+  setup?: {
+    warmup: number;
+    count: number;
+    rows: { round: number; flavor: Flavor; mux?: boolean; tunnelP50Ms: number; directP50Ms: number }[];
+  };
   grace?: { rows: { name: string; listenMs: number; setupP50Ms: number; count: number }[] };
   wan:
     | { skipped: string }
@@ -106,19 +113,33 @@ function bulkTable(bulk: TlsReport['bulk']): string[] {
 }
 
 function setupLines(setup: NonNullable<TlsReport['setup']>): string[] {
-  const p50s = (flavor: Flavor) => setup.rows.filter((x) => x.flavor === flavor).map((x) => x.tunnelP50Ms);
+  const p50s = (flavor: Flavor, mux = false) => setup.rows.filter((x) => x.flavor === flavor && !!x.mux === mux).map((x) => x.tunnelP50Ms);
   const direct = setup.rows.map((x) => x.directP50Ms);
-  const ratios = setup.rows
-    .filter((x) => x.flavor === 'tls')
-    .map((x) => x.tunnelP50Ms / setup.rows.find((y) => y.round === x.round && y.flavor === 'plain')!.tunnelP50Ms);
-  return [
+  /** Each round's p50 of `flavor` (multiplexed or not) over that round's plaintext with the pool. */
+  const ratios = (flavor: Flavor, mux: boolean) =>
+    setup.rows
+      .filter((x) => x.flavor === flavor && !!x.mux === mux)
+      .map((x) => x.tunnelP50Ms / setup.rows.find((y) => y.round === x.round && y.flavor === 'plain' && !y.mux)!.tunnelP50Ms);
+  const tls = ratios('tls', false);
+  const lines = [
     '### Loopback setup with the pool',
     '',
     `p50 over ${setup.count} after ${setup.warmup} (median of rounds, range): plaintext ${median(p50s('plain')).toFixed(3)} ms${spread(p50s('plain'), 3)}, ` +
       `TLS ${median(p50s('tls')).toFixed(3)} ms${spread(p50s('tls'), 3)}, direct ${median(direct).toFixed(3)} ms. ` +
-      `TLS / plaintext ${median(ratios).toFixed(2)}x${spread(ratios, 2)} (target <= 1.3x: ${met(median(ratios) <= 1.3)})`,
+      `TLS / plaintext ${median(tls).toFixed(2)}x${spread(tls, 2)} (target <= 1.3x: ${met(median(tls) <= 1.3)})`,
     '',
   ];
+  if (setup.rows.some((x) => x.mux)) {
+    const muxTls = ratios('tls', true);
+    const muxPlain = ratios('plain', true);
+    lines.push(
+      `Multiplexed (\`--mux\`): plaintext ${median(p50s('plain', true)).toFixed(3)} ms${spread(p50s('plain', true), 3)} ` +
+        `(${median(muxPlain).toFixed(2)}x plaintext with the pool), TLS ${median(p50s('tls', true)).toFixed(3)} ms${spread(p50s('tls', true), 3)} ` +
+        `(${median(muxTls).toFixed(2)}x${spread(muxTls, 2)} plaintext with the pool: ${met(median(muxTls) <= 1.3)})`,
+      '',
+    );
+  }
+  return lines;
 }
 
 function graceLines(grace: NonNullable<TlsReport['grace']>): string[] {

@@ -177,17 +177,23 @@ async function bulk(certs: Certificates) {
   return { seconds: SIZES.iperfSeconds, rows };
 }
 
-/** Loopback setup p50 through a pooled tunnel, plaintext and TLS alternating, each with a direct p50 right after. */
+/** Loopback setup p50 through a pooled tunnel, plaintext and TLS, pooled and multiplexed, alternating, each with a direct p50 right after. */
 async function setup(certs: Certificates, echoPort: number) {
-  const rows: { round: number; flavor: Flavor; tunnelP50Ms: number; directP50Ms: number }[] = [];
+  const rows: { round: number; flavor: Flavor; mux: boolean; tunnelP50Ms: number; directP50Ms: number }[] = [];
   for (let r = 1; r <= SIZES.rounds; r++) {
-    for (const flavor of ['plain', 'tls'] as const) {
-      const t = await startTunnel({ flavor, pool: 4 }, echoPort, certs);
+    for (const [flavor, mux] of [
+      ['plain', false],
+      ['tls', false],
+      ['plain', true],
+      ['tls', true],
+    ] as const) {
+      const t = await startTunnel({ flavor, pool: 4, mux }, echoPort, certs);
       try {
+        if (mux) await t.client.waitFor(/multiplexed connection ready/, 10_000);
         await setupSamples(t.publicPort, SIZES.setupWarm);
         const tunnelP50Ms = round(percentile(await setupSamples(t.publicPort, SIZES.setup), 50));
         const directP50Ms = round(percentile(await setupSamples(echoPort, SIZES.setup), 50));
-        rows.push({ round: r, flavor, tunnelP50Ms, directP50Ms });
+        rows.push({ round: r, flavor, mux, tunnelP50Ms, directP50Ms });
         log(`setup: ${JSON.stringify(rows.at(-1))}`);
       } finally {
         await t.stop();
