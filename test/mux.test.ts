@@ -48,7 +48,7 @@ test('the decoder: headers and payloads split anywhere, several frames in one ch
 });
 
 /** A server session and a client session over one loopback connection; `onStream` gets the client's streams. */
-async function pair(onStream: (s: MuxStream) => void) {
+async function pair(onStream: (s: MuxStream) => void, firstStreamId?: number) {
   const listener = net.createServer({ allowHalfOpen: true });
   listener.listen(0, '127.0.0.1');
   await once(listener, 'listening');
@@ -60,7 +60,7 @@ async function pair(onStream: (s: MuxStream) => void) {
   let ready!: () => void;
   const isReady = new Promise<void>((r) => (ready = r));
   const client = new MuxSession(clientSocket, { onStream, onReady: ready });
-  const server = new MuxSession(serverSocket);
+  const server = new MuxSession(serverSocket, { firstStreamId });
   server.ready();
   await isReady;
   return { server, client, serverSocket, clientSocket };
@@ -137,4 +137,21 @@ test('a reset passes to the peer; the loss of the connection resets every stream
   q.serverSocket.write(Buffer.from([42, 0, 0, 0, 1, 0, 0, 0, 0]));
   await closed;
   assert.match(q.client.failure ?? '', /unknown multiplexed frame type 42/);
+});
+
+test('stream numbers wrap after 2^32 - 1 to 1, and the streams on both sides of the wrap work', async (t) => {
+  const p = await pair((s) => s.pipe(s), 0xffff_fffe);
+  t.after(() => p.clientSocket.destroy());
+  const a = p.server.open();
+  const b = p.server.open();
+  const c = p.server.open();
+  assert.deepEqual([a.id, b.id, c.id], [0xffff_fffe, 0xffff_ffff, 1]);
+  const echoed = await Promise.all(
+    [a, b, c].map(async (s, i) => {
+      const back = readAll(s);
+      s.end(`stream ${i}`);
+      return (await back).toString();
+    }),
+  );
+  assert.deepEqual(echoed, ['stream 0', 'stream 1', 'stream 2']);
 });

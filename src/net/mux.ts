@@ -25,6 +25,8 @@ import { onClose, onEnd } from './socket-events.js';
 
 /** Bytes a multiplexed connection's socket may hold unsent before its streams' writes wait for it to drain. */
 export const MUX_SOCKET_BUFFER = 1024 * 1024;
+/** The highest stream number; the next is 1 again. */
+const MAX_STREAM_ID = 0xffff_ffff;
 /** Credit is given back once this much of a stream was read out of it. */
 const CREDIT_STEP = MUX_WINDOW / 4;
 
@@ -138,6 +140,8 @@ export interface MuxSessionOptions {
   onStream?: (stream: MuxStream) => void;
   /** (Client) the server acknowledged the connection (`WINDOW` on stream 0): streams may come. */
   onReady?: () => void;
+  /** (Server) the number of the first stream (default 1; tests start near the top to see it wrap). */
+  firstStreamId?: number;
   /** The connection closed: every stream on it is destroyed. */
   onClose?: () => void;
 }
@@ -160,6 +164,7 @@ export class MuxSession {
     this.#socket = socket;
     this.#onStream = options.onStream;
     this.#onReady = options.onReady;
+    this.#next = options.firstStreamId ?? 1;
     const decoder = new MuxDecoder({
       control: (type, stream, length) => this.#control(type, stream, length),
       data: (stream, bytes) => {
@@ -205,9 +210,16 @@ export class MuxSession {
     this.control(MuxType.WINDOW, 0, 0);
   }
 
-  /** (Server) opens a stream for a new visitor: `OPEN` goes to the client. */
+  /**
+   * (Server) opens a stream for a new visitor: `OPEN` goes to the client. Numbers go up
+   * and wrap after 2^32 - 1 to 1 (at 1,000 visitors a second that is 50 days), skipping
+   * those still open.
+   */
   open(): MuxStream {
-    const stream = this.#add(this.#next++);
+    let id = this.#next;
+    while (this.#streams.has(id)) id = id >= MAX_STREAM_ID ? 1 : id + 1;
+    this.#next = id >= MAX_STREAM_ID ? 1 : id + 1;
+    const stream = this.#add(id);
     this.control(MuxType.OPEN, stream.id);
     return stream;
   }
