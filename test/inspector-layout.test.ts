@@ -154,6 +154,11 @@ test('texts: transition labels, log lines and the context table, from what the h
   assert.deepEqual(poolRow(pool), { label: 'connection pool', value: '3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks' });
   assert.equal(poolRow({ ...pool, size: 0, idle: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0 })?.value, 'none');
   assert.equal(poolRow({ ...pool, failures: 2 })?.value, '3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks, 2 failures');
+  assert.equal(
+    contextRows({ ...snapshot, context: { ...snapshot.context, pool: { ...pool, multiplexed: { ready: true, served: 37 } } } }, 0).at(-1)
+      ?.value,
+    'multiplexed (ready, 37 served); 3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks',
+  );
   const failed = contextRows(
     {
       ...snapshot,

@@ -19,7 +19,7 @@ import { ClientMux } from '../src/client/mux.js';
 import { MUX_HEADER, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
 import { FlakyProxy } from './helpers/flaky-proxy.js';
 import { sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
-import { connect, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
 
 const RANGE = ['--min-port', '26700', '--max-port', '26799'];
@@ -43,13 +43,18 @@ test('--mux with a secret: 50 visitors at once over one multiplexed connection, 
     await server.stop('SIGKILL');
     await echo.close();
   });
-  const client = await startClient(echo.port, server.controlPort, ['--mux', '--pool', '1', '--log-level', 'debug'], {
+  const client = await startClient(echo.port, server.controlPort, ['--mux', '--pool', '1', '--log-level', 'debug', '--inspect=0'], {
     BORE_SECRET: SECRET,
   });
   t.after(() => client.stop());
   await client.waitFor(/multiplexed connection ready/);
   await server.waitFor(/multiplexed connection joined/);
   assert.equal(await echoes(client.publicPort, 50), 50);
+  // The view counts them (read when asked, as the pool's counts are).
+  const inspect = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+  const snap = JSON.parse((await httpGet(inspect, '/snapshot')).body) as { context: { pool: { multiplexed: unknown; served: number } } };
+  assert.deepEqual(snap.context.pool.multiplexed, { ready: true, served: 50 });
+  assert.equal(snap.context.pool.served, 0);
   assert.equal(server.output.match(/new connection, multiplexed/g)?.length, 50);
   assert.doesNotMatch(server.output, /through the pool/);
   assert.doesNotMatch(client.output, /pool: public connection/);

@@ -48,6 +48,8 @@ export class ClientRuntime {
   lastFailure: TunnelError | undefined = undefined;
   /** Carry visitors over one multiplexed connection to a server that offers a pool (`--mux`; `client/mux.ts`). */
   mux = false;
+  /** The multiplexed connection while the proxies actor runs with `--mux` (read by {@link poolStats}). */
+  multiplexed: { readonly ready: boolean; readonly served: number } | undefined = undefined;
   /** The warm pool while the proxies actor runs: its counts are read from it when asked ({@link poolStats}). */
   pool: { readonly stats: PoolStats } | undefined = undefined;
   /**
@@ -97,7 +99,9 @@ export class ClientRuntime {
    * inspector, `/snapshot`): counts that change per connection never pass through the machine.
    */
   get poolStats(): PoolStats {
-    return this.pool?.stats ?? { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 };
+    const stats = this.pool?.stats ?? { size: 0, idle: 0, opening: 0, inUse: 0, served: 0, refills: 0, fallbacks: 0, failures: 0 };
+    const mux = this.multiplexed;
+    return mux ? { ...stats, multiplexed: { ready: mux.ready, served: mux.served } } : stats;
   }
 
   /** Waits until every proxied connection has closed, or destroys the rest after `ms`. */
@@ -352,6 +356,7 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {}, changed: () => {} });
   runtime.pool = pool;
   const mux = runtime.mux ? new ClientMux(target, runtime.logger, { opened }) : undefined;
+  runtime.multiplexed = mux;
   const serve = (id: string) => {
     pool.fallback();
     runDataConnection(id, target, (remote, local) => opened(id, remote, local)).catch((err: Error) => {
@@ -372,6 +377,7 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
     pool.close();
     mux?.close();
     if (runtime.pool === pool) runtime.pool = undefined;
+    if (runtime.multiplexed === mux) runtime.multiplexed = undefined;
     if (runtime.serve === serve) runtime.serve = undefined;
   };
 });

@@ -58,6 +58,8 @@ export interface PoolStats {
   fallbacks: number;
   /** Pooled connections that could not be opened or were lost while idle. */
   failures: number;
+  /** With `--mux`: whether the multiplexed connection is up, and the visitors it has carried. */
+  multiplexed?: { ready: boolean; served: number };
 }
 
 /**

@@ -92,6 +92,8 @@ export interface PoolView {
   refills: number;
   fallbacks: number;
   failures: number;
+  /** With `--mux`: the multiplexed connection. */
+  multiplexed?: { ready: boolean; served: number };
 }
 
 /** A control connection's TLS (the client's `TunnelTls`). */
