@@ -308,7 +308,7 @@ function measure(model: ChartModel, path: string, boxes: Map<string, Box>): Box 
   // Labels start beside their line and may reach past the rows; the right lanes run past them.
   let right = areaLeft + areaWidth;
   const reach = (p: string, text: string) => offsetIn(model, boxes, p, path) + boxAt(boxes, p).width + 6 + textWidth(text);
-  for (const l of local) right = Math.max(right, reach(l.from, l.edge.labels.join('; ')));
+  for (const l of local) right = Math.max(right, reach(exitBox(model, boxes, l.edge, l.from), l.edge.labels.join('; ')));
   for (const d of drops) right = Math.max(right, reach(d.target, dropLabel(d)));
   rights.forEach((l, i) => (l.x = right + SIZE.lane + i * SIZE.lane));
   self.width = Math.max(self.width, right + rights.length * SIZE.lane + SIZE.pad);
@@ -364,6 +364,19 @@ function throughLanes(model: ChartModel, path: string, row: (child: string) => n
     }
   }
   return [...entries.values(), ...exits];
+}
+
+/**
+ * The box whose right side bounds where `edge` leaves `from` (the child holding its
+ * source), and so where its label starts: the outermost box on the way down to the
+ * source with an exit lane for it (the edge leaves by that lane, at most at its right
+ * side), else the source itself.
+ */
+function exitBox(model: ChartModel, boxes: ReadonlyMap<string, Box>, edge: ChartEdge, from: string): string {
+  for (let p: string | undefined = from; p !== undefined && p !== edge.source; p = childOf(model, p, edge.source)) {
+    if (boxAt(boxes, p).lanes.some((l) => l.kind === 'exit' && l.edge === edge)) return p;
+  }
+  return edge.source;
 }
 
 /** How far right of its ancestor `container`'s left side the box of `path` stands (relative positions summed). */
