@@ -38,7 +38,7 @@ async function echoes(port: number, count: number): Promise<number> {
 
 test('--mux with a secret: 50 visitors at once over one multiplexed connection, none through the pool', async (t) => {
   const echo = await startEchoServer();
-  const server = await startServer([...RANGE, '--log-level', 'debug'], { BORE_SECRET: SECRET });
+  const server = await startServer([...RANGE, '--log-level', 'debug', '--metrics', '127.0.0.1:0'], { BORE_SECRET: SECRET });
   t.after(async () => {
     await server.stop('SIGKILL');
     await echo.close();
@@ -55,6 +55,12 @@ test('--mux with a secret: 50 visitors at once over one multiplexed connection, 
   const snap = JSON.parse((await httpGet(inspect, '/snapshot')).body) as { context: { pool: { multiplexed: unknown; served: number } } };
   assert.deepEqual(snap.context.pool.multiplexed, { ready: true, served: 50 });
   assert.equal(snap.context.pool.served, 0);
+  // The server counts them apart from the pool's.
+  const metricsPort = Number((await server.waitFor(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
+  const metrics = (await httpGet(metricsPort, '/metrics')).body;
+  assert.match(metrics, /^bore_public_connections_multiplexed_total 50$/m);
+  assert.match(metrics, /^bore_public_connections_pooled_total 0$/m);
+  assert.match(metrics, /^bore_public_connections_accepted_total 50$/m);
   assert.equal(server.output.match(/new connection, multiplexed/g)?.length, 50);
   assert.doesNotMatch(server.output, /through the pool/);
   assert.doesNotMatch(client.output, /pool: public connection/);

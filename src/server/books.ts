@@ -34,6 +34,8 @@ export interface ServerCounters {
   publicAccepted: number;
   /** Of those, the ones handed to a pooled data connection at once. */
   publicPooled: number;
+  /** Of those, the ones carried on the tunnel's multiplexed connection (`--mux`). */
+  publicMultiplexed: number;
   /** Claimed public connections still open. */
   publicActive: number;
   /** Public connections that ended without being claimed by their client. */
@@ -94,6 +96,7 @@ export class ServerBooks {
   readonly #setups = new Histogram(SETUP_BUCKETS);
   #tunnelsOpened = 0;
   #publicPooled = 0;
+  #publicMultiplexed = 0;
   /** Bytes of the proxied public connections that have closed. */
   #closedBytesIn = 0;
   #closedBytesOut = 0;
@@ -128,8 +131,9 @@ export class ServerBooks {
       bytesOut += visitor.bytesWritten;
     }
     return {
-      publicAccepted: pending.added + this.#publicPooled,
+      publicAccepted: pending.added + this.#publicPooled + this.#publicMultiplexed,
       publicPooled: this.#publicPooled,
+      publicMultiplexed: this.#publicMultiplexed,
       publicActive: this.#visitors.size,
       publicFailed: pending.unclaimed,
       bytesIn,
@@ -156,6 +160,11 @@ export class ServerBooks {
   /** Counts a public connection handed to a pooled data connection at once (then {@link forward}ed). */
   countPooled(): void {
     this.#publicPooled++;
+  }
+
+  /** Counts a public connection carried on a multiplexed connection (then {@link forward}ed). */
+  countMultiplexed(): void {
+    this.#publicMultiplexed++;
   }
 
   /**

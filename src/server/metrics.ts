@@ -157,6 +157,12 @@ export function serverRegistry(server: BoreServer, fdWatch?: MetricsOptions['fdW
     'Public connections handed at once to an idle pooled data connection',
     () => counters().publicPooled,
   );
+  totalCounter(
+    registry,
+    'bore_public_connections_multiplexed_total',
+    "Public connections carried on their tunnel's multiplexed connection (--mux)",
+    () => counters().publicMultiplexed,
+  );
   readGauge(registry, 'bore_pooled_connections_idle', 'Idle pooled data connections, over all tunnels', () => server.stats.pooled);
   totalCounter(
     registry,

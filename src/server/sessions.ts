@@ -202,7 +202,7 @@ export class Sessions implements TunnelHost {
 
   /** Counts a public connection handed to a stream of the multiplexed connection and joins them (for a {@link ServerTunnel}). */
   forwardStream(conn: PublicConnection, stream: MuxStream): void {
-    this.#books.countPooled();
+    this.#books.countMultiplexed();
     this.#books.forward(conn, stream);
   }
 
