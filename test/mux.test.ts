@@ -10,7 +10,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { MUX_HEADER, MUX_MAX_DATA, MUX_WINDOW, MuxDecoder, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
-import { MuxSession, type MuxStream } from '../src/net/mux.js';
+import { MUX_MAX_WINDOW, MuxSession, type MuxStream } from '../src/net/mux.js';
 
 test('the decoder: headers and payloads split anywhere, several frames in one chunk, bad frames refused', () => {
   const frames: string[] = [];
@@ -154,4 +154,39 @@ test('stream numbers wrap after 2^32 - 1 to 1, and the streams on both sides of 
     }),
   );
   assert.deepEqual(echoed, ['stream 0', 'stream 1', 'stream 2']);
+});
+
+test('a reader that keeps up grows its window (to the cap); stopping then holds at most the grown window', async (t) => {
+  const streams: MuxStream[] = [];
+  const p = await pair((s) => streams.push(s));
+  t.after(() => p.clientSocket.destroy());
+  const sender = p.server.open();
+  sender.on('error', () => {});
+  while (!streams.length) await new Promise((r) => setImmediate(r));
+  const reader = streams[0]!;
+  reader.on('error', () => {});
+  // 16 MiB read as it comes: the window doubles while the reader keeps up.
+  let read = 0;
+  const caughtUp = new Promise<void>((resolve) => {
+    const onData = (c: Buffer) => {
+      read += c.length;
+      if (read >= 16 * MUX_WINDOW) {
+        reader.off('data', onData);
+        reader.pause();
+        resolve();
+      }
+    };
+    reader.on('data', onData);
+  });
+  sender.write(randomBytes(16 * MUX_WINDOW));
+  await caughtUp;
+  // Now the reader stops and the sender goes on: what piles up is past the first window, within the cap.
+  sender.write(randomBytes(2 * MUX_MAX_WINDOW));
+  let before = -1;
+  while (reader.readableLength !== before) {
+    before = reader.readableLength;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(reader.readableLength > MUX_WINDOW, `the window did not grow: ${reader.readableLength} buffered`);
+  assert.ok(reader.readableLength <= MUX_MAX_WINDOW + MUX_MAX_DATA, `past the cap: ${reader.readableLength} buffered`);
 });
