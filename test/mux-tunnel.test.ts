@@ -19,7 +19,7 @@ import { ClientMux } from '../src/client/mux.js';
 import { MUX_HEADER, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
 import { FlakyProxy } from './helpers/flaky-proxy.js';
 import { sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
-import { connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { BoreProcess, connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
 
 const RANGE = ['--min-port', '26700', '--max-port', '26799'];
@@ -106,6 +106,39 @@ test('--mux: a transfer in flight across a control reconnect arrives intact; the
   assert.match(server.output, /new connection, multiplexed/);
   await client.waitFor(/multiplexed connection ready/, 10_000, mark);
   assert.equal(server.output.match(/multiplexed connection joined/g)?.length, 2, 'a new session, a new multiplexed connection');
+});
+
+test('--mux with several mappings in one process: each tunnel multiplexes its own visitors', async (t) => {
+  const echo = await startEchoServer();
+  const other = await startEchoServer();
+  const server = await startServer([...RANGE, '--log-level', 'debug']);
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+    await other.close();
+  });
+  const client = new BoreProcess(
+    [
+      'local',
+      String(echo.port),
+      String(other.port),
+      '--to',
+      '127.0.0.1',
+      '--control-port',
+      String(server.controlPort),
+      '--mux',
+      '--log-level',
+      'debug',
+    ],
+    {},
+  );
+  t.after(() => client.stop());
+  await client.waitFor(/listening at [\s\S]*listening at /);
+  await server.waitFor(/multiplexed connection joined[\s\S]*multiplexed connection joined/);
+  const listening = [...client.output.matchAll(/listening at 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+  assert.equal(new Set(listening).size, 2, client.output);
+  for (const port of listening) assert.equal(await echoes(port, 10), 10);
+  assert.equal(server.output.match(/new connection, multiplexed/g)?.length, 20);
 });
 
 test('--mux with no pool offered (--max-pool 0, as a server that does not know the pool): never asked, the standard path works', async (t) => {
