@@ -3,8 +3,9 @@
  * simultaneous visitors (5,000 and 10,000, each echoing 10 x 1 KiB) through a tunnel with
  * default flags on both ends, on loopback: wall time and failures. With `--before`, another
  * build of the CLI (e.g. a copy of `dist/bundle` from an earlier commit) runs in the same
- * rounds, interleaved. `BORE_RUST=<binary>` adds the Rust bore. `--mux` adds our build
- * with the client multiplexing its visitors (`bore local --mux`). Writes
+ * rounds, interleaved. `BORE_RUST=<binary>` adds the Rust bore. `--variants` adds our build
+ * with `--no-mux` (visitors past the pool take the standard path) and with `--mux-first`
+ * (every visitor multiplexed). Writes
  * `bench/results/burst.json` and prints markdown.
  */
 import { spawn } from 'node:child_process';
@@ -24,7 +25,7 @@ const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 
 const BEFORE = flag('--before');
 const ROUNDS = Number(flag('--rounds') ?? 3);
 const RUST = process.env.BORE_RUST;
-const MUX = argv.includes('--mux');
+const VARIANTS = argv.includes('--variants');
 const BURSTS = [5000, 10_000];
 
 /** A bench script as its own process, with a reader of its stdout lines. */
@@ -41,7 +42,7 @@ async function startTunnel(cli: string, servicePort: number, clientArgs: string[
   await server.waitFor(/listening/, 15_000);
   const client = spawnBore(['local', String(servicePort), '--to', '127.0.0.1', ...(rust ? [] : ['--control-port', '7890']), ...clientArgs]);
   const m = await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000);
-  if (clientArgs.includes('--mux')) await client.waitFor(/multiplexed connection ready/, 15_000);
+  if (!rust && !clientArgs.includes('--no-mux')) await client.waitFor(/multiplexed connection ready/, 15_000);
   return { port: Number(m[1]), serverLog: () => server.output, stop: () => Promise.all([client.stop(), server.stop()]) };
 }
 
@@ -51,14 +52,15 @@ async function main(): Promise<void> {
   const builds = [
     ...(BEFORE ? [['before', BEFORE]] : []),
     ['after', CLI],
-    ...(MUX ? [['after --mux', CLI]] : []),
+    ...(VARIANTS ? [['after --no-mux', CLI] as const, ['after --mux-first', CLI] as const] : []),
     ...(RUST ? [['rust', 'rust']] : []),
   ] as const;
   const rows: { round: number; build: string; conns: number; ms: number; failures: number; errors: Record<string, number> }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [build, cli] of builds) {
       for (const conns of BURSTS) {
-        const tunnel = await startTunnel(cli, servicePort, build.endsWith('--mux') ? ['--mux', '--log-level', 'debug'] : []);
+        const variant = build.startsWith('after --') ? [build.slice('after '.length)] : [];
+        const tunnel = await startTunnel(cli, servicePort, cli === 'rust' ? [] : [...variant, '--log-level', 'debug']);
         try {
           const job: Job = { kind: 'concurrency', port: tunnel.port, conns, messages: 10, size: 1024, timeoutMs: 60_000 };
           const gen = node('loadgen.ts', [JSON.stringify(job)]);

@@ -12,7 +12,7 @@
  * (`id`, `length`, bytes; length 0 opens or closes), so a new public connection costs
  * no TCP connection between them at all. Measures setup (connect + first echoed byte)
  * directly, through the three bare tunnels and through bore with the pool off and on
- * and multiplexed (`--mux`),
+ * and multiplexed (`--mux-first`),
  * with the same load generator and service as `run.ts`, and the CPU each shape's two
  * processes spend per 1,000 connections (server + client, from /proc/<pid>/stat), and
  * one stream's throughput through each (256 MB to the sink, two runs).
@@ -167,7 +167,15 @@ async function main(): Promise<void> {
   const server = await startServer(['--min-port', '23000', '--max-port', '23999']);
   const client = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '0']);
   const pooled = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '4']);
-  const muxed = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '1', '--mux', '--log-level', 'debug']);
+  const muxed = await startClient(direct!, server.controlPort, [
+    '--local-host',
+    HOST,
+    '--pool',
+    '1',
+    '--mux-first',
+    '--log-level',
+    'debug',
+  ]);
   await muxed.waitFor(/multiplexed connection ready/);
   try {
     const p50 = (xs: number[]) => Number(percentile(xs, 50).toFixed(3));
@@ -179,7 +187,7 @@ async function main(): Promise<void> {
       'bare mux': { port: muxPorts.public!, pids: pids(muxServerProc.child, muxClientProc.child) },
       bore: { port: client.publicPort, pids: pids(server.proc, client.proc) },
       'bore+pool': { port: pooled.publicPort, pids: pids(server.proc, pooled.proc) },
-      'bore mux': { port: muxed.publicPort, pids: pids(server.proc, muxed.proc) },
+      'bore mux-first': { port: muxed.publicPort, pids: pids(server.proc, muxed.proc) },
     };
     const rows: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));

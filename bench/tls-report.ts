@@ -12,7 +12,7 @@ export type Flavor = 'plain' | 'tls' | 'rust';
 export interface TunnelSpec {
   flavor: Flavor;
   pool?: number;
-  /** The client multiplexes its visitors (`--mux`). */
+  /** The client multiplexes every visitor (`--mux-first`). */
   mux?: boolean;
   secret?: string;
   serverCert?: boolean;
@@ -42,7 +42,7 @@ export function boreArgs(spec: TunnelSpec, certs: Certificates, host: string, se
       '127.0.0.1',
       '--pool',
       String(spec.pool ?? 4),
-      ...(spec.mux ? ['--mux'] : []),
+      ...(spec.mux ? ['--mux-first'] : []),
       ...(spec.flavor === 'tls' ? ['--tls', '--tls-ca', certs.ca] : []),
       ...secret,
     ],
@@ -133,7 +133,7 @@ function setupLines(setup: NonNullable<TlsReport['setup']>): string[] {
     const muxTls = ratios('tls', true);
     const muxPlain = ratios('plain', true);
     lines.push(
-      `Multiplexed (\`--mux\`): plaintext ${median(p50s('plain', true)).toFixed(3)} ms${spread(p50s('plain', true), 3)} ` +
+      `Multiplexed (\`--mux-first\`): plaintext ${median(p50s('plain', true)).toFixed(3)} ms${spread(p50s('plain', true), 3)} ` +
         `(${median(muxPlain).toFixed(2)}x plaintext with the pool), TLS ${median(p50s('tls', true)).toFixed(3)} ms${spread(p50s('tls', true), 3)} ` +
         `(${median(muxTls).toFixed(2)}x${spread(muxTls, 2)} plaintext with the pool: ${met(median(muxTls) <= 1.3)})`,
       '',

@@ -75,7 +75,7 @@ const CONFIGS: Config[] = [
     fallbackLabel: 'Tunnel, pool off (no `--pool` flag)',
   },
   { name: 'pool-on', label: 'Tunnel, pool on (`--pool 4`)', localArgs: ['--pool', '4'] },
-  { name: 'mux', label: 'Tunnel, multiplexed (`--mux`)', localArgs: ['--mux'] },
+  { name: 'mux-first', label: 'Tunnel, every visitor multiplexed (`--mux-first`)', localArgs: ['--mux-first'] },
   ...(process.env.BORE_RUST ? [{ name: 'rust', label: 'Rust bore (client and server)', localArgs: [], bin: process.env.BORE_RUST }] : []),
 ];
 

@@ -157,7 +157,7 @@ test('texts: transition labels, log lines and the context table, from what the h
   assert.equal(
     contextRows({ ...snapshot, context: { ...snapshot.context, pool: { ...pool, multiplexed: { ready: true, served: 37 } } } }, 0).at(-1)
       ?.value,
-    'multiplexed (ready, 37 served); 3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks',
+    '3 idle of 4, 1 in use; 120 served, 121 refills, 5 fallbacks; multiplexed: ready, 37 served',
   );
   const failed = contextRows(
     {

@@ -1,6 +1,7 @@
 /**
- * `--mux` end to end with the real CLI: visitors over one multiplexed connection
- * (plaintext with a secret, and TLS), a transfer in flight across a control reconnect,
+ * The multiplexed connection end to end with the real CLI: by default it takes the
+ * visitors of a burst past the pool; with `--mux-first` every visitor (plaintext with a
+ * secret, and TLS, several mappings); a transfer in flight across a control reconnect,
  * a client without a pool offer that never asks; the server's side against raw sockets
  * (the acknowledgement, a visitor's stream, a malformed frame closing only the
  * multiplexed connection); and the client's side against a bore-ts server that does
@@ -36,14 +37,33 @@ async function echoes(port: number, count: number): Promise<number> {
   return ok.filter(Boolean).length;
 }
 
-test('--mux with a secret: 50 visitors at once over one multiplexed connection, none through the pool', async (t) => {
+test('by default, a burst past the pool rides the multiplexed connection: no visitor takes the standard path', async (t) => {
+  const echo = await startEchoServer();
+  const server = await startServer([...RANGE, '--log-level', 'debug']);
+  t.after(async () => {
+    await server.stop('SIGKILL');
+    await echo.close();
+  });
+  const client = await startClient(echo.port, server.controlPort, ['--pool', '2', '--log-level', 'debug']);
+  t.after(() => client.stop());
+  await client.waitFor(/multiplexed connection ready/);
+  await client.waitFor(/pool: ready/);
+  assert.equal(await echoes(client.publicPort, 40), 40);
+  const said = (re: RegExp) => server.output.match(re)?.length ?? 0;
+  assert.ok(said(/new connection, through the pool/g) >= 2, server.output);
+  assert.ok(said(/new connection, multiplexed/g) >= 1, 'the rest multiplexed');
+  assert.equal(said(/new connection, through the pool/g) + said(/new connection, multiplexed/g), 40);
+  assert.equal(said(/new connection port=/g), 0, 'none took the standard path');
+});
+
+test('--mux-first with a secret: 50 visitors at once over one multiplexed connection, none through the pool', async (t) => {
   const echo = await startEchoServer();
   const server = await startServer([...RANGE, '--log-level', 'debug', '--metrics', '127.0.0.1:0'], { BORE_SECRET: SECRET });
   t.after(async () => {
     await server.stop('SIGKILL');
     await echo.close();
   });
-  const client = await startClient(echo.port, server.controlPort, ['--mux', '--pool', '1', '--log-level', 'debug', '--inspect=0'], {
+  const client = await startClient(echo.port, server.controlPort, ['--mux-first', '--pool', '1', '--log-level', 'debug', '--inspect=0'], {
     BORE_SECRET: SECRET,
   });
   t.after(() => client.stop());
@@ -75,7 +95,14 @@ test("--mux over TLS: the multiplexed connection is the tunnel's TLS, visitors c
     await echo.close();
   });
   const pin = (await server.waitFor(/--tls-fingerprint (sha256:[0-9A-F]{64})/))[1]!;
-  const client = await startClient(echo.port, server.controlPort, ['--tls', '--tls-fingerprint', pin, '--mux', '--log-level', 'debug']);
+  const client = await startClient(echo.port, server.controlPort, [
+    '--tls',
+    '--tls-fingerprint',
+    pin,
+    '--mux-first',
+    '--log-level',
+    'debug',
+  ]);
   t.after(() => client.stop());
   await client.waitFor(/multiplexed connection ready/);
   assert.equal(await echoes(client.publicPort, 20), 20);
@@ -84,14 +111,14 @@ test("--mux over TLS: the multiplexed connection is the tunnel's TLS, visitors c
   assert.doesNotMatch(server.output, /refused|plaintext/i);
 });
 
-test('--mux: a transfer in flight across a control reconnect arrives intact; the next session multiplexes again', async (t) => {
+test('--mux-first: a transfer in flight across a control reconnect arrives intact; the next session multiplexes again', async (t) => {
   const server = await startServer([...RANGE, '--log-level', 'debug']);
   const relay = new FlakyProxy(server.controlPort);
   const relayPort = await relay.listen();
   const total = 16 * 1024 * 1024;
   const data = randomBytes(total);
   const sink = await startHeldSink(total);
-  const client = await startClient(sink.port, relayPort, ['--mux', '--log-level', 'debug']);
+  const client = await startClient(sink.port, relayPort, ['--mux-first', '--log-level', 'debug']);
   t.after(async () => {
     await client.stop();
     await server.stop();
@@ -108,7 +135,7 @@ test('--mux: a transfer in flight across a control reconnect arrives intact; the
   assert.equal(server.output.match(/multiplexed connection joined/g)?.length, 2, 'a new session, a new multiplexed connection');
 });
 
-test('--mux with several mappings in one process: each tunnel multiplexes its own visitors', async (t) => {
+test('--mux-first with several mappings in one process: each tunnel multiplexes its own visitors', async (t) => {
   const echo = await startEchoServer();
   const other = await startEchoServer();
   const server = await startServer([...RANGE, '--log-level', 'debug']);
@@ -126,7 +153,7 @@ test('--mux with several mappings in one process: each tunnel multiplexes its ow
       '127.0.0.1',
       '--control-port',
       String(server.controlPort),
-      '--mux',
+      '--mux-first',
       '--log-level',
       'debug',
     ],
@@ -141,7 +168,7 @@ test('--mux with several mappings in one process: each tunnel multiplexes its ow
   assert.equal(server.output.match(/new connection, multiplexed/g)?.length, 20);
 });
 
-test('--mux with no pool offered (--max-pool 0, as a server that does not know the pool): never asked, the standard path works', async (t) => {
+test('the multiplexed connection with no pool offered (--max-pool 0, as a server that does not know the pool): never asked, the standard path works', async (t) => {
   const echo = await startEchoServer();
   const server = await startServer([...RANGE, '--max-pool', '0', '--log-level', 'debug']);
   t.after(async () => {
@@ -223,7 +250,7 @@ test('server, raw: MuxJoin is acknowledged, a visitor is a stream both ways, a m
   next.destroy();
 });
 
-test('client: a server that closes the connection at MuxJoin (one that does not know it) leaves the tunnel on the pool, said once', async (t) => {
+test('client: a server that closes the connection at MuxJoin (one that does not know it): --mux-first opens the pool instead, said once', async (t) => {
   const listener = net.createServer((s) => s.once('data', () => s.destroy()));
   listener.listen(0, '127.0.0.1');
   await once(listener, 'listening');
@@ -234,10 +261,13 @@ test('client: a server that closes the connection at MuxJoin (one that does not 
     { to: '127.0.0.1', controlPort: (listener.address() as net.AddressInfo).port, localHost: '127.0.0.1', localPort: 1, auth: undefined },
     logger,
     { opened() {} },
+    true,
   );
-  mux.open('00000000-0000-4000-8000-000000000000');
+  let refused = 0;
+  mux.open('00000000-0000-4000-8000-000000000000', () => refused++);
   while (!lines.length) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(lines, ['the server does not multiplex connections (--mux): using the pool']);
+  assert.deepEqual(lines, ['the server does not multiplex connections (--mux-first): using the pool']);
+  assert.equal(refused, 1, 'the pool is opened instead');
   assert.equal(mux.ready, false);
   mux.close();
 });

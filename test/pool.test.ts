@@ -2,7 +2,7 @@
  * The warm pool of data connections (issue 12), end to end with the real CLI: our
  * client with our server uses it (visible in `/snapshot` and the debug logs), `--pool 0`
  * does not, a burst larger than the pool falls back to the standard path with no
- * failure, a control reconnect keeps pooled transfers intact and refills the pool;
+ * failure (with `--no-mux`; by default it rides the multiplexed connection), a control reconnect keeps pooled transfers intact and refills the pool;
  * and the server's side of it against raw sockets: tokens, secret, cap, closing.
  */
 import { test } from 'node:test';
@@ -81,14 +81,15 @@ test('--pool 0: the client never asks, every connection takes the standard path'
   assert.doesNotMatch(server.output, /pool offered|through the pool/);
 });
 
-test('a burst larger than the pool: every connection succeeds, the rest through the standard path', async (t) => {
+test('--no-mux, a burst larger than the pool: every connection succeeds, the rest through the standard path', async (t) => {
   const echo = await startEchoServer();
   const server = await startServer(RANGE);
   t.after(async () => {
     await server.stop('SIGKILL');
     await echo.close();
   });
-  const client = await startClient(echo.port, server.controlPort, ['--inspect=0', '--pool', '2']);
+  // (By default the rest ride the multiplexed connection: test/mux-tunnel.test.ts.)
+  const client = await startClient(echo.port, server.controlPort, ['--inspect=0', '--pool', '2', '--no-mux']);
   t.after(() => client.stop());
   const inspect = await inspectorPort(client);
   await poolWhere(inspect, (p) => p.idle === 2);

@@ -46,8 +46,10 @@ export class ClientRuntime {
   endpoint: { host: string; port: number; tls: ClientTls | undefined } | undefined = undefined;
   /** The session's last failure as thrown, with its cause (the machine's context keeps only what a view shows). */
   lastFailure: TunnelError | undefined = undefined;
-  /** Carry visitors over one multiplexed connection to a server that offers a pool (`--mux`; `client/mux.ts`). */
+  /** Carry the visitors the pool cannot take over one multiplexed connection to a server that offers a pool (`--mux`; `client/mux.ts`). */
   mux = false;
+  /** Carry every visitor over it, keeping no pooled connection (`--mux-first`). */
+  muxFirst = false;
   /** The multiplexed connection while the proxies actor runs with `--mux` (read by {@link poolStats}). */
   multiplexed: { readonly ready: boolean; readonly served: number } | undefined = undefined;
   /** The warm pool while the proxies actor runs: its counts are read from it when asked ({@link poolStats}). */
@@ -355,7 +357,8 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   };
   const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {}, changed: () => {} });
   runtime.pool = pool;
-  const mux = runtime.mux ? new ClientMux(target, runtime.logger, { opened }) : undefined;
+  const first = runtime.mux && runtime.muxFirst;
+  const mux = runtime.mux ? new ClientMux(target, runtime.logger, { opened }, first) : undefined;
   runtime.multiplexed = mux;
   const serve = (id: string) => {
     pool.fallback();
@@ -366,8 +369,12 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   runtime.serve = serve;
   receive((request) => {
     if (request.type === 'POOL.OPEN') {
-      pool.open(request.token, request.size);
-      mux?.open(request.token);
+      // The server hands a visitor to an idle pooled connection first, then to the
+      // multiplexed one: --mux-first keeps no pooled connection, unless the server
+      // refuses to multiplex.
+      const { token, size } = request;
+      if (!first) pool.open(token, size);
+      mux?.open(token, first ? () => pool.open(token, size) : undefined);
     } else {
       pool.close();
       mux?.close();

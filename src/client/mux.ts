@@ -4,7 +4,8 @@
  * (`MuxJoin`), on which the server opens a stream per visitor; each stream is joined to
  * a new connection to the local service. Only a server that offered a pool gets it, so
  * a Rust server never does; a bore-ts server that does not know `MuxJoin` closes it, and
- * the tunnel goes on with the pool.
+ * the tunnel goes on with the pool (with `--mux-first`, which keeps no pooled
+ * connection, the pool is opened then).
  *
  * A control session that ends retires the connection (its visitors' streams finish on
  * it); the next session opens a new one. A connection lost while its session lasts is
@@ -41,13 +42,19 @@ export class ClientMux {
   #reopen: NodeJS.Timeout | undefined;
   /** Whether the server acknowledged {@link #session}. */
   #acked = false;
+  /** Called if the server refuses the current session's connection. */
+  #refused: (() => void) | undefined;
   /** Streams served since the tunnel started. */
   #served = 0;
 
-  constructor(target: DataConnectionTarget, log: Logger, hooks: MuxHooks) {
+  /** Whether every visitor is meant to come this way (`--mux-first`): a server's refusal is then said at info. */
+  readonly #first: boolean;
+
+  constructor(target: DataConnectionTarget, log: Logger, hooks: MuxHooks, first = false) {
     this.#target = target;
     this.#log = log;
     this.#hooks = hooks;
+    this.#first = first;
   }
 
   /** Whether the server acknowledged the current connection (visitors come over it). */
@@ -60,10 +67,14 @@ export class ClientMux {
     return this.#served;
   }
 
-  /** Opens the multiplexed connection of the control session whose pool token is `token`. */
-  open(token: string): void {
+  /**
+   * Opens the multiplexed connection of the control session whose pool token is `token`;
+   * `refused` is called if the server closes it unacknowledged (it does not multiplex).
+   */
+  open(token: string, refused?: () => void): void {
     this.close();
     this.#token = token;
+    this.#refused = refused;
     this.#connect(token);
   }
 
@@ -100,7 +111,9 @@ export class ClientMux {
               this.#session = undefined;
               this.#acked = false;
               if (!acked) {
-                this.#log.info('the server does not multiplex connections (--mux): using the pool');
+                if (this.#first) this.#log.info('the server does not multiplex connections (--mux-first): using the pool');
+                else this.#log.debug('the server does not multiplex connections: visitors past the pool take the standard path');
+                this.#refused?.();
                 return;
               }
               this.#log.debug('multiplexed connection lost', { reason: session.failure ?? 'closed' });

@@ -240,17 +240,30 @@ export const TUNNEL_OPTIONS = {
     help: 'Idle data connections kept open to a bore-ts server so a new visitor needs no round trip between client and server (0: none; a Rust bore server is used the standard way)',
   },
   /**
-   * Carry every visitor over one multiplexed connection to a bore-ts server instead of a
-   * data connection each (default false): no TCP or TLS handshake between client and
-   * server per visitor, for many short connections. Needs the pool's offer (a `pool` of
-   * 1 or more); a Rust server, or a bore-ts server without it, is used as without.
+   * Visitors the warm pool cannot take at once (a burst larger than the pool) ride one
+   * multiplexed connection to a bore-ts server instead of the standard path's round trip
+   * and new connection each (default true; false: the standard path). Needs the pool's
+   * offer (a `pool` of 1 or more); a Rust server is used as without.
    */
   mux: {
     rule: boolean,
-    default: false,
+    default: true,
     flag: 'mux',
     env: 'BORE_MUX',
     config: 'mux',
-    help: 'Carry visitors over one multiplexed connection to a bore-ts server (no handshake per visitor; for many short connections); needs --pool 1 or more',
+    help: 'Visitors the pool cannot take at once ride one multiplexed connection to a bore-ts server instead of a round trip each (--no-mux: the standard path)',
+  },
+  /**
+   * Every visitor rides the multiplexed connection, none a pooled one (default false): no
+   * TCP or TLS handshake between client and server per visitor, for many short
+   * connections (a bulk transfer on loopback moves about half as fast as on a pooled one).
+   */
+  muxFirst: {
+    rule: boolean,
+    default: false,
+    flag: 'mux-first',
+    env: 'BORE_MUX_FIRST',
+    config: 'mux_first',
+    help: 'Every visitor rides the multiplexed connection (no handshake per visitor: for many short connections; bulk is faster without)',
   },
 } as const satisfies OptionTable;

@@ -128,6 +128,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   const runtime = new TunnelRuntime(logger, clientCredentials(options, logger), options.drainTimeoutMs ?? TUNNEL_DEFAULTS.drainTimeoutMs);
   runtime.tls = clientTlsOf(options);
   runtime.mux = options.mux ?? TUNNEL_DEFAULTS.mux;
+  runtime.muxFirst = options.muxFirst ?? TUNNEL_DEFAULTS.muxFirst;
   runtime.serverTls = serverTlsOf(options.to);
   const actor = createActor(loggedClientMachine, { input: { settings, runtime }, inspect: options.inspect });
   const tunnel = trackTunnel(actor, runtime, options.signal);

@@ -179,6 +179,7 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     runtime.tls = clientTlsOf(spec);
     runtime.serverTls = serverTlsOf(spec.to);
     runtime.mux = spec.mux ?? TUNNEL_DEFAULTS.mux;
+    runtime.muxFirst = spec.muxFirst ?? TUNNEL_DEFAULTS.muxFirst;
     // A file is re-read at each attempt: the same path is the same tunnel.
     const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
     // The key has the pool asked for: a reload keeps a running tunnel whose options are
@@ -186,7 +187,14 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     return {
       settings: { ...settings, pool },
       runtime,
-      key: JSON.stringify({ settings, secret, drainMs, tls: [spec.tls, spec.tlsCa, spec.tlsFingerprint], to: spec.to, mux: runtime.mux }),
+      key: JSON.stringify({
+        settings,
+        secret,
+        drainMs,
+        tls: [spec.tls, spec.tlsCa, spec.tlsFingerprint],
+        to: spec.to,
+        mux: [runtime.mux, runtime.muxFirst],
+      }),
     };
   };
   const specs = (set: Record<string, TunnelSpecOptions>) => {

@@ -241,13 +241,8 @@ export class ServerTunnel {
       conn.destroy();
       return;
     }
-    const mux = this.#mux;
-    if (mux?.usable) {
-      const id = randomUUID();
-      this.#host.log.debug('new connection, multiplexed', { port: this.port, id });
-      this.#host.forwardStream({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, mux.open());
-      return;
-    }
+    // An idle pooled connection first (a connection of its own: bulk moves fastest), then
+    // the multiplexed connection (no round trip, no new connection), then the standard path.
     const pooled = this.#pool?.take();
     if (pooled) {
       // The visitor's bytes follow this frame on the same connection at once.
@@ -255,6 +250,13 @@ export class ServerTunnel {
       this.#host.log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
       pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
       this.#host.forward({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, pooled, EMPTY);
+      return;
+    }
+    const mux = this.#mux;
+    if (mux?.usable) {
+      const id = randomUUID();
+      this.#host.log.debug('new connection, multiplexed', { port: this.port, id });
+      this.#host.forwardStream({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, mux.open());
       return;
     }
     const id = this.#host.pending.add(this.#group, this.port, this.peer, conn);

@@ -142,13 +142,13 @@ function tlsRows(tls: TlsView | null | undefined): ContextRow[] {
 
 /**
  * The pool row: `3 idle of 4, 1 in use; 120 served, 2 refills, 5 fallbacks` (none while
- * the server offers no pool); with `--mux`, the multiplexed connection first:
- * `multiplexed (ready, 37 served); ...`.
+ * the server offers no pool); then the multiplexed connection, if the client keeps one:
+ * `...; multiplexed: ready, 37 served`.
  */
 function poolText(pool: PoolView | null | undefined): string {
   if (!pool) return NONE;
   const mux = pool.multiplexed;
-  if (mux) return `multiplexed (${mux.ready ? 'ready' : 'not up'}, ${mux.served} served); ${poolText({ ...pool, multiplexed: undefined })}`;
+  if (mux) return `${poolText({ ...pool, multiplexed: undefined })}; multiplexed: ${mux.ready ? 'ready' : 'not up'}, ${mux.served} served`;
   const totals = `${pool.served} served, ${pool.refills} refills, ${pool.fallbacks} fallbacks`;
   if (pool.size === 0) return pool.served > 0 || pool.inUse > 0 ? `none now (${pool.inUse} in use; ${totals})` : 'none';
   const failures = pool.failures > 0 ? `, ${pool.failures} failures` : '';
