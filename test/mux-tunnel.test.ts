@@ -18,8 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { BoreServer } from '../src/server/server.js';
 import { ClientMux } from '../src/client/mux.js';
 import { MUX_HEADER, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
-import { FlakyProxy } from './helpers/flaky-proxy.js';
-import { sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
+import { relayedTunnel, sendAcrossControlCut } from './helpers/held-sink.js';
 import { BoreProcess, connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
 
@@ -112,19 +111,8 @@ test("--mux over TLS: the multiplexed connection is the tunnel's TLS, visitors c
 });
 
 test('--mux-first: a transfer in flight across a control reconnect arrives intact; the next session multiplexes again', async (t) => {
-  const server = await startServer([...RANGE, '--log-level', 'debug']);
-  const relay = new FlakyProxy(server.controlPort);
-  const relayPort = await relay.listen();
-  const total = 16 * 1024 * 1024;
-  const data = randomBytes(total);
-  const sink = await startHeldSink(total);
-  const client = await startClient(sink.port, relayPort, ['--mux-first', '--log-level', 'debug']);
-  t.after(async () => {
-    await client.stop();
-    await server.stop();
-    await relay.close();
-    sink.close();
-  });
+  const { server, relay, sink, client, data } = await relayedTunnel(t, RANGE, ['--mux-first', '--log-level', 'debug']);
+  const total = data.length;
   await client.waitFor(/multiplexed connection ready/);
   const mark = client.output.length;
   const { receivedAtReconnect, digest } = await sendAcrossControlCut(client, client.publicPort, relay, sink, data);

@@ -12,8 +12,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { BoreServer } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
-import { FlakyProxy } from './helpers/flaky-proxy.js';
-import { sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
+import { relayedTunnel, sendAcrossControlCut } from './helpers/held-sink.js';
 import { type EventData, readEvents } from './helpers/inspect.js';
 import { connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
@@ -106,19 +105,8 @@ test('--no-mux, a burst larger than the pool: every connection succeeds, the res
 });
 
 test('a control reconnect: a transfer in flight on a pooled connection arrives intact, and the pool is rebuilt', async (t) => {
-  const server = await startServer([...RANGE, '--log-level', 'debug']);
-  const relay = new FlakyProxy(server.controlPort);
-  const relayPort = await relay.listen();
-  const total = 16 * 1024 * 1024;
-  const data = randomBytes(total);
-  const sink = await startHeldSink(total);
-  const client = await startClient(sink.port, relayPort, ['--inspect=0']);
-  t.after(async () => {
-    await client.stop();
-    await server.stop();
-    await relay.close();
-    sink.close();
-  });
+  const { server, relay, sink, client, data } = await relayedTunnel(t, RANGE, ['--inspect=0']);
+  const total = data.length;
   const inspect = await inspectorPort(client);
   await poolWhere(inspect, (p) => p.idle === 4);
   const { receivedAtReconnect, digest } = await sendAcrossControlCut(client, client.publicPort, relay, sink, data);

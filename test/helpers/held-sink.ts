@@ -6,8 +6,10 @@
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { type BoreProcess, connect } from './procs.js';
-import type { FlakyProxy } from './flaky-proxy.js';
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { type BoreProcess, connect, startClient, startServer } from './procs.js';
+import { FlakyProxy } from './flaky-proxy.js';
 
 /** Starts the sink on a free loopback port, expecting `total` bytes on one connection. */
 export async function startHeldSink(total: number) {
@@ -83,4 +85,26 @@ export async function sendAcrossControlCut(
   const receivedAtReconnect = sink.received;
   sink.release();
   return { receivedAtReconnect, digest: await sink.finished };
+}
+
+/**
+ * A server (debug logs, `serverArgs`), a relay in front of its control port (so the
+ * control connection alone can be cut), a held sink expecting 16 MiB and a client
+ * (`clientArgs`) to it through the relay; all stopped after the test. `data` is the
+ * transfer to send across the cut ({@link sendAcrossControlCut}).
+ */
+export async function relayedTunnel(t: TestContext, serverArgs: string[], clientArgs: string[]) {
+  const server = await startServer([...serverArgs, '--log-level', 'debug']);
+  const relay = new FlakyProxy(server.controlPort);
+  const relayPort = await relay.listen();
+  const data = randomBytes(16 * 1024 * 1024);
+  const sink = await startHeldSink(data.length);
+  const client = await startClient(sink.port, relayPort, clientArgs);
+  t.after(async () => {
+    await client.stop();
+    await server.stop();
+    await relay.close();
+    sink.close();
+  });
+  return { server, relay, sink, client, data };
 }
