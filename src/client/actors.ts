@@ -362,6 +362,8 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   runtime.multiplexed = mux;
   const serve = (id: string) => {
     pool.fallback();
+    // The server had no idle pooled connection for this visitor: the next ones of a burst can be multiplexed.
+    mux?.demand();
     runDataConnection(id, target, (remote, local) => opened(id, remote, local)).catch((err: Error) => {
       runtime.logger.warn('public connection closed: could not reach the local service or the server', { id, reason: err.message });
     });
@@ -370,11 +372,15 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   receive((request) => {
     if (request.type === 'POOL.OPEN') {
       // The server hands a visitor to an idle pooled connection first, then to the
-      // multiplexed one: --mux-first keeps no pooled connection, unless the server
-      // refuses to multiplex.
+      // multiplexed one: --mux-first keeps no pooled connection (unless the server
+      // refuses to multiplex); by default the multiplexed one waits for a visitor that
+      // finds the pool empty.
       const { token, size } = request;
-      if (!first) pool.open(token, size);
-      mux?.open(token, first ? () => pool.open(token, size) : undefined);
+      if (first) mux?.open(token, () => pool.open(token, size));
+      else {
+        pool.open(token, size);
+        mux?.arm(token);
+      }
     } else {
       pool.close();
       mux?.close();

@@ -7,7 +7,9 @@
  * the tunnel goes on with the pool (with `--mux-first`, which keeps no pooled
  * connection, the pool is opened then).
  *
- * A control session that ends retires the connection (its visitors' streams finish on
+ * By default the connection is opened when a visitor first finds the pool empty
+ * ({@link ClientMux.arm}, {@link ClientMux.demand}); with `--mux-first` at once. A
+ * control session that ends retires the connection (its visitors' streams finish on
  * it); the next session opens a new one. A connection lost while its session lasts is
  * opened again after {@link MUX_REOPEN_MS}, if it had been acknowledged (one the server
  * refused is not tried again in that session).
@@ -44,6 +46,8 @@ export class ClientMux {
   #acked = false;
   /** Called if the server refuses the current session's connection. */
   #refused: (() => void) | undefined;
+  /** A token is kept and the connection waits for the first {@link demand}. */
+  #armed = false;
   /** Streams served since the tunnel started. */
   #served = 0;
 
@@ -78,8 +82,28 @@ export class ClientMux {
     this.#connect(token);
   }
 
+  /**
+   * Remembers the token of the control session without connecting: the connection is
+   * opened at the first {@link demand}, so a tunnel whose visitors never outnumber its
+   * pool never holds one.
+   */
+  arm(token: string): void {
+    this.close();
+    this.#token = token;
+    this.#armed = true;
+  }
+
+  /** A visitor found the pool empty (it took the standard path): opens an armed connection. */
+  demand(): void {
+    if (!this.#armed || this.#token === undefined) return;
+    this.#armed = false;
+    this.#log.debug('opening the multiplexed connection: a visitor found the pool empty');
+    this.#connect(this.#token);
+  }
+
   /** Retires the connection (its streams go on) and forgets the session. */
   close(): void {
+    this.#armed = false;
     this.#token = undefined;
     clearTimeout(this.#reopen);
     this.#opening?.destroy();
