@@ -42,7 +42,7 @@ async function startTunnel(cli: string, servicePort: number, clientArgs: string[
   await server.waitFor(/listening/, 15_000);
   const client = spawnBore(['local', String(servicePort), '--to', '127.0.0.1', ...(rust ? [] : ['--control-port', '7890']), ...clientArgs]);
   const m = await client.waitFor(/listening at [\d.]+:(\d+)/, 15_000);
-  if (!rust && !clientArgs.includes('--no-mux')) await client.waitFor(/multiplexed connection ready/, 15_000);
+  if (clientArgs.includes('--mux-first')) await client.waitFor(/multiplexed connection ready/, 15_000);
   return { port: Number(m[1]), serverLog: () => server.output, stop: () => Promise.all([client.stop(), server.stop()]) };
 }
 
