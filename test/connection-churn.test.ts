@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
-import { BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { BoreProcess, connect, httpGet, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { readEvents } from './helpers/inspect.js';
 
 // Enough to show a leak: the one of issue 10 left sockets behind a few times in a hundred,
 // so 250 of each leave several (1,000 took four times as long and proved no more); and
@@ -65,6 +66,33 @@ async function churn(count: number, visit: () => Promise<void>): Promise<void> {
   );
 }
 
+/**
+ * Makes the client's lazily opened connections part of a baseline: a burst past its pool
+ * opens the multiplexed connection; then waits until the pool is whole again (its
+ * inspector at `inspect`).
+ */
+async function openEverything(client: BoreProcess, port: number, inspect: number): Promise<void> {
+  await Promise.all(Array.from({ length: 12 }, async () => roundTrip(await connect(port), Buffer.from('x'))));
+  await client.waitFor(/multiplexed connection ready/);
+  await readEvents(
+    inspect,
+    (event, data) => event === 'snapshot' && !!data.context?.pool?.size && data.context.pool.idle === data.context.pool.size,
+  );
+}
+
+/** The value of `read()` once it has not changed for half a second (polled every 100 ms, 5 s at most). */
+async function steady(read: () => number): Promise<number> {
+  const deadline = Date.now() + 5000;
+  let last = read();
+  for (let same = 0; same < 5 && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = read();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 /** Waits until `read()` is at most `target` (sockets close asynchronously) or `ms` have passed; returns it. */
 async function settlesTo(read: () => number, target: number, ms = 15_000): Promise<number> {
   const deadline = Date.now() + ms;
@@ -93,10 +121,17 @@ for (const secret of [undefined, 'churn-secret']) {
       const echo = await startEchoServer();
       const env: Record<string, string> = secret ? { BORE_SECRET: secret } : {};
       const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], env);
-      const client = await startClient(echo.port, server.controlPort, ['--local-host', localHost, '--log-level', 'debug'], env);
+      const client = await startClient(
+        echo.port,
+        server.controlPort,
+        ['--local-host', localHost, '--log-level', 'debug', '--inspect=0'],
+        env,
+      );
       try {
-        // The warm pool's connections are part of the baseline.
+        // The warm pool's connections and the multiplexed one are part of the baseline.
         await client.waitFor(/pool: ready/);
+        const inspect = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+        await openEverything(client, client.publicPort, inspect);
         const pids = { client: client.proc.pid!, server: server.proc.pid! };
         // One full round trip first, so lazily opened descriptors are in the baseline
         // (and its own sockets are not).
@@ -136,15 +171,19 @@ test('a client limited to 128 descriptors serves again once a burst of connect-a
   const echo = await startEchoServer();
   const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1']);
   const client = new BoreProcess(
-    ['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--log-level', 'debug'],
+    ['local', String(echo.port), '--to', '127.0.0.1', '--control-port', String(server.controlPort), '--log-level', 'debug', '--inspect=0'],
     {},
     undefined,
     ['prlimit', '--nofile=128:128', '--'],
   );
   try {
     const publicPort = Number((await client.waitFor(/listening at 127\.0\.0\.1:(\d+)/))[1]);
-    await client.waitFor(/pool: ready/); // the warm pool's connections are part of the baseline
-    const baseline = fds(client.proc.pid!);
+    await client.waitFor(/pool: ready/);
+    // The warm pool's connections and the multiplexed one are part of the baseline.
+    const inspect = Number((await client.waitFor(/inspector at http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+    await openEverything(client, publicPort, inspect);
+    // (Once the sockets of that burst and of the inspector's stream have closed.)
+    const baseline = await steady(() => fds(client.proc.pid!));
     // Far more than the client could hold if a few in a hundred left two sockets behind.
     await churn(EACH * 2, () => visits['connect-and-close']!(publicPort));
     // Recovered: its descriptors come back (with the leak they stayed at the limit); fewer
@@ -154,12 +193,17 @@ test('a client limited to 128 descriptors serves again once a burst of connect-a
     // ... a normal round trip goes through ...
     const data = Buffer.from('after the burst');
     assert.equal((await roundTrip(await connect(publicPort), data)).toString(), data.toString());
-    // ... and the pool is whole again (a visitor on the standard path restarts a paused one).
+    // ... and the pool is whole again (a visitor that finds it empty restarts a paused one).
     // Reached from below (the refills), then settled: a socket of the round trip or a refill
     // still closing may stand above it for a moment.
     await reaches(() => fds(client.proc.pid!), baseline);
     const refilled = await settlesTo(() => fds(client.proc.pid!), baseline);
-    assert.equal(refilled, baseline, `client: ${baseline} fds before the burst, ${refilled} once the pool has refilled`);
+    const pool = JSON.parse((await httpGet(inspect, '/snapshot')).body).context.pool;
+    assert.equal(
+      refilled,
+      baseline,
+      `client: ${baseline} fds before the burst, ${refilled} once the pool has refilled (${JSON.stringify(pool)})`,
+    );
   } finally {
     await client.stop();
     await server.stop();

@@ -358,7 +358,8 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {}, changed: () => {} });
   runtime.pool = pool;
   const first = runtime.mux && runtime.muxFirst;
-  const mux = runtime.mux ? new ClientMux(target, runtime.logger, { opened }, first) : undefined;
+  // A multiplexed visitor found the pool empty too: a pool paused after failures tries again.
+  const mux = runtime.mux ? new ClientMux(target, runtime.logger, { opened, arrived: () => pool.resume() }, first) : undefined;
   runtime.multiplexed = mux;
   const serve = (id: string) => {
     pool.fallback();

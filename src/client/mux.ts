@@ -29,6 +29,8 @@ export const MUX_REOPEN_MS = 1000;
 export interface MuxHooks {
   /** A visitor's stream was joined to its connection to the local service. */
   opened(id: string, remote: Duplex, local: Socket): void;
+  /** A visitor came on a stream (the server had no idle pooled connection for it). */
+  arrived?(): void;
 }
 
 /** The multiplexed connection of one tunnel client (one control session at a time). */
@@ -179,6 +181,7 @@ export class ClientMux {
   #serve(stream: MuxStream): void {
     const id = `mux-${++this.#served}`;
     stream.on('error', () => {});
+    this.#hooks.arrived?.();
     connectTcp({ host: this.#target.localHost, port: this.#target.localPort, peer: 'the local service' }).then(
       (local) => {
         local.setNoDelay(true);

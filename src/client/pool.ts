@@ -188,18 +188,26 @@ export class ClientPool {
 
   /**
    * Counts a public connection that took the standard path while the pool was open. A
-   * pool `paused` after repeated failures tries again then: demand is back and the
-   * server is reachable.
+   * pool `paused` after repeated failures tries again then ({@link resume}): demand is
+   * back and the server is reachable.
    */
   fallback(): void {
-    const s = this.#session;
-    if (!s) return;
+    if (!this.#session) return;
     this.#totals.fallbacks++;
     this.#changed();
-    if (this.phase === 'paused') {
-      s.streak = 0;
-      this.#fill(true);
-    }
+    this.resume();
+  }
+
+  /**
+   * A visitor came while the pool had no idle connection (on the standard path, or on the
+   * multiplexed connection): a pool `paused` after repeated failures tries again, and one
+   * left short by a failure (nothing being opened) is topped up.
+   */
+  resume(): void {
+    const s = this.#session;
+    if (!s) return;
+    if (this.phase === 'paused') s.streak = 0;
+    this.#fill(true);
   }
 
   /** While `filling`, opens connections until idle + opening reaches the size. */
