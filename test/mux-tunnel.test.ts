@@ -264,7 +264,17 @@ test('client: a server that closes the connection at MuxJoin (one that does not 
   await once(listener, 'listening');
   t.after(() => listener.close());
   const lines: string[] = [];
-  const logger = { error() {}, warn() {}, info: (m: string) => lines.push(m), debug() {} };
+  let said!: () => void;
+  const saying = new Promise<void>((resolve) => (said = resolve));
+  const logger = {
+    error() {},
+    warn() {},
+    info: (m: string) => {
+      lines.push(m);
+      said();
+    },
+    debug() {},
+  };
   const mux = new ClientMux(
     { to: '127.0.0.1', controlPort: (listener.address() as net.AddressInfo).port, localHost: '127.0.0.1', localPort: 1, auth: undefined },
     logger,
@@ -273,7 +283,7 @@ test('client: a server that closes the connection at MuxJoin (one that does not 
   );
   let refused = 0;
   mux.open('00000000-0000-4000-8000-000000000000', () => refused++);
-  while (!lines.length) await new Promise((r) => setTimeout(r, 10));
+  await saying;
   assert.deepEqual(lines, ['the server does not multiplex connections (--mux-first): using the pool']);
   assert.equal(refused, 1, 'the pool is opened instead');
   assert.equal(mux.ready, false);

@@ -20,7 +20,7 @@ import type { Logger } from '../log/logger.js';
 import { MuxSession, type MuxStream, joinStream } from '../net/mux.js';
 import { connectTcp } from './connect.js';
 import type { DataConnectionTarget } from './data-connection.js';
-import { authenticate, frameClientSocket } from './handshake.js';
+import { joinSession } from './pool.js';
 
 /** Wait before opening again a multiplexed connection that was lost. */
 export const MUX_REOPEN_MS = 1000;
@@ -44,8 +44,6 @@ export class ClientMux {
   /** The socket being opened (destroyed if the control session ends first). */
   #opening: Socket | undefined;
   #reopen: NodeJS.Timeout | undefined;
-  /** Whether the server acknowledged {@link #session}. */
-  #acked = false;
   /** Called if the server refuses the current session's connection. */
   #refused: (() => void) | undefined;
   /** A token is kept and the connection waits for the first {@link demand}. */
@@ -65,7 +63,7 @@ export class ClientMux {
 
   /** Whether the server acknowledged the current connection (visitors come over it). */
   get ready(): boolean {
-    return this.#session?.usable === true && this.#acked;
+    return this.#session?.usable === true && this.#session.acknowledged;
   }
 
   /** Streams served since the tunnel started. */
@@ -112,7 +110,6 @@ export class ClientMux {
     this.#opening = undefined;
     this.#session?.retire();
     this.#session = undefined;
-    this.#acked = false;
   }
 
   #connect(token: string): void {
@@ -122,21 +119,15 @@ export class ClientMux {
           socket.destroy();
           return;
         }
-        let acked = false;
         const session = new MuxSession(
           socket,
           {
             onStream: (stream) => this.#serve(stream),
-            onReady: () => {
-              acked = true;
-              if (this.#session === session) this.#acked = true;
-              this.#log.debug('multiplexed connection ready');
-            },
+            onReady: () => this.#log.debug('multiplexed connection ready'),
             onClose: () => {
               if (this.#session !== session) return;
               this.#session = undefined;
-              this.#acked = false;
-              if (!acked) {
+              if (!session.acknowledged) {
                 if (this.#first) this.#log.info('the server does not multiplex connections (--mux-first): using the pool');
                 else this.#log.debug('the server does not multiplex connections: visitors past the pool take the standard path');
                 this.#refused?.();
@@ -158,22 +149,17 @@ export class ClientMux {
     );
   }
 
-  /** Connects, answers the challenge if there is a secret, and sends `MuxJoin(token)`. */
+  /** Opens the connection with `MuxJoin(token)` and takes it over (the bytes read past the frame with it). */
   async #join(token: string): Promise<{ socket: Socket; head: Buffer }> {
-    const socket = await connectTcp({ host: this.#target.to, port: this.#target.controlPort, tls: this.#target.tls });
-    socket.on('error', () => {});
-    this.#opening = socket;
+    let opening: Socket | undefined;
+    const track = (socket: Socket) => (this.#opening = opening = socket);
     try {
-      socket.setNoDelay(true);
-      const framed = frameClientSocket(socket);
-      await authenticate(framed, this.#target.auth);
-      framed.send({ type: 'MuxJoin', token });
-      return { socket, head: framed.detach() };
-    } catch (err) {
-      socket.destroy();
-      throw err;
+      return await joinSession(this.#target, { type: 'MuxJoin', token }, track, (framed) => ({
+        socket: framed.socket,
+        head: framed.detach(),
+      }));
     } finally {
-      if (this.#opening === socket) this.#opening = undefined;
+      if (this.#opening === opening) this.#opening = undefined;
     }
   }
 

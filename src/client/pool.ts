@@ -28,6 +28,7 @@
 import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log/logger.js';
+import type { ClientMessage } from '../protocol/messages.js';
 import { connectTcp } from './connect.js';
 import type { ClientTls } from './tls.js';
 import { type ClientFramed, authenticate, frameClientSocket } from './handshake.js';
@@ -338,17 +339,22 @@ export class ClientPool {
   }
 }
 
+/** Where a data connection goes, as {@link joinSession} needs it. */
+type JoinTarget = { to: string; controlPort: number; auth: Authenticator | undefined; tls?: ClientTls };
+
 /**
- * Opens one pooled connection: connect, answer the challenge if there is a secret,
- * `PoolJoin(token)`, then wait for the server's acknowledgement (a heartbeat).
- * `track` gets the socket as soon as it exists, so a closing pool can destroy it; it
- * throws (and the socket is closed) if the pool closed while connecting.
+ * Opens a data connection that joins the control session of a pool's token: connect,
+ * answer the challenge if there is a secret, send `join` (`PoolJoin` or `MuxJoin`), then
+ * `settle` (wait for the server's acknowledgement, or take the connection over). `track`
+ * gets the socket as soon as it exists, so a closing session can destroy it; on any
+ * failure (`track` or `settle` throwing included) the socket is closed.
  */
-export async function openPooled(
-  target: { to: string; controlPort: number; auth: Authenticator | undefined; tls?: ClientTls },
-  token: string,
+export async function joinSession<T>(
+  target: JoinTarget,
+  join: Extract<ClientMessage, { type: 'PoolJoin' } | { type: 'MuxJoin' }>,
   track: (socket: Socket) => void,
-): Promise<ClientFramed> {
+  settle: (framed: ClientFramed) => T | Promise<T>,
+): Promise<T> {
   const socket = await connectTcp({ host: target.to, port: target.controlPort, tls: target.tls });
   socket.on('error', () => {});
   try {
@@ -356,7 +362,21 @@ export async function openPooled(
     socket.setNoDelay(true);
     const framed = frameClientSocket(socket);
     await authenticate(framed, target.auth);
-    framed.send({ type: 'PoolJoin', token });
+    framed.send(join);
+    return await settle(framed);
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+/**
+ * Opens one pooled connection ({@link joinSession} with `PoolJoin(token)`) and waits for
+ * the server's acknowledgement (a heartbeat). It throws (and the socket is closed) if the
+ * pool closed while connecting (`track` throws then).
+ */
+export function openPooled(target: JoinTarget, token: string, track: (socket: Socket) => void): Promise<ClientFramed> {
+  return joinSession(target, { type: 'PoolJoin', token }, track, async (framed) => {
     const ack = await framed.recv();
     if (ack?.type !== 'Heartbeat') {
       throw new TunnelError(
@@ -365,8 +385,5 @@ export async function openPooled(
       );
     }
     return framed;
-  } catch (err) {
-    socket.destroy();
-    throw err;
-  }
+  });
 }

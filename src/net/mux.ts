@@ -169,6 +169,8 @@ export class MuxSession {
   #next = 1;
   #retired = false;
   #closed = false;
+  /** (Client) whether the server acknowledged the connection. */
+  #acknowledged = false;
   /** Why the connection was closed for a protocol violation, if it was. */
   failure: string | undefined;
 
@@ -206,6 +208,11 @@ export class MuxSession {
     });
     if (head?.length) read(head);
     socket.resume();
+  }
+
+  /** (Client) whether the server acknowledged the connection (`WINDOW` on stream 0): streams may come. */
+  get acknowledged(): boolean {
+    return this.#acknowledged;
   }
 
   /** Streams open now. */
@@ -288,8 +295,10 @@ export class MuxSession {
 
   #control(type: MuxTypeCode, id: number, length: number): void {
     if (id === 0) {
-      if (type === MuxType.WINDOW && length === 0) this.#onReady?.();
-      else this.#fail(`unexpected frame ${type} on stream 0`);
+      if (type === MuxType.WINDOW && length === 0 && !this.#acknowledged) {
+        this.#acknowledged = true;
+        this.#onReady?.();
+      } else this.#fail(`unexpected frame ${type} on stream 0`);
       return;
     }
     if (type === MuxType.OPEN) {

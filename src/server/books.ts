@@ -28,6 +28,7 @@ import {
 } from './reasons.js';
 
 const EMPTY = Buffer.alloc(0);
+
 /** Running totals since the server started, read at scrape time by `metrics.ts`. */
 export interface ServerCounters {
   /** Public connections accepted on a tunnel's port. */

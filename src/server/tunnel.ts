@@ -150,8 +150,9 @@ export class ServerTunnel {
 
   /**
    * Makes `socket`, a data connection that presented this tunnel's pool token with
-   * `MuxJoin`, the tunnel's multiplexed connection: acknowledged, and from now on every
-   * visitor is a stream on it (a previous one is retired: its streams go on).
+   * `MuxJoin`, the tunnel's multiplexed connection: acknowledged, and from now on each
+   * visitor no idle pooled connection takes is a stream on it (a previous one is
+   * retired: its streams go on).
    */
   addMux(socket: Socket): void {
     if (this.#closed) {
