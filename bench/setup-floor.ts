@@ -17,7 +17,12 @@
  * processes spend per 1,000 connections (server + client, from /proc/<pid>/stat), and
  * one stream's throughput through each (256 MB to the sink, two runs).
  *
- * Usage: node --import tsx bench/setup-floor.ts [--count 500] (after `npm run build`)
+ * One warm-up round is run and not counted (a first round costs every shape 30-50 %
+ * more: V8 compiling the paths), then `--rounds` (3) counted ones; each shape of bore is
+ * also given as the median of its per-round ratio to its bare floor (paired within a
+ * round, so load that comes and goes cancels). `--no-stream` skips the throughput runs.
+ *
+ * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -192,17 +197,21 @@ async function main(): Promise<void> {
     const rows: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const cpuNow = (list: number[]) => list.reduce((sum, pid) => sum + cpuMs(pid), 0);
-    // Interleaved, three rounds, so a burst of load elsewhere hits all alike.
-    for (let round = 0; round < 3; round++) {
+    // Interleaved rounds, so a burst of load elsewhere hits all alike; the first is a warm-up.
+    const rounds = Number(arg('--rounds') ?? 3);
+    for (let round = 0; round <= rounds; round++) {
       for (const [name, { port, pids: list }] of Object.entries(targets)) {
         const before = cpuNow(list);
-        rows[name]!.push(p50(await setupSamples(port, count)));
-        cpu[name]!.push(Math.round(((cpuNow(list) - before) * 1000) / count));
+        const setup = p50(await setupSamples(port, count));
+        const ms = Math.round(((cpuNow(list) - before) * 1000) / count);
+        if (round === 0) continue;
+        rows[name]!.push(setup);
+        cpu[name]!.push(ms);
       }
     }
     // What the shape costs where bytes move: 256 MB one way to the sink, once each, interleaved over two rounds.
     const mbps: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < (argv.includes('--no-stream') ? 0 : 2); round++) {
       for (const [name, { port }] of Object.entries(targets)) {
         const job = startNode([join(HERE, 'loadgen.ts'), JSON.stringify({ kind: 'throughput', port, bytes: 256e6 })]);
         mbps[name]!.push(Math.round(((await job.next()) as unknown as { mbps: number }).mbps));
@@ -218,6 +227,17 @@ async function main(): Promise<void> {
           : `; CPU per 1,000 connections, server + client: ${percentile(cpu[name]!, 50)} ms (rounds ${cpu[name]!.join(', ')})`;
       process.stdout.write(
         `${name.padEnd(10)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct${perK}; one stream ${mbps[name]!.join(', ')} MB/s\n`,
+      );
+    }
+    const floors: Record<string, string> = { bore: 'bare', 'bore+pool': 'bare+pool', 'bore mux-first': 'bare mux' };
+    for (const [name, floor] of Object.entries(floors)) {
+      const paired = (of: Record<string, number[]>) =>
+        percentile(
+          of[name]!.map((x, i) => x / of[floor]![i]!),
+          50,
+        ).toFixed(2);
+      process.stdout.write(
+        `${name} / ${floor}, median of per-round ratios: CPU per connection ${paired(cpu)}x, setup p50 ${paired(rows)}x\n`,
       );
     }
   } finally {
