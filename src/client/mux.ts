@@ -17,7 +17,8 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
-import { MuxSession, type MuxStream, joinStream } from '../net/mux.js';
+import { MuxSession, type MuxStream } from '../net/mux.js';
+import { joinStream } from '../net/mux-join.js';
 import { connectTcp } from './connect.js';
 import type { DataConnectionTarget } from './data-connection.js';
 import { joinSession } from './pool.js';

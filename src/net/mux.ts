@@ -23,7 +23,10 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { MUX_MAX_DATA, MUX_WINDOW, MuxDecoder, MuxType, type MuxTypeCode, muxHeader } from '../protocol/mux-frames.js';
 import { onClose, onEnd } from './socket-events.js';
+import { readIntoFreshWhenHeld } from './proxy.js';
 
+/** Size of a multiplexed connection's read buffer (reused while its streams pass their bytes on at once). */
+export const MUX_READ_BUFFER = 512 * 1024;
 /** Bytes a multiplexed connection's socket may hold unsent before its streams' writes wait for it to drain. */
 export const MUX_SOCKET_BUFFER = 1024 * 1024;
 /** The highest stream number; the next is 1 again. */
@@ -47,8 +50,10 @@ export class MuxStream extends Duplex {
   #unacked = 0;
   /** The credit this end gives: {@link MUX_WINDOW}, doubled up to {@link MUX_MAX_WINDOW} while the reader keeps up. */
   #window = MUX_WINDOW;
-  /** A write waiting for credit: its rest and its callback. */
-  #waiting: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;
+  /** A write waiting for credit: its rest, its callback, and whether it is borrowed ({@link sendBorrowed}). */
+  #waiting: { chunk: Buffer; cb: (err?: Error | null) => void; borrowed: boolean } | undefined;
+  /** @internal The socket this stream's bytes are written to ({@link joinStream}): whether it still holds them. */
+  sink: { readonly writableLength: number } | undefined;
   #finSent = false;
   #finReceived = false;
   /** The peer reset the stream (or the connection went): no `RST` goes back. */
@@ -62,7 +67,24 @@ export class MuxStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#send(chunk, cb);
+    if (this.#send(chunk, cb, false)) cb();
+  }
+
+  /**
+   * Sends `chunk`, a view of a read buffer its caller reuses, without a copy: true if
+   * nothing refers to it any more (the kernel took it all); else false, and `released`
+   * is called once nothing does (after a wait for credit, the write, or the stream's
+   * end). The caller reads nothing more into the buffer until then, and sends nothing
+   * else meanwhile. Bytes queued by `write` go first (the chunk is then copied after them).
+   */
+  sendBorrowed(chunk: Buffer, released: () => void): boolean {
+    if (this.destroyed || this.writableEnded) return true;
+    if (this.#waiting?.borrowed) throw new Error('sendBorrowed before the last borrowed chunk was released');
+    if (this.#waiting || this.writableLength > 0) {
+      this.write(Buffer.from(chunk));
+      return true;
+    }
+    return this.#send(chunk, released, true);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -97,22 +119,30 @@ export class MuxStream extends Duplex {
     cb(err);
   }
 
-  /** Sends `chunk` within the credit, in frames of at most {@link MUX_MAX_DATA}; the rest waits for credit. */
-  #send(chunk: Buffer, cb: (err?: Error | null) => void): void {
+  /**
+   * Sends `chunk` within the credit, in frames of at most {@link MUX_MAX_DATA}; the rest
+   * waits for credit. True when done at once (the caller calls `cb`); else `cb` is
+   * called later: once the socket drained below its mark, or (`borrowed`) once the
+   * socket's write of the last frame completed.
+   */
+  #send(chunk: Buffer, cb: (err?: Error | null) => void, borrowed: boolean): boolean {
     let rest = chunk;
     let ok = true;
     while (rest.length > 0) {
       if (this.#credit <= 0) {
-        this.#waiting = { chunk: rest, cb };
-        return;
+        this.#waiting = { chunk: rest, cb, borrowed };
+        return false;
       }
       const n = Math.min(rest.length, this.#credit, MUX_MAX_DATA);
       this.#credit -= n;
-      ok = this.#session.data(this.id, rest.subarray(0, n));
+      const last = n === rest.length;
+      ok = this.#session.data(this.id, rest.subarray(0, n), borrowed && last ? () => cb() : undefined);
       rest = rest.subarray(n);
     }
-    if (ok) cb();
-    else this.#session.whenDrained(() => cb());
+    // A borrowed chunk's write calls `cb` when it completes, whatever this returns.
+    if (borrowed || ok) return borrowed ? this.#session.flushed : true;
+    this.#session.whenDrained(() => cb());
+    return false;
   }
 
   /** @internal The peer's `WINDOW`: more credit, which sends a waiting write. */
@@ -121,7 +151,7 @@ export class MuxStream extends Duplex {
     const waiting = this.#waiting;
     if (waiting && this.#credit > 0) {
       this.#waiting = undefined;
-      this.#send(waiting.chunk, waiting.cb);
+      if (this.#send(waiting.chunk, waiting.cb, waiting.borrowed)) waiting.cb();
     }
   }
 
@@ -131,6 +161,8 @@ export class MuxStream extends Duplex {
     this.#unacked += bytes.length;
     if (this.#unacked > this.#window + MUX_MAX_DATA) return false;
     this.push(bytes);
+    // Still held (buffered here, or queued by the socket it was piped to): the session's next read goes elsewhere.
+    if (this.readableLength > 0 || (this.sink?.writableLength ?? 1) > 0) this.#session.held();
     return true;
   }
 
@@ -169,6 +201,8 @@ export class MuxSession {
   #next = 1;
   #retired = false;
   #closed = false;
+  /** Bytes of the read buffer are still held by a stream (see {@link held}). */
+  #held = false;
   /** (Client) whether the server acknowledged the connection. */
   #acknowledged = false;
   /** Why the connection was closed for a protocol violation, if it was. */
@@ -187,14 +221,18 @@ export class MuxSession {
         if (s && !s.received(bytes)) this.#fail(`stream ${stream} sent past its credit`);
       },
     });
-    const read = (chunk: Buffer) => {
+    const read = (chunk: Buffer): boolean => {
+      this.#held = false;
       try {
         decoder.push(chunk);
       } catch (err) {
         this.#fail((err as Error).message);
       }
+      return this.#held;
     };
-    socket.on('data', read);
+    if (head?.length) read(head);
+    // Into a reused buffer while the streams pass on what they get at once (or with `data` events where Node lacks it).
+    if (!readIntoFreshWhenHeld(socket, MUX_READ_BUFFER, read)) socket.on('data', read);
     socket.on('drain', () => {
       for (const cb of this.#drained.splice(0)) cb();
     });
@@ -206,7 +244,6 @@ export class MuxSession {
       for (const cb of this.#drained.splice(0)) cb();
       options.onClose?.();
     });
-    if (head?.length) read(head);
     socket.resume();
   }
 
@@ -255,6 +292,16 @@ export class MuxSession {
     this.#socket.destroy();
   }
 
+  /** @internal A stream still holds bytes of the chunk being read: the next read goes into a fresh buffer. */
+  held(): void {
+    this.#held = true;
+  }
+
+  /** @internal Whether the socket holds nothing unsent (or is closed): the kernel took every write. */
+  get flushed(): boolean {
+    return this.#closed || this.#socket.writableLength === 0;
+  }
+
   /** @internal Writes a frame without payload. */
   control(type: MuxTypeCode, stream: number, length = 0): void {
     if (!this.#closed) this.#socket.write(muxHeader(type, stream, length));
@@ -265,12 +312,12 @@ export class MuxSession {
    * bytes not yet taken by the kernel (wait for {@link whenDrained}). The socket's own
    * mark (16 KiB) would let one chunk at a time in flight and drain the pipe between them.
    */
-  data(stream: number, bytes: Buffer): boolean {
+  data(stream: number, bytes: Buffer, written?: () => void): boolean {
     if (this.#closed) return true;
     const socket = this.#socket;
     socket.cork();
     socket.write(muxHeader(MuxType.DATA, stream, bytes.length));
-    socket.write(bytes);
+    socket.write(bytes, written);
     socket.uncork();
     return socket.writableLength < MUX_SOCKET_BUFFER;
   }
@@ -318,21 +365,4 @@ export class MuxSession {
     this.failure ??= reason;
     this.#socket.destroy();
   }
-}
-
-/**
- * Joins `socket` (a visitor's, or the local service's) to `stream` both ways until both
- * have ended: each end's FIN passes on, and a failure of either destroys the other (a
- * stream destroyed before both ends finished resets the peer's).
- */
-export function joinStream(socket: Socket, stream: MuxStream): void {
-  socket.pipe(stream);
-  stream.pipe(socket);
-  socket.on('error', () => stream.destroy());
-  stream.on('error', () => socket.destroy());
-  // A socket that closed with both ends finished leaves the stream to send what it still
-  // holds (a write waiting for credit) and end by itself; any other close resets it.
-  onClose(socket, () => {
-    if (!stream.destroyed && (socket.errored || !socket.readableEnded || !socket.writableFinished)) stream.destroy();
-  });
 }

@@ -126,6 +126,33 @@ export function readIntoBuffer(src: Socket, buffer: Buffer, onRead: (chunk: Buff
 }
 
 /**
+ * Reads `src` into reused buffers of `size` bytes for as long as nothing holds on to
+ * what was read: `onRead` gets each chunk (a view of the buffer) and returns whether its
+ * bytes are still held after it returns (queued for a write, buffered for a reader); the
+ * reads after that go into a fresh buffer, and the held one is left to its holders (and
+ * then the garbage collector). Reading never stops here: the caller's flow control
+ * bounds what is held. Returns false, and changes nothing, where this Node lacks the
+ * internals (or `src` is a TLS socket, whose records are handed over regardless).
+ */
+export function readIntoFreshWhenHeld(src: Socket, size: number, onRead: (chunk: Buffer) => boolean): boolean {
+  const generator = findSymbols(src)?.generator;
+  if (isTls(src) || !generator) return false;
+  let held = false;
+  const restart = readIntoBuffer(src, Buffer.allocUnsafeSlow(size), (chunk) => {
+    held = onRead(chunk) || held;
+    return true;
+  });
+  if (!restart) return false;
+  // Called by Node after every read: a buffer returned here is used from the next read on.
+  (src as InternalSocket)[generator] = (): Buffer | null => {
+    if (!held) return null;
+    held = false;
+    return Buffer.allocUnsafeSlow(size);
+  };
+  return true;
+}
+
+/**
  * Read buffers of closed connections, kept for the next connections: at most `max` of
  * each size (4 MiB of small ones, 8 MiB of bulk ones); the rest is left to the garbage
  * collector.
@@ -137,12 +164,12 @@ const spares = new Map<number, { buffers: Buffer[]; max: number }>([
 ]);
 
 /** A read buffer of `size` bytes: a spare one if there is one. */
-function takeBuffer(size: number): Buffer {
+export function takeBuffer(size: number): Buffer {
   return spares.get(size)!.buffers.pop() ?? Buffer.allocUnsafeSlow(size);
 }
 
 /** Keeps `buffer`, which nothing reads into or writes from any more, as a spare if there is room. */
-function releaseBuffer(buffer: Buffer): void {
+export function releaseBuffer(buffer: Buffer): void {
   const kept = spares.get(buffer.length)!;
   if (kept.buffers.length < kept.max) kept.buffers.push(buffer);
 }
