@@ -160,9 +160,14 @@ export class MuxStream extends Duplex {
     if (this.destroyed || this.#finReceived) return true;
     this.#unacked += bytes.length;
     if (this.#unacked > this.#window + MUX_MAX_DATA) return false;
-    this.push(bytes);
-    // Still held (buffered here, or queued by the socket it was piped to): the session's next read goes elsewhere.
-    if (this.readableLength > 0 || (this.sink?.writableLength ?? 1) > 0) this.#session.held();
+    // A view of the session's read buffer goes on only to a reader that takes it now (a
+    // flowing pipe to a socket with nothing queued); anything else gets a copy, so that
+    // the buffer is free again (a stream not yet joined, or a slow reader).
+    const sink = this.sink;
+    const direct = sink !== undefined && sink.writableLength === 0 && this.readableFlowing === true && this.readableLength === 0;
+    this.push(direct ? bytes : Buffer.from(bytes));
+    // The socket did not take it all: the session's next read goes into a fresh buffer.
+    if (direct && (this.readableLength > 0 || sink.writableLength > 0)) this.#session.held();
     return true;
   }
 
