@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import type { MuxStream } from './mux.js';
-import { BULK_READ_BUFFER_SIZE, READ_BUFFER_SIZE, readIntoBuffer, releaseBuffer, takeBuffer } from './proxy.js';
+import { readReusing, releaseBuffer } from './proxy.js';
 import { onClose, onEnd } from './socket-events.js';
 
 /**
@@ -50,26 +50,12 @@ function forwardIntoStream(socket: Socket, stream: MuxStream): boolean {
   };
   // Bytes read before the join (Node's own buffers) go first, through the stream's queue.
   for (let queued = socket.read() as Buffer | null; queued !== null; queued = socket.read() as Buffer | null) stream.write(queued);
-  const buffer = takeBuffer(READ_BUFFER_SIZE);
-  const restart = readIntoBuffer(
-    socket,
-    buffer,
-    (chunk) => {
-      if (stream.sendBorrowed(chunk, released)) return true;
-      stalled = true;
-      return false;
-    },
-    () => {
-      const bulk = takeBuffer(BULK_READ_BUFFER_SIZE);
-      used.push(bulk);
-      return bulk;
-    },
-  );
-  if (!restart) {
-    releaseBuffer(buffer);
+  const restart = readReusing(socket, used, (chunk) => {
+    if (stream.sendBorrowed(chunk, released)) return true;
+    stalled = true;
     return false;
-  }
-  used.push(buffer);
+  });
+  if (!restart) return false;
   onEnd(socket, () => stream.end());
   // Spare again once both have closed, unless a frame the multiplexed socket has not
   // sent yet still holds one (then they are left to the garbage collector).

@@ -164,7 +164,7 @@ const spares = new Map<number, { buffers: Buffer[]; max: number }>([
 ]);
 
 /** A read buffer of `size` bytes: a spare one if there is one. */
-export function takeBuffer(size: number): Buffer {
+function takeBuffer(size: number): Buffer {
   return spares.get(size)!.buffers.pop() ?? Buffer.allocUnsafeSlow(size);
 }
 
@@ -187,30 +187,37 @@ function forwardReusingBuffer(src: Socket, dst: Socket, used: Buffer[], first?: 
     stalled = false;
     restart!();
   };
-  const buffer = takeBuffer(READ_BUFFER_SIZE);
-  const restart = readIntoBuffer(
-    src,
-    buffer,
-    (chunk) => {
-      dst.write(chunk, written);
-      if (first) first = once(first);
-      if (dst.writableLength === 0) return true; // the kernel took it all: the buffer is free again
-      stalled = true;
-      return false;
-    },
-    () => {
-      const bulk = takeBuffer(BULK_READ_BUFFER_SIZE);
-      used.push(bulk);
-      return bulk;
-    },
-  );
-  if (!restart) {
-    releaseBuffer(buffer);
+  const restart = readReusing(src, used, (chunk) => {
+    dst.write(chunk, written);
+    if (first) first = once(first);
+    if (dst.writableLength === 0) return true; // the kernel took it all: the buffer is free again
+    stalled = true;
     return false;
-  }
-  used.push(buffer);
+  });
+  if (!restart) return false;
   onEnd(src, () => dst.end());
   return true;
+}
+
+/**
+ * {@link readIntoBuffer} with a spare read buffer of {@link READ_BUFFER_SIZE}, moved to one
+ * of {@link BULK_READ_BUFFER_SIZE} at the first read that fills it; each buffer is added
+ * to `used` (the caller makes them spares again once nothing uses them). Returns the
+ * restart, or null (nothing changed) where this Node lacks the internals.
+ */
+export function readReusing(src: Socket, used: Buffer[], onRead: (chunk: Buffer) => boolean): (() => void) | null {
+  const buffer = takeBuffer(READ_BUFFER_SIZE);
+  const restart = readIntoBuffer(src, buffer, onRead, () => {
+    const bulk = takeBuffer(BULK_READ_BUFFER_SIZE);
+    used.push(bulk);
+    return bulk;
+  });
+  if (!restart) {
+    releaseBuffer(buffer);
+    return null;
+  }
+  used.push(buffer);
+  return restart;
 }
 
 /** Calls `callback` and returns undefined: `first = once(first)` calls a one-time callback and forgets it. */
