@@ -20,8 +20,14 @@
  * killed outright are deleted at the next start. `BORE_RUST=<path of a bore binary>` adds
  * the Rust bore, client and server (not measured here so far: no binary on this machine).
  *
+ * `--loss P` drops P % of the TCP segments each namespace receives on the link, at
+ * random (iptables' `statistic` match: this kernel has no netem), and `--streams N`
+ * moves N bulk transfers at once (their total over the slowest one's time): what
+ * several visitors on one multiplexed connection lose to one congestion window and
+ * to head-of-line blocking, against a TCP connection each.
+ *
  * Usage: `npm run bench -- --only wan [--quick]`, or after `npm run build`:
- * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64]`.
+ * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64] [--loss 0.5] [--streams 4]`.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import type { BoreProcess } from '../test/helpers/procs.js';
 import { cpuMs, median, percentile } from './proc-stats.js';
-import { CLIENT_IP, SERVER_IP, WanLink, nextJson } from './wan/link.js';
+import { CLIENT_IP, IFNAME, SERVER_IP, WanLink, nextJson } from './wan/link.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -40,7 +46,23 @@ const delayIdx = argv.indexOf('--delay-ms');
 /** One-way delay of the link, ms. */
 const DELAY_MS = delayIdx >= 0 ? Number(argv[delayIdx + 1]) : 10;
 if (!(DELAY_MS >= 0)) throw new Error(`--delay-ms wants a number of milliseconds, got '${argv[delayIdx + 1]}'`);
-const OUT = join(HERE, 'results', quick ? 'wan-quick.json' : 'wan.json');
+/** The value of `--name` as a number (`fallback` without it); throws naming the flag if it is not one in [min, max]. */
+function numberFlag(name: string, fallback: number, min: number, max: number): number {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(argv[i + 1]);
+  if (!(value >= min && value <= max)) throw new Error(`${name} wants a number from ${min} to ${max}, got '${argv[i + 1]}'`);
+  return value;
+}
+/** Share of TCP segments dropped on receipt in each namespace, percent. */
+const LOSS_PERCENT = numberFlag('--loss', 0, 0, 50);
+/** Bulk transfers at once. */
+const STREAMS = numberFlag('--streams', 1, 1, 64);
+const OUT = join(
+  HERE,
+  'results',
+  `${quick ? 'wan-quick' : 'wan'}${LOSS_PERCENT > 0 || STREAMS > 1 ? `-loss${LOSS_PERCENT}-x${STREAMS}` : ''}.json`,
+);
 
 const bulkIdx = argv.indexOf('--bulk-mib');
 const SIZES = quick
@@ -126,9 +148,15 @@ async function measureBulk(host: string, port: number, bridgePid: number): Promi
   const cpu: number[] = [];
   for (let i = 0; i < SIZES.bulkRuns; i++) {
     const c0 = cpuMs(bridgePid);
-    const r = await link!.loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', host, port, bytes: SIZES.bulk });
-    mbps.push(r.mbps);
-    cpu.push((cpuMs(bridgePid) - c0) / r.ms);
+    const all = await Promise.all(
+      Array.from({ length: STREAMS }, () =>
+        link!.loadgen<{ ms: number; mbps: number }>({ kind: 'throughput', host, port, bytes: SIZES.bulk }),
+      ),
+    );
+    // Together: every stream's bytes over the time of the slowest.
+    const ms = Math.max(...all.map((r) => r.ms));
+    mbps.push((STREAMS * SIZES.bulk) / 1e6 / (ms / 1000));
+    cpu.push((cpuMs(bridgePid) - c0) / ms);
   }
   const m = median(mbps);
   return {
@@ -182,10 +210,43 @@ async function startTunnel(
 }
 
 async function main(): Promise<void> {
-  const base = { date: new Date().toISOString(), commit: gitCommit(), quick, delayMs: DELAY_MS, sizes: SIZES };
+  const base = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    quick,
+    delayMs: DELAY_MS,
+    lossPercent: LOSS_PERCENT,
+    streams: STREAMS,
+    sizes: SIZES,
+  };
   const opened = await WanLink.open(DELAY_MS);
   if (typeof opened === 'string') return skip(base, opened);
   link = opened;
+  if (LOSS_PERCENT > 0) {
+    const rule = [
+      '-A',
+      'INPUT',
+      '-i',
+      IFNAME,
+      '-p',
+      'tcp',
+      '-m',
+      'statistic',
+      '--mode',
+      'random',
+      '--probability',
+      String(LOSS_PERCENT / 100),
+      '-j',
+      'DROP',
+    ];
+    try {
+      for (const ns of [link.serverNs, link.clientNs])
+        execFileSync('ip', ['netns', 'exec', ns, 'iptables', ...rule], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      return skip(base, `--loss needs iptables' statistic match in the namespaces: ${(err as Error).message.split('\n')[0]}`);
+    }
+    log(`dropping ${LOSS_PERCENT} % of the TCP segments each side receives on the link`);
+  }
 
   const pings = link.ping(SIZES.pings);
   const rttMs = median(pings);
@@ -271,10 +332,10 @@ function gitCommit(): string | undefined {
 function table(r: { ping: { p50Ms: number; minMs: number; maxMs: number; count: number }; tcpRttMs: number; paths: PathResult[] }): string {
   const mib = (b: number) => `${b / (1 << 20)} MiB`;
   const lines = [
-    `Link: ${DELAY_MS} ms each way; ping RTT p50 ${r.ping.p50Ms.toFixed(2)} ms (${r.ping.minMs.toFixed(2)}-${r.ping.maxMs.toFixed(2)}, ${r.ping.count} pings); ` +
+    `Link: ${DELAY_MS} ms each way${LOSS_PERCENT > 0 ? `, ${LOSS_PERCENT} % of TCP segments dropped each way` : ''}; ping RTT p50 ${r.ping.p50Ms.toFixed(2)} ms (${r.ping.minMs.toFixed(2)}-${r.ping.maxMs.toFixed(2)}, ${r.ping.count} pings); ` +
       `TCP 1-byte echo RTT p50 ${r.tcpRttMs.toFixed(2)} ms. Round trips below are ms / ping RTT.`,
     '',
-    `| Path | Time to first byte p50 / p90 (${SIZES.ttfb} connections) | In round trips p50 / p90 | Bulk ${mib(SIZES.bulk)} one way, median of ${SIZES.bulkRuns} (best) | Emulator CPU |`,
+    `| Path | Time to first byte p50 / p90 (${SIZES.ttfb} connections) | In round trips p50 / p90 | Bulk ${STREAMS > 1 ? `${STREAMS} x ` : ''}${mib(SIZES.bulk)} one way${STREAMS > 1 ? ' at once, together' : ''}, median of ${SIZES.bulkRuns} (best) | Emulator CPU |`,
     '|---|---|---|---|---|',
   ];
   for (const p of r.paths) {

@@ -25,7 +25,7 @@ export const SERVER_IP = '10.77.0.1';
 /** Address of the client's end of the link. */
 export const CLIENT_IP = '10.77.0.2';
 /** Name of the TAP device in each namespace (names are per namespace). */
-const IFNAME = 'wan0';
+export const IFNAME = 'wan0';
 const STALE_NS = /^bore-wan-[sc]-(\d+)$/;
 const STALE_TMP = /^bore-wan-(\d+)-/;
 /** A load-generator job that takes longer has hung (the longest, 64 MiB at a few MB/s, would take about 30 s). */
