@@ -26,8 +26,12 @@
  * several visitors on one multiplexed connection lose to one congestion window and
  * to head-of-line blocking, against a TCP connection each.
  *
+ * `--under-load` adds, per path, the round trip of 1-byte echoes on a connection of their
+ * own while another visitor uploads (does a short exchange wait behind bulk on the same
+ * multiplexed connection?).
+ *
  * Usage: `npm run bench -- --only wan [--quick]`, or after `npm run build`:
- * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64] [--loss 0.5] [--streams 4]`.
+ * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64] [--loss 0.5] [--streams 4] [--under-load]`.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -117,8 +121,27 @@ interface Bulk {
   /** CPU the link emulator used, as a share of the transfer's wall time (1 = one core busy), median. */
   emulatorCpu: number;
 }
+/** Round trips of 1-byte echoes while another connection uploads (`--under-load`). */
+interface Loaded {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+}
 /** What one path (direct, or a tunnel configuration) measured, or why it could not. */
-type PathResult = { name: string; label: string } & ({ ttfb: Ttfb; bulk: Bulk } | { unavailable: string } | { failed: string });
+type PathResult = { name: string; label: string } & (
+  { ttfb: Ttfb; bulk: Bulk; loaded?: Loaded } | { unavailable: string } | { failed: string }
+);
+const UNDER_LOAD = argv.includes('--under-load');
+
+/** `--under-load`: 30 one-byte echoes on a connection of their own, begun 1 s into an upload of 4 bulk sizes on another. */
+async function measureLoaded(host: string, port: number): Promise<Loaded> {
+  const upload = link!.loadgen<{ ms: number }>({ kind: 'throughput', host, port, bytes: 4 * SIZES.bulk });
+  await new Promise((r) => setTimeout(r, 1000));
+  const r = await link!.loadgen<{ samples: number[] }>({ kind: 'rtt', host, port, count: 31 });
+  await upload;
+  const samples = r.samples.slice(1);
+  return { count: samples.length, p50Ms: round(percentile(samples, 50), 2), p90Ms: round(percentile(samples, 90), 2) };
+}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -264,6 +287,7 @@ async function main(): Promise<void> {
     label: 'Direct (visitor to the service across the link)',
     ttfb: await measureTtfb(CLIENT_IP, servicePort, rttMs),
     bulk: await measureBulk(CLIENT_IP, servicePort, link.bridge!.pid!),
+    ...(UNDER_LOAD ? { loaded: await measureLoaded(CLIENT_IP, servicePort) } : {}),
   };
   paths.push(direct);
   log(`direct: ${JSON.stringify(direct)}`);
@@ -280,6 +304,7 @@ async function main(): Promise<void> {
         label: t.label,
         ttfb: await measureTtfb(SERVER_IP, t.publicPort, rttMs),
         bulk: await measureBulk(SERVER_IP, t.publicPort, link.bridge!.pid!),
+        ...(UNDER_LOAD ? { loaded: await measureLoaded(SERVER_IP, t.publicPort) } : {}),
       };
       paths.push(result);
       log(`${config.name}: ${JSON.stringify(result)}`);
@@ -335,8 +360,8 @@ function table(r: { ping: { p50Ms: number; minMs: number; maxMs: number; count: 
     `Link: ${DELAY_MS} ms each way${LOSS_PERCENT > 0 ? `, ${LOSS_PERCENT} % of TCP segments dropped each way` : ''}; ping RTT p50 ${r.ping.p50Ms.toFixed(2)} ms (${r.ping.minMs.toFixed(2)}-${r.ping.maxMs.toFixed(2)}, ${r.ping.count} pings); ` +
       `TCP 1-byte echo RTT p50 ${r.tcpRttMs.toFixed(2)} ms. Round trips below are ms / ping RTT.`,
     '',
-    `| Path | Time to first byte p50 / p90 (${SIZES.ttfb} connections) | In round trips p50 / p90 | Bulk ${STREAMS > 1 ? `${STREAMS} x ` : ''}${mib(SIZES.bulk)} one way${STREAMS > 1 ? ' at once, together' : ''}, median of ${SIZES.bulkRuns} (best) | Emulator CPU |`,
-    '|---|---|---|---|---|',
+    `| Path | Time to first byte p50 / p90 (${SIZES.ttfb} connections) | In round trips p50 / p90 | Bulk ${STREAMS > 1 ? `${STREAMS} x ` : ''}${mib(SIZES.bulk)} one way${STREAMS > 1 ? ' at once, together' : ''}, median of ${SIZES.bulkRuns} (best) | Emulator CPU |${UNDER_LOAD ? ' 1-byte echo RTT during an upload, p50 / p90 |' : ''}`,
+    `|---|---|---|---|---|${UNDER_LOAD ? '---|' : ''}`,
   ];
   for (const p of r.paths) {
     if (!('ttfb' in p)) {
@@ -345,7 +370,8 @@ function table(r: { ping: { p50Ms: number; minMs: number; maxMs: number; count: 
     }
     lines.push(
       `| ${p.label} | ${p.ttfb.p50Ms.toFixed(1)} / ${p.ttfb.p90Ms.toFixed(1)} ms | ${p.ttfb.p50Rtts.toFixed(2)} / ${p.ttfb.p90Rtts.toFixed(2)} | ` +
-        `${p.bulk.mbps.toFixed(0)} MB/s = ${p.bulk.mbit} Mbit/s (${p.bulk.best.toFixed(0)}) | ${(p.bulk.emulatorCpu * 100).toFixed(0)}% |`,
+        `${p.bulk.mbps.toFixed(0)} MB/s = ${p.bulk.mbit} Mbit/s (${p.bulk.best.toFixed(0)}) | ${(p.bulk.emulatorCpu * 100).toFixed(0)}% |` +
+        (p.loaded ? ` ${p.loaded.p50Ms.toFixed(1)} / ${p.loaded.p90Ms.toFixed(1)} ms |` : ''),
     );
   }
   return lines.join('\n');
