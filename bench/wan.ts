@@ -26,12 +26,15 @@
  * several visitors on one multiplexed connection lose to one congestion window and
  * to head-of-line blocking, against a TCP connection each.
  *
+ * `--rate-mbit R` makes each direction a link of R Mbit/s whose queue holds at most
+ * `--queue-ms` (50) of frames (tail drop), so that a queue builds where a real
+ * bottleneck is.
  * `--under-load` adds, per path, the round trip of 1-byte echoes on a connection of their
  * own while another visitor uploads (does a short exchange wait behind bulk on the same
  * multiplexed connection?).
  *
  * Usage: `npm run bench -- --only wan [--quick]`, or after `npm run build`:
- * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64] [--loss 0.5] [--streams 4] [--under-load]`.
+ * `node --import tsx bench/wan.ts [--quick] [--delay-ms 10] [--bulk-mib 64] [--loss 0.5] [--streams 4] [--rate-mbit 100] [--under-load]`.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -62,10 +65,13 @@ function numberFlag(name: string, fallback: number, min: number, max: number): n
 const LOSS_PERCENT = numberFlag('--loss', 0, 0, 50);
 /** Bulk transfers at once. */
 const STREAMS = numberFlag('--streams', 1, 1, 64);
+/** The link's rate each way, Mbit/s (0: only the emulator's speed), and the most a frame waits for it, ms. */
+const RATE_MBIT = numberFlag('--rate-mbit', 0, 0, 100_000);
+const QUEUE_MS = numberFlag('--queue-ms', 50, 1, 10_000);
 const OUT = join(
   HERE,
   'results',
-  `${quick ? 'wan-quick' : 'wan'}${LOSS_PERCENT > 0 || STREAMS > 1 ? `-loss${LOSS_PERCENT}-x${STREAMS}` : ''}.json`,
+  `${quick ? 'wan-quick' : 'wan'}${LOSS_PERCENT > 0 || STREAMS > 1 ? `-loss${LOSS_PERCENT}-x${STREAMS}` : ''}${RATE_MBIT > 0 ? `-${RATE_MBIT}mbit` : ''}.json`,
 );
 
 const bulkIdx = argv.indexOf('--bulk-mib');
@@ -238,11 +244,13 @@ async function main(): Promise<void> {
     commit: gitCommit(),
     quick,
     delayMs: DELAY_MS,
+    rateMbit: RATE_MBIT,
+    queueMs: QUEUE_MS,
     lossPercent: LOSS_PERCENT,
     streams: STREAMS,
     sizes: SIZES,
   };
-  const opened = await WanLink.open(DELAY_MS);
+  const opened = await WanLink.open(DELAY_MS, RATE_MBIT > 0 ? { mbit: RATE_MBIT, queueMs: QUEUE_MS } : undefined);
   if (typeof opened === 'string') return skip(base, opened);
   link = opened;
   if (LOSS_PERCENT > 0) {
@@ -357,7 +365,7 @@ function gitCommit(): string | undefined {
 function table(r: { ping: { p50Ms: number; minMs: number; maxMs: number; count: number }; tcpRttMs: number; paths: PathResult[] }): string {
   const mib = (b: number) => `${b / (1 << 20)} MiB`;
   const lines = [
-    `Link: ${DELAY_MS} ms each way${LOSS_PERCENT > 0 ? `, ${LOSS_PERCENT} % of TCP segments dropped each way` : ''}; ping RTT p50 ${r.ping.p50Ms.toFixed(2)} ms (${r.ping.minMs.toFixed(2)}-${r.ping.maxMs.toFixed(2)}, ${r.ping.count} pings); ` +
+    `Link: ${DELAY_MS} ms each way${RATE_MBIT > 0 ? ` at ${RATE_MBIT} Mbit/s (a ${QUEUE_MS} ms queue)` : ''}${LOSS_PERCENT > 0 ? `, ${LOSS_PERCENT} % of TCP segments dropped each way` : ''}; ping RTT p50 ${r.ping.p50Ms.toFixed(2)} ms (${r.ping.minMs.toFixed(2)}-${r.ping.maxMs.toFixed(2)}, ${r.ping.count} pings); ` +
       `TCP 1-byte echo RTT p50 ${r.tcpRttMs.toFixed(2)} ms. Round trips below are ms / ping RTT.`,
     '',
     `| Path | Time to first byte p50 / p90 (${SIZES.ttfb} connections) | In round trips p50 / p90 | Bulk ${STREAMS > 1 ? `${STREAMS} x ` : ''}${mib(SIZES.bulk)} one way${STREAMS > 1 ? ' at once, together' : ''}, median of ${SIZES.bulkRuns} (best) | Emulator CPU |${UNDER_LOAD ? ' 1-byte echo RTT during an upload, p50 / p90 |' : ''}`,

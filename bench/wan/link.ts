@@ -100,14 +100,17 @@ export class WanLink {
   #namespacesMade = false;
   #bin = '';
 
-  private constructor(readonly delayMs: number) {}
+  private constructor(
+    readonly delayMs: number,
+    readonly rate?: { mbit: number; queueMs: number },
+  ) {}
 
-  /** Builds the emulator, creates the namespaces and starts the link; or says why it cannot. */
-  static async open(delayMs: number): Promise<WanLink | string> {
+  /** Builds the emulator, creates the namespaces and starts the link (with `rate`, a link of that rate each way); or says why it cannot. */
+  static async open(delayMs: number, rate?: { mbit: number; queueMs: number }): Promise<WanLink | string> {
     const why = cannotRunLink();
     if (why) return why;
     deleteStale();
-    const link = new WanLink(delayMs);
+    const link = new WanLink(delayMs, rate);
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.on(signal, () => {
         log(`${signal}: cleaning up`);
@@ -133,7 +136,8 @@ export class WanLink {
     this.#namespacesMade = true;
     must('ip', ['netns', 'add', this.clientNs]);
 
-    const bridge = spawn(this.#bin, ['bridge', this.serverNs, this.clientNs, IFNAME, String(this.delayMs)], {
+    const rate = this.rate ? [String(this.rate.mbit), String(this.rate.queueMs)] : [];
+    const bridge = spawn(this.#bin, ['bridge', this.serverNs, this.clientNs, IFNAME, String(this.delayMs), ...rate], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#children.add(bridge);

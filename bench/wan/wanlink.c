@@ -1,11 +1,14 @@
 /*
  * wanlink: a link with real latency for bench/wan.ts, since this kernel has no netem.
  *
- *   wanlink bridge <netns-a> <netns-b> <ifname> <delay-ms>
+ *   wanlink bridge <netns-a> <netns-b> <ifname> <delay-ms> [<rate-mbit> <queue-ms>]
  *     Creates a TAP device <ifname> in each of the two network namespaces (named as for
  *     `ip netns`) and forwards Ethernet frames between them: every frame is written to
  *     the other side exactly <delay-ms> after it was read, in order, never dropped (a
- *     full queue stops reading, so the kernel holds the frames). Prints "ready" once both
+ *     full queue stops reading, so the kernel holds the frames). With <rate-mbit>, each
+ *     direction is also a link of that rate: a frame first waits for the frames before it
+ *     to be sent at that rate, and one that would wait more than <queue-ms> is dropped
+ *     (a router's tail drop). Prints "ready" once both
  *     devices exist; on SIGINT/SIGTERM, or when its parent dies, prints its counters to
  *     stderr and exits, and the devices go with it.
  *
@@ -50,8 +53,14 @@ struct dir {
   int in, out;
   struct slot *ring;
   uint32_t head, count, max_count;
-  uint64_t frames, bytes, write_errors;
+  uint64_t frames, bytes, write_errors, dropped;
+  /* With a rate: when the link is free again (the last frame taken has been sent). */
+  uint64_t free_ns;
 };
+
+/* The rate of each direction in bits per second (0: none) and the most a frame may wait for it. */
+static double rate_bps;
+static uint64_t queue_ns;
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -109,7 +118,18 @@ static void read_frames(struct dir *d, uint64_t delay_ns) {
       die("read");
     }
     s->len = (uint32_t)n;
-    s->due_ns = now_ns() + delay_ns;
+    uint64_t now = now_ns();
+    uint64_t sent = now;
+    if (rate_bps > 0) {
+      uint64_t start = d->free_ns > now ? d->free_ns : now;
+      if (start - now > queue_ns) {
+        d->dropped++;
+        continue;
+      }
+      sent = start + (uint64_t)((double)n * 8e9 / rate_bps);
+      d->free_ns = sent;
+    }
+    s->due_ns = sent + delay_ns;
     d->count++;
     d->frames++;
     d->bytes += (uint64_t)n;
@@ -170,9 +190,9 @@ static int bridge(const char *ns_a, const char *ns_b, const char *ifname, double
       if (fds[i].revents & POLLIN) read_frames(&dirs[i], delay_ns);
   }
   for (int i = 0; i < 2; i++)
-    fprintf(stderr, "wanlink: %s -> %s: %llu frames, %llu bytes, %llu write errors, max queue %u\n", i ? ns_b : ns_a,
+    fprintf(stderr, "wanlink: %s -> %s: %llu frames, %llu bytes, %llu write errors, %llu dropped, max queue %u\n", i ? ns_b : ns_a,
             i ? ns_a : ns_b, (unsigned long long)dirs[i].frames, (unsigned long long)dirs[i].bytes,
-            (unsigned long long)dirs[i].write_errors, dirs[i].max_count);
+            (unsigned long long)dirs[i].write_errors, (unsigned long long)dirs[i].dropped, dirs[i].max_count);
   return 0;
 }
 
@@ -230,8 +250,14 @@ static int ping(const char *address, int count, int interval_ms) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 6 && strcmp(argv[1], "bridge") == 0) return bridge(argv[2], argv[3], argv[4], atof(argv[5]));
+  if ((argc == 6 || argc == 8) && strcmp(argv[1], "bridge") == 0) {
+    if (argc == 8) {
+      rate_bps = atof(argv[6]) * 1e6;
+      queue_ns = (uint64_t)(atof(argv[7]) * 1e6);
+    }
+    return bridge(argv[2], argv[3], argv[4], atof(argv[5]));
+  }
   if (argc == 5 && strcmp(argv[1], "ping") == 0) return ping(argv[2], atoi(argv[3]), atoi(argv[4]));
-  fprintf(stderr, "usage: wanlink bridge <netns-a> <netns-b> <ifname> <delay-ms>\n       wanlink ping <address> <count> <interval-ms>\n");
+  fprintf(stderr, "usage: wanlink bridge <netns-a> <netns-b> <ifname> <delay-ms> [<rate-mbit> <queue-ms>]\n       wanlink ping <address> <count> <interval-ms>\n");
   return 2;
 }
