@@ -95,12 +95,20 @@ function timeToReady(
   }).finally(() => new Promise((r) => (child.exitCode === null ? child.once('close', r) : r(undefined)))) as Promise<number>;
 }
 
-/** Runs `args` for 6 s, then SIGTERM: fills the compile cache as a lasting run does. */
+/**
+ * Runs `args` for 6 s, then SIGTERM: fills the compile cache as a lasting run does. A
+ * command that ends before (a build that cannot start, e.g. one outside `dist/` whose
+ * `../../package.json` is not there) is an error, not a wait for a close already past.
+ */
 async function fill(args: string[]): Promise<void> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...CACHE }, stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 6000));
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...CACHE }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const closed = new Promise((r) => child.once('close', r));
+  await Promise.race([new Promise((r) => setTimeout(r, 6000)), closed]);
+  if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with status ${child.exitCode} within 6 s: ${stderr.trim()}`);
   child.kill('SIGTERM');
-  await new Promise((r) => child.once('close', r));
+  await closed;
 }
 
 interface Row {
