@@ -114,7 +114,9 @@ test('streams joined to sockets on both ends carry bytes both ways intact, with 
 test('a visitor that sent before it was joined: those bytes go first, then the rest, in order', async (t) => {
   const [serverMux, clientMux] = await socketPair();
   t.after(() => (serverMux.destroy(), clientMux.destroy()));
-  const received: Promise<Buffer>[] = [];
+  // What the client's stream received, once it ended (its stream arrives with the OPEN).
+  let received!: (got: Promise<Buffer>) => void;
+  const arrived = new Promise<Buffer>((r) => (received = r));
   let ready!: () => void;
   const acknowledged = new Promise<void>((r) => (ready = r));
   new MuxSession(clientMux, {
@@ -122,7 +124,7 @@ test('a visitor that sent before it was joined: those bytes go first, then the r
     onStream: (stream) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      received.push(once(stream, 'end').then(() => (stream.end(), Buffer.concat(chunks))));
+      received(once(stream, 'end').then(() => (stream.end(), Buffer.concat(chunks))));
     },
   });
   const server = new MuxSession(serverMux);
@@ -137,8 +139,7 @@ test('a visitor that sent before it was joined: those bytes go first, then the r
   joinStream(visitorSide, server.open());
   const late = randomBytes(2_000_000);
   await writeAll(visitor, late);
-  while (received.length === 0) await new Promise((r) => setImmediate(r));
-  const got = await received[0]!;
+  const got = await arrived;
   assert.equal(got.length, early.length + late.length);
   assert.ok(got.equals(Buffer.concat([early, late])), 'the early bytes, then the rest, in order');
   visitor.destroy();

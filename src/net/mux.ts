@@ -235,9 +235,6 @@ export class MuxSession {
       }
       return this.#held;
     };
-    if (head?.length) read(head);
-    // Into a reused buffer while the streams pass on what they get at once (or with `data` events where Node lacks it).
-    if (!readIntoFreshWhenHeld(socket, MUX_READ_BUFFER, read)) socket.on('data', read);
     socket.on('drain', () => {
       for (const cb of this.#drained.splice(0)) cb();
     });
@@ -249,6 +246,9 @@ export class MuxSession {
       for (const cb of this.#drained.splice(0)) cb();
       options.onClose?.();
     });
+    if (head?.length) read(head);
+    // Into a reused buffer while the streams pass on what they get at once (or with `data` events where Node lacks it).
+    if (!readIntoFreshWhenHeld(socket, MUX_READ_BUFFER, read)) socket.on('data', read);
     socket.resume();
   }
 
