@@ -9,9 +9,10 @@
  * for more; a receiver gives credit back as what it received is read out of the stream
  * (in `_read`, a quarter of the window at a time), so a slow local service or visitor
  * holds up only its own stream, and at most a window of it is buffered. The window
- * grows (doubling, to {@link MUX_MAX_WINDOW}) while the reader keeps up with it. A write the
- * connection's socket does not take at once (its buffer full) completes when it drains,
- * which backs up every stream's writer.
+ * grows (doubling, to {@link MUX_MAX_WINDOW}) while the reader keeps up with it. Streams
+ * send frames of at most {@link MUX_FRAME} while the socket queues less than
+ * {@link MUX_SOCKET_BUFFER}, the kernel's unsent bytes bounded ({@link MUX_UNSENT}): a
+ * frame waits behind some 200 KiB of other streams' bytes on a slow link, not megabytes.
  *
  * Half-close passes through (`FIN` for a stream's end); a stream destroyed before both
  * ends finished sends `RST`, which destroys the peer's stream. When the connection
@@ -22,13 +23,18 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { MUX_MAX_DATA, MUX_WINDOW, MuxDecoder, MuxType, type MuxTypeCode, muxHeader } from '../protocol/mux-frames.js';
+import { boundUnsentBytes } from './socket-options.js';
 import { onClose, onEnd } from './socket-events.js';
 import { readIntoFreshWhenHeld } from './proxy.js';
 
 /** Size of a multiplexed connection's read buffer (reused while its streams pass their bytes on at once). */
 export const MUX_READ_BUFFER = 512 * 1024;
-/** Bytes a multiplexed connection's socket may hold unsent before its streams' writes wait for it to drain. */
-export const MUX_SOCKET_BUFFER = 1024 * 1024;
+/** Bytes a multiplexed connection's socket may queue (in Node) before its streams' frames wait for it to drain. */
+export const MUX_SOCKET_BUFFER = 64 * 1024;
+/** Bytes the kernel may hold unsent on a multiplexed connection (`TCP_NOTSENT_LOWAT`, where it can be set). */
+export const MUX_UNSENT = 64 * 1024;
+/** Most payload a stream sends in one frame (a receiver takes up to `MUX_MAX_DATA`); the socket's mark is checked between frames. */
+export const MUX_FRAME = 64 * 1024;
 /** The highest stream number; the next is 1 again. */
 const MAX_STREAM_ID = 0xffff_ffff;
 /** Most a stream's window grows to (see {@link MuxStream}'s `_read`). */
@@ -58,6 +64,8 @@ export class MuxStream extends Duplex {
   #finReceived = false;
   /** The peer reset the stream (or the connection went): no `RST` goes back. */
   #reset = false;
+  /** The waiting write waits for the socket to drain. */
+  #draining = false;
 
   /** @internal Made by {@link MuxSession}. */
   constructor(session: MuxSession, id: number) {
@@ -120,20 +128,23 @@ export class MuxStream extends Duplex {
   }
 
   /**
-   * Sends `chunk` within the credit, in frames of at most {@link MUX_MAX_DATA}; the rest
-   * waits for credit. True when done at once (the caller calls `cb`); else `cb` is
-   * called later: once the socket drained below its mark, or (`borrowed`) once the
-   * socket's write of the last frame completed.
+   * Sends `chunk` within the credit, in frames of at most {@link MUX_FRAME}, while the
+   * socket holds less than its mark (the first frame of a write goes at once, so a short
+   * reply never waits behind a drain); the rest waits for credit or for the drain. True
+   * when done at once (the caller calls `cb`); else `cb` is called later: once the
+   * socket drained below its mark, or (`borrowed`) once its write of the last frame
+   * completed.
    */
   #send(chunk: Buffer, cb: (err?: Error | null) => void, borrowed: boolean): boolean {
     let rest = chunk;
     let ok = true;
     while (rest.length > 0) {
-      if (this.#credit <= 0) {
+      if (this.#credit <= 0 || !ok) {
         this.#waiting = { chunk: rest, cb, borrowed };
+        if (this.#credit > 0) this.#waitForDrain();
         return false;
       }
-      const n = Math.min(rest.length, this.#credit, MUX_MAX_DATA);
+      const n = Math.min(rest.length, this.#credit, MUX_FRAME);
       this.#credit -= n;
       const last = n === rest.length;
       ok = this.#session.data(this.id, rest.subarray(0, n), borrowed && last ? () => cb() : undefined);
@@ -145,14 +156,27 @@ export class MuxStream extends Duplex {
     return false;
   }
 
+  /** The waiting write goes on once the socket drained (not on credit meanwhile). */
+  #waitForDrain(): void {
+    this.#draining = true;
+    this.#session.whenDrained(() => {
+      this.#draining = false;
+      this.#resume();
+    });
+  }
+
+  /** Sends the waiting write's rest, if it can go on. */
+  #resume(): void {
+    const waiting = this.#waiting;
+    if (!waiting || this.#draining || this.#credit <= 0) return;
+    this.#waiting = undefined;
+    if (this.#send(waiting.chunk, waiting.cb, waiting.borrowed)) waiting.cb();
+  }
+
   /** @internal The peer's `WINDOW`: more credit, which sends a waiting write. */
   credited(n: number): void {
     this.#credit += n;
-    const waiting = this.#waiting;
-    if (waiting && this.#credit > 0) {
-      this.#waiting = undefined;
-      if (this.#send(waiting.chunk, waiting.cb, waiting.borrowed)) waiting.cb();
-    }
+    this.#resume();
   }
 
   /** @internal Payload of the peer's `DATA`. False: more than the credit given (a protocol violation). */
@@ -212,6 +236,8 @@ export class MuxSession {
   #acknowledged = false;
   /** Why the connection was closed for a protocol violation, if it was. */
   failure: string | undefined;
+  /** Whether the kernel's unsent bytes are bounded ({@link MUX_UNSENT}); else a frame may wait behind its autotuned send buffer. */
+  readonly unsentBounded: boolean;
 
   /** Runs the multiplexed connection on `socket` (its `MuxJoin` exchange done; `head`: bytes read past it). */
   constructor(socket: Socket, options: MuxSessionOptions = {}, head?: Buffer) {
@@ -219,6 +245,7 @@ export class MuxSession {
     this.#onStream = options.onStream;
     this.#onReady = options.onReady;
     this.#next = options.firstStreamId ?? 1;
+    this.unsentBounded = boundUnsentBytes(socket, MUX_UNSENT);
     const decoder = new MuxDecoder({
       control: (type, stream, length) => this.#control(type, stream, length),
       data: (stream, bytes) => {
@@ -315,7 +342,7 @@ export class MuxSession {
   /**
    * @internal Writes a `DATA` frame; false once the socket holds {@link MUX_SOCKET_BUFFER}
    * bytes not yet taken by the kernel (wait for {@link whenDrained}). The socket's own
-   * mark (16 KiB) would let one chunk at a time in flight and drain the pipe between them.
+   * mark (16 KiB) would drain the pipe between frames on a fast link.
    */
   data(stream: number, bytes: Buffer, written?: () => void): boolean {
     if (this.#closed) return true;

@@ -8,30 +8,7 @@
  * kept descriptor with a new server, which accepts the backlog first.
  */
 import net, { type Server, type ServerOpts, type Socket } from 'node:net';
-import { type FfiRs, requireFfiRs } from './native-keepalive.js';
-
-/** libc's `dup` and `close`, or null where ffi-rs cannot load. */
-interface Libc {
-  dup(fd: number): number;
-  close(fd: number): number;
-}
-
-let libc: Libc | null | undefined;
-
-/** libc through ffi-rs, loaded at the first pause; null (and no pause) where it cannot load. */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    const ffi: FfiRs = requireFfiRs();
-    ffi.open({ library: 'bore-libc', path: '' });
-    const call = (funcName: string, fd: number): number =>
-      ffi.load({ library: 'bore-libc', funcName, retType: ffi.DataType.I32, paramsType: [ffi.DataType.I32], paramsValue: [fd] });
-    libc = { dup: (fd) => call('dup', fd), close: (fd) => call('close', fd) };
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+import { loadLibc } from './libc.js';
 
 /** How a {@link PausableListener} makes its servers and listens again. */
 export interface PausableListenerOptions {
@@ -98,7 +75,7 @@ export class PausableListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#held !== undefined) libc?.close(this.#held);
+    if (this.#held !== undefined) loadLibc()?.close(this.#held);
     else this.#server.close();
     this.#held = undefined;
   }

@@ -15,6 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
+import { loadLibc, socketFd } from './libc.js';
 import { type NetKeepalive, requireNetKeepalive } from './native-keepalive.js';
 
 /** Keepalive idle time before the first probe. */
@@ -127,4 +128,23 @@ export function clearControlTuning(socket: Socket, logger: Logger): void {
   } catch (err) {
     debugOnce(logger, 'could not clear TCP_USER_TIMEOUT', (err as Error).message);
   }
+}
+
+/** Linux's `IPPROTO_TCP` and `TCP_NOTSENT_LOWAT` (`include/uapi/linux/tcp.h`). */
+const IPPROTO_TCP = 6;
+const TCP_NOTSENT_LOWAT = 25;
+
+/**
+ * Bounds the bytes the kernel keeps written but not yet sent on `socket` to about
+ * `bytes` (TCP_NOTSENT_LOWAT, Linux only): past it the socket is not writable, and
+ * further writes wait in Node's queue, where the writer sees them. Without it the
+ * kernel's send buffer grows to megabytes on a slow link, and whatever is written next
+ * waits behind all of it. True if set; false (nothing changed) elsewhere or where
+ * ffi-rs cannot load. Never throws.
+ */
+export function boundUnsentBytes(socket: Socket, bytes: number): boolean {
+  if (process.platform !== 'linux') return false;
+  const fd = socketFd(socket);
+  const c = fd === undefined ? null : loadLibc();
+  return c !== null && c.setsockoptInt(fd!, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes) === 0;
 }
