@@ -16,12 +16,12 @@ import { boundUnsentBytes } from '../src/net/socket-options.js';
 import { socketFd } from '../src/net/libc.js';
 
 /** A connected loopback pair: `near` for the session, `far` read by the test. */
-async function socketPair(): Promise<{ near: net.Socket; far: net.Socket }> {
+async function socketPair(nearOptions: net.NetConnectOpts | object = {}): Promise<{ near: net.Socket; far: net.Socket }> {
   const listener = net.createServer();
   listener.listen(0, '127.0.0.1');
   await once(listener, 'listening');
   const accepted = once(listener, 'connection');
-  const near = net.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1' });
+  const near = net.connect({ ...nearOptions, port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1' });
   const [far] = (await accepted) as [net.Socket];
   await once(near, 'connect');
   listener.close();
@@ -43,7 +43,7 @@ function notSentLowat(socket: net.Socket): number {
     paramsValue: [socketFd(socket)!, 6, 25, value, length],
   });
   assert.equal(ret, 0, 'getsockopt');
-  return (ffi.restorePointer({ retType: [I32], paramsValue: [value] }) as number[])[0]!;
+  return (ffi.restorePointer({ retType: [I32], paramsValue: [value!] }) as number[])[0]!;
 }
 
 const linux = process.platform === 'linux';
@@ -112,6 +112,28 @@ test("a short write on one stream goes ahead of most of another stream's bulk wr
     `the short write came after ${bulkBeforeShort} bytes of the bulk write (of ${BULK})`,
   );
   assert.ok(largest <= 64 * 1024, `a frame of ${largest} bytes`);
+  session.destroy();
+  far.destroy();
+});
+
+test('a write waiting for the socket goes on below the connection\'s mark, whatever the socket\'s own', { timeout: 30_000 }, async () => {
+  // A socket whose own mark is far above the connection's: it says `drain` only once it
+  // went past its own mark, which the connection's frames never reach.
+  const { near, far } = await socketPair({ writableHighWaterMark: 8 * 1024 * 1024 });
+  assert.ok(near.writableHighWaterMark > MUX_SOCKET_BUFFER);
+  const session = new MuxSession(near);
+  const stream = session.open();
+  stream.on('error', () => {});
+  const BULK = 16 * 1024 * 1024;
+  far.write(muxHeader(MuxType.WINDOW, stream.id, BULK));
+  let received = 0;
+  far.on('data', (chunk: Buffer) => (received += chunk.length));
+  // The far end reads in spurts, so the socket fills past the connection's mark again and again.
+  const spurts = setInterval(() => (far.isPaused() ? far.resume() : far.pause()), 5);
+  stream.end(Buffer.alloc(BULK, 2));
+  while (received < BULK) await once(far, 'data');
+  clearInterval(spurts);
+  assert.ok(received >= BULK);
   session.destroy();
   far.destroy();
 });
