@@ -2,9 +2,9 @@
  * `bore up`'s config file: bad files are usage errors (status 2) from the real CLI,
  * naming the file, the line and the key; the example file parses; `lineOf` finds keys.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { lineOf, loadConfig } from '../src/cli/config.js';
 import { BoreProcess } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-config-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 
 /** Writes `text` to a file of its own; returns its path. */
 function file(name: string, text: string): string {

@@ -5,15 +5,16 @@
  * secret next to mistakes elsewhere. Each message is searched for the value as written
  * and as parsed (`0x...` would print in decimal). Then the real CLI, at start.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/cli/config.js';
 import { BoreProcess } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-config-secret-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 const SECRET = '86753091';
 
 /** A wrong value for a secret (TOML text) and what would give it away in a message. */

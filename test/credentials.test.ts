@@ -4,7 +4,7 @@
  * file read again at each attempt and at most once a second otherwise
  * (src/client/credentials.ts), on an injected clock. No message names a secret.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { SECRET_FILE_MAX_AGE_MS, clientCredentials } from '../src/client/credent
 import { CaptureLogger } from './helpers/raw-peer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bore-credentials-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('a secret file holds one secret per line: line ends and empty lines are not part of any', () => {
   assert.deepEqual(parseSecrets('new secret\r\nold secret\n\n'), ['new secret', 'old secret']);

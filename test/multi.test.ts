@@ -4,10 +4,10 @@
  * while a transfer runs, and the exit code once every tunnel is gone. Waits on log
  * lines, never on sleeps.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clientMachine } from '../machines/client.js';
@@ -15,6 +15,7 @@ import { type InspectorGraph, machineGraph } from '../src/inspector/graph.js';
 import { BoreProcess, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-multi-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 
 /** Waits for `listening at 127.0.0.1:<port> tunnel=<name>` of each name, after `from`; resolves with the ports by name. */
 async function listening(p: BoreProcess, names: string[], from = 0): Promise<Record<string, number>> {

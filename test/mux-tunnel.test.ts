@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -112,6 +112,7 @@ test("--mux over TLS: the multiplexed connection is the tunnel's TLS, visitors c
   t.after(async () => {
     await server.stop('SIGKILL');
     await echo.close();
+    rmSync(dir, { recursive: true, force: true });
   });
   const pin = (await server.waitFor(/--tls-fingerprint (sha256:[0-9A-F]{64})/))[1]!;
   const client = await startClient(echo.port, server.controlPort, [

@@ -4,10 +4,10 @@
  * not validate (an unquoted secret) is rejected without showing it; the corrected file
  * and another SIGHUP bring the tunnels back, serving.
  */
-import { afterEach, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoreProcess, connect, roundTrip, startEchoServer, startServer } from './helpers/procs.js';
@@ -15,6 +15,7 @@ import { BoreProcess, connect, roundTrip, startEchoServer, startServer } from '.
 /** This file's public port range. */
 const RANGE = ['--min-port', '29200', '--max-port', '29299'];
 const DIR = mkdtempSync(join(tmpdir(), 'bore-reload-secret-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 const GOOD = 'the-right-secret-4471';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -5,16 +5,17 @@
  * docs/operations.md: the server learns the new secret, the clients switch, the server
  * forgets the old one; then a server restart makes every tunnel authenticate again.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoreProcess, connect, roundTrip, sha256, startEchoServer } from './helpers/procs.js';
 import { freePort } from './helpers/held-sink.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-rotation-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 const NAMES = Array.from({ length: 12 }, (_, i) => `t${i}`);
 
 /** Ports of each tunnel from its `listening at` line written after `from`. */

@@ -4,10 +4,10 @@
  * first log line), never kills: `bore up` applies the reload once its tunnels run,
  * `bore local` and `bore server` log that there is nothing to reload and keep serving.
  */
-import { afterEach, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
@@ -27,6 +27,7 @@ async function server(args: string[] = []) {
 }
 
 const DIR = mkdtempSync(join(tmpdir(), 'bore-signals-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 
 /**
  * Resolves once `p` catches SIGHUP (its bit in `SigCgt` of /proc/PID/status): the
