@@ -116,7 +116,7 @@ test("a short write on one stream goes ahead of most of another stream's bulk wr
   far.destroy();
 });
 
-test('a write waiting for the socket goes on below the connection\'s mark, whatever the socket\'s own', { timeout: 30_000 }, async () => {
+test("a write waiting for the socket goes on below the connection's mark, whatever the socket's own", { timeout: 30_000 }, async () => {
   // A socket whose own mark is far above the connection's: it says `drain` only once it
   // went past its own mark, which the connection's frames never reach.
   const { near, far } = await socketPair({ writableHighWaterMark: 8 * 1024 * 1024 });
