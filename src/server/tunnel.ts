@@ -169,7 +169,7 @@ export class ServerTunnel {
     });
     this.#mux = mux;
     mux.ready();
-    this.#host.log.debug('multiplexed connection joined', { port: this.port });
+    this.#host.log.debug('multiplexed connection joined', { port: this.port, unsentBounded: mux.unsentBounded });
   }
 
   /**
