@@ -21,8 +21,10 @@
  * more: V8 compiling the paths), then `--rounds` (3) counted ones; each shape of bore is
  * also given as the median of its per-round ratio to its bare floor (paired within a
  * round, so load that comes and goes cancels). `--no-stream` skips the throughput runs.
+ * `--burst N` adds N visitors at once through each shape, each echoing 10 x 1 KiB (two
+ * rounds; wall time and failures, and bore's against its floors per round).
  *
- * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] (after `npm run build`)
+ * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] [--burst 1000] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -218,6 +220,36 @@ async function main(): Promise<void> {
         job.child.kill();
       }
     }
+    // `--burst N`: N visitors at once, each echoing 10 x 1 KiB, through each shape; wall
+    // time and failures, two rounds interleaved (the issue's "1,000-burst" row).
+    const burst = Number(arg('--burst') ?? 0);
+    const bursts: Record<string, string[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    const burstMs: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    for (let round = 0; burst > 0 && round < 2; round++) {
+      for (const [name, { port }] of Object.entries(targets)) {
+        const job = startNode([
+          join(HERE, 'loadgen.ts'),
+          JSON.stringify({ kind: 'concurrency', port, conns: burst, messages: 10, size: 1024, timeoutMs: 60_000 }),
+        ]);
+        const r = (await job.next()) as unknown as { ms: number; failures: number };
+        job.child.kill();
+        burstMs[name]!.push(Math.round(r.ms));
+        bursts[name]!.push(`${Math.round(r.ms)} ms${r.failures ? ` (${r.failures} failed)` : ''}`);
+      }
+    }
+    for (const [name, xs] of Object.entries(bursts)) {
+      if (xs.length > 0) process.stdout.write(`${name.padEnd(10)} ${burst} at once x 10 x 1 KiB: ${xs.join(', ')}\n`);
+    }
+    for (const [name, floor] of burst > 0
+      ? [
+          ['bore+pool', 'bare+pool'],
+          ['bore+pool', 'bare'],
+          ['bore mux-first', 'bare mux'],
+        ]
+      : []) {
+      const ratios = burstMs[name!]!.map((x, i) => (x / burstMs[floor!]![i]!).toFixed(2));
+      process.stdout.write(`${name} / ${floor}, burst wall time per round: ${ratios.join(', ')}x\n`);
+    }
     const d = percentile(rows.direct!, 50);
     for (const [name, xs] of Object.entries(rows)) {
       const m = percentile(xs, 50);
@@ -226,7 +258,7 @@ async function main(): Promise<void> {
           ? ''
           : `; CPU per 1,000 connections, server + client: ${percentile(cpu[name]!, 50)} ms (rounds ${cpu[name]!.join(', ')})`;
       process.stdout.write(
-        `${name.padEnd(10)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct${perK}; one stream ${mbps[name]!.join(', ')} MB/s\n`,
+        `${name.padEnd(10)} setup p50 ${m.toFixed(3)} ms (rounds ${xs.join(', ')}), ${(m / d).toFixed(2)}x direct${perK}${mbps[name]!.length ? `; one stream ${mbps[name]!.join(', ')} MB/s` : ''}\n`,
       );
     }
     const floors: Record<string, string> = { bore: 'bare', 'bore+pool': 'bare+pool', 'bore mux-first': 'bare mux' };
