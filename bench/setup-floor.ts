@@ -22,7 +22,8 @@
  * also given as the median of its per-round ratio to its bare floor (paired within a
  * round, so load that comes and goes cancels). `--no-stream` skips the throughput runs.
  * `--burst N` adds N visitors at once through each shape, each echoing 10 x 1 KiB (two
- * rounds; wall time and failures, and bore's against its floors per round).
+ * rounds; wall time and failures, and bore's against its floors per round), and the
+ * resident memory of the shape's two processes (server + client) while they are open.
  *
  * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] [--burst 1000] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
@@ -35,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { proxy } from '../src/net/proxy.js';
 import { startClient, startServer } from '../test/helpers/procs.js';
-import { cpuMs, percentile } from './proc-stats.js';
+import { cpuMs, percentile, rssMb } from './proc-stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HOST = '127.0.0.1';
@@ -232,9 +233,12 @@ async function main(): Promise<void> {
           JSON.stringify({ kind: 'concurrency', port, conns: burst, messages: 10, size: 1024, timeoutMs: 60_000 }),
         ]);
         const r = (await job.next()) as unknown as { ms: number; failures: number };
+        // The generator holds the connections open now: the shape's resident memory with them
+        // (server + client; bore's three shapes share one server, so its figure adds up).
+        const rss = targets[name]!.pids.map((pid) => rssMb(pid).toFixed(1)).join(name.startsWith('bore') ? ' (shared) + ' : ' + ');
         job.child.kill();
         burstMs[name]!.push(Math.round(r.ms));
-        bursts[name]!.push(`${Math.round(r.ms)} ms${r.failures ? ` (${r.failures} failed)` : ''}`);
+        bursts[name]!.push(`${Math.round(r.ms)} ms${r.failures ? ` (${r.failures} failed)` : ''}${rss ? `, RSS ${rss} MB` : ''}`);
       }
     }
     for (const [name, xs] of Object.entries(bursts)) {
