@@ -172,10 +172,13 @@ async function main(): Promise<void> {
     String(direct),
   ]);
   await muxClientProc.next();
-  const server = await startServer(['--min-port', '23000', '--max-port', '23999']);
-  const client = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '0']);
-  const pooled = await startClient(direct!, server.controlPort, ['--local-host', HOST, '--pool', '4']);
-  const muxed = await startClient(direct!, server.controlPort, [
+  // A server of its own for each shape of bore, as each bare shape has: CPU and memory per shape.
+  const [server, serverPool, serverMux] = await Promise.all(
+    ['23000', '24000', '25000'].map((min) => startServer(['--min-port', min, '--max-port', String(Number(min) + 999)])),
+  );
+  const client = await startClient(direct!, server!.controlPort, ['--local-host', HOST, '--pool', '0']);
+  const pooled = await startClient(direct!, serverPool!.controlPort, ['--local-host', HOST, '--pool', '4']);
+  const muxed = await startClient(direct!, serverMux!.controlPort, [
     '--local-host',
     HOST,
     '--pool',
@@ -193,9 +196,9 @@ async function main(): Promise<void> {
       bare: { port: bare.port, pids: pids(...bare.procs.map((p) => p.child)) },
       'bare+pool': { port: barePool.port, pids: pids(...barePool.procs.map((p) => p.child)) },
       'bare mux': { port: muxPorts.public!, pids: pids(muxServerProc.child, muxClientProc.child) },
-      bore: { port: client.publicPort, pids: pids(server.proc, client.proc) },
-      'bore+pool': { port: pooled.publicPort, pids: pids(server.proc, pooled.proc) },
-      'bore mux-first': { port: muxed.publicPort, pids: pids(server.proc, muxed.proc) },
+      bore: { port: client.publicPort, pids: pids(server!.proc, client.proc) },
+      'bore+pool': { port: pooled.publicPort, pids: pids(serverPool!.proc, pooled.proc) },
+      'bore mux-first': { port: muxed.publicPort, pids: pids(serverMux!.proc, muxed.proc) },
     };
     const rows: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
@@ -233,9 +236,8 @@ async function main(): Promise<void> {
           JSON.stringify({ kind: 'concurrency', port, conns: burst, messages: 10, size: 1024, timeoutMs: 60_000 }),
         ]);
         const r = (await job.next()) as unknown as { ms: number; failures: number };
-        // The generator holds the connections open now: the shape's resident memory with them
-        // (server + client; bore's three shapes share one server, so its figure adds up).
-        const rss = targets[name]!.pids.map((pid) => rssMb(pid).toFixed(1)).join(name.startsWith('bore') ? ' (shared) + ' : ' + ');
+        // The generator holds the connections open now: the shape's resident memory with them (server + client).
+        const rss = targets[name]!.pids.map((pid) => rssMb(pid).toFixed(1)).join(' + ');
         job.child.kill();
         burstMs[name]!.push(Math.round(r.ms));
         bursts[name]!.push(`${Math.round(r.ms)} ms${r.failures ? ` (${r.failures} failed)` : ''}${rss ? `, RSS ${rss} MB` : ''}`);
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await Promise.all([client.stop(), pooled.stop(), muxed.stop(), server.stop()]);
+    await Promise.all([client.stop(), pooled.stop(), muxed.stop(), server!.stop(), serverPool!.stop(), serverMux!.stop()]);
     for (const p of [service, ...bare.procs, ...barePool.procs, muxServerProc, muxClientProc]) p.child.kill();
   }
 }
