@@ -30,14 +30,18 @@ export function loadLibc(): Libc | null {
       dup: (fd) => call('dup', fd),
       close: (fd) => call('close', fd),
       setsockoptInt: (fd, level, name, value) => {
-        const [pointer] = ffi.createPointer({ paramsType: [I32], paramsValue: [value] });
-        return ffi.load({
-          library: 'bore-libc',
-          funcName: 'setsockopt',
-          retType: I32,
-          paramsType: [I32, I32, I32, ffi.DataType.External, I32],
-          paramsValue: [fd, level, name, pointer, 4],
-        });
+        const pointer = ffi.createPointer({ paramsType: [I32], paramsValue: [value] });
+        try {
+          return ffi.load({
+            library: 'bore-libc',
+            funcName: 'setsockopt',
+            retType: I32,
+            paramsType: [I32, I32, I32, ffi.DataType.External, I32],
+            paramsValue: [fd, level, name, pointer[0], 4],
+          });
+        } finally {
+          ffi.freePointer({ paramsType: [I32], paramsValue: pointer, pointerType: ffi.PointerType.RsPointer });
+        }
       },
     };
   } catch {
