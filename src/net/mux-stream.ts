@@ -43,7 +43,7 @@ export class MuxStream extends Duplex {
   #unacked = 0;
   /** The credit this end gives: {@link MUX_WINDOW}, doubled up to {@link MUX_MAX_WINDOW} while the reader keeps up. */
   #window = MUX_WINDOW;
-  /** A write waiting for credit: its rest, its callback, and whether it is borrowed ({@link sendBorrowed}). */
+  /** A write waiting for credit or for the socket: its rest, its callback, and whether it is borrowed ({@link sendBorrowed}). */
   #waiting: { chunk: Buffer; cb: (err?: Error | null) => void; borrowed: boolean } | undefined;
   /** @internal The socket this stream's bytes are written to ({@link joinStream}): whether it still holds them. */
   sink: { readonly writableLength: number } | undefined;
