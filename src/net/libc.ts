@@ -4,7 +4,7 @@
  * `close` for a listener's pause (`pausable-listener.ts`), `setsockopt` for a socket
  * option Node has no method for (`TCP_NOTSENT_LOWAT` on a multiplexed connection).
  */
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { type FfiRs, requireFfiRs } from './native-keepalive.js';
 
 /** The libc calls, or null where ffi-rs cannot load. */
@@ -50,8 +50,8 @@ export function loadLibc(): Libc | null {
   return libc;
 }
 
-/** The descriptor of a connected socket (plain or TLS), or undefined where Node does not show it. */
-export function socketFd(socket: Socket): number | undefined {
-  const fd = (socket as Socket & { _handle?: { fd?: number } | null })._handle?.fd;
+/** The descriptor of a connected socket (plain or TLS) or a listening server, or undefined where Node does not show it. */
+export function handleFd(target: Socket | Server): number | undefined {
+  const fd = (target as { _handle?: { fd?: number } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

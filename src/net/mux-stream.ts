@@ -32,7 +32,7 @@ function streamError(message: string, code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
 }
 
-/** One public connection on a multiplexed connection: a `Duplex` of its bytes (see the module comment). */
+/** One public connection on a multiplexed connection: a `Duplex` of its bytes (see `mux.ts`'s module comment). */
 export class MuxStream extends Duplex {
   /** The stream's number on its connection. */
   readonly id: number;

@@ -8,7 +8,7 @@
  * kept descriptor with a new server, which accepts the backlog first.
  */
 import net, { type Server, type ServerOpts, type Socket } from 'node:net';
-import { loadLibc } from './libc.js';
+import { handleFd, loadLibc } from './libc.js';
 
 /** How a {@link PausableListener} makes its servers and listens again. */
 export interface PausableListenerOptions {
@@ -49,8 +49,8 @@ export class PausableListener {
   pause(): boolean {
     if (this.#closed) return false;
     if (this.#held !== undefined) return true;
-    const fd = (this.#server as Server & { _handle?: { fd?: number } | null })._handle?.fd;
-    const c = typeof fd === 'number' && fd >= 0 ? loadLibc() : null;
+    const fd = handleFd(this.#server);
+    const c = fd === undefined ? null : loadLibc();
     if (!c) return false;
     const held = c.dup(fd!);
     if (held < 0) return false;

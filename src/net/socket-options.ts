@@ -12,10 +12,13 @@
  * The per-socket options come from `net-keepalive`; where it cannot load, the sockets keep
  * the platform defaults and a warning says so once; where the platform lacks an option, a
  * debug line does.
+ *
+ * And one option for the multiplexed data connection: a bound on the bytes the kernel
+ * holds unsent ({@link boundUnsentBytes}).
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import { loadLibc, socketFd } from './libc.js';
+import { loadLibc, handleFd } from './libc.js';
 import { type NetKeepalive, requireNetKeepalive } from './native-keepalive.js';
 
 /** Keepalive idle time before the first probe. */
@@ -144,7 +147,7 @@ const TCP_NOTSENT_LOWAT = 25;
  */
 export function boundUnsentBytes(socket: Socket, bytes: number): boolean {
   if (process.platform !== 'linux') return false;
-  const fd = socketFd(socket);
+  const fd = handleFd(socket);
   const c = fd === undefined ? null : loadLibc();
   return c !== null && c.setsockoptInt(fd!, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes) === 0;
 }
