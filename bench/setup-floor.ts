@@ -21,11 +21,12 @@
  * more: V8 compiling the paths), then `--rounds` (3) counted ones; each shape of bore is
  * also given as the median of its per-round ratio to its bare floor (paired within a
  * round, so load that comes and goes cancels). `--no-stream` skips the throughput runs.
+ * `--per-process` prints each round's CPU per 1,000 connections of server and client apart.
  * `--burst N` adds N visitors at once through each shape, each echoing 10 x 1 KiB (two
  * rounds; wall time and failures, and bore's against its floors per round), and the
  * resident memory of the shape's two processes (server + client) while they are open.
  *
- * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] [--burst 1000] (after `npm run build`)
+ * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] [--burst 1000] [--per-process] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -208,8 +209,13 @@ async function main(): Promise<void> {
     for (let round = 0; round <= rounds; round++) {
       for (const [name, { port, pids: list }] of Object.entries(targets)) {
         const before = cpuNow(list);
+        const each = list.map((pid) => cpuMs(pid));
         const setup = p50(await setupSamples(port, count));
         const ms = Math.round(((cpuNow(list) - before) * 1000) / count);
+        if (argv.includes('--per-process') && list.length === 2) {
+          const [server, client] = list.map((pid, i) => Math.round(((cpuMs(pid) - each[i]!) * 1000) / count));
+          process.stdout.write(`${name}, round ${round}${round ? '' : ' (warm-up)'}: server ${server} / client ${client} ms per 1,000\n`);
+        }
         if (round === 0) continue;
         rows[name]!.push(setup);
         cpu[name]!.push(ms);

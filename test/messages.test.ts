@@ -181,12 +181,14 @@ test('text that is not JSON is refused with a short preview', () => {
   );
 });
 
-test('the pool extension: PoolRequest, PoolOffer and PoolJoin encode as serde would and decode back; bad ones are refused', () => {
+test('the pool extension: PoolRequest, PoolOffer and PoolJoin (acknowledged, and quiet) encode as serde would and decode back; bad ones are refused', () => {
   const token = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
   const client: [ClientMessage, string][] = [
     [{ type: 'PoolRequest', size: 4 }, '{"PoolRequest":4}'],
     [{ type: 'PoolRequest', size: 10_000 }, '{"PoolRequest":10000}'],
     [{ type: 'PoolJoin', token }, `{"PoolJoin":"${token}"}`],
+    // A quiet join (no acknowledgement): the same token in its simple form.
+    [{ type: 'PoolJoin', token, quiet: true }, `{"PoolJoin":"${token.replaceAll('-', '')}"}`],
   ];
   for (const [msg, json] of client) {
     assert.deepEqual(encodeFrame(clientMessageJson(msg)), Buffer.from(`${json}\0`), json);

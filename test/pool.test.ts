@@ -276,6 +276,36 @@ test('server: PoolRequest before Hello is a protocol error; a full pool closes t
   for (const p of [early, first, second, a.control]) p.socket.destroy();
 });
 
+test('server: a quiet PoolJoin (the token in its simple form) is pooled unacknowledged: the first frame it gets is its visitor', async (t) => {
+  const server = new BoreServer({
+    controlPort: 0,
+    bindAddr: '127.0.0.1',
+    bindTunnels: '127.0.0.1',
+    minPort: 26300,
+    maxPort: 26399,
+    maxPoolPerTunnel: 1,
+  });
+  await server.listen();
+  t.after(() => server.close(0));
+  const a = await openRawTunnel(server);
+  a.control.send({ PoolRequest: 1 });
+  const { PoolOffer } = (await nextNonHeartbeat(a.control)) as { PoolOffer: { token: string; size: number } };
+  const quiet = await peer(server.port);
+  quiet.send({ PoolJoin: PoolOffer.token.replaceAll('-', '') });
+  // Nothing comes back to say it joined: the server's count does.
+  for (const deadline = Date.now() + 5000; server.stats.pooled < 1;) {
+    assert.ok(Date.now() < deadline, 'the quiet join was not pooled');
+    await new Promise((r) => setImmediate(r));
+  }
+  const visitor = await connect(a.port);
+  visitor.write('quiet');
+  assert.match(JSON.stringify(await quiet.recv()), /^\{"Connection":"[0-9a-f-]{36}"\}$/, 'no heartbeat before the visitor');
+  assert.equal((await quiet.reader.read(5)).toString(), 'quiet');
+  assert.equal(server.counters.publicPooled, 1);
+  for (const p of [quiet, a.control]) p.socket.destroy();
+  visitor.destroy();
+});
+
 test('a server that offers no pool (as the Rust bore): after the network timeout the standard path, said at debug', async (t) => {
   const echo = await startEchoServer();
   const server = await startServer([...RANGE, '--max-pool', '0']);

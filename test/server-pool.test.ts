@@ -34,9 +34,9 @@ test('idle pooled connections: acknowledged, tuned at their first heartbeat, unt
   const a = await pair(listener);
   const b = await pair(listener);
   const c = await pair(listener);
-  assert.equal(pool.add(a.server), true);
-  assert.equal(pool.add(b.server), true);
-  assert.equal(pool.add(c.server), false, 'no more than the size offered');
+  assert.equal(pool.add(a.server, true), true);
+  assert.equal(pool.add(b.server, true), true);
+  assert.equal(pool.add(c.server, true), false, 'no more than the size offered');
   assert.equal((await a.reader.read(12)).toString(), '"Heartbeat"\0', 'the join is acknowledged');
   assert.equal(pool.idle, 2);
 
@@ -58,10 +58,10 @@ test('idle pooled connections: acknowledged, tuned at their first heartbeat, unt
   assert.equal(pool.take(), undefined);
 
   const d = await pair(listener);
-  assert.equal(pool.add(d.server), true);
+  assert.equal(pool.add(d.server, true), true);
   pool.close();
   await once(d.server, 'close');
-  assert.equal(pool.add(c.server), false, 'a closed pool takes nothing');
+  assert.equal(pool.add(c.server, true), false, 'a closed pool takes nothing');
   for (const p of [a, b, c, d]) p.client.destroy();
   c.server.destroy();
 });

@@ -33,7 +33,6 @@ import { connectTcp } from './connect.js';
 import type { ClientTls } from './tls.js';
 import { type ClientFramed, authenticate, frameClientSocket } from './handshake.js';
 import { type DataConnectionTarget, proxyToLocal } from './data-connection.js';
-import { TunnelError } from './errors.js';
 
 /**
  * Consecutive pooled connections that fail to open or are lost before the pool stops
@@ -45,7 +44,7 @@ export const MAX_FAILURE_STREAK = 3;
 export interface PoolStats {
   /** Connections the server offered to keep idle (0: no pool in this session). */
   size: number;
-  /** Open, acknowledged by the server and waiting for a visitor. */
+  /** Open, joined (the quiet `PoolJoin` sent) and waiting for a visitor. */
   idle: number;
   /** Being opened (connect, challenge, `PoolJoin`). */
   opening: number;
@@ -104,7 +103,7 @@ interface Session {
   readonly size: number;
   /** Connections being opened (connect, challenge, `PoolJoin`). */
   readonly opening: Set<Opening>;
-  /** Connections acknowledged by the server, waiting for a public connection. */
+  /** Connections joined, waiting for a public connection. */
   readonly idle: Set<Socket>;
   /** Failures in a row; at {@link MAX_FAILURE_STREAK} the session is `paused`. */
   streak: number;
@@ -262,7 +261,8 @@ export class ClientPool {
       } catch {
         msg = undefined;
       }
-      // The server's periodic heartbeat: this connection has lasted, so the pool works.
+      // The server's periodic heartbeat (or, from a server that does not know quiet joins,
+      // its acknowledgement of the join): this connection has lasted, so the pool works.
       if (msg?.type === 'Heartbeat') {
         session.streak = 0;
         continue;
@@ -277,7 +277,14 @@ export class ClientPool {
         this.#serve(framed, msg.id);
       } else {
         socket.destroy();
-        this.#failed(session, msg ? `unexpected ${msg.type} on a pooled connection` : 'pooled connection lost');
+        this.#failed(
+          session,
+          !msg
+            ? 'pooled connection lost'
+            : msg.type === 'Error'
+              ? `the server refused a pooled connection: ${msg.message}`
+              : `unexpected ${msg.type} on a pooled connection`,
+        );
       }
       return;
     }
@@ -371,19 +378,13 @@ export async function joinSession<T>(
 }
 
 /**
- * Opens one pooled connection ({@link joinSession} with `PoolJoin(token)`) and waits for
- * the server's acknowledgement (a heartbeat). It throws (and the socket is closed) if the
- * pool closed while connecting (`track` throws then).
+ * Opens one pooled connection ({@link joinSession} with a quiet `PoolJoin(token)`): it is
+ * idle once the join is sent. A server that does not know quiet joins acknowledges it
+ * with a heartbeat, which {@link ClientPool} reads as the idle connection's heartbeat; a
+ * server that refuses it (a full pool, a token it no longer has) closes it, which counts
+ * as a pooled connection lost. It throws (and the socket is closed) if the pool closed
+ * while connecting (`track` throws then).
  */
 export function openPooled(target: JoinTarget, token: string, track: (socket: Socket) => void): Promise<ClientFramed> {
-  return joinSession(target, { type: 'PoolJoin', token }, track, async (framed) => {
-    const ack = await framed.recv();
-    if (ack?.type !== 'Heartbeat') {
-      throw new TunnelError(
-        'protocol',
-        ack ? `expected a heartbeat after PoolJoin, got ${ack.type}` : 'server closed the pooled connection',
-      );
-    }
-    return framed;
-  });
+  return joinSession(target, { type: 'PoolJoin', token, quiet: true }, track, (framed) => framed);
 }

@@ -12,7 +12,12 @@
  *   only in answer to `PoolRequest`: how many to open and the token that binds them to
  *   this control session.
  * - `{"PoolJoin":"<uuid>"}`: client, on a new data connection, after the challenge if
- *   there is one: join the pool of the session with this token.
+ *   there is one: join the pool of the session with this token. The server acknowledges
+ *   it with a heartbeat, unless the token is written in the simple form (32 hex digits,
+ *   no hyphens: a *quiet* join, which this client sends). Every bore-ts server takes
+ *   either form, and a server that does not know quiet joins acknowledges it anyway,
+ *   which the client reads as the idle connection's heartbeat; so the join costs no
+ *   write and no read where both ends know it, and nothing breaks where one does not.
  * - `{"HeartbeatInterval":2000}`: client, on the control connection, only after a
  *   `PoolOffer` (so only to a bore-ts server): "a heartbeat every 2,000 ms is enough for
  *   me" (the server keeps 500 ms otherwise and caps what it grants to what its own
@@ -31,7 +36,7 @@ export type ClientMessage =
   | { type: 'Hello'; port: number }
   | { type: 'Accept'; id: string }
   | { type: 'PoolRequest'; size: number }
-  | { type: 'PoolJoin'; token: string }
+  | { type: 'PoolJoin'; token: string; quiet?: true }
   | { type: 'HeartbeatInterval'; ms: number }
   | { type: 'MuxJoin'; token: string };
 
@@ -133,7 +138,7 @@ export function decodeClientMessage(text: string): ClientMessage {
       return { type: 'PoolRequest', size: parsePoolSize(payload) };
     case 'PoolJoin':
       unitOrPayload(name, payload, false);
-      return { type: 'PoolJoin', token: parseUuid(payload) };
+      return { type: 'PoolJoin', token: parseUuid(payload), ...(UUID_SIMPLE.test(payload as string) ? { quiet: true } : {}) };
     case 'HeartbeatInterval':
       unitOrPayload(name, payload, false);
       return { type: 'HeartbeatInterval', ms: parseU32(payload, 'heartbeat interval') };
@@ -184,7 +189,7 @@ export function clientMessageJson(msg: ClientMessage): unknown {
     case 'PoolRequest':
       return { PoolRequest: msg.size };
     case 'PoolJoin':
-      return { PoolJoin: msg.token };
+      return { PoolJoin: msg.quiet ? msg.token.replaceAll('-', '') : msg.token };
     case 'HeartbeatInterval':
       return { HeartbeatInterval: msg.ms };
     case 'MuxJoin':

@@ -227,9 +227,9 @@ export class Sessions implements TunnelHost {
       case 'Accept':
         return this.#accept(framed, admission.id, addr);
       case 'PoolJoin':
-        return this.#joinPool(framed, admission.token, addr);
+        return this.#joinPool(framed, admission.token, addr, admission.quiet ? 'quiet' : 'pool');
       case 'MuxJoin':
-        return this.#joinPool(framed, admission.token, addr, true);
+        return this.#joinPool(framed, admission.token, addr, 'mux');
     }
   }
 
@@ -325,11 +325,12 @@ export class Sessions implements TunnelHost {
   }
 
   /**
-   * Adds a data connection that presented a pool's token to that pool, or (`mux`) makes
-   * it the tunnel's multiplexed connection; a token no open pool has (its tunnel closed,
-   * or a guess) or a full pool closes the connection.
+   * Adds a data connection that presented a pool's token to that pool (acknowledged, or
+   * not for a `quiet` join), or (`mux`) makes it the tunnel's multiplexed connection; a
+   * token no open pool has (its tunnel closed, or a guess) or a full pool closes the
+   * connection.
    */
-  #joinPool(framed: ServerFramed, token: string, addr: string, mux = false): void {
+  #joinPool(framed: ServerFramed, token: string, addr: string, as: 'pool' | 'quiet' | 'mux'): void {
     const socket = framed.socket;
     const tunnel = this.poolTokens.get(token);
     const head = framed.detach();
@@ -344,8 +345,8 @@ export class Sessions implements TunnelHost {
       return;
     }
     this.#handshaking.delete(socket);
-    if (mux) return tunnel.addMux(socket);
-    if (!tunnel.addPooled(socket)) {
+    if (as === 'mux') return tunnel.addMux(socket);
+    if (!tunnel.addPooled(socket, as === 'pool')) {
       this.log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
       socket.destroy();
     }

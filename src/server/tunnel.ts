@@ -141,11 +141,11 @@ export class ServerTunnel {
   }
 
   /**
-   * Adds a data connection that presented this tunnel's pool token; false (the caller
-   * closes it) when the pool is full or gone.
+   * Adds a data connection that presented this tunnel's pool token (`ack`: answered with a
+   * heartbeat; not for a quiet join); false (the caller closes it) when the pool is full or gone.
    */
-  addPooled(socket: Socket): boolean {
-    return !this.#closed && (this.#pool?.add(socket) ?? false);
+  addPooled(socket: Socket, ack: boolean): boolean {
+    return !this.#closed && (this.#pool?.add(socket, ack) ?? false);
   }
 
   /**
