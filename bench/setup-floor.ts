@@ -17,8 +17,11 @@
  * processes spend per 1,000 connections (server + client, from /proc/<pid>/stat), and
  * one stream's throughput through each (256 MB to the sink, two runs).
  *
- * One warm-up round is run and not counted (a first round costs every shape 30-50 %
- * more: V8 compiling the paths), then `--rounds` (3) counted ones; each shape of bore is
+ * A warm-up round of `--warm` (10,000) connections per shape is run and not counted (V8
+ * keeps optimizing a path over thousands of connections: bore's CPU per connection fell
+ * by some 40 % over its first 12,000 here, the bare relays' by a third; a warm-up of one
+ * round compared bore still warming with floors nearly warm), then `--rounds`
+ * (3) counted ones; each shape of bore is
  * also given as the median of its per-round ratio to its bare floor (paired within a
  * round, so load that comes and goes cancels). `--no-stream` skips the throughput runs.
  * `--per-process` prints each round's CPU per 1,000 connections of server and client apart.
@@ -26,7 +29,7 @@
  * rounds; wall time and failures, and bore's against its floors per round), and the
  * resident memory of the shape's two processes (server + client) while they are open.
  *
- * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--no-stream] [--burst 1000] [--per-process] (after `npm run build`)
+ * Usage: node --import tsx bench/setup-floor.ts [--count 500] [--rounds 3] [--warm 10000] [--no-stream] [--burst 1000] [--per-process] (after `npm run build`)
  * (the bare server and client are this file run with `--role server|client`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -206,14 +209,15 @@ async function main(): Promise<void> {
     const cpuNow = (list: number[]) => list.reduce((sum, pid) => sum + cpuMs(pid), 0);
     // Interleaved rounds, so a burst of load elsewhere hits all alike; the first is a warm-up.
     const rounds = Number(arg('--rounds') ?? 3);
+    const warm = Number(arg('--warm') ?? 10_000);
     for (let round = 0; round <= rounds; round++) {
       for (const [name, { port, pids: list }] of Object.entries(targets)) {
         const before = cpuNow(list);
         const each = list.map((pid) => cpuMs(pid));
-        const setup = p50(await setupSamples(port, count));
-        const ms = Math.round(((cpuNow(list) - before) * 1000) / count);
+        const setup = p50(await setupSamples(port, round === 0 ? warm : count));
+        const ms = Math.round(((cpuNow(list) - before) * 1000) / (round === 0 ? warm : count));
         if (argv.includes('--per-process') && list.length === 2) {
-          const [server, client] = list.map((pid, i) => Math.round(((cpuMs(pid) - each[i]!) * 1000) / count));
+          const [server, client] = list.map((pid, i) => Math.round(((cpuMs(pid) - each[i]!) * 1000) / (round === 0 ? warm : count)));
           process.stdout.write(`${name}, round ${round}${round ? '' : ' (warm-up)'}: server ${server} / client ${client} ms per 1,000\n`);
         }
         if (round === 0) continue;

@@ -355,7 +355,7 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
     onClose(remote, closed);
     onClose(local, closed);
   };
-  const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {}, changed: () => {} });
+  const pool = new ClientPool(target, runtime.logger, { opened, closed: () => {} });
   runtime.pool = pool;
   const first = runtime.mux && runtime.muxFirst;
   // A multiplexed visitor found the pool empty too: a pool paused after failures tries again.

@@ -76,8 +76,8 @@ export interface PoolHooks {
   opened(id: string, remote: Socket, local: Socket): void;
   /** Public connection `id` ended; `error` if it never reached the local service. */
   closed(id: string, error?: string): void;
-  /** The stats changed. */
-  changed(stats: PoolStats): void;
+  /** The stats changed (given only to an owner that watches them: the tunnel reads `stats` when it needs them). */
+  changed?(stats: PoolStats): void;
 }
 
 /**
@@ -342,7 +342,7 @@ export class ClientPool {
   }
 
   #changed(): void {
-    this.#hooks.changed(this.stats);
+    this.#hooks.changed?.(this.stats);
   }
 }
 
