@@ -9,11 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { MUX_HEADER, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
 import { MUX_SOCKET_BUFFER, MUX_UNSENT, MuxSession } from '../src/net/mux.js';
 import { boundUnsentBytes } from '../src/net/socket-options.js';
 import { handleFd } from '../src/net/libc.js';
+import { IPPROTO_TCP, TCP_NOTSENT_LOWAT, getsockoptInt } from './helpers/sockopt.js';
 
 /** A connected loopback pair: `near` for the session, `far` read by the test. */
 async function socketPair(nearOptions: net.NetConnectOpts | object = {}): Promise<{ near: net.Socket; far: net.Socket }> {
@@ -28,22 +28,9 @@ async function socketPair(nearOptions: net.NetConnectOpts | object = {}): Promis
   return { near, far };
 }
 
-/** `TCP_NOTSENT_LOWAT` of a socket, read with getsockopt through ffi-rs. */
+/** `TCP_NOTSENT_LOWAT` of a socket, read with getsockopt. */
 function notSentLowat(socket: net.Socket): number {
-  const ffi = createRequire(import.meta.url)('ffi-rs') as typeof import('ffi-rs');
-  ffi.open({ library: 'test-libc', path: '' });
-  const I32 = ffi.DataType.I32;
-  const [value] = ffi.createPointer({ paramsType: [I32], paramsValue: [0] });
-  const [length] = ffi.createPointer({ paramsType: [I32], paramsValue: [4] });
-  const ret = ffi.load({
-    library: 'test-libc',
-    funcName: 'getsockopt',
-    retType: I32,
-    paramsType: [I32, I32, I32, ffi.DataType.External, ffi.DataType.External],
-    paramsValue: [handleFd(socket)!, 6, 25, value, length],
-  });
-  assert.equal(ret, 0, 'getsockopt');
-  return (ffi.restorePointer({ retType: [I32], paramsValue: [value!] }) as number[])[0]!;
+  return getsockoptInt(handleFd(socket)!, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
 }
 
 const linux = process.platform === 'linux';

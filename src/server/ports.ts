@@ -79,8 +79,14 @@ export async function openPublicListener(requested: number, range: PortRange, lo
   throw new PortRefusal('no-free-port');
 }
 
-/** How public listeners are made: half-open connections pass through; nothing is read before the client claims a connection. */
-export const PUBLIC_LISTENER_OPTIONS = { allowHalfOpen: true, pauseOnConnect: true } as const;
+/**
+ * How public listeners are made: half-open connections pass through; nothing is read
+ * before the client claims a connection; and Nagle's algorithm is off on the visitor's
+ * socket, as on every other socket a visitor's bytes cross (the service's answer in two
+ * writes a few ms apart otherwise waited for the visitor's delayed ACK: 44 ms instead
+ * of 5).
+ */
+export const PUBLIC_LISTENER_OPTIONS = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true } as const;
 
 /**
  * Binds one public listener. New connections start paused (nothing is read before the
