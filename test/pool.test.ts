@@ -5,7 +5,7 @@
  * failure (with `--no-mux`; by default it rides the multiplexed connection), a control reconnect keeps pooled transfers intact and refills the pool;
  * and the server's side of it against raw sockets: tokens, secret, cap, closing.
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -241,7 +241,8 @@ test('server: a pool is offered only when asked, capped, bound to its tunnel by 
   for (const p of [pooled, wrong, guess, idle, late]) p.socket.destroy();
 });
 
-test('server: PoolRequest before Hello is a protocol error; a full pool closes the extra connection', async (t) => {
+/** A server on loopback whose tunnels get a pool of one at most, closed after the test. */
+async function serverWithPoolsOfOne(t: TestContext): Promise<BoreServer> {
   const server = new BoreServer({
     controlPort: 0,
     bindAddr: '127.0.0.1',
@@ -252,6 +253,11 @@ test('server: PoolRequest before Hello is a protocol error; a full pool closes t
   });
   await server.listen();
   t.after(() => server.close(0));
+  return server;
+}
+
+test('server: PoolRequest before Hello is a protocol error; a full pool closes the extra connection', async (t) => {
+  const server = await serverWithPoolsOfOne(t);
   const early = await peer(server.port);
   early.send({ PoolRequest: 4 });
   await early.reader.end();
@@ -277,16 +283,7 @@ test('server: PoolRequest before Hello is a protocol error; a full pool closes t
 });
 
 test('server: a quiet PoolJoin (the token in its simple form) is pooled unacknowledged: the first frame it gets is its visitor', async (t) => {
-  const server = new BoreServer({
-    controlPort: 0,
-    bindAddr: '127.0.0.1',
-    bindTunnels: '127.0.0.1',
-    minPort: 26300,
-    maxPort: 26399,
-    maxPoolPerTunnel: 1,
-  });
-  await server.listen();
-  t.after(() => server.close(0));
+  const server = await serverWithPoolsOfOne(t);
   const a = await openRawTunnel(server);
   a.control.send({ PoolRequest: 1 });
   const { PoolOffer } = (await nextNonHeartbeat(a.control)) as { PoolOffer: { token: string; size: number } };
