@@ -206,23 +206,23 @@ async function main(): Promise<void> {
     };
     const rows: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
-    const cpuNow = (list: number[]) => list.reduce((sum, pid) => sum + cpuMs(pid), 0);
+    const cpuOf = (list: number[]) => list.map((pid) => cpuMs(pid));
     // Interleaved rounds, so a burst of load elsewhere hits all alike; the first is a warm-up.
     const rounds = Number(arg('--rounds') ?? 3);
     const warm = Number(arg('--warm') ?? 10_000);
     for (let round = 0; round <= rounds; round++) {
+      const n = round === 0 ? warm : count;
       for (const [name, { port, pids: list }] of Object.entries(targets)) {
-        const before = cpuNow(list);
-        const each = list.map((pid) => cpuMs(pid));
-        const setup = p50(await setupSamples(port, round === 0 ? warm : count));
-        const ms = Math.round(((cpuNow(list) - before) * 1000) / (round === 0 ? warm : count));
+        const before = cpuOf(list);
+        const setup = p50(await setupSamples(port, n));
+        const spent = cpuOf(list).map((ms, i) => ((ms - before[i]!) * 1000) / n);
         if (argv.includes('--per-process') && list.length === 2) {
-          const [server, client] = list.map((pid, i) => Math.round(((cpuMs(pid) - each[i]!) * 1000) / (round === 0 ? warm : count)));
+          const [server, client] = spent.map(Math.round);
           process.stdout.write(`${name}, round ${round}${round ? '' : ' (warm-up)'}: server ${server} / client ${client} ms per 1,000\n`);
         }
         if (round === 0) continue;
         rows[name]!.push(setup);
-        cpu[name]!.push(ms);
+        cpu[name]!.push(Math.round(spent.reduce((a, b) => a + b, 0)));
       }
     }
     // What the shape costs where bytes move: 256 MB one way to the sink, once each, interleaved over two rounds.

@@ -28,7 +28,7 @@
 import type { Socket } from 'node:net';
 import type { Authenticator } from '../protocol/auth.js';
 import type { Logger } from '../log/logger.js';
-import type { ClientMessage } from '../protocol/messages.js';
+import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
 import { connectTcp } from './connect.js';
 import type { ClientTls } from './tls.js';
 import { type ClientFramed, authenticate, frameClientSocket } from './handshake.js';
@@ -277,14 +277,7 @@ export class ClientPool {
         this.#serve(framed, msg.id);
       } else {
         socket.destroy();
-        this.#failed(
-          session,
-          !msg
-            ? 'pooled connection lost'
-            : msg.type === 'Error'
-              ? `the server refused a pooled connection: ${msg.message}`
-              : `unexpected ${msg.type} on a pooled connection`,
-        );
+        this.#failed(session, whyLost(msg));
       }
       return;
     }
@@ -344,6 +337,13 @@ export class ClientPool {
   #changed(): void {
     this.#hooks.changed?.(this.stats);
   }
+}
+
+/** Why an idle pooled connection ended without a visitor (`msg`: what came instead, if anything). */
+function whyLost(msg: ServerMessage | undefined): string {
+  if (!msg) return 'pooled connection lost';
+  if (msg.type === 'Error') return `the server refused a pooled connection: ${msg.message}`;
+  return `unexpected ${msg.type} on a pooled connection`;
 }
 
 /** Where a data connection goes, as {@link joinSession} needs it. */

@@ -134,8 +134,9 @@ export function clearControlTuning(socket: Socket, logger: Logger): void {
 }
 
 /** Linux's `IPPROTO_TCP` and `TCP_NOTSENT_LOWAT` (`include/uapi/linux/tcp.h`). */
-const IPPROTO_TCP = 6;
-const TCP_NOTSENT_LOWAT = 25;
+export const IPPROTO_TCP = 6;
+/** See {@link IPPROTO_TCP}. */
+export const TCP_NOTSENT_LOWAT = 25;
 
 /**
  * Bounds the bytes the kernel keeps written but not yet sent on `socket` to about

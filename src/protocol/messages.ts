@@ -138,7 +138,8 @@ export function decodeClientMessage(text: string): ClientMessage {
       return { type: 'PoolRequest', size: parsePoolSize(payload) };
     case 'PoolJoin':
       unitOrPayload(name, payload, false);
-      return { type: 'PoolJoin', token: parseUuid(payload), ...(UUID_SIMPLE.test(payload as string) ? { quiet: true } : {}) };
+      // parseUuid took either form: 32 characters is the simple one, a quiet join.
+      return { type: 'PoolJoin', token: parseUuid(payload), ...((payload as string).length === 32 ? { quiet: true } : {}) };
     case 'HeartbeatInterval':
       unitOrPayload(name, payload, false);
       return { type: 'HeartbeatInterval', ms: parseU32(payload, 'heartbeat interval') };

@@ -7,10 +7,10 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 
-/** `IPPROTO_TCP` and the options read here. */
-export const IPPROTO_TCP = 6;
+export { IPPROTO_TCP, TCP_NOTSENT_LOWAT } from '../../src/net/socket-options.js';
+
+/** Linux's `TCP_NODELAY` (`include/uapi/linux/tcp.h`). */
 export const TCP_NODELAY = 1;
-export const TCP_NOTSENT_LOWAT = 25;
 
 /** The int value of socket option `name` at `level` of descriptor `fd`. */
 export function getsockoptInt(fd: number, level: number, name: number): number {
