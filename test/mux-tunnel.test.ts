@@ -20,7 +20,17 @@ import { ClientMux } from '../src/client/mux.js';
 import { MUX_HEADER, MuxType, muxHeader } from '../src/protocol/mux-frames.js';
 import { relayedTunnel, sendAcrossControlCut } from './helpers/held-sink.js';
 import { readEvents } from './helpers/inspect.js';
-import { BoreProcess, connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import {
+  BoreProcess,
+  connect,
+  httpGet,
+  roundTrip,
+  serverPoolIdle,
+  sha256,
+  startClient,
+  startEchoServer,
+  startServer,
+} from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
 
 const RANGE = ['--min-port', '26700', '--max-port', '26799'];
@@ -50,6 +60,7 @@ test('by default: no multiplexed connection until a visitor finds the pool empty
   const poolFull = () =>
     readEvents(inspect, (event, data) => event === 'snapshot' && data.context?.pool?.idle === 2 && data.context.pool.size === 2);
   await poolFull();
+  await serverPoolIdle(server, 2);
   // Two visitors for a pool of two: each finds an idle pooled connection; no multiplexed connection is opened.
   for (let i = 0; i < 2; i++) assert.equal(await echoes(client.publicPort, 1), 1);
   assert.doesNotMatch(client.output, /opening the multiplexed connection/);
@@ -59,6 +70,7 @@ test('by default: no multiplexed connection until a visitor finds the pool empty
   assert.ok(said(/new connection port=/g) >= 1, 'the burst found the pool empty');
   await client.waitFor(/multiplexed connection ready/);
   await poolFull();
+  await serverPoolIdle(server, 2);
   // The next burst: the pool's two first, the rest multiplexed, none on the standard path.
   const before = {
     standard: said(/new connection port=/g),

@@ -14,7 +14,7 @@ import { BoreServer } from '../src/server/server.js';
 import { Authenticator } from '../src/protocol/auth.js';
 import { relayedTunnel, sendAcrossControlCut } from './helpers/held-sink.js';
 import { type EventData, readEvents } from './helpers/inspect.js';
-import { connect, httpGet, roundTrip, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
+import { connect, httpGet, roundTrip, serverPoolIdle, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
 
 const RANGE = ['--min-port', '26100', '--max-port', '26199'];
@@ -45,7 +45,7 @@ test('our client with our server: a sha256-checked transfer goes through a poole
   t.after(() => client.stop());
   const inspect = await inspectorPort(client);
   await poolWhere(inspect, (p) => p.size === 4 && p.idle === 4);
-  await server.waitFor(/pool offered .*size=4/);
+  await serverPoolIdle(server, 4);
 
   const data = randomBytes(1024 * 1024);
   const back = await roundTrip(await connect(client.publicPort), data);
@@ -109,6 +109,7 @@ test('a control reconnect: a transfer in flight on a pooled connection arrives i
   const total = data.length;
   const inspect = await inspectorPort(client);
   await poolWhere(inspect, (p) => p.idle === 4);
+  await serverPoolIdle(server, 4);
   const { receivedAtReconnect, digest } = await sendAcrossControlCut(client, client.publicPort, relay, sink, data);
   assert.ok(receivedAtReconnect < total, `in flight at the reconnect (${receivedAtReconnect} of ${total})`);
   assert.equal(digest, sha256(data));

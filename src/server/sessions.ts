@@ -349,6 +349,9 @@ export class Sessions implements TunnelHost {
     if (!tunnel.addPooled(socket, as === 'pool')) {
       this.log.debug('closing pooled connection', { peer: formatPeer(socket), port: tunnel.port, reason: 'pool full' });
       socket.destroy();
+      return;
     }
+    // A quiet join has no answer: this line is where the pool is seen from the server.
+    this.log.debug('pooled connection joined', { port: tunnel.port, idle: tunnel.pooled });
   }
 }

@@ -97,6 +97,18 @@ export async function startServer(args: string[] = [], env: Record<string, strin
   return Object.assign(proc, { controlPort: Number(m[1]) });
 }
 
+/**
+ * Resolves once `bore server` (at `--log-level debug`) holds `idle` pooled connections by
+ * its last line that counts them (a join, or a visitor handed to one): a client's pool
+ * counts a connection idle once its quiet join is sent, so a test that needs the server
+ * to have it waits for this.
+ */
+export async function serverPoolIdle(server: BoreProcess, idle: number): Promise<void> {
+  const counted = /(?:pooled connection joined|new connection, through the pool) .*idle=(\d+)/g;
+  const last = () => [...server.output.matchAll(counted)].at(-1)?.[1];
+  while (last() !== String(idle)) await server.waitFor(new RegExp(counted.source), 10_000, server.output.length);
+}
+
 /** Starts `bore local`; resolves once it logs `listening at <to>:<port>`. */
 export async function startClient(localPort: number, controlPort: number, args: string[] = [], env: Record<string, string> = {}) {
   const proc = new BoreProcess(['local', String(localPort), '--to', '127.0.0.1', '--control-port', String(controlPort), ...args], env);
