@@ -2,10 +2,11 @@
 import { NETWORK_TIMEOUT_MS } from '../protocol/constants.js';
 import net, { type Socket } from 'node:net';
 import { sharedLookup } from '../net/lookup-cache.js';
-import tls, { type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { type ClientTls, checkFingerprint, clientContext, tlsFailure, tlsPeerOf } from './tls.js';
 import { TunnelError, connectFailure } from './errors.js';
 import { formatHostPort } from '../net/address.js';
+import { nodeTls } from '../protocol/on-demand.js';
 
 /** Connect deadline, as in the Rust client. */
 export const CONNECT_TIMEOUT_MS = NETWORK_TIMEOUT_MS;
@@ -94,7 +95,7 @@ export interface SecureOptions {
  */
 export async function secureSocket({ socket, host, port, tls: settings, signal }: SecureOptions): Promise<TLSSocket> {
   const pinned = settings.fingerprint !== undefined;
-  const secured = tls.connect({
+  const secured = nodeTls().connect({
     socket,
     host,
     servername: settings.servername ?? (net.isIP(host) ? undefined : host),

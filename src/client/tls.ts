@@ -4,13 +4,13 @@
  * ever talks TLS to its server.
  */
 import { readFileSync } from 'node:fs';
-import tls, { type PeerCertificate, type SecureContext, type TLSSocket, createSecureContext } from 'node:tls';
+import type { PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import { Duplex } from 'node:stream';
-import { X509Certificate } from 'node:crypto';
 import { formatHostPort } from '../net/address.js';
 import { OPTION_ERROR } from '../options/rules.js';
 import { type ErrorCode, TunnelError } from './errors.js';
 import { type ServersOption, serverEntries } from './servers.js';
+import { nodeCrypto, nodeTls } from '../protocol/on-demand.js';
 
 /** The library's `tls` object: a private CA (PEM), a pinned SHA-256 fingerprint, the name to verify. */
 export interface TunnelTlsOptions {
@@ -84,7 +84,7 @@ export const CLIENT_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA3
 
 /** The secure context of `settings` (TLS 1.3, its CA or the system's, {@link CLIENT_CIPHER_SUITES}), made at the first call. */
 export function clientContext(settings: ClientTls): SecureContext {
-  settings.context ??= createSecureContext({ ca: settings.ca, minVersion: 'TLSv1.3', ciphers: CLIENT_CIPHER_SUITES });
+  settings.context ??= nodeTls().createSecureContext({ ca: settings.ca, minVersion: 'TLSv1.3', ciphers: CLIENT_CIPHER_SUITES });
   return settings.context;
 }
 
@@ -104,13 +104,16 @@ export function warmUpTls(settings: ClientTls): void {
   if (warmedUp) return;
   warmedUp = true;
   const nowhere = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
-  const probe = tls.connect({ socket: nowhere, secureContext: clientContext(settings), servername: WARM_UP_NAME });
+  const probe = nodeTls().connect({ socket: nowhere, secureContext: clientContext(settings), servername: WARM_UP_NAME });
   probe.on('error', () => {});
   setImmediate(() => {
     probe.destroy();
-    tls.checkServerIdentity(WARM_UP_NAME, { subject: { CN: WARM_UP_NAME }, subjectaltname: `DNS:${WARM_UP_NAME}` } as PeerCertificate);
+    nodeTls().checkServerIdentity(WARM_UP_NAME, {
+      subject: { CN: WARM_UP_NAME },
+      subjectaltname: `DNS:${WARM_UP_NAME}`,
+    } as PeerCertificate);
     try {
-      if (settings.ca !== undefined) void new X509Certificate(settings.ca).fingerprint256;
+      if (settings.ca !== undefined) void new (nodeCrypto().X509Certificate)(settings.ca).fingerprint256;
     } catch {
       // Not a certificate: the real handshake says so.
     }

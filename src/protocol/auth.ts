@@ -4,7 +4,7 @@
  * may hold several secrets at once (during a rotation): an answer made with any of
  * them is valid.
  */
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto, randomId } from './on-demand.js';
 
 /** Holds the keys derived from shared secrets; never exposes a secret itself. */
 export class Authenticator {
@@ -15,7 +15,7 @@ export class Authenticator {
   constructor(secret: string | readonly string[]) {
     const secrets = typeof secret === 'string' ? [secret] : secret;
     if (secrets.length === 0) throw new RangeError('an Authenticator needs at least one secret');
-    this.#keys = secrets.map((s) => createHash('sha256').update(s, 'utf8').digest());
+    this.#keys = secrets.map((s) => nodeCrypto().createHash('sha256').update(s, 'utf8').digest());
   }
 
   /** How many secrets are accepted. */
@@ -25,7 +25,7 @@ export class Authenticator {
 
   /** A fresh random challenge for a connecting client. */
   static challenge(): string {
-    return randomUUID();
+    return randomId();
   }
 
   /** The tag a client sends to answer `challenge`, made with the current secret. */
@@ -37,7 +37,7 @@ export class Authenticator {
   validate(challenge: string, tag: string): boolean {
     if (!/^[0-9a-fA-F]{64}$/.test(tag)) return false;
     const given = Buffer.from(tag, 'hex');
-    return this.#keys.some((key) => timingSafeEqual(mac(key, challenge), given));
+    return this.#keys.some((key) => nodeCrypto().timingSafeEqual(mac(key, challenge), given));
   }
 
   /** Keeps the key out of logs and `util.inspect`. */
@@ -49,5 +49,5 @@ export class Authenticator {
 /** HMAC-SHA256 of a challenge UUID's 16 bytes under `key`. */
 function mac(key: Buffer, challenge: string): Buffer {
   const bytes = Buffer.from(challenge.replace(/-/g, ''), 'hex');
-  return createHmac('sha256', key).update(bytes).digest();
+  return nodeCrypto().createHmac('sha256', key).update(bytes).digest();
 }

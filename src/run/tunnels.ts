@@ -5,7 +5,7 @@
  * code) plus the same kind of handle for the whole set, with `reload`. `bore local` with
  * several mappings and `bore up` are thin layers over it.
  */
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import { type Actor, type InspectionEvent, type Observer, type SnapshotFrom, createActor } from 'xstate';
 import type { clientMachine } from '../../machines/client.js';
 import { type ReloadDiff, type TunnelSpec, reloadDiff, supervisorAggregate, supervisorMachine } from '../../machines/supervisor.js';
@@ -181,7 +181,8 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     runtime.mux = spec.mux ?? TUNNEL_DEFAULTS.mux;
     runtime.muxFirst = spec.muxFirst ?? TUNNEL_DEFAULTS.muxFirst;
     // A file is re-read at each attempt: the same path is the same tunnel.
-    const secret = spec.secret === undefined ? (spec.secretFile ?? null) : createHash('sha256').update(spec.secret).digest('hex');
+    const secret =
+      spec.secret === undefined ? (spec.secretFile ?? null) : nodeCrypto().createHash('sha256').update(spec.secret).digest('hex');
     // The key has the pool asked for: a reload keeps a running tunnel whose options are
     // the same, with the pool it got (its share of the descriptors may differ now).
     return {

@@ -4,7 +4,8 @@
  * failure names the file at fault, so a bad file at start is a clear error and a bad
  * one on a reload leaves the server with its certificate. A key is never shown.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import { readFileSync } from 'node:fs';
 import type { ServerTlsOptions } from './tls.js';
 
@@ -36,7 +37,7 @@ function read(file: string, what: string): Buffer {
 function leafOf(text: string): X509Certificate | undefined {
   const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
   try {
-    return first ? new X509Certificate(first[0]) : undefined;
+    return first ? new (nodeCrypto().X509Certificate)(first[0]) : undefined;
   } catch {
     return undefined;
   }
@@ -54,7 +55,7 @@ export function readCertificateFiles(certFile: string, keyFile: string): ServerT
   if (!leaf) throw new CertificateFileError(certFile, `the TLS certificate file ${certFile} holds no PEM certificate`);
   let privateKey;
   try {
-    privateKey = createPrivateKey(key);
+    privateKey = nodeCrypto().createPrivateKey(key);
   } catch (err) {
     // The message of a parse failure says nothing of the key's content.
     const reason = err instanceof Error ? err.message.replace(/^error:[0-9A-F]+:/, '') : String(err);

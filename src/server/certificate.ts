@@ -3,7 +3,8 @@
  * an ACME renewal): each new TLS connection takes the context current at its
  * handshake; connections already up keep theirs, so a swap drops no tunnel.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import type { SecureContext } from 'node:tls';
 import { type ServerTlsOptions, serverSecureContext } from './tls.js';
 
@@ -26,13 +27,13 @@ function leafOf(cert: string | Buffer): X509Certificate {
   const text = cert.toString();
   const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
   if (!first) throw new RangeError('no PEM certificate in the TLS certificate file');
-  return new X509Certificate(first[0]);
+  return new (nodeCrypto().X509Certificate)(first[0]);
 }
 
 /** The facts of `cert` (PEM, the leaf first). */
 export function certificateInfo(cert: string | Buffer): CertificateInfo {
   const leaf = leafOf(cert);
-  const digest = createHash('sha256').update(leaf.raw).digest('hex').toUpperCase();
+  const digest = nodeCrypto().createHash('sha256').update(leaf.raw).digest('hex').toUpperCase();
   return {
     subject: leaf.subject.replace(/\n/g, ', '),
     issuer: leaf.issuer.replace(/\n/g, ', '),

@@ -6,7 +6,7 @@
  * it once a quarter of its places are free again; only where the listener cannot pause
  * is the oldest connection dropped instead.
  */
-import { randomUUID } from 'node:crypto';
+import { randomId } from '../protocol/on-demand.js';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { onClose } from '../net/socket-events.js';
@@ -77,7 +77,7 @@ export class PendingConnections {
       this.#log.warn('too many unclaimed connections, dropping the oldest', { port, id: oldest, max: this.#limits.maxPerTunnel });
       this.drop(oldest);
     }
-    const id = randomUUID();
+    const id = randomId();
     this.added++;
     const timer = setTimeout(() => {
       if (this.#entries.has(id)) {

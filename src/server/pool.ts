@@ -17,7 +17,7 @@
  * and the control session bound what that holds.
  */
 import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { randomId } from '../protocol/on-demand.js';
 import { encodeFrame } from '../protocol/framing.js';
 import { serverMessageJson } from '../protocol/messages.js';
 import { onClose, onEnd } from '../net/socket-events.js';
@@ -36,7 +36,7 @@ export interface PoolSocketTuning {
 /** The idle pooled connections of one tunnel. */
 export class TunnelPool {
   /** Token the client's pooled connections present (`PoolJoin`). */
-  readonly token = randomUUID();
+  readonly token = randomId();
   /** Most connections held idle at once (the size offered). */
   readonly size: number;
   /** Idle connections, newest last. */

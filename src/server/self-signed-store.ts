@@ -6,7 +6,7 @@
  * first: a crash leaves either both or a pair that is made anew. Only making one loads
  * the X.509 encoder (`self-signed.ts`); reading one needs `node:crypto` alone.
  */
-import { X509Certificate } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import { W_OK } from 'node:constants';
 import { accessSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -68,7 +68,7 @@ export function keptSelfSigned(dir: string, names: readonly string[] = []): Self
   const { certFile, keyFile } = selfSignedFiles(dir);
   if (existsSync(certFile) && existsSync(keyFile)) {
     const pem = readCertificateFiles(certFile, keyFile);
-    const leaf = new X509Certificate(pem.cert);
+    const leaf = new (nodeCrypto().X509Certificate)(pem.cert);
     const missing = names.filter((n) => (isIP(n) ? leaf.checkIP(n) : leaf.checkHost(n, { wildcards: false })) === undefined);
     const mode = statSync(keyFile).mode & 0o777;
     return { pem, dir, certFile, keyFile, created: false, missing, looseKeyMode: (mode & 0o077) === 0 ? undefined : mode };

@@ -3,7 +3,8 @@
  * handshake record; a bore frame starts with `{`), so one port serves plaintext bore
  * (Rust clients, ours without TLS) and TLS at once. Public ports stay raw TCP.
  */
-import tls from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import { nodeTls } from '../protocol/on-demand.js';
 import type { Socket } from 'node:net';
 import { onClose, onEnd } from '../net/socket-events.js';
 
@@ -31,8 +32,8 @@ export interface ServerTlsOptions {
 }
 
 /** The secure context of `options`; throws if the certificate or key is invalid. */
-export function serverSecureContext(options: ServerTlsOptions): tls.SecureContext {
-  return tls.createSecureContext({ cert: options.cert, key: options.key, minVersion: 'TLSv1.3' });
+export function serverSecureContext(options: ServerTlsOptions): SecureContext {
+  return nodeTls().createSecureContext({ cert: options.cert, key: options.key, minVersion: 'TLSv1.3' });
 }
 
 /**
@@ -74,9 +75,9 @@ export function sniff(socket: Socket, waitMs: number): Promise<'tls' | 'plain' |
 }
 
 /** Runs the server's side of a TLS handshake on `socket`; rejects on a failure or after `waitMs`. */
-export function acceptTls(socket: Socket, context: tls.SecureContext, waitMs: number): Promise<tls.TLSSocket> {
+export function acceptTls(socket: Socket, context: SecureContext, waitMs: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context, minVersion: 'TLSv1.3' });
+    const secure = new (nodeTls().TLSSocket)(socket, { isServer: true, secureContext: context, minVersion: 'TLSv1.3' });
     // A half-close passes through, as on a plaintext data connection.
     secure.allowHalfOpen = true;
     const timer = setTimeout(() => fail(new Error('timed out in the TLS handshake')), Math.max(0, waitMs));

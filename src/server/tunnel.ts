@@ -5,9 +5,7 @@
  * connection, if the client joined one). (The client's running
  * tunnel is another thing: `Tunnel` of `src/run/tunnel.ts`.)
  */
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import type { FramedSocket } from '../protocol/framed-socket.js';
 import { encodeFrame } from '../protocol/framing.js';
 import { type ClientMessage, type ServerMessage, serverMessageJson } from '../protocol/messages.js';
@@ -22,6 +20,7 @@ import { type PoolSocketTuning, TunnelPool } from './pool.js';
 import { MuxSession, type MuxStream } from '../net/mux.js';
 import { CLOSE_TEXT } from './reasons.js';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
+import { randomId } from '../protocol/on-demand.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -94,7 +93,8 @@ export class ServerTunnel {
   constructor(host: TunnelHost, control: ServerFramed, listener: Server, release: () => void) {
     this.#host = host;
     this.#control = control;
-    this.encrypted = control.socket instanceof TLSSocket;
+    // A TLSSocket says so (`encrypted: true`); a plain socket has no such property.
+    this.encrypted = (control.socket as { encrypted?: boolean }).encrypted === true;
     this.#listener = listener;
     this.#release = release;
     this.port = (listener.address() as AddressInfo).port;
@@ -247,7 +247,7 @@ export class ServerTunnel {
     const pooled = this.#pool?.take();
     if (pooled) {
       // The visitor's bytes follow this frame on the same connection at once.
-      const id = randomUUID();
+      const id = randomId();
       this.#host.log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
       pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
       this.#host.forward({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, pooled, EMPTY);
@@ -255,7 +255,7 @@ export class ServerTunnel {
     }
     const mux = this.#mux;
     if (mux?.usable) {
-      const id = randomUUID();
+      const id = randomId();
       this.#host.log.debug('new connection, multiplexed', { port: this.port, id });
       this.#host.forwardStream({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, mux.open());
       return;
