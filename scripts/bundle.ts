@@ -27,6 +27,7 @@
  */
 import { build, type Plugin } from 'esbuild';
 import { chmodSync, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -94,6 +95,22 @@ export const lazyHelpRendering: Plugin = {
   },
 };
 
+/**
+ * winston logs its own internals through `@dabh/diagnostics` (`DEBUG=winston:*`), whose
+ * development build (the one Node loads unless NODE_ENV=production) loads a colour
+ * library and builds its palette at start: some 4 ms of every start, for output only
+ * winston's authors read. The bundle takes the production build, which winston loads
+ * under NODE_ENV=production: the same API, a logger that prints nothing.
+ */
+export const quietWinstonDiagnostics: Plugin = {
+  name: 'quiet-winston-diagnostics',
+  setup(b) {
+    b.onResolve({ filter: /^@dabh\/diagnostics$/ }, (args) => ({
+      path: createRequire(args.importer).resolve('@dabh/diagnostics/node/production.js'),
+    }));
+  },
+};
+
 /** Bundles the CLI (see the module comment). */
 async function bundleCli(): Promise<void> {
   rmSync(dirname(BUNDLE), { recursive: true, force: true });
@@ -121,7 +138,7 @@ async function bundleCli(): Promise<void> {
     legalComments: 'none',
     sourcemap: 'linked',
     sourcesContent: false,
-    plugins: [lazyHelpRendering],
+    plugins: [lazyHelpRendering, quietWinstonDiagnostics],
     logLevel: 'warning',
   });
   process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { once } from 'node:events';
 import module from 'node:module';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CLI } from './helpers/procs.js';
 
 const COUNTER = fileURLToPath(new URL('./helpers/count-segmenters.mjs', import.meta.url));
@@ -77,5 +77,26 @@ test(
     const cached = await files({});
     assert.ok(cached.length >= 2, `cache files written: ${cached.join(', ')}`);
     assert.deepEqual(await files({ NODE_DISABLE_COMPILE_CACHE: '1' }), []);
+  },
+);
+
+test(
+  'winston’s own diagnostics are the production build: no colour library loads at start',
+  { skip: bundled ? false : `checks the bundle, and BORE_CLI points at ${CLI}` },
+  () => {
+    const dir = dirname(CLI);
+    const sources = readdirSync(dir)
+      .filter((f) => f.endsWith('.mjs.map'))
+      .flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { sources: string[] }).sources);
+    assert.ok(
+      sources.some((s) => s.includes('node_modules/winston/')),
+      'the bundle holds winston',
+    );
+    assert.ok(
+      sources.some((s) => s.includes('@dabh/diagnostics/node/production.js')),
+      'winston gets the production diagnostics',
+    );
+    const dev = sources.filter((s) => /@dabh\/diagnostics\/(node\/development|modifiers)|colorspace/.test(s));
+    assert.deepEqual(dev, []);
   },
 );
