@@ -13,7 +13,7 @@ import { didYouMean } from './suggest.js';
 import { placeholderOf } from './placeholders.js';
 import { asksForHelp, widening, withPlaceholders } from './help.js';
 import { UsageError, lastOfEachFlag } from './args.js';
-import { EXIT_CODES, chosenLogFormat, exit, printError } from './process.js';
+import { EXIT_CODES, chosenLogFormat, exit, outliveOutput, printError } from './process.js';
 import {
   LOCAL_DESCRIBE,
   LOCAL_USAGE,
@@ -182,6 +182,7 @@ export function buildCli(args: string[]) {
 }
 
 async function main(): Promise<void> {
+  outliveOutput();
   const typed = hideBin(process.argv);
   // `bore help local`, as clap has it: the command's help.
   const args = typed[0] === 'help' ? [...(COMMANDS.includes(typed[1] ?? '') ? [typed[1]!] : []), '--help'] : typed;

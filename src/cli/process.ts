@@ -16,6 +16,21 @@ export function exit(code: number): void {
   setImmediate(() => process.exit(code));
 }
 
+/**
+ * Keeps the process running when the reader of its output goes away (`bore server 2>&1
+ * | head`, a `tee` or log shipper that is restarted): the next write to the pipe fails
+ * with EPIPE, which Node raises as an uncaught error, so every tunnel stopped because a
+ * log line could not be read. The lines are dropped from then on and the tunnels run on,
+ * as with output sent nowhere. Other errors of the streams are raised as before.
+ */
+export function outliveOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    });
+  }
+}
+
 /** A logger as the CLI's own lines need it. */
 interface WarnLogger {
   warn(message: string, meta?: Record<string, unknown>): unknown;
