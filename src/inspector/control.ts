@@ -10,7 +10,7 @@
  * `{ "tunnel": "<name>" | "", "action": "reconnect" | "stop" }`.
  */
 import type http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import type { ActorRefLike } from 'xstate';
 
 /** What a control request asks. */
@@ -35,7 +35,8 @@ export function refusal(req: http.IncomingMessage, token: string): string | unde
   if (site !== undefined && site !== 'same-origin') return 'forbidden: not from the inspector page (Sec-Fetch-Site)';
   const given = Buffer.from(String(req.headers['x-bore-token'] ?? ''));
   const want = Buffer.from(token);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) return 'forbidden: missing or wrong page token (reload the page)';
+  if (given.length !== want.length || !nodeCrypto().timingSafeEqual(given, want))
+    return 'forbidden: missing or wrong page token (reload the page)';
   if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return 'forbidden: the body must be application/json';
   return undefined;
 }

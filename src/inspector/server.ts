@@ -16,7 +16,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type InspectorGraph, machineGraph } from './graph.js';
@@ -107,6 +107,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   const graph: InspectorGraph = machineGraph(options.machine);
   if (options.child) graph.child = machineGraph(options.child);
   const graphJson = JSON.stringify(graph);
+  const { randomBytes, randomUUID } = nodeCrypto();
   const bootId = randomUUID();
   // The per-run token of the page's controls: only a page read from this server knows it.
   const token = randomBytes(24).toString('base64url');

@@ -5,7 +5,7 @@
  * certificate instead of ordering a new one (CAs limit orders per week); a certificate
  * from another CA (a staging directory, a test server) is never taken for this one's.
  */
-import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import { join } from 'node:path';
 import { privateDir, readIfExists, writePrivateFile } from '../system/state-dir.js';
 import type { ServerTlsOptions } from './tls.js';
@@ -18,7 +18,7 @@ export function caFolder(directoryUrl: string): string {
 
 /** A new ECDSA P-256 private key, PEM (PKCS #8): what Let's Encrypt takes for accounts and certificates. */
 export function newPrivateKey(): string {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return nodeCrypto().generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 /** The ACME files of one CA under the state directory `root` (created 0700 when first written). */
@@ -50,6 +50,7 @@ export class AcmeStore {
     const key = readIfExists(this.#keyPath(hostname));
     if (!cert || !key) return undefined;
     try {
+      const { X509Certificate, createPrivateKey } = nodeCrypto();
       const leaf = new X509Certificate(cert);
       if (!leaf.checkPrivateKey(createPrivateKey(key)) || leaf.checkHost(hostname) === undefined) return undefined;
     } catch {

@@ -23,7 +23,7 @@
  * not silently serve plaintext only). A renewal that fails is logged with its cause and
  * retried with a backoff; the current certificate stays.
  */
-import { X509Certificate } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import type { Logger } from '../log/logger.js';
 import { certificateInfo } from './certificate.js';
 import { AcmeStore } from './acme-store.js';
@@ -49,7 +49,7 @@ type Pem = { cert: string; key: string };
 
 /** When `cert` became valid and when it expires. */
 function lifetime(cert: string): { notBefore: Date; notAfter: Date } {
-  const leaf = new X509Certificate(cert);
+  const leaf = new (nodeCrypto().X509Certificate)(cert);
   return { notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo) };
 }
 

@@ -14,7 +14,7 @@
  * winston), so this module is imported only when a certificate is to be made, on a
  * server's first start (`self-signed-store.ts`).
  */
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { nodeCrypto } from '../protocol/on-demand.js';
 import { isIP } from 'node:net';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -74,6 +74,7 @@ export function makeSelfSigned(names: readonly string[], days = SELF_SIGNED_DAYS
   const [first] = names;
   if (first === undefined) throw new RangeError('a self-signed certificate needs at least one name');
   for (const name of names) if (!isCertificateName(name)) throw new RangeError(`'${name}' is not a host name or an IP address`);
+  const { generateKeyPairSync, randomBytes, sign } = nodeCrypto();
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const algorithm = new AlgorithmIdentifier({ algorithm: ECDSA_SHA256 });
   const subject = new Name([
