@@ -103,15 +103,13 @@ const WARM_UP_NAME = 'warm-up.invalid';
 export function warmUpTls(settings: ClientTls): void {
   if (warmedUp) return;
   warmedUp = true;
+  const tls = nodeTls();
   const nowhere = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
-  const probe = nodeTls().connect({ socket: nowhere, secureContext: clientContext(settings), servername: WARM_UP_NAME });
+  const probe = tls.connect({ socket: nowhere, secureContext: clientContext(settings), servername: WARM_UP_NAME });
   probe.on('error', () => {});
   setImmediate(() => {
     probe.destroy();
-    nodeTls().checkServerIdentity(WARM_UP_NAME, {
-      subject: { CN: WARM_UP_NAME },
-      subjectaltname: `DNS:${WARM_UP_NAME}`,
-    } as PeerCertificate);
+    tls.checkServerIdentity(WARM_UP_NAME, { subject: { CN: WARM_UP_NAME }, subjectaltname: `DNS:${WARM_UP_NAME}` } as PeerCertificate);
     try {
       if (settings.ca !== undefined) void new (nodeCrypto().X509Certificate)(settings.ca).fingerprint256;
     } catch {
