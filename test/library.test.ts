@@ -84,6 +84,8 @@ test('an embedded server and tunnel: snapshots, public port, bytes through, clea
   t.after(() => echo.close());
 
   const tunnel = bore.startTunnel({ localPort: echo.port, localHost: '127.0.0.1', to: '127.0.0.1', controlPort });
+  // A failed assertion must not leave the tunnel running: its timers would keep the file's process alive.
+  t.after(() => tunnel.stop());
   const states: unknown[] = [tunnel.actor.getSnapshot().value];
   tunnel.actor.subscribe((s) => {
     if (JSON.stringify(s.value) !== JSON.stringify(states[states.length - 1])) states.push(s.value);
@@ -99,6 +101,11 @@ test('an embedded server and tunnel: snapshots, public port, bytes through, clea
     assert.ok(Date.now() < deadline, `pool never filled: ${JSON.stringify(tunnel.counts())}`);
   }
   assert.deepEqual(states[3], { listening: { heartbeat: 'alive', pool: 'open' } });
+  // The client counts a pooled connection idle once its quiet join is sent, a moment
+  // before the server has taken it (no answer comes back): wait for the server's count.
+  for (const deadline = Date.now() + 10_000; server.stats.pooled < 4; await new Promise((r) => setTimeout(r, 10))) {
+    assert.ok(Date.now() < deadline, `the server never pooled 4: ${server.stats.pooled}`);
+  }
   assert.equal(server.stats.pooled, 4);
   assert.equal(server.tunnelCount, 1);
 
