@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { once } from 'node:events';
-import { BoreProcess, connect, httpGet, roundTrip, startClient, startEchoServer } from './helpers/procs.js';
+import { BoreProcess, connect, httpGet, roundTrip, serverPoolIdle, startClient, startEchoServer } from './helpers/procs.js';
 import { FlakyProxy } from './helpers/flaky-proxy.js';
 import { freePort, sendAcrossControlCut, startHeldSink } from './helpers/held-sink.js';
 import { type EventData, readEvents } from './helpers/inspect.js';
@@ -55,7 +55,8 @@ async function snapshotContext(port: number): Promise<NonNullable<EventData['con
 }
 
 test('the warm pool over TLS: every connection is TLS, the data connections resume the session, a visitor is served from the pool', async (t) => {
-  const server = await certs.server('server', RANGE);
+  // At debug, the server says when it holds a pooled connection (serverPoolIdle).
+  const server = await certs.server('server', [...RANGE, '--log-level', 'debug']);
   const relay = new FlakyProxy(server.controlPort);
   const client = await startClient(echo.port, await relay.listen(), [...TLS(), '--inspect']);
   t.after(async () => {
@@ -65,6 +66,8 @@ test('the warm pool over TLS: every connection is TLS, the data connections resu
   });
   const port = await inspectorPort(client);
   await readEvents(port, (event, data) => event === 'snapshot' && data.context?.pool?.idle === 4);
+  // The client counts a connection idle once its quiet join is sent: the visitor waits for the server to hold all 4.
+  await serverPoolIdle(server, 4);
   await echoes(client.publicPort, 'from the pool');
   // Served, and the pool whole again: the refill's handshake is done before the wire is read below.
   await readEvents(port, (event, data) => event === 'snapshot' && data.context?.pool?.served === 1 && data.context.pool.idle === 4);
