@@ -226,8 +226,8 @@ function once(callback: () => void): undefined {
   return undefined;
 }
 
-/** Whether `socket` is a TLS socket (its reads come one TLS record at a time). */
-function isTls(socket: Socket): boolean {
+/** Whether `socket` is a TLS socket (its reads come one TLS record at a time); tells it without loading `tls`. */
+export function isTls(socket: Socket): boolean {
   return (socket as Socket & { encrypted?: boolean }).encrypted === true;
 }
 

@@ -18,6 +18,7 @@ import { PausableListener } from '../net/pausable-listener.js';
 import { LISTEN_BACKLOG, PUBLIC_LISTENER_OPTIONS } from './ports.js';
 import { type PoolSocketTuning, TunnelPool } from './pool.js';
 import { MuxSession, type MuxStream } from '../net/mux.js';
+import { isTls } from '../net/proxy.js';
 import { CLOSE_TEXT } from './reasons.js';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
 import { randomId } from '../protocol/on-demand.js';
@@ -93,8 +94,7 @@ export class ServerTunnel {
   constructor(host: TunnelHost, control: ServerFramed, listener: Server, release: () => void) {
     this.#host = host;
     this.#control = control;
-    // A TLSSocket says so (`encrypted: true`); a plain socket has no such property.
-    this.encrypted = (control.socket as { encrypted?: boolean }).encrypted === true;
+    this.encrypted = isTls(control.socket);
     this.#listener = listener;
     this.#release = release;
     this.port = (listener.address() as AddressInfo).port;
