@@ -13,20 +13,12 @@ import { FdAlarm, type FdReading, fdLevel, parseFdLimit, watchFds } from '../src
 import { BoreProcess, connect, httpGet } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 import { hasPrlimit, socketsOf } from './helpers/fds.js';
+import { waitUntil } from './helpers/poll.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Resolves once `ok()` holds (checked every 5 ms); rejects after `timeoutMs`. */
-async function until(ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('parseFdLimit reads the soft limit of /proc/self/limits', () => {
   const text = [
@@ -143,7 +135,7 @@ test(
     while (fds() < 56) {
       const before = socketsOf(pid);
       await open();
-      await until(() => socketsOf(pid) > before);
+      await waitUntil(() => socketsOf(pid) > before, 'a new socket', 5000, 5);
     }
     await server.waitFor(/WARN {2}open file descriptors at (8\d|9\d)% of the limit \(\d+ of 64\): raise LimitNOFILE/, 5000);
     assert.doesNotMatch(server.output, /ERROR/);

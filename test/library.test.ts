@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import * as bore from 'bore-ts';
 import { tunnelSettings } from '../src/run/tunnel.js';
 import { BoreProcess, CLI, connect, httpGet, roundTrip, sha256, startEchoServer, startServer } from './helpers/procs.js';
+import { waitUntil } from './helpers/poll.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -97,16 +98,19 @@ test('an embedded server and tunnel: snapshots, public port, bytes through, clea
   assert.deepEqual(states.slice(0, 3), ['connecting', 'authenticating', { listening: { heartbeat: 'alive', pool: 'asking' } }]);
   // This server offers the pool the client asks for (4 by default).
   // The pool's counts are read when asked (no machine event per pooled connection): poll them.
-  for (const deadline = Date.now() + 10_000; tunnel.counts().pool.idle < 4; await new Promise((r) => setTimeout(r, 10))) {
-    assert.ok(Date.now() < deadline, `pool never filled: ${JSON.stringify(tunnel.counts())}`);
-  }
+  await waitUntil(
+    () => tunnel.counts().pool.idle === 4,
+    () => `the pool filled: ${JSON.stringify(tunnel.counts())}`,
+    10_000,
+  );
   assert.deepEqual(states[3], { listening: { heartbeat: 'alive', pool: 'open' } });
   // The client counts a pooled connection idle once its quiet join is sent, a moment
   // before the server has taken it (no answer comes back): wait for the server's count.
-  for (const deadline = Date.now() + 10_000; server.stats.pooled < 4; await new Promise((r) => setTimeout(r, 10))) {
-    assert.ok(Date.now() < deadline, `the server never pooled 4: ${server.stats.pooled}`);
-  }
-  assert.equal(server.stats.pooled, 4);
+  await waitUntil(
+    () => server.stats.pooled === 4,
+    () => `the server pooled 4 (it has ${server.stats.pooled})`,
+    10_000,
+  );
   assert.equal(server.tunnelCount, 1);
 
   const data = randomBytes(256 * 1024);

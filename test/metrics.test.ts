@@ -15,20 +15,12 @@ import { startMetrics } from '../src/server/metrics.js';
 import { BoreProcess, connect, httpGet, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { CaptureLogger, closed, nextData, rawAccept, rawAuthenticate, rawConnect, rawTunnel } from './helpers/raw-peer.js';
 import { parseExposition } from './helpers/exposition.js';
+import { waitUntil } from './helpers/poll.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Resolves once `ok()` holds; rejects after `timeoutMs`. */
-async function until(ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Scrapes `/metrics` on `port`. */
 async function scrape(port: number): Promise<Map<string, number>> {
@@ -243,7 +235,7 @@ test('the access log says how a connection ended: unclaimed, reset', { timeout: 
   data.write('abc');
   await once(visitor, 'data');
   visitor.resetAndDestroy();
-  await until(() => logger.find('connection').length === 2);
+  await waitUntil(() => logger.find('connection').length === 2, 'two access log lines', 5000, 20);
   const reset = logger.find('connection')[1];
   assert.equal(reset?.level, 'info');
   assert.equal(reset.meta.ended, 'reset');

@@ -16,6 +16,7 @@ import { relayedTunnel, sendAcrossControlCut } from './helpers/held-sink.js';
 import { type EventData, readEvents } from './helpers/inspect.js';
 import { connect, httpGet, roundTrip, serverPoolIdle, sha256, startClient, startEchoServer, startServer } from './helpers/procs.js';
 import { ByteReader } from './helpers/replay.js';
+import { waitUntil } from './helpers/poll.js';
 
 const RANGE = ['--min-port', '26100', '--max-port', '26199'];
 const SECRET = 'pool-test-secret-51c2';
@@ -291,10 +292,7 @@ test('server: a quiet PoolJoin (the token in its simple form) is pooled unacknow
   const quiet = await peer(server.port);
   quiet.send({ PoolJoin: PoolOffer.token.replaceAll('-', '') });
   // Nothing comes back to say it joined: the server's count does.
-  for (const deadline = Date.now() + 5000; server.stats.pooled < 1;) {
-    assert.ok(Date.now() < deadline, 'the quiet join was not pooled');
-    await new Promise((r) => setImmediate(r));
-  }
+  await waitUntil(() => server.stats.pooled === 1, 'the quiet join pooled');
   const visitor = await connect(a.port);
   visitor.write('quiet');
   assert.match(JSON.stringify(await quiet.recv()), /^\{"Connection":"[0-9a-f-]{36}"\}$/, 'no heartbeat before the visitor');

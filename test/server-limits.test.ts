@@ -28,6 +28,7 @@ import {
 import { UNKNOWN_CLAIM_ALLOWANCE } from '../src/server/peer-limits.js';
 import { PendingConnections, PendingGroup } from '../src/server/pending.js';
 import { BoreProcess, connect, startServer as startCliServer } from './helpers/procs.js';
+import { waitUntil } from './helpers/poll.js';
 
 const RANGE = { minPort: 22000, maxPort: 22199 };
 const servers: BoreServer[] = [];
@@ -38,15 +39,6 @@ async function startServer(opts: ConstructorParameters<typeof BoreServer>[0] = {
   servers.push(server);
   await server.listen();
   return { server, logger };
-}
-
-/** Polls `check` each 10 ms until it holds (at most 5 s). */
-async function waitUntil(check: () => boolean): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!check()) {
-    assert.ok(Date.now() < until, 'condition not reached in 5 s');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 after(async () => {
@@ -361,7 +353,7 @@ test('during a cool-down the tunnels that are up keep their data connections: an
   await rawAuthenticate(joined, secret);
   joined.send({ type: 'PoolJoin', token: offer.token });
   assert.deepEqual(await joined.recv(), { type: 'Heartbeat' });
-  await waitUntil(() => server.stats.pooled === 1);
+  await waitUntil(() => server.stats.pooled === 1, 'one pooled connection');
   assert.deepEqual(await afterAuth(server.port, 'wrong', { type: 'PoolJoin', token: offer.token }), {
     type: 'Error',
     message: ServerErrors.addressCoolingDown,
