@@ -40,7 +40,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, s
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PAGE_MODULE, bundlePage, lazyHelpRendering, pageModule, quietWinstonDiagnostics } from './bundle.js';
+import { PAGE_MODULE, bundlePage, lazyHelpRendering, pageModule } from './bundle.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The executable. */
@@ -140,7 +140,7 @@ async function bundleScript(work: string): Promise<string> {
     define: { 'import.meta.url': '__boreExeUrl' },
     banner: { js: "var __boreExeUrl = require('node:url').pathToFileURL(__filename).href;" },
     legalComments: 'none',
-    plugins: [lazyHelpRendering, quietWinstonDiagnostics, seaModules(version, example)],
+    plugins: [lazyHelpRendering, seaModules(version, example)],
     logLevel: 'warning',
   });
   return script;

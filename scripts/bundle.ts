@@ -10,7 +10,7 @@
  *    import graph, with no path to work out and nothing to read from disk. This step
  *    therefore runs before tsc (`npm run build`).
  * 2. The CLI into `dist/bundle/cli.mjs` plus chunks loaded on demand:
- *    a few files instead of some 200 modules (yargs, winston, xstate and ours), and
+ *    a few files instead of some 200 modules (yargs, xstate and ours), and
  *    `--help` never loads the server, the client or the logger. The native
  *    `net-keepalive` stays external. The bundle sits two levels below the package root
  *    like `dist/src/cli/cli.js`, so the CLI's `../../package.json` lookup still works.
@@ -27,7 +27,6 @@
  */
 import { build, type Plugin } from 'esbuild';
 import { chmodSync, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,22 +94,6 @@ export const lazyHelpRendering: Plugin = {
   },
 };
 
-/**
- * winston logs its own internals through `@dabh/diagnostics` (`DEBUG=winston:*`), whose
- * development build (the one Node loads unless NODE_ENV=production) loads a colour
- * library and builds its palette at start: some 4 ms of every start, for output only
- * winston's authors read. The bundle takes the production build, which winston loads
- * under NODE_ENV=production: the same API, a logger that prints nothing.
- */
-export const quietWinstonDiagnostics: Plugin = {
-  name: 'quiet-winston-diagnostics',
-  setup(b) {
-    b.onResolve({ filter: /^@dabh\/diagnostics$/ }, (args) => ({
-      path: createRequire(args.importer).resolve('@dabh/diagnostics/node/production.js'),
-    }));
-  },
-};
-
 /** Bundles the CLI (see the module comment). */
 async function bundleCli(): Promise<void> {
   rmSync(dirname(BUNDLE), { recursive: true, force: true });
@@ -128,7 +111,7 @@ async function bundleCli(): Promise<void> {
     format: 'esm',
     target: 'node20',
     external: ['net-keepalive', 'ffi-rs'],
-    // CommonJS dependencies (winston, logform) call require() for Node built-ins. The
+    // CommonJS dependencies (prom-client, acme-client) call require() for Node built-ins. The
     // require is made on first use: creating one in each of the chunks at load (and
     // resolving its paths) made Node's path code hot enough for V8 to optimize it, and
     // the optimizing compiler's pages stayed resident (about 5 MB of a server's RSS).
@@ -138,7 +121,7 @@ async function bundleCli(): Promise<void> {
     legalComments: 'none',
     sourcemap: 'linked',
     sourcesContent: false,
-    plugins: [lazyHelpRendering, quietWinstonDiagnostics],
+    plugins: [lazyHelpRendering],
     logLevel: 'warning',
   });
   process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);

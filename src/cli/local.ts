@@ -1,11 +1,14 @@
 /**
  * `bore local`: one tunnel ({@link startTunnel}) or, with several mappings, a set
- * ({@link startTunnels}); and the set runner `bore up` shares. The client, the
- * supervisor and the inspector are loaded only here, on demand.
+ * ({@link startTunnels}); and the set runner `bore up` shares. The client comes with this
+ * module, which only `bore local` and `bore up` load (`commands.ts`); the inspector on demand.
  */
 import { TUNNEL_OPTIONS } from '../client/tunnel-options.js';
 import { TUNNEL_DEFAULTS } from '../client/defaults.js';
-import type { TunnelsOptions, TunnelsReload } from '../run/tunnels.js';
+import { type TunnelsOptions, type TunnelsReload, startTunnels } from '../run/tunnels.js';
+import { startTunnel } from '../run/tunnel.js';
+import { clientLiveCounts, clientMachine } from '../../machines/client.js';
+import { watchFds } from '../system/fd-watch.js';
 import { type Args, UsageError, asUsage, fromTable, given, inspectArg, portArg, secretArg, shown } from './args.js';
 import { type CliLogger, type StopSignals, exit, logSettings, makeLogger, onStopSignal } from './process.js';
 import { ignoreHangups } from './hangup.js';
@@ -98,17 +101,15 @@ export async function runLocal(argv: Args): Promise<void> {
   const inspectPort = inspectArg(argv.inspect);
   if (!single) {
     const tunnels = Object.fromEntries(mappings.map((m) => [m.name, { localPort: m.localPort, port: m.remotePort ?? 0 }]));
-    const logger = await makeLogger(settings);
+    const logger = makeLogger(settings);
     signals.setLogger(logger);
     ignoreHangups(logger, 'local');
     return runTunnels({ ...options, tunnels }, logger, signals, inspectPort);
   }
-  const logger = await makeLogger(settings);
+  const logger = makeLogger(settings);
   signals.setLogger(logger);
   ignoreHangups(logger, 'local');
-  (await import('../system/fd-watch.js')).watchFds({ logger });
-  const { startTunnel } = await import('../run/tunnel.js');
-  const { clientMachine, clientLiveCounts } = await import('../../machines/client.js');
+  watchFds({ logger });
   const inspector =
     inspectPort === undefined
       ? undefined
@@ -146,8 +147,7 @@ export async function runTunnels(
   inspectPort: number | undefined,
   reload?: { file: string; read: () => TunnelsReload },
 ): Promise<void> {
-  const { startTunnels } = await import('../run/tunnels.js');
-  (await import('../system/fd-watch.js')).watchFds({ logger });
+  watchFds({ logger });
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
   // startTunnels checks every option (the flags' and the file's) against the table's rules.
   const tunnels = asUsage(() => startTunnels({ ...options, logger, inspect: inspector?.inspect }));
@@ -171,7 +171,6 @@ export async function runTunnels(
 async function startSupervisorInspector(port: number, logger: CliLogger) {
   const { startInspector } = await import('../inspector/server.js');
   const { supervisorDerived, supervisorMachine } = await import('../../machines/supervisor.js');
-  const { clientMachine, clientLiveCounts } = await import('../../machines/client.js');
   return startInspector({
     machine: supervisorMachine,
     child: clientMachine,

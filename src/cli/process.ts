@@ -4,6 +4,8 @@
  */
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFormat, isLogLevel } from '../log/levels.js';
 import { EXIT } from '../client/defaults.js';
+import type { Logger } from '../log/logger.js';
+import { createLineLogger } from '../log/line-logger.js';
 import { catchHangups } from './hangup.js';
 import { UsageError, fromEnv } from './args.js';
 
@@ -100,15 +102,13 @@ export function logSettings(argv: Readonly<Record<string, unknown>>): LogSetting
   return { level, format };
 }
 
-/** The logger of `settings`, loaded on demand (`--help` never loads winston). */
-export async function makeLogger(settings: LogSettings) {
-  // A dynamic import the bundle follows (the library's createLogger requires winston at run time).
-  const [{ createWinstonLogger }, { default: winston }] = await Promise.all([import('../log/winston-logger.js'), import('winston')]);
-  return createWinstonLogger(winston, settings);
+/** The logger of `settings`: the winston logger's lines, without winston (`log/line-logger.ts`). */
+export function makeLogger(settings: LogSettings): CliLogger {
+  return createLineLogger(settings);
 }
 
 /** The logger a command runs with. */
-export type CliLogger = Awaited<ReturnType<typeof makeLogger>>;
+export type CliLogger = Logger;
 
 /** Writes a line of `main`'s own to stderr: plain, or a JSON object once `--log-format json` is known. */
 export function printError(message: string, fields: Record<string, unknown> = {}): void {

@@ -2,6 +2,9 @@
 import net from 'node:net';
 import { parseMetricsHosts } from '../server/metrics-guard.js';
 import { SERVER_OPTIONS } from '../server/options.js';
+import { BoreServer } from '../server/server.js';
+import { formatHostPort } from '../net/address.js';
+import { watchFds } from '../system/fd-watch.js';
 import { DEFAULT_MAX_PORT, DEFAULT_MIN_PORT, DRAIN_TIMEOUT_MS } from '../server/defaults.js';
 import { readSecrets } from '../system/secret-file.js';
 import { type Args, UsageError, asUsage, fromTable, given, secondsArg, secretArg } from './args.js';
@@ -107,10 +110,9 @@ export async function runServer(argv: Args): Promise<void> {
   const secret = secretSource.file === undefined ? secretSource.secret : readSecrets(secretSource.file);
   const bindAddr = addressArg(flags.bindAddr, '--bind-addr');
   const bindTunnels = addressArg(flags.bindTunnels, '--bind-tunnels');
-  const logger = await makeLogger(settings);
+  const logger = makeLogger(settings);
   signals.setLogger(logger);
-  const fds = (await import('../system/fd-watch.js')).watchFds({ logger });
-  const { BoreServer } = await import('../server/server.js');
+  const fds = watchFds({ logger });
   // The flags were checked against the table's ranges, and the constructor checks them again.
   const server = asUsage(() => new BoreServer({ ...flags, secret, logger }), SERVER_OPTIONS);
   signals.set((signal) => {
@@ -124,7 +126,6 @@ export async function runServer(argv: Args): Promise<void> {
   try {
     const port = await server.listen();
     if (secret === undefined && !(isLoopback(bindAddr) && isLoopback(bindTunnels))) {
-      const { formatHostPort } = await import('../net/address.js');
       logger.warn(
         isLoopback(bindAddr)
           ? `no secret: anyone who can reach ${bindTunnels} can connect to the tunnels, and any local user can open them (use --secret or --secret-file)`

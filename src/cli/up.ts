@@ -43,7 +43,7 @@ export async function runUp(argv: Args): Promise<void> {
     exit(0);
     return;
   }
-  const logger = await makeLogger(settings);
+  const logger = makeLogger(settings);
   signals.setLogger(logger);
   sink.warn = (message) => logger.warn(message, { file: path });
   logger.info(`config ${summary}`, { file: path });

@@ -1,13 +1,15 @@
 /**
- * Logging: winston on stderr (`winston-logger.ts`, loaded when a logger is made),
+ * Logging: winston on stderr (`winston-logger.ts`, loaded when a logger is made; the
+ * CLI writes the same lines without it, `line-logger.ts`),
  * human-readable lines by default or one JSON object per line. Library code takes any
  * {@link Logger}; it never logs on the proxy hot path.
  */
 import { createRequire } from 'node:module';
-import { type LoggerOptions, type Winston, type WinstonLogger, createWinstonLogger } from './winston-logger.js';
+import { type Winston, type WinstonLogger, createWinstonLogger } from './winston-logger.js';
+import type { LoggerOptions } from './line-format.js';
 
-/** Options, colours and the human line format of the winston logger (defined in `winston-logger.ts`). */
-export { type LoggerOptions, humanLine, logfmtValue, wantsColor } from './winston-logger.js';
+/** Options, colours and the human line format of a logger (defined in `line-format.ts`). */
+export { type LoggerOptions, humanLine, logfmtValue, wantsColor } from './line-format.js';
 import { withMethods } from '../options/rules.js';
 
 /** The levels and formats, defined in `log-levels.ts`. */

@@ -1,75 +1,14 @@
 /**
- * The winston logger of {@link createLogger} and of the CLI: stderr, human lines or
- * JSON, secrets dropped, debug lines checked against the level before winston builds
- * them. The winston module is a parameter: the library loads it with `require` at the
- * first logger it makes, the CLI with a dynamic `import` its bundle can follow.
+ * The winston logger of {@link createLogger}: stderr, human lines or JSON
+ * (`line-format.ts`), secrets dropped, debug lines checked against the level before
+ * winston builds them. The winston module is a parameter: the library loads it with
+ * `require` at the first logger it makes. The CLI writes the same lines without winston
+ * (`line-logger.ts`).
  */
 import type winston from 'winston';
 import { SECRET_KEYS } from './redact.js';
+import { type LoggerOptions, humanLine, wantsColor } from './line-format.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS } from './levels.js';
-import type { LogFormat, LogLevel } from './levels.js';
-
-/** Options of {@link createLogger}. */
-export interface LoggerOptions {
-  level?: LogLevel;
-  format?: LogFormat;
-  /**
-   * Colour the level and highlight the public address in human lines. Default:
-   * {@link wantsColor} of stderr and the environment (never with `NO_COLOR`, never off a TTY).
-   */
-  color?: boolean;
-}
-
-/**
- * Whether to colour a stream: `FORCE_COLOR` decides when set (`0` or `false`: no; any
- * other value: yes), as in Node's own `tty`; else only a TTY, and never when `NO_COLOR`
- * is set to anything non-empty (https://no-color.org).
- */
-export function wantsColor(stream: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
-  const force = env.FORCE_COLOR;
-  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
-  return stream.isTTY === true && (env.NO_COLOR ?? '') === '';
-}
-
-/** ANSI SGR codes for each level's name. */
-const LEVEL_COLORS: Record<string, string> = { error: '31', warn: '33', info: '32', debug: '34' };
-
-/** Messages whose address is highlighted: the tunnel's public address. */
-const ADDRESS = /^(listening at )(\S+)/;
-
-/** A value that logfmt reads up to the first space as it is: no space, quote, `=`, backslash or control character, not empty. */
-const BARE = /^[^\s"=\\\p{Cc}]+$/u;
-
-/**
- * A field's value as logfmt writes it: bare when it can be, else in double quotes with
- * `"`, `\` and control characters escaped (as JSON escapes them). A value that is not a
- * string is its JSON text first.
- */
-export function logfmtValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  return BARE.test(text) ? text : JSON.stringify(text);
-}
-
-/**
- * One human line, `time LEVEL message key=value ...`, the fields as logfmt writes them
- * ({@link logfmtValue}: a value with a space or a quote is quoted); with `color`, the
- * level in its colour and the public address of `listening at …` in bold cyan.
- */
-export function humanLine(info: Record<string, unknown>, color: boolean): string {
-  const { time, level, message, ...fields } = info;
-  const extra = Object.entries(fields)
-    .map(([k, v]) => `${k}=${logfmtValue(v)}`)
-    .join(' ');
-  const name = String(level);
-  let label = name.toUpperCase().padEnd(5);
-  let text = String(message);
-  if (color) {
-    const code = LEVEL_COLORS[name];
-    if (code) label = `\x1b[${code}m${label}\x1b[0m`;
-    text = text.replace(ADDRESS, '$1\x1b[1;36m$2\x1b[0m');
-  }
-  return `${String(time)} ${label} ${text}${extra ? ` ${extra}` : ''}`;
-}
 
 /** The winston module. */
 export type Winston = typeof winston;
