@@ -113,10 +113,11 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: ['node:crypto', 'crypto', 'node:tls', 'tls'].map((name) => ({
+          paths: ['node:crypto', 'crypto', 'node:tls', 'tls', 'node:util', 'util'].map((name) => ({
             name,
             allowTypeImports: true,
-            message: 'take it from src/protocol/on-demand.ts (nodeCrypto(), nodeTls()): an import loads it at every start.',
+            message:
+              'take it from src/protocol/on-demand.ts (nodeCrypto(), nodeTls(), nodeUtil()): an import loads it (or, for util, its lazy exports) at every start.',
           })),
         },
       ],

@@ -17,10 +17,12 @@
  *    Each file gets a linked source map (mappings only, no source text: the maps
  *    stay small). Node's source-map support stays off; `src/cli/crash-report.ts` reads
  *    the maps only when a crash report is printed.
+ *    Node's built-ins are taken with `process.getBuiltinModule` ({@link builtinsWithoutFacade}).
+ *    The crash report (`src/cli/crash-report.ts`) is an entry of its own,
+ *    `dist/bundle/crash-report.mjs`, loaded only when an error reaches the top.
  * 3. The executable, `dist/bundle/bore.mjs`, from `src/cli/bin.ts`: the Node.js version
  *    check, compiled for old Node so that it parses there, which then imports
- *    `./cli.mjs`. Its crash report (`src/cli/crash-report.ts`) is bundled in with it and
- *    evaluated only when an uncaught error reaches the top.
+ *    `./cli.mjs` (or `./crash-report.mjs`, on an uncaught error).
  *
  * Run by `npm run build`; `bin.bore` points at the executable. Importing this module
  * runs nothing: `test/inspector-layout.test.ts` rebuilds the page script to compare.
@@ -94,14 +96,35 @@ export const lazyHelpRendering: Plugin = {
   },
 };
 
+/**
+ * Node's built-ins (`node:fs`, `node:util`, ...) as CommonJS modules of the bundle whose
+ * `module.exports` is `process.getBuiltinModule(id)` (Node 20.16 and later, checked by
+ * the executable first). An ES module import of a built-in makes Node build its ES
+ * facade, which reads every export at once: the lazy ones of `fs` (`ReadStream`, ...),
+ * `util` (`TextDecoder`, ...) and `module` (`SourceMap`) load fs streams, fs/promises,
+ * readline, the REPL history, worker_threads and source maps, some 10 ms of every start
+ * and 30 modules nobody uses. esbuild's interop copies the exports' descriptors, not
+ * their values, so a lazy export stays lazy.
+ */
+export const builtinsWithoutFacade: Plugin = {
+  name: 'builtins-without-facade',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** Bundles the CLI (see the module comment). */
 async function bundleCli(): Promise<void> {
   rmSync(dirname(BUNDLE), { recursive: true, force: true });
   await build({
-    entryPoints: [join(ROOT, 'src', 'cli', 'cli.ts')],
+    entryPoints: { cli: join(ROOT, 'src', 'cli', 'cli.ts'), 'crash-report': join(ROOT, 'src', 'cli', 'crash-report.ts') },
     outdir: dirname(BUNDLE),
     outExtension: { '.js': '.mjs' },
-    entryNames: 'cli',
+    entryNames: '[name]',
     chunkNames: 'chunk-[hash]',
     // The server, the client and the logger are imported on demand: `--help` loads neither.
     splitting: true,
@@ -116,22 +139,22 @@ async function bundleCli(): Promise<void> {
     // resolving its paths) made Node's path code hot enough for V8 to optimize it, and
     // the optimizing compiler's pages stayed resident (about 5 MB of a server's RSS).
     banner: {
-      js: "import { createRequire as __boreCreateRequire } from 'node:module';\nvar __boreRequire;\nfunction require(id) { return (__boreRequire ??= __boreCreateRequire(import.meta.url))(id); }",
+      js: "var __boreRequire;\nfunction require(id) { return (__boreRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url))(id); }",
     },
     legalComments: 'none',
     sourcemap: 'linked',
     sourcesContent: false,
-    plugins: [lazyHelpRendering],
+    plugins: [lazyHelpRendering, builtinsWithoutFacade],
     logLevel: 'warning',
   });
   process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);
 }
 
-/** The executable loads the CLI bundle by its file name, left as it is. */
+/** The executable loads the CLI bundle and the crash report by their file names, left as they are. */
 const cliExternal: Plugin = {
   name: 'cli-external',
   setup(b) {
-    b.onResolve({ filter: /^\.\/cli\.js$/ }, () => ({ path: './cli.mjs', external: true }));
+    b.onResolve({ filter: /^\.\/(cli|crash-report)\.js$/ }, (args) => ({ path: args.path.replace(/\.js$/, '.mjs'), external: true }));
   },
 };
 

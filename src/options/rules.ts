@@ -19,7 +19,7 @@
  * for every install to pull and audit. If the options grow nested or are read from
  * files, valibot is the one to take.
  */
-import { inspect } from 'node:util';
+import { nodeUtil } from '../protocol/on-demand.js';
 
 /** The `code` of every error thrown by {@link checkOptions}. */
 export const OPTION_ERROR = 'ERR_BORE_INVALID_OPTION';
@@ -62,7 +62,7 @@ function fail(Kind: typeof TypeError | typeof RangeError, message: string): neve
 
 /** A value as the message shows it: `70000`, `''`, `{ port: 1 }`. */
 function shown(value: unknown): string {
-  return inspect(value, { depth: 1, breakLength: Infinity, maxStringLength: 80 });
+  return nodeUtil().inspect(value, { depth: 1, breakLength: Infinity, maxStringLength: 80 });
 }
 
 function number(name: string, value: unknown): number {

@@ -1,17 +1,21 @@
 /**
- * Node's `crypto` and `tls`, loaded when first used rather than when a module that may
- * use them is imported. Loading them costs some 15 ms of a start (crypto alone 8 ms:
+ * Node's `crypto`, `tls` and `util`, loaded when first used rather than when a module
+ * that may use them is imported. Loading them costs some 15 ms of a start (crypto alone 8 ms:
  * its ES module facade reads every export, webcrypto included), and a server without TLS
  * needs neither before its first client (then `crypto`, for ids), a client without TLS
  * or a secret neither at all. `process.getBuiltinModule` (Node 20.16, 22.3) returns the
  * module as `require` would; it is kept here after the first call, so the server's id per
- * visitor costs a property read.
+ * visitor costs a property read. `util` is loaded with Node, but the ES facade an import
+ * builds (and a bundle's copy of its exports) reads its lazy exports, `TextDecoder` and
+ * `parseArgs` among them, which load some 30 modules more (worker_threads, streams).
  */
 import type * as Crypto from 'node:crypto';
 import type * as Tls from 'node:tls';
+import type * as Util from 'node:util';
 
 let crypto: typeof Crypto | undefined;
 let tls: typeof Tls | undefined;
+let util: typeof Util | undefined;
 
 /** Node's `crypto` module, loaded on the first call. */
 export function nodeCrypto(): typeof Crypto {
@@ -21,6 +25,11 @@ export function nodeCrypto(): typeof Crypto {
 /** Node's `tls` module, loaded on the first call. */
 export function nodeTls(): typeof Tls {
   return (tls ??= process.getBuiltinModule('node:tls'));
+}
+
+/** Node's `util` module, without reading its lazy exports. */
+export function nodeUtil(): typeof Util {
+  return (util ??= process.getBuiltinModule('node:util'));
 }
 
 /** A random UUID (`crypto.randomUUID`), `crypto` loaded on the first call. */

@@ -7,8 +7,7 @@
  * the X.509 encoder (`self-signed.ts`); reading one needs `node:crypto` alone.
  */
 import { nodeCrypto } from '../protocol/on-demand.js';
-import { W_OK } from 'node:constants';
-import { accessSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -75,7 +74,7 @@ export function keptSelfSigned(dir: string, names: readonly string[] = []): Self
   }
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    accessSync(dir, W_OK);
+    accessSync(dir, constants.W_OK);
   } catch (err) {
     failure(`cannot make or write the directory ${dir} of the self-signed TLS certificate`, err);
   }

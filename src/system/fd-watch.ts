@@ -8,8 +8,8 @@
  * line once back below 80%. On a platform without `/proc` nothing is watched.
  * The client's warm pool is bounded by the same limit (`pool-bound.ts`).
  */
-import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import fs from 'node:fs';
+import { nodeUtil } from '../protocol/on-demand.js';
 import type { Logger } from '../log/logger.js';
 
 /** Share of the limit at which open descriptors are warned about. */
@@ -35,10 +35,17 @@ export function parseFdLimit(text: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * `fs.readdir` and `fs.readFile` as promises. Not `fs/promises`: loading it loads readline
+ * and the REPL history with it, some 3 ms of a start whose first reading is before listening.
+ */
+const readdir = (path: string): Promise<string[]> => nodeUtil().promisify(fs.readdir)(path);
+const readFile = (path: string): Promise<string> => nodeUtil().promisify(fs.readFile)(path, 'utf8');
+
 /** This process's soft limit on open descriptors, read now; undefined without `/proc` (or if unlimited). */
 export function readFdLimit(): number | undefined {
   try {
-    return parseFdLimit(readFileSync('/proc/self/limits', 'utf8'));
+    return parseFdLimit(fs.readFileSync('/proc/self/limits', 'utf8'));
   } catch {
     return undefined;
   }
@@ -57,7 +64,7 @@ export async function readFds(lastLimit?: number): Promise<FdReading | undefined
     if (code === 'EMFILE' || code === 'ENFILE') return { open: undefined, limit: lastLimit };
     return undefined;
   }
-  const limit = await readFile('/proc/self/limits', 'utf8').then(parseFdLimit, () => lastLimit);
+  const limit = await readFile('/proc/self/limits').then(parseFdLimit, () => lastLimit);
   // The directory's own descriptor was open while it was read: not the process's.
   return { open: entries.length - 1, limit };
 }
