@@ -2,11 +2,16 @@
  * What a start loads: a server and a client without TLS or a secret load neither Node's
  * `tls` nor its `crypto` before they are needed (`src/protocol/on-demand.ts`). Together
  * some 15 ms of a start and 4 MB of an idle process's resident memory (issue 23's
- * start-up and memory rows, `bench/listen-start.ts`). The CLI runs as users run it, with
- * a preload that prints `process.moduleLoadList` on SIGUSR2.
+ * start-up and memory rows, `bench/listen-start.ts`). Nor do they load yargs (the quick
+ * parse reads a plain command line, `src/cli/quick-args.ts`), winston (the CLI writes
+ * its lines itself, `src/log/line-logger.ts`), or the fs streams, readline and
+ * worker_threads that an ES import of `node:fs` or `node:util` loads through their lazy
+ * exports (`scripts/bundle.ts`). The CLI runs as users run it, with a preload that prints
+ * `process.moduleLoadList` and the bundle's files on SIGUSR2.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 
@@ -15,11 +20,33 @@ const ENV = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${REPORT
 
 /** The built-in modules `proc` has loaded by now. */
 async function builtinsOf(proc: BoreProcess): Promise<string[]> {
+  return (await loadedBy(proc)).builtins;
+}
+
+/** The built-in modules `proc` has loaded by now, and the files (URLs). */
+async function loadedBy(proc: BoreProcess): Promise<{ builtins: string[]; files: string[] }> {
   const from = proc.output.length;
   proc.proc.kill('SIGUSR2');
-  const m = await proc.waitFor(/built-ins loaded: ([^\n]*)\n/, 10_000, from);
-  return m[1]!.split(' ');
+  const m = await proc.waitFor(/built-ins loaded: ([^\n]*)\n\nfiles loaded: ([^\n]*)\n/, 10_000, from);
+  return { builtins: m[1]!.split(' '), files: m[2]!.split(' ').filter((f) => f !== '') };
 }
+
+/** The packages (`node_modules/<name>`) and our sources the bundle's `files` were built from, read from their source maps. */
+function sourcesOf(files: string[]): Set<string> {
+  const sources = new Set<string>();
+  for (const file of files) {
+    const map = `${fileURLToPath(file)}.map`;
+    if (!existsSync(map)) continue;
+    for (const source of (JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] }).sources) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+      sources.add(pkg ? pkg[1]! : source.replace(/^(\.\.\/)+/, ''));
+    }
+  }
+  return sources;
+}
+
+/** The built-ins an ES import of `node:fs` or `node:util` loads through their lazy exports (streams, readline, workers). */
+const FACADE_LOADS = ['internal/fs/streams', 'fs/promises', 'internal/readline/interface', 'internal/repl/history', 'worker_threads'];
 
 test(
   'a plain server and client start without loading tls or crypto; the server loads crypto for its first client',
@@ -43,5 +70,29 @@ test(
     // The server makes a random id per client and per visitor: crypto, still not tls.
     const serverLoaded = await builtinsOf(server);
     assert.ok(serverLoaded.includes('crypto') && !serverLoaded.includes('tls'), `server after a visitor: ${serverLoaded.join(' ')}`);
+  },
+);
+
+test(
+  'a plain server and client load neither yargs nor winston, nor what the lazy exports of fs and util would',
+  { timeout: 60_000, skip: 'registerHooks' in (await import('node:module')).default ? false : 'module.registerHooks needs Node 22.15' },
+  async (t) => {
+    const echo = await startEchoServer();
+    t.after(() => echo.close());
+    const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], ENV);
+    t.after(() => server.stop());
+    const client = await startClient(echo.port, server.controlPort, ['--local-host', '127.0.0.1'], ENV);
+    t.after(() => client.stop());
+    for (const [name, proc, own] of [
+      ['server', server, 'src/server/server.ts'],
+      ['client', client, 'xstate'],
+    ] as const) {
+      const { builtins, files } = await loadedBy(proc);
+      const sources = sourcesOf(files);
+      // The source maps were read: the process's own code is among them.
+      assert.ok(sources.has(own) && sources.has('src/cli/quick-args.ts'), `${name}: ${[...sources].join(' ')}`);
+      for (const pkg of ['yargs', 'yargs-parser', 'winston', 'logform']) assert.ok(!sources.has(pkg), `${name} loaded ${pkg}`);
+      for (const builtin of FACADE_LOADS) assert.ok(!builtins.includes(builtin), `${name} loaded ${builtin}: ${builtins.join(' ')}`);
+    }
   },
 );
