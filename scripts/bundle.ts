@@ -97,25 +97,55 @@ export const lazyHelpRendering: Plugin = {
 };
 
 /**
- * Node's built-ins (`node:fs`, `node:util`, ...) as CommonJS modules of the bundle whose
- * `module.exports` is `process.getBuiltinModule(id)` (Node 20.16 and later, checked by
- * the executable first). An ES module import of a built-in makes Node build its ES
- * facade, which reads every export at once: the lazy ones of `fs` (`ReadStream`, ...),
- * `util` (`TextDecoder`, ...) and `module` (`SourceMap`) load fs streams, fs/promises,
- * readline, the REPL history, worker_threads and source maps, some 10 ms of every start
- * and 30 modules nobody uses. esbuild's interop copies the exports' descriptors, not
- * their values, so a lazy export stays lazy.
+ * Node's built-ins (`node:fs`, `node:net`, ...) taken with `process.getBuiltinModule(id)`
+ * (Node 20.16 and later, which the executable checks first), not as ES imports. An ES
+ * import of a built-in makes Node build its ES facade, which reads every export at
+ * once: the lazy ones of `fs` (`ReadStream`, `promises`), `util` (`TextDecoder`,
+ * `parseArgs`) and `module` (`SourceMap`) load fs streams, fs/promises, readline, the REPL
+ * history, worker_threads and source maps, some 10 ms of every start and 30 modules
+ * nobody uses. Each importing module gets a module of its own (so it lands in the
+ * importer's chunk, not in a chunk of one line) that exports the built-in as its default
+ * and, by name, only what the importer imports ({@link importedNames}): esbuild's
+ * CommonJS interop would copy every export of the module instead, reading util's lazy
+ * ones and, done for every importer, hot enough for V8 to optimize it.
  */
 export const builtinsWithoutFacade: Plugin = {
   name: 'builtins-without-facade',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: `${args.path}#${args.importer}`, namespace: 'node-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
+      const [id = '', importer = ''] = args.path.split('#');
+      const names = importedNames(readFileSync(importer, 'utf8'), id);
+      const module = `process.getBuiltinModule(${JSON.stringify(id)})`;
+      return {
+        contents:
+          names === undefined
+            ? `module.exports = ${module};`
+            : `const m = ${module};\nexport default m;\n${names.length > 0 ? `export const { ${names.join(', ')} } = m;\n` : ''}`,
+        loader: 'js',
+      };
+    });
   },
 };
+
+/**
+ * The names `source` imports by name from the module `id` (`import fs, { readFileSync as
+ * read } from 'node:fs'`: `readFileSync`), type imports left out; `undefined` when it
+ * imports the whole namespace or requires it (CommonJS), which need every export.
+ */
+export function importedNames(source: string, id: string): string[] | undefined {
+  const quoted = id.replace(/[/]/g, '\\/');
+  const clauses = [...source.matchAll(new RegExp(`import\\s+(?!type\\s)([^;]*?)\\s+from\\s+['"]${quoted}['"]`, 'g'))].map((m) => m[1]!);
+  if (clauses.length === 0 || clauses.some((clause) => clause.includes('*'))) return undefined;
+  const names = new Set<string>();
+  for (const clause of clauses) {
+    for (const item of /\{([^}]*)\}/.exec(clause)?.[1]?.split(',') ?? []) {
+      const name = item.trim().split(/\s+as\s+/)[0]!;
+      if (name !== '' && !name.startsWith('type ')) names.add(name);
+    }
+  }
+  return [...names];
+}
 
 /** Bundles the CLI (see the module comment). */
 async function bundleCli(): Promise<void> {

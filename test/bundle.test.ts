@@ -15,6 +15,7 @@ import module from 'node:module';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { importedNames } from '../scripts/bundle.js';
 import { CLI } from './helpers/procs.js';
 
 const COUNTER = fileURLToPath(new URL('./helpers/count-segmenters.mjs', import.meta.url));
@@ -98,3 +99,17 @@ test(
     );
   },
 );
+
+test('the bundle takes each built-in by the names its importer imports, without its ES facade', () => {
+  const source = [
+    "import fs, { readFileSync, type Stats, existsSync as exists } from 'node:fs';",
+    "import type { Socket } from 'node:net';",
+    "import { once } from 'node:events';",
+    "import * as path from 'node:path';",
+  ].join('\n');
+  assert.deepEqual(importedNames(source, 'node:fs'), ['readFileSync', 'existsSync']);
+  assert.deepEqual(importedNames(source, 'node:events'), ['once']);
+  // A namespace needs every export; a type import or no import, the module as CommonJS.
+  assert.equal(importedNames(source, 'node:path'), undefined);
+  assert.equal(importedNames(source, 'node:net'), undefined);
+});

@@ -13,7 +13,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { nodeUtil } from '../protocol/on-demand.js';
+
+/** Node's `util`, taken as `require` would (an import reads its lazy exports); loaded only for a crash. */
+const util = process.getBuiltinModule('node:util');
 
 /** The folder whose files get mapped: the one this module is in (`dist/bundle` once bundled). */
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -79,7 +81,7 @@ export function mapStack(stack: string, dir: string = HERE): string {
  * with its stack mapped by {@link mapStack}. The caller exits (status 1, like Node).
  */
 export function reportCrash(err: unknown): void {
-  let text = err instanceof Error ? nodeUtil().inspect(err) : `Uncaught ${nodeUtil().inspect(err)}`;
+  let text = err instanceof Error ? util.inspect(err) : `Uncaught ${util.inspect(err)}`;
   try {
     text = mapStack(text);
   } catch {

@@ -112,7 +112,6 @@ export async function runServer(argv: Args): Promise<void> {
   const bindTunnels = addressArg(flags.bindTunnels, '--bind-tunnels');
   const logger = makeLogger(settings);
   signals.setLogger(logger);
-  const fds = watchFds({ logger });
   // The flags were checked against the table's ranges, and the constructor checks them again.
   const server = asUsage(() => new BoreServer({ ...flags, secret, logger }), SERVER_OPTIONS);
   signals.set((signal) => {
@@ -142,6 +141,8 @@ export async function runServer(argv: Args): Promise<void> {
     exit(usage ? EXIT_CODES.usage : EXIT_CODES.failed);
     return;
   }
+  // From listening on: its first reading is the process's first use of libuv's thread pool.
+  const fds = watchFds({ logger });
   if (metrics) {
     // prom-client is loaded only here: without --metrics it costs nothing.
     const { startMetrics } = await import('../server/metrics.js');
