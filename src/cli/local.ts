@@ -5,7 +5,7 @@
  */
 import { TUNNEL_OPTIONS } from '../client/tunnel-options.js';
 import { TUNNEL_DEFAULTS } from '../client/defaults.js';
-import { type TunnelsOptions, type TunnelsReload, startTunnels } from '../run/tunnels.js';
+import type { TunnelsOptions, TunnelsReload } from '../run/tunnels.js';
 import { startTunnel } from '../run/tunnel.js';
 import { clientLiveCounts, clientMachine } from '../../machines/client.js';
 import { watchFds } from '../system/fd-watch.js';
@@ -147,6 +147,8 @@ export async function runTunnels(
   inspectPort: number | undefined,
   reload?: { file: string; read: () => TunnelsReload },
 ): Promise<void> {
+  // The supervisor (its machine made when its module loads) only for a set.
+  const { startTunnels } = await import('../run/tunnels.js');
   watchFds({ logger });
   const inspector = inspectPort === undefined ? undefined : await startSupervisorInspector(inspectPort, logger);
   // startTunnels checks every option (the flags' and the file's) against the table's rules.
