@@ -3,7 +3,7 @@
  * (an unknown flag or command with the closest one, a missing value, a value not among
  * the choices) and any call the quick parse (`quick-args.ts`) leaves to it. Loaded by
  * `cli.ts` only then: a plain `bore server` or `bore local 3000 --to host` never loads
- * yargs (some 25 ms and 4 MB at every start, see bench/README.md).
+ * yargs (some 40 ms and 4 MB of a bare listener's start, see bench/README.md).
  */
 import yargs, { type Argv } from 'yargs';
 import { didYouMean } from './suggest.js';

@@ -1,11 +1,11 @@
 /**
  * The run path's parse: `bore server ...`, `bore local 3000 --to host ...` and
  * `bore up ...` read by Node's `util.parseArgs` over the flags yargs declares
- * (`flags.ts`), into the argv yargs would hand the command. yargs costs some 25 ms and
- * 4 MB at every start (bench/README.md), more than the rest of the CLI's own code.
+ * (`flags.ts`), into the argv yargs would hand the command. yargs costs some 40 ms and
+ * 4 MB of a bare listener's start (bench/README.md), more than the CLI's own code.
  *
  * It never reports an error: anything out of the ordinary (help, version, an unknown,
- * repeated-letter or malformed flag, a flag without its value, a value that begins with
+ * grouped (`-tx`) or malformed flag, a flag without its value, a value that begins with
  * `-`, a value not among the choices, `--`) is left to yargs (`cli-parser.ts`), which
  * says what is wrong in bore's words. `test/quick-args.test.ts` holds the two parsers to
  * the same argv.

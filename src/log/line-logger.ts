@@ -3,7 +3,7 @@
  * human and JSON text byte for byte, written to stderr by a plain function. winston is a
  * stream pipeline of formats and transports; the CLI used one transport (stderr) and
  * formats of its own (the human line, redaction, the timestamp), and loading winston
- * cost some 8 ms of every start and 7 MB of an idle process (bench/README.md).
+ * cost some 30 ms of a bare listener's start and 7 MB of its memory (bench/README.md).
  * `test/line-logger.test.ts` holds the two to the same lines. The library's
  * `createLogger` still returns a winston logger, for an embedder's own transports.
  */
