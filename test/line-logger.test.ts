@@ -30,10 +30,10 @@ async function winstonLines(calls: Call[], options: { level: LogLevel; format: L
   const logger = createWinstonLogger(winston, options);
   let out = '';
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
+  process.stderr.write = (chunk: string | Uint8Array) => {
     out += String(chunk);
     return true;
-  });
+  };
   try {
     for (const { level, message, meta } of calls) logger[level](message, meta);
     // winston's formats and transport are a stream pipeline: let it run.
