@@ -78,21 +78,26 @@ test('an import from a folder into a layer above it fails lint; downward and wit
   assert.deepEqual(result['src/inspector/page.ts'], []);
 });
 
-test("a value import of Node's crypto or tls fails lint; a type import and src/protocol/on-demand.ts pass", { timeout: 60_000 }, () => {
-  const result = lint({
-    'src/server/ids.ts': "import { randomUUID } from 'node:crypto';\nexport const id = (): string => randomUUID();\n",
-    'src/client/secure.ts': "import tls from 'node:tls';\nexport const connect = tls.connect;\n",
-    'src/client/types.ts': "import type { TLSSocket } from 'node:tls';\nexport type Secure = TLSSocket;\n",
-    'src/protocol/on-demand.ts': "import { randomUUID } from 'node:crypto';\nexport const randomId = (): string => randomUUID();\n",
-  });
-  for (const file of ['src/server/ids.ts', 'src/client/secure.ts']) {
-    assert.ok(
-      result[file]!.some((m) => /no-restricted-imports: .*on-demand\.ts/.test(m)),
-      `${file}: ${result[file]!.join('\n')}`,
-    );
-  }
-  // The scratch project has no Node types, so only this rule's messages count here.
-  const restricted = (file: string) => result[file]!.filter((m) => m.includes('no-restricted-imports'));
-  assert.deepEqual(restricted('src/client/types.ts'), []);
-  assert.deepEqual(restricted('src/protocol/on-demand.ts'), []);
-});
+test(
+  "a value import of Node's crypto, tls or util fails lint; a type import and src/protocol/on-demand.ts pass",
+  { timeout: 60_000 },
+  () => {
+    const result = lint({
+      'src/server/ids.ts': "import { randomUUID } from 'node:crypto';\nexport const id = (): string => randomUUID();\n",
+      'src/client/secure.ts': "import tls from 'node:tls';\nexport const connect = tls.connect;\n",
+      'src/options/show.ts': "import { inspect } from 'node:util';\nexport const show = (value: unknown): string => inspect(value);\n",
+      'src/client/types.ts': "import type { TLSSocket } from 'node:tls';\nexport type Secure = TLSSocket;\n",
+      'src/protocol/on-demand.ts': "import { randomUUID } from 'node:crypto';\nexport const randomId = (): string => randomUUID();\n",
+    });
+    for (const file of ['src/server/ids.ts', 'src/client/secure.ts', 'src/options/show.ts']) {
+      assert.ok(
+        result[file]!.some((m) => /no-restricted-imports: .*on-demand\.ts/.test(m)),
+        `${file}: ${result[file]!.join('\n')}`,
+      );
+    }
+    // The scratch project has no Node types, so only this rule's messages count here.
+    const restricted = (file: string) => result[file]!.filter((m) => m.includes('no-restricted-imports'));
+    assert.deepEqual(restricted('src/client/types.ts'), []);
+    assert.deepEqual(restricted('src/protocol/on-demand.ts'), []);
+  },
+);
