@@ -112,10 +112,13 @@ export const lazyHelpRendering: Plugin = {
 export const builtinsWithoutFacade: Plugin = {
   name: 'builtins-without-facade',
   setup(b) {
+    // An importer's source, read once for all the built-ins it imports.
+    const sources = new Map<string, string>();
     b.onResolve({ filter: /^node:/ }, (args) => ({ path: `${args.path}#${args.importer}`, namespace: 'node-builtin' }));
     b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
       const [id = '', importer = ''] = args.path.split('#');
-      const names = importedNames(readFileSync(importer, 'utf8'), id);
+      if (!sources.has(importer)) sources.set(importer, readFileSync(importer, 'utf8'));
+      const names = importedNames(sources.get(importer)!, id);
       const module = `process.getBuiltinModule(${JSON.stringify(id)})`;
       return {
         contents:

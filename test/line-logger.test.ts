@@ -36,12 +36,13 @@ async function winstonLines(calls: Call[], options: { level: LogLevel; format: L
   };
   try {
     for (const { level, message, meta } of calls) logger[level](message, meta);
-    // winston's formats and transport are a stream pipeline: let it run.
-    await new Promise((resolve) => setImmediate(resolve));
+    // winston's formats and transport are a stream pipeline: its end is the end of the lines.
+    const finished = new Promise((resolve) => logger.on('finish', resolve));
+    logger.end();
+    await finished;
   } finally {
     process.stderr.write = write;
   }
-  logger.close();
   return out.replace(TIME, 'T');
 }
 

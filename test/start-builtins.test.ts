@@ -9,7 +9,7 @@
  * exports (`scripts/bundle.ts`). The CLI runs as users run it, with a preload that prints
  * `process.moduleLoadList` and the bundle's files on SIGUSR2.
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,22 @@ function sourcesOf(files: string[]): Set<string> {
   return sources;
 }
 
+/** An echo service and a server without TLS or a secret that reports what it loads, both stopped after `t`. */
+async function plainServer(t: TestContext) {
+  const echo = await startEchoServer();
+  t.after(() => echo.close());
+  const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], ENV);
+  t.after(() => server.stop());
+  return { echo, server };
+}
+
+/** A client without TLS or a secret of the echo service on `echoPort`, reporting what it loads, stopped after `t`. */
+async function plainClient(t: TestContext, echoPort: number, controlPort: number) {
+  const client = await startClient(echoPort, controlPort, ['--local-host', '127.0.0.1'], ENV);
+  t.after(() => client.stop());
+  return client;
+}
+
 /** The built-ins an ES import of `node:fs` or `node:util` loads through their lazy exports (streams, readline, workers). */
 const FACADE_LOADS = ['internal/fs/streams', 'fs/promises', 'internal/readline/interface', 'internal/repl/history', 'worker_threads'];
 
@@ -52,16 +68,12 @@ test(
   'a plain server and client start without loading tls or crypto; the server loads crypto for its first client',
   { timeout: 60_000 },
   async (t) => {
-    const echo = await startEchoServer();
-    t.after(() => echo.close());
-    const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], ENV);
-    t.after(() => server.stop());
+    const { echo, server } = await plainServer(t);
     const atStart = await builtinsOf(server);
     assert.ok(atStart.includes('net'), `the report lists what was loaded: ${atStart.join(' ')}`);
     assert.ok(!atStart.includes('tls') && !atStart.includes('crypto'), `server at start: ${atStart.join(' ')}`);
 
-    const client = await startClient(echo.port, server.controlPort, ['--local-host', '127.0.0.1'], ENV);
-    t.after(() => client.stop());
+    const client = await plainClient(t, echo.port, server.controlPort);
     const visitor = await connect(client.publicPort);
     assert.equal((await roundTrip(visitor, Buffer.from('hello'))).toString(), 'hello');
     visitor.destroy();
@@ -77,12 +89,8 @@ test(
   'a plain server and client load neither yargs nor winston, nor what the lazy exports of fs and util would',
   { timeout: 60_000, skip: 'registerHooks' in (await import('node:module')).default ? false : 'module.registerHooks needs Node 22.15' },
   async (t) => {
-    const echo = await startEchoServer();
-    t.after(() => echo.close());
-    const server = await startServer(['--bind-addr', '127.0.0.1', '--bind-tunnels', '127.0.0.1'], ENV);
-    t.after(() => server.stop());
-    const client = await startClient(echo.port, server.controlPort, ['--local-host', '127.0.0.1'], ENV);
-    t.after(() => client.stop());
+    const { echo, server } = await plainServer(t);
+    const client = await plainClient(t, echo.port, server.controlPort);
     for (const [name, proc, own] of [
       ['server', server, 'src/server/server.ts'],
       ['client', client, 'xstate'],

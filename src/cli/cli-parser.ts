@@ -17,11 +17,16 @@ import {
   SERVER_USAGE,
   UP_DESCRIBE,
   UP_USAGE,
+  type Flags,
+  LOCAL_PORT_POSITIONAL,
+  localFlags,
   localOptions,
+  serverFlags,
   serverOptions,
+  upFlags,
   upOptions,
 } from './flags.js';
-import { COMMANDS, type CommandHandlers } from './commands.js';
+import { COMMANDS, type CommandHandlers, isCommand } from './commands.js';
 import { packageVersion } from './package-files.js';
 
 /** The package's version, for `--version`. */
@@ -83,20 +88,13 @@ function unknownCommand(name: string): UsageError {
   );
 }
 
-/** The top-level parser's options (no command given). */
-function topLevelOptions(): string[] {
-  return ['help', 'version'];
-}
-
-/** The option names `builder` defines, read from a parser of its own. */
-function optionsOf(builder: (y: Argv) => Argv<unknown>): () => string[] {
-  // getOptions() is yargs's own (its types, @types/yargs 17, do not declare it).
-  type WithOptions = { getOptions(): { key: Record<string, unknown> } };
-  const hasOptions = (y: unknown): y is WithOptions => typeof y === 'object' && y !== null && 'getOptions' in y;
-  return () => {
-    const parser = builder(yargs([]).help().version(version));
-    return hasOptions(parser) ? Object.keys(parser.getOptions().key) : [];
-  };
+/**
+ * The long option names of a parser, for the suggestion of an unknown one: yargs's own
+ * (`help`, `version`), the positional's and the command's `flags` (read from their data,
+ * not from a parser built to list them).
+ */
+function optionNames(flags: Flags = {}, positional?: string): () => string[] {
+  return () => ['help', 'version', ...(positional === undefined ? [] : [positional]), ...Object.keys(flags)];
 }
 
 /** The width `--help` is wrapped to: the terminal's, at most 100 columns. */
@@ -135,24 +133,24 @@ function common<T>(y: Argv<T>, args: string[], options: () => string[], duplicat
 export function buildCli(args: string[], run: CommandHandlers) {
   const [command, ...rest] = args;
   // The first word decides: a mistyped command is the only error reported.
-  if (command !== undefined && !command.startsWith('-') && !COMMANDS.includes(command)) throw unknownCommand(command);
+  if (command !== undefined && !command.startsWith('-') && !isCommand(command)) throw unknownCommand(command);
   if (command === 'local') {
     // yargs keeps only the last value of a variadic positional unless repeated arguments
     // make arrays: they do here, and a flag given twice is reduced to its last value.
-    return common(yargs(rest).scriptName('bore local').usage(LOCAL_USAGE), rest, optionsOf(localOptions), true).command(
-      '$0 [local-port..]',
-      false,
-      localOptions,
-      (argv) => run.local(lastOfEachFlag(argv)),
-    );
+    return common(
+      yargs(rest).scriptName('bore local').usage(LOCAL_USAGE),
+      rest,
+      optionNames(localFlags(), LOCAL_PORT_POSITIONAL.name),
+      true,
+    ).command('$0 [local-port..]', false, localOptions, (argv) => run.local(lastOfEachFlag(argv)));
   }
   if (command === 'up') {
-    return common(yargs(rest).scriptName('bore up').usage(UP_USAGE), rest, optionsOf(upOptions)).command('$0', false, upOptions, (argv) =>
+    return common(yargs(rest).scriptName('bore up').usage(UP_USAGE), rest, optionNames(upFlags())).command('$0', false, upOptions, (argv) =>
       run.up(argv),
     );
   }
   if (command === 'server') {
-    return common(yargs(rest).scriptName('bore server').usage(SERVER_USAGE), rest, optionsOf(serverOptions)).command(
+    return common(yargs(rest).scriptName('bore server').usage(SERVER_USAGE), rest, optionNames(serverFlags())).command(
       '$0',
       false,
       serverOptions,
@@ -170,7 +168,7 @@ export function buildCli(args: string[], run: CommandHandlers) {
       .command('server', SERVER_DESCRIBE)
       .demandCommand(1, 'missing command: use `bore local`, `bore up` or `bore server` (see `bore --help`)'),
     args,
-    topLevelOptions,
+    optionNames(),
   );
 }
 

@@ -11,14 +11,14 @@
  */
 import { UsageError } from './args.js';
 import { EXIT_CODES, chosenLogFormat, exit, outliveOutput, printError } from './process.js';
-import { COMMANDS, RUNNERS } from './commands.js';
+import { RUNNERS, isCommand } from './commands.js';
 import { quickArgs } from './quick-args.js';
 
 async function main(): Promise<void> {
   outliveOutput();
   const typed = process.argv.slice(2);
   // `bore help local`, as clap has it: the command's help.
-  const args = typed[0] === 'help' ? [...(COMMANDS.includes(typed[1] ?? '') ? [typed[1]!] : []), '--help'] : typed;
+  const args = typed[0] === 'help' ? [...(isCommand(typed[1]) ? [typed[1]] : []), '--help'] : typed;
   const quick = quickArgs(args);
   if (quick !== undefined) return RUNNERS[quick.command](quick.argv);
   const { parseAndRun } = await import('./cli-parser.js');

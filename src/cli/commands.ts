@@ -2,10 +2,15 @@
 import type { Args } from './args.js';
 
 /** The commands of `bore`. */
-export const COMMANDS: readonly string[] = ['local', 'up', 'server'];
+export const COMMANDS = ['local', 'up', 'server'] as const;
 
 /** A command of `bore`. */
-export type Command = 'local' | 'up' | 'server';
+export type Command = (typeof COMMANDS)[number];
+
+/** Whether `word` is a command of `bore`. */
+export function isCommand(word: string | undefined): word is Command {
+  return (COMMANDS as readonly (string | undefined)[]).includes(word);
+}
 
 /** What runs each command, given its parsed flags (for `bore local`, each flag's last value). */
 export type CommandHandlers = Readonly<Record<Command, (argv: Args) => Promise<void>>>;

@@ -13,7 +13,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { nodeUtil } from '../protocol/on-demand.js';
 import type { Args } from './args.js';
-import { COMMANDS, type Command } from './commands.js';
+import { type Command, isCommand } from './commands.js';
 import { type Flags, LOCAL_PORT_POSITIONAL, localFlags, serverFlags, upFlags } from './flags.js';
 
 /** Each command's flags. */
@@ -53,8 +53,8 @@ export interface QuickParse {
 /** `args` (the words after `bore`) parsed without yargs, or `undefined` to leave them to it. */
 export function quickArgs(args: readonly string[]): QuickParse | undefined {
   const [command, ...rest] = args;
-  if (command === undefined || !COMMANDS.includes(command) || !rest.every((word) => PLAIN.test(word))) return undefined;
-  const flags = FLAGS_OF[command as Command]();
+  if (!isCommand(command) || !rest.every((word) => PLAIN.test(word))) return undefined;
+  const flags = FLAGS_OF[command]();
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, flag] of Object.entries(flags)) {
     options[name] = {
@@ -91,5 +91,5 @@ export function quickArgs(args: readonly string[]): QuickParse | undefined {
     if (value !== undefined) set(name, value, flag.alias);
   }
   if (command === 'local' && parsed.positionals.length > 0) set(LOCAL_PORT_POSITIONAL.name, parsed.positionals);
-  return { command: command as Command, argv };
+  return { command, argv };
 }

@@ -8,7 +8,7 @@
  * `createLogger` still returns a winston logger, for an embedder's own transports.
  */
 import stringify from 'safe-stable-stringify';
-import { SECRET_KEYS } from './redact.js';
+import { dropSecrets } from './redact.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, type LogLevel } from './levels.js';
 import { type LoggerOptions, bigintAsText, humanLine, wantsColor } from './line-format.js';
 import type { Logger } from './logger.js';
@@ -39,7 +39,7 @@ export function createLineLogger(
         if (meta.message) info.message = `${message} ${String(meta.message)}`;
         if (meta.stack) info.stack = meta.stack;
         if (meta.cause) info.cause = meta.cause;
-        for (const key of Object.keys(info)) if (SECRET_KEYS.has(key)) delete info[key];
+        dropSecrets(info);
       }
       info.time = new Date().toISOString();
       write(`${json ? stringify(info, bigintAsText) : humanLine(info, color)}\n`);

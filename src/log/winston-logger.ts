@@ -6,7 +6,7 @@
  * (`line-logger.ts`).
  */
 import type winston from 'winston';
-import { SECRET_KEYS } from './redact.js';
+import { dropSecrets } from './redact.js';
 import { type LoggerOptions, humanLine, wantsColor } from './line-format.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS } from './levels.js';
 
@@ -18,11 +18,8 @@ export type WinstonLogger = winston.Logger;
 
 /** A winston logger writing to stderr in the given level and format, made with `w`. */
 export function createWinstonLogger(w: Winston, options: LoggerOptions = {}): WinstonLogger {
-  // Drops any field that could carry a secret ({@link SECRET_KEYS}), whatever a caller passes.
-  const redact = w.format((info) => {
-    for (const k of Object.keys(info)) if (SECRET_KEYS.has(k)) delete info[k];
-    return info;
-  });
+  // Drops any field that could carry a secret, whatever a caller passes.
+  const redact = w.format((info) => dropSecrets(info));
   // Stamps each line with `time` (ISO 8601).
   const stamp = w.format((info) => {
     info.time = new Date().toISOString();

@@ -39,8 +39,8 @@ export function parseFdLimit(text: string): number | undefined {
  * `fs.readdir` and `fs.readFile` as promises. Not `fs/promises`: loading it loads readline
  * and the REPL history with it, some 3 ms of a start whose first reading is before listening.
  */
-const readdir = (path: string): Promise<string[]> => nodeUtil().promisify(fs.readdir)(path);
-const readFile = (path: string): Promise<string> => nodeUtil().promisify(fs.readFile)(path, 'utf8');
+const readdir = nodeUtil().promisify(fs.readdir);
+const readFile = nodeUtil().promisify(fs.readFile);
 
 /** This process's soft limit on open descriptors, read now; undefined without `/proc` (or if unlimited). */
 export function readFdLimit(): number | undefined {
@@ -64,7 +64,7 @@ export async function readFds(lastLimit?: number): Promise<FdReading | undefined
     if (code === 'EMFILE' || code === 'ENFILE') return { open: undefined, limit: lastLimit };
     return undefined;
   }
-  const limit = await readFile('/proc/self/limits').then(parseFdLimit, () => lastLimit);
+  const limit = await readFile('/proc/self/limits', 'utf8').then(parseFdLimit, () => lastLimit);
   // The directory's own descriptor was open while it was read: not the process's.
   return { open: entries.length - 1, limit };
 }
