@@ -40,7 +40,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, s
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PAGE_MODULE, bundlePage, lazyHelpRendering, pageModule } from './bundle.js';
+import { PAGE_MODULE, bundlePage, pageModule } from './bundle.js';
+import { lazyHelpRendering } from './bundle-plugins.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The executable. */

@@ -1,5 +1,5 @@
 /**
- * Bundles with esbuild, in two steps.
+ * Bundles in three steps: the page and the executable with esbuild, the CLI with rolldown.
  *
  * 1. The inspector page's script: `src/inspector/page/main.ts` and its modules (typed
  *    browser code) into one minified IIFE, written as a string constant to
@@ -9,17 +9,7 @@
  *    bundle's chunks, the tests' `src` through tsx) each get the script through the
  *    import graph, with no path to work out and nothing to read from disk. This step
  *    therefore runs before tsc (`npm run build`).
- * 2. The CLI into `dist/bundle/cli.mjs` plus chunks loaded on demand:
- *    a few files instead of some 200 modules (yargs, xstate and ours), and
- *    `--help` never loads the server, the client or the logger. The native
- *    `net-keepalive` stays external. The bundle sits two levels below the package root
- *    like `dist/src/cli/cli.js`, so the CLI's `../../package.json` lookup still works.
- *    Each file gets a linked source map (mappings only, no source text: the maps
- *    stay small). Node's source-map support stays off; `src/cli/crash-report.ts` reads
- *    the maps only when a crash report is printed.
- *    Node's built-ins are taken with `process.getBuiltinModule` ({@link builtinsWithoutFacade}).
- *    The crash report (`src/cli/crash-report.ts`) is an entry of its own,
- *    `dist/bundle/crash-report.mjs`, loaded only when an error reaches the top.
+ * 2. The CLI into `dist/bundle/cli.mjs` plus chunks loaded on demand (`scripts/bundle-cli.ts`).
  * 3. The executable, `dist/bundle/bore.mjs`, from `src/cli/bin.ts`: the Node.js version
  *    check, compiled for old Node so that it parses there, which then imports
  *    `./cli.mjs` (or `./crash-report.mjs`, on an uncaught error).
@@ -28,9 +18,10 @@
  * runs nothing: `test/inspector-layout.test.ts` rebuilds the page script to compare.
  */
 import { build, type Plugin } from 'esbuild';
-import { chmodSync, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleCli } from './bundle-cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the bundle is written (its entry point; `chunk-*.mjs` files sit next to it). */
@@ -73,116 +64,6 @@ export const APP_JS: string = ${JSON.stringify(script)};
 `;
 }
 
-/**
- * yargs imports cliui and string-width at load, and their modules build Intl.Segmenter
- * objects and Unicode-property regexes at once: ICU data that then stays resident, 2.6 MB
- * for the life of a tunnel. Only help and error output uses them, so yargs gets a stub
- * of each whose first call `require`s the real module; esbuild bundles that module
- * wrapped so it is evaluated then, not at start-up (`test/bundle.test.ts` checks it).
- */
-export const lazyHelpRendering: Plugin = {
-  name: 'lazy-help-rendering',
-  setup(b) {
-    b.onResolve({ filter: /^(cliui|string-width)$/ }, (args) =>
-      /yargs[\\/]lib[\\/]platform-shims/.test(args.importer)
-        ? { path: args.path, namespace: 'lazy', pluginData: dirname(args.importer) }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
-      contents: `let m; export default function lazy(...a) { m ??= require(${JSON.stringify(args.path)}); return m.default(...a); }`,
-      resolveDir: args.pluginData as string,
-      loader: 'js',
-    }));
-  },
-};
-
-/**
- * Node's built-ins (`node:fs`, `node:net`, ...) taken with `process.getBuiltinModule(id)`
- * (Node 20.16 and later, which the executable checks first), not as ES imports. An ES
- * import of a built-in makes Node build its ES facade, which reads every export at
- * once: the lazy ones of `fs` (`ReadStream`, `promises`), `util` (`TextDecoder`,
- * `parseArgs`) and `module` (`SourceMap`) load fs streams, fs/promises, readline, the REPL
- * history, worker_threads and source maps, some 10 ms of every start and 30 modules
- * nobody uses. Each importing module gets a module of its own (so it lands in the
- * importer's chunk, not in a chunk of one line) that exports the built-in as its default
- * and, by name, only what the importer imports ({@link importedNames}): esbuild's
- * CommonJS interop would copy every export of the module instead, reading util's lazy
- * ones and, done for every importer, hot enough for V8 to optimize it.
- */
-export const builtinsWithoutFacade: Plugin = {
-  name: 'builtins-without-facade',
-  setup(b) {
-    // An importer's source, read once for all the built-ins it imports.
-    const sources = new Map<string, string>();
-    b.onResolve({ filter: /^node:/ }, (args) => ({ path: `${args.path}#${args.importer}`, namespace: 'node-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
-      const [id = '', importer = ''] = args.path.split('#');
-      if (!sources.has(importer)) sources.set(importer, readFileSync(importer, 'utf8'));
-      const names = importedNames(sources.get(importer)!, id);
-      const module = `process.getBuiltinModule(${JSON.stringify(id)})`;
-      return {
-        contents:
-          names === undefined
-            ? `module.exports = ${module};`
-            : `const m = ${module};\nexport default m;\n${names.length > 0 ? `export const { ${names.join(', ')} } = m;\n` : ''}`,
-        loader: 'js',
-      };
-    });
-  },
-};
-
-/**
- * The names `source` imports by name from the module `id` (`import fs, { readFileSync as
- * read } from 'node:fs'`: `readFileSync`), type imports left out; `undefined` when it
- * imports the whole namespace or requires it (CommonJS), which need every export.
- */
-export function importedNames(source: string, id: string): string[] | undefined {
-  const quoted = id.replace(/[/]/g, '\\/');
-  const clauses = [...source.matchAll(new RegExp(`import\\s+(?!type\\s)([^;]*?)\\s+from\\s+['"]${quoted}['"]`, 'g'))].map((m) => m[1]!);
-  if (clauses.length === 0 || clauses.some((clause) => clause.includes('*'))) return undefined;
-  const names = new Set<string>();
-  for (const clause of clauses) {
-    for (const item of /\{([^}]*)\}/.exec(clause)?.[1]?.split(',') ?? []) {
-      const name = item.trim().split(/\s+as\s+/)[0]!;
-      if (name !== '' && !name.startsWith('type ')) names.add(name);
-    }
-  }
-  return [...names];
-}
-
-/** Bundles the CLI (see the module comment). */
-async function bundleCli(): Promise<void> {
-  rmSync(dirname(BUNDLE), { recursive: true, force: true });
-  await build({
-    entryPoints: { cli: join(ROOT, 'src', 'cli', 'cli.ts'), 'crash-report': join(ROOT, 'src', 'cli', 'crash-report.ts') },
-    outdir: dirname(BUNDLE),
-    outExtension: { '.js': '.mjs' },
-    entryNames: '[name]',
-    chunkNames: 'chunk-[hash]',
-    // The server, the client and the logger are imported on demand: `--help` loads neither.
-    splitting: true,
-    minify: true,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['net-keepalive', 'ffi-rs'],
-    // CommonJS dependencies (prom-client, acme-client) call require() for Node built-ins. The
-    // require is made on first use: creating one in each of the chunks at load (and
-    // resolving its paths) made Node's path code hot enough for V8 to optimize it, and
-    // the optimizing compiler's pages stayed resident (about 5 MB of a server's RSS).
-    banner: {
-      js: "var __boreRequire;\nfunction require(id) { return (__boreRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url))(id); }",
-    },
-    legalComments: 'none',
-    sourcemap: 'linked',
-    sourcesContent: false,
-    plugins: [lazyHelpRendering, builtinsWithoutFacade],
-    logLevel: 'warning',
-  });
-  process.stdout.write(`wrote ${BUNDLE} (${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB)\n`);
-}
-
 /** The executable loads the CLI bundle and the crash report by their file names, left as they are. */
 const cliExternal: Plugin = {
   name: 'cli-external',
@@ -212,6 +93,6 @@ if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLTo
   // Rewritten only when it changed, so that an unchanged page keeps its file as it was.
   if (!existsSync(PAGE_MODULE) || readFileSync(PAGE_MODULE, 'utf8') !== page) writeFileSync(PAGE_MODULE, page);
   process.stdout.write(`wrote ${PAGE_MODULE} (${(page.length / 1024).toFixed(0)} KiB)\n`);
-  await bundleCli();
+  await bundleCli(ROOT, dirname(BUNDLE));
   await bundleBin();
 }

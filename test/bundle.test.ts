@@ -15,7 +15,7 @@ import module from 'node:module';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { importedNames } from '../scripts/bundle.js';
+import { importedNames } from '../scripts/bundle-plugins.js';
 import { CLI } from './helpers/procs.js';
 
 const COUNTER = fileURLToPath(new URL('./helpers/count-segmenters.mjs', import.meta.url));

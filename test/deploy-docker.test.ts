@@ -72,7 +72,7 @@ test('Dockerfile: the final stage copies the bundle, package.json and the native
   const modules = copies.flatMap((c) => /\/node_modules\/(\S+)\s/.exec(c)?.[1] ?? []).sort();
   assert.deepEqual(modules, ['@yuuang', 'ffi-rs', 'net-keepalive'], copies.join('\n'));
   // The bundle leaves out only these: what it loads with require at run time.
-  const bundler = readFileSync(path.join(ROOT, 'scripts', 'bundle.ts'), 'utf8');
+  const bundler = readFileSync(path.join(ROOT, 'scripts', 'bundle-cli.ts'), 'utf8');
   assert.match(bundler, /external: \['net-keepalive', 'ffi-rs'\]/);
   // ffi-rs's native binary comes from an optional dependency under @yuuang/, one per platform.
   const ffi = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'ffi-rs', 'package.json'), 'utf8')) as {

@@ -6,7 +6,7 @@
  * parse reads a plain command line, `src/cli/quick-args.ts`), winston (the CLI writes
  * its lines itself, `src/log/line-logger.ts`), or the fs streams, readline and
  * worker_threads that an ES import of `node:fs` or `node:util` loads through their lazy
- * exports (`scripts/bundle.ts`). The CLI runs as users run it, with a preload that prints
+ * exports (`scripts/bundle-cli.ts`), and a command loads its code in a few files. The CLI runs as users run it, with a preload that prints
  * `process.moduleLoadList` and the bundle's files on SIGUSR2.
  */
 import { type TestContext, test } from 'node:test';
@@ -100,6 +100,11 @@ test(
       // The source maps were read: the process's own code is among them.
       assert.ok(sources.has(own) && sources.has('src/cli/quick-args.ts'), `${name}: ${[...sources].join(' ')}`);
       for (const pkg of ['yargs', 'yargs-parser', 'winston', 'logform']) assert.ok(!sources.has(pkg), `${name} loaded ${pkg}`);
+      // Nor the other command's code, and all in a few files (scripts/bundle-cli.ts): the
+      // executable, the entry, the rolldown runtime, the shared core and the command's own.
+      assert.ok(!sources.has(name === 'server' ? 'xstate' : 'src/server/server.ts'), `${name}: ${[...sources].join(' ')}`);
+      const bundled = files.filter((f) => f.includes('/dist/bundle/'));
+      assert.ok(bundled.length <= 5, `${name} loaded ${bundled.length} of the bundle's files: ${bundled.join(' ')}`);
       for (const builtin of FACADE_LOADS) assert.ok(!builtins.includes(builtin), `${name} loaded ${builtin}: ${builtins.join(' ')}`);
     }
   },

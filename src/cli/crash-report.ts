@@ -10,7 +10,7 @@
  * read the maps of the files in the stack and rewrite their positions.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { SourceMap, type SourceMapPayload } from 'node:module';
+import { SourceMap, type SourceMapPayload, type SourceMapping } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -65,8 +65,10 @@ export function mapStack(stack: string, dir: string = HERE): string {
             }
             const found = mapFor(file, dir, maps);
             if (!found) return whole;
-            const entry = found.map.findEntry(Number(row) - 1, Number(column) - 1);
-            if (!('originalSource' in entry)) return whole;
+            const entry: Partial<SourceMapping> = found.map.findEntry(Number(row) - 1, Number(column) - 1);
+            // No entry, or one of a single field (generated code that maps to no source).
+            if (typeof entry.originalSource !== 'string' || entry.originalLine === undefined || entry.originalColumn === undefined)
+              return whole;
             const source = resolve(found.dir, entry.originalSource);
             return `${isUrl ? pathToFileURL(source).href : source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
           })
