@@ -16,9 +16,9 @@
  *    its keepalive probes; where the addon cannot load (TMPDIR missing or mounted
  *    noexec) it warns once and the sockets keep the platform defaults
  *    (`src/net/socket-options.ts`).
- * 2. The preparation blob: `--experimental-sea-config` with the script, the asset
- *    and V8's code cache (the script is not compiled at each start: `--version` some
- *    15-25 % faster, measured).
+ * 2. The preparation blob: `--experimental-sea-config` with the script, the asset,
+ *    V8's code cache (the script is not compiled at each start: `--version` some
+ *    15-25 % faster, measured) and the V8 flags of {@link EXEC_ARGV}.
  * 3. The blob injected by `postject` (whose ELF writer prints a few harmless "Can't find
  *    string offset for section name" warnings) into a copy of the Node binary, which made
  *    the blob and, where binutils' `strip` is at hand, was stripped of its symbols first.
@@ -163,6 +163,19 @@ function stripSymbols(file: string): boolean {
 }
 
 /**
+ * The Node.js flags the executable starts with (SEA's `execArgv`, Node 24.6 and later;
+ * `NODE_OPTIONS` still adds to them). `--min-semi-space-size=2`: V8's young generation
+ * starts at 2 MB a semi-space instead of 1, which it grows to anyway. A start allocates
+ * more than 1 MB of young objects before listening (the code and the machine it sets
+ * up), and with 1 MB it ran a scavenge, 3-6 ms, before its listening line that a bare
+ * listener never runs: measured, `bore local` 9 ms sooner and 0.8 MB smaller idle
+ * (bench/README.md, "Time to listening"). Only the command line can give it: V8 reads
+ * it when the heap is set up, so `v8.setFlagsFromString` at start changes nothing
+ * (measured), and the npm bundle's `#!/usr/bin/env node` has no portable way to pass it.
+ */
+export const EXEC_ARGV = ['--min-semi-space-size=2'];
+
+/**
  * Steps 2 and 3: `node` copied to `exe` (stripped where `strip` is at hand), the blob
  * made in `work` by that copy, then injected into it. Returns whether it was stripped.
  */
@@ -180,6 +193,7 @@ async function makeExecutable(node: string, script: string, work: string, exe: s
       output: blob,
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
+      execArgv: EXEC_ARGV,
       assets: { [FFI_ASSET]: ffiAddonPath() },
     }),
   );

@@ -2,7 +2,7 @@
  * The single-file executable (`npm run build:exe`, `scripts/build-exe.ts`), built once
  * into a temp folder, then copied alone into a clean one and run there with no Node
  * reachable (PATH is an empty folder, nothing else is in the environment): `--version`,
- * `--help` and `up --example`; `bore server` and `bore local --inspect` (both the
+ * `--help` and `up --example`; the V8 flags it starts with; `bore server` and `bore local --inspect` (both the
  * executable) with a round trip through the tunnel and the inspector's `/snapshot`;
  * `bore up --check` and `bore up` on a config file; and the server's keepalive module,
  * embedded in the executable, loaded (no warning), or with an unusable TMPDIR one warning.
@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeBinary } from '../scripts/build-exe.js';
+import { EXEC_ARGV, nodeBinary } from '../scripts/build-exe.js';
 import { BoreProcess, connect, httpGet, roundTrip, startEchoServer } from './helpers/procs.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -103,6 +103,20 @@ describe('the single-file executable', { skip: unavailable() }, () => {
     for (const command of ['bore local', 'bore up', 'bore server']) assert.match(help.stdout, new RegExp(command));
     const example = await run(exe, ['up', '--example'], { env, cwd: clean });
     assert.equal(example.stdout, readFileSync(new URL('../examples/bore.toml', import.meta.url), 'utf8'));
+  });
+
+  test("the executable starts with its V8 flags: a young generation of 2 MB a semi-space (EXEC_ARGV), not V8's 1", async () => {
+    const probe = join(clean, 'new-space.cjs');
+    writeFileSync(
+      probe,
+      "const s = require('v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');\n" +
+        "process.stderr.write(`execArgv=${process.execArgv.join(' ')} new_space=${s.space_size}\\n`);\n",
+    );
+    const v = await run(exe, ['--version'], { env: { ...env, NODE_OPTIONS: `--require ${probe}` }, cwd: clean });
+    assert.equal(v.code, 0, v.stderr);
+    assert.ok(v.stderr.includes(`execArgv=${EXEC_ARGV.join(' ')} `), v.stderr);
+    // Two semi-spaces of 2 MB, where V8 starts with 1 MB ones.
+    assert.match(v.stderr, /new_space=2097152\n/);
   });
 
   test('bore server and bore local --inspect: a round trip through the tunnel, /snapshot, and the keepalive module loaded', async () => {
