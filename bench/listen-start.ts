@@ -7,9 +7,11 @@
  * winston (one line) and xstate (one actor), bundled and minified like our CLI. Each
  * command with Node's compile cache (filled by a run that lasts) and, for ours, without
  * (`NODE_DISABLE_COMPILE_CACHE=1`). And each one's resident memory 3 s after listening
- * (one run each). `--before <bore.mjs>` adds another build.
+ * (one run each). `--before <bore.mjs>` adds another build, `--exe <file>` the single-file
+ * executable (`npm run build:exe`, `dist/bore-linux-x64`), run as itself. Each time is
+ * given against both bare processes.
  *
- *   npm run build && node --import tsx bench/listen-start.ts [--runs 15] [--before dist/bundle-before/bore.mjs]
+ *   npm run build && node --import tsx bench/listen-start.ts [--runs 15] [--before dist/bundle-before/bore.mjs] [--exe dist/bore-linux-x64]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const RUNS = Number(flag('--runs') ?? 15);
 const BEFORE = flag('--before');
+const EXE = flag('--exe');
 const BORE = join(ROOT, 'dist', 'bundle', 'bore.mjs');
 const DIR = mkdtempSync(join(tmpdir(), 'bore-bench-start-'));
 const CACHE = { TMPDIR: DIR };
@@ -67,6 +70,7 @@ async function script(name: string, source: string, bundle = false): Promise<str
 
 /** Ms from spawn to the first output line matching `ready` (then SIGKILL, or `settle` ms later). */
 function timeToReady(
+  command: string,
   args: string[],
   env: Record<string, string>,
   ready: RegExp,
@@ -74,7 +78,7 @@ function timeToReady(
   onSettled?: (pid: number) => void,
 ): Promise<number> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let text = '';
     const on = (chunk: Buffer) => {
@@ -113,6 +117,8 @@ async function fill(args: string[]): Promise<void> {
 
 interface Row {
   name: string;
+  /** What runs: Node (the default), or the executable. */
+  command?: string;
   args: (port: number) => string[];
   env: Record<string, string>;
   ready: RegExp;
@@ -145,29 +151,49 @@ for (const [label, bore] of builds) {
   );
 }
 await fill([floor, '--port', String(nextPort())]);
+if (EXE) {
+  rows.push(
+    {
+      name: 'executable: bore server',
+      command: EXE,
+      args: (p) => ['server', '--bind-addr', '127.0.0.1', '--control-port', String(p)],
+      env: CACHE,
+      ready: /server listening/,
+    },
+    {
+      name: 'executable: bore local',
+      command: EXE,
+      args: () => ['local', '22', '--to', '127.0.0.1', '--control-port', '17699'],
+      env: CACHE,
+      ready: /listening at/,
+    },
+  );
+}
 
 const times = rows.map(() => [] as number[]);
 for (let run = 0; run < RUNS; run++) {
-  for (const [i, row] of rows.entries()) times[i]!.push(await timeToReady(row.args(nextPort()), row.env, row.ready));
+  for (const [i, row] of rows.entries())
+    times[i]!.push(await timeToReady(row.command ?? process.execPath, row.args(nextPort()), row.env, row.ready));
 }
 
 // Resident memory, idle: 3 s after listening, one run each.
 const rss: number[] = [];
 for (const row of rows) {
-  await timeToReady(row.args(nextPort()), row.env, row.ready, 3000, (pid) => {
+  await timeToReady(row.command ?? process.execPath, row.args(nextPort()), row.env, row.ready, 3000, (pid) => {
     rss.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024);
   });
 }
 const bare = median(times[0]!);
+const bareClient = median(times[2]!);
 target.kill('SIGTERM');
 rmSync(DIR, { recursive: true, force: true });
 console.log(
-  `| start to listening, Node ${process.versions.node}, median of ${RUNS} | ms | x bare Node listen | RSS idle, MB | over bare Node |`,
+  `| start to listening, Node ${process.versions.node}, median of ${RUNS} | ms | x bare Node listen | x bare Node connect, then listen | RSS idle, MB | over bare Node |`,
 );
-console.log('|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|');
 for (const [i, row] of rows.entries()) {
   const ms = median(times[i]!);
   console.log(
-    `| ${row.name} | ${ms.toFixed(1)} | ${(ms / bare).toFixed(2)}x | ${rss[i]!.toFixed(1)} | ${(rss[i]! - rss[0]!).toFixed(1)} |`,
+    `| ${row.name} | ${ms.toFixed(1)} | ${(ms / bare).toFixed(2)}x | ${(ms / bareClient).toFixed(2)}x | ${rss[i]!.toFixed(1)} | ${(rss[i]! - rss[0]!).toFixed(1)} |`,
   );
 }
