@@ -1,14 +1,14 @@
 /**
  * Bundles the CLI with rolldown into `dist/bundle/`: the entry `cli.mjs`, the crash
  * report `crash-report.mjs` (loaded only when an error reaches the top), and chunks
- * loaded on demand, one per part a command loads together ({@link chunkOf}).
+ * loaded on demand, one per part a command loads together ({@link chunkNamer}).
  *
  * Why rolldown and not esbuild, which bundles the page and the executable: esbuild
  * makes a chunk of every set of entry points (the CLI's entry and each dynamic import)
  * that reach a module, and cannot merge them, so `bore server` loaded 26 files; each
  * costs the module loader 0.3-0.5 ms (resolution, read, the compile cache, linking).
  * rolldown's chunk groups put what a command needs in a few files: `bore server` loads 5,
- * measured 91 ms to listening against 102 (bench/README.md, "Time to listening").
+ * measured 107 ms to listening against 117 (bench/README.md, "Time to listening").
  *
  * The bundle sits two levels below the package root like `dist/src/cli/cli.js`, so the
  * CLI's `../../package.json` lookup still works. Each file gets a linked source map
