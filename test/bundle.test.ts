@@ -1,9 +1,11 @@
 /**
- * Properties of the bundled CLI (`scripts/bundle.ts`) that no other test sees: yargs's
+ * Properties of the bundled CLI (`scripts/bundle-cli.ts`) that no other test sees: yargs's
  * help rendering (cliui, string-width) is evaluated only when help or an error is
  * printed, so a running tunnel never loads the ICU data behind it (about 2.6 MB of
  * resident memory for the life of the process). And Node's compile cache is on: a run
- * leaves the CLI's compiled code in the temporary folder for the next start.
+ * leaves the CLI's compiled code in the temporary folder for the next start. And the
+ * bundle's files are ASCII (rolldown's `charset`), so V8 holds their sources one byte a
+ * character.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -97,6 +99,20 @@ test(
       sources.filter((s) => /node_modules\/(winston|logform|@dabh\/diagnostics)\//.test(s)),
       [],
     );
+  },
+);
+
+test(
+  "the bundle's files are ASCII: one other character makes V8 keep a module's whole source as a two-byte string",
+  { skip: bundled ? false : `checks the bundle, and BORE_CLI points at ${CLI}` },
+  () => {
+    const dir = dirname(CLI);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
+    assert.ok(files.length >= 5, files.join(' '));
+    for (const file of files) {
+      const at = readFileSync(join(dir, file)).findIndex((byte) => byte > 0x7f);
+      assert.equal(at, -1, `${file}: a byte above 0x7f at ${at}`);
+    }
   },
 );
 
