@@ -12,6 +12,7 @@
 import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { type BoreProcess, connect, roundTrip, startClient, startEchoServer, startServer } from './helpers/procs.js';
 
@@ -61,6 +62,11 @@ async function plainClient(t: TestContext, echoPort: number, controlPort: number
   return client;
 }
 
+/** A static ES import of a built-in, in minified code: `from"node:module"`, `from "fs"`. */
+const ES_IMPORT_OF_BUILTIN = new RegExp(
+  `\\bfrom\\s*["'](?:${builtinModules.map((id) => id.replace(/^node:/, '').replace(/[/]/g, '\\/')).join('|')}|node:[^"']+)["']`,
+);
+
 /** The built-ins an ES import of `node:fs` or `node:util` loads through their lazy exports (streams, readline, workers). */
 const FACADE_LOADS = ['internal/fs/streams', 'fs/promises', 'internal/readline/interface', 'internal/repl/history', 'worker_threads'];
 
@@ -105,6 +111,12 @@ test(
       assert.ok(!sources.has(name === 'server' ? 'xstate' : 'src/server/server.ts'), `${name}: ${[...sources].join(' ')}`);
       const bundled = files.filter((f) => f.includes('/dist/bundle/'));
       assert.ok(bundled.length <= 5, `${name} loaded ${bundled.length} of the bundle's files: ${bundled.join(' ')}`);
+      // None of them imports a built-in as an ES module (whose facade reads every export): a
+      // bundler's own helpers did (rolldown's `require`, through `node:module`).
+      for (const file of bundled) {
+        const found = ES_IMPORT_OF_BUILTIN.exec(readFileSync(fileURLToPath(file), 'utf8'));
+        assert.equal(found?.[0], undefined, `${name}: ${file}`);
+      }
       for (const builtin of FACADE_LOADS) assert.ok(!builtins.includes(builtin), `${name} loaded ${builtin}: ${builtins.join(' ')}`);
     }
   },
