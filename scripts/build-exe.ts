@@ -41,7 +41,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAGE_MODULE, bundlePage, pageModule } from './bundle.js';
-import { lazyHelpRendering } from './bundle-plugins.js';
+import { LAZY_HELP_IMPORTER, LAZY_HELP_MODULES, lazyModuleSource } from './bundle-plugins.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The executable. */
@@ -121,6 +121,21 @@ function seaModules(version: string, example: string): Plugin {
     },
   };
 }
+
+/** {@link lazyModuleSource} as an esbuild plugin (the executable's build). */
+const lazyHelpRendering: Plugin = {
+  name: 'lazy-help-rendering',
+  setup(b) {
+    b.onResolve({ filter: LAZY_HELP_MODULES }, (args) =>
+      LAZY_HELP_IMPORTER.test(args.importer) ? { path: args.path, namespace: 'lazy', pluginData: dirname(args.importer) } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+      contents: lazyModuleSource(args.path),
+      resolveDir: args.pluginData as string,
+      loader: 'js',
+    }));
+  },
+};
 
 /** Step 1: the single CommonJS script, written into `work`; returns its path. */
 async function bundleScript(work: string): Promise<string> {

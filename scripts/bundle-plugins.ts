@@ -1,11 +1,8 @@
 /**
  * What the bundles' plugins put in place of a module, shared by the CLI's bundler
  * (rolldown, `scripts/bundle-cli.ts`) and the single-file executable's (esbuild,
- * `scripts/build-exe.ts`): each bundler gets a thin plugin over these.
+ * `scripts/build-exe.ts`): each bundler has a thin plugin of its own over these.
  */
-import type { Plugin as EsbuildPlugin } from 'esbuild';
-import { dirname } from 'node:path';
-
 /** The import specifiers of yargs's help rendering that are loaded on first use ({@link lazyModuleSource}). */
 export const LAZY_HELP_MODULES = /^(cliui|string-width)$/;
 /** yargs's module that imports them (its platform shims). */
@@ -22,21 +19,6 @@ export function lazyModuleSource(specifier: string): string {
   // esbuild's require of an ES module gives its namespace; rolldown's, its default export alone.
   return `let f; export default function lazy(...a) { if (f === undefined) { const m = require(${JSON.stringify(specifier)}); f = typeof m === 'function' ? m : m.default; } return f(...a); }`;
 }
-
-/** {@link lazyModuleSource} as an esbuild plugin (the executable's build). */
-export const lazyHelpRendering: EsbuildPlugin = {
-  name: 'lazy-help-rendering',
-  setup(b) {
-    b.onResolve({ filter: LAZY_HELP_MODULES }, (args) =>
-      LAZY_HELP_IMPORTER.test(args.importer) ? { path: args.path, namespace: 'lazy', pluginData: dirname(args.importer) } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
-      contents: lazyModuleSource(args.path),
-      resolveDir: args.pluginData as string,
-      loader: 'js',
-    }));
-  },
-};
 
 /**
  * Node's built-in `id` (`node:fs`, ...) taken with `process.getBuiltinModule(id)` (Node

@@ -2,8 +2,9 @@
  * The single-file executable (`npm run build:exe`, `scripts/build-exe.ts`), built once
  * into a temp folder, then copied alone into a clean one and run there with no Node
  * reachable (PATH is an empty folder, nothing else is in the environment): `--version`,
- * `--help` and `up --example`; the V8 flags it starts with; `bore server` and `bore local --inspect` (both the
- * executable) with a round trip through the tunnel and the inspector's `/snapshot`;
+ * `--help` and `up --example`; the V8 flags it starts with; `bore server` and `bore local
+ * --inspect` (both the executable) with a round trip through the tunnel and the
+ * inspector's `/snapshot`;
  * `bore up --check` and `bore up` on a config file; and the server's keepalive module,
  * embedded in the executable, loaded (no warning), or with an unusable TMPDIR one warning.
  *

@@ -6,8 +6,9 @@
  * parse reads a plain command line, `src/cli/quick-args.ts`), winston (the CLI writes
  * its lines itself, `src/log/line-logger.ts`), or the fs streams, readline and
  * worker_threads that an ES import of `node:fs` or `node:util` loads through their lazy
- * exports (`scripts/bundle-cli.ts`), and a command loads its code in a few files. The CLI runs as users run it, with a preload that prints
- * `process.moduleLoadList` and the bundle's files on SIGUSR2.
+ * exports (`scripts/bundle-cli.ts`); and a command loads its code in a few files, none of
+ * which imports a built-in as an ES module. The CLI runs as users run it, with a preload
+ * that prints `process.moduleLoadList` and the bundle's files on SIGUSR2.
  */
 import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
