@@ -2,14 +2,15 @@
  * Time from spawn to listening (issue 23's start-up row), interleaved, median of
  * `--runs` (15): `bore server` to its `server listening` line and `bore local` to its
  * `listening at` line, beside a bare Node process that listens (and, for the client, one
- * that connects to the server first and then listens), and beside the floor of the
+ * that connects to the server first and then listens, and one that does the protocol's
+ * own work by hand: connect, `Hello(0)`, the server's reply), and beside the floor of the
  * design's three named dependencies: a bare listener that loads and uses yargs (parse),
  * winston (one line) and xstate (one actor), bundled and minified like our CLI. Each
  * command with Node's compile cache (filled by a run that lasts) and, for ours, without
  * (`NODE_DISABLE_COMPILE_CACHE=1`). And each one's resident memory 3 s after listening
  * (one run each). `--before <bore.mjs>` adds another build, `--exe <file>` the single-file
  * executable (`npm run build:exe`, `dist/bore-linux-x64`), run as itself. Each time is
- * given against both bare processes.
+ * given against the three bare processes.
  *
  *   npm run build && node --import tsx bench/listen-start.ts [--runs 15] [--before dist/bundle-before/bore.mjs] [--exe dist/bore-linux-x64]
  */
@@ -38,6 +39,15 @@ const BARE_SERVER = `import net from 'node:net';
 net.createServer(() => {}).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('server listening'));`;
 const BARE_CLIENT = `import net from 'node:net';
 net.connect(Number(process.argv[2]), '127.0.0.1', () => net.createServer(() => {}).listen(0, () => console.log('listening at')));`;
+// The protocol's own work, by hand: connect, send Hello(0), read the server's Hello(port).
+const BARE_HELLO = `import net from 'node:net';
+const socket = net.connect(Number(process.argv[2]), '127.0.0.1', () => socket.write('{"Hello":0}\\0'));
+let text = '';
+socket.on('data', (chunk) => {
+  text += chunk;
+  const end = text.indexOf('\\0');
+  if (end >= 0) console.log('listening at 127.0.0.1:' + JSON.parse(text.slice(0, end)).Hello);
+});`;
 const FLOOR = `import net from 'node:net';
 import yargs from 'yargs';
 import winston from 'winston';
@@ -126,6 +136,7 @@ interface Row {
 
 const server = await script('bare-server', BARE_SERVER);
 const client = await script('bare-client', BARE_CLIENT);
+const hello = await script('bare-hello', BARE_HELLO);
 const floor = await script('floor', FLOOR, true);
 const builds: [string, string][] = [['ours', BORE], ...(BEFORE ? [['before', BEFORE] as [string, string]] : [])];
 let port = 17700;
@@ -137,6 +148,7 @@ const rows: Row[] = [
   { name: 'bare Node: listen', args: (p) => [server, String(p)], env: CACHE, ready: /server listening/ },
   { name: 'yargs + winston + xstate floor: listen', args: (p) => [floor, '--port', String(p)], env: CACHE, ready: /server listening/ },
   { name: 'bare Node: connect, then listen', args: () => [client, '17699'], env: CACHE, ready: /listening at/ },
+  { name: 'bare Node: connect, Hello, the reply', args: () => [hello, '17699'], env: CACHE, ready: /listening at/ },
 ];
 for (const [label, bore] of builds) {
   const serverArgs = (p: number) => [bore, 'server', '--bind-addr', '127.0.0.1', '--control-port', String(p)];
@@ -185,15 +197,16 @@ for (const row of rows) {
 }
 const bare = median(times[0]!);
 const bareClient = median(times[2]!);
+const bareHello = median(times[3]!);
 target.kill('SIGTERM');
 rmSync(DIR, { recursive: true, force: true });
 console.log(
-  `| start to listening, Node ${process.versions.node}, median of ${RUNS} | ms | x bare Node listen | x bare Node connect, then listen | RSS idle, MB | over bare Node |`,
+  `| start to listening, Node ${process.versions.node}, median of ${RUNS} | ms | x bare Node listen | x bare Node connect, then listen | x bare Node Hello | RSS idle, MB | over bare Node |`,
 );
-console.log('|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|');
 for (const [i, row] of rows.entries()) {
   const ms = median(times[i]!);
   console.log(
-    `| ${row.name} | ${ms.toFixed(1)} | ${(ms / bare).toFixed(2)}x | ${(ms / bareClient).toFixed(2)}x | ${rss[i]!.toFixed(1)} | ${(rss[i]! - rss[0]!).toFixed(1)} |`,
+    `| ${row.name} | ${ms.toFixed(1)} | ${(ms / bare).toFixed(2)}x | ${(ms / bareClient).toFixed(2)}x | ${(ms / bareHello).toFixed(2)}x | ${rss[i]!.toFixed(1)} | ${(rss[i]! - rss[0]!).toFixed(1)} |`,
   );
 }
