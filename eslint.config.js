@@ -81,6 +81,8 @@ export default tseslint.config(
     },
     rules: {
       'import-x/no-cycle': 'error',
+      // CONTRIBUTING's standard: one concern per module, no file over 400 lines.
+      'max-lines': ['error', { max: 400 }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // A socket's 'end' or 'close' listener attached late never runs: src/net/socket-events.ts.
       'no-restricted-syntax': [

@@ -22,6 +22,7 @@ import os from 'node:os';
 import { CLI, startClient, startServer } from '../test/helpers/procs.js';
 import type { Job } from './loadgen.js';
 import { cpuMs, median, peakRssMb, percentile, resetPeakRss, rssMb } from './proc-stats.js';
+import { GiB, TARGETS, table } from './run-table.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -36,20 +37,9 @@ const idleIdx = argv.indexOf('--idle-minutes');
 const idleMinutes = idleIdx >= 0 ? Number(argv[idleIdx + 1]) : 0;
 if (!(idleMinutes >= 0)) throw new Error(`--idle-minutes wants a number of minutes, got '${argv[idleIdx + 1]}'`);
 
-const GiB = 1 << 30;
 const SIZES = quick
   ? { bulk: 256 << 20, bulkRuns: 1, slow: 128 << 20, slowRate: 200, setup: 50, rtt: 1000, conns: 1000, messages: 10, startupRuns: 5 }
   : { bulk: GiB, bulkRuns: 5, slow: GiB, slowRate: 200, setup: 200, rtt: 5000, conns: 1000, messages: 10, startupRuns: 9 };
-
-/** Targets of issue 6 on the reference machine class. */
-const TARGETS = {
-  throughputRatio: 0.25,
-  setupP50Ratio: 2.5,
-  rttP50Ratio: 3,
-  concurrencyMs: 1500,
-  clientIdleRssMb: 55,
-  helpMs: 200,
-};
 
 /** Starts a node script with tsx; resolves with the child and a line reader of its stdout. */
 function startNode(script: string, args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
@@ -277,127 +267,8 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${table(report.results)}\n`);
+  process.stdout.write(`${table(report.results, SIZES)}\n`);
   log(`wrote ${OUT}`);
-}
-
-type Pair<T> = { direct?: T; tunnel?: T };
-interface Results {
-  idleRssMb?: { server: number; client: number };
-  steadyIdleRssMb?: { minutes: number; server: number; client: number; maxClient: number };
-  concurrency?: Pair<{
-    ms: number;
-    failures: number;
-    rssMb?: { server: number; client: number };
-    peakRssMb?: { server: number; client: number };
-  }>;
-  slowReader?: {
-    bytes: number;
-    readerMBps: number;
-    mbps: number;
-    rssBeforeMb: { server: number; client: number };
-    peakRssMb: { server: number; client: number };
-  };
-  throughput?: Pair<{ mbps: number; best: number; bytes: number; cpuMsPerGB?: { server: number; client: number } }>;
-  setup?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
-  rtt?: Pair<{ p50Ms: number; p99Ms: number; count: number }>;
-  startup?: { nodeEmptyMs: number; helpMs: number; bundleHelpMs?: number; runs: number };
-}
-
-/** The results as a markdown table: figure, direct, tunnel, ratio, target. */
-export function table(r: Results): string {
-  const rows: string[][] = [['Figure', 'Direct (physical limit)', 'Through the tunnel', 'Tunnel / direct', 'Target']];
-  const ok = (pass: boolean) => (pass ? 'met' : '**missed**');
-  const mib = (b: number) => (b >= GiB ? `${b / GiB} GiB` : `${b / (1 << 20)} MiB`);
-  if (r.throughput?.direct && r.throughput.tunnel) {
-    const ratio = r.throughput.tunnel.mbps / r.throughput.direct.mbps;
-    rows.push([
-      `Bulk throughput, ${mib(r.throughput.tunnel.bytes)} one way, 1 connection, median of ${SIZES.bulkRuns} (best)`,
-      `${r.throughput.direct.mbps.toFixed(0)} MB/s (${r.throughput.direct.best.toFixed(0)})`,
-      `${r.throughput.tunnel.mbps.toFixed(0)} MB/s (${r.throughput.tunnel.best.toFixed(0)})`,
-      `${(ratio * 100).toFixed(0)}%`,
-      `>= ${TARGETS.throughputRatio * 100}%: ${ok(ratio >= TARGETS.throughputRatio)}`,
-    ]);
-  }
-  for (const [key, label, target] of [
-    ['setup', 'Connection setup (connect + first echoed byte)', TARGETS.setupP50Ratio],
-    ['rtt', 'Round trip, 1-byte ping-pong on one connection', TARGETS.rttP50Ratio],
-  ] as const) {
-    const p = r[key];
-    if (!p?.direct || !p.tunnel) continue;
-    const ratio = p.tunnel.p50Ms / p.direct.p50Ms;
-    rows.push([
-      `${label}, p50 / p99 over ${p.tunnel.count}`,
-      `${p.direct.p50Ms.toFixed(3)} / ${p.direct.p99Ms.toFixed(3)} ms`,
-      `${p.tunnel.p50Ms.toFixed(3)} / ${p.tunnel.p99Ms.toFixed(3)} ms`,
-      `${ratio.toFixed(2)}x (p50)`,
-      `p50 <= ${target}x: ${ok(ratio <= target)}`,
-    ]);
-  }
-  const c = r.concurrency;
-  if (c?.direct && c.tunnel) {
-    rows.push([
-      `${SIZES.conns} simultaneous connections x ${SIZES.messages} x 1 KiB echoed: wall time (failures)`,
-      `${c.direct.ms.toFixed(0)} ms (${c.direct.failures})`,
-      `${c.tunnel.ms.toFixed(0)} ms (${c.tunnel.failures})`,
-      `${(c.tunnel.ms / c.direct.ms).toFixed(2)}x`,
-      `0 failures, <= ${TARGETS.concurrencyMs} ms: ${ok(c.tunnel.failures === 0 && c.tunnel.ms <= TARGETS.concurrencyMs)}`,
-    ]);
-  }
-  if (r.idleRssMb) {
-    rows.push([
-      'RSS idle: server / client',
-      '',
-      `${r.idleRssMb.server} / ${r.idleRssMb.client} MB`,
-      '',
-      `client <= ${TARGETS.clientIdleRssMb} MB: ${ok(r.idleRssMb.client <= TARGETS.clientIdleRssMb)}`,
-    ]);
-  }
-  if (r.steadyIdleRssMb) {
-    const st = r.steadyIdleRssMb;
-    rows.push([
-      `RSS idle after ${st.minutes} min: server / client (client max)`,
-      '',
-      `${st.server} / ${st.client} MB (${st.maxClient})`,
-      '',
-      `client <= ${TARGETS.clientIdleRssMb} MB: ${ok(st.maxClient <= TARGETS.clientIdleRssMb)}`,
-    ]);
-  }
-  if (c?.tunnel?.rssMb) {
-    rows.push([
-      `RSS at ${SIZES.conns} open connections: server / client (peak)`,
-      '',
-      `${c.tunnel.rssMb.server} / ${c.tunnel.rssMb.client} MB (${c.tunnel.peakRssMb?.server} / ${c.tunnel.peakRssMb?.client})`,
-      '',
-      '',
-    ]);
-  }
-  if (r.slowReader) {
-    const s = r.slowReader;
-    const growth = (k: 'server' | 'client') => `+${Math.max(0, s.peakRssMb[k] - s.rssBeforeMb[k]).toFixed(1)}`;
-    rows.push([
-      `Peak RSS, ${mib(s.bytes)} to a reader at ${s.readerMBps} MB/s: server / client (growth)`,
-      '',
-      `${s.peakRssMb.server} / ${s.peakRssMb.client} MB (${growth('server')} / ${growth('client')})`,
-      '',
-      'bounded',
-    ]);
-  }
-  if (r.startup) {
-    const best = Math.min(r.startup.helpMs, r.startup.bundleHelpMs ?? Infinity);
-    rows.push([
-      `Start-up: \`bore --help\`, median of ${r.startup.runs}${r.startup.bundleHelpMs !== undefined ? ' (bundled / unbundled)' : ''}`,
-      `${r.startup.nodeEmptyMs.toFixed(0)} ms (\`node -e 0\`)`,
-      r.startup.bundleHelpMs !== undefined
-        ? `${r.startup.bundleHelpMs.toFixed(0)} / ${r.startup.helpMs.toFixed(0)} ms`
-        : `${r.startup.helpMs.toFixed(0)} ms`,
-      `${(best / r.startup.nodeEmptyMs).toFixed(2)}x`,
-      `<= ${TARGETS.helpMs} ms: ${ok(best <= TARGETS.helpMs)}`,
-    ]);
-  }
-  const lines = rows.map((row) => `| ${row.join(' | ')} |`);
-  lines.splice(1, 0, `|${rows[0]!.map(() => '---').join('|')}|`);
-  return lines.join('\n');
 }
 
 main().catch((err: Error) => {
