@@ -97,6 +97,31 @@ test('reports the handshake and every message but a heartbeat within a second of
   await server.done();
 });
 
+test('without TLS or a secret, Hello is written before the machine hears CONNECTED (its first transition runs while the server answers)', async (t) => {
+  const server = await scriptedServer(async (framed) => {
+    assert.deepEqual(await framed.recv(), { type: 'Hello', port: 0 });
+    framed.send({ type: 'Hello', port: 20004 });
+  });
+  t.after(() => server.close());
+  // What the machine had heard when the first bytes went to the server.
+  let heardAtFirstWrite: string[] | undefined;
+  const write = net.Socket.prototype.write;
+  net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>) {
+    if (this.remotePort === server.port) heardAtFirstWrite ??= session.events.map((e) => e.type);
+    return write.apply(this, args);
+  } as net.Socket['write'];
+  t.after(() => (net.Socket.prototype.write = write));
+  const session = runSession(server.port, new ClientRuntime(new CaptureLogger(), undefined));
+  await session.next('OPENED');
+  session.actor.stop();
+  assert.deepEqual(heardAtFirstWrite, []);
+  assert.deepEqual(
+    session.events.map((e) => e.type),
+    ['CONNECTED', 'OPENED'],
+  );
+  await server.done();
+});
+
 test('with a secret: answers the challenge, says so, then asks for the port', async (t) => {
   const auth = new Authenticator('session-test-secret');
   const server = await scriptedServer(async (framed) => {

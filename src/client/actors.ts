@@ -181,8 +181,8 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     }
     socket = connected;
     setControlSocketBasics(socket);
-    report({ type: 'CONNECTED' });
     if (tls) {
+      report({ type: 'CONNECTED' });
       const secured = await secureSocket({ socket, host: input.host, port: input.port, tls, signal: abort.signal });
       socket = secured;
       if (over) {
@@ -194,9 +194,12 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
     }
     const framed = frameClientSocket(socket);
     const auth = runtime.renewAuth();
+    // Without TLS or a secret, `Hello` goes first; the machine's step runs meanwhile.
+    const opening = tls || auth ? undefined : requestPort(framed, input.requestedPort, 0);
+    if (!tls) report({ type: 'CONNECTED' });
     await authenticate(framed, auth, 0);
     if (auth) report({ type: 'CHALLENGE.ANSWERED' });
-    const port = await requestPort(framed, input.requestedPort, 0);
+    const port = await (opening ?? requestPort(framed, input.requestedPort, 0));
     if (input.poolSize > 0) {
       framed.send({ type: 'PoolRequest', size: input.poolSize });
       runtime.logger.debug('asked the server for a pool of data connections', { size: input.poolSize });
