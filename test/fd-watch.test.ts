@@ -9,7 +9,16 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import type net from 'node:net';
-import { FdAlarm, type FdReading, fdLevel, parseFdLimit, watchFds } from '../src/system/fd-watch.js';
+import {
+  FD_LIMIT_REFRESH_MS,
+  FdAlarm,
+  type FdReading,
+  fdLevel,
+  parseFdLimit,
+  readFdLimit,
+  readFds,
+  watchFds,
+} from '../src/system/fd-watch.js';
 import { BoreProcess, connect, httpGet } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 import { hasPrlimit, socketsOf } from './helpers/fds.js';
@@ -92,9 +101,13 @@ test('watchFds: checks through its reader at once and on check(); a reader witho
   await watch.check();
   await watch.check();
   assert.deepEqual(seen, [undefined, 64, 64], 'a limit that could not be read is the last one known');
+  t += FD_LIMIT_REFRESH_MS;
+  readings.unshift({ open: 10, limit: 64 });
+  await watch.check();
+  assert.equal(seen.at(-1), undefined, 'once a minute the reader is asked to read the limit again');
   assert.deepEqual(
     logger.lines.map((l) => l.level),
-    ['warn', 'error'],
+    ['warn', 'error', 'info'],
   );
   assert.match(logger.lines[1]!.message, /out of file descriptors \(limit 64\)/);
   assert.equal(watch.limitReached, 1);
@@ -103,6 +116,14 @@ test('watchFds: checks through its reader at once and on check(); a reader witho
   const none = watchFds({ logger: new CaptureLogger(), read: () => Promise.resolve(undefined) });
   await none.check();
   assert.equal(none.limitReached, 0);
+});
+
+test('readFds reads /proc/self/limits only without a limit it may keep, or when the count nears it', async (t) => {
+  const limit = readFdLimit();
+  if (limit === undefined) return t.skip('no /proc/self/limits here (or no limit)');
+  assert.equal((await readFds())?.limit, limit);
+  assert.equal((await readFds(limit + 12345))?.limit, limit + 12345, 'far below the warning level the known limit stands');
+  assert.equal((await readFds(1))?.limit, limit, 'at the warning level of the known limit it is read again');
 });
 
 test(

@@ -3,7 +3,8 @@
  * accepts each new connection and closes it at once, and a connection cannot be
  * opened: nothing is reported, neither by the listener nor by an `error` event. So
  * `bore server`, `bore local` and `bore up` count their open descriptors every few
- * seconds (`/proc/self/fd`, the limit from `/proc/self/limits`) and say so: a warning
+ * seconds (`/proc/self/fd`; the limit from `/proc/self/limits`, read again once a minute
+ * or when the count nears it) and say so: a warning
  * at 80% of the limit, an error at the limit, each at most once a minute, and an info
  * line once back below 80%. On a platform without `/proc` nothing is watched.
  * The client's warm pool is bounded by the same limit (`pool-bound.ts`).
@@ -20,6 +21,9 @@ export const FD_REPEAT_MS = 60_000;
 
 /** Milliseconds between two checks (`BORE_FD_CHECK_MS` overrides it, for tests). */
 export const FD_CHECK_MS = 5000;
+
+/** Milliseconds a limit once read stands, while the count stays below the warning level. */
+export const FD_LIMIT_REFRESH_MS = 60_000;
 
 /** What a check found. */
 export interface FdReading {
@@ -52,21 +56,26 @@ export function readFdLimit(): number | undefined {
 }
 
 /**
- * Counts this process's open descriptors and reads its limit; undefined on a platform
- * without `/proc`. `lastLimit` stands in for a limit that could not be read.
+ * Counts this process's open descriptors and, unless `knownLimit` is given and the count
+ * is below its warning level, reads the limit: Node reads a `/proc` file in 64 KB
+ * buffers, and that read every 5 s was all an idle server allocated (25 KB/s, a
+ * collection every minute and a half). Undefined on a platform without `/proc`;
+ * `knownLimit` also stands in for a limit that could not be read.
  */
-export async function readFds(lastLimit?: number): Promise<FdReading | undefined> {
+export async function readFds(knownLimit?: number): Promise<FdReading | undefined> {
   let entries: string[];
   try {
     entries = await readdir('/proc/self/fd');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EMFILE' || code === 'ENFILE') return { open: undefined, limit: lastLimit };
+    if (code === 'EMFILE' || code === 'ENFILE') return { open: undefined, limit: knownLimit };
     return undefined;
   }
-  const limit = await readFile('/proc/self/limits', 'utf8').then(parseFdLimit, () => lastLimit);
   // The directory's own descriptor was open while it was read: not the process's.
-  return { open: entries.length - 1, limit };
+  const open = entries.length - 1;
+  if (knownLimit !== undefined && open < knownLimit * FD_WARN_RATIO) return { open, limit: knownLimit };
+  const limit = await readFile('/proc/self/limits', 'utf8').then(parseFdLimit, () => knownLimit);
+  return { open, limit };
 }
 
 /** How a reading stands: `error` at the limit (or out of descriptors), `warn` from {@link FD_WARN_RATIO}. */
@@ -143,8 +152,11 @@ export interface FdWatchOptions {
   logger: Logger;
   /** Milliseconds between checks (default `BORE_FD_CHECK_MS`, else {@link FD_CHECK_MS}). */
   intervalMs?: number;
-  /** The reader (default {@link readFds}); undefined means no `/proc`, and the watch stops. */
-  read?: (lastLimit?: number) => Promise<FdReading | undefined>;
+  /**
+   * The reader (default {@link readFds}), given the limit it may keep (undefined at first
+   * and once every {@link FD_LIMIT_REFRESH_MS}); undefined means no `/proc`, and the watch stops.
+   */
+  read?: (knownLimit?: number) => Promise<FdReading | undefined>;
   /** The clock (default `Date.now`). */
   now?: () => number;
 }
@@ -166,9 +178,15 @@ export function watchFds(options: FdWatchOptions): FdWatch {
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? (Number(process.env.BORE_FD_CHECK_MS) || FD_CHECK_MS);
   let lastLimit: number | undefined;
+  let limitAskedAt = -Infinity;
   let running: Promise<void> | undefined;
+  const knownLimit = () => {
+    if (now() - limitAskedAt < FD_LIMIT_REFRESH_MS) return lastLimit;
+    limitAskedAt = now();
+    return undefined;
+  };
   const check = () =>
-    (running ??= read(lastLimit)
+    (running ??= read(knownLimit())
       .then((reading) => {
         if (reading === undefined) return stop();
         lastLimit = reading.limit ?? lastLimit;
