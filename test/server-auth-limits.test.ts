@@ -1,8 +1,9 @@
 /**
  * The server's per-address cap on failed handshakes, on real loopback sockets: wrong
  * secrets and garbage count, a cool-down refuses new tunnels but keeps the data
- * connections of those that are up, health checks and races are no failures; and the
- * CLI server never prints its secret. The other bounds are `server-limits.test.ts`.
+ * connections of those that are up, health checks and races are no failures; bad
+ * options are refused; and the CLI server never prints its secret. The other bounds are
+ * `server-limits.test.ts`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,9 +2,9 @@
  * The server's resource bounds and its reactions to a dying control connection, on
  * real loopback sockets: the 3 s whole-handshake deadline, the per-tunnel cap on
  * unclaimed connections, quiet refusal of unknown `Accept`s, no unauthenticated path
- * to a tunnel's connections, a public port freed the moment its client is gone, and
- * the per-address cap on tunnels. The cap on failed handshakes is
- * `server-auth-limits.test.ts`.
+ * to a tunnel's connections, a public port freed the moment its client is gone, the
+ * control sockets' keepalive and user timeout, and the per-address cap on tunnels. The
+ * cap on failed handshakes is `server-auth-limits.test.ts`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
