@@ -195,9 +195,10 @@ for (const row of rows) {
     rss.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024);
   });
 }
-const bare = median(times[0]!);
-const bareClient = median(times[2]!);
-const bareHello = median(times[3]!);
+const medianOf = (name: string) => median(times[rows.findIndex((row) => row.name === name)]!);
+const bare = medianOf('bare Node: listen');
+const bareClient = medianOf('bare Node: connect, then listen');
+const bareHello = medianOf('bare Node: connect, Hello, the reply');
 target.kill('SIGTERM');
 rmSync(DIR, { recursive: true, force: true });
 console.log(

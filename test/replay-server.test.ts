@@ -25,17 +25,16 @@ function mapPort(port: number): number {
   return port >= RECORDED_MIN && port <= RECORDED_MAX ? port - RECORDED_MIN + OUR_MIN : port;
 }
 
+/** Our server on loopback, its public ports in our range, with the recording's secret if it had one. */
+function ourServer(t: Transcript): BoreServer {
+  const secret = t.server_secret ?? undefined;
+  return new BoreServer({ controlPort: 0, bindAddr: '127.0.0.1', bindTunnels: '127.0.0.1', minPort: OUR_MIN, maxPort: OUR_MAX, secret });
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 async function replayClientSide(t: Transcript): Promise<void> {
-  const server = new BoreServer({
-    controlPort: 0,
-    bindAddr: '127.0.0.1',
-    bindTunnels: '127.0.0.1',
-    minPort: OUR_MIN,
-    maxPort: OUR_MAX,
-    secret: t.server_secret ?? undefined,
-  });
+  const server = ourServer(t);
   const controlPort = await server.listen();
   /** Recorded random UUIDs → the ones our server chose. */
   const ids = new Map<string, string>();
@@ -165,14 +164,7 @@ test('our server forwards raw bytes that arrive in the same read as Authenticate
   // The auth session again, but the Rust client's data-connection frames and the first
   // tunneled bytes arrive in one segment (the server must forward what it read past Accept).
   const t = transcripts.find((x) => x.scenario === 'auth')!;
-  const server = new BoreServer({
-    controlPort: 0,
-    bindAddr: '127.0.0.1',
-    bindTunnels: '127.0.0.1',
-    minPort: OUR_MIN,
-    maxPort: OUR_MAX,
-    secret: t.server_secret!,
-  });
+  const server = ourServer(t);
   const controlPort = await server.listen();
   const key = new Authenticator(t.client_secret!);
   const opened: net.Socket[] = [];

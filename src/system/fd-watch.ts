@@ -4,9 +4,8 @@
  * opened: nothing is reported, neither by the listener nor by an `error` event. So
  * `bore server`, `bore local` and `bore up` count their open descriptors every few
  * seconds (`/proc/self/fd`; the limit from `/proc/self/limits`, read again once a minute
- * or when the count nears it) and say so: a warning
- * at 80% of the limit, an error at the limit, each at most once a minute, and an info
- * line once back below 80%. On a platform without `/proc` nothing is watched.
+ * or when the count nears it) and say so: a warning at 80% of the limit, an error at
+ * the limit, each at most once a minute, and an info line once back below 80%. On a platform without `/proc` nothing is watched.
  * The client's warm pool is bounded by the same limit (`pool-bound.ts`).
  */
 import fs from 'node:fs';
@@ -181,8 +180,9 @@ export function watchFds(options: FdWatchOptions): FdWatch {
   let limitAskedAt = -Infinity;
   let running: Promise<void> | undefined;
   const knownLimit = () => {
-    if (now() - limitAskedAt < FD_LIMIT_REFRESH_MS) return lastLimit;
-    limitAskedAt = now();
+    const at = now();
+    if (at - limitAskedAt < FD_LIMIT_REFRESH_MS) return lastLimit;
+    limitAskedAt = at;
     return undefined;
   };
   const check = () =>
