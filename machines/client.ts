@@ -39,6 +39,7 @@ import type { TunnelTls } from '../src/client/tls.js';
 import { NETWORK_TIMEOUT_MS } from '../src/protocol/constants.js';
 import { type ClientOutput, type LastError, viewOf } from './client-view.js';
 import * as failover from './failover.js';
+import { transitionLog } from './transition-log.js';
 import { type ClientMachineInput, STICKY_PORT_TRIES, type TunnelSettings, isStickyRequest, stickyPortRefusal } from './client-settings.js';
 
 export {
@@ -210,24 +211,23 @@ export const clientMachine = setup({
       size: Math.min(size, context.settings.pool),
     })),
     closePool: sendTo('proxies', { type: 'POOL.CLOSE' as const }),
-    // The log lines of the transitions, where they happen: no-ops here, given by the
-    // runner with `machine.provide({ actions })` (src/run/tunnel-log.ts).
+    // The log lines of the transitions, where they happen: the runtime's log, if any.
     /** Entering `connecting` (the attempt counted). */
-    logConnecting: () => {},
+    logConnecting: ({ context }) => transitionLog(context)?.connecting(context),
     /** Connected, with TLS: its handshake starts. */
-    logSecuring: () => {},
+    logSecuring: ({ context }) => transitionLog(context)?.securing(context),
     /** Connected (and secured, with TLS): the bore handshake starts. */
-    logAuthenticating: () => {},
+    logAuthenticating: ({ context }) => transitionLog(context)?.authenticating(context),
     /** The server opened the tunnel (the port recorded). */
-    logListening: () => {},
+    logListening: ({ context }) => transitionLog(context)?.listening(context),
     /** No pool offer in time: new connections take the standard path. */
-    logNoPool: () => {},
+    logNoPool: ({ context }) => transitionLog(context)?.noPool(),
     /** Entering `backoff` (the retry scheduled). */
-    logBackoff: () => {},
+    logBackoff: ({ context }) => transitionLog(context)?.backoff(context),
     /** Giving up (`fatal`). */
-    logFatal: () => {},
+    logFatal: ({ context }) => transitionLog(context)?.fatal(context),
     /** Stopped by `STOP`. */
-    logStopped: () => {},
+    logStopped: ({ context }) => transitionLog(context)?.stopped(),
   },
 }).createMachine({
   id: 'bore',

@@ -2,13 +2,14 @@
  * The log lines of a tunnel's transitions (`connecting to`, `listening at`, `connection
  * failed: ...` and `reconnecting in ...`, the error that ends it), as the implementations
  * of the client machine's named log actions (`logConnecting`, `logListening`,
- * `logBackoff`, `logFatal`...): the chart says where each line is logged, the runner
- * gives them with {@link loggedClientMachine}. Each tunnel's {@link TunnelLog} comes
- * with its runtime ({@link TunnelRuntime}). A retry whose warning the rate limit
+ * `logBackoff`, `logFatal`...): the chart says where each line is logged, and the
+ * machine finds each tunnel's {@link TunnelLog} on its runtime ({@link TunnelRuntime};
+ * `machines/transition-log.ts`). A retry whose warning the rate limit
  * suppressed (`src/log/rate-limit.ts`) logs its follow-up lines at debug: a flood of
  * retries stays as bounded as its warnings.
  */
-import { clientMachine, type ClientContext, type TopState } from '../../machines/client.js';
+import type { ClientContext, TopState } from '../../machines/client.js';
+import type { TransitionLog } from '../../machines/transition-log.js';
 import { currentServer } from '../../machines/failover.js';
 import { serverName } from '../client/servers.js';
 import { type Authenticator } from '../protocol/auth.js';
@@ -21,7 +22,7 @@ import { type RateLimitedLogger, SUPPRESSED } from '../log/rate-limit.js';
  * `backoff` after `listening` is a loss, not a failure; `stopped` says where from) and
  * whether the last retry's warning was rate-limited (then so go its follow-up lines, to debug).
  */
-export class TunnelLog {
+export class TunnelLog implements TransitionLog<ClientContext> {
   /** The tunnel's logger. */
   readonly logger: RateLimitedLogger;
   #from: TopState | undefined;
@@ -165,22 +166,3 @@ export class TunnelRuntime extends ClientRuntime {
     this.drainMs = drainMs;
   }
 }
-
-/** The tunnel log of a machine's context, if its runtime has one (a test's plain runtime has none). */
-function logOf(context: ClientContext): TunnelLog | undefined {
-  return context.runtime instanceof TunnelRuntime ? context.runtime.log : undefined;
-}
-
-/** The client machine with its log actions given: each logs on its tunnel's {@link TunnelLog}. */
-export const loggedClientMachine = clientMachine.provide({
-  actions: {
-    logConnecting: ({ context }) => logOf(context)?.connecting(context),
-    logSecuring: ({ context }) => logOf(context)?.securing(context),
-    logAuthenticating: ({ context }) => logOf(context)?.authenticating(context),
-    logListening: ({ context }) => logOf(context)?.listening(context),
-    logNoPool: ({ context }) => logOf(context)?.noPool(),
-    logBackoff: ({ context }) => logOf(context)?.backoff(context),
-    logFatal: ({ context }) => logOf(context)?.fatal(context),
-    logStopped: ({ context }) => logOf(context)?.stopped(),
-  },
-});

@@ -11,7 +11,7 @@ import {
   type TopState,
   type TunnelSettings,
   type TunnelView,
-  type clientMachine,
+  clientMachine,
   sameTunnelView,
   tunnelView,
 } from '../../machines/client.js';
@@ -22,7 +22,7 @@ import { TunnelError } from '../client/errors.js';
 import { silentLogger } from '../log/logger.js';
 import { rateLimited } from '../log/rate-limit.js';
 import { EXIT, TUNNEL_DEFAULTS } from '../client/defaults.js';
-import { TunnelRuntime, loggedClientMachine } from './tunnel-log.js';
+import { TunnelRuntime } from './tunnel-log.js';
 import { limitPools } from './pool-bound.js';
 import { type Rules, checkOptions } from '../options/rules.js';
 import { type OptionsOf, rulesOf } from '../options/table.js';
@@ -130,7 +130,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   runtime.mux = options.mux ?? TUNNEL_DEFAULTS.mux;
   runtime.muxFirst = options.muxFirst ?? TUNNEL_DEFAULTS.muxFirst;
   runtime.serverTls = serverTlsOf(options.to);
-  const actor = createActor(loggedClientMachine, { input: { settings, runtime }, inspect: options.inspect });
+  const actor = createActor(clientMachine, { input: { settings, runtime }, inspect: options.inspect });
   const tunnel = trackTunnel(actor, runtime, options.signal);
   actor.start();
   stopOnAbort(options.signal, () => tunnel.stop(), tunnel.done);
@@ -151,7 +151,7 @@ export function stopOnAbort(signal: AbortSignal | undefined, stop: () => unknown
 /**
  * The {@link Tunnel} of a client machine's actor, started or not (`startTunnel`'s, or a
  * supervisor's child), whose log actions `runtime`'s log implements
- * ({@link loggedClientMachine}): reports its changes, and once it is done drains
+ * (`machines/transition-log.ts`): reports its changes, and once it is done drains
  * `runtime`'s connections (for its drain time after a stop) before `done` resolves.
  */
 export function trackTunnel(actor: Actor<typeof clientMachine>, runtime: TunnelRuntime, signal?: AbortSignal): Tunnel {

@@ -18,7 +18,7 @@ import { type RateLimitOptions, rateLimited } from '../log/rate-limit.js';
 import { type Rule, type Rules, checkOptions, nested } from '../options/rules.js';
 import { limitPools } from './pool-bound.js';
 import { type TunnelsChange, type TunnelsState, changeOf, logAggregate, sameChange } from './tunnels-change.js';
-import { TunnelRuntime, loggedClientMachine } from './tunnel-log.js';
+import { TunnelRuntime } from './tunnel-log.js';
 import {
   EXIT,
   type Tunnel,
@@ -204,9 +204,8 @@ export function startTunnels(options: TunnelsOptions): Tunnels {
     return Object.fromEntries(Object.entries(set).map(([name, spec]) => [name, specOf(name, spec, pools[name]!)]));
   };
 
-  // Each tunnel's client machine logs its transitions on the logger its runtime carries.
-  const machine = supervisorMachine.provide({ actors: { client: loggedClientMachine } });
-  const actor = createActor(machine, { input: { tunnels: specs(resolved) }, inspect: options.inspect });
+  // Each tunnel's client machine logs its transitions on the log its runtime carries.
+  const actor = createActor(supervisorMachine, { input: { tunnels: specs(resolved) }, inspect: options.inspect });
 
   // Each child gets a Tunnel handle the moment it appears; every handle's end is awaited.
   const handles = new Map<string, Tunnel>();
