@@ -2,7 +2,8 @@
  * What a start loads: a server and a client without TLS or a secret load neither Node's
  * `tls` nor its `crypto` before they are needed (`src/protocol/on-demand.ts`). Together
  * some 15 ms of a start and 4 MB of an idle process's resident memory (issue 23's
- * start-up and memory rows, `bench/listen-start.ts`). Nor do they load yargs (the quick
+ * start-up and memory rows, `bench/listen-start.ts`). A client given addresses, not
+ * names, never loads `dns`. Nor do they load yargs (the quick
  * parse reads a plain command line, `src/cli/quick-args.ts`), winston (the CLI writes
  * its lines itself, `src/log/line-logger.ts`), or the fs streams, readline and
  * worker_threads that an ES import of `node:fs` or `node:util` loads through their lazy
@@ -86,6 +87,8 @@ test(
     visitor.destroy();
     const clientLoaded = await builtinsOf(client);
     assert.ok(!clientLoaded.includes('tls') && !clientLoaded.includes('crypto'), `client after a visitor: ${clientLoaded.join(' ')}`);
+    // Its server and its local service are addresses: nothing to look up.
+    assert.ok(!clientLoaded.includes('dns'), `client after a visitor: ${clientLoaded.join(' ')}`);
     // The server makes a random id per client and per visitor: crypto, still not tls.
     const serverLoaded = await builtinsOf(server);
     assert.ok(serverLoaded.includes('crypto') && !serverLoaded.includes('tls'), `server after a visitor: ${serverLoaded.join(' ')}`);

@@ -10,8 +10,9 @@
  * (`dns.resolve*`, with its own TTL and hosts-file logic): the need is only to ask the
  * system's resolver, as `net.connect` does, less often.
  */
-import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { nodeDns } from '../protocol/on-demand.js';
 
 /** How long an answer is reused, ms. */
 export const LOOKUP_TTL_MS = 1000;
@@ -31,11 +32,11 @@ interface Entry {
 
 /**
  * A `lookup` for `net.connect` that reuses an answer for `ttlMs`. `resolve` and `now` are
- * injected by tests; by default `dns.lookup` and `performance.now`.
+ * injected by tests; by default `dns.lookup` (`dns` loaded at the first lookup) and `performance.now`.
  */
 export function cachedLookup(
   ttlMs = LOOKUP_TTL_MS,
-  resolve: Resolver = dns.lookup,
+  resolve: Resolver = (hostname, options, callback) => nodeDns().lookup(hostname, options, callback),
   now: () => number = () => performance.now(),
 ): LookupFunction {
   const answers = new Map<string, Entry>();
