@@ -6,6 +6,7 @@ import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, isLogFo
 import { EXIT } from '../client/defaults.js';
 import type { Logger } from '../log/logger.js';
 import { createLineLogger } from '../log/line-logger.js';
+import { isoTime } from '../log/line-format.js';
 import { catchHangups } from './hangup.js';
 import { UsageError, fromEnv } from './args.js';
 
@@ -113,7 +114,7 @@ export type CliLogger = Logger;
 /** Writes a line of `main`'s own to stderr: plain, or a JSON object once `--log-format json` is known. */
 export function printError(message: string, fields: Record<string, unknown> = {}): void {
   if (chosenFormat === 'json') {
-    process.stderr.write(`${JSON.stringify({ level: 'error', message, ...fields, time: new Date().toISOString() })}\n`);
+    process.stderr.write(`${JSON.stringify({ level: 'error', message, ...fields, time: isoTime() })}\n`);
   } else {
     process.stderr.write(`error: ${message}\n`);
   }

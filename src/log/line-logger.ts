@@ -10,7 +10,7 @@
 import stringify from 'safe-stable-stringify';
 import { dropSecrets } from './redact.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, type LogLevel } from './levels.js';
-import { type LoggerOptions, bigintAsText, humanLine, wantsColor } from './line-format.js';
+import { type LoggerOptions, bigintAsText, humanLine, isoTime, wantsColor } from './line-format.js';
 import type { Logger } from './logger.js';
 
 /** Each level's rank: a line is written when its rank is at most the logger's. */
@@ -41,7 +41,7 @@ export function createLineLogger(
         if (meta.cause) info.cause = meta.cause;
         dropSecrets(info);
       }
-      info.time = new Date().toISOString();
+      info.time = isoTime();
       write(`${json ? stringify(info, bigintAsText) : humanLine(info, color)}\n`);
     };
   };

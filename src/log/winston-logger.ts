@@ -7,7 +7,7 @@
  */
 import type winston from 'winston';
 import { dropSecrets } from './redact.js';
-import { type LoggerOptions, humanLine, wantsColor } from './line-format.js';
+import { type LoggerOptions, humanLine, isoTime, wantsColor } from './line-format.js';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, LOG_LEVELS } from './levels.js';
 
 /** The winston module. */
@@ -22,7 +22,7 @@ export function createWinstonLogger(w: Winston, options: LoggerOptions = {}): Wi
   const redact = w.format((info) => dropSecrets(info));
   // Stamps each line with `time` (ISO 8601).
   const stamp = w.format((info) => {
-    info.time = new Date().toISOString();
+    info.time = isoTime();
     return info;
   });
   const color = options.color ?? wantsColor();
