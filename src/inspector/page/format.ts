@@ -7,8 +7,8 @@ import type { ChildSnapshotView, LogEntryView, PoolView, SnapshotView, TlsView }
 
 /**
  * Whether an action is not worth showing: XState plumbing (`xstate.raise`,
- * `xstate.cancel`), or one of the client machine's log hooks (`logListening`: no-ops in
- * the machine, the runner's log lines).
+ * `xstate.cancel`), or one of the client machine's log hooks (`logListening`: the
+ * runner's log lines).
  */
 export function isHiddenAction(name: string): boolean {
   return /^xstate\.(raise|cancel)/.test(name) || /^log[A-Z]/.test(name);
