@@ -8,9 +8,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type net from 'node:net';
 import {
   FD_LIMIT_REFRESH_MS,
+  FD_SYNC_BELOW,
   FdAlarm,
   type FdReading,
   fdLevel,
@@ -23,6 +26,9 @@ import { BoreProcess, connect, httpGet } from './helpers/procs.js';
 import { CaptureLogger } from './helpers/raw-peer.js';
 import { hasPrlimit, socketsOf } from './helpers/fds.js';
 import { waitUntil } from './helpers/poll.js';
+
+/** The built `fd-watch` module (`npm test` builds first), for a process without tsx. */
+const FD_WATCH_BUILT = fileURLToPath(new URL('../dist/src/system/fd-watch.js', import.meta.url));
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -87,13 +93,15 @@ test('watchFds: checks through its reader at once and on check(); a reader witho
     { open: undefined, limit: undefined },
   ];
   const seen: (number | undefined)[] = [];
+  const counts: (number | undefined)[] = [];
   let t = 0;
   const watch = watchFds({
     logger,
     intervalMs: 3_600_000,
     now: () => (t += 1000),
-    read: (lastLimit) => {
+    read: (lastLimit, lastOpen) => {
       seen.push(lastLimit);
+      counts.push(lastOpen);
       return Promise.resolve(readings.shift());
     },
   });
@@ -101,6 +109,7 @@ test('watchFds: checks through its reader at once and on check(); a reader witho
   await watch.check();
   await watch.check();
   assert.deepEqual(seen, [undefined, 64, 64], 'a limit that could not be read is the last one known');
+  assert.deepEqual(counts, [undefined, 10, 60], 'the reader is told the last count (a failed count keeps the one before)');
   t += FD_LIMIT_REFRESH_MS;
   readings.unshift({ open: 10, limit: 64 });
   await watch.check();
@@ -124,6 +133,29 @@ test('readFds reads /proc/self/limits only without a limit it may keep, or when 
   assert.equal((await readFds())?.limit, limit);
   assert.equal((await readFds(limit + 12345))?.limit, limit + 12345, 'far below the warning level the known limit stands');
   assert.equal((await readFds(1))?.limit, limit, 'at the warning level of the known limit it is read again');
+  // After a count of FD_SYNC_BELOW or more, through the thread pool: the same readings.
+  assert.equal((await readFds(undefined, FD_SYNC_BELOW))?.limit, limit);
+  assert.equal((await readFds(limit + 12345, FD_SYNC_BELOW))?.limit, limit + 12345);
+  assert.ok(((await readFds(undefined, FD_SYNC_BELOW))?.open ?? 0) > 0);
+});
+
+test('the first check of a process with few descriptors starts no thread pool (its reads are synchronous)', (t) => {
+  if (readFdLimit() === undefined) return t.skip('no /proc/self/limits here (or no limit)');
+  // In a plain Node process of its own, from the build (tsx's loader, and Node 20's, read
+  // files through the thread pool): its threads before and after a watch has checked.
+  const script = `
+    import { readdirSync } from 'node:fs';
+    const threads = () => readdirSync('/proc/self/task').length;
+    const { watchFds } = await import(${JSON.stringify(FD_WATCH_BUILT)});
+    const before = threads();
+    const watch = watchFds({ logger: { error() {}, warn() {}, info() {}, debug() {} }, intervalMs: 3_600_000 });
+    await watch.check();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    console.log(JSON.stringify({ before, after: threads() }));
+    watch.stop();`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const { before, after: afterCheck } = JSON.parse(out) as { before: number; after: number };
+  assert.equal(afterCheck, before, "libuv's thread pool (4 threads) was started");
 });
 
 test(
