@@ -1,8 +1,9 @@
 /**
  * The log of a tunnel's transitions, as the client machine's named log actions call it
  * (`logConnecting`, `logListening`, `logBackoff`...): the chart says where each line is
- * logged, the runner's runtime carries the log as `log` (`src/run/tunnel-log.ts`), and a
- * runtime without one (a test's, an embedder's plain `ClientRuntime`) logs nothing. Given
+ * logged, the runner's runtime carries the log under {@link TRANSITION_LOG}
+ * (`src/run/tunnel-log.ts`), and a runtime without one (a test's, an embedder's plain
+ * `ClientRuntime`, whatever other fields it has) logs nothing. Given
  * through the runtime, not with `machine.provide({ actions })`: `provide` builds the whole
  * machine a second time, some 120 KB of a start's allocations and a millisecond of its time.
  */
@@ -27,7 +28,10 @@ export interface TransitionLog<Context> {
   stopped(): void;
 }
 
-/** The transition log the runtime of a machine's `context` carries as `log`, if it has one. */
+/** The key under which a runtime carries its {@link TransitionLog}: a symbol, so no field of an embedder's runtime is taken for one. */
+export const TRANSITION_LOG: unique symbol = Symbol('bore.transitionLog');
+
+/** The transition log the runtime of a machine's `context` carries, if it has one. */
 export function transitionLog<Context extends { runtime: object }>(context: Context): TransitionLog<Context> | undefined {
-  return (context.runtime as { log?: TransitionLog<Context> }).log;
+  return (context.runtime as { [TRANSITION_LOG]?: TransitionLog<Context> })[TRANSITION_LOG];
 }

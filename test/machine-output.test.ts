@@ -1,7 +1,8 @@
 /**
  * The client machine's `output` (its final view), its named log actions (where the
- * chart logs each line), and the supervisor reading a child's end from its output:
- * tested without waiting, on a `SimulatedClock`.
+ * chart logs each line; by default they call the transition log the runtime carries), and
+ * the supervisor reading a child's end from its output: tested without waiting, on a
+ * `SimulatedClock`.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import { SimulatedClock, createActor } from 'xstate';
 import { supervisorAggregate, supervisorMachine } from '../machines/supervisor.js';
 import { ClientRuntime } from '../src/client/actors.js';
 import { silentLogger } from '../src/log/logger.js';
+import { TRANSITION_LOG, type TransitionLog } from '../machines/transition-log.js';
+import type { ClientContext } from '../machines/client.js';
 import { TEST_TLS, ev, inertMachine, newProbe, testInput, testSettings } from './helpers/machine.js';
 
 /** A started client machine whose log actions record their names, in order. */
@@ -143,6 +146,55 @@ describe('log actions: one per top-level change, where the chart says', () => {
       ['connecting', 2],
       ['listening', 20001, 1],
     ]);
+  });
+});
+
+describe('the log actions as the machine gives them', () => {
+  /** A started client machine (its actions not swapped) on `runtime`. */
+  const started = (runtime: ClientRuntime) => {
+    const clock = new SimulatedClock();
+    const actor = createActor(inertMachine(), { input: { ...testInput(), runtime }, clock });
+    actor.start();
+    return { actor, clock };
+  };
+
+  test('each calls the transition log its runtime carries, with the context', () => {
+    const calls: unknown[] = [];
+    const log: TransitionLog<ClientContext> = {
+      connecting: (c) => void calls.push(['connecting', c.attempt]),
+      securing: () => void calls.push(['securing']),
+      authenticating: () => void calls.push(['authenticating']),
+      listening: (c) => void calls.push(['listening', c.publicPort]),
+      noPool: () => void calls.push(['no pool']),
+      backoff: (c) => void calls.push(['backoff', c.retryDelayMs]),
+      fatal: () => void calls.push(['fatal']),
+      stopped: () => void calls.push(['stopped']),
+    };
+    const runtime = Object.assign(new ClientRuntime(silentLogger, undefined, () => 0.5), { [TRANSITION_LOG]: log });
+    const { actor, clock } = started(runtime);
+    actor.send(ev.connected());
+    actor.send(ev.hello(20001));
+    actor.send(ev.lost('heartbeat-timeout'));
+    clock.increment(1000);
+    actor.send(ev.stop());
+    assert.deepEqual(calls, [
+      ['connecting', 1],
+      ['authenticating'],
+      ['listening', 20001],
+      ['backoff', 1000],
+      ['connecting', 2],
+      ['stopped'],
+    ]);
+  });
+
+  test('a runtime without one logs nothing, whatever fields of its own it has (a `log` among them)', () => {
+    const runtime = Object.assign(new ClientRuntime(silentLogger, undefined, () => 0.5), { log: 'not a transition log' });
+    const { actor } = started(runtime);
+    actor.send(ev.connected());
+    actor.send(ev.hello(20001));
+    actor.send(ev.stop());
+    assert.equal(actor.getSnapshot().status, 'done');
+    assert.equal(actor.getSnapshot().error, undefined);
   });
 });
 

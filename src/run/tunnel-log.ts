@@ -9,7 +9,7 @@
  * retries stays as bounded as its warnings.
  */
 import type { ClientContext, TopState } from '../../machines/client.js';
-import type { TransitionLog } from '../../machines/transition-log.js';
+import { TRANSITION_LOG, type TransitionLog } from '../../machines/transition-log.js';
 import { currentServer } from '../../machines/failover.js';
 import { serverName } from '../client/servers.js';
 import { type Authenticator } from '../protocol/auth.js';
@@ -164,5 +164,10 @@ export class TunnelRuntime extends ClientRuntime {
     super(logger, auth);
     this.log = new TunnelLog(logger);
     this.drainMs = drainMs;
+  }
+
+  /** The log the client machine's log actions call (`machines/transition-log.ts`). */
+  get [TRANSITION_LOG](): TransitionLog<ClientContext> {
+    return this.log;
   }
 }
