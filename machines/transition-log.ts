@@ -3,9 +3,9 @@
  * (`logConnecting`, `logListening`, `logBackoff`...): the chart says where each line is
  * logged, the runner's runtime carries the log under {@link TRANSITION_LOG}
  * (`src/run/tunnel-log.ts`), and a runtime without one (a test's, an embedder's plain
- * `ClientRuntime`, whatever other fields it has) logs nothing. Given
- * through the runtime, not with `machine.provide({ actions })`: `provide` builds the whole
- * machine a second time, some 120 KB of a start's allocations and a millisecond of its time.
+ * `ClientRuntime`, whatever other fields it has) logs nothing. Given through the runtime,
+ * not with `machine.provide({ actions })`: `provide` builds the whole machine a second
+ * time, some 120 KB of a start's allocations and a millisecond of its time.
  */
 
 /** The lines of one tunnel's transitions, each called as its state is entered. */
