@@ -1,25 +1,29 @@
 /**
  * The side effects of the client machine as XState actors: the session (the control
- * connection from connect to close) and one proxy per public connection. Each is a thin
- * wrapper over plain functions of this folder.
+ * connection from connect to close; its messages as events in `control-messages.ts`) and
+ * the proxies of the public connections. Each is a thin wrapper over plain functions of
+ * this folder.
  */
 import { drainSockets } from '../net/drain.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type EventObject, fromCallback } from 'xstate';
 import type { Authenticator } from '../protocol/auth.js';
-import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
 import type { Logger } from '../log/logger.js';
 import { connectTcp, secureSocket } from './connect.js';
-import { type ClientTls, type TunnelTls, tunnelTlsOf, warmUpTls } from './tls.js';
-import { type ErrorCode, TunnelError, classify } from './errors.js';
-import { type ClientFramed, authenticate, frameClientSocket, requestPort } from './handshake.js';
+import { type ClientTls, tunnelTlsOf, warmUpTls } from './tls.js';
+import { type TunnelError, classify } from './errors.js';
+import { authenticate, frameClientSocket, requestPort } from './handshake.js';
+import { type SessionEvent, listenControl } from './control-messages.js';
 import { type DataConnectionTarget, runDataConnection } from './data-connection.js';
 import { ClientPool, type PoolStats } from './pool.js';
 import { ClientMux } from './mux.js';
 import { setControlSocketBasics } from '../net/socket-options.js';
 import { ConnectionBook } from '../net/connection-book.js';
-import { onClose, onEnd } from '../net/socket-events.js';
+import { onClose } from '../net/socket-events.js';
+
+// The control connection's events and heartbeat pace, where the machine and tests have always taken them.
+export { HEARTBEAT_COALESCE_MS, type SessionEvent, heartbeatIntervalFor } from './control-messages.js';
 
 /**
  * What the machine's actors need that is not data: the logger, the credentials, the
@@ -137,23 +141,6 @@ export interface SessionInput {
 }
 
 /**
- * Events the session actor sends to the machine, in this order: `CONNECTED`, then
- * `SECURED` (with TLS: what the handshake gave), then `CHALLENGE.ANSWERED` (with a secret), then `OPENED` or `FAILED`; once open, the
- * server's messages as `SERVER.*` until `CONTROL.LOST`. `SERVER.POOL` is the server's
- * pool offer (only a bore-ts server, only when asked); its token is a secret.
- */
-export type SessionEvent =
-  | { type: 'CONNECTED' }
-  | { type: 'SECURED'; tls: TunnelTls }
-  | { type: 'CHALLENGE.ANSWERED' }
-  | { type: 'OPENED'; port: number }
-  | { type: 'FAILED'; code: ErrorCode; message: string }
-  | { type: 'SERVER.HEARTBEAT' }
-  | { type: 'SERVER.ERROR'; message: string }
-  | { type: 'SERVER.POOL'; token: string; size: number }
-  | { type: 'CONTROL.LOST'; code: ErrorCode; message: string };
-
-/**
  * One control connection, from connect to close, and its only owner: connects, tunes
  * the socket, secures it with TLS if the tunnel has it, authenticates, sends `Hello` (then `PoolRequest` if a pool is wanted:
  * a Rust server never reads it) and then turns the server's messages into machine
@@ -210,7 +197,7 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
       if (runtime.serve) runtime.serve(id);
       else runtime.logger.debug('public connection announced with no proxies running', { id });
     };
-    listen(framed, runtime.logger, input.heartbeatIntervalMs ?? 0, serve, (event) => {
+    listenControl(framed, runtime.logger, input.heartbeatIntervalMs ?? 0, serve, (event) => {
       report(event);
       if (event.type === 'CONTROL.LOST') over = true;
     });
@@ -228,82 +215,6 @@ export const sessionActor = fromCallback<EventObject, SessionInput>(({ sendBack,
   };
 });
 
-/**
- * The session passes on at most one plain `Heartbeat` per this many ms (the server sends
- * one every 500 ms); any other message goes on at once. A heartbeat costs the machine a
- * transition (about 50 µs measured, with its parent's): 1,000 tunnels idle spent 10% of a
- * core on them at two a second. The machine's heartbeat deadline is the timeout plus this,
- * so a connection still counts as lost only after the whole timeout without a message.
- */
-export const HEARTBEAT_COALESCE_MS = 1000;
-
-/**
- * The heartbeat pace a tunnel with `heartbeatTimeoutMs` asks a bore-ts server for: a
- * quarter of the timeout, so three heartbeats may be lost before the tunnel counts as
- * lost (the Rust server's 500 ms is four times that pace at the default 8 s). Reading the
- * server's heartbeats was most of an idle client's CPU: 1,000 tunnels read 2,000 a second.
- */
-export function heartbeatIntervalFor(heartbeatTimeoutMs: number): number {
-  return Math.floor(heartbeatTimeoutMs / 4);
-}
-
-/**
- * Reports every message of an open control connection (heartbeats coalesced), then its
- * loss (once); a `Connection` goes to `serve` and counts for the machine as a heartbeat
- * (the server sends one after it anyway). A pool offer shows a bore-ts server: it is
- * asked for `intervalMs` between heartbeats (when above {@link HEARTBEAT_INTERVAL_MS}).
- */
-function listen(
-  framed: ClientFramed,
-  logger: Logger,
-  intervalMs: number,
-  serve: (id: string) => void,
-  report: (event: SessionEvent) => void,
-): void {
-  const socket = framed.socket;
-  let lost = false;
-  // When a message last went to the machine (it restarts the heartbeat deadline).
-  let told = -Infinity;
-  const alive = (event: SessionEvent) => {
-    told = performance.now();
-    report(event);
-  };
-  const lose = (err: TunnelError) => {
-    if (lost) return;
-    lost = true;
-    report({ type: 'CONTROL.LOST', code: err.code, message: err.message });
-  };
-  socket.on('error', (err) => lose(classify(err)));
-  onEnd(socket, () => lose(new TunnelError('server-closed', 'server closed the connection')));
-  onClose(socket, () => lose(new TunnelError('server-closed', 'server closed the connection')));
-  framed.listen((msg) => {
-    switch (msg.type) {
-      case 'Connection':
-        serve(msg.id);
-        if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
-        break;
-      case 'Error':
-        // As the Rust client: logged at error level, the connection stays open.
-        logger.error(`server error: ${msg.message}`);
-        alive({ type: 'SERVER.ERROR', message: msg.message });
-        break;
-      case 'Hello':
-      case 'Challenge':
-        // The Rust client warns and goes on; any message still proves the server alive.
-        logger.warn(`unexpected ${msg.type.toLowerCase()}`);
-        alive({ type: 'SERVER.HEARTBEAT' });
-        break;
-      case 'Heartbeat':
-        if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
-        break;
-      case 'PoolOffer':
-        if (intervalMs > HEARTBEAT_INTERVAL_MS) framed.send({ type: 'HeartbeatInterval', ms: intervalMs });
-        alive({ type: 'SERVER.POOL', token: msg.token, size: msg.size });
-        break;
-    }
-  });
-}
-
 /** Input of {@link proxiesActor}: where data connections go (the secret comes from the runtime). */
 export interface ProxiesInput {
   target: Omit<DataConnectionTarget, 'auth'>;
@@ -320,9 +231,8 @@ export type ProxyRequest = { type: 'POOL.OPEN'; token: string; size: number } | 
 /**
  * Every public connection of the tunnel: for each `Connection` the session hands it
  * ({@link ClientRuntime.serve}), it claims the connection and proxies it to the local
- * service; between `POOL.OPEN` and
- * `POOL.CLOSE` it also keeps the pool of idle data connections (`pool.ts`) that serves
- * public connections without a claim. It sends the machine nothing: what changes per
+ * service; between `POOL.OPEN` and `POOL.CLOSE` it also keeps the pool of idle data
+ * connections (`pool.ts`) that serves public connections without a claim. It sends the machine nothing: what changes per
  * connection (the open ones, the pool's counts) is kept in the runtime's books and read
  * when a view asks, so a connection costs no machine event (measured: 9-17% of the
  * client's CPU per connection went to XState when each sent two or three). One
