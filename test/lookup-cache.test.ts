@@ -1,14 +1,15 @@
 /**
  * The lookup cache of connections to the server and the local service
  * (src/net/lookup-cache.ts): a name is resolved at most once per TTL; failures are not kept;
- * and `net.connect` with it reaches a name on loopback.
+ * `net.connect` with it reaches a name on loopback; and the warm-up at a tunnel's start
+ * asks for a name once, never for an address.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import { type Resolver, cachedLookup } from '../src/net/lookup-cache.js';
+import { type Resolver, cachedLookup, warmLookup } from '../src/net/lookup-cache.js';
 
 /** A resolver that counts its calls and answers `answer` (or fails while `failing`). */
 function countingResolver() {
@@ -61,4 +62,17 @@ test('net.connect with the cache reaches localhost', async (t) => {
     assert.equal(data.toString(), 'ok');
     socket.destroy();
   }
+});
+
+test('warmLookup asks the resolver once for a name, never for an address', async () => {
+  const { r, resolve } = countingResolver();
+  const lookup = cachedLookup(1000, resolve);
+  for (const address of ['127.0.0.1', '::1', '10.1.2.3']) warmLookup(address, lookup);
+  assert.equal(r.calls, 0, 'an address is never looked up');
+  warmLookup('service.test', lookup);
+  assert.equal(r.calls, 1);
+  // The answer it got (once it came) is there for the first visitor's connection.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal((await ask(lookup)).address, '127.0.0.1');
+  assert.equal(r.calls, 1);
 });

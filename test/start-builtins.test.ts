@@ -3,7 +3,8 @@
  * `tls` nor its `crypto` before they are needed (`src/protocol/on-demand.ts`). Together
  * some 15 ms of a start and 4 MB of an idle process's resident memory (issue 23's
  * start-up and memory rows, `bench/listen-start.ts`). A client given addresses, not
- * names, never loads `dns`. Nor do they load yargs (the quick
+ * names, never loads `dns`; one whose local service is a name loads it once listening,
+ * before its first visitor (`warmLookup`), not before. Nor do they load yargs (the quick
  * parse reads a plain command line, `src/cli/quick-args.ts`), winston (the CLI writes
  * its lines itself, `src/log/line-logger.ts`), or the fs streams, readline and
  * worker_threads that an ES import of `node:fs` or `node:util` loads through their lazy
@@ -94,6 +95,17 @@ test(
     assert.ok(serverLoaded.includes('crypto') && !serverLoaded.includes('tls'), `server after a visitor: ${serverLoaded.join(' ')}`);
   },
 );
+
+test('a client whose local service is a name looks it up once listening, before any visitor', { timeout: 60_000 }, async (t) => {
+  const { echo, server } = await plainServer(t);
+  const client = await startClient(echo.port, server.controlPort, ['--local-host', 'localhost'], ENV);
+  t.after(() => client.stop());
+  const loaded = await builtinsOf(client);
+  assert.ok(loaded.includes('dns'), `client listening, no visitor yet: ${loaded.join(' ')}`);
+  const visitor = await connect(client.publicPort);
+  assert.equal((await roundTrip(visitor, Buffer.from('hello'))).toString(), 'hello');
+  visitor.destroy();
+});
 
 test(
   'a plain server and client load neither yargs nor winston, nor what the lazy exports of fs and util would',

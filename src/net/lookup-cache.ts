@@ -11,7 +11,7 @@
  * system's resolver, as `net.connect` does, less often.
  */
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import { type LookupFunction, isIP } from 'node:net';
 import { nodeDns } from '../protocol/on-demand.js';
 
 /** How long an answer is reused, ms. */
@@ -58,3 +58,13 @@ export function cachedLookup(
 
 /** The process's cache, used by every connection to the server and to the local service. */
 export const sharedLookup: LookupFunction = cachedLookup();
+
+/**
+ * Asks the resolver for `host` once through {@link sharedLookup}, the answer unused, so that
+ * what a first lookup costs (loading `dns`, starting libuv's thread pool, the resolver's
+ * first read of its configuration) is paid before a visitor waits on it. Nothing for an
+ * address, which is never looked up. `lookup` is injected by tests.
+ */
+export function warmLookup(host: string, lookup: LookupFunction = sharedLookup): void {
+  if (isIP(host) === 0) lookup(host, {}, () => {});
+}
