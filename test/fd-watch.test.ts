@@ -150,7 +150,6 @@ test('the first check of a process with few descriptors starts no thread pool (i
     const before = threads();
     const watch = watchFds({ logger: { error() {}, warn() {}, info() {}, debug() {} }, intervalMs: 3_600_000 });
     await watch.check();
-    await new Promise((resolve) => setTimeout(resolve, 100));
     console.log(JSON.stringify({ before, after: threads() }));
     watch.stop();`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });

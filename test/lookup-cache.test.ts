@@ -71,7 +71,8 @@ test('warmLookup asks the resolver once for a name, never for an address', async
   assert.equal(r.calls, 0, 'an address is never looked up');
   warmLookup('service.test', lookup);
   assert.equal(r.calls, 1);
-  // The answer it got (once it came) is there for the first visitor's connection.
+  // Its answer is kept like any other (for the same options; a connection's differ, and
+  // what it warms is the resolver itself: dns loaded, the thread pool started).
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal((await ask(lookup)).address, '127.0.0.1');
   assert.equal(r.calls, 1);

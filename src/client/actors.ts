@@ -294,11 +294,8 @@ export const proxiesActor = fromCallback<ProxyRequest, ProxiesInput>(({ receive,
   // The local service's name looked up once the tunnel is open, not at start: the first
   // visitor then waits on no module load, thread start or resolver set-up (measured: the
   // first visitor's first byte 17.6 -> 8.3 ms on loopback).
-  let warmed = false;
-  const warm = () => {
-    if (!warmed) warmLookup(input.target.localHost);
-    warmed = true;
-  };
+  // Again at each reconnect: an answer kept for a second, or one more lookup.
+  const warm = () => warmLookup(input.target.localHost);
   runtime.tunnelOpened = warm;
   receive((request) => {
     if (request.type === 'POOL.OPEN') {

@@ -45,12 +45,15 @@ export function parseFdLimit(text: string): number | undefined {
 const readdir = nodeUtil().promisify(fs.readdir);
 const readFile = nodeUtil().promisify(fs.readFile);
 
-/** This process's soft limit on open descriptors, read now; undefined without `/proc` (or if unlimited). */
-export function readFdLimit(): number | undefined {
+/**
+ * This process's soft limit on open descriptors, read now; undefined if unlimited, and
+ * `unreadable` (default undefined) without `/proc`.
+ */
+export function readFdLimit(unreadable?: number): number | undefined {
   try {
     return parseFdLimit(fs.readFileSync('/proc/self/limits', 'utf8'));
   } catch {
-    return undefined;
+    return unreadable;
   }
 }
 
@@ -71,10 +74,10 @@ export const FD_SYNC_BELOW = 1000;
  * last count (`lastOpen`; none at the first) was below {@link FD_SYNC_BELOW}, else async.
  */
 export async function readFds(knownLimit?: number, lastOpen = 0): Promise<FdReading | undefined> {
-  const now = lastOpen < FD_SYNC_BELOW;
+  const atOnce = lastOpen < FD_SYNC_BELOW;
   let entries: string[];
   try {
-    entries = now ? fs.readdirSync('/proc/self/fd') : await readdir('/proc/self/fd');
+    entries = atOnce ? fs.readdirSync('/proc/self/fd') : await readdir('/proc/self/fd');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EMFILE' || code === 'ENFILE') return { open: undefined, limit: knownLimit };
@@ -83,12 +86,8 @@ export async function readFds(knownLimit?: number, lastOpen = 0): Promise<FdRead
   // The directory's own descriptor was open while it was read: not the process's.
   const open = entries.length - 1;
   if (knownLimit !== undefined && open < knownLimit * FD_WARN_RATIO) return { open, limit: knownLimit };
-  if (!now) return { open, limit: await readFile('/proc/self/limits', 'utf8').then(parseFdLimit, () => knownLimit) };
-  try {
-    return { open, limit: parseFdLimit(fs.readFileSync('/proc/self/limits', 'utf8')) };
-  } catch {
-    return { open, limit: knownLimit };
-  }
+  if (atOnce) return { open, limit: readFdLimit(knownLimit) };
+  return { open, limit: await readFile('/proc/self/limits', 'utf8').then(parseFdLimit, () => knownLimit) };
 }
 
 /** How a reading stands: `error` at the limit (or out of descriptors), `warn` from {@link FD_WARN_RATIO}. */
