@@ -101,3 +101,18 @@ test(
     assert.deepEqual(restricted('src/protocol/on-demand.ts'), []);
   },
 );
+
+test('the performance global fails lint in the sources (it loads perf_hooks), not in the browser page', { timeout: 60_000 }, () => {
+  const result = lint({
+    'src/server/clock.ts': 'export const now = (): number => performance.now();\n',
+    'src/inspector/page/clock.ts': 'export const now = (): number => performance.now();\n',
+  });
+  assert.ok(
+    result['src/server/clock.ts']!.some((m) => /no-restricted-globals: .*monotonicMs/.test(m)),
+    result['src/server/clock.ts']!.join('\n'),
+  );
+  assert.deepEqual(
+    result['src/inspector/page/clock.ts']!.filter((m) => m.includes('no-restricted-globals')),
+    [],
+  );
+});

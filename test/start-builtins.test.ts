@@ -10,7 +10,8 @@
  * worker_threads that an ES import of `node:fs` or `node:util` loads through their lazy
  * exports (`scripts/bundle-cli.ts`); and a command loads its code in a few files, none of
  * which imports a built-in as an ES module. The CLI runs as users run it, with a preload
- * that prints `process.moduleLoadList` and the bundle's files on SIGUSR2.
+ * that prints `process.moduleLoadList` and the bundle's files on SIGUSR2. Neither loads
+ * `perf_hooks`, which the `performance` global does at its first read (`monotonicMs`).
  */
 import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,6 +94,12 @@ test(
     // The server makes a random id per client and per visitor: crypto, still not tls.
     const serverLoaded = await builtinsOf(server);
     assert.ok(serverLoaded.includes('crypto') && !serverLoaded.includes('tls'), `server after a visitor: ${serverLoaded.join(' ')}`);
+    // Their clocks are process.hrtime's: the `performance` global would load perf_hooks.
+    for (const [name, loaded] of [
+      ['client', clientLoaded],
+      ['server', serverLoaded],
+    ] as const)
+      assert.ok(!loaded.includes('perf_hooks'), `${name} after a visitor: ${loaded.join(' ')}`);
   },
 );
 

@@ -6,6 +6,7 @@
  * ({@link heartbeatIntervalFor}).
  */
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
+import { monotonicMs } from '../protocol/on-demand.js';
 import type { Logger } from '../log/logger.js';
 import { onClose, onEnd } from '../net/socket-events.js';
 import { type ErrorCode, TunnelError, classify } from './errors.js';
@@ -67,7 +68,7 @@ export function listenControl(
   // When a message last went to the machine (it restarts the heartbeat deadline).
   let told = -Infinity;
   const alive = (event: SessionEvent) => {
-    told = performance.now();
+    told = monotonicMs();
     report(event);
   };
   const lose = (err: TunnelError) => {
@@ -82,7 +83,7 @@ export function listenControl(
     switch (msg.type) {
       case 'Connection':
         serve(msg.id);
-        if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
+        if (monotonicMs() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'Error':
         // As the Rust client: logged at error level, the connection stays open.
@@ -96,7 +97,7 @@ export function listenControl(
         alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'Heartbeat':
-        if (performance.now() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
+        if (monotonicMs() - told >= HEARTBEAT_COALESCE_MS) alive({ type: 'SERVER.HEARTBEAT' });
         break;
       case 'PoolOffer':
         if (intervalMs > HEARTBEAT_INTERVAL_MS) framed.send({ type: 'HeartbeatInterval', ms: intervalMs });

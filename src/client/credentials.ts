@@ -8,6 +8,7 @@
  * read before, with one warning; at the start it is an option error.
  */
 import { Authenticator } from '../protocol/auth.js';
+import { monotonicMs } from '../protocol/on-demand.js';
 import { OPTION_ERROR } from '../options/rules.js';
 import { SecretFileError, readSecrets } from '../system/secret-file.js';
 import type { Logger } from '../log/logger.js';
@@ -31,7 +32,7 @@ export const SECRET_FILE_MAX_AGE_MS = 1000;
 export function clientCredentials(
   options: SecretOptions,
   logger: Logger,
-  now: () => number = () => performance.now(),
+  now: () => number = monotonicMs,
 ): Authenticator | ((fresh: boolean) => Authenticator) | undefined {
   const { secret, secretFile } = options;
   if (secret !== undefined && secretFile !== undefined) throw optionError('secret and secretFile given together: use one of them');

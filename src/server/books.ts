@@ -15,6 +15,7 @@ import { MuxStream } from '../net/mux.js';
 import { joinStream } from '../net/mux-join.js';
 import { onClose } from '../net/socket-events.js';
 import { formatPeer } from '../net/address.js';
+import { monotonicMs } from '../protocol/on-demand.js';
 import type { Logger } from '../log/logger.js';
 import type { PublicConnection } from './connection.js';
 import type { ServerEvents } from './events.js';
@@ -177,7 +178,7 @@ export class ServerBooks {
    */
   forward(conn: PublicConnection, data: Socket | MuxStream, head: Buffer = EMPTY): void {
     const { visitor, port, id, since } = conn;
-    this.#setups.observe((performance.now() - since) / 1000);
+    this.#setups.observe((monotonicMs() - since) / 1000);
     this.#proxied.add(data);
     this.#proxied.add(visitor);
     this.#visitors.add(visitor);
@@ -188,7 +189,7 @@ export class ServerBooks {
     onClose(data, () => this.#proxied.delete(data));
     // From the open connections' sum to the closed ones' at once: the totals never step back.
     onClose(visitor, () => {
-      const durationMs = performance.now() - since;
+      const durationMs = monotonicMs() - since;
       this.#proxied.delete(visitor);
       this.#visitors.delete(visitor);
       this.#closedBytesIn += visitor.bytesRead;
@@ -213,7 +214,7 @@ export class ServerBooks {
 
   /** The access log's line for a public connection that ended unclaimed (call only with the access log on). */
   unclaimed(conn: PublicConnection): void {
-    this.#logAccess(conn, conn.peer, 'unclaimed', performance.now() - conn.since);
+    this.#logAccess(conn, conn.peer, 'unclaimed', monotonicMs() - conn.since);
   }
 
   /** Counts a tunnel opened, and emits `tunnelOpened` if it has a listener. */

@@ -15,7 +15,7 @@ export interface PublicConnection {
   readonly id: string;
   /** The address of its tunnel's client (its control connection), `host:port`. */
   readonly client: string;
-  /** When it was accepted (`performance.now()`, ms). */
+  /** When it was accepted (`monotonicMs()`, ms). */
   readonly since: number;
   /**
    * The visitor's address, `host:port`, when it was read at the accept for the access

@@ -5,6 +5,7 @@
  * entries expire, and past `maxTracked` addresses the least recently failing is
  * forgotten; tunnel counts exist only while the address holds a tunnel.
  */
+import { monotonicMs } from '../protocol/on-demand.js';
 
 /** Default cap on tunnels per address. */
 export const MAX_TUNNELS_PER_ADDR = 16;
@@ -38,7 +39,7 @@ export interface PeerLimitOptions {
   unknownClaimAllowance?: number;
   /** IPv6 addresses are counted by their first this many bits (default {@link IPV6_PREFIX_LENGTH}; 128: each address). */
   ipv6PrefixLength?: number;
-  /** Clock in ms (default `performance.now`). */
+  /** Clock in ms (default `monotonicMs`). */
   now?: () => number;
 }
 
@@ -111,7 +112,7 @@ export class PeerLimits {
       maxTracked: MAX_TRACKED_ADDRESSES,
       unknownClaimAllowance: UNKNOWN_CLAIM_ALLOWANCE,
       ipv6PrefixLength: IPV6_PREFIX_LENGTH,
-      now: () => performance.now(),
+      now: monotonicMs,
       ...options,
     };
   }

@@ -6,7 +6,7 @@
  * it once a quarter of its places are free again; only where the listener cannot pause
  * is the oldest connection dropped instead.
  */
-import { randomId } from '../protocol/on-demand.js';
+import { monotonicMs, randomId } from '../protocol/on-demand.js';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { onClose } from '../net/socket-events.js';
@@ -86,7 +86,7 @@ export class PendingConnections {
       }
     }, this.#limits.expiryMs);
     const peer = this.#onUnclaimed ? formatPeer(socket) : '';
-    this.#entries.set(id, { conn: { visitor: socket, port, id, client, since: performance.now(), peer }, group, timer });
+    this.#entries.set(id, { conn: { visitor: socket, port, id, client, since: monotonicMs(), peer }, group, timer });
     group.add(id);
     if (group.size >= this.#limits.maxPerTunnel && !group.paused && group.pause()) {
       group.paused = true;

@@ -21,7 +21,7 @@ import { MuxSession, type MuxStream } from '../net/mux.js';
 import { isTls } from '../net/proxy.js';
 import { CLOSE_TEXT } from './reasons.js';
 import { HEARTBEAT_INTERVAL_MS } from '../protocol/constants.js';
-import { randomId } from '../protocol/on-demand.js';
+import { monotonicMs, randomId } from '../protocol/on-demand.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -250,14 +250,14 @@ export class ServerTunnel {
       const id = randomId();
       this.#host.log.debug('new connection, through the pool', { port: this.port, id, idle: this.#pool!.idle });
       pooled.write(encodeFrame(serverMessageJson({ type: 'Connection', id })));
-      this.#host.forward({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, pooled, EMPTY);
+      this.#host.forward({ visitor: conn, port: this.port, id, client: this.peer, since: monotonicMs(), peer: '' }, pooled, EMPTY);
       return;
     }
     const mux = this.#mux;
     if (mux?.usable) {
       const id = randomId();
       this.#host.log.debug('new connection, multiplexed', { port: this.port, id });
-      this.#host.forwardStream({ visitor: conn, port: this.port, id, client: this.peer, since: performance.now(), peer: '' }, mux.open());
+      this.#host.forwardStream({ visitor: conn, port: this.port, id, client: this.peer, since: monotonicMs(), peer: '' }, mux.open());
       return;
     }
     const id = this.#host.pending.add(this.#group, this.port, this.peer, conn);
