@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/burst.ts [--before <cli.mjs>] [--rounds N]`: bursts of
+ * `node --import tsx bench/burst.ts [--before <bore.mjs>] [--rounds N]`: bursts of
  * simultaneous visitors (5,000 and 10,000, each echoing 10 x 1 KiB) through a tunnel with
  * default flags on both ends, on loopback: wall time and failures. With `--before`, another
  * build of the CLI (e.g. a copy of `dist/bundle` from an earlier commit) runs in the same

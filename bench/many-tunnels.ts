@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/many-tunnels.ts [--counts 100,300,1000,3000] [--before <cli.mjs>]`:
+ * `node --import tsx bench/many-tunnels.ts [--counts 100,300,1000,3000] [--before <bore.mjs>]`:
  * one `bore up` process with N tunnels to one server (default flags but the port range and
  * `--max-tunnels-per-addr 0`, default pool): how long from its start until it logs `all N
  * tunnels listening` (or how many listen by the deadline), then, after 3 s of rest, the

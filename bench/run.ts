@@ -11,7 +11,7 @@
  * (first, leave the tunnel idle for n minutes and read RSS every 30 s: the steady state
  * of a long-running client, which the 2 s reading does not show; off by default). `BORE_CLI=<file>`
  * runs another build of the CLI (e.g. `dist/src/cli/cli.js`, unbundled); start-up is
- * timed for `dist/src/cli/cli.js` and, when it exists, `dist/bundle/cli.mjs`.
+ * timed for `dist/src/cli/cli.js` and, when it exists, `dist/bundle/bore.mjs`.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -238,7 +238,7 @@ async function main(): Promise<void> {
   }
 
   if (wants('startup')) {
-    const bundle = join(ROOT, 'dist', 'bundle', 'cli.mjs');
+    const bundle = join(ROOT, 'dist', 'bundle', 'bore.mjs');
     results.startup = {
       runs: SIZES.startupRuns,
       nodeEmptyMs: round(timeCommand(process.execPath, ['-e', '0'], SIZES.startupRuns), 1),

@@ -1,6 +1,6 @@
 /**
- * Bundles the CLI with rolldown into `dist/bundle/`: the entry `cli.mjs`, the crash
- * report `crash-report.mjs` (loaded only when an error reaches the top), and chunks
+ * Bundles the CLI with rolldown into `dist/bundle/`: the entry `cli.cjs`, the crash
+ * report `crash-report.cjs` (loaded only when an error reaches the top), and chunks
  * loaded on demand, one per part a command loads together ({@link chunkNamer}).
  *
  * Why rolldown and not esbuild, which bundles the page and the executable: esbuild
@@ -20,6 +20,7 @@ import { rolldown, type Plugin } from 'rolldown';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
+import { CHUNK_HEAD, CHUNK_TAIL } from '../src/cli/chunk-loader.js';
 import { LAZY_HELP_IMPORTER, LAZY_HELP_MODULES, builtinModuleSource, importedNames, lazyModuleSource } from './bundle-plugins.js';
 
 /** Node's built-ins by the names a dependency may import or require them by (`fs`, `node:fs`, `fs/promises`). */
@@ -137,13 +138,21 @@ export async function bundleCli(root: string, outdir: string): Promise<void> {
     transform: { target: 'node20' },
     plugins: [lazyHelpRendering(), builtinsWithoutFacade(), absentOptionalModules()],
     logLevel: 'warn',
+    // yargs's `extends` of a package config reads `import.meta.resolve`, empty in CommonJS:
+    // its `try` then keeps the config as it is. The CLI gives yargs no config.
+    checks: { emptyImportMeta: false },
     preserveEntrySignatures: 'allow-extension',
   });
   await bundle.write({
     dir: outdir,
-    format: 'esm',
-    entryFileNames: '[name].mjs',
-    chunkFileNames: 'chunk-[name]-[hash].mjs',
+    // CommonJS, each file a function expression: `src/cli/chunk-loader.ts` runs them with a
+    // code cache of what the start compiled, which Node's loader of ES modules cannot keep.
+    format: 'cjs',
+    postBanner: CHUNK_HEAD,
+    postFooter: CHUNK_TAIL,
+    strict: false,
+    entryFileNames: '[name].cjs',
+    chunkFileNames: 'chunk-[name]-[hash].cjs',
     minify: true,
     // Non-ASCII characters escaped (esbuild's default): one `…` in a chunk makes V8 hold
     // its whole source as a two-byte string, twice the memory, kept for the process's life.
@@ -154,6 +163,6 @@ export async function bundleCli(root: string, outdir: string): Promise<void> {
     codeSplitting: { groups: [{ name: chunkNamer(root), debugName: 'command parts', includeDependenciesRecursively: false }] },
   });
   await bundle.close();
-  const entry = join(outdir, 'cli.mjs');
+  const entry = join(outdir, 'cli.cjs');
   process.stdout.write(`wrote ${entry} (${(statSync(entry).size / 1024).toFixed(0)} KiB) and its chunks in ${dirname(entry)}\n`);
 }

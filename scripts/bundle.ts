@@ -9,10 +9,11 @@
  *    bundle's chunks, the tests' `src` through tsx) each get the script through the
  *    import graph, with no path to work out and nothing to read from disk. This step
  *    therefore runs before tsc (`npm run build`).
- * 2. The CLI into `dist/bundle/cli.mjs` plus chunks loaded on demand (`scripts/bundle-cli.ts`).
+ * 2. The CLI into `dist/bundle/cli.cjs` plus chunks loaded on demand (`scripts/bundle-cli.ts`).
  * 3. The executable, `dist/bundle/bore.mjs`, from `src/cli/bin.ts`: the Node.js version
- *    check, compiled for old Node so that it parses there, which then imports
- *    `./cli.mjs` (or `./crash-report.mjs`, on an uncaught error).
+ *    check, compiled for old Node so that it parses there, which then runs `./cli.cjs`
+ *    (or `./crash-report.cjs`, on an uncaught error) through the chunk loader
+ *    (`src/cli/chunk-loader.ts`, bundled into it).
  *
  * Run by `npm run build`; `bin.bore` points at the executable. Importing this module
  * runs nothing: `test/inspector-layout.test.ts` rebuilds the page script to compare.
@@ -24,9 +25,9 @@ import { fileURLToPath } from 'node:url';
 import { bundleCli } from './bundle-cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Where the bundle is written (its entry point; `chunk-*.mjs` files sit next to it). */
-export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.mjs');
-/** The executable (`bin.bore`): the version check, then `import('./cli.mjs')`. */
+/** Where the bundle is written (its entry point; `chunk-*.cjs` files sit next to it). */
+export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.cjs');
+/** The executable (`bin.bore`): the version check, then the chunk loader runs `cli.cjs`. */
 export const BIN = join(ROOT, 'dist', 'bundle', 'bore.mjs');
 /**
  * What the executable is compiled for: old enough that Node 14.8 and later (top-level
@@ -64,11 +65,27 @@ export const APP_JS: string = ${JSON.stringify(script)};
 `;
 }
 
-/** The executable loads the CLI bundle and the crash report by their file names, left as they are. */
-const cliExternal: Plugin = {
-  name: 'cli-external',
+/** What the executable takes from each chunk it runs: `import('./cli.js')` only runs it. */
+const BIN_CHUNKS: Readonly<Record<string, readonly string[]>> = { cli: [], 'crash-report': ['reportCrash'] };
+
+/**
+ * The executable's `import('./cli.js')` and `import('./crash-report.js')` become modules
+ * that run `cli.cjs` and `crash-report.cjs` through the chunk loader, next to the
+ * executable (its `import.meta.url`), and export what `bin.ts` takes from them.
+ */
+const cliChunks: Plugin = {
+  name: 'cli-chunks',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(cli|crash-report)\.js$/ }, (args) => ({ path: args.path.replace(/\.js$/, '.mjs'), external: true }));
+    b.onResolve({ filter: /^\.\/(cli|crash-report)\.js$/ }, (args) => ({ path: args.path.slice(2, -3), namespace: 'cli-chunk' }));
+    b.onLoad({ filter: /.*/, namespace: 'cli-chunk' }, (args) => ({
+      resolveDir: join(ROOT, 'src', 'cli'),
+      loader: 'js',
+      contents: [
+        `import { loadBundleChunk } from './chunk-loader.js';`,
+        `const chunk = loadBundleChunk(import.meta.url, ${JSON.stringify(`${args.path}.cjs`)});`,
+        ...(BIN_CHUNKS[args.path] ?? []).map((name) => `export const ${name} = chunk.${name};`),
+      ].join('\n'),
+    }));
   },
 };
 
@@ -81,7 +98,7 @@ async function bundleBin(): Promise<void> {
     platform: 'node',
     format: 'esm',
     target: BIN_TARGET,
-    plugins: [cliExternal],
+    plugins: [cliChunks],
     logLevel: 'warning',
   });
   chmodSync(BIN, 0o755);

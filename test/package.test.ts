@@ -26,7 +26,7 @@ const manifest = JSON.parse(manifestText) as {
   scripts: Record<string, string>;
 };
 const BIN = fileURLToPath(new URL(`../${manifest.bin.bore}`, import.meta.url));
-const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.mjs', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
 
 test('the version check: older than engines.node is refused in one line, the rest passes', () => {
   assert.equal(manifest.engines.node, `>=${MIN_NODE.join('.')}`);
@@ -91,7 +91,7 @@ test('a crash in the bundled CLI is reported against src/*.ts, and exits 1', asy
     assert.equal(code, 1, output);
     assert.match(output, /Error: probe: crash in the connection listener/, output);
     assert.match(output, /^ {4}at .*[/\\]src[/\\]server[/\\]server\.ts:\d+:\d+\)?$/m, output);
-    assert.doesNotMatch(output, /dist[/\\]bundle[/\\][^\s]*\.mjs:\d+:\d+/, output);
+    assert.doesNotMatch(output, /dist[/\\]bundle[/\\][^\s]*\.[cm]js:\d+:\d+/, output);
     // Mapped by the crash report, not by Node's source-map support.
     assert.match(output, /source map probe: enabled=false map=none/, output);
   } finally {
@@ -119,8 +119,8 @@ test('the tarball: the executable, the bundle and its maps, the library, the lic
     'README.md',
     'package.json',
     manifest.bin.bore,
-    'dist/bundle/cli.mjs',
-    'dist/bundle/cli.mjs.map',
+    'dist/bundle/cli.cjs',
+    'dist/bundle/cli.cjs.map',
     'dist/src/index.js',
     'dist/src/index.d.ts',
     'docs/inspector.png',

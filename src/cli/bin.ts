@@ -8,9 +8,9 @@
  * `src/cli/crash-report.ts`, loaded only then, with its stack mapped to the TypeScript
  * sources, and the process exits with status 1 as Node's own report would. SIGHUP is
  * caught first thing (`src/cli/hangup.ts`) and handed to the CLI once it is loaded.
- * Node's module compile cache is on (Node 22.1 and later; `NODE_DISABLE_COMPILE_CACHE=1`
- * turns it off): the CLI's JavaScript is compiled once and read back from the cache in
- * the system's temporary folder, about 10 ms of a 90 ms start. Built-ins are taken with
+ * The CLI's chunks run through the chunk loader (`src/cli/chunk-loader.ts`, bundled into
+ * the executable by `scripts/bundle.ts`), with V8's code cache of what a start compiled
+ * (`NODE_DISABLE_COMPILE_CACHE=1` turns it off). Built-ins are taken with
  * `process.getBuiltinModule`, not imported: an ES module import of `node:module` (or of
  * `node:fs`, `node:util`) builds a facade that reads every export, and their lazy ones
  * load fs streams, readline, worker_threads and source maps, some 10 ms of every start.
@@ -34,26 +34,6 @@ if (problem !== undefined) {
       .catch(() => process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`))
       .finally(() => process.exit(1));
   });
-  enableCompileCache();
   // Not awaited: the single-file executable bundles this file as CommonJS (no top-level await).
   void import('./cli.js');
-}
-
-/**
- * Turns on Node's compile cache where Node has it, and writes what start-up compiled
- * 5 s in (a server that is killed, not stopped, never reaches the write at exit). Not in
- * the single-file executable: it carries V8's code cache of its own, and the compile
- * cache would create the temporary folder the executable's native module is written to.
- */
-function enableCompileCache(): void {
-  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const api = (getBuiltin?.('node:module') ?? {}) as { enableCompileCache?: () => unknown; flushCompileCache?: () => void };
-  const sea = getBuiltin?.('node:sea') as { isSea?: () => boolean } | undefined;
-  try {
-    if (sea?.isSea?.()) return;
-    api.enableCompileCache?.();
-    setTimeout(() => api.flushCompileCache?.(), 5000).unref();
-  } catch {
-    // A cache that cannot be used costs nothing but the time it would have saved.
-  }
 }

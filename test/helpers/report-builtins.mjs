@@ -1,7 +1,10 @@
 // Preloaded with `node --import` by test/start-builtins.test.ts: on SIGUSR2, prints the
 // Node built-in modules the process has loaded so far (`process.moduleLoadList`) and the
-// files of the bundle it has loaded (through `module.registerHooks`, Node 22.15 and later).
+// files of the bundle it has loaded: the modules Node loads (through `module.registerHooks`,
+// Node 22.15 and later) and the chunks the CLI's chunk loader compiles (`vm.Script`).
 import module from 'node:module';
+import vm from 'node:vm';
+import { pathToFileURL } from 'node:url';
 
 const files = [];
 module.registerHooks?.({
@@ -10,6 +13,13 @@ module.registerHooks?.({
     return nextLoad(url, context);
   },
 });
+const Script = vm.Script;
+vm.Script = class extends Script {
+  constructor(code, options) {
+    if (typeof options?.filename === 'string' && options.filename.startsWith('/')) files.push(pathToFileURL(options.filename).href);
+    super(code, options);
+  }
+};
 
 process.on('SIGUSR2', () => {
   const names = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
