@@ -5,9 +5,9 @@
  * that connects to the server first and then listens, and one that does the protocol's
  * own work by hand: connect, `Hello(0)`, the server's reply), and beside the floor of the
  * design's three named dependencies: a bare listener that loads and uses yargs (parse),
- * winston (one line) and xstate (one actor), bundled and minified like our CLI. Each
- * command with Node's compile cache (filled by a run that lasts) and, for ours, without
- * (`NODE_DISABLE_COMPILE_CACHE=1`). And each one's resident memory 3 s after listening
+ * winston (one line) and xstate (one actor), bundled and minified like our CLI. Each of
+ * our commands with its code cache (`src/cli/chunk-loader.ts`, filled by a run that
+ * lasts) and without (`NODE_DISABLE_COMPILE_CACHE=1`). And each one's resident memory 3 s after listening
  * (one run each). `--before <bore.mjs>` adds another build, `--exe <file>` the single-file
  * executable (`npm run build:exe`, `dist/bore-linux-x64`), run as itself. Each time is
  * given against the three bare processes.
@@ -110,7 +110,7 @@ function timeToReady(
 }
 
 /**
- * Runs `args` for 6 s, then SIGTERM: fills the compile cache as a lasting run does. A
+ * Runs `args` for 6 s, then SIGTERM: fills the code cache as a lasting run does. A
  * command that ends before (a build that cannot start, e.g. one outside `dist/` whose
  * `../../package.json` is not there) is an error, not a wait for a close already past.
  */
@@ -157,9 +157,9 @@ for (const [label, bore] of builds) {
   await fill(clientArgs());
   rows.push(
     { name: `${label}: bore server`, args: serverArgs, env: CACHE, ready: /server listening/ },
-    { name: `${label}: bore server, no compile cache`, args: serverArgs, env: NO_CACHE, ready: /server listening/ },
+    { name: `${label}: bore server, no code cache`, args: serverArgs, env: NO_CACHE, ready: /server listening/ },
     { name: `${label}: bore local`, args: clientArgs, env: CACHE, ready: /listening at/ },
-    { name: `${label}: bore local, no compile cache`, args: clientArgs, env: NO_CACHE, ready: /listening at/ },
+    { name: `${label}: bore local, no code cache`, args: clientArgs, env: NO_CACHE, ready: /listening at/ },
   );
 }
 await fill([floor, '--port', String(nextPort())]);

@@ -4,11 +4,12 @@
  *
  * Node's module compile cache keeps a module's code as compiled before it runs: the top
  * level, none of the functions the start then calls, which V8 compiles one by one as
- * they are first called (a client's start calls some 1,500). A script's code cache made
- * after it ran holds them all: the chunks are CommonJS, each run by this loader, and 5 s
- * after a chunk was compiled without a usable cache its cache is written; the next start
- * reads it. Measured: `bore local` to listening 1.36x -> 1.26x a bare Node process that
- * connects, then listens (Node 24), 1.40x -> 1.22x (Node 22); bench/README.md.
+ * they are first called. A script's code cache made after it ran holds them too: the
+ * chunks are CommonJS, each run by this loader, which writes each chunk's cache 5 s after
+ * it loaded (and at exit, if sooner) when it holds more than the cache it started from;
+ * the next start reads it. Measured (`bench/listen-start.ts`): `bore local` to listening
+ * 1.37x -> 1.26x a bare Node process that connects, then listens on Node 24, 1.37x ->
+ * 1.28x on Node 22; bench/README.md, "The CLI's own code cache".
  *
  * Each chunk's text is a function expression ({@link CHUNK_HEAD}, {@link CHUNK_TAIL},
  * written around it by rolldown): run as a script it gives the function this loader calls
@@ -31,9 +32,9 @@ type ChunkFunction = (
 const PARAMS = 'exports,require,module,__filename,__dirname';
 
 /**
- * The text before each chunk's code: strict, and a function expression that a script's
- * run returns and that a CommonJS load calls at once. The newline keeps the chunk's own
- * code on the lines its source map gives.
+ * The text before each chunk's code (rolldown's `postBanner`, on a line of its own; the
+ * source maps count it): strict, and a function expression that a script's run returns
+ * and that a CommonJS load calls at once.
  */
 export const CHUNK_HEAD = `"use strict";(typeof module==="object"?f=>f.call(exports,${PARAMS}):f=>f)(function(${PARAMS}){`;
 
@@ -54,7 +55,7 @@ export interface ChunkLoaderOptions {
   dir: string;
   /** The code cache, or `undefined` to compile every time. */
   cache: CodeCache | undefined;
-  /** How long after a chunk compiled without a usable cache its cache is written (5 s, as Node's compile cache). */
+  /** How long after a chunk loaded its cache is written if it grew (5 s, as Node's compile cache; at exit if sooner). */
   saveAfterMs?: number;
 }
 
