@@ -1,9 +1,9 @@
 /**
- * `node --import tsx bench/many-tunnels.ts [--counts 100,300,1000,3000] [--before <bore.mjs>]`:
+ * `node --import tsx bench/many-tunnels.ts [--counts 100,300,1000,3000] [--before <bore.mjs>] [--rest 3000]`:
  * one `bore up` process with N tunnels to one server (default flags but the port range and
  * `--max-tunnels-per-addr 0`, default pool): how long from its start until it logs `all N
- * tunnels listening` (or how many listen by the deadline), then, after 3 s of rest, the
- * idle CPU of the client and of the server over 10 s (% of a core) and their RSS; RSS per
+ * tunnels listening` (or how many listen by the deadline), then, after `--rest` ms (3 s),
+ * the idle CPU of the client and of the server over 10 s (% of a core) and their RSS; RSS per
  * tunnel is the growth over a one-tunnel run's. With `--before`, another build of the CLI
  * runs the same counts, interleaved. Writes `bench/results/many-tunnels.json`.
  */
@@ -20,6 +20,9 @@ const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 
 const COUNTS = (flag('--counts') ?? '100,300,1000,3000').split(',').map(Number);
 const BEFORE = flag('--before');
 const DEADLINE_MS = Number(flag('--deadline') ?? 60_000);
+// The first seconds hold one-off work (V8 tiering up, its memory-reducing GC some 8 s after
+// the old generation grew at start): a longer rest measures the steady state.
+const REST_MS = Number(flag('--rest') ?? 3000);
 const DIR = mkdtempSync(join(tmpdir(), 'bore-bench-many-'));
 const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,7 +73,7 @@ async function run(build: string, cli: string, n: number, localPort: number): Pr
     // Past the deadline: count how many made it.
   }
   const listening = new Set([...up.output.matchAll(/listening at \S+ tunnel=(\S+)/g)].map((m) => m[1])).size;
-  await idle(3000);
+  await idle(REST_MS);
   const [clientIdleCpu, serverIdleCpu] = await cpuPercent([up.proc.pid!, server.proc.pid!], 10_000);
   const row: Row = {
     build,
