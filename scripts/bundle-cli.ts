@@ -150,6 +150,7 @@ export async function bundleCli(root: string, outdir: string): Promise<void> {
     format: 'cjs',
     postBanner: CHUNK_HEAD,
     postFooter: CHUNK_TAIL,
+    // The head holds the directive, inside each file as the function's code needs it.
     strict: false,
     entryFileNames: '[name].cjs',
     chunkFileNames: 'chunk-[name]-[hash].cjs',
