@@ -70,6 +70,21 @@ test('a chunk runs through the loader (its requires too) and as CommonJS, with t
   assert.equal(createRequire(import.meta.url)(join(dir, 'main.cjs')).value, expected, 'Node requires it as a module');
 });
 
+test('a chunk runs through the loader where `module` and `exports` are globals (`node -e`, the REPL)', (t) => {
+  const dir = folder(t);
+  writeFileSync(join(dir, 'main.cjs'), computing(10));
+  const globals = globalThis as { module?: unknown; exports?: unknown };
+  globals.module = { exports: {} };
+  globals.exports = {};
+  t.after(() => {
+    delete globals.module;
+    delete globals.exports;
+  });
+  const loader = createChunkLoader({ dir, cache: undefined });
+  assert.equal(typeof loader.load('main.cjs').value, 'number');
+  assert.deepEqual(globals.exports, {}, 'the globals are left alone');
+});
+
 test('the next process starts from the code the last one compiled, its called functions included', async (t) => {
   const dir = folder(t);
   const base = join(dir, 'cache');

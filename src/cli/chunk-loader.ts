@@ -34,9 +34,11 @@ const PARAMS = 'exports,require,module,__filename,__dirname';
 /**
  * The text before each chunk's code (rolldown's `postBanner`, on a line of its own; the
  * source maps count it): strict, and a function expression that a script's run returns
- * and that a CommonJS load calls at once.
+ * and that a CommonJS load calls at once. Told apart by `this`: a script's top level has
+ * the global object, a CommonJS module's its `exports` (not by a global `module`, which
+ * `node -e` and the REPL define).
  */
-export const CHUNK_HEAD = `"use strict";(typeof module==="object"?f=>f.call(exports,${PARAMS}):f=>f)(function(${PARAMS}){`;
+export const CHUNK_HEAD = `"use strict";(this===globalThis?f=>f:f=>f.call(exports,${PARAMS}))(function(${PARAMS}){`;
 
 /** The text after each chunk's code (see {@link CHUNK_HEAD}). */
 export const CHUNK_TAIL = '})';
