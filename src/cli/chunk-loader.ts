@@ -6,8 +6,8 @@
  * level, none of the functions the start then calls, which V8 compiles one by one as
  * they are first called. A script's code cache made after it ran holds them too: the
  * chunks are CommonJS, each run by this loader, which writes each chunk's cache 5 s after
- * it loaded (and at exit, if sooner) when it holds more than the cache it started from;
- * the next start reads it. Measured (`bench/listen-start.ts`): `bore local` to listening
+ * it loaded when it holds more than the cache it started from (at exit, if sooner, when
+ * it started from none); the next start reads it. Measured (`bench/listen-start.ts`): `bore local` to listening
  * 1.37x -> 1.26x a bare Node process that connects, then listens on Node 24, 1.37x ->
  * 1.28x on Node 22; bench/README.md, "The CLI's own code cache".
  *
@@ -57,7 +57,7 @@ export interface ChunkLoaderOptions {
   dir: string;
   /** The code cache, or `undefined` to compile every time. */
   cache: CodeCache | undefined;
-  /** How long after a chunk loaded its cache is written if it grew (5 s, as Node's compile cache; at exit if sooner). */
+  /** How long after a chunk loaded its cache is written if it grew (5 s, as Node's compile cache; at exit if sooner and it had none). */
   saveAfterMs?: number;
 }
 
@@ -89,11 +89,13 @@ export function createChunkLoader({ dir, cache, saveAfterMs = 5000 }: ChunkLoade
   let external: ((id: string) => unknown) | undefined;
 
   // What each chunk has compiled by now, written where it holds more than the cache it
-  // started from: 5 s after a chunk loaded, and at exit (a command that ends sooner).
-  const save = () => {
+  // started from: 5 s after a chunk loaded; at exit (a command that ends sooner) only for
+  // chunks that started without one, so that a short command with its cache serializes nothing.
+  const save = (withoutCacheOnly: boolean) => {
     clearTimeout(timer);
     timer = undefined;
     for (const chunk of loaded.splice(0)) {
+      if (withoutCacheOnly && chunk.cachedBytes > 0) continue;
       try {
         const data = chunk.script.createCachedData();
         if (data.length > chunk.cachedBytes * (1 + GROWTH_TO_REWRITE)) cache?.write(chunk.name, chunk.stats, data);
@@ -132,8 +134,8 @@ export function createChunkLoader({ dir, cache, saveAfterMs = 5000 }: ChunkLoade
     started.set(name, cachedBytes);
     if (cache !== undefined) {
       loaded.push({ name, stats: { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs }, script, cachedBytes });
-      timer ??= setTimeout(save, saveAfterMs).unref();
-      if (!exitHooked) process.once('exit', save);
+      timer ??= setTimeout(() => save(false), saveAfterMs).unref();
+      if (!exitHooked) process.once('exit', () => save(true));
       exitHooked = true;
     }
     const module = { exports: {} as Record<string, unknown> };
